@@ -1,0 +1,1 @@
+"""ngcc112: a 112 emergency call center on Asterisk."""

@@ -1,0 +1,175 @@
+"""Settings: defaults, then a TOML file, then ``NGCC112_*`` environment variables.
+
+Bad configuration is refused at start with one clear message naming the key
+(:class:`SettingsError`), never discovered later in the middle of a call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ngcc112 import names
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = names.AMI_PORT
+    username: str = names.AMI_USERNAME
+    secret: str = dataclasses.field(default="ngcc-secret", repr=False)
+    #: Seconds between keep-alive pings; two missed pings drop the link.
+    ping_interval: float = 10.0
+    #: Seconds an action may take before it is given up.
+    action_timeout: float = 5.0
+    #: Reconnect backoff: first delay and cap, in seconds.
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+    #: Name of this Asterisk, prefixed to Linkedids when several are watched.
+    server_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallFlowSettings:
+    queue: str = names.OPERATOR_QUEUE
+    supervisor_queue: str = names.SUPERVISOR_QUEUE
+    context: str = names.INCOMING_CONTEXT
+    extensions: tuple[str, ...] = tuple(names.EMERGENCY_NUMBERS)
+
+
+@dataclass(frozen=True, slots=True)
+class PanelSettings:
+    host: str = "127.0.0.1"
+    port: int = 8112
+    #: Secret for signing session cookies; generated per start when empty.
+    cookie_secret: str = dataclasses.field(default="", repr=False)
+    #: Tile server URL template for maps ({z}/{x}/{y}); empty: no tiles.
+    tile_url: str = ""
+    language: str = "id"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///ngcc112.db"
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    calls: CallFlowSettings = field(default_factory=CallFlowSettings)
+    panel: PanelSettings = field(default_factory=PanelSettings)
+    #: Free-form policy table for routing/ (thresholds); validated there.
+    routing: Mapping[str, Any] = field(default_factory=dict)
+    log_format: str = "json"  # "json" or "console"
+    log_level: str = "info"
+
+
+# Environment variable -> (section, key). Section "" is the top level.
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "NGCC112_DATABASE_URL": ("", "database_url"),
+    "NGCC112_LOG_FORMAT": ("", "log_format"),
+    "NGCC112_LOG_LEVEL": ("", "log_level"),
+    "NGCC112_AMI_HOST": ("ami", "host"),
+    "NGCC112_AMI_PORT": ("ami", "port"),
+    "NGCC112_AMI_USERNAME": ("ami", "username"),
+    "NGCC112_AMI_SECRET": ("ami", "secret"),
+    "NGCC112_AMI_SERVER_NAME": ("ami", "server_name"),
+    "NGCC112_QUEUE": ("calls", "queue"),
+    "NGCC112_PANEL_COOKIE_SECRET": ("panel", "cookie_secret"),
+    "NGCC112_TILE_URL": ("panel", "tile_url"),
+}
+
+_SECTIONS: dict[str, type] = {"ami": AmiSettings, "calls": CallFlowSettings, "panel": PanelSettings}
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from defaults, the TOML file at ``path`` and ``environ``."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    for var, (section, key) in ENVIRONMENT.items():
+        if var in environ:
+            (raw.setdefault(section, {}) if section else raw)[key] = environ[var]
+    listen = environ.get("NGCC112_PANEL_LISTEN")
+    if listen is not None:
+        host, sep, port = listen.rpartition(":")
+        if not sep or not host:
+            raise SettingsError(f"NGCC112_PANEL_LISTEN must be host:port, got {listen!r}")
+        raw.setdefault("panel", {}).update(host=host.strip("[]"), port=port)
+    return _build(raw)
+
+
+def _build(raw: Mapping[str, Any]) -> Settings:
+    top: dict[str, Any] = {}
+    known = {f.name for f in dataclasses.fields(Settings)}
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            if not isinstance(value, Mapping):
+                raise SettingsError(f"[{key}] must be a table")
+            top[key] = _section(_SECTIONS[key], key, value)
+        elif key == "routing":
+            if not isinstance(value, Mapping):
+                raise SettingsError("[routing] must be a table")
+            top[key] = dict(value)
+        elif key in known:
+            top[key] = _coerce(Settings, key, value, key)
+        else:
+            raise SettingsError(f"unknown setting {key!r}")
+    settings = Settings(**top)
+    if settings.log_format not in ("json", "console"):
+        raise SettingsError(f"log_format must be 'json' or 'console', got {settings.log_format!r}")
+    if not settings.database_url.startswith(("sqlite", "postgresql")):
+        raise SettingsError(
+            "database_url must be a SQLAlchemy URL for sqlite+aiosqlite or postgresql+asyncpg,"
+            f" got {settings.database_url.split('://')[0]!r}"
+        )
+    return settings
+
+
+def _section(cls: type, name: str, values: Mapping[str, Any]) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise SettingsError(f"unknown setting [{name}] {key!r}")
+        kwargs[key] = _coerce(cls, key, value, f"[{name}] {key}")
+    return cls(**kwargs)
+
+
+def _coerce(cls: type, key: str, value: Any, label: str) -> Any:
+    default = next(f for f in dataclasses.fields(cls) if f.name == key)
+    kind = default.type if isinstance(default.type, str) else default.type.__name__
+    try:
+        if kind == "int":
+            number = int(value)
+            if key == "port" and not 0 < number < 65536:
+                raise ValueError("port out of range")
+            return number
+        if kind == "float":
+            number = float(value)
+            if number <= 0:
+                raise ValueError("must be positive")
+            return number
+        if kind.startswith("tuple"):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(item).strip() for item in items if str(item).strip())
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{label}: {value!r} is not valid ({exc})") from None
+    if not isinstance(value, str):
+        raise SettingsError(f"{label} must be a string, got {value!r}")
+    if "\r" in value or "\n" in value:
+        raise SettingsError(f"{label} must not contain a line break")
+    return value
