@@ -327,3 +327,8 @@ def test_scoring_is_deterministic() -> None:
     assert score_call(facts, history, POLICY, T0 + s(11)) == score_call(
         facts, history, POLICY, T0 + s(11)
     )
+
+
+def test_a_zero_threshold_never_lowers_a_call_without_any_prank_evidence() -> None:
+    # Found by hypothesis: prank 0.0 >= threshold 0.0 with no reason to give.
+    assert score_call(live(), NONE, Policy(prank_threshold=0.0), now=T0 + s(5)).priority is None

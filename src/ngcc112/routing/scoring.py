@@ -304,7 +304,7 @@ def _advise(
         return None
     if real_reasons:
         return PriorityAdvice(policy.priority_raise, real_reasons[0])
-    if prank.value >= policy.prank_threshold:
+    if prank.reasons and prank.value > 0.0 and prank.value >= policy.prank_threshold:
         strongest = max(prank.reasons, key=lambda reason: reason.weight)
         return PriorityAdvice(policy.priority_lower, strongest)
     return None
