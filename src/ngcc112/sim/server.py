@@ -1,0 +1,449 @@
+"""The AMI TCP server: sessions, login, permissions, event delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from ngcc112 import names
+from ngcc112.settings import Settings
+from ngcc112.sim.actions import ACTIONS, QUEUE_ACTIONS, cli_words, error, queue_show
+from ngcc112.sim.calls import CallScript, PlacedCall
+from ngcc112.sim.config import ALL_CLASSES, AmiUser, SimulatorConfig
+from ngcc112.sim.engine import Engine
+from ngcc112.sim.model import Softphone
+from ngcc112.sim.traffic import generate_calls
+from ngcc112.sim.wire import BANNER, ActionParser, Pairs, encode, header
+
+log = structlog.get_logger(__name__)
+
+_MODULE_DESCRIPTIONS = {
+    "app_queue.so": "True Call Queueing",
+    "res_pjsip.so": "Basic SIP resource",
+    "chan_pjsip.so": "PJSIP Channel Driver",
+    "func_talkdetect.so": "Talk detection dialplan function",
+    "res_geolocation.so": "res_geolocation Module for Asterisk",
+    "res_pjsip_geolocation.so": "res_pjsip_geolocation Module for Asterisk",
+}
+
+
+def _classes(names_: tuple[str, ...]) -> frozenset[str]:
+    if "all" in names_:
+        return frozenset(ALL_CLASSES)
+    return frozenset(names_)
+
+
+class Session:
+    """One AMI client connection."""
+
+    def __init__(self, sim: AmiSimulator, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.sim = sim
+        self.reader = reader
+        self.writer = writer
+        self.username = ""
+        self.user: AmiUser | None = None
+        self.read: frozenset[str] = frozenset()
+        self.write: frozenset[str] = frozenset()
+        self.event_mask: frozenset[str] = frozenset(ALL_CLASSES)
+        self.closing = False
+        peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}"
+        self.session_id = f"0x{id(self):x}"
+        self.started = datetime.now(UTC)
+        self.log = log.bind(remote=self.remote)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user is not None
+
+    def send(self, pairs: Pairs) -> None:
+        if self.closing or self.writer.is_closing():
+            return
+        self.writer.write(encode(pairs))
+
+    def deliver(self, cls: str, data: bytes) -> None:
+        if not self.authenticated or self.closing or self.writer.is_closing():
+            return
+        if cls in self.read and cls in self.event_mask:
+            self.writer.write(data)
+
+    def set_events(self, mask: str) -> None:
+        value = mask.strip().lower()
+        if value in ("on", "yes", "true", "y", "t", "1") or value == "":
+            self.event_mask = frozenset(ALL_CLASSES)
+        elif value in ("off", "no", "false", "n", "f", "0"):
+            self.event_mask = frozenset()
+        else:
+            self.event_mask = _classes(tuple(c.strip() for c in value.split(",") if c.strip()))
+
+    def may_write(self, privilege: tuple[str, ...]) -> bool:
+        return not privilege or bool(self.write & set(privilege))
+
+    def close_after_flush(self) -> None:
+        self.closing = True
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+    def abort(self) -> None:
+        self.closing = True
+        transport = self.writer.transport
+        with contextlib.suppress(Exception):
+            transport.abort()
+
+
+class AmiSimulator:
+    """A simulated Asterisk 22 speaking AMI over TCP. See :mod:`ngcc112.sim`."""
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        self.engine = Engine(self.config, self._broadcast)
+        self.sessions: set[Session] = set()
+        #: Every action clients sent: (username or "", headers as a dict).
+        self.received_actions: list[tuple[str, dict[str, str]]] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[object]] = set()
+        self._boot_wall = 0.0
+        self._reloaded_wall = 0.0
+        self._fresh_boot = False
+        self._restarting = False
+        self.log = log.bind(component="sim")
+
+    # -- lifecycle --------------------------------------------------------
+
+    async def start(self) -> None:
+        self.engine.start_clock()
+        self._boot_wall = self.engine.wall() - self.config.initial_uptime
+        self._reloaded_wall = self._boot_wall
+        await self._listen(self.config.port)
+        if self.config.rate_per_minute > 0:
+            self._spawn(generate_calls(self, self.config.rate_per_minute, random.Random(self.config.seed)))
+        self.log.info("sim.started", host=self.config.host, port=self.port)
+
+    async def _listen(self, port: int) -> None:
+        self._server = await asyncio.start_server(self._on_client, self.config.host, port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _close_listener(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.engine.cancel_all()
+        for session in list(self.sessions):
+            session.abort()
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        for task in list(self._handlers):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+        self.log.info("sim.stopped")
+
+    async def drop_clients(self) -> None:
+        """Cut every client connection abruptly (no Shutdown, no FIN handshake)."""
+        for session in list(self.sessions):
+            session.abort()
+        await asyncio.sleep(0)
+
+    async def restart(self) -> None:
+        """Like ``core restart now``: calls hung up, Shutdown, close, boot again."""
+        self._restarting = True
+        self.engine.restart_hangup_all()
+        self._broadcast("system", [("Event", "Shutdown"), ("Privilege", "system,all"),
+                                   ("Shutdown", "Cleanly"), ("Restart", "True")])
+        await self._close_listener()
+        for session in list(self.sessions):
+            session.close_after_flush()
+        await self.engine.cancel_all()
+        self.engine.reset_state()
+        await asyncio.sleep(0.4 / self.config.speed)
+        self._boot_wall = self.engine.wall()
+        self._reloaded_wall = self._boot_wall
+        self._fresh_boot = True
+        await self._listen(self.port)
+        self._restarting = False
+        self.log.info("sim.restarted", port=self.port)
+
+    async def wait_idle(self) -> None:
+        await self.engine.wait_idle()
+
+    # -- calls ------------------------------------------------------------
+
+    async def place_call(self, script: CallScript) -> PlacedCall:
+        return self.engine.place(script)
+
+    def place_from_originate(self, script: CallScript, action_id: str) -> PlacedCall:
+        return self.engine.place(script, originate_action_id=action_id)
+
+    def set_softphone(self, endpoint: str, *, answers: bool = True, ring_seconds: float = 0.5,
+                      talk_seconds: float | None = None, registered: bool | None = None) -> None:
+        """How operator ``endpoint``'s softphone reacts when the queue rings it."""
+        self.engine.softphones[endpoint] = Softphone(answers, ring_seconds, talk_seconds)
+        if registered is not None or endpoint not in self.engine.registered:
+            self.engine.set_registered(endpoint, True if registered is None else registered)
+        self.engine.dispatch_all()
+
+    def later(self, seconds: float, fn: Callable[[], None]) -> None:
+        async def run() -> None:
+            await self.engine.sleep(seconds)
+            fn()
+
+        self._spawn(run())
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def originate_operator(self, endpoint: str, exten: str, context: str, application: str,
+                           data: str, number: str, name: str, action_id: str) -> None:
+        """Originate to an operator softphone (a callback): ring it, then run the target."""
+        self._spawn(self._originate_operator(endpoint, exten, context, application, data,
+                                             number, name, action_id))
+
+    async def _originate_operator(self, endpoint: str, exten: str, context: str, application: str,
+                                  data: str, number: str, name: str, action_id: str) -> None:
+        engine = self.engine
+        phone = engine.softphones.setdefault(endpoint, Softphone())
+        op_num, op_name = engine._operator_cid(endpoint)
+        registered = engine.registered.get(endpoint, False)
+        chan = engine._new_channel(engine._pjsip_name(endpoint), state=0, cid_num=number or op_num,
+                                   cid_name=name or op_name, context=context, exten=exten or "s",
+                                   endpoint=endpoint)
+        engine.emit("Newchannel", "call", chan.block())
+
+        def respond(ok: bool, reason: str) -> None:
+            if not action_id:
+                return
+            pairs: Pairs = [("Event", "OriginateResponse"), ("Privilege", "call,all"),
+                            ("ActionID", action_id), ("Response", "Success" if ok else "Failure"),
+                            ("Channel", chan.name)]
+            pairs += ([("Application", application), ("Data", data)] if application
+                      else [("Context", context), ("Exten", exten)])
+            pairs += [("Reason", reason), ("Uniqueid", chan.uniqueid),
+                      ("CallerIDNum", chan.cid_num), ("CallerIDName", chan.cid_name)]
+            engine.emit_raw("call", pairs)
+
+        if not registered:
+            respond(False, "0")
+            engine.hangup_channel(chan, 0)
+            return
+        engine.newstate(chan, 5)
+        engine.device_state(f"PJSIP/{endpoint}", "RINGING")
+        if not phone.answers:
+            await engine.sleep(30.0)
+            respond(False, "3")
+            engine.hangup_channel(chan, 0)
+            return
+        await engine.sleep(phone.ring_seconds)
+        engine.newstate(chan, 6)
+        engine.device_state(f"PJSIP/{endpoint}", "INUSE")
+        respond(True, "4")
+        if application:
+            engine.newexten(chan, 1, application, data)
+            try:
+                seconds = float(data) if application == "Wait" else 1.0
+            except ValueError:
+                seconds = 1.0
+        else:
+            engine.newexten(chan, 1, "Dial", f"PJSIP/{exten}@trunk,60")
+            seconds = phone.talk_seconds or 30.0
+        await engine.sleep(seconds)
+        if chan.name in engine.channels:
+            engine.emit("SoftHangupRequest", "call", chan.block(), [("Cause", "16")])
+            engine.hangup_channel(chan, 16)
+
+    # -- CLI (Command action) ---------------------------------------------
+
+    def cli(self, cmd: str) -> list[str] | None:
+        words = cli_words(cmd)
+        lowered = [w.lower() for w in words]
+        if lowered == ["core", "show", "version"]:
+            return [f"Asterisk {self.config.asterisk_version} built by root @ vm on a x86_64 running "
+                    "Linux on 2026-11-28 05:11:34 UTC"]
+        if lowered[:2] == ["queue", "show"] and "app_queue.so" in self.config.modules_loaded:
+            if len(words) == 2:
+                lines: list[str] = []
+                for name in self.engine.queues:
+                    lines.extend(queue_show(self, name))
+                return lines
+            return queue_show(self, words[2])
+        if lowered[:3] == ["module", "show", "like"] and len(words) >= 4:
+            pattern = words[3]
+            found = sorted(m for m in self.config.modules_loaded if pattern in m)
+            lines = [f"{'Module':<30} {'Description':<40} {'Use Count':<10} {'Status':<11} Support Level"]
+            for module in found:
+                desc = _MODULE_DESCRIPTIONS.get(module, module.removesuffix(".so"))
+                lines.append(f"{module:<30} {desc:<40} {0:<10} {'Running':<11} {'core':>12}")
+            lines.append(f"{len(found)} modules loaded")
+            return lines
+        if lowered == ["core", "restart", "now"]:
+            self._spawn(self.restart())
+            return []
+        return None
+
+    # -- sessions ---------------------------------------------------------
+
+    def _broadcast(self, cls: str, pairs: Pairs) -> None:
+        if not self.sessions:
+            return
+        data = encode(pairs)
+        for session in list(self.sessions):
+            session.deliver(cls, data)
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        session = Session(self, reader, writer)
+        self.sessions.add(session)
+        session.log.info("sim.client_connected")
+        parser = ActionParser()
+        try:
+            writer.write(BANNER)
+            while not session.closing:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                for pairs in parser.feed(data):
+                    await self._process(session, pairs)
+                    if session.closing:
+                        break
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            session.abort()
+            raise
+        finally:
+            self.sessions.discard(session)
+            self._handlers.discard(task)
+            if not session.closing:
+                session.close_after_flush()
+            session.log.info("sim.client_gone", user=session.username)
+
+    async def _process(self, session: Session, pairs: Pairs) -> None:
+        action = header(pairs, "Action")
+        self.received_actions.append((session.username, {k: v for k, v in pairs}))
+        if not action:
+            self._security(session, "RequestBadFormat", [("RequestType", "NONE")])
+            session.send(error(pairs, "Missing action in request"))
+            return
+        key = action.lower()
+        if key == "login":
+            self._login(session, pairs)
+            return
+        if key == "challenge":
+            session.send(error(pairs, "Must specify AuthType"))
+            return
+        if not session.authenticated and key != "logoff":
+            session.send(error(pairs, "Permission denied"))
+            return
+        spec = ACTIONS.get(key)
+        if spec is not None and key in QUEUE_ACTIONS and "app_queue.so" not in self.config.modules_loaded:
+            spec = None
+        if spec is None or spec.handler is None:
+            session.send(error(pairs, f"Invalid/unknown command: {action}. "
+                                      "Use Action: ListCommands to show available commands."))
+            self._security(session, "RequestBadFormat", [("RequestType", f"Action: {action}")])
+            return
+        if not session.may_write(spec.privilege):
+            session.send(error(pairs, "Permission denied"))
+            return
+        await spec.handler(self, session, pairs)
+
+    def _security(self, session: Session, event: str, extra: Pairs) -> None:
+        now = datetime.now(UTC)
+        tv = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+        session_tv = session.started.strftime("%Y-%m-%dT%H:%M:%S.") + \
+            f"{session.started.microsecond // 1000:03d}+0000"
+        base: Pairs = [("Event", event), ("Privilege", "security,all"), ("EventTV", tv)]
+        local = f"IPV4/TCP/{self.config.host}/{self.port}"
+        if event == "SuccessfulAuth":
+            base += [("Severity", "Informational"), ("Service", "AMI"), ("EventVersion", "1"),
+                     ("AccountID", session.username), ("SessionID", session.session_id),
+                     ("LocalAddress", local), ("RemoteAddress", session.remote),
+                     ("UsingPassword", "0"), ("SessionTV", session_tv)]
+        elif event == "InvalidPassword":
+            base += [("Severity", "Error"), ("Service", "AMI"), ("EventVersion", "2"),
+                     ("AccountID", extra[0][1]), ("SessionID", session.session_id),
+                     ("LocalAddress", local), ("RemoteAddress", session.remote),
+                     ("SessionTV", "1970-01-01T00:00:00.000+0000")]
+        else:
+            base += [("Severity", "Error"), ("Service", "AMI"), ("EventVersion", "1"),
+                     ("SessionID", session.session_id), ("LocalAddress", local),
+                     ("RemoteAddress", session.remote), *extra, ("SessionTV", session_tv),
+                     ("AccountID", session.username)]
+        self._broadcast("security", base)
+
+    def _login(self, session: Session, pairs: Pairs) -> None:
+        username, secret = header(pairs, "Username"), header(pairs, "Secret")
+        user = self.config.users.get(username)
+        if user is None or user.secret != secret:
+            self._security(session, "InvalidPassword", [("AccountID", username)])
+            session.send(error(pairs, "Authentication failed"))
+            session.log.info("sim.login_failed", user=username)
+            session.close_after_flush()
+            return
+        session.username, session.user = username, user
+        session.read, session.write = _classes(user.read), _classes(user.write)
+        events = header(pairs, "Events")
+        session.set_events(events if any(k.lower() == "events" for k, _ in pairs) else "on")
+        session.log = session.log.bind(user=username)
+        aid = header(pairs, "ActionID")
+        session.send([("Response", "Success"), *([("ActionID", aid)] if aid else []),
+                      ("Message", "Authentication accepted")])
+        uptime = int(self.engine.wall() - self._boot_wall)
+        reload_ = int(self.engine.wall() - self._reloaded_wall)
+        if self._fresh_boot:
+            self._fresh_boot = False
+            self._security(session, "SuccessfulAuth", [])
+            session.deliver("system", encode([("Event", "FullyBooted"), ("Privilege", "system,all"),
+                                              ("Status", "Fully Booted"), ("Uptime", str(uptime)),
+                                              ("LastReload", str(reload_))]))
+        else:
+            session.deliver("system", encode([("Event", "FullyBooted"), ("Privilege", "system,all"),
+                                              ("Uptime", str(uptime)), ("LastReload", str(reload_)),
+                                              ("Status", "Fully Booted")]))
+            self._security(session, "SuccessfulAuth", [])
+        session.log.info("sim.login")
+
+
+async def run_simulator(settings: Settings, port: int, rate: float) -> None:
+    """``ngcc112 sim``: serve AMI for ``settings.ami.username`` until cancelled."""
+    user = AmiUser(secret=settings.ami.secret, read=("all",), write=("all",))
+    config = SimulatorConfig(host=settings.ami.host, port=port,
+                             users={settings.ami.username: user}, rate_per_minute=rate)
+    sim = AmiSimulator(config)
+    await sim.start()
+    for endpoint in names.SAMPLE_OPERATORS:
+        sim.set_softphone(endpoint, answers=True, ring_seconds=2.0, talk_seconds=45.0)
+    print(f"ngcc112 sim: AMI listening on {config.host}:{sim.port} "
+          f"(user {settings.ami.username}, {rate:g} calls/min)", file=sys.stdout, flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()
