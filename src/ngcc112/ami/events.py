@@ -1,0 +1,148 @@
+"""Typed call events: what the tracker reports about 112 calls and operators.
+
+Immutable snapshots, never live tracker objects. ``call_id`` is the call's
+Linkedid (prefixed with the server name when one is configured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    call_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived(CallEvent):
+    channel: str
+    uniqueid: str
+    caller_number: str | None
+    caller_name: str | None
+    exten: str
+    #: True when the call was found by a resync, not seen arriving.
+    adopted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdentified(CallEvent):
+    """Caller ID became known or changed (NewCallerid, dialplan override)."""
+
+    caller_number: str | None
+    caller_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallVariables(CallEvent):
+    """NGCC_* channel variables set by the shipped dialplan (values unescaped)."""
+
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued(CallEvent):
+    queue: str
+    position: int | None
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRinging(CallEvent):
+    queue: str
+    interface: str
+    member_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRingNoAnswer(CallEvent):
+    queue: str
+    interface: str
+    member_name: str
+    ring_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallConnected(CallEvent):
+    """An operator answered: only ``AgentConnect`` means this."""
+
+    queue: str
+    interface: str
+    member_name: str
+    waited_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned(CallEvent):
+    """The caller left the queue before an operator answered."""
+
+    queue: str
+    position: int | None
+    waited_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallWithdrawn(CallEvent):
+    """The caller was taken out of the queue by ``QueueWithdrawCaller``, not by hanging up."""
+
+    queue: str
+    info: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerTalking(CallEvent):
+    talking: bool
+    #: ``ChannelTalkingStop``'s Duration (ms); None on start.
+    duration_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallerDigit(CallEvent):
+    digit: str
+    duration_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(CallEvent):
+    cause: int | None
+    cause_text: str
+    #: True when the end was inferred by a resync (it ended while we were away).
+    unobserved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallsResynced:
+    """After a resync: the calls Asterisk still has. Anything else is over."""
+
+    at: datetime
+    live_call_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberState:
+    """A queue member (operator softphone) as Asterisk reports it."""
+
+    at: datetime
+    queue: str
+    interface: str
+    member_name: str
+    #: False once the member left the queue.
+    in_queue: bool
+    paused: bool
+    pause_reason: str
+    #: AST_DEVICE_* number: 1 not in use, 2 in use, 5 unavailable, 6 ringing …
+    status: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MembersResynced:
+    """Every member of the watched queues, from ``QueueStatus`` after a (re)connect."""
+
+    at: datetime
+    members: tuple[MemberState, ...]
+
+
+TrackerEvent = CallEvent | CallsResynced | MemberState | MembersResynced

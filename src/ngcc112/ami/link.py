@@ -1,0 +1,351 @@
+"""The AMI link: connect, log in, keep alive, reconnect, resync.
+
+One :class:`AmiLink` owns one Asterisk connection at a time and runs as a
+supervisor (after aioesphomeapi's reconnect logic): capped exponential backoff,
+the first failure logged as a warning and repeats at debug level, a Ping
+watchdog that drops a half-open connection after two missed pings, and on
+every (re)connect a resync (``CoreShowChannels`` + ``QueueStatus``) handed to
+the sink as a :class:`Snapshot` in the same ordered stream as live events.
+
+The sink is one synchronous callback; it must not block (the daemon puts
+items on a queue consumed by one task).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import structlog
+from panoramisk.actions import Action as PanoramiskAction
+
+from ngcc112.ami import actions
+from ngcc112.ami.actions import AmiAction
+from ngcc112.ami.message import AmiMessage
+from ngcc112.ami.protocol import AmiProtocol
+from ngcc112.settings import AmiSettings
+
+log = structlog.get_logger(__name__)
+
+
+class AmiError(Exception):
+    """Base of the link's errors."""
+
+
+class AmiAuthError(AmiError):
+    """Asterisk refused the login (wrong username or secret). Fatal."""
+
+
+class AmiUnreachableError(AmiError):
+    """Asterisk could not be reached when the daemon started."""
+
+
+class AmiNotConnected(AmiError):
+    """An action was sent while the link is down."""
+
+
+class AmiActionTimeout(AmiError):
+    """Asterisk did not answer an action in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class AmiResponse:
+    """The answer to one action: the response and, for list actions, its items."""
+
+    response: AmiMessage
+    items: tuple[AmiMessage, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.response.success
+
+    @property
+    def message(self) -> str:
+        return self.response.get("Message")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """``CoreShowChannels`` on (re)connect: the channels Asterisk has.
+
+    It enters the event stream exactly where its answer ended on the wire, so
+    every event before it is older and every event after it newer.
+    """
+
+    at: datetime
+    channels: tuple[AmiMessage, ...]
+    #: The connection this snapshot belongs to (1 for the first).
+    session: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """``QueueStatus`` on (re)connect: queue members and waiting callers."""
+
+    at: datetime
+    items: tuple[AmiMessage, ...]
+    session: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """A marker in the stream: the link went up (after login) or down."""
+
+    up: bool
+    at: datetime
+    session: int
+    reason: str = ""
+
+
+LinkItem = AmiMessage | Snapshot | QueueSnapshot | LinkState
+
+
+def backoff_delay(attempt: int, minimum: float, maximum: float) -> float:
+    """Capped exponential backoff: minimum, 2·minimum, 4·minimum … maximum."""
+    return min(maximum, minimum * (2 ** max(0, attempt)))
+
+
+@dataclass(slots=True)
+class LinkStatus:
+    connected: bool = False
+    session: int = 0
+    since: datetime | None = None
+    last_error: str = ""
+    asterisk_banner: str = ""
+    malformed_frames: int = 0
+    reconnects: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class AmiLink:
+    """Supervises one AMI connection; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        sink: Callable[[LinkItem], None],
+        *,
+        resync_queues: tuple[str, ...] = (),
+        startup_attempts: int = 3,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sink = sink
+        self._resync_queues = resync_queues
+        self._startup_attempts = startup_attempts
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._protocol: AmiProtocol | None = None
+        self._lost: asyncio.Future[Exception | None] | None = None
+        self._booted = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self.status = LinkStatus()
+        self.log = log.bind(ami_host=settings.host, ami_port=settings.port)
+
+    # public -------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.status.connected
+
+    async def run(self) -> None:
+        """Keep the link up until :meth:`stop`. Raises only for fatal errors.
+
+        :class:`AmiAuthError` at any time, and :class:`AmiUnreachableError` when
+        no connection could be made in the first ``startup_attempts`` tries.
+        """
+        attempt = 0
+        ever_connected = False
+        while not self._stopping:
+            try:
+                await self._session()
+                ever_connected = True
+                attempt = 0
+                if self._stopping:
+                    break
+                reason = self.status.last_error or "connection closed"
+                self.log.warning("ami.link_lost", reason=reason)
+            except AmiAuthError:
+                raise
+            except (OSError, asyncio.TimeoutError, ConnectionError, AmiError) as exc:
+                text = _describe(exc)
+                self.status.last_error = text
+                if not ever_connected and attempt + 1 >= self._startup_attempts:
+                    raise AmiUnreachableError(
+                        f"cannot reach Asterisk AMI at {self._settings.host}:{self._settings.port}: {text}"
+                    ) from None
+                emit = self.log.warning if attempt == 0 else self.log.debug
+                emit("ami.connect_failed", error=text, attempt=attempt + 1)
+            if self._stopping:
+                break
+            delay = backoff_delay(attempt, self._settings.reconnect_min, self._settings.reconnect_max)
+            attempt += 1
+            self.status.reconnects += 1
+            self.log.debug("ami.reconnect_in", seconds=delay)
+            await asyncio.sleep(delay)
+
+    async def stop(self) -> None:
+        """Log off politely and close; idempotent."""
+        self._stopping = True
+        protocol = self._protocol
+        if protocol is not None and not protocol.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._send_on(protocol, actions.logoff()), 1.0)
+            protocol.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def send(self, action: AmiAction, timeout: float | None = None) -> AmiResponse:
+        """Send one action and wait (bounded) for its complete answer."""
+        protocol = self._protocol
+        if protocol is None or protocol.closed or not self.status.connected:
+            raise AmiNotConnected(f"AMI link is down; {action.name} not sent")
+        return await self._send_on(protocol, action, timeout)
+
+    def drop(self) -> None:
+        """Abort the current connection (the supervisor reconnects)."""
+        if self._protocol is not None and not self._protocol.closed:
+            self._protocol.transport.abort()
+
+    # one connection -----------------------------------------------------------
+    async def _session(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._lost = loop.create_future()
+        self._booted.clear()
+        session = self.status.session + 1
+
+        def on_lost(exc: Exception | None) -> None:
+            if self._lost is not None and not self._lost.done():
+                self._lost.set_result(exc)
+
+        def on_event(event: AmiMessage) -> None:
+            if event.name == "FullyBooted":
+                self._booted.set()
+            elif event.name == "Shutdown":
+                self.status.last_error = f"Asterisk shut down (restart: {event.get('Restart')})"
+            self._sink(event)
+
+        _, protocol = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: AmiProtocol(on_event, on_lost, self._clock),
+                self._settings.host,
+                self._settings.port,
+            ),
+            timeout=self._settings.action_timeout,
+        )
+        self._protocol = protocol
+        try:
+            answer = await self._send_on(protocol, actions.login(self._settings.username, self._settings.secret))
+            if not answer.ok:
+                raise AmiAuthError(
+                    f"Asterisk refused the AMI login for user {self._settings.username!r}: "
+                    f"{answer.message or answer.response.name}"
+                )
+            self.status = LinkStatus(
+                connected=True, session=session, since=self._clock(),
+                asterisk_banner=protocol.banner or "", reconnects=self.status.reconnects,
+            )
+            self.log.info("ami.connected", session=session, asterisk=protocol.version)
+            self._sink(LinkState(up=True, at=self._clock(), session=session))
+            watchdog = self._spawn(self._watchdog(protocol))
+            # Asterisk sends FullyBooted right after login when it is up; resync then.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._booted.wait(), self._settings.action_timeout)
+            await self._resync(protocol, session)
+            resync_on_boot = self._spawn(self._resync_on_reboot(protocol, session))
+            exc = await self._lost
+            watchdog.cancel()
+            resync_on_boot.cancel()
+            if exc is not None:
+                self.status.last_error = _describe(exc)
+        finally:
+            self.status.malformed_frames += protocol.malformed_frames
+            if not protocol.closed:
+                protocol.close()
+            was_up = self.status.connected
+            self.status.connected = False
+            if was_up:
+                self._sink(LinkState(up=False, at=self._clock(), session=session,
+                                     reason=self.status.last_error))
+
+    async def _resync(self, protocol: AmiProtocol, session: int) -> None:
+        def channels_in_stream(answer: AmiResponse) -> None:
+            channels = tuple(m for m in answer.items if m.name == "CoreShowChannel")
+            self._sink(Snapshot(at=self._clock(), channels=channels, session=session))
+            self.log.info("ami.resynced", session=session, channels=len(channels))
+
+        await self._send_on(protocol, actions.core_show_channels(), on_complete=channels_in_stream)
+        items: list[AmiMessage] = []
+        for queue in self._resync_queues or (None,):
+            status = await self._send_on(protocol, actions.queue_status(queue))
+            items.extend(status.items)
+        self._sink(QueueSnapshot(at=self._clock(), items=tuple(items), session=session))
+
+    async def _resync_on_reboot(self, protocol: AmiProtocol, session: int) -> None:
+        """A later FullyBooted on a live link means Asterisk reloaded: resync."""
+        while True:
+            self._booted.clear()
+            await self._booted.wait()
+            self.log.info("ami.fully_booted_again", session=session)
+            try:
+                await self._resync(protocol, session)
+            except (AmiError, ConnectionError, asyncio.TimeoutError) as exc:
+                self.log.warning("ami.resync_failed", error=_describe(exc))
+
+    async def _watchdog(self, protocol: AmiProtocol) -> None:
+        interval = self._settings.ping_interval
+        missed = 0
+        while not protocol.closed:
+            await asyncio.sleep(interval)
+            try:
+                await self._send_on(protocol, actions.ping(), timeout=interval)
+                missed = 0
+            except (AmiActionTimeout, ConnectionError):
+                missed += 1
+                self.log.warning("ami.ping_missed", missed=missed)
+                if missed >= 2:
+                    self.status.last_error = "no answer to two pings"
+                    protocol.transport.abort()
+                    return
+
+    async def _send_on(self, protocol: AmiProtocol, action: AmiAction,
+                       timeout: float | None = None,
+                       on_complete: Callable[[AmiResponse], None] | None = None) -> AmiResponse:
+        request = PanoramiskAction(action.as_dict(), as_list=action.as_list)
+        if on_complete is not None:
+            protocol.completion_hooks[request.id] = lambda result: on_complete(self._convert(action, result))
+        future = protocol.send(request, as_list=action.as_list)
+        try:
+            result = await asyncio.wait_for(future, timeout or self._settings.action_timeout)
+        except asyncio.TimeoutError:
+            protocol.responses.pop(request.id, None)
+            raise AmiActionTimeout(f"no answer to {action.name} within "
+                                   f"{timeout or self._settings.action_timeout} s") from None
+        return self._convert(action, result)
+
+    def _convert(self, action: AmiAction, result: object) -> AmiResponse:
+        messages = result if isinstance(result, list) else [result]
+        converted = [m for m in (AmiMessage.from_mapping(x, self._clock()) for x in messages) if m]
+        if not converted:
+            raise AmiError(f"empty answer to {action.name}")
+        return AmiResponse(response=converted[0], items=tuple(converted[1:]))
+
+    def _spawn(self, coro) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return text

@@ -1,0 +1,171 @@
+"""The call pipeline: AMI link → tracker → ticket store, in order, never blocking the link.
+
+Three tasks joined by two queues:
+
+* the link's read loop hands every event, snapshot and link state to
+  ``inbox`` through one synchronous callback (never awaits);
+* ``_track`` feeds them to the pure :class:`CallTracker` and publishes its
+  call and operator events on the hub at once (screen-pop must not wait for
+  the database);
+* ``_persist`` writes the call events to the ticket store one by one. When
+  the database is away it keeps the events, in order, and retries with
+  backoff: a database outage delays tickets, it loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from ngcc112.ami.events import CallEvent, CallsResynced, TrackerEvent
+from ngcc112.ami.link import AmiLink, LinkItem, LinkState, QueueSnapshot, Snapshot
+from ngcc112.ami.message import AmiMessage
+from ngcc112.ami.tracker import CallTracker
+from ngcc112.hub import Hub
+from ngcc112.settings import Settings
+from ngcc112.tickets.store import TicketStore
+
+log = structlog.get_logger(__name__)
+
+#: Errors that mean "the database is away": keep the event and try again.
+RETRYABLE = (OperationalError, InterfaceError, OSError, ConnectionError, asyncio.TimeoutError)
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    ami_events: int = 0
+    call_events: int = 0
+    tickets_written: int = 0
+    db_failures: int = 0
+    db_backlog: int = 0
+    last_db_error: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class CallDaemon:
+    def __init__(self, settings: Settings, store: TicketStore, hub: Hub, *,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self.stats = PipelineStats()
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        calls = settings.calls
+        self.tracker = CallTracker(
+            context=calls.context, extensions=calls.extensions,
+            queues=(calls.queue, calls.supervisor_queue), server_name=settings.ami.server_name,
+        )
+        self._inbox: asyncio.Queue[LinkItem] = asyncio.Queue()
+        self._outbox: asyncio.Queue[CallEvent | CallsResynced] = asyncio.Queue()
+        self.link = AmiLink(settings.ami, self._inbox.put_nowait,
+                            resync_queues=(calls.queue, calls.supervisor_queue), clock=self._clock)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._track(), name="ngcc112-track"),
+                       asyncio.create_task(self._persist(), name="ngcc112-persist")]
+
+    async def run_link(self) -> None:
+        """Run the AMI link supervisor; returns or raises only on fatal errors."""
+        await self.link.run()
+
+    async def stop(self, flush_timeout: float = 5.0) -> None:
+        """Stop the link, write what is still queued (bounded), stop the tasks."""
+        await self.link.stop()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.drained(), flush_timeout)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def drained(self) -> None:
+        """Wait until every received event has been tracked and written."""
+        while not (self._inbox.empty() and self._outbox.empty() and self._idle.is_set()):
+            await asyncio.sleep(0.01)
+
+    # tasks ----------------------------------------------------------------------
+    async def _track(self) -> None:
+        while True:
+            item = await self._inbox.get()
+            self._idle.clear()
+            if isinstance(item, AmiMessage):
+                self.stats.ami_events += 1
+                events = self.tracker.feed(item)
+            elif isinstance(item, Snapshot):
+                events = self.tracker.resync(item.at, item.channels)
+            elif isinstance(item, QueueSnapshot):
+                events = self.tracker.resync_queues(item.at, item.items)
+            else:
+                events = []
+                self.hub.publish(item)
+            for event in events:
+                self._route(event)
+            if self._inbox.empty() and self._outbox.empty():
+                self._idle.set()
+
+    def _route(self, event: TrackerEvent) -> None:
+        self.hub.publish(event)
+        if isinstance(event, (CallEvent, CallsResynced)):
+            self.stats.call_events += 1
+            self._outbox.put_nowait(event)
+
+    async def _persist(self) -> None:
+        prefix = f"{self.settings.ami.server_name}:" if self.settings.ami.server_name else ""
+        while True:
+            event = await self._outbox.get()
+            self._idle.clear()
+            delay = 0.2
+            while True:
+                try:
+                    if isinstance(event, CallsResynced):
+                        await self.store.reconcile(event, prefix)
+                    else:
+                        await self.store.record(event)
+                        self.stats.tickets_written += 1
+                    break
+                except RETRYABLE as exc:
+                    self.stats.db_failures += 1
+                    self.stats.db_backlog = self._outbox.qsize() + 1
+                    self.stats.last_db_error = str(exc).splitlines()[0][:200]
+                    emit = log.error if self.stats.db_failures == 1 or delay >= 5 else log.debug
+                    emit("ticket.db_unavailable", call_id=getattr(event, "call_id", None),
+                         error=self.stats.last_db_error, retry_in=delay,
+                         backlog=self.stats.db_backlog)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                except Exception:
+                    # A bug or a bad value, not an outage: retrying would block every call behind it.
+                    log.exception("ticket.event_failed", call_id=getattr(event, "call_id", None),
+                                  call_event=type(event).__name__)
+                    break
+            self.stats.db_backlog = self._outbox.qsize()
+            if self._inbox.empty() and self._outbox.empty():
+                self._idle.set()
+
+    # status -------------------------------------------------------------------------
+    def status(self) -> dict[str, object]:
+        link = self.link.status
+        return {
+            "ami_connected": link.connected,
+            "ami_session": link.session,
+            "ami_since": link.since.isoformat() if link.since else None,
+            "ami_last_error": link.last_error,
+            "live_calls": len(self.tracker.live_calls),
+            "ami_events": self.stats.ami_events,
+            "tickets_written": self.stats.tickets_written,
+            "db_backlog": self.stats.db_backlog,
+            "db_last_error": self.stats.last_db_error,
+        }
+
+
+__all__ = ["CallDaemon", "LinkState"]

@@ -1,0 +1,263 @@
+"""Replay a recorded AMI transcript over a real TCP socket.
+
+The recordings in ``shared/ami-transcripts`` hold the exact bytes a real
+Asterisk 22 sent (``NAME.jsonl``, with timing). :class:`TranscriptServer`
+plays them to whatever client connects — the daemon, a benchmark — the way
+Asterisk sent them:
+
+* the banner, then the recorded answer to the client's ``Login`` (with the
+  client's own ActionID);
+* every recorded *event* in order, spaced as recorded divided by ``speed``;
+* the recording client's own action answers are left out (this client did not
+  send those actions); this client's actions are answered with a recorded
+  answer to the same action (``CoreShowChannels`` and ``QueueStatus`` as
+  Asterisk answered them with no call up, ``Ping`` as recorded);
+* with ``timestamps=True`` every event carries ``Timestamp: <epoch>`` of its
+  recorded wall-clock time, as Asterisk does with ``timestampevents = yes``.
+
+Several transcripts can be chained: connection *n* plays transcript *n*
+(``h_asterisk_restart`` then ``h_asterisk_restart_after``). A transcript whose
+recording ends with the server closing (restart, bad secret) closes here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from ngcc112.ami.message import parse_frame
+
+log = structlog.get_logger(__name__)
+
+EOL = b"\r\n"
+#: Transcripts whose answers describe an idle Asterisk; used to answer resync actions.
+IDLE_ANSWERS = "h_asterisk_restart_after"
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    t: float
+    wall: float
+    raw: bytes
+    action_id: str
+    is_event: bool
+    name: str
+
+
+def split_frames(chunks: list[dict]) -> tuple[bytes, list[Frame]]:
+    """(banner line, frames) from the ``rx`` chunks of a ``.jsonl`` recording."""
+    banner = b""
+    frames: list[Frame] = []
+    pending = b""
+    for chunk in chunks:
+        if chunk["dir"] != "rx":
+            continue
+        pending += chunk["raw"].encode("utf-8", "surrogateescape")
+        if not banner and pending.startswith(b"Asterisk Call Manager/"):
+            banner, _, pending = pending.partition(EOL)
+            banner += EOL
+        *complete, pending = pending.split(EOL + EOL)
+        for raw in complete:
+            if not raw.strip():
+                continue
+            message = parse_frame(raw.decode("utf-8", "replace"))
+            frames.append(Frame(
+                t=chunk["t"], wall=chunk["wall"], raw=raw + EOL + EOL,
+                action_id=message.action_id if message else "",
+                is_event=bool(message and message.kind == "event"),
+                name=message.name if message else "",
+            ))
+    return banner, frames
+
+
+def sent_actions(chunks: list[dict]) -> dict[str, str]:
+    """ActionID → action name for what the recording client sent."""
+    out: dict[str, str] = {}
+    text = "".join(c["raw"] for c in chunks if c["dir"] == "tx")
+    for block in text.split("\r\n\r\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "ActionID" in fields and "Action" in fields:
+            out[fields["ActionID"]] = fields["Action"]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    name: str
+    banner: bytes
+    frames: tuple[Frame, ...]
+    actions: dict[str, str]
+    #: True when Asterisk closed the connection at the end of the recording.
+    server_closes: bool
+
+    @classmethod
+    def load(cls, path: Path) -> Transcript:
+        path = path.with_suffix(".jsonl")
+        chunks = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        banner, frames = split_frames(chunks)
+        actions = sent_actions(chunks)
+        goodbye = any(f.name == "Goodbye" for f in frames)
+        return cls(path.stem, banner, tuple(frames), actions, server_closes=not goodbye)
+
+    def answers(self) -> dict[str, list[list[bytes]]]:
+        """Action name → recorded answers (each a list of frames)."""
+        by_id: dict[str, list[bytes]] = {}
+        for frame in self.frames:
+            if frame.action_id in self.actions:
+                by_id.setdefault(frame.action_id, []).append(frame.raw)
+        out: dict[str, list[list[bytes]]] = {}
+        for action_id, raws in by_id.items():
+            out.setdefault(self.actions[action_id].lower(), []).append(raws)
+        return out
+
+    def events(self) -> list[Frame]:
+        """The frames this replay streams: events not answering the recorder's actions."""
+        return [f for f in self.frames if f.is_event and f.action_id not in self.actions]
+
+    def login_answer(self) -> list[bytes]:
+        return self.answers().get("login", [[b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"]])[0]
+
+
+class AnswerBook:
+    """Recorded answers to each action, from every transcript in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self._answers: dict[str, list[list[bytes]]] = {}
+        idle = folder / f"{IDLE_ANSWERS}.jsonl"
+        paths = [idle] + sorted(p for p in folder.glob("*.jsonl") if p != idle)
+        for path in paths:
+            for name, answers in Transcript.load(path).answers().items():
+                self._answers.setdefault(name, []).extend(answers)
+
+    def answer(self, action: str, action_id: str) -> bytes:
+        recorded = self._answers.get(action.lower())
+        if not recorded:
+            recorded = self._answers["unknownaction"] if "unknownaction" in self._answers else [
+                [b"Response: Error\r\nMessage: Invalid/unknown command\r\n\r\n"]]
+        return b"".join(_with_action_id(raw, action_id) for raw in recorded[0])
+
+
+def _with_action_id(raw: bytes, action_id: str) -> bytes:
+    """The recorded frame, answering this client's ActionID instead of the recorder's."""
+    lines = raw.split(EOL)
+    for index, line in enumerate(lines):
+        if line.lower().startswith(b"actionid:"):
+            if action_id:
+                lines[index] = b"ActionID: " + action_id.encode()
+            else:
+                del lines[index]
+            return EOL.join(lines)
+    if not action_id:
+        return raw
+    return EOL.join([lines[0], b"ActionID: " + action_id.encode(), *lines[1:]])
+
+
+def _with_timestamp(raw: bytes, wall: float) -> bytes:
+    lines = raw.split(EOL)
+    at = 2 if len(lines) > 1 and lines[1].lower().startswith(b"privilege:") else 1
+    return EOL.join([*lines[:at], f"Timestamp: {wall:.6f}".encode(), *lines[at:]])
+
+
+class TranscriptServer:
+    """Serves recorded transcripts to one client connection after another."""
+
+    def __init__(self, transcripts: list[Transcript], book: AnswerBook, *, speed: float = 50.0,
+                 timestamps: bool = True, host: str = "127.0.0.1") -> None:
+        self._transcripts = list(transcripts)
+        self._book = book
+        self._speed = speed
+        self._timestamps = timestamps
+        self._host = host
+        self._server: asyncio.Server | None = None
+        self.connections = 0
+        #: How long the stream waits after FullyBooted for the client's CoreShowChannels.
+        self.resync_grace = 2.0
+        self.received: list[dict[str, str]] = []
+        #: Set when the last transcript's events have all been sent.
+        self.finished = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self._host, 0)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        index = self.connections
+        self.connections += 1
+        if index >= len(self._transcripts):
+            writer.close()
+            return
+        transcript = self._transcripts[index]
+        resynced = asyncio.Event()
+        writer.write(transcript.banner)
+        streamer: asyncio.Task[None] | None = None
+        try:
+            while True:
+                block = await reader.readuntil(EOL + EOL)
+                fields = dict(line.split(": ", 1) for line in block.decode().split("\r\n") if ": " in line)
+                self.received.append(fields)
+                name, action_id = fields.get("Action", ""), fields.get("ActionID", "")
+                if name.lower() == "login":
+                    for raw in transcript.login_answer():
+                        writer.write(_with_action_id(raw, action_id))
+                    if transcript.name.startswith("d_login_bad_secret"):
+                        await writer.drain()
+                        break
+                    streamer = asyncio.create_task(self._stream(transcript, writer, resynced))
+                elif name.lower() == "logoff":
+                    writer.write(_with_action_id(b"Response: Goodbye\r\nMessage: Thanks for all the fish.\r\n\r\n", action_id))
+                    await writer.drain()
+                    break
+                else:
+                    writer.write(self._book.answer(name, action_id))
+                    if name.lower() == "coreshowchannels":
+                        resynced.set()
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            if streamer is not None and not streamer.done():
+                streamer.cancel()
+            writer.close()
+
+    async def _stream(self, transcript: Transcript, writer: asyncio.StreamWriter,
+                      resynced: asyncio.Event) -> None:
+        frames = transcript.events()
+        # Up to FullyBooted at once; then wait for the client's resync, so that the
+        # recorded idle CoreShowChannels answer is true when the client gets it.
+        booted = next((i for i, f in enumerate(frames) if f.name == "FullyBooted"), -1)
+        for frame in frames[: booted + 1]:
+            writer.write(_with_timestamp(frame.raw, frame.wall) if self._timestamps else frame.raw)
+        await writer.drain()
+        if booted >= 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(resynced.wait(), self.resync_grace)
+        frames = frames[booted + 1:]
+        start = frames[0].t if frames else 0.0
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        for frame in frames:
+            delay = (frame.t - start) / self._speed - (loop.time() - began)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            raw = _with_timestamp(frame.raw, frame.wall) if self._timestamps else frame.raw
+            writer.write(raw)
+            await writer.drain()
+        if transcript is self._transcripts[-1]:
+            self.finished.set()
+        if transcript.server_closes:
+            writer.close()

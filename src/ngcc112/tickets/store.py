@@ -1,0 +1,179 @@
+"""The ticket store: the only code that writes tickets and their audit rows.
+
+Call events from the tracker arrive here one at a time, in order; each becomes
+one transaction that updates the ticket and writes its audit row together,
+then a :class:`TicketChanged` is published. Opening is idempotent on the
+call's Linkedid: a replayed or resynced call never makes a second ticket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ngcc112.ami.events import CallArrived, CallEnded, CallEvent, CallsResynced
+from ngcc112.tickets import calls
+from ngcc112.tickets.models import AuditEntry, Ticket
+
+log = structlog.get_logger(__name__)
+
+SYSTEM_ACTOR = "asterisk"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChanged:
+    """Published after a ticket changed and the change is committed."""
+
+    ticket_id: int
+    linkedid: str
+    action: str
+    at: datetime
+    state: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    opened: bool = False
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def _action_name(event: CallEvent) -> str:
+    name = type(event).__name__
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+class TicketStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 publish: Callable[[TicketChanged], None] | None = None) -> None:
+        self._sessions = sessions
+        self._publish = publish or (lambda change: None)
+
+    async def record(self, event: CallEvent) -> TicketChanged | None:
+        """Apply one call event to its ticket (opening it when needed)."""
+        try:
+            change = await self._record(event)
+        except IntegrityError:
+            # Another writer opened the same call a moment ago: apply to theirs.
+            change = await self._record(event)
+        if change is not None:
+            self._publish(change)
+        return change
+
+    async def _record(self, event: CallEvent) -> TicketChanged | None:
+        async with self._sessions.begin() as session:
+            ticket = await self._by_linkedid(session, event.call_id)
+            opened = ticket is None
+            before = None if ticket is None else ticket.state
+            if ticket is None:
+                ticket = calls.new_ticket(event)
+                session.add(ticket)
+                await session.flush()
+                changes = {"caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
+                           "channel": ticket.channel, "arrived_at": ticket.arrived_at}
+                changes.update(calls.apply(ticket, event) if not isinstance(event, CallArrived) else {})
+                log.info("ticket.opened", ticket_id=ticket.id, call_id=event.call_id,
+                         caller=ticket.caller_number)
+            else:
+                changes = calls.apply(ticket, event)
+                if not changes:
+                    return None
+                if ticket.state != before:
+                    changes["state"] = ticket.state
+            audit = AuditEntry(ticket_id=ticket.id, at=event.at, actor=SYSTEM_ACTOR,
+                               action="call_arrived" if opened else _action_name(event),
+                               from_state=before, to_state=ticket.state,
+                               changes=jsonable(changes))
+            session.add(audit)
+            if isinstance(event, CallEnded):
+                log.info("ticket.call_ended", ticket_id=ticket.id, call_id=event.call_id,
+                         abandoned=ticket.abandoned, unobserved=event.unobserved)
+            return TicketChanged(ticket_id=ticket.id, linkedid=ticket.linkedid,
+                                 action=audit.action, at=event.at, state=ticket.state,
+                                 changes=jsonable(changes), opened=opened)
+
+    async def reconcile(self, resynced: CallsResynced, prefix: str = "") -> list[TicketChanged]:
+        """Close out tickets whose calls Asterisk no longer has (ended while we were away)."""
+        async with self._sessions() as session:
+            stale = (await session.scalars(
+                select(Ticket.linkedid).where(Ticket.ended_at.is_(None),
+                                              Ticket.arrived_at <= resynced.at)
+            )).all()
+        changed = []
+        for linkedid in stale:
+            if linkedid in resynced.live_call_ids or (prefix and not linkedid.startswith(prefix)):
+                continue
+            change = await self.record(CallEnded(call_id=linkedid, at=resynced.at, cause=None,
+                                                 cause_text="ended while the daemon was away",
+                                                 unobserved=True))
+            if change is not None:
+                changed.append(change)
+        return changed
+
+    @staticmethod
+    async def _by_linkedid(session: AsyncSession, linkedid: str) -> Ticket | None:
+        return await session.scalar(select(Ticket).where(Ticket.linkedid == linkedid))
+
+    # reads ---------------------------------------------------------------------
+    async def get(self, ticket_id: int) -> Ticket | None:
+        async with self._sessions() as session:
+            return await session.get(Ticket, ticket_id)
+
+    async def by_linkedid(self, linkedid: str) -> Ticket | None:
+        async with self._sessions() as session:
+            return await self._by_linkedid(session, linkedid)
+
+    async def recent(self, limit: int = 50) -> Sequence[Ticket]:
+        async with self._sessions() as session:
+            return (await session.scalars(
+                select(Ticket).order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(limit)
+            )).all()
+
+    async def audit(self, ticket_id: int) -> Sequence[AuditEntry]:
+        async with self._sessions() as session:
+            return (await session.scalars(
+                select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(AuditEntry.id)
+            )).all()
+
+
+def ticket_summary(ticket: Ticket) -> dict[str, Any]:
+    """The ticket as plain JSON-able data (CLI, API)."""
+    return jsonable({
+        "id": ticket.id,
+        "linkedid": ticket.linkedid,
+        "state": ticket.state,
+        "caller_number": ticket.caller_number,
+        "caller_name": ticket.caller_name,
+        "caller_presentation": ticket.caller_presentation,
+        "channel": ticket.channel,
+        "exten": ticket.exten,
+        "category": ticket.category,
+        "arrived_at": ticket.arrived_at,
+        "queued_at": ticket.queued_at,
+        "queue": ticket.queue,
+        "ringing_at": ticket.ringing_at,
+        "answered_at": ticket.answered_at,
+        "operator_interface": ticket.operator_interface,
+        "waited_seconds": ticket.waited_seconds,
+        "ended_at": ticket.ended_at,
+        "hangup_cause": ticket.hangup_cause,
+        "abandoned": ticket.abandoned,
+        "abandoned_at": ticket.abandoned_at,
+        "ended_unobserved": ticket.ended_unobserved,
+        "silent_digit": ticket.silent_digit,
+        "caller_talked_at": ticket.caller_talked_at,
+        "verdict": ticket.verdict,
+        "variables": ticket.variables,
+    })
