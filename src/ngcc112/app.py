@@ -1,0 +1,139 @@
+"""The composition root: build every part from settings, run them, stop them in reverse.
+
+database engine → ticket store and hub → call daemon (AMI link) → panel.
+``serve`` is what ``ngcc112 run`` and ``ngcc112 demo`` run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ngcc112.ami.link import AmiAuthError, AmiUnreachableError
+from ngcc112.daemon import CallDaemon
+from ngcc112.hub import Hub
+from ngcc112.settings import Settings
+from ngcc112.tickets.db import make_engine, make_sessions, upgrade
+from ngcc112.tickets.store import TicketStore
+
+log = structlog.get_logger(__name__)
+
+
+class FatalError(Exception):
+    """Something the daemon cannot run without; the message is for the sysadmin."""
+
+
+@dataclass
+class Services:
+    """Everything the panel and the commands need, built once."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    hub: Hub
+    store: TicketStore
+    daemon: CallDaemon
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+async def build(settings: Settings, *, migrate: bool = True) -> Services:
+    engine = make_engine(settings.database_url)
+    if migrate:
+        try:
+            await upgrade(settings.database_url)
+        except Exception as exc:
+            await engine.dispose()
+            raise FatalError(f"cannot prepare the database {_safe_url(settings.database_url)}: "
+                             f"{str(exc).splitlines()[0]}") from None
+    sessions = make_sessions(engine)
+    hub = Hub()
+    store = TicketStore(sessions, hub.publish)
+    daemon = CallDaemon(settings, store, hub)
+    return Services(settings, engine, sessions, hub, store, daemon)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+PanelFactory = Callable[[Services], Awaitable[web.Application] | web.Application]
+
+
+def _panel_factory() -> PanelFactory | None:
+    try:
+        from ngcc112.panel.app import create_app
+    except ImportError:
+        return None
+    return create_app
+
+
+async def serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[Services], Awaitable[None]] | None = None,
+    panel: bool = True,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Run daemon and panel until ``stop`` is set or SIGTERM/SIGINT; raise FatalError on fatal faults."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+    services = await build(settings)
+    runner: web.AppRunner | None = None
+    link_task: asyncio.Task[None] | None = None
+    try:
+        say(f"database: {_safe_url(settings.database_url)}")
+        say(f"asterisk AMI: {settings.ami.host}:{settings.ami.port} as {settings.ami.username!r}, "
+            f"queue {settings.calls.queue!r}")
+        factory = _panel_factory() if panel else None
+        if factory is not None:
+            app = factory(services)
+            if asyncio.iscoroutine(app):
+                app = await app
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, settings.panel.host, settings.panel.port)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise FatalError(f"cannot listen on {settings.panel.host}:{settings.panel.port}: "
+                                 f"{exc.strerror or exc}") from None
+            say(f"panel: http://{settings.panel.host}:{settings.panel.port}/")
+        await services.daemon.start()
+        link_task = asyncio.create_task(services.daemon.run_link(), name="ngcc112-ami-link")
+        if on_ready is not None:
+            await on_ready(services)
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({link_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if link_task in done:
+            exc = link_task.exception()
+            if isinstance(exc, (AmiAuthError, AmiUnreachableError)):
+                raise FatalError(str(exc)) from None
+            if exc is not None:
+                raise exc
+    finally:
+        log.info("ngcc112.stopping")
+        if runner is not None:
+            await runner.cleanup()
+        await services.daemon.stop()
+        if link_task is not None and not link_task.done():
+            link_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await link_task
+        await services.engine.dispose()
+        log.info("ngcc112.stopped")

@@ -1,0 +1,208 @@
+"""``ngcc112``: the command line. One subcommand per job; exit codes a sysadmin can script.
+
+0 done, 1 a check failed, 2 bad configuration or a fatal fault (one clear line
+on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+
+from ngcc112 import logs
+from ngcc112.settings import Settings, SettingsError, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_FATAL = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ngcc112", description="112 emergency call center on Asterisk")
+    parser.add_argument("--config", metavar="PATH", help="TOML settings file (environment NGCC112_* overrides it)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="the daemon: follow Asterisk, open tickets, serve the panel")
+
+    demo = sub.add_parser("demo", help="simulator + daemon + SQLite + panel in one command")
+    demo.add_argument("--duration", type=float, metavar="SECONDS", help="stop cleanly after this long")
+    demo.add_argument("--rate", type=float, default=6.0, metavar="CALLS_PER_MINUTE",
+                      help="generated call rate (default 6)")
+    demo.add_argument("--database", metavar="URL", help="database URL (default: a fresh SQLite file in ./var/)")
+
+    sim = sub.add_parser("sim", help="the AMI simulator alone, for pointing `run` at")
+    sim.add_argument("--port", type=int, help="TCP port (default: the AMI port from settings, 5038)")
+    sim.add_argument("--rate", type=float, default=0.0, metavar="CALLS_PER_MINUTE",
+                     help="generated call rate; 0: only calls that clients originate")
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_sub.add_parser("upgrade", help="alembic upgrade to head for the configured database")
+
+    tickets = sub.add_parser("tickets", help="recent tickets")
+    tickets.add_argument("--json", action="store_true", help="one JSON object per line")
+    tickets.add_argument("--limit", type=int, default=50)
+
+    sub.add_parser("check-asterisk", help="check a live Asterisk: version, modules, queues, AMI rights, operators")
+
+    user = sub.add_parser("user", help="panel users")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="USER_COMMAND")
+    add = user_sub.add_parser("add", help="add a panel user")
+    add.add_argument("--role", required=True, choices=["operator", "dispatcher", "agency", "admin"])
+    add.add_argument("--name", required=True, help="login name")
+    add.add_argument("--display-name", default="")
+    add.add_argument("--interface", help="operator softphone as a queue interface, e.g. PJSIP/op1")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"ngcc112: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    command = {
+        "run": _run, "demo": _demo, "sim": _sim, "db": _db, "tickets": _tickets,
+        "check-asterisk": _check_asterisk, "user": _user,
+    }[args.command]
+    try:
+        return command(args, settings)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _fatal(message: str) -> int:
+    print(f"ngcc112: {message}", file=sys.stderr)
+    return EXIT_FATAL
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from ngcc112.app import FatalError, serve
+
+    logs.configure(settings.log_format, settings.log_level)
+    try:
+        asyncio.run(serve(settings, say=lambda line: print(line, file=sys.stderr, flush=True)))
+    except FatalError as exc:
+        return _fatal(str(exc))
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ngcc112.demo import run_demo
+
+    logs.configure("console", "warning")
+    try:
+        return asyncio.run(run_demo(settings, duration=args.duration, rate=args.rate,
+                                    database_url=args.database))
+    except Exception as exc:  # the demo is for newcomers: one line, not a traceback
+        from ngcc112.app import FatalError
+
+        if isinstance(exc, FatalError):
+            return _fatal(str(exc))
+        raise
+
+
+def _sim(args: argparse.Namespace, settings: Settings) -> int:
+    from ngcc112.sim import run_simulator
+
+    logs.configure("console", settings.log_level)
+    port = args.port if args.port is not None else settings.ami.port
+    if args.rate < 0:
+        return _fatal("--rate must not be negative")
+    try:
+        asyncio.run(run_simulator(settings, port, args.rate))
+    except OSError as exc:
+        return _fatal(f"cannot listen on port {port}: {exc.strerror or exc}")
+    return EXIT_OK
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from ngcc112.tickets.db import upgrade_sync
+
+    logs.configure("console", "warning")
+    try:
+        upgrade_sync(settings.database_url)
+    except Exception as exc:
+        return _fatal(f"database upgrade failed: {str(exc).splitlines()[0]}")
+    print("database is at the latest schema")
+    return EXIT_OK
+
+
+def _tickets(args: argparse.Namespace, settings: Settings) -> int:
+    from ngcc112.tickets.db import make_engine, make_sessions
+    from ngcc112.tickets.store import TicketStore, ticket_summary
+
+    logs.configure("console", "warning")
+
+    async def recent() -> list[dict]:
+        engine = make_engine(settings.database_url)
+        try:
+            return [ticket_summary(t) for t in await TicketStore(make_sessions(engine)).recent(args.limit)]
+        finally:
+            await engine.dispose()
+
+    try:
+        rows = asyncio.run(recent())
+    except Exception as exc:
+        return _fatal(f"cannot read tickets: {str(exc).splitlines()[0]} (did you run `ngcc112 db upgrade`?)")
+    for row in rows:
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            print(format_ticket_line(row))
+    return EXIT_OK
+
+
+def format_ticket_line(row: dict) -> str:
+    caller = row["caller_number"] or "(no caller ID)"
+    if row.get("caller_name"):
+        caller += f" {row['caller_name']!r}"
+    status = "abandoned" if row["abandoned"] else ("answered by " + (row.get("operator_interface") or "?")
+                                                    if row["answered_at"] else "waiting")
+    if row["ended_at"] and not row["abandoned"]:
+        status += ", ended"
+    return f"#{row['id']:<5} {row['arrived_at'][:19]}  {row['state']:<10} {caller:<36} {status}"
+
+
+def _check_asterisk(args: argparse.Namespace, settings: Settings) -> int:
+    from ngcc112.checker import main_check
+
+    logs.configure("console", "warning")
+    return asyncio.run(main_check(settings))
+
+
+def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from ngcc112.tickets.db import make_engine, make_sessions, upgrade
+    from ngcc112.tickets.users import add_user
+
+    logs.configure("console", "warning")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            return _fatal("the passwords differ")
+
+    async def add() -> None:
+        await upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            await add_user(make_sessions(engine), username=args.name, role=args.role, password=password,
+                           display_name=args.display_name, interface=args.interface)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(add())
+    except ValueError as exc:
+        return _fatal(str(exc))
+    print(f"user {args.name!r} added with role {args.role}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
