@@ -16,7 +16,7 @@ from ngcc112.routing.facts import (
     is_withheld_presentation,
 )
 from ngcc112.routing.policy import Policy
-from ngcc112.routing.scoring import PriorityAdvice, score_call
+from ngcc112.routing.scoring import PriorityAdvice, explain, score_call
 
 T0 = datetime(2026, 11, 28, 6, 0, 0, tzinfo=UTC)
 POLICY = Policy()
@@ -332,3 +332,33 @@ def test_scoring_is_deterministic() -> None:
 def test_a_zero_threshold_never_lowers_a_call_without_any_prank_evidence() -> None:
     # Found by hypothesis: prank 0.0 >= threshold 0.0 with no reason to give.
     assert score_call(live(), NONE, Policy(prank_threshold=0.0), now=T0 + s(5)).priority is None
+
+
+def test_talk_events_build_the_spans() -> None:
+    facts = live().talk_started(T0 + s(4)).talk_stopped(T0 + s(8), s(1.4))
+    facts = facts.talk_started(T0 + s(12))  # no Stop ever comes (fact 2)
+    assert facts.talk == (TalkSpan(T0 + s(4), s(1.4)), TalkSpan(T0 + s(12)))
+    assert facts.first_talk_at == T0 + s(4)
+
+
+def test_a_stop_without_its_start_still_proves_speech() -> None:
+    facts = live().talk_stopped(T0 + s(9), s(3))
+    assert facts.talk == (TalkSpan(T0 + s(6), s(3)),)
+    assert "no_speech" not in score_call(facts, NONE, POLICY, now=T0 + s(20)).ghost.codes
+
+
+def test_explain_gives_one_line_in_either_language() -> None:
+    facts = live(queued_at=None, ended_at=T0 + s(1.3), hung_up_in_prompt=True, silent_digit="5")
+    result = score_call(facts, NONE, POLICY, now=T0 + s(1.3))
+    assert explain(result) == (
+        f"ghost {result.ghost.value:.2f} (no speech in 1.2 s;"
+        " hung up 1.2 s after answer without speaking;"
+        " hung up during the silent-call prompt;"
+        " silent-call digit 5 pressed — caller may be unable to speak)"
+        " · prank 0.00"
+        " · likely real (silent-call digit 5 pressed — caller may be unable to speak)"
+    )
+    assert explain(result, "id").startswith(f"panggilan kosong {result.ghost.value:.2f} (tidak ada")
+    assert explain(result, "id").endswith(
+        "kemungkinan nyata (tombol 5 ditekan — penelepon mungkin tidak dapat berbicara)"
+    )

@@ -7,7 +7,7 @@ than failing later in a comparison in the middle of a call).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -107,6 +107,23 @@ class CallFacts:
     def first_talk_at(self) -> datetime | None:
         """When the caller first spoke, if ever."""
         return min((span.started_at for span in self.talk), default=None)
+
+    def talk_started(self, at: datetime) -> CallFacts:
+        """These facts after a ``ChannelTalkingStart`` at ``at``."""
+        return replace(self, talk=(*self.talk, TalkSpan(at)))
+
+    def talk_stopped(self, at: datetime, duration: timedelta) -> CallFacts:
+        """These facts after a ``ChannelTalkingStop`` at ``at`` (``Duration`` ms as a timedelta).
+
+        It closes the latest open span. A Stop with no open span (the tracker
+        missed the Start, e.g. it reconnected mid-call) still proves speech: it
+        adds the span that ended at ``at``.
+        """
+        for index in range(len(self.talk) - 1, -1, -1):
+            if self.talk[index].duration is None:
+                closed = replace(self.talk[index], duration=duration)
+                return replace(self, talk=(*self.talk[:index], closed, *self.talk[index + 1 :]))
+        return replace(self, talk=(*self.talk, TalkSpan(at - duration, duration)))
 
 
 @dataclass(frozen=True, slots=True)

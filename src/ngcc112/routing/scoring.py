@@ -115,6 +115,35 @@ def score_call(
     )
 
 
+_LABELS = {
+    "en": ("ghost", "prank", "likely real"),
+    "id": ("panggilan kosong", "iseng", "kemungkinan nyata"),
+}
+
+
+def explain(assessment: Assessment, language: str = "en") -> str:
+    """One line for the operator's screen, in ``en`` or ``id``.
+
+    ``ghost 0.85 (no speech in 10 s; hung up during the silent-call prompt) · prank 0.00``
+    """
+    ghost_label, prank_label, real_label = _LABELS.get(language, _LABELS["en"])
+    parts = [
+        _explain_score(ghost_label, assessment.ghost, language),
+        _explain_score(prank_label, assessment.prank, language),
+    ]
+    if assessment.likely_real:
+        why = "; ".join(reason.text(language) for reason in assessment.real_reasons)
+        parts.append(f"{real_label} ({why})")
+    return " · ".join(parts)
+
+
+def _explain_score(label: str, score: Score, language: str) -> str:
+    text = f"{label} {score.value:.2f}"
+    if score.reasons:
+        text += " (" + "; ".join(reason.text(language) for reason in score.reasons) + ")"
+    return text
+
+
 # --- signals ---------------------------------------------------------------
 
 
