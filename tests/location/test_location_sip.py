@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ngcc112.location.sip import parse_geo_params, parse_sip_geolocation, unescape_ami_value
+from ngcc112.location.sip import parse_geo_params, parse_sip_geolocation
 
 WHEN = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 RECORDED_LOCATION = 'shape="Circle",crs="2d",pos="-6.2000 106.8166",radius="50"'
@@ -32,7 +32,8 @@ def geo_varsets(transcript: Path) -> dict[str, str]:
 def test_the_recorded_varsets_give_the_callers_circle(transcripts_dir: Path) -> None:
     recorded = geo_varsets(transcripts_dir / "l_geolocation.ami")
     assert recorded["NGCC_GEO_LOCATION"] == RECORDED_LOCATION.replace('"', '\\"')
-    variables = {name: unescape_ami_value(value) for name, value in recorded.items()}
+    # What the AMI layer hands over: VarSet values with the C-escaping undone.
+    variables = {name: value.replace('\\"', '"') for name, value in recorded.items()}
 
     fix = parse_sip_geolocation(variables, WHEN)
 
@@ -161,12 +162,15 @@ def test_arbitrary_values_never_raise(variables: dict[str, str]) -> None:
     assert fix is None or (-90 <= fix.latitude <= 90 and -180 <= fix.longitude <= 180)
 
 
-def test_unescape_ami_value() -> None:
-    assert unescape_ami_value('shape=\\"Circle\\"') == 'shape="Circle"'
-    assert unescape_ami_value("a\\\\b") == "a\\b"
-    assert unescape_ami_value("tab\\there") == "tab\there"
-    assert unescape_ami_value("keep \\q as is") == "keep \\q as is"
-    assert unescape_ami_value("trailing \\") == "trailing \\"
+def test_the_recorded_varsets_read_even_still_escaped(transcripts_dir: Path) -> None:
+    fix = parse_sip_geolocation(geo_varsets(transcripts_dir / "l_geolocation.ami"), WHEN)
+    assert fix is not None
+    assert (fix.latitude, fix.longitude, fix.radius_m, fix.confidence_pct) == (
+        -6.2,
+        106.8166,
+        50.0,
+        95.0,
+    )
 
 
 def test_parse_geo_params_normalises_keys() -> None:

@@ -23,28 +23,15 @@ from datetime import datetime
 from ngcc112 import names
 from ngcc112.location.fix import InvalidFix, LocationFix
 
-_C_ESCAPES = {
-    "\\": "\\",
-    '"': '"',
-    "'": "'",
-    "?": "?",
-    "a": "\a",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-}
-_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_ESCAPED = re.compile(r'\\(["\\])')
 
 
-def unescape_ami_value(value: str) -> str:
-    r"""Undo Asterisk's C-style escaping of a VarSet ``Value`` (``\"`` → ``"``, ``\\`` → ``\``).
+def _unescape_quotes(text: str) -> str:
+    r"""``\"`` → ``"`` and ``\\`` → ``\``: for values handed over still VarSet-escaped.
 
-    Unknown escapes are kept as they are, backslash included.
+    The AMI layer (``ngcc112.ami.message.unescape``) normally does this already.
     """
-    return _ESCAPE.sub(lambda m: _C_ESCAPES.get(m.group(1), m.group(0)), value)
+    return _ESCAPED.sub(r"\1", text)
 
 
 _PARAM = re.compile(r'\s*([A-Za-z][\w.\-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)')
@@ -58,7 +45,7 @@ def parse_geo_params(text: str) -> dict[str, str]:
     not look like ``key=value`` is skipped.
     """
     if '\\"' in text:
-        text = unescape_ami_value(text)
+        text = _unescape_quotes(text)
     params: dict[str, str] = {}
     for match in _PARAM.finditer(text):
         key = re.sub(r"[_\-]", "", match.group(1).lower())
