@@ -147,6 +147,6 @@ def test_docs_use_the_same_names(dialplan, docs_dir):
     for var in set(re.findall(r"\bNGCC_[A-Z_]*[A-Z]\b", text)):
         assert var in known_vars or var.startswith(names.VAR_GEO_PREFIX), f"docs name unknown {var}"
     known_dashed = set(dialplan.steps) | {names.OPERATOR_QUEUE, names.SUPERVISOR_QUEUE}
-    known_dashed |= {"ngcc112-silent-prompt", "ngcc112-common", "ngcc112-service"}
+    known_dashed |= {"ngcc112-silent-prompt", "ngcc112-common"}
     for word in set(re.findall(r"\bngcc112-[a-z]+(?:-[a-z]+)*", text)):
         assert word in known_dashed, f"docs name unknown {word}"
