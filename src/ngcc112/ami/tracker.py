@@ -214,7 +214,7 @@ class CallTracker:
         self._calls[channel.linkedid] = call
         channel.role = "caller"
         call.caller_legs.add(channel.uniqueid)
-        log.info("tracker.call_arrived", call_id=call.call_id, channel=channel.name,
+        log.debug("tracker.call_arrived", call_id=call.call_id, channel=channel.name,
                  caller=call.caller_number, adopted=adopted)
         return [CallArrived(call_id=call.call_id, at=at, channel=channel.name,
                             uniqueid=channel.uniqueid, caller_number=call.caller_number,
@@ -300,7 +300,7 @@ class CallTracker:
             return []
         del self._calls[call.linkedid]
         cause = _int(message.get("Cause"))
-        log.info("tracker.call_ended", call_id=call.call_id, cause=cause, connected=call.connected)
+        log.debug("tracker.call_ended", call_id=call.call_id, cause=cause, connected=call.connected)
         return [CallEnded(call_id=call.call_id, at=message.received_at, cause=cause,
                           cause_text=message.get("Cause-txt"))]
 
@@ -408,7 +408,7 @@ class CallTracker:
             call.caller_legs.discard(uniqueid)
             if not call.caller_legs:
                 del self._calls[call.linkedid]
-                log.info("tracker.call_ended_unobserved", call_id=call.call_id)
+                log.debug("tracker.call_ended_unobserved", call_id=call.call_id)
                 events.append(CallEnded(call_id=call.call_id, at=at, cause=None,
                                         cause_text="ended while the AMI link was down",
                                         unobserved=True))

@@ -100,6 +100,9 @@ class TicketStore:
             if isinstance(event, CallEnded):
                 log.info("ticket.call_ended", ticket_id=ticket.id, call_id=event.call_id,
                          abandoned=ticket.abandoned, unobserved=event.unobserved)
+            elif not opened:
+                log.debug("ticket.updated", ticket_id=ticket.id, call_id=event.call_id,
+                          action=audit.action, fields=sorted(changes))
             return TicketChanged(ticket_id=ticket.id, linkedid=ticket.linkedid,
                                  action=audit.action, at=event.at, state=ticket.state,
                                  changes=jsonable(changes), opened=opened)
