@@ -360,10 +360,6 @@ async def originate(sim: AmiSimulator, s: Session, p: Pairs) -> None:
                 hangup_after = None
         else:
             local_exten = exten
-            wait = next((v for k, v in variables if k == "NGCC_WAIT"), "")
-            base = {"talk": 4 + 1.4 + 4 + 2.9 + 4, "dtmf5": 1.25}.get(exten, 0.0)
-            default_wait = {"talk": 1.0, "dtmf5": 8.0}.get(exten, 60.0)
-            hangup_after = base + (float(wait) if wait else default_wait)
         script = CallScript(number=number, name=name, kind="Local", exten=emergency,
                             hangup_after=hangup_after, local_application=application or "Wait",
                             local_exten=local_exten, variables=tuple(variables))

@@ -81,6 +81,9 @@ class CallScript:
     #: A digit pressed during the silent-call prompt, ``dtmf_at`` s after answer.
     dtmf: str | None = None
     dtmf_at: float = 1.0
+    #: How long the key is held, in ms; None: as recorded (Local SendDTMF 250,
+    #: SIP RFC 4733 10-packet event 280).
+    dtmf_ms: int | None = None
     location: Location | None = None
     hangup_after: float | None = 30.0
     #: Local callers: the Originate Application and Data the caller half runs.

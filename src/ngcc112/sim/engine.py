@@ -405,7 +405,7 @@ class Engine:
             if script.local_exten is None:
                 self._originate_response(run)
             else:
-                self._local_half_start(run)
+                run.tasks.append(asyncio.create_task(self._local_half(run)))
         else:
             self.device_state(f"PJSIP/{script.endpoint}", "INUSE")
         self._arm_caller_timer(run)
@@ -503,9 +503,11 @@ class Engine:
         if script.dtmf is not None and run.answered_at + script.dtmf_at < prompt_end:
             await self.sleep(run.answered_at + script.dtmf_at - self.now())
             self.emit("DTMFBegin", "dtmf", leg.block(), [("Digit", script.dtmf), ("Direction", "Received")])
-            await self.sleep(0.25)
+            held = script.dtmf_ms if script.dtmf_ms is not None else (
+                280 if script.kind == "PJSIP" else 250)
+            await self.sleep(held / 1000)
             self.emit("DTMFEnd", "dtmf", leg.block(),
-                      [("Digit", script.dtmf), ("DurationMs", "250"), ("Direction", "Received")])
+                      [("Digit", script.dtmf), ("DurationMs", str(held)), ("Direction", "Received")])
             self.varset(leg, names.VAR_SILENT_DIGIT, script.dtmf)
             self.varset(leg, "READSTATUS", "OK")
             return script.dtmf
@@ -530,17 +532,30 @@ class Engine:
         self.emit("ChannelTalkingStop", "call", run.leg.block(),
                   [("Duration", str(int(burst.seconds * 1000)))])
 
-    def _local_half_start(self, run: CallRun) -> None:
-        one, script = run.local1, run.script
-        assert one is not None
-        exten = script.local_exten or "wait"
-        one.context, one.exten = "ngcc-test", exten
+    def _local_half_steps(self, run: CallRun) -> list[tuple[str, str, float]]:
+        """What the caller half (Local;1) runs in ``ngcc-test,<exten>`` (dialplan-used.conf)."""
+        exten = run.script.local_exten or "wait"
+        wait = dict(run.script.variables).get("NGCC_WAIT", "")
         if exten == "dtmf5":
-            self.newexten(one, 1, "Wait", "1")
-        elif exten == "talk":
-            self.newexten(one, 1, "Wait", "4")
-        else:
-            self.newexten(one, 1, "Answer", "")
+            tail = float(wait) if wait else 8.0
+            return [("Wait", "1", 1.0), ("SendDTMF", "5,,250", 0.25), ("Wait", f"{tail:g}", tail)]
+        if exten == "talk":
+            tail = float(wait) if wait else 1.0
+            return [("Wait", "4", 4.0), ("Playback", "hello-world&silence/4&tt-weasels&silence/4", 12.3),
+                    ("Wait", f"{tail:g}", tail)]
+        tail = float(wait) if wait else 60.0
+        return [("Answer", "", 0.0), ("Wait", f"{tail:g}", tail)]
+
+    async def _local_half(self, run: CallRun) -> None:
+        one = run.local1
+        assert one is not None
+        one.context, one.exten = "ngcc-test", run.script.local_exten or "wait"
+        for priority, (app, data, seconds) in enumerate(self._local_half_steps(run), start=1):
+            self.newexten(one, priority, app, data)
+            await self.sleep(seconds)
+            if app == "Playback":
+                self.varset(one, "PLAYBACKSTATUS", "SUCCESS")
+        self.caller_hangup(run)
 
     # -- the queue ----------------------------------------------------------
 
@@ -764,7 +779,7 @@ class Engine:
 
     def _arm_caller_timer(self, run: CallRun) -> None:
         after = run.script.hangup_after
-        if after is None:
+        if after is None or run.script.local_exten is not None:
             return
 
         async def timer() -> None:
@@ -1054,6 +1069,4 @@ def cid_all(number: str, name: str) -> str:
     """``${CALLERID(all)}``: ``"Name" <number>``."""
     num = "" if number == UNKNOWN else number
     nm = "" if name == UNKNOWN else name
-    if nm:
-        return f'"{nm}" <{num}>'
-    return f"<{num}>" if num else ""
+    return f'"{nm}" <{num}>'

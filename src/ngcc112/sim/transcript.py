@@ -52,3 +52,118 @@ def parse_messages(path: str | Path) -> list[list[tuple[str, str]]]:
 def parse_transcript(path: str | Path) -> list[dict[str, str]]:
     """The messages of a transcript file, each as a dict (last repeat wins)."""
     return [dict(pairs) for pairs in parse_messages(path)]
+
+
+# -- comparing event sequences ----------------------------------------------
+
+import re  # noqa: E402
+
+_CHANNEL_RE = re.compile(r"^(?P<tech>PJSIP|Local)/(?P<res>.+)-(?P<seq>[0-9a-f]{8})(?P<half>;[12])?$")
+_EPOCH_RE = re.compile(r"\b1\d{9}(\.\d+)?\b")
+
+#: Events whose order and key fields the conformance tests compare, with
+#: the fields compared (besides the event name and the channel's role).
+SIGNIFICANT: dict[str, tuple[str, ...]] = {
+    "Newchannel": ("ChannelStateDesc", "Context", "Exten"),
+    "Newstate": ("ChannelStateDesc",),
+    "Newexten": ("Context", "Application", "AppData"),
+    "VarSet": ("Variable", "Value"),
+    "QueueCallerJoin": ("Queue", "Position", "Count"),
+    "QueueCallerLeave": ("Queue", "Position", "Count"),
+    "QueueCallerAbandon": ("Queue", "Position", "OriginalPosition"),
+    "AgentCalled": ("DestChannel", "Queue", "Interface", "MemberName"),
+    "AgentRingNoAnswer": ("DestChannel", "Interface", "RingTime"),
+    "AgentConnect": ("DestChannel", "Queue", "Interface"),
+    "AgentComplete": ("DestChannel", "Queue", "Interface", "Reason"),
+    "DialBegin": ("DestChannel", "DialString"),
+    "DialEnd": ("DestChannel", "DialStatus"),
+    "BridgeEnter": (),
+    "BridgeLeave": (),
+    "HangupRequest": ("Cause",),
+    "SoftHangupRequest": ("Cause",),
+    "Hangup": ("Cause",),
+    "ChannelTalkingStart": (),
+    "ChannelTalkingStop": (),
+    "DTMFBegin": ("Digit", "Direction"),
+    "DTMFEnd": ("Digit", "Direction", "DurationMs"),
+    "QueueMemberAdded": ("Queue", "MemberName", "Interface", "Paused"),
+    "QueueMemberRemoved": ("Queue", "MemberName", "Interface"),
+    "QueueMemberPause": ("Queue", "MemberName", "Interface", "Paused", "PausedReason"),
+    "OriginateResponse": ("Response", "Channel", "Application", "Data", "Context", "Exten", "Reason",
+                          "CallerIDNum", "CallerIDName"),
+    "Shutdown": ("Shutdown", "Restart"),
+}
+
+#: VarSets that carry the call's meaning (the others are Asterisk internals).
+SIGNIFICANT_VARIABLES = re.compile(
+    r"^(__)?NGCC_|^(READSTATUS|QUEUESTATUS|ABANDONED|QUEUE_WITHDRAW_INFO|GEOLOCPROFILESTATUS)$"
+)
+
+
+class RoleMap:
+    """Names channels by role and order of appearance: ``caller#1``, ``half#1``, ``op1#2``."""
+
+    def __init__(self) -> None:
+        self._roles: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, channel: str) -> str:
+        if channel in self._roles:
+            return self._roles[channel]
+        match = _CHANNEL_RE.match(channel)
+        if match is None:
+            return channel
+        if match["tech"] == "Local":
+            base = "half" if match["half"] == ";1" else "caller"
+            key = f"Local/{match['res']}-{match['seq']}"
+            if key not in self._roles:
+                self._counts["local"] = self._counts.get("local", 0) + 1
+                self._roles[key] = str(self._counts["local"])
+            role = f"{base}#{self._roles[key]}"
+        else:
+            base = "caller" if match["res"].startswith("caller") else match["res"]
+            counter = "local" if base == "caller" else base
+            self._counts[counter] = self._counts.get(counter, 0) + 1
+            role = f"{base}#{self._counts[counter]}"
+        self._roles[channel] = role
+        return role
+
+
+def signature(messages: list[dict[str, str]], *, skip: frozenset[str] = frozenset()
+              ) -> dict[str, list[tuple[str, ...]]]:
+    """Per role, the ordered significant events with their key fields.
+
+    Channel names become roles, epoch times become ``T``; events on no
+    channel go under ``queue`` (member events) or ``system``.
+    """
+    roles = RoleMap()
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for msg in messages:
+        event = msg.get("Event", "")
+        if event not in SIGNIFICANT or event in skip:
+            continue
+        if event == "VarSet" and not SIGNIFICANT_VARIABLES.search(msg.get("Variable", "")):
+            continue
+        if event == "VarSet" and msg.get("Channel") == "none":
+            continue
+        fields: list[str] = [event]
+        for key in SIGNIFICANT[event]:
+            if key not in msg:
+                continue
+            value = msg[key]
+            if key in ("DestChannel", "Channel"):
+                value = roles(value)
+            elif key in ("AppData", "Value"):
+                value = _EPOCH_RE.sub("T", value)
+                value = re.sub(r"(PJSIP|Local)/\S+-[0-9a-f]{8}(;[12])?", lambda m: roles(m.group(0)), value)
+            fields.append(f"{key}={value}")
+        if "Channel" in msg and event != "OriginateResponse":
+            role = roles(msg["Channel"])
+        elif "DestChannel" in msg:
+            role = roles(msg["DestChannel"])
+        elif event.startswith("QueueMember"):
+            role = "queue"
+        else:
+            role = "system"
+        out.setdefault(role, []).append(tuple(fields))
+    return out

@@ -1,0 +1,363 @@
+"""The simulator against the recorded Asterisk 22.10.1 transcripts.
+
+Each test drives the recorded scenario through the simulator over TCP (the
+same actions as the ``.sent`` file where the recording used AMI, simulated
+SIP callers and softphones where it used sipp) and compares, per channel
+role, the ordered significant events and their key fields with the
+recording (:func:`ngcc112.sim.transcript.signature`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ngcc112 import names
+from ngcc112.sim.calls import CallScript, Location, TalkBurst
+from ngcc112.sim.server import AmiSimulator
+from ngcc112.sim.transcript import parse_messages, parse_transcript, signature
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def recorded(transcripts_dir: Path, name: str) -> list[dict[str, str]]:
+    return parse_transcript(transcripts_dir / f"{name}.ami")
+
+
+def sent(transcripts_dir: Path, name: str) -> list[list[tuple[str, str]]]:
+    return parse_messages(transcripts_dir / f"{name}.sent")
+
+
+def assert_same(actual: list[dict[str, str]], expected: list[dict[str, str]],
+                skip: frozenset[str] = frozenset(), roles: set[str] | None = None) -> None:
+    got, want = signature(actual, skip=skip), signature(expected, skip=skip)
+    if roles is not None:
+        got = {k: v for k, v in got.items() if k in roles}
+        want = {k: v for k, v in want.items() if k in roles}
+    assert sorted(got) == sorted(want), f"roles differ: {sorted(got)} != {sorted(want)}"
+    for role in want:
+        if got[role] != want[role]:
+            lines = [f"role {role}: simulator vs recording"]
+            for i in range(max(len(got[role]), len(want[role]))):
+                g = got[role][i] if i < len(got[role]) else "-"
+                w = want[role][i] if i < len(want[role]) else "-"
+                mark = "  " if g == w else "!!"
+                lines.append(f"{mark} {g}\n   {w}")
+            pytest.fail("\n".join(lines))
+
+
+async def logged_in(sim: AmiSimulator, connect, script: list[list[tuple[str, str]]]):  # type: ignore[no-untyped-def]
+    client = await connect(sim.port)
+    response = await client.action(script[0])
+    assert response["Message"] == "Authentication accepted"
+    return client
+
+
+async def finish(client, script: list[list[tuple[str, str]]], start: int) -> None:  # type: ignore[no-untyped-def]
+    for action in script[start:]:
+        await client.action(action)
+
+
+# -- the first dialplan (a_ .. e_) -----------------------------------------------
+
+
+async def test_a_call_answered_bridged(make_sim, connect, transcripts_dir: Path) -> None:
+    name = "a_call_answered_bridged"
+    sim = await make_sim(flow="legacy")
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=4.0)
+    await client.action(script[1])
+    call = await sim.place_call(CallScript(number="5550101", name="Anrufer Eins", hangup_after=None))
+    assert await call.wait(10) == "answered"
+    await finish(client, script, 2)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_a_local_call_answered_bridged(make_sim, connect, transcripts_dir: Path) -> None:
+    name = "a_local_call_answered_bridged"
+    sim = await make_sim(flow="legacy")
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=4.0)
+    await client.action(script[1])
+    await client.action(script[2])
+    await sim.wait_idle()
+    await finish(client, script, 3)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_b_abandon_in_queue(make_sim, connect, transcripts_dir: Path) -> None:
+    name = "b_abandon_in_queue"
+    sim = await make_sim(flow="legacy")
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    call = await sim.place_call(CallScript.abandon_in_queue("5550202", "Abbrecher", endpoint="caller2"))
+    assert await call.wait(10) == "abandoned"
+    await finish(client, script, 1)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_c_ghost_call(make_sim, connect, transcripts_dir: Path) -> None:
+    name = "c_ghost_call"
+    sim = await make_sim(flow="legacy")
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    call = await sim.place_call(CallScript.ghost("5550303", "Ghost", after=1.0, endpoint="caller3"))
+    assert await call.wait(10) == "abandoned"
+    await finish(client, script, 1)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_c_local_ghost_call(make_sim, connect, transcripts_dir: Path) -> None:
+    name = "c_local_ghost_call"
+    sim = await make_sim(flow="legacy")
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    await client.action(script[1])
+    await sim.wait_idle()
+    await finish(client, script, 2)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_e_ten_concurrent(make_sim, connect, transcripts_dir: Path) -> None:
+    name = "e_ten_concurrent"
+    sim = await make_sim(flow="legacy")
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    sim.set_softphone("op1", ring_seconds=0.3, talk_seconds=1.5)
+    calls = []
+    for i in range(1, 11):
+        calls.append(await sim.place_call(
+            CallScript(number=f"55510{i}", name=f"Anrufer {i}", hangup_after=None)))
+        await asyncio.sleep(0.1 / sim.config.speed)
+    await client.event("QueueCallerJoin", count=10)
+    summary = await client.list_action(script[1], "QueueSummaryComplete")
+    assert [m for m in summary if m.get("Event") == "QueueSummary"][0]["Callers"] == "10"
+    await client.action(script[2])
+    outcomes = await asyncio.wait_for(asyncio.gather(*(c.wait() for c in calls)), 20)
+    assert outcomes == ["answered"] * 10
+    await finish(client, script, 3)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+# -- the final dialplan (f_ .. m_) -----------------------------------------------
+
+
+async def test_f_talk_detect(sim, connect, transcripts_dir: Path) -> None:
+    name = "f_talk_detect"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    await client.action(script[1])
+    await sim.wait_idle()
+    await finish(client, script, 2)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+    assert len([m for m in client.messages if m.get("Event") == "ChannelTalkingStop"]) == 2
+
+
+async def test_f_talk_detect_no_stop(sim, connect, transcripts_dir: Path) -> None:
+    name = "f_talk_detect_no_stop"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    # the recording's older ngcc-test,talk: speech that just ends, no silence frames
+    call = await sim.place_call(CallScript(
+        number="5550601", name="Sprecher Lokal", kind="Local", local_exten="talk",
+        talk=(TalkBurst(at=4.08, seconds=4.3, silence_after=False),)))
+    assert await call.wait(10) == "abandoned"
+    await finish(client, script, 2)
+    # the caller half ran an older extension body and the call was not an AMI Originate
+    assert_same(client.messages, recorded(transcripts_dir, name),
+                skip=frozenset({"OriginateResponse"}), roles={"caller#1", "queue"})
+    assert [m["Event"] for m in client.messages if m.get("Event", "").startswith("ChannelTalking")] == [
+        "ChannelTalkingStart"]
+
+
+async def test_f_talk_detect_silent(sim, connect, transcripts_dir: Path) -> None:
+    name = "f_talk_detect_silent"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    call = await sim.place_call(CallScript(number="5550603", name="Stumm SIP", endpoint="caller2",
+                                           hangup_after=11.5))
+    assert await call.wait(10) == "abandoned"
+    await finish(client, script, 1)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_f_talk_detect_sip(sim, connect, transcripts_dir: Path) -> None:
+    name = "f_talk_detect_sip"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    call = await sim.place_call(CallScript(
+        number="5550602", name="Sprecher SIP", hangup_after=13.0,
+        talk=(TalkBurst(at=4.0, seconds=7.05, silence_after=False),)))
+    assert await call.wait(10) == "abandoned"
+    await finish(client, script, 1)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_g_dtmf_silent_prompt(sim, connect, transcripts_dir: Path) -> None:
+    name = "g_dtmf_silent_prompt"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    await client.action(script[1])
+    await sim.wait_idle()
+    await finish(client, script, 2)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_g_dtmf_silent_prompt_sip(sim, connect, transcripts_dir: Path) -> None:
+    name = "g_dtmf_silent_prompt_sip"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    call = await sim.place_call(CallScript.silent_pressing(endpoint="caller3", after=8.0))
+    assert await call.wait(10) == "abandoned"
+    await finish(client, script, 1)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_i_ring_no_answer(sim, connect, transcripts_dir: Path) -> None:
+    name = "i_ring_no_answer"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    sim.set_softphone("op1", answers=False)
+    sim.set_softphone("op2", ring_seconds=0.5)
+    await client.action(script[1])
+    await client.action(script[2])
+    call = await sim.place_call(CallScript(number="5550901", name="Klingel Test", hangup_after=23.5))
+    assert await call.wait(10) == "answered"
+    assert call.answered_by == "PJSIP/op2"
+    await finish(client, script, 3)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+    ring = (await client.event("AgentRingNoAnswer"))[0]
+    assert ring["RingTime"] == "15000"
+
+
+async def test_j_priority_withdraw(sim, connect, transcripts_dir: Path) -> None:
+    name = "j_priority_withdraw"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    sim.set_softphone("op1", ring_seconds=0.3, talk_seconds=1.5)
+    calls = []
+    for i, (number, nm) in enumerate((("5551001", "Erster"), ("5551002", "Zweiter"),
+                                      ("5551003", "Dritter")), start=1):
+        calls.append(await sim.place_call(CallScript(number=number, name=nm, endpoint=f"caller{i}",
+                                                     hangup_after=None)))
+        await asyncio.sleep(1.0 / sim.config.speed)
+    await client.event("QueueCallerJoin", count=3)
+    channel = {f"PJSIP/caller{i}": c.channel for i, c in enumerate(calls, start=1)}
+
+    def mapped(action: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(k, channel[v.rsplit("-", 1)[0]] if k == "Caller" else v) for k, v in action]
+
+    first = await client.list_action(script[1], "QueueStatusComplete")
+    assert [e["Channel"] for e in first if e.get("Event") == "QueueEntry"] == [c.channel for c in calls]
+    assert (await client.action(mapped(script[2])))["Message"] == "Priority change for caller on queue"
+    second = await client.list_action(script[3], "QueueStatusComplete")
+    entries = [e for e in second if e.get("Event") == "QueueEntry"]
+    assert [(e["Channel"], e["Priority"]) for e in entries] == [
+        (calls[2].channel, "10"), (calls[0].channel, "0"), (calls[1].channel, "0")]
+    assert (await client.action(mapped(script[4])))["Message"] == "Withdraw requested successfully"
+    assert await calls[1].wait(5) == "withdrawn"
+    third = await client.list_action(script[5], "QueueStatusComplete")
+    assert [e["Channel"] for e in third if e.get("Event") == "QueueEntry"] == [
+        calls[2].channel, calls[0].channel]
+    await client.action(script[6])
+    assert await calls[2].wait(10) == "answered"
+    assert await calls[0].wait(10) == "answered"
+    await finish(client, script, 7)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+
+
+async def test_k_caller_id_variants(sim, connect, transcripts_dir: Path) -> None:
+    name = "k_caller_id_variants"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    long_name = "".join(f"Name-{i:04d}|" for i in range(10, 201, 10))
+    variants = [
+        CallScript(number="anonymous", name="Anonymous", presentation="anonymous", endpoint="caller1"),
+        CallScript(number="5551101", name="Dewi Lestari", presentation="withheld", endpoint="caller2"),
+        CallScript(number="5551102", name="Budi Śantoso", endpoint="caller3"),
+        CallScript(number="5551103", name=long_name, endpoint="caller1"),
+        CallScript(number="+6281234567890", name="Rina Seluler", endpoint="caller2"),
+        CallScript(number="0215551234", name="Kantor Jakarta", endpoint="caller3"),
+    ]
+    for variant in variants:
+        call = await sim.place_call(variant.with_(hangup_after=6.5))
+        assert await call.wait(10) == "abandoned"
+    await client.action(script[1])
+    await sim.wait_idle()
+    await finish(client, script, 2)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+    names_seen = [m["CallerIDName"] for m in client.messages
+                  if m.get("Event") == "Newchannel" and m["Context"] == names.INCOMING_CONTEXT]
+    assert len(names_seen[3].encode()) == 79
+    assert "Budi Śantoso" in names_seen
+
+
+async def test_l_geolocation(sim, connect, transcripts_dir: Path) -> None:
+    name = "l_geolocation"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    call = await sim.place_call(CallScript.with_location())
+    assert await call.wait(10) == "abandoned"
+    await finish(client, script, 1)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+    raw = client.raw.decode()
+    assert 'Value: shape=\\"Circle\\",crs=\\"2d\\",pos=\\"-6.2000 106.8166\\",radius=\\"50\\"' in raw
+
+
+async def test_l_geolocation_without_res_geolocation(make_sim, connect) -> None:
+    sim = await make_sim(modules_loaded=frozenset({"app_queue.so", "res_pjsip.so"}))
+    client = await connect(sim.port)
+    await client.login()
+    call = await sim.place_call(CallScript.with_location(location=Location.circle(-6.1, 106.9)))
+    await call.wait(10)
+    geo = [m["Variable"] for m in client.messages
+           if m.get("Event") == "VarSet" and m["Variable"].startswith("NGCC_GEO_")]
+    assert geo == ["NGCC_GEO_HEADER", "NGCC_GEO_ROUTING"]
+
+
+async def test_m_ghost_in_prompt(sim, connect, transcripts_dir: Path) -> None:
+    name = "m_ghost_in_prompt"
+    script = sent(transcripts_dir, name)
+    client = await logged_in(sim, connect, script)
+    call = await sim.place_call(CallScript.ghost_in_prompt(endpoint="caller3"))
+    assert await call.wait(10) == "prompt"
+    await finish(client, script, 1)
+    assert_same(client.messages, recorded(transcripts_dir, name))
+    assert not [m for m in client.messages if m.get("Event", "").startswith("QueueCaller")]
+
+
+# -- restart ------------------------------------------------------------------
+
+
+async def test_h_asterisk_restart_and_after(sim, connect, transcripts_dir: Path) -> None:
+    script = sent(transcripts_dir, "h_asterisk_restart")
+    client = await logged_in(sim, connect, script)
+    await client.action(script[1])
+    await client.event("QueueCallerJoin")
+    await sim.restart()
+    await asyncio.wait_for(client.closed.wait(), 5)
+    assert client.messages[-1].get("Event") == "Shutdown"
+    assert_same(client.messages, recorded(transcripts_dir, "h_asterisk_restart"))
+
+    after = sent(transcripts_dir, "h_asterisk_restart_after")
+    again = await connect(sim.port)
+    completes = {"CoreShowChannels": "CoreShowChannelsComplete", "QueueStatus": "QueueStatusComplete"}
+    for action in after:
+        kind = dict(action)["Action"]
+        if kind in completes:
+            await again.list_action(action, completes[kind])
+        else:
+            await again.action(action)
+    await asyncio.sleep(0.05)
+    want = recorded(transcripts_dir, "h_asterisk_restart_after")
+
+    def shape(msgs: list[dict[str, str]]) -> list[tuple[str, ...]]:
+        keep = ("Response", "Event", "Message", "EventList", "ListItems", "Status", "Uptime",
+                "LastReload", "Queue", "Calls")
+        return [tuple(f"{k}={m[k]}" for k in keep if k in m) for m in msgs]
+
+    assert shape(again.messages) == shape(want)
