@@ -17,7 +17,7 @@ import pytest
 from ngcc112 import names
 from ngcc112.sim.calls import CallScript, Location, TalkBurst
 from ngcc112.sim.server import AmiSimulator
-from ngcc112.sim.transcript import parse_messages, parse_transcript, signature
+from ngcc112.sim.transcript import diff_signatures, parse_messages, parse_transcript, signature
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -36,16 +36,9 @@ def assert_same(actual: list[dict[str, str]], expected: list[dict[str, str]],
     if roles is not None:
         got = {k: v for k, v in got.items() if k in roles}
         want = {k: v for k, v in want.items() if k in roles}
-    assert sorted(got) == sorted(want), f"roles differ: {sorted(got)} != {sorted(want)}"
-    for role in want:
-        if got[role] != want[role]:
-            lines = [f"role {role}: simulator vs recording"]
-            for i in range(max(len(got[role]), len(want[role]))):
-                g = got[role][i] if i < len(got[role]) else "-"
-                w = want[role][i] if i < len(want[role]) else "-"
-                mark = "  " if g == w else "!!"
-                lines.append(f"{mark} {g}\n   {w}")
-            pytest.fail("\n".join(lines))
+    report = diff_signatures(got, want)
+    if report:
+        pytest.fail(report)
 
 
 async def logged_in(sim: AmiSimulator, connect, script: list[list[tuple[str, str]]]):  # type: ignore[no-untyped-def]

@@ -348,6 +348,8 @@ class Engine:
         if run.local1 is None:
             self.emit("Newchannel", "call", leg.block())
             self.varset(leg, "SIPDOMAIN", "127.0.0.1")
+            for var, value in script.variables:
+                self.varset(leg, var, value)
             return
         one = run.local1
         self.emit("Newchannel", "call", one.block())
@@ -355,6 +357,9 @@ class Engine:
         one.application, one.appdata = "AppDial2", "(Outgoing Line)"
         self.emit("Newexten", "dialplan", one.block(),
                   [("Extension", one.exten), ("Application", "AppDial2"), ("AppData", "(Outgoing Line)")])
+        for var, value in script.variables:
+            self.varset(one, var, value)
+            self.varset(leg, var, value)
         for chan in (one, leg):
             chan.cid_num, chan.cid_name = number, name
             self.emit("NewCallerid", "call", chan.block(),
@@ -403,6 +408,7 @@ class Engine:
             self.newstate(one, 6)
             self.emit("DialEnd", "call", one.block("Dest"), [("DialStatus", "ANSWER")])
             if script.local_exten is None:
+                one.application, one.appdata = script.local_application, self._local_data(script)
                 self._originate_response(run)
             else:
                 run.tasks.append(asyncio.create_task(self._local_half(run)))
@@ -431,8 +437,6 @@ class Engine:
             self.newexten(leg, prio, "Set", f"{names.VAR_CATEGORY}={category}")
             self.varset(leg, names.VAR_CATEGORY, category)
             prio += 1
-        for var, value in script.variables:
-            self.varset(leg, var, value)
         if final:
             self.newexten(leg, prio, "Set", f"{names.VAR_CID_PRES}={pres}")
             self.varset(leg, names.VAR_CID_PRES, pres)

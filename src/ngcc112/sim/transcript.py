@@ -167,3 +167,20 @@ def signature(messages: list[dict[str, str]], *, skip: frozenset[str] = frozense
             role = "system"
         out.setdefault(role, []).append(tuple(fields))
     return out
+
+
+def diff_signatures(got: dict[str, list[tuple[str, ...]]],
+                    want: dict[str, list[tuple[str, ...]]]) -> str:
+    """A readable report of where two :func:`signature` results differ; "" if equal."""
+    lines: list[str] = []
+    if sorted(got) != sorted(want):
+        lines.append(f"roles differ: {sorted(got)} != {sorted(want)}")
+    for role in sorted(set(got) & set(want)):
+        if got[role] == want[role]:
+            continue
+        lines.append(f"role {role}: first line simulated, second recorded")
+        for i in range(max(len(got[role]), len(want[role]))):
+            g = got[role][i] if i < len(got[role]) else "-"
+            w = want[role][i] if i < len(want[role]) else "-"
+            lines.append(f"{'  ' if g == w else '!!'} {g}\n   {w}")
+    return "\n".join(lines)
