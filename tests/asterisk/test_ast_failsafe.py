@@ -149,6 +149,10 @@ def test_every_path_loops_through_both_queues(dialplan, exten):
             assert (names.SUPERVISOR_QUEUE, "60") in queues, path
         else:
             assert dials, f"a path reaches neither a queue nor a phone: {path}"
+        if dials:
+            # a Dial that fails at once (no phone registered) must not make a busy loop
+            after = steps[steps.index(dials[-1]) + 1 :]
+            assert any(s.app == "Wait" for s in after), "no pause between direct-dial rounds"
 
 
 def test_queue_comes_after_answer_prompt_and_marks(dialplan):
