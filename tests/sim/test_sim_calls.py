@@ -1,0 +1,274 @@
+"""Call behaviour: fail safe, queue strategy, overflow, restart, drops, scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import pytest
+
+from ngcc112 import names
+from ngcc112.settings import AmiSettings, Settings
+from ngcc112.sim.calls import CallScript, TalkBurst
+from ngcc112.sim.server import run_simulator
+from ngcc112.sim.traffic import random_script
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def add_member(endpoint: str, queue: str = names.OPERATOR_QUEUE, **extra: str) -> dict[str, str]:
+    return {"Action": "QueueAdd", "Queue": queue, "Interface": names.operator_interface(endpoint),
+            "MemberName": endpoint, "StateInterface": names.operator_interface(endpoint), **extra}
+
+
+async def test_fail_safe_call_reaches_an_operator_with_no_client(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    await client.action(add_member("op1"))
+    await client.close()
+    await asyncio.sleep(0.01)
+    assert not sim.sessions
+    sim.set_softphone("op1", ring_seconds=1.0)
+    call = await sim.place_call(CallScript(number="081234", name="Sendiri", hangup_after=20.0))
+    # a client logging in while the call is connected finds it through CoreShowChannels
+    await asyncio.sleep(10.0 / sim.config.speed)
+    late = await connect(sim.port)
+    await late.login()
+    channels = await late.list_action({"Action": "CoreShowChannels"}, "CoreShowChannelsComplete")
+    shown = {m["Channel"]: m for m in channels if m.get("Event") == "CoreShowChannel"}
+    assert shown[call.channel]["BridgeId"] != ""
+    assert any(name.startswith("PJSIP/op1-") for name in shown)
+    assert await call.wait(10) == "answered"
+    assert call.answered_by == "PJSIP/op1"
+    complete = (await late.event("AgentComplete"))[0]
+    assert (complete["Reason"], complete["Interface"]) == ("caller", "PJSIP/op1")
+
+
+async def test_rrmemory_rotates_and_skips_paused(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    for endpoint in ("op1", "op2", "op3"):
+        sim.set_softphone(endpoint, ring_seconds=0.2, talk_seconds=1.0)
+        await client.action(add_member(endpoint))
+    await client.action({"Action": "QueuePause", "Queue": names.OPERATOR_QUEUE,
+                         "Interface": "PJSIP/op2", "Paused": "true", "Reason": "toilet"})
+    answered = []
+    for i in range(4):
+        call = await sim.place_call(CallScript(number=f"0800{i}", hangup_after=None))
+        await call.wait(10)
+        answered.append(call.answered_by)
+    assert answered == ["PJSIP/op1", "PJSIP/op3", "PJSIP/op1", "PJSIP/op3"]
+    called = [m["Interface"] for m in client.messages if m.get("Event") == "AgentCalled"]
+    assert "PJSIP/op2" not in called
+
+
+async def test_unregistered_and_removed_members_are_not_rung(make_sim, connect) -> None:
+    sim = await make_sim(endpoints={"op1": False, "op2": True})
+    client = await connect(sim.port)
+    await client.login()
+    await client.action(add_member("op1"))
+    added = (await client.event("QueueMemberAdded", Interface="PJSIP/op1"))[0]
+    assert added["Status"] == "5"
+    await client.action(add_member("op2"))
+    await client.action({"Action": "QueueRemove", "Queue": names.OPERATOR_QUEUE, "Interface": "PJSIP/op2"})
+    call = await sim.place_call(CallScript(hangup_after=8.0))
+    assert await call.wait(10) == "abandoned"
+    assert not [m for m in client.messages if m.get("Event") == "AgentCalled"]
+
+
+async def test_queue_timeout_overflows_to_supervisors(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    sim.set_softphone("op3", ring_seconds=0.5)
+    await client.action(add_member("op3", names.SUPERVISOR_QUEUE))
+    call = await sim.place_call(CallScript(number="5559999", hangup_after=80.0))
+    assert await call.wait(10) == "answered"
+    assert call.answered_by == "PJSIP/op3"
+    joins = [m["Queue"] for m in client.messages if m.get("Event") == "QueueCallerJoin"]
+    assert joins == [names.OPERATOR_QUEUE, names.SUPERVISOR_QUEUE]
+    leave = (await client.event("QueueCallerLeave", Queue=names.OPERATOR_QUEUE))[0]
+    assert leave["Count"] == "0"
+    assert not [m for m in client.messages if m.get("Event") == "QueueCallerAbandon"]
+    status = [m["Value"] for m in client.messages
+              if m.get("Event") == "VarSet" and m["Variable"] == "QUEUESTATUS"]
+    assert status == ["TIMEOUT"]
+
+
+async def test_caller_hangs_up_while_an_operator_rings(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    sim.set_softphone("op1", ring_seconds=10.0)
+    await client.action(add_member("op1"))
+    call = await sim.place_call(CallScript(hangup_after=6.0))
+    assert await call.wait(10) == "abandoned"
+    ends = [m["DialStatus"] for m in client.messages if m.get("Event") == "DialEnd"]
+    assert ends == ["CANCEL"]
+    assert (await client.event("QueueCallerAbandon"))[0]["Position"] == "1"
+    await sim.wait_idle()
+    channels = await client.list_action({"Action": "CoreShowChannels"}, "CoreShowChannelsComplete")
+    assert channels[-1]["ListItems"] == "0"
+    # the member is free again for the next call
+    sim.set_softphone("op1", ring_seconds=0.5)
+    second = await sim.place_call(CallScript(hangup_after=8.0))
+    assert await second.wait(10) == "answered"
+
+
+async def test_hangup_action_on_the_operator_leg(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    sim.set_softphone("op2", ring_seconds=0.5)
+    await client.action(add_member("op2"))
+    call = await sim.place_call(CallScript(hangup_after=None))
+    connect_event = (await client.event("AgentConnect"))[0]
+    response = await client.action({"Action": "Hangup", "Channel": connect_event["DestChannel"]})
+    assert response["Message"] == "Channel Hungup"
+    assert await call.wait(5) == "answered"
+    assert (await client.event("AgentComplete"))[0]["Reason"] == "agent"
+
+
+async def test_restart_hangs_up_everything_and_boots_empty(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    sim.set_softphone("op1", ring_seconds=0.5)
+    await client.action(add_member("op1"))
+    bridged = await sim.place_call(CallScript(hangup_after=None))
+    await client.event("AgentConnect")
+    queued = await sim.place_call(CallScript(number="0811", hangup_after=None))
+    await client.event("QueueCallerJoin", count=2)
+    await sim.restart()
+    await asyncio.wait_for(client.closed.wait(), 5)
+    assert bridged.outcome == "restart" and queued.outcome == "restart"
+    hangups = [m for m in client.messages if m.get("Event") == "Hangup"]
+    assert {m["Cause"] for m in hangups} == {"0"} and len(hangups) == 3
+    assert client.messages[-1] == {"Event": "Shutdown", "Privilege": "system,all",
+                                   "Shutdown": "Cleanly", "Restart": "True"}
+    again = await connect(sim.port)
+    await again.login()
+    booted = (await again.event("FullyBooted"))[0]
+    assert list(booted) == ["Event", "Privilege", "Status", "Uptime", "LastReload"]
+    assert booted["Uptime"] == "0"
+    status = await again.list_action({"Action": "QueueStatus", "Queue": names.OPERATOR_QUEUE},
+                                     "QueueStatusComplete")
+    assert [m.get("Event") for m in status[1:]] == ["QueueParams", "QueueStatusComplete"]
+    # calls work again after the restart
+    await again.action(add_member("op1"))
+    call = await sim.place_call(CallScript(hangup_after=8.0))
+    assert await call.wait(10) == "answered"
+
+
+async def test_drop_clients_cuts_connections_but_not_calls(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    call = await sim.place_call(CallScript(hangup_after=10.0))
+    await client.event("QueueCallerJoin")
+    await sim.drop_clients()
+    await asyncio.wait_for(client.closed.wait(), 5)
+    assert not any(m.get("Event") == "Shutdown" for m in client.messages)
+    again = await connect(sim.port)
+    await again.login()
+    status = await again.list_action({"Action": "QueueStatus"}, "QueueStatusComplete")
+    assert [m["Channel"] for m in status if m.get("Event") == "QueueEntry"] == [call.channel]
+    assert await call.wait(10) == "abandoned"
+    await again.event("QueueCallerAbandon")
+
+
+async def test_caller_id_presentations_and_other_emergency_numbers(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    scripts = [
+        CallScript(number="081111", name="Rahasia", presentation="withheld", hangup_after=1.0),
+        CallScript(number="", name="", kind="Local", hangup_after=1.0),
+        CallScript(number="082222", name="Api", exten="113", hangup_after=1.0),
+    ]
+    for script in scripts:
+        await (await sim.place_call(script)).wait(10)
+    first = [m for m in client.messages if m.get("Event") == "Newchannel"]
+    assert (first[0]["CallerIDNum"], first[0]["CallerIDName"]) == ("081111", "Rahasia")
+    pres = [m["Value"] for m in client.messages
+            if m.get("Event") == "VarSet" and m["Variable"] == names.VAR_CID_PRES]
+    assert pres == ["prohib_not_screened", "unavailable", "allowed_not_screened"]
+    locals_ = [m for m in client.messages if m.get("Event") == "Newexten" and m["Application"] == "NoOp"]
+    assert locals_[1]["CallerIDNum"] == "<unknown>"
+    category = [m for m in client.messages if m.get("Event") == "VarSet" and m["Variable"] == names.VAR_CATEGORY]
+    assert [(m["Value"], m["Exten"]) for m in category] == [("fire", "113")]
+
+
+async def test_talk_and_speed(make_sim, connect) -> None:
+    sim = await make_sim(speed=200.0)
+    client = await connect(sim.port)
+    await client.login()
+    started = time.monotonic()
+    call = await sim.place_call(CallScript(
+        hangup_after=30.0, talk=(TalkBurst(at=4.0, seconds=2.0), TalkBurst(at=12.0, seconds=3.0))))
+    await call.wait(10)
+    elapsed = time.monotonic() - started
+    assert 0.1 < elapsed < 1.5  # 30 simulated seconds at 200x
+    stops = [m["Duration"] for m in client.messages if m.get("Event") == "ChannelTalkingStop"]
+    assert stops == ["2000", "3000"]
+
+
+async def test_originate_callback_from_an_operator(make_sim, connect) -> None:
+    sim = await make_sim(endpoints={"op1": True, "op2": False})
+    client = await connect(sim.port)
+    await client.login()
+    sim.set_softphone("op1", ring_seconds=1.0, talk_seconds=5.0)
+    ok = await client.action({"Action": "Originate", "ActionID": "cb-1", "Channel": "PJSIP/op1",
+                              "Context": names.OPERATOR_CONTEXT, "Exten": "081234567890",
+                              "Priority": "1", "CallerID": '"112" <112>', "Async": "true"})
+    assert ok["Message"] == "Originate successfully queued"
+    response = (await client.event("OriginateResponse", ActionID="cb-1"))[0]
+    assert (response["Response"], response["Reason"], response["Exten"]) == ("Success", "4", "081234567890")
+    await client.event("Hangup")
+    await client.action({"Action": "Originate", "ActionID": "cb-2", "Channel": "PJSIP/op2",
+                         "Exten": "0811", "Context": names.OPERATOR_CONTEXT, "Async": "true"})
+    failed = (await client.event("OriginateResponse", ActionID="cb-2"))[0]
+    assert failed["Response"] == "Failure"
+
+
+async def test_scenario_helpers_and_wait_idle(sim) -> None:
+    sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=3.0)
+    placed = [await sim.place_call(s) for s in CallScript.surge(4)]
+    placed += [await sim.place_call(s) for s in CallScript.prank_repeats(2)]
+    placed.append(await sim.place_call(CallScript.ghost_in_prompt()))
+    placed.append(await sim.place_call(CallScript.silent_pressing()))
+    await asyncio.wait_for(sim.wait_idle(), 15)
+    assert all(p.ended.done() for p in placed)
+    assert placed[6].outcome == "prompt"
+    assert {p.script.number for p in placed[4:6]} == {"081299990000"}
+
+
+async def test_background_traffic_is_seeded(make_sim) -> None:
+    import random
+
+    first = [random_script(random.Random(7)) for _ in range(1)]
+    again = [random_script(random.Random(7)) for _ in range(1)]
+    assert first == again
+    sim = await make_sim(speed=300.0, rate_per_minute=30.0, seed=7)
+    sim.set_softphone("op1", ring_seconds=1.0, talk_seconds=20.0)
+    await asyncio.sleep(1.0)  # five simulated minutes
+    assert sim.engine._seq > 10
+
+
+async def test_run_simulator_serves_the_settings_login(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(ami=AmiSettings(host="127.0.0.1", port=port, username="demo", secret="s3cret"))
+    task = asyncio.create_task(run_simulator(settings, port, 0.0))
+    try:
+        for _ in range(100):
+            if f"127.0.0.1:{port}" in capsys.readouterr().out:
+                break
+            await asyncio.sleep(0.02)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await reader.readline() == b"Asterisk Call Manager/11.0.0\r\n"
+        writer.write(b"Action: Login\r\nUsername: demo\r\nSecret: s3cret\r\n\r\n")
+        assert await reader.readuntil(b"\r\n\r\n") == b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"
+        writer.close()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
