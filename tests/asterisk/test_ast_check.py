@@ -234,3 +234,38 @@ def test_shipped_manager_conf_grants_every_daemon_action(shipped_user):
     # and nothing the daemon does not need
     assert write == {"system", "call", "agent", "originate"}
     assert "command" not in write and "config" not in write
+
+
+async def test_cli_check_asterisk_end_to_end(shipped_user, docs_dir, tmp_path):
+    """`ngcc112 --config <example> check-asterisk`, as a sysadmin runs it."""
+    import os
+    import sys
+    from pathlib import Path
+
+    ngcc112 = Path(sys.executable).with_name("ngcc112")
+    if not ngcc112.exists():
+        pytest.fail("the ngcc112 command is not installed: pip install -e .")
+    sim = AmiSimulator(
+        SimulatorConfig(
+            users={names.AMI_USERNAME: shipped_user},
+            endpoints={"op1": True, "op2": False, "op3": True},
+            speed=100.0,
+        )
+    )
+    await sim.start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NGCC112_")}
+        env.update(NGCC112_AMI_PORT=str(sim.port), NGCC112_AMI_SECRET=SECRET)
+        proc = await asyncio.create_subprocess_exec(
+            str(ngcc112), "--config", str(docs_dir / "ngcc112.example.toml"), "check-asterisk",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        await sim.stop()
+    text = out.decode()
+    assert proc.returncode == 1, text + err.decode()
+    assert "[ OK ] login: logged in as 'ngcc'" in text
+    assert "[FAIL] operator PJSIP/op2: UNAVAILABLE" in text
+    assert "1 of 13 checks FAILED" in text
+    assert "Traceback" not in text + err.decode()

@@ -134,8 +134,8 @@ def test_systemd_unit(docs_dir):
     service = unit["Service"]
     assert service["Restart"] == "always"
     assert float(service["RestartSec"]) > 0
-    assert "ngcc112 run" in service["ExecStart"]
-    assert "ngcc112 db upgrade" in service["ExecStartPre"]
+    assert service["ExecStart"].endswith(" run") and "--config" in service["ExecStart"]
+    assert service["ExecStartPre"].endswith(" db upgrade")
     for key, value in {
         "NoNewPrivileges": "yes",
         "ProtectSystem": "strict",
