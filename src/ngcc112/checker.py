@@ -52,6 +52,9 @@ DAEMON_ACTIONS: dict[str, tuple[str, ...]] = {
     "Originate": ("originate",),
 }
 
+#: Longest AMI message accepted (ListCommands on a full Asterisk is tens of kB).
+_READ_LIMIT = 1024 * 1024
+
 #: Device states that mean the operator's phone cannot be rung.
 UNREACHABLE_STATES = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN"})
 
@@ -116,7 +119,9 @@ class _AmiSession:
 
     @classmethod
     async def connect(cls, host: str, port: int, timeout: float) -> _AmiSession:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, limit=_READ_LIMIT), timeout
+        )
         session = cls(reader, writer, timeout)
         try:
             line = await asyncio.wait_for(reader.readline(), timeout)

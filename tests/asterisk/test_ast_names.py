@@ -56,35 +56,34 @@ def test_contexts_and_emergency_numbers(dialplan, pjsip_conf):
     assert set(dialplan.extensions(numbers_context)) == set(names.EMERGENCY_NUMBERS)
 
 
-def _endpoint_context(sections, name: str) -> str:
-    by_name = {}
+def _endpoint_option(sections, name: str, key: str) -> str | None:
+    """An option of PJSIP endpoint ``name``, looked up through its templates."""
+    by_name: dict[str, list] = {}
     for section in sections:
         by_name.setdefault(section.name, []).append(section)
 
-    def lookup(section_name: str) -> str | None:
-        for section in by_name[section_name]:
-            if section.get("context"):
-                return section.one("context")
-            for template in section.templates:
-                value = lookup(template)
-                if value:
-                    return value
-        return None
+    def lookup(section) -> tuple[str | None, str | None]:  # (type, value)
+        kind = section.get("type")[0] if section.get("type") else None
+        value = section.get(key)[0] if section.get(key) else None
+        for template in section.templates:
+            for parent in by_name[template]:
+                parent_kind, parent_value = lookup(parent)
+                kind, value = kind or parent_kind, value or parent_value
+        return kind, value
 
-    endpoints = [
-        s for s in by_name[name] if s.get("type") == ["endpoint"] or any(
-            t in by_name and any(x.get("type") == ["endpoint"] for x in by_name[t]) for t in s.templates
-        )
-    ]
-    assert endpoints, f"no PJSIP endpoint {name}"
-    return lookup(name)
+    for section in by_name.get(name, []):
+        kind, value = lookup(section)
+        if kind == "endpoint":
+            return value
+    raise AssertionError(f"no PJSIP endpoint {name}")
 
 
 def test_pjsip_contexts(pjsip_conf):
     for operator in names.SAMPLE_OPERATORS:
-        assert _endpoint_context(pjsip_conf, operator) == names.OPERATOR_CONTEXT
+        assert _endpoint_option(pjsip_conf, operator, "context") == names.OPERATOR_CONTEXT
     for trunk in ("carrier", "carrier-reg"):
-        assert _endpoint_context(pjsip_conf, trunk) == names.INCOMING_CONTEXT
+        assert _endpoint_option(pjsip_conf, trunk, "context") == names.INCOMING_CONTEXT
+        assert _endpoint_option(pjsip_conf, trunk, "geoloc_incoming_call_profile") == "ngcc-geo-in"
 
 
 def test_supervisor_queue_members_are_operator_interfaces(queues_conf):
