@@ -1,0 +1,57 @@
+"""Settings: defaults, TOML, environment, and clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from ngcc112 import names
+from ngcc112.settings import SettingsError, load_settings
+
+
+def test_defaults_match_the_shipped_asterisk_names():
+    s = load_settings(environ={})
+    assert s.calls.queue == names.OPERATOR_QUEUE
+    assert (s.ami.port, s.ami.username) == (5038, names.AMI_USERNAME)
+    assert (s.panel.host, s.panel.port) == ("127.0.0.1", 8112)
+    assert s.database_url.startswith("sqlite+aiosqlite:///")
+
+
+def test_environment_overrides_the_file(tmp_path):
+    path = tmp_path / "ngcc112.toml"
+    path.write_text('database_url = "postgresql+asyncpg://db/ngcc"\n[ami]\nhost = "10.0.0.5"\nport = 5039\n')
+    s = load_settings(path, environ={"NGCC112_AMI_PORT": "6000", "NGCC112_QUEUE": "other-queue",
+                                     "NGCC112_PANEL_LISTEN": "0.0.0.0:9000"})
+    assert (s.ami.host, s.ami.port, s.calls.queue) == ("10.0.0.5", 6000, "other-queue")
+    assert (s.panel.host, s.panel.port) == ("0.0.0.0", 9000)
+    assert s.database_url == "postgresql+asyncpg://db/ngcc"
+
+
+def test_the_secret_is_not_in_the_settings_repr():
+    s = load_settings(environ={"NGCC112_AMI_SECRET": "top-secret"})
+    assert s.ami.secret == "top-secret" and "top-secret" not in repr(s)
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    ({"NGCC112_AMI_PORT": "70000"}, r"\[ami\] port: '70000' is not valid"),
+    ({"NGCC112_AMI_PORT": "x"}, r"\[ami\] port"),
+    ({"NGCC112_PANEL_LISTEN": "8112"}, "NGCC112_PANEL_LISTEN must be host:port"),
+    ({"NGCC112_QUEUE": "a\r\nAction: Hangup"}, "must not contain a line break"),
+    ({"NGCC112_DATABASE_URL": "mysql://x"}, "database_url must be a SQLAlchemy URL"),
+    ({"NGCC112_LOG_FORMAT": "xml"}, "log_format must be"),
+])
+def test_bad_values_are_refused_naming_the_setting(environ, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)
+
+
+def test_bad_files_are_refused_clearly(tmp_path):
+    with pytest.raises(SettingsError, match="config file not found"):
+        load_settings(tmp_path / "missing.toml", environ={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[ami\nport=1")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(broken, environ={})
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[ami]\nhots = 'typo'\n")
+    with pytest.raises(SettingsError, match=r"unknown setting \[ami\] 'hots'"):
+        load_settings(unknown, environ={})
