@@ -115,6 +115,41 @@ def split_args(args: str) -> list[str]:
     return parts
 
 
+@dataclass(frozen=True)
+class Found:
+    context: str
+    exten: str  # the extension as written: a number, "s" or a pattern
+    steps: list[Step]
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """An Asterisk extension pattern (``_`` prefix) as a regular expression."""
+    out = []
+    chars = iter(pattern[1:])
+    for char in chars:
+        if char == "X":
+            out.append("[0-9]")
+        elif char == "Z":
+            out.append("[1-9]")
+        elif char == "N":
+            out.append("[2-9]")
+        elif char == ".":
+            out.append(".+")
+        elif char == "!":
+            out.append(".*")
+        elif char == "[":
+            body = []
+            for inner in chars:
+                if inner == "]":
+                    break
+                body.append(inner)
+            cls = "".join(body)
+            out.append("[" + re.sub(r"([\\\]^])", r"\\\1", cls) + "]")
+        else:
+            out.append(re.escape(char))
+    return re.compile("".join(out))
+
+
 @dataclass
 class Dialplan:
     globals: dict[str, str]
@@ -124,12 +159,19 @@ class Dialplan:
     def extensions(self, context: str) -> dict[str, list[Step]]:
         return self.steps.get(context, {})
 
-    def find(self, context: str, exten: str) -> tuple[str, list[Step]] | None:
-        """The extension ``exten`` as Asterisk finds it: the context, then its includes."""
-        if exten in self.steps.get(context, {}):
-            return context, self.steps[context][exten]
+    def find(self, context: str, dialled: str) -> Found | None:
+        """The extension a call to ``dialled`` runs in ``context``, as Asterisk picks it:
+        an exact extension first, then a pattern (``_X.``, ``_[0-9+]`` ...), then the
+        context's includes. ``dialled`` may also be an extension's own name (a pattern)."""
+        extensions = self.steps.get(context, {})
+        if dialled in extensions:
+            return Found(context, dialled, extensions[dialled])
+        matching = [e for e in extensions if e.startswith("_") and pattern_regex(e).fullmatch(dialled)]
+        assert len(matching) <= 1, f"{dialled} matches several patterns in [{context}]: {matching}"
+        if matching:
+            return Found(context, matching[0], extensions[matching[0]])
         for included in self.includes.get(context, []):
-            found = self.find(included, exten)
+            found = self.find(included, dialled)
             if found:
                 return found
         return None

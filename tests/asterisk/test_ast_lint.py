@@ -58,7 +58,7 @@ def test_lint_still_catches_mistakes(config_dir, tmp_path):
     broken = tmp_path / "extensions.conf"
     broken.write_text(
         text.replace("GEOLOC_PROFILE(format)", "GEOLOC_PROFIL(format)", 1).replace(
-            "Goto(ngcc112-flow,s,1)", "Goto(ngcc112-flwo,s,1)", 1
+            "exten => s,1,Goto(112,1)", "exten => s,1,Goto(ngcc112-flwo,112,1)", 1
         ),
         encoding="utf-8",
     )
