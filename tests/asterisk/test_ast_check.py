@@ -269,3 +269,22 @@ async def test_cli_check_asterisk_end_to_end(shipped_user, docs_dir, tmp_path):
     assert "[FAIL] operator PJSIP/op2: UNAVAILABLE" in text
     assert "1 of 13 checks FAILED" in text
     assert "Traceback" not in text + err.decode()
+
+
+async def test_main_check_other_operators(shipped_user, capsys):
+    sim = AmiSimulator(
+        SimulatorConfig(
+            users={names.AMI_USERNAME: shipped_user},
+            endpoints={"op1": True, "op7": True},
+            speed=100.0,
+        )
+    )
+    await sim.start()
+    try:
+        settings = Settings(ami=AmiSettings(port=sim.port, action_timeout=2.0))
+        code = await main_check(settings, operators=("op1", "op7"))
+    finally:
+        await sim.stop()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "[ OK ] operator PJSIP/op7" in out and "op3" not in out
