@@ -129,6 +129,9 @@ class _AmiSession:
             await session.close()
             raise AmiError(f"no AMI banner within {timeout:g} s ({exc!r})") from None
         session.banner = line.decode("utf-8", errors="replace").strip()
+        if not line:
+            await session.close()
+            raise AmiError("the server closed the connection before the AMI banner")
         if not session.banner.startswith("Asterisk Call Manager"):
             await session.close()
             raise AmiError(f"not an Asterisk manager port (it said {session.banner!r})")
@@ -226,6 +229,7 @@ async def check_asterisk(
     except AmiError as exc:
         return [CheckResult("connect", False, f"{where}: {exc}")]
     results.append(CheckResult("connect", True, f"{where}: {session.banner}"))
+    step = "login"
     try:
         login = await session.action(
             "Login", Username=ami.username, Secret=ami.secret, Events="off"
@@ -242,19 +246,24 @@ async def check_asterisk(
             )
             return results
         results.append(CheckResult("login", True, f"logged in as {ami.username!r}"))
+        step = "Asterisk version"
         results.append(await _check_version(session))
+        step = "modules"
         results.extend(await _check_modules(session))
+        step = "queues"
         results.extend(
             await _check_queues(session, (settings.calls.queue, settings.calls.supervisor_queue))
         )
+        step = "AMI permissions"
         results.append(await _check_permissions(session))
+        step = "operator phones"
         results.extend(await _check_operators(session, operators))
         try:
             await session.action("Logoff")
         except AmiError:
             pass
     except AmiError as exc:
-        results.append(CheckResult("AMI session", False, f"{where}: {exc}"))
+        results.append(CheckResult(step, False, f"{where}: {exc}; the checks after it did not run"))
     finally:
         await session.close()
     return results

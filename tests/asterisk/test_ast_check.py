@@ -288,3 +288,42 @@ async def test_main_check_other_operators(shipped_user, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "[ OK ] operator PJSIP/op7" in out and "op3" not in out
+
+
+async def test_connection_dropped_mid_check():
+    """A manager that answers the login, then goes silent: the step is named, no traceback."""
+
+    async def half(reader, writer):
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"Response: Success\r\nActionID: ngcc-check-1\r\nMessage: Authentication accepted\r\n\r\n")
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(half, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        results = await check_asterisk(Settings(ami=AmiSettings(port=port, action_timeout=1.0)))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert [(r.name, r.ok) for r in results] == [
+        ("connect", True), ("login", True), ("Asterisk version", False)
+    ]
+    assert "closed the connection" in results[-1].detail
+
+
+async def test_server_closes_before_banner():
+    async def rude(reader, writer):
+        writer.close()
+
+    server = await asyncio.start_server(rude, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        results = await check_asterisk(Settings(ami=AmiSettings(port=port, action_timeout=1.0)))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert [(r.name, r.ok) for r in results] == [("connect", False)]
+    assert "before the AMI banner" in results[0].detail
