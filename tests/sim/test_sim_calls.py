@@ -272,3 +272,26 @@ async def test_run_simulator_serves_the_settings_login(capsys: pytest.CaptureFix
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_hanging_up_a_ringing_operator_leg_rings_the_next(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    sim.set_softphone("op1", ring_seconds=10.0)
+    sim.set_softphone("op2", ring_seconds=10.0)
+    await client.action(add_member("op1"))
+    await client.action(add_member("op2"))
+    call = await sim.place_call(CallScript(hangup_after=None))
+    first = (await client.event("AgentCalled"))[0]
+    await client.action({"Action": "Hangup", "Channel": first["DestChannel"], "Cause": "21"})
+    declined = (await client.event("AgentRingNoAnswer"))[0]
+    assert declined["Interface"] == "PJSIP/op1" and int(declined["RingTime"]) < 15000
+    second = (await client.event("AgentCalled", count=2))[1]
+    assert second["Interface"] == "PJSIP/op2"
+    await client.event("AgentConnect")
+    await client.action({"Action": "Redirect", "Channel": call.channel, "Context": "ngcc-test",
+                         "Exten": "hold", "Priority": "1"})
+    complete = (await client.event("AgentComplete"))[0]
+    assert complete["Reason"] == "transfer"
+    await client.action({"Action": "Hangup", "Channel": call.channel})
+    assert await call.wait(5) == "hangup"

@@ -70,6 +70,8 @@ class CallRun:
     queue: Queue | None = None
     entry: Entry | None = None
     ringing: tuple[Member, Channel] | None = None
+    #: Resolved with a Hangup cause when the rung operator leg is hung up.
+    ring_cut: asyncio.Future[int] | None = None
     operator: Channel | None = None
     member: Member | None = None
     connected_at: float = 0.0
@@ -654,12 +656,30 @@ class Engine:
         phone = self.softphones.setdefault(endpoint, Softphone())
         ring_started = self.now()
         timeout = self.config.member_timeout
-        if phone.answers and phone.ring_seconds < timeout:
-            await self.sleep(phone.ring_seconds)
+        answers = phone.answers and phone.ring_seconds < timeout
+        run.ring_cut = asyncio.get_running_loop().create_future()
+        try:
+            cause = await asyncio.wait_for(asyncio.shield(run.ring_cut),
+                                           (phone.ring_seconds if answers else timeout) / self.config.speed)
+        except TimeoutError:
+            cause = None
+        run.ring_cut = None
+        if cause is None and answers:
             self._answer(run, queue, entry, member, op, ring_started)
             await self._bridged(run, phone)
             return True
-        await self.sleep(timeout)
+        if cause is not None:
+            # the operator leg was hung up while ringing (AMI Hangup): a declined ring
+            elapsed = int((self.now() - ring_started) * 1000)
+            self.emit("AgentRingNoAnswer", "agent", leg.block(), op.block("Dest"),
+                      [("Queue", queue.name), ("Interface", member.interface),
+                       ("MemberName", member.name), ("RingTime", str(elapsed))])
+            self.emit("SoftHangupRequest", "call", op.block(), [("Cause", str(cause))])
+            self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "NOANSWER")])
+            run.ringing = None
+            self.hangup_channel(op, cause)
+            self.member_status(member)
+            return False
         self.emit("AgentRingNoAnswer", "agent", leg.block(), op.block("Dest"),
                   [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name),
                    ("RingTime", str(int(timeout * 1000)))])
@@ -909,7 +929,9 @@ class Engine:
             self._agent_hangup(run)
             return
         if run.ringing is not None and run.ringing[1] is chan:
-            return  # the queue keeps ringing others; a rung leg is not the caller
+            if run.ring_cut is not None and not run.ring_cut.done():
+                run.ring_cut.set_result(cause)
+            return
         if chan is run.local1 or run.local1 is None:
             self.caller_hangup(run, cause)
             return
@@ -960,8 +982,24 @@ class Engine:
     def redirect(self, chan: Channel, context: str, exten: str, priority: int) -> None:
         """AMI Redirect: the channel leaves whatever it runs (queue: abandon) for ``context``."""
         run = chan.call
+        if run is not None and run.phase == PHASE_BRIDGED and chan is run.operator:
+            # the operator leg goes elsewhere: for the queue that is the end of the call
+            self._stop(run)
+            self._agent_hangup(run)
+            return
         if run is not None:
             self._stop(run)
+            if run.phase == PHASE_BRIDGED and chan is run.leg and run.operator is not None:
+                op, member = run.operator, run.member
+                assert member is not None
+                self._complete(run, "transfer")
+                self._bridge_leave(chan)
+                self._bridge_leave(op)
+                self.emit("SoftHangupRequest", "call", op.block(), [("Cause", "16")])
+                self.hangup_channel(op, 16)
+                self.member_status(member)
+                run.operator = None
+                self.dispatch_all()
             if run.phase == PHASE_QUEUE and chan is run.leg:
                 self._cancel_ringing(run)
                 self.emit("MusicOnHoldStop", "call", chan.block())
