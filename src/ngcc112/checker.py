@@ -379,7 +379,12 @@ async def _check_operators(session: _AmiSession, operators: Sequence[str]) -> li
         name = f"operator {interface}"
         if state is None:
             results.append(
-                CheckResult(name, False, "unknown device: no such PJSIP endpoint in pjsip.conf")
+                CheckResult(
+                    name,
+                    False,
+                    "no device state: the endpoint is missing from pjsip.conf,"
+                    " or its phone has not registered since Asterisk started",
+                )
             )
         elif state.upper() in UNREACHABLE_STATES:
             results.append(

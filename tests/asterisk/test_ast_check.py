@@ -134,7 +134,7 @@ async def test_unreachable_operator(run_check):
 async def test_unknown_operator_endpoint(run_check):
     results = await run_check(endpoints={"op1": True, "op2": True})
     assert _failed(results) == ["operator PJSIP/op3"]
-    assert "no such PJSIP endpoint" in _by_name(results)["operator PJSIP/op3"].detail
+    assert "missing from pjsip.conf" in _by_name(results)["operator PJSIP/op3"].detail
 
 
 async def test_bad_secret(run_check):
