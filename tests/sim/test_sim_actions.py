@@ -191,6 +191,7 @@ async def test_permissions_follow_write_classes(make_sim, connect) -> None:
     assert "QueueStatus" in commands and "CoreShowChannels" in commands and "Ping" in commands
     assert "QueueAdd" not in commands and "Originate" not in commands
     assert commands["QueueStatus"] == "Show queue status. (Priv: <none>)"
+    assert "QueueChangePriorityCaller" in commands
     daemon = await connect(sim.port)
     await daemon.login()
     full = await daemon.action({"Action": "ListCommands"})

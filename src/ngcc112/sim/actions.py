@@ -479,9 +479,10 @@ ACTIONS: dict[str, ActionSpec] = {
         ActionSpec("QueueAdd", ("agent",), "Add interface to queue.", queue_add),
         ActionSpec("QueueRemove", ("agent",), "Remove interface from queue.", queue_remove),
         ActionSpec("QueuePause", ("agent",), "Makes a queue member temporarily unavailable.", queue_pause),
-        ActionSpec("QueueChangePriorityCaller", ("agent",), "Change priority of a caller on queue.",
+        # registered with privilege 0 in app_queue.c ("manager show command" prints <none>)
+        ActionSpec("QueueChangePriorityCaller", (), "Change priority of a caller on queue.",
                    queue_change_priority_caller),
-        ActionSpec("QueueWithdrawCaller", ("agent",),
+        ActionSpec("QueueWithdrawCaller", (),
                    "Request to withdraw a caller from the queue back to the dialplan.",
                    queue_withdraw_caller),
     )
