@@ -1,0 +1,674 @@
+"""Live triage: score every 112 call for ghost/prank likelihood while it happens.
+
+:class:`Triage` subscribes to the hub, keeps one
+:class:`~ngcc112.routing.facts.CallFacts` per live call (built from the call
+events by :func:`advance_facts`, the one function the offline evaluation uses
+too), loads the number's :class:`~ngcc112.routing.facts.CallerHistory` from
+the tickets (earlier calls, operators' verdicts) and the misuse list, and
+scores the call with :func:`~ngcc112.routing.scoring.score_call` at the
+moments that matter: queue join, after ``no_speech_seconds`` without speech,
+a silent-call digit, an operator answering, the end.
+
+What it does with a score:
+
+* stores ghost/prank scores and their reasons (codes, English and Bahasa
+  Indonesia) on the ticket, with an audit row, and publishes a
+  :class:`~ngcc112.tickets.store.TicketChanged` for the screen-pop;
+* applies the policy's one allowed action: while the caller is still waiting
+  in the queue, ``QueueChangePriorityCaller`` to the advised priority. It
+  never hangs up, redirects or withdraws a call, and never lowers a call it
+  raised. An AMI error or a link that is down is logged, never raised: the
+  call simply keeps its place, which is the fail-safe.
+
+It also records the SIP Geolocation position (``NGCC_GEO_*``) on the ticket
+and attaches AML messages that arrived before their call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ngcc112 import names
+from ngcc112.ami import actions
+from ngcc112.ami.events import (
+    CallArrived,
+    CallConnected,
+    CallEnded,
+    CallerDigit,
+    CallerIdentified,
+    CallerTalking,
+    CallEvent,
+    CallQueued,
+    CallsResynced,
+    CallVariables,
+)
+from ngcc112.location.numbers import canonical_number
+from ngcc112.routing.facts import (
+    NO_HISTORY,
+    VERDICTS,
+    BlocklistEntry,
+    CallerHistory,
+    CallFacts,
+    PastCall,
+    is_missing_number,
+    is_withheld_presentation,
+)
+from ngcc112.routing.policy import Policy, PolicyError
+from ngcc112.routing.scoring import Assessment, Reason, score_call
+from ngcc112.tickets.location_models import BlocklistRow
+from ngcc112.tickets.locations import Locations, number_variants
+from ngcc112.tickets.models import AuditEntry, Ticket
+from ngcc112.tickets.store import TicketChanged, jsonable
+
+log = structlog.get_logger(__name__)
+
+#: The actor written in the audit trail for scores.
+TRIAGE_ACTOR = "triage"
+#: How long to wait for the call's ticket to be written by the ticket store.
+TICKET_WAIT_SECONDS = 5.0
+#: How long a history query may take before the call is scored without it.
+HISTORY_TIMEOUT_SECONDS = 2.0
+#: Most earlier calls read for one number.
+HISTORY_LIMIT = 200
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- call events -> facts (shared with ngcc112.evaluation_run) -------------------
+
+
+def advance_facts(facts: CallFacts | None, event: CallEvent) -> CallFacts | None:
+    """The call's facts after ``event``. Pure: the live triage and the evaluation share it.
+
+    * arrival: number, name, category (from the dialled number);
+    * ``NGCC_CID_PRES`` withholding the number; ``NGCC_ANSWERED_AT`` (or the
+      queue join, when that variable was missed) is the system's answer;
+      ``NGCC_SILENT_DIGIT`` / a received DTMF digit is the silent-call digit
+      (a 5 is kept over any other digit);
+    * queue join, operator answer (``AgentConnect`` only), talk spans;
+    * the end; an end without ever reaching the queue is a hang-up in the
+      prompt (unless the end was only inferred by a resync).
+
+    Returns None only when there are no facts yet and ``event`` cannot start them.
+    """
+    if facts is None:
+        if isinstance(event, CallsResynced):
+            return None
+        facts = CallFacts(arrived_at=event.at)
+    if isinstance(event, CallArrived):
+        return replace(
+            facts,
+            arrived_at=min(facts.arrived_at, event.at),
+            caller_number=facts.caller_number or (event.caller_number or ""),
+            caller_name=facts.caller_name or (event.caller_name or ""),
+            category=facts.category or names.EMERGENCY_NUMBERS.get(event.exten or "", ""),
+        )
+    if isinstance(event, CallerIdentified):
+        return replace(facts, caller_number=event.caller_number or facts.caller_number,
+                       caller_name=event.caller_name or facts.caller_name)
+    if isinstance(event, CallVariables):
+        return _apply_variables(facts, event)
+    if isinstance(event, CallQueued):
+        return replace(facts, queued_at=facts.queued_at or event.at,
+                       answered_at=facts.answered_at or event.at)
+    if isinstance(event, CallConnected):
+        return replace(facts, operator_answered_at=facts.operator_answered_at or event.at)
+    if isinstance(event, CallerTalking):
+        if event.talking:
+            return facts.talk_started(event.at)
+        return facts.talk_stopped(event.at, timedelta(milliseconds=max(event.duration_ms or 0, 0)))
+    if isinstance(event, CallerDigit):
+        return _with_digit(facts, event.digit, event.at)
+    if isinstance(event, CallEnded):
+        if facts.ended_at is not None:
+            return facts
+        in_prompt = (facts.queued_at is None and facts.operator_answered_at is None
+                     and not event.unobserved)
+        return replace(facts, ended_at=event.at, hung_up_in_prompt=in_prompt)
+    return facts
+
+
+def _apply_variables(facts: CallFacts, event: CallVariables) -> CallFacts:
+    values = event.variables
+    if names.VAR_CID_PRES in values:
+        facts = replace(facts, presentation_withheld=is_withheld_presentation(
+            values[names.VAR_CID_PRES] or ""))
+    if names.VAR_ANSWERED_AT in values and facts.answered_at is None:
+        facts = replace(facts, answered_at=event.at)
+    if values.get(names.VAR_CATEGORY) and not facts.category:
+        facts = replace(facts, category=values[names.VAR_CATEGORY])
+    digit = (values.get(names.VAR_SILENT_DIGIT) or "").strip()
+    if digit:
+        facts = _with_digit(facts, digit, event.at)
+    return facts
+
+
+def _with_digit(facts: CallFacts, digit: str, at: datetime) -> CallFacts:
+    digit = (digit or "").strip()[:1]
+    if not digit:
+        return facts
+    if facts.silent_digit is None or (digit == names.SILENT_DIGIT
+                                      and facts.silent_digit != names.SILENT_DIGIT):
+        return replace(facts, silent_digit=digit, silent_digit_at=at)
+    return facts
+
+
+def scoring_moment(before: CallFacts | None, after: CallFacts | None) -> str | None:
+    """Why the call should be scored now (a short name), or None.
+
+    Queue join, the silent-call digit, first speech after an earlier score
+    could have said "no speech", an operator answering, the end. The
+    no-speech timer is the one moment no event marks: see :func:`no_speech_due`.
+    """
+    if after is None:
+        return None
+    if before is None:
+        return None
+    if after.ended_at is not None and before.ended_at is None:
+        return "ended"
+    if after.queued_at is not None and before.queued_at is None:
+        return "queued"
+    if after.silent_digit != before.silent_digit:
+        return "digit"
+    if after.operator_answered_at is not None and before.operator_answered_at is None:
+        return "operator_answered"
+    if after.first_talk_at is not None and before.first_talk_at is None and after.reached_queue:
+        return "speech"
+    return None
+
+
+def no_speech_due(facts: CallFacts, policy: Policy) -> datetime | None:
+    """When the no-speech window closes for a call still silent, or None."""
+    if facts.answered_at is None or facts.ended_at is not None or facts.first_talk_at is not None:
+        return None
+    return facts.answered_at + timedelta(seconds=policy.no_speech_seconds)
+
+
+# --- history (shared with ngcc112.evaluation_run) ---------------------------------
+
+
+def past_call(arrived_at: datetime, *, answered_at: datetime | None = None,
+              ended_at: datetime | None = None, verdict: str | None = None) -> PastCall:
+    """One earlier call as scoring sees it, from what a ticket records."""
+    return PastCall(
+        arrived_at=arrived_at,
+        answered_by_operator=answered_at is not None,
+        duration=None if ended_at is None else max(ended_at - arrived_at, timedelta(0)),
+        ended_before_answer=ended_at is not None and answered_at is None,
+        verdict=verdict if verdict in VERDICTS else None,  # type: ignore[arg-type]
+    )
+
+
+def past_call_from_ticket(ticket: Ticket) -> PastCall:
+    return past_call(ticket.arrived_at, answered_at=ticket.answered_at, ended_at=ticket.ended_at,
+                     verdict=ticket.verdict)
+
+
+def blocklist_entry(row: BlocklistRow) -> BlocklistEntry:
+    expires = row.expires_at
+    if row.lifted_at is not None and (expires is None or row.lifted_at < expires):
+        expires = row.lifted_at
+    if expires is not None and expires <= row.added_at:
+        expires = row.added_at + timedelta(microseconds=1)
+    return BlocklistEntry(reason=row.reason, added_by=row.added_by, added_at=row.added_at,
+                          expires_at=expires)
+
+
+async def load_history(session: AsyncSession, number: str, *, before: datetime, policy: Policy,
+                       exclude_linkedid: str | None = None) -> CallerHistory:
+    """The number's earlier calls (within the policy's history window) and misuse-list entries."""
+    if is_missing_number(number):
+        return NO_HISTORY
+    variants = number_variants(number)
+    if not variants:
+        return NO_HISTORY
+    query = (select(Ticket).where(Ticket.caller_number.in_(variants),
+                                  Ticket.arrived_at >= before - policy.history_window,
+                                  Ticket.arrived_at < before)
+             .order_by(Ticket.arrived_at.desc()).limit(HISTORY_LIMIT))
+    if exclude_linkedid is not None:
+        query = query.where(Ticket.linkedid != exclude_linkedid)
+    tickets = (await session.scalars(query)).all()
+    rows = (await session.scalars(
+        select(BlocklistRow).where(BlocklistRow.number == canonical_number(number))
+        .order_by(BlocklistRow.id))).all()
+    return CallerHistory(calls=tuple(past_call_from_ticket(t) for t in reversed(tickets)),
+                         blocklist=tuple(blocklist_entry(r) for r in rows))
+
+
+def reasons_json(assessment: Assessment) -> list[dict[str, Any]]:
+    """The reasons for the ticket's ``score_reasons``: score, code, en, id, weight."""
+
+    def one(kind: str, reason: Reason) -> dict[str, Any]:
+        return {"score": kind, "code": reason.code, "en": reason.text_en, "id": reason.text_id,
+                "weight": round(reason.weight, 4)}
+
+    return ([one("ghost", r) for r in assessment.ghost.reasons]
+             + [one("prank", r) for r in assessment.prank.reasons]
+             + [one("real", r) for r in assessment.real_reasons])
+
+
+# --- the misuse list ----------------------------------------------------------------
+
+
+class BlocklistError(ValueError):
+    """A misuse-list change cannot be made as asked; the message says why."""
+
+
+async def add_to_blocklist(sessions: async_sessionmaker[AsyncSession], number: str, reason: str,
+                           actor: str, *, expires_at: datetime | None = None,
+                           at: datetime | None = None) -> BlocklistRow:
+    """Note that ``number`` misuses 112. It never refuses a call: the score reads it as
+    prank evidence, which at most lowers the call's queue priority."""
+    canonical = canonical_number(number)
+    if not canonical or is_missing_number(number):
+        raise BlocklistError(f"number: {number!r} is not a usable phone number")
+    if not (reason or "").strip():
+        raise BlocklistError("reason: say why the number is on the misuse list")
+    if not actor:
+        raise BlocklistError("actor: who adds the number must be known")
+    added = at or _now()
+    if expires_at is not None and (expires_at.utcoffset() is None or expires_at <= added):
+        raise BlocklistError("expires_at must be a timezone-aware time after now")
+    async with sessions.begin() as session:
+        row = BlocklistRow(number=canonical, reason=reason.strip()[:1000], added_by=actor,
+                           added_at=added, expires_at=expires_at)
+        session.add(row)
+    log.info("blocklist.added", number=canonical, actor=actor, expires_at=expires_at)
+    return row
+
+
+async def lift_blocklist_entry(sessions: async_sessionmaker[AsyncSession], entry_id: int,
+                               actor: str, *, at: datetime | None = None) -> BlocklistRow:
+    """End a misuse-list entry now (it stays in the table, for the record)."""
+    async with sessions.begin() as session:
+        row = await session.get(BlocklistRow, entry_id)
+        if row is None:
+            raise BlocklistError(f"no misuse-list entry {entry_id}")
+        if row.lifted_at is None:
+            row.lifted_at, row.lifted_by = at or _now(), actor
+    log.info("blocklist.lifted", entry_id=entry_id, actor=actor)
+    return row
+
+
+async def blocklist_for(sessions: async_sessionmaker[AsyncSession],
+                        number: str) -> list[BlocklistRow]:
+    async with sessions() as session:
+        return list((await session.scalars(
+            select(BlocklistRow).where(BlocklistRow.number == canonical_number(number))
+            .order_by(BlocklistRow.id))).all())
+
+
+# --- the live side ------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Live:
+    call_id: str
+    facts: CallFacts
+    queue: str | None = None
+    history: CallerHistory | None = None
+    ticket_id: int | None = None
+    #: The queue priority the caller has now (the dialplan's until we change it).
+    priority: int = 0
+    raised: bool = False
+    stored: tuple[Any, ...] | None = None
+    history_number: str = ""
+    geo: dict[str, str] = field(default_factory=dict)
+    #: The dialplan has left its geolocation subroutine (a later variable, the queue, the end).
+    geo_complete: bool = False
+    geo_recorded: dict[str, str] = field(default_factory=dict)
+    aml_checked: bool = False
+    dirty: bool = False
+    worker: asyncio.Task[None] | None = None
+    timer: asyncio.Task[None] | None = None
+    last: Assessment | None = None
+
+
+class Triage:
+    """Scores live calls and advises their queue priority. See the module docstring.
+
+    ``clock`` and ``time_scale`` exist for the simulator: with the daemon on
+    a simulated clock running ``time_scale`` times faster than real time,
+    the no-speech timer sleeps ``seconds / time_scale``.
+    ``on_assessment(call_id, moment, assessment)`` is called after each score.
+    """
+
+    def __init__(self, services: Any, *, policy: Policy | None = None,
+                 clock: Callable[[], datetime] | None = None, time_scale: float = 1.0,
+                 locations: Locations | None = None,
+                 on_assessment: Callable[[str, str, Assessment], None] | None = None) -> None:
+        if policy is None:
+            try:
+                policy = Policy.from_mapping(services.settings.routing)
+            except PolicyError as exc:
+                raise PolicyError(f"cannot start triage: {exc}") from None
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.policy = policy
+        self._services = services
+        self._sessions: async_sessionmaker[AsyncSession] = services.sessions
+        self._hub = services.hub
+        self._daemon = services.daemon
+        self._clock = clock or _now
+        self._scale = time_scale
+        self.locations = locations or Locations(self._sessions, self._hub.publish, clock=self._clock)
+        self._on_assessment = on_assessment
+        self._calls: dict[str, _Live] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._subscription: Any = None
+        #: Every AMI action triage sent: (action name, headers), for the record and the tests.
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    # lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self._subscription = self._hub.subscribe()
+        self._task = asyncio.create_task(self._consume(), name="ngcc112-triage")
+        log.info("triage.started", no_speech_seconds=self.policy.no_speech_seconds,
+                 ghost_threshold=self.policy.ghost_threshold,
+                 prank_threshold=self.policy.prank_threshold)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+        pending = []
+        for live in list(self._calls.values()):
+            for job in (live.timer, live.worker):
+                if job is not None and not job.done():
+                    job.cancel()
+                    pending.append(job)
+        for job in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await job
+        self._calls.clear()
+        log.info("triage.stopped")
+
+    async def idle(self) -> None:
+        """Wait until every event received so far is handled (for tests and the evaluation)."""
+        while True:
+            sub = self._subscription
+            busy = [live.worker for live in self._calls.values()
+                    if live.worker is not None and not live.worker.done()]
+            if (sub is None or sub.queue.empty()) and not busy:
+                return
+            await asyncio.sleep(0.01)
+
+    def assessment(self, call_id: str) -> Assessment | None:
+        live = self._calls.get(call_id)
+        return None if live is None else live.last
+
+    # events ------------------------------------------------------------------------
+    async def _consume(self) -> None:
+        while True:
+            sub = self._subscription
+            item = await sub.get()
+            try:
+                self.handle(item)
+            except Exception:  # one bad event must not stop triage
+                log.exception("triage.event_failed", item=type(item).__name__)
+            if sub.overflowed and sub.queue.empty():
+                log.error("triage.fell_behind", action="resubscribed; calls in progress keep "
+                                                       "the facts seen so far")
+                self._subscription = self._hub.subscribe()
+
+    def handle(self, item: object) -> None:
+        """Apply one hub item (synchronous, never does I/O itself)."""
+        if isinstance(item, CallsResynced):
+            for call_id in [c for c in self._calls if c not in item.live_call_ids]:
+                self._forget(call_id)
+            return
+        if not isinstance(item, CallEvent):
+            return
+        live = self._calls.get(item.call_id)
+        before = None if live is None else live.facts
+        if live is None:
+            if isinstance(item, CallEnded):
+                return  # a call we never saw live: nothing to steer
+            facts = advance_facts(None, item)
+            if facts is None:
+                return
+            live = _Live(item.call_id, facts, priority=self.policy.priority_normal)
+            self._calls[item.call_id] = live
+            self._poke(live)  # first look: history, pending AML messages
+        else:
+            facts = advance_facts(live.facts, item)
+            if facts is None:
+                return
+            live.facts = facts
+        if isinstance(item, CallQueued):
+            live.queue = item.queue
+        if isinstance(item, CallVariables):
+            geo = {k: v for k, v in item.variables.items() if k.startswith(names.VAR_GEO_PREFIX)}
+            if geo:
+                live.geo.update(geo)
+                live.geo_complete = False
+            elif live.geo and not live.geo_complete:
+                live.geo_complete = True  # the dialplan left its geolocation subroutine
+                self._poke(live)
+        if isinstance(item, CallQueued | CallEnded) and live.geo:
+            live.geo_complete = True
+        if isinstance(item, CallerIdentified) and before is not None \
+                and live.facts.caller_number != before.caller_number:
+            live.history, live.aml_checked = None, False  # a number known only now
+            self._poke(live)
+        moment = scoring_moment(before, live.facts)
+        if moment is not None:
+            self._poke(live)
+        self._arm_timer(live)
+
+    def _forget(self, call_id: str) -> None:
+        live = self._calls.pop(call_id, None)
+        if live is not None and live.timer is not None:
+            live.timer.cancel()
+
+    def _arm_timer(self, live: _Live) -> None:
+        due = no_speech_due(live.facts, self.policy)
+        if due is None:
+            if live.timer is not None and not live.timer.done():
+                live.timer.cancel()
+            live.timer = None
+            return
+        if live.timer is not None:
+            return
+
+        async def fire() -> None:
+            delay = (due - self._clock()).total_seconds() / self._scale
+            await asyncio.sleep(max(delay, 0.0) + 0.001)
+            if live.call_id in self._calls and no_speech_due(live.facts, self.policy) is not None:
+                self._poke(live)
+
+        live.timer = asyncio.create_task(fire(), name=f"triage-timer-{live.call_id}")
+
+    def _poke(self, live: _Live) -> None:
+        live.dirty = True
+        if live.worker is None or live.worker.done():
+            live.worker = asyncio.create_task(self._work(live), name=f"triage-{live.call_id}")
+
+    async def _work(self, live: _Live) -> None:
+        try:
+            while live.dirty:
+                live.dirty = False
+                try:
+                    await self._evaluate(live)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("triage.score_failed", call_id=live.call_id)
+        finally:
+            if live.facts.ended_at is not None and not live.dirty:
+                if self._calls.get(live.call_id) is live:
+                    self._forget(live.call_id)
+
+    # one evaluation --------------------------------------------------------------------
+    async def _evaluate(self, live: _Live) -> None:
+        facts = live.facts
+        started = facts.answered_at is not None or facts.ended_at is not None
+        history = await self._history(live)
+        if started:
+            now = max(self._clock(), facts.ended_at or facts.arrived_at)
+            assessment = score_call(facts, history, self.policy, now)
+            live.last = assessment
+            await self._steer(live, assessment)
+            if self._on_assessment is not None:
+                self._on_assessment(live.call_id, _moment_name(facts), assessment)
+            await self._store(live, assessment)
+        await self._locations(live)
+
+    async def _history(self, live: _Live) -> CallerHistory:
+        number = live.facts.caller_number
+        if live.history is not None and live.history_number == number:
+            return live.history
+        if is_missing_number(number):
+            live.history, live.history_number = NO_HISTORY, number
+            return NO_HISTORY
+        try:
+            async with self._sessions() as session:
+                history = await asyncio.wait_for(
+                    load_history(session, number, before=live.facts.arrived_at,
+                                 policy=self.policy, exclude_linkedid=live.call_id),
+                    HISTORY_TIMEOUT_SECONDS)
+        except Exception as exc:  # scored on live signals alone; retried at the next moment
+            log.warning("triage.history_unavailable", call_id=live.call_id,
+                        error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            return NO_HISTORY
+        live.history, live.history_number = history, number
+        return history
+
+    async def _steer(self, live: _Live, assessment: Assessment) -> None:
+        """Send the advised priority while the caller waits in the queue; nothing else, ever."""
+        advice = assessment.priority
+        facts = live.facts
+        if advice is None or advice.priority == live.priority:
+            return
+        if facts.queued_at is None or facts.ended_at is not None \
+                or facts.operator_answered_at is not None or not live.queue:
+            return
+        if live.raised and advice.priority < live.priority:
+            log.info("triage.keep_raised", call_id=live.call_id, advised=advice.priority)
+            return
+        channel = self._daemon.tracker.call_channel(live.call_id)
+        if channel is None:
+            return
+        action = actions.change_priority(live.queue, channel, advice.priority)
+        self.sent.append((action.name, dict(action.as_dict())))
+        bound = log.bind(call_id=live.call_id, queue=live.queue, channel=channel,
+                         priority=advice.priority, reason=advice.reason.code)
+        try:
+            response = await self._daemon.link.send(action)
+        except Exception as exc:  # link down, timeout, anything: the call keeps its place
+            bound.warning("triage.priority_not_sent", error=str(exc) or type(exc).__name__)
+            return
+        if not getattr(response, "ok", False):
+            bound.warning("triage.priority_refused", message=getattr(response, "message", ""))
+            return
+        if advice.priority > live.priority:
+            live.raised = True
+        live.priority = advice.priority
+        bound.info("triage.priority_changed")
+
+    async def _ticket_id(self, live: _Live) -> int | None:
+        if live.ticket_id is not None:
+            return live.ticket_id
+        delay, waited = 0.05, 0.0
+        while True:
+            try:
+                async with self._sessions() as session:
+                    ticket_id = await session.scalar(
+                        select(Ticket.id).where(Ticket.linkedid == live.call_id))
+            except Exception as exc:
+                log.warning("triage.ticket_unavailable", call_id=live.call_id,
+                            error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+                return None
+            if ticket_id is not None:
+                live.ticket_id = ticket_id
+                return ticket_id
+            if waited >= TICKET_WAIT_SECONDS:
+                log.warning("triage.ticket_missing", call_id=live.call_id)
+                return None
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 1.0)
+
+    async def _store(self, live: _Live, assessment: Assessment) -> None:
+        reasons = reasons_json(assessment)
+        ghost, prank = round(assessment.ghost.value, 4), round(assessment.prank.value, 4)
+        signature = (ghost, prank, tuple((r["score"], r["code"], r["en"]) for r in reasons),
+                     live.priority)
+        if signature == live.stored:
+            return
+        ticket_id = await self._ticket_id(live)
+        if ticket_id is None:
+            return  # tried again at the call's next scoring moment
+        at = self._clock()
+        changes = {"ghost_score": ghost, "prank_score": prank, "score_reasons": reasons,
+                   "likely_real": assessment.likely_real, "queue_priority": live.priority}
+        try:
+            async with self._sessions.begin() as session:
+                ticket = await session.get(Ticket, ticket_id)
+                if ticket is None:
+                    return
+                ticket.ghost_score, ticket.prank_score = ghost, prank
+                ticket.score_reasons = reasons
+                session.add(AuditEntry(ticket_id=ticket_id, at=at, actor=TRIAGE_ACTOR,
+                                       action="scored", from_state=ticket.state,
+                                       to_state=ticket.state, changes=jsonable(changes)))
+                change = TicketChanged(ticket_id=ticket_id, linkedid=ticket.linkedid,
+                                       action="scored", at=at, state=ticket.state,
+                                       changes=jsonable(changes))
+        except Exception as exc:
+            log.warning("triage.score_not_stored", call_id=live.call_id, ticket_id=ticket_id,
+                        error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            return
+        live.stored = signature
+        log.info("triage.scored", call_id=live.call_id, ticket_id=ticket_id, ghost=ghost,
+                 prank=prank, codes=[r["code"] for r in reasons])
+        self._hub.publish(change)
+
+    async def _locations(self, live: _Live) -> None:
+        geo_ready = bool(live.geo) and live.geo_complete and live.geo != live.geo_recorded
+        if not geo_ready and live.aml_checked:
+            return
+        ticket_id = await self._ticket_id(live)
+        if ticket_id is None:
+            return
+        try:
+            if geo_ready:
+                snapshot = dict(live.geo)
+                await self.locations.record_sip_fix(ticket_id, snapshot, at=self._clock())
+                live.geo_recorded = snapshot
+            if not live.aml_checked:
+                await self.locations.attach_pending_aml(ticket_id)
+                live.aml_checked = True
+        except Exception as exc:
+            log.warning("triage.location_failed", call_id=live.call_id, ticket_id=ticket_id,
+                        error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+
+
+def _moment_name(facts: CallFacts) -> str:
+    if facts.ended_at is not None:
+        return "ended"
+    if facts.operator_answered_at is not None:
+        return "operator_answered"
+    if facts.queued_at is not None:
+        return "queued"
+    return "prompt"
+
