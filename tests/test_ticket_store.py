@@ -71,11 +71,11 @@ class FlakyStore(TicketStore):
         super().__init__(*args, **kwargs)
         self.outage = outage
 
-    async def record(self, event):
+    async def record_many(self, events):
         if self.outage > 0:
             self.outage -= 1
             raise OperationalError("INSERT", {}, ConnectionRefusedError("database is away"))
-        return await super().record(event)
+        return await super().record_many(events)
 
 
 async def test_a_database_outage_delays_tickets_but_loses_nothing(database_url, transcripts_dir):

@@ -34,6 +34,8 @@ from ngcc112.tickets.store import TicketStore
 log = structlog.get_logger(__name__)
 
 #: Errors that mean "the database is away": keep the event and try again.
+#: At most this many call events share one transaction.
+MAX_BATCH = 200
 RETRYABLE = (OperationalError, InterfaceError, OSError, ConnectionError, asyncio.TimeoutError)
 
 
@@ -122,35 +124,51 @@ class CallDaemon:
     async def _persist(self) -> None:
         prefix = f"{self.settings.ami.server_name}:" if self.settings.ami.server_name else ""
         while True:
-            event = await self._outbox.get()
+            batch = [await self._outbox.get()]
             self._idle.clear()
-            delay = 0.2
-            while True:
-                try:
-                    if isinstance(event, CallsResynced):
-                        await self.store.reconcile(event, prefix)
-                    else:
-                        await self.store.record(event)
-                        self.stats.tickets_written += 1
+            # Everything already waiting goes in one transaction, up to a resync marker.
+            while not self._outbox.empty() and len(batch) < MAX_BATCH and isinstance(batch[-1], CallEvent):
+                if isinstance(self._peek(), CallsResynced):
                     break
-                except RETRYABLE as exc:
-                    self.stats.db_failures += 1
-                    self.stats.db_backlog = self._outbox.qsize() + 1
-                    self.stats.last_db_error = str(exc).splitlines()[0][:200]
-                    emit = log.error if self.stats.db_failures == 1 or delay >= 5 else log.debug
-                    emit("ticket.db_unavailable", call_id=getattr(event, "call_id", None),
-                         error=self.stats.last_db_error, retry_in=delay,
-                         backlog=self.stats.db_backlog)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-                except Exception:
-                    # A bug or a bad value, not an outage: retrying would block every call behind it.
-                    log.exception("ticket.event_failed", call_id=getattr(event, "call_id", None),
-                                  call_event=type(event).__name__)
-                    break
+                batch.append(self._outbox.get_nowait())
+            await self._write(batch, prefix)
             self.stats.db_backlog = self._outbox.qsize()
             if self._inbox.empty() and self._outbox.empty():
                 self._idle.set()
+
+    def _peek(self) -> CallEvent | CallsResynced:
+        return self._outbox._queue[0]  # type: ignore[attr-defined]  # asyncio.Queue keeps a deque
+
+    async def _write(self, batch: list[CallEvent | CallsResynced], prefix: str) -> None:
+        """Write one batch; keep it and retry while the database is away."""
+        delay = 0.2
+        while True:
+            try:
+                if isinstance(batch[0], CallsResynced):
+                    await self.store.reconcile(batch[0], prefix)
+                else:
+                    await self.store.record_many(batch)  # type: ignore[arg-type]
+                    self.stats.tickets_written += len(batch)
+                return
+            except RETRYABLE as exc:
+                self.stats.db_failures += 1
+                self.stats.db_backlog = self._outbox.qsize() + len(batch)
+                self.stats.last_db_error = str(exc).splitlines()[0][:200]
+                emit = log.error if self.stats.db_failures == 1 or delay >= 5 else log.debug
+                emit("ticket.db_unavailable", call_ids=sorted({getattr(e, "call_id", "") for e in batch}),
+                     error=self.stats.last_db_error, retry_in=delay, backlog=self.stats.db_backlog)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:
+                if len(batch) > 1:
+                    # Find the one bad event; the rest must still be written.
+                    for event in batch:
+                        await self._write([event], prefix)
+                    return
+                # A bug or a bad value, not an outage: retrying would block every call behind it.
+                log.exception("ticket.event_failed", call_id=getattr(batch[0], "call_id", None),
+                              call_event=type(batch[0]).__name__)
+                return
 
     # status -------------------------------------------------------------------------
     def status(self) -> dict[str, object]:

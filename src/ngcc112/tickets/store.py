@@ -63,49 +63,77 @@ class TicketStore:
 
     async def record(self, event: CallEvent) -> TicketChanged | None:
         """Apply one call event to its ticket (opening it when needed)."""
-        try:
-            change = await self._record(event)
-        except IntegrityError:
-            # Another writer opened the same call a moment ago: apply to theirs.
-            change = await self._record(event)
-        if change is not None:
-            self._publish(change)
-        return change
+        changes = await self.record_many([event])
+        return changes[0] if changes else None
 
-    async def _record(self, event: CallEvent) -> TicketChanged | None:
+    async def record_many(self, events: Sequence[CallEvent]) -> list[TicketChanged]:
+        """Apply events in order in one transaction (a surge costs one commit, not hundreds).
+
+        When the batch hits a constraint (another writer opened the same call a
+        moment ago) it is retried event by event, so one event can never sink
+        the others.
+        """
+        try:
+            changes = await self._record_batch(events)
+        except IntegrityError:
+            changes = []
+            for event in events:
+                changes.extend(await self._record_batch([event]))
+        for change in changes:
+            self._publish(change)
+        return changes
+
+    async def _record_batch(self, events: Sequence[CallEvent]) -> list[TicketChanged]:
         async with self._sessions.begin() as session:
-            ticket = await self._by_linkedid(session, event.call_id)
-            opened = ticket is None
-            before = None if ticket is None else ticket.state
-            if ticket is None:
-                ticket = calls.new_ticket(event)
-                session.add(ticket)
+            # One query for every ticket the batch touches, one flush for the new ones.
+            call_ids = {event.call_id for event in events}
+            tickets = {t.linkedid: t for t in await session.scalars(
+                select(Ticket).where(Ticket.linkedid.in_(call_ids)))}
+            opened: set[str] = set()
+            for event in events:
+                if event.call_id not in tickets:
+                    tickets[event.call_id] = calls.new_ticket(event)
+                    session.add(tickets[event.call_id])
+                    opened.add(event.call_id)
+            if opened:
                 await session.flush()
-                changes = {"caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
-                           "channel": ticket.channel, "arrived_at": ticket.arrived_at}
-                changes.update(calls.apply(ticket, event) if not isinstance(event, CallArrived) else {})
-                log.info("ticket.opened", ticket_id=ticket.id, call_id=event.call_id,
-                         caller=ticket.caller_number)
-            else:
-                changes = calls.apply(ticket, event)
-                if not changes:
-                    return None
-                if ticket.state != before:
-                    changes["state"] = ticket.state
-            audit = AuditEntry(ticket_id=ticket.id, at=event.at, actor=SYSTEM_ACTOR,
-                               action="call_arrived" if opened else _action_name(event),
-                               from_state=before, to_state=ticket.state,
-                               changes=jsonable(changes))
-            session.add(audit)
-            if isinstance(event, CallEnded):
-                log.info("ticket.call_ended", ticket_id=ticket.id, call_id=event.call_id,
-                         abandoned=ticket.abandoned, unobserved=event.unobserved)
-            elif not opened:
-                log.debug("ticket.updated", ticket_id=ticket.id, call_id=event.call_id,
-                          action=audit.action, fields=sorted(changes))
-            return TicketChanged(ticket_id=ticket.id, linkedid=ticket.linkedid,
-                                 action=audit.action, at=event.at, state=ticket.state,
-                                 changes=jsonable(changes), opened=opened)
+            out = []
+            for event in events:
+                change = self._apply(session, tickets[event.call_id], event,
+                                     opening=event.call_id in opened)
+                opened.discard(event.call_id)
+                if change is not None:
+                    out.append(change)
+            return out
+
+    def _apply(self, session: AsyncSession, ticket: Ticket, event: CallEvent, *,
+               opening: bool) -> TicketChanged | None:
+        before = None if opening else ticket.state
+        if opening:
+            changes = {"caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
+                       "channel": ticket.channel, "arrived_at": ticket.arrived_at}
+            changes.update(calls.apply(ticket, event) if not isinstance(event, CallArrived) else {})
+            log.info("ticket.opened", ticket_id=ticket.id, call_id=event.call_id,
+                     caller=ticket.caller_number)
+        else:
+            changes = calls.apply(ticket, event)
+            if not changes:
+                return None
+            if ticket.state != before:
+                changes["state"] = ticket.state
+        audit = AuditEntry(ticket_id=ticket.id, at=event.at, actor=SYSTEM_ACTOR,
+                           action="call_arrived" if opening else _action_name(event),
+                           from_state=before, to_state=ticket.state, changes=jsonable(changes))
+        session.add(audit)
+        if isinstance(event, CallEnded):
+            log.info("ticket.call_ended", ticket_id=ticket.id, call_id=event.call_id,
+                     abandoned=ticket.abandoned, unobserved=event.unobserved)
+        elif not opening:
+            log.debug("ticket.updated", ticket_id=ticket.id, call_id=event.call_id,
+                      action=audit.action, fields=sorted(changes))
+        return TicketChanged(ticket_id=ticket.id, linkedid=ticket.linkedid, action=audit.action,
+                             at=event.at, state=ticket.state, changes=jsonable(changes),
+                             opened=opening)
 
     async def reconcile(self, resynced: CallsResynced, prefix: str = "") -> list[TicketChanged]:
         """Close out tickets whose calls Asterisk no longer has (ended while we were away)."""
