@@ -362,13 +362,14 @@ class Engine:
         for var, value in script.variables:
             self.varset(one, var, value)
             self.varset(leg, var, value)
-        for chan in (one, leg):
-            chan.cid_num, chan.cid_name = number, name
-            self.emit("NewCallerid", "call", chan.block(),
-                      [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
-        for chan in (one, leg):
-            chan.cl_num, chan.cl_name = number, name
-            self.emit("NewConnectedLine", "call", chan.block())
+        if (number, name) != (UNKNOWN, UNKNOWN):  # an empty CallerID changes nothing (k_ 1c)
+            for chan in (one, leg):
+                chan.cid_num, chan.cid_name = number, name
+                self.emit("NewCallerid", "call", chan.block(),
+                          [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
+            for chan in (one, leg):
+                chan.cl_num, chan.cl_name = number, name
+                self.emit("NewConnectedLine", "call", chan.block())
         self.emit("LocalBridge", "call", one.block("LocalOne"), leg.block("LocalTwo"),
                   [("Context", leg.context), ("Exten", leg.exten), ("LocalOptimization", "No")])
         self.emit("DialBegin", "call", one.block("Dest"), [("DialString", f"{leg.exten}@{leg.context}")])
@@ -791,7 +792,13 @@ class Engine:
             self.hangup_channel(leg, 16)
             self.hangup_channel(op, 16)
             self.member_status(member)
-            self.hangup_channel(run.local1, 16)
+            # the half has taken the operator's identity (connected line) by now;
+            # Asterisk reports that even after the half's Hangup (a_local_)
+            one = run.local1
+            one.cid_num, one.cid_name = op.cid_num, op.cid_name
+            self.hangup_channel(one, 16)
+            self.emit("NewCallerid", "call", one.block(),
+                      [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
         else:
             self.hangup_channel(op, 16)
             self.member_status(member)
@@ -938,6 +945,8 @@ class Engine:
         # the 112 leg itself (Local;2): its half follows
         self._stop(run)
         leg = run.leg
+        if leg.application == "MusicOnHold":
+            self.emit("MusicOnHoldStop", "call", leg.block())
         self.emit("SoftHangupRequest", "call", leg.block(), [("Cause", str(cause))])
         phase = run.phase
         if phase == PHASE_QUEUE:
@@ -1003,6 +1012,11 @@ class Engine:
             if run.phase == PHASE_QUEUE and chan is run.leg:
                 self._cancel_ringing(run)
                 self.emit("MusicOnHoldStop", "call", chan.block())
+                dialed = self.now() - run.answered_at
+                self.varset(chan, "DIALEDTIME", str(int(dialed)))
+                self.varset(chan, "DIALEDTIME_MS", str(int(dialed * 1000)))
+                self.varset(chan, "ANSWEREDTIME", "0")
+                self.varset(chan, "ANSWEREDTIME_MS", "0")
                 chan.context, chan.exten, chan.priority = context, exten, priority
                 self.emit("Newexten", "dialplan", chan.block(),
                           [("Extension", exten), ("Application", chan.application),

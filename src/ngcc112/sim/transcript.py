@@ -92,12 +92,20 @@ SIGNIFICANT: dict[str, tuple[str, ...]] = {
     "OriginateResponse": ("Response", "Channel", "Application", "Data", "Context", "Exten", "Reason",
                           "CallerIDNum", "CallerIDName"),
     "Shutdown": ("Shutdown", "Restart"),
+    "MusicOnHoldStart": (),
+    "MusicOnHoldStop": (),
+    "NewConnectedLine": (),
+    "NewCallerid": (),
+    "DialState": ("DialStatus",),
+    "LocalBridge": (),
+    "QueueMemberStatus": ("Interface", "Status"),
 }
 
-#: VarSets that carry the call's meaning (the others are Asterisk internals).
-SIGNIFICANT_VARIABLES = re.compile(
-    r"^(__)?NGCC_|^(READSTATUS|QUEUESTATUS|ABANDONED|QUEUE_WITHDRAW_INFO|GEOLOCPROFILESTATUS)$"
-)
+#: VarSets compared: all but RTP statistics, bridge peers and the queue's
+#: statistics variables (their values depend on the recording host's history).
+SIGNIFICANT_VARIABLES = re.compile(r"^(?!RTPAUDIO|BRIDGEP|SIPCALLID|MEMBER|QE|QUEUE(?!STATUS$)[A-Z])")
+#: VarSets whose values are durations: compared by presence, not value.
+_DURATION_VARIABLES = re.compile(r"TIME(_MS)?$|^PLAYBACKSTATUS$")
 
 
 class RoleMap:
@@ -153,6 +161,8 @@ def signature(messages: list[dict[str, str]], *, skip: frozenset[str] = frozense
             value = msg[key]
             if key in ("DestChannel", "Channel"):
                 value = roles(value)
+            elif key == "Value" and _DURATION_VARIABLES.search(msg.get("Variable", "")):
+                value = "<duration>"
             elif key in ("AppData", "Value"):
                 value = _EPOCH_RE.sub("T", value)
                 value = re.sub(r"(PJSIP|Local)/\S+-[0-9a-f]{8}(;[12])?", lambda m: roles(m.group(0)), value)
