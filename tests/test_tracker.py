@@ -64,6 +64,14 @@ def test_non_emergency_channels_are_not_calls_until_they_enter_the_112_flow():
     assert kinds(events) == ["CallArrived"]
 
 
+def test_a_number_the_settings_do_not_list_is_still_a_call_once_the_dialplan_marks_it():
+    t = tracker()
+    assert t.feed(caller("Newchannel", "11.1", exten="0215551234")) == []
+    events = t.feed(caller("VarSet", "11.1", at=0.2, exten="0215551234", Variable="__NGCC_CALL", Value="1"))
+    assert kinds(events) == ["CallArrived"] and events[0].exten == "0215551234"
+    assert t.feed(caller("VarSet", "11.1", at=0.3, Variable="__NGCC_CALL", Value="1")) == []
+
+
 def test_other_emergency_numbers_are_followed_too():
     assert kinds(tracker().feed(caller("Newchannel", "3.1", exten="113"))) == ["CallArrived"]
 

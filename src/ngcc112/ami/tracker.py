@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from ngcc112 import names
+
 from ngcc112.ami.events import (
     CallAbandoned,
     CallArrived,
@@ -271,6 +273,8 @@ class CallTracker:
 
     def _on_varset(self, message: AmiMessage) -> list[TrackerEvent]:
         variable = message.get("Variable")
+        if variable.lstrip("_") == names.VAR_CALL_MARK:
+            return self._on_call_mark(message)
         if variable.startswith(NGCC_VARIABLE_PREFIX):
             call = self._caller_call(message)
             if call is None:
@@ -285,6 +289,14 @@ class CallTracker:
             return [CallWithdrawn(call_id=call.call_id, at=message.received_at,
                                   queue=call.queue or "", info="withdrawn from the queue")]
         return []
+
+    def _on_call_mark(self, message: AmiMessage) -> list[TrackerEvent]:
+        """The dialplan marks every call in the 112 flow (``__NGCC_CALL=1``), whatever
+        number the trunk delivered: a channel we did not take for a 112 call is one."""
+        channel = self._channels.get(message.get("Uniqueid"))
+        if channel is None or channel.role != "other" or channel.linkedid in self._calls:
+            return []
+        return self._open_call(message, channel, at=message.received_at)
 
     def _on_hangup(self, message: AmiMessage) -> list[TrackerEvent]:
         uniqueid = message.get("Uniqueid")
