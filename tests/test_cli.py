@@ -150,3 +150,11 @@ async def test_demo_runs_for_its_duration_shows_tickets_and_exits_0(tmp_path):
     assert "ticket #1 opened: 112 call from" in out
     assert out.strip().endswith("ngcc112 demo: stopped")
     assert (tmp_path / "var" / "demo.db").exists()
+
+
+@pytest.mark.parametrize("args", [("--config", "{path}", "run"), ("run", "--config", "{path}")])
+async def test_config_file_goes_before_or_after_the_command(tmp_path, args):
+    path = tmp_path / "ngcc112.toml"
+    path.write_text("[ami]\nport = 'x'\n")
+    code, _, err = await run(*(a.format(path=path) for a in args), env=environment(tmp_path))
+    assert code == 2 and "bad configuration: [ami] port: 'x' is not valid" in err

@@ -21,8 +21,18 @@ EXIT_OK, EXIT_FAILED, EXIT_FATAL = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ngcc112", description="112 emergency call center on Asterisk")
-    parser.add_argument("--config", metavar="PATH", help="TOML settings file (environment NGCC112_* overrides it)")
+    config_help = "TOML settings file (environment NGCC112_* overrides it)"
+    parser.add_argument("--config", metavar="PATH", help=config_help)
+    # `ngcc112 --config F run` and `ngcc112 run --config F` both work.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help=config_help, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    real_add_parser = sub.add_parser
+
+    def add_parser(name: str, **kwargs):
+        return real_add_parser(name, parents=[common], **kwargs)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     sub.add_parser("run", help="the daemon: follow Asterisk, open tickets, serve the panel")
 
