@@ -84,4 +84,5 @@ async def test_event_and_response_layouts_match_the_recordings(make_sim, connect
     # the run covered the interesting events
     assert {"AgentRingNoAnswer", "AgentConnect", "AgentComplete", "QueueCallerAbandon", "DTMFEnd",
             "ChannelTalkingStart", "ChannelTalkingStop", "QueueMemberPause", "OriginateResponse",
-            "LocalBridge", "Shutdown", "QueueEntry", "CoreShowChannel", "RequestBadFormat"} <= seen
+            "LocalBridge", "Shutdown", "QueueEntry", "CoreShowChannel", "RequestBadFormat",
+            "ChallengeSent", "SuccessfulAuth"} <= seen

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from ngcc112 import names
 from ngcc112.sim.calls import CallScript
-from ngcc112.sim.engine import PHASE_QUEUE, caller_id
-from ngcc112.sim.model import DEVICE_STATE_NAMES, Queue
+from ngcc112.sim.calls import TalkBurst
+from ngcc112.sim.model import DEVICE_STATE_NAMES, Entry, Queue
 from ngcc112.sim.wire import Pairs, header, headers_all
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ async def queue_pause(sim: AmiSimulator, s: Session, p: Pairs) -> None:
         sim.engine.queue_pause(member, paused, header(p, "Reason"))
 
 
-def _queued_call(sim: AmiSimulator, queue_name: str, caller: str) -> tuple[Queue, object] | None:
+def _queued_call(sim: AmiSimulator, queue_name: str, caller: str) -> tuple[Queue, Entry] | None:
     queue = sim.engine.queues.get(queue_name)
     if queue is None:
         return None
@@ -229,9 +229,9 @@ async def queue_change_priority_caller(sim: AmiSimulator, s: Session, p: Pairs) 
         return
     queue, entry = found
     s.send(success(p, ("Message", "Priority change for caller on queue")))
-    queue.entries.remove(entry)  # type: ignore[arg-type]
-    entry.priority = priority  # type: ignore[attr-defined]
-    queue.insert(entry)  # type: ignore[arg-type]
+    queue.entries.remove(entry)
+    entry.priority = priority
+    queue.insert(entry)
     sim.engine.dispatch(queue)
 
 
@@ -246,7 +246,7 @@ async def queue_withdraw_caller(sim: AmiSimulator, s: Session, p: Pairs) -> None
         return
     _queue, entry = found
     s.send(success(p, ("Message", "Withdraw requested successfully")))
-    run = entry.call  # type: ignore[attr-defined]
+    run = entry.call
     sim.later(0.2, lambda: sim.engine.withdraw(run, header(p, "WithdrawInfo")))
 
 
@@ -364,8 +364,6 @@ async def originate(sim: AmiSimulator, s: Session, p: Pairs) -> None:
                             hangup_after=hangup_after, local_application=application or "Wait",
                             local_exten=local_exten, variables=tuple(variables))
         if local_exten == "talk":
-            from ngcc112.sim.calls import TalkBurst
-
             script = script.with_(talk=(TalkBurst(at=4.0, seconds=1.24), TalkBurst(at=9.4, seconds=2.71)))
         elif local_exten == "dtmf5":
             script = script.with_(dtmf=names.SILENT_DIGIT, dtmf_at=1.0)
@@ -537,4 +535,4 @@ def cli_words(cmd: str) -> list[str]:
         return cmd.split()
 
 
-__all__ = ["ACTIONS", "QUEUE_ACTIONS", "ActionSpec", "PHASE_QUEUE", "caller_id", "queue_show"]
+__all__ = ["ACTIONS", "QUEUE_ACTIONS", "ActionSpec", "cli_words", "queue_show"]

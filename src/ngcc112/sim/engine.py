@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
 import structlog
@@ -24,6 +25,7 @@ from ngcc112.sim.calls import (
     PRES_WITHHELD,
     CallScript,
     PlacedCall,
+    TalkBurst,
 )
 from ngcc112.sim.config import SimulatorConfig
 from ngcc112.sim.model import (
@@ -335,9 +337,9 @@ class Engine:
         log.debug("sim.call_placed", channel=run.leg.name, number=script.number, flow=flow)
         return placed
 
-    async def _guard(self, run: CallRun, coro: object) -> None:
+    async def _guard(self, run: CallRun, coro: Coroutine[object, object, None]) -> None:
         try:
-            await coro  # type: ignore[misc]
+            await coro
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -348,6 +350,7 @@ class Engine:
         script, leg = run.script, run.leg
         number, name, _pres = caller_id(script)
         if run.local1 is None:
+            self._sip_auth(script.endpoint)
             self.emit("Newchannel", "call", leg.block())
             self.varset(leg, "SIPDOMAIN", "127.0.0.1")
             for var, value in script.variables:
@@ -375,6 +378,19 @@ class Engine:
         self.emit("DialBegin", "call", one.block("Dest"), [("DialString", f"{leg.exten}@{leg.context}")])
         if script.local_exten is not None:
             self._originate_response(run)
+
+    def _sip_auth(self, endpoint: str) -> None:
+        """The digest challenge and success res_pjsip reports for an INVITE (security class)."""
+        stamp = time.gmtime(self.wall())
+        millis = int(self.wall() * 1000) % 1000
+        tv = time.strftime("%Y-%m-%dT%H:%M:%S", stamp) + f".{millis:03d}+0000"
+        common: Pairs = [("EventTV", tv), ("Severity", "Informational"), ("Service", "PJSIP"),
+                         ("EventVersion", "1"), ("AccountID", endpoint),
+                         ("SessionID", f"{self._seq}-{5081 + self._seq}@127.0.0.1"),
+                         ("LocalAddress", "IPV4/UDP/127.0.0.1/5060"),
+                         ("RemoteAddress", "IPV4/UDP/127.0.0.1/5081")]
+        self.emit("ChallengeSent", "security", common, [("Challenge", "")])
+        self.emit("SuccessfulAuth", "security", common, [("UsingPassword", "1")])
 
     def _originate_response(self, run: CallRun) -> None:
         one, script = run.local1, run.script
@@ -523,10 +539,7 @@ class Engine:
         self.varset(leg, "READSTATUS", "TIMEOUT")
         return ""
 
-    async def _talk(self, run: CallRun, burst: object) -> None:
-        from ngcc112.sim.calls import TalkBurst
-
-        assert isinstance(burst, TalkBurst)
+    async def _talk(self, run: CallRun, burst: TalkBurst) -> None:
         await self.sleep(run.answered_at + burst.at - self.now())
         if run.phase == PHASE_DONE:
             return
@@ -640,8 +653,8 @@ class Engine:
         self.emit("Newchannel", "call", op.block())
         self.varset(op, f"__{names.VAR_CALL_MARK}", "1")
         self.varset(op, "DIALEDPEERNUMBER", endpoint)
-        view = Channel(**{**op.__dict__, "exten": leg.exten, "cl_num": leg.cid_num,
-                          "cl_name": leg.cid_name, "variables": {}})
+        # AgentCalled already shows the member leg as it will be once ringing
+        view = dataclasses.replace(op, exten=leg.exten, cl_num=leg.cid_num, cl_name=leg.cid_name)
         self.emit("AgentCalled", "agent", leg.block(), view.block("Dest"),
                   [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name)])
         self.emit("DialBegin", "call", leg.block(), op.block("Dest"), [("DialString", member.interface)])
