@@ -1,0 +1,300 @@
+"""The JSON API behind every page (described in :mod:`ngcc112.panel.openapi`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+from aiohttp_session import get_session
+from sqlalchemy import func, select, text
+
+from ngcc112.panel.auth import csrf_token, error_response, log_in, log_out, require
+from ngcc112.panel.i18n import LANGUAGES
+from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
+from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence
+from ngcc112.tickets import intake
+from ngcc112.tickets.models import Ticket, User
+from ngcc112.tickets.states import Role
+from ngcc112.tickets.store import TicketChanged, jsonable
+from ngcc112.tickets.users import authenticate
+
+routes = web.RouteTableDef()
+DISPATCHER = Role.DISPATCHER.value
+ADMIN = Role.ADMIN.value
+AGENCY = Role.AGENCY.value
+
+
+class BadJson(Exception):
+    pass
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        raise BadJson() from None
+    if not isinstance(body, dict):
+        raise BadJson()
+    return body
+
+
+async def _bad_json(request: web.Request) -> web.Response:
+    return await error_response(request, 400, "The request is not valid JSON", code="json")
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "display_name": user.display_name,
+            "role": user.role, "interface": user.interface}
+
+
+async def _invalid(request: web.Request, errors: dict[str, str], values: dict[str, Any]) -> web.Response:
+    translate = request[GETTEXT]
+    return web.json_response({"error": translate("Please correct the marked fields"), "code": "invalid",
+                              "errors": {k: translate(v) for k, v in errors.items()},
+                              "values": values}, status=422)
+
+
+# -- session ------------------------------------------------------------------------------
+
+
+@routes.get("/api/session")
+async def session_get(request: web.Request) -> web.Response:
+    user: User | None = request[USER]
+    return web.json_response({"user": user_view(user) if user else None,
+                              "csrf_token": await csrf_token(request), "language": request[LANG]})
+
+
+@routes.post("/api/session")
+async def session_create(request: web.Request) -> web.Response:
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    username, password = body.get("username"), body.get("password")
+    errors = {}
+    if not isinstance(username, str) or not username.strip():
+        errors["username"] = "Enter your username"
+    if not isinstance(password, str) or not password:
+        errors["password"] = "Enter your password"
+    if errors:
+        return await _invalid(request, errors, {"username": username if isinstance(username, str) else ""})
+    user = await authenticate(request.app[PANEL].services.sessions, username.strip(), password)
+    if user is None:
+        return await error_response(request, 401, "Wrong username or password", code="credentials")
+    token = await log_in(request, user)
+    return web.json_response({"user": user_view(user), "csrf_token": token})
+
+
+@routes.delete("/api/session")
+@require()
+async def session_delete(request: web.Request) -> web.StreamResponse:
+    user: User = request[USER]
+    if user.role == OPERATOR and user.interface:
+        await _leave_queue(request, user)
+    await log_out(request)
+    return web.Response(status=204)
+
+
+@routes.post("/api/me/language")
+async def language_set(request: web.Request) -> web.Response:
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    language = body.get("language")
+    if language not in LANGUAGES:
+        return await _invalid(request, {"language": "Choose a language from the list"},
+                        {"language": language if isinstance(language, str) else ""})
+    session = await get_session(request)
+    session["lang"] = language
+    return web.json_response({"language": language})
+
+
+# -- operator desk ---------------------------------------------------------------------------
+
+
+@routes.get("/api/me/state")
+@require()
+async def me_state(request: web.Request) -> web.Response:
+    """Everything the page needs after a (re)connect: presence and the desk's calls."""
+    user: User = request[USER]
+    panel = request.app[PANEL]
+    translate = panel.catalogs[request[LANG]]
+    presence = desk = None
+    if user.interface:
+        presence = presence_view(panel.presence.get(user.interface), translate)
+        desk = await desk_view(panel, user)
+    return web.json_response({
+        "user": user_view(user), "presence": presence, "desk": desk,
+        "ami_connected": panel.services.daemon.link.connected,
+        "server_time": datetime.now(timezone.utc).isoformat(),
+    })
+
+
+@routes.post("/api/me/presence")
+@require(OPERATOR)
+async def me_presence(request: web.Request) -> web.Response:
+    user: User = request[USER]
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    wanted = body.get("presence")
+    reason = body.get("reason", "")
+    failure = await change_presence(request, user, wanted if isinstance(wanted, str) else "",
+                                    reason if isinstance(reason, str) else "\n")
+    if failure is not None:
+        status, message = failure
+        if status == 422:
+            field = "reason" if wanted == "break" else "presence"
+            return await _invalid(request, {field: message}, {"presence": wanted, "reason": reason})
+        return await error_response(request, status, message, code="asterisk" if status >= 500 else "state")
+    panel = request.app[PANEL]
+    member = panel.presence.get(user.interface or "")
+    return web.json_response({"presence": presence_view(member, panel.catalogs[request[LANG]])})
+
+
+@routes.get("/api/presence")
+@require()
+async def presence_board(request: web.Request) -> web.Response:
+    panel = request.app[PANEL]
+    translate = panel.catalogs[request[LANG]]
+    return web.json_response({"queue": panel.queue, "synced": panel.presence.synced,
+                              "members": [presence_view(m, translate) for m in panel.presence.members()]})
+
+
+# -- tickets ---------------------------------------------------------------------------------
+
+
+@routes.get("/api/tickets")
+@require(OPERATOR, DISPATCHER, ADMIN)
+async def tickets_list(request: web.Request) -> web.Response:
+    panel = request.app[PANEL]
+    try:
+        limit = max(1, min(200, int(request.query.get("limit", "50"))))
+    except ValueError:
+        return await _invalid(request, {"limit": "Enter a number, e.g. -6.2000"},
+                        {"limit": request.query.get("limit")})
+    tickets = [await ticket_view(panel, t) for t in await panel.services.store.recent(limit)]
+    return web.json_response({"tickets": tickets})
+
+
+async def _ticket_or_404(request: web.Request) -> Ticket | web.Response:
+    ticket = await request.app[PANEL].services.store.get(int(request.match_info["ticket_id"]))
+    if ticket is None:
+        return await error_response(request, 404, "Not found", code="not_found")
+    return ticket
+
+
+@routes.get("/api/tickets/{ticket_id:\\d+}")
+@require(OPERATOR, DISPATCHER, ADMIN)
+async def ticket_get(request: web.Request) -> web.Response:
+    panel = request.app[PANEL]
+    found = await _ticket_or_404(request)
+    if isinstance(found, web.Response):
+        return found
+    view = await ticket_view(panel, found)
+    view["audit"] = [jsonable({"at": a.at, "actor": a.actor, "action": a.action,
+                               "from_state": a.from_state, "to_state": a.to_state,
+                               "changes": a.changes})
+                     for a in await panel.services.store.audit(found.id)]
+    return web.json_response(view)
+
+
+async def _use_case(request: web.Request, run) -> web.Response:  # type: ignore[no-untyped-def]
+    panel = request.app[PANEL]
+    user: User = request[USER]
+    ticket_id = int(request.match_info["ticket_id"])
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    try:
+        changed = await run(panel, user, ticket_id, body)
+    except intake.IntakeInvalid as exc:
+        return await _invalid(request, exc.errors, {**{k: body.get(k) for k in body}, **exc.values})
+    except intake.IntakeRefused as exc:
+        status = {"not_found": 404, "forbidden": 403}.get(exc.kind, 409)
+        return web.json_response({"error": exc.reason, "code": exc.kind}, status=status)
+    last: TicketChanged = changed[-1] if isinstance(changed, list) else changed
+    ticket = await panel.services.store.get(ticket_id)
+    return web.json_response({"ticket": await ticket_view(panel, ticket) if ticket else None,
+                              "state": last.state, "action": last.action})
+
+
+def _publish(panel):  # type: ignore[no-untyped-def]
+    return panel.services.hub.publish
+
+
+@routes.post("/api/tickets/{ticket_id:\\d+}/intake")
+@require(OPERATOR, DISPATCHER)
+async def ticket_intake(request: web.Request) -> web.Response:
+    """Save the intake so far (a draft); no state change."""
+    return await _use_case(request, lambda panel, user, tid, body: intake.save_intake(
+        panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=False)))
+
+
+@routes.post("/api/tickets/{ticket_id:\\d+}/classify")
+@require(OPERATOR, DISPATCHER)
+async def ticket_classify(request: web.Request) -> web.Response:
+    return await _use_case(request, lambda panel, user, tid, body: intake.classify(
+        panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)))
+
+
+@routes.post("/api/tickets/{ticket_id:\\d+}/escalate")
+@require(OPERATOR, DISPATCHER)
+async def ticket_escalate(request: web.Request) -> web.Response:
+    return await _use_case(request, lambda panel, user, tid, body: intake.escalate(
+        panel.services.sessions, _publish(panel), tid, user))
+
+
+@routes.post("/api/tickets/{ticket_id:\\d+}/close")
+@require(OPERATOR, DISPATCHER)
+async def ticket_close(request: web.Request) -> web.Response:
+    return await _use_case(request, lambda panel, user, tid, body: intake.close_by_operator(
+        panel.services.sessions, _publish(panel), tid, user, str(body.get("note") or "")))
+
+
+@routes.post("/api/tickets/{ticket_id:\\d+}/complete")
+@require(OPERATOR, DISPATCHER)
+async def ticket_complete(request: web.Request) -> web.Response:
+    """Classify and then escalate (normal) or close (the others), in one transaction."""
+    return await _use_case(request, lambda panel, user, tid, body: intake.complete_intake(
+        panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)))
+
+
+# -- operations --------------------------------------------------------------------------------
+
+
+async def database_ok(request: web.Request) -> tuple[bool, str]:
+    try:
+        async with request.app[PANEL].services.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True, ""
+    except Exception as exc:  # any failure means "not reachable" here; the reason is shown
+        return False, str(exc).splitlines()[0][:200]
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the AMI link is up and the database answers; 503 with the details otherwise."""
+    panel = request.app[PANEL]
+    status = panel.services.daemon.status()
+    db_ok, db_error = await database_ok(request)
+    healthy = bool(status["ami_connected"]) and db_ok
+    return web.json_response({
+        "status": "ok" if healthy else "degraded",
+        "ami": {"connected": status["ami_connected"], "since": status["ami_since"],
+                "last_error": status["ami_last_error"]},
+        "database": {"reachable": db_ok, "error": db_error, "backlog": status["db_backlog"]},
+        "live_calls": status["live_calls"],
+        "websocket_clients": panel.live.client_count,
+    }, status=200 if healthy else 503)
+
+
+async def ticket_counts(request: web.Request) -> dict[str, int]:
+    async with request.app[PANEL].services.sessions() as session:
+        rows = (await session.execute(select(Ticket.state, func.count()).group_by(Ticket.state))).all()
+    return {state: count for state, count in rows}

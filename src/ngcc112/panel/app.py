@@ -1,0 +1,80 @@
+"""The operator panel's aiohttp app factory.
+
+``create_app(services)`` builds the app; its ``cleanup_ctx`` starts, in order,
+the live hub consumer (presence and call boards, websockets) and stops it in
+reverse. The panel never talks AMI itself: presence goes through
+:mod:`ngcc112.routing.presence`, tickets through :mod:`ngcc112.tickets.intake`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from ngcc112.panel import api, auth, metrics, openapi, views, ws
+from ngcc112.panel.calls import CallBoard
+from ngcc112.panel.i18n import load_catalogs
+from ngcc112.panel.live import LiveHub
+from ngcc112.panel.state import PANEL, Panel
+from ngcc112.routing.presence import PresenceBoard, PresenceControl
+
+if TYPE_CHECKING:
+    from ngcc112.app import Services
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+                               "form-action 'self'; base-uri 'none'",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+
+
+async def _live(app: web.Application) -> AsyncIterator[None]:
+    panel = app[PANEL]
+    await panel.live.start()
+    yield
+    await panel.live.stop()
+
+
+def create_app(services: Services) -> web.Application:
+    """The panel for ``services`` (see :class:`ngcc112.app.Services`)."""
+    queue = services.settings.calls.queue
+    presence = PresenceBoard(queue)
+    calls = CallBoard()
+    panel = Panel(services=services, presence=presence,
+                  control=PresenceControl(services.daemon.link, queue), calls=calls,
+                  live=LiveHub(services.hub, presence, calls), catalogs=load_catalogs(),
+                  started_at=datetime.now(timezone.utc))
+    app = web.Application(client_max_size=256 * 1024)
+    app[PANEL] = panel
+    auth.setup(app, services.settings.panel.cookie_secret)
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                         autoescape=True,
+                         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    metrics.setup(app)
+    app.add_routes(views.routes)
+    app.add_routes(api.routes)
+    app.add_routes(openapi.routes)
+    app.add_routes(metrics.routes)
+    app.add_routes(ws.routes)
+    app.router.add_static("/static/", STATIC, name="static", append_version=True)
+    app.on_response_prepare.append(_security_headers)
+    app.cleanup_ctx.append(_live)
+    return app

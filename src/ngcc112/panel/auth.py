@@ -1,0 +1,180 @@
+"""Sessions, login, roles and CSRF.
+
+* The session lives in an encrypted cookie (aiohttp-session), HttpOnly and
+  SameSite=Strict. Its key is derived from ``panel.cookie_secret``; when that
+  is empty a random key is made per start (everyone logs in again after a restart).
+* Every state-changing request (POST, PUT, PATCH, DELETE) must carry the
+  session's CSRF token, as the ``csrf_token`` form field or the
+  ``X-CSRF-Token`` header; otherwise 403 with a clear message.
+* ``request[USER]`` is the logged-in :class:`User` or None.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+from aiohttp_session import setup as setup_sessions
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER
+from ngcc112.tickets.models import User
+from ngcc112.tickets.users import get_user
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+COOKIE_NAME = "ngcc112_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Paths that are neither pages nor API: no session is loaded for them.
+_NO_SESSION_PREFIXES = ("/static/", "/healthz", "/metrics", "/api/openapi.json")
+
+
+def session_key(cookie_secret: str) -> bytes:
+    """32 bytes for the cookie encryption: derived from the secret, or random when it is empty."""
+    if not cookie_secret:
+        return os.urandom(32)
+    return hashlib.sha256(b"ngcc112-panel-session\x00" + cookie_secret.encode()).digest()
+
+
+def setup(app: web.Application, cookie_secret: str) -> None:
+    storage = EncryptedCookieStorage(session_key(cookie_secret), cookie_name=COOKIE_NAME,
+                                     httponly=True, samesite="Strict", max_age=None)
+    setup_sessions(app, storage)
+    app.middlewares.append(csrf_middleware)
+    app.middlewares.append(user_middleware)
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path == "/ws" \
+        or "application/json" in request.headers.get("Accept", "")
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    token = session.get("csrf")
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+async def _sent_token(request: web.Request) -> str:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+async def error_response(request: web.Request, status: int, message: str, **extra: Any) -> web.Response:
+    """A refusal as JSON (API) or as a small HTML page, translated for the request."""
+    translate = request.get(GETTEXT) or (lambda text: text)
+    text = translate(message)
+    if wants_json(request):
+        return web.json_response({"error": text, **extra}, status=status)
+    from ngcc112.panel.views import render_error
+
+    return await render_error(request, status, text)
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in UNSAFE_METHODS and not request.path.startswith(_NO_SESSION_PREFIXES):
+        session = await get_session(request)
+        expected = session.get("csrf")
+        sent = await _sent_token(request)
+        if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
+            await _prepare_language(request)
+            return await error_response(
+                request, 403,
+                "The form expired or was sent from elsewhere. Reload the page and try again.",
+                code="csrf")
+    return await handler(request)
+
+
+async def _prepare_language(request: web.Request) -> None:
+    from ngcc112.panel.i18n import pick_language
+
+    panel = request.app[PANEL]
+    language = pick_language(None, panel.services.settings.panel.language)
+    if not request.path.startswith(_NO_SESSION_PREFIXES):
+        session = await get_session(request)
+        language = pick_language(session.get("lang"), language)
+    request[LANG] = language
+    request[GETTEXT] = panel.catalogs[language].gettext
+
+
+@web.middleware
+async def user_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request[USER] = None
+    await _prepare_language(request)
+    if not request.path.startswith(_NO_SESSION_PREFIXES):
+        session = await get_session(request)
+        user_id = session.get("uid")
+        if isinstance(user_id, int):
+            user = await get_user(request.app[PANEL].services.sessions, user_id)
+            if user is None or not user.active or session.get("role") != user.role:
+                session.invalidate()
+            else:
+                request[USER] = user
+    return await handler(request)
+
+
+async def log_in(request: web.Request, user: User) -> str:
+    """Start a fresh session for ``user`` (new CSRF token); keep the chosen language."""
+    old = await get_session(request)
+    language = old.get("lang")
+    session = await new_session(request)
+    session["uid"] = user.id
+    session["role"] = user.role
+    if language:
+        session["lang"] = language
+    token = secrets.token_urlsafe(32)
+    session["csrf"] = token
+    return token
+
+
+async def log_out(request: web.Request) -> None:
+    session = await get_session(request)
+    language = session.get("lang")
+    session.invalidate()
+    if language:
+        fresh = await new_session(request)
+        fresh["lang"] = language
+
+
+def require(*roles: str) -> Callable[[Handler], Handler]:
+    """Only logged-in users (with one of ``roles`` when given); 401/redirect and 403 otherwise."""
+    allowed = frozenset(roles)
+
+    def decorate(handler: Handler) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            user: User | None = request.get(USER)
+            if user is None:
+                if wants_json(request):
+                    return await error_response(request, 401, "Please log in", code="login")
+                raise web.HTTPSeeOther(f"/login?next={request.path}")
+            if allowed and user.role not in allowed:
+                return await error_response(request, 403, "Your role may not do this", code="role")
+            return await handler(request)
+
+        wrapped.__name__ = handler.__name__
+        wrapped.__doc__ = handler.__doc__
+        wrapped.roles = allowed  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorate
+
+
+def roles_of(handler: object) -> Iterable[str]:
+    return getattr(handler, "roles", frozenset())

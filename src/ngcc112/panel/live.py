@@ -1,0 +1,222 @@
+"""Live updates: one hub consumer feeding the boards, and the browsers' websockets.
+
+Each browser has a bounded queue and its own writer task; publishing never
+waits on a browser. A client whose queue fills up (a stalled tab) is closed
+with 1013 "resync" and reconnects by itself, fetching the current state then.
+Messages only say *what* changed; the page fetches the rendered state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import WSCloseCode, web
+
+from ngcc112.ami.events import (
+    CallAbandoned,
+    CallConnected,
+    CallEnded,
+    CallsResynced,
+    MembersResynced,
+    MemberState,
+    OperatorRingNoAnswer,
+    OperatorRinging,
+)
+from ngcc112.hub import Hub, Subscription
+from ngcc112.panel.calls import CallBoard
+from ngcc112.routing.presence import MemberPresence, PresenceBoard
+from ngcc112.tickets.store import TicketChanged
+
+log = structlog.get_logger(__name__)
+
+#: Messages a browser may have waiting before it counts as stalled.
+CLIENT_QUEUE = 64
+#: Seconds one websocket write may take before the client counts as stalled.
+SEND_TIMEOUT = 5.0
+WS_TRY_AGAIN = 1013
+
+
+@dataclass(eq=False)
+class Client:
+    """One open websocket: a bounded queue drained by its own writer task."""
+
+    id: int
+    ws: web.WebSocketResponse
+    user_id: int
+    role: str
+    interface: str | None
+    #: Renders a presence for this client's language.
+    describe: Callable[[MemberPresence], dict[str, Any]]
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+    dropped: bool = False
+    writer: asyncio.Task[None] | None = None
+
+    def offer(self, message: dict[str, Any]) -> bool:
+        if self.dropped:
+            return False
+        try:
+            self.queue.put_nowait(message)
+            return True
+        except asyncio.QueueFull:
+            self.dropped = True
+            return False
+
+    async def write(self) -> None:
+        try:
+            while True:
+                message = await self.queue.get()
+                await asyncio.wait_for(self.ws.send_json(message), SEND_TIMEOUT)
+        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            self.dropped = True
+        finally:
+            if self.dropped and not self.ws.closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        self.ws.close(code=WS_TRY_AGAIN, message=b"too slow; resync"), 1.0)
+
+
+class LiveHub:
+    """Feeds the presence and call boards from the hub and fans changes out to browsers."""
+
+    def __init__(self, hub: Hub, presence: PresenceBoard, calls: CallBoard) -> None:
+        self._hub = hub
+        self.presence = presence
+        self.calls = calls
+        self._clients: dict[int, Client] = {}
+        self._ids = itertools.count(1)
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._presence_changed = asyncio.Condition()
+        self.dropped_clients = 0
+        self.events = 0
+
+    # lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        self._subscription = self._hub.subscribe(maxsize=10000)
+        self._task = asyncio.create_task(self._consume(), name="ngcc112-panel-live")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._subscription is not None:
+            self._subscription.close()
+        for client in list(self._clients.values()):
+            with contextlib.suppress(Exception):
+                await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+            if client.writer is not None:
+                client.writer.cancel()
+        self._clients.clear()
+
+    # clients ------------------------------------------------------------------------
+    def add(self, ws: web.WebSocketResponse, *, user_id: int, role: str, interface: str | None,
+            describe: Callable[[MemberPresence], dict[str, Any]]) -> Client:
+        client = Client(next(self._ids), ws, user_id, role, interface, describe)
+        client.writer = asyncio.create_task(client.write(), name=f"ngcc112-ws-{client.id}")
+        self._clients[client.id] = client
+        return client
+
+    async def remove(self, client: Client) -> None:
+        self._clients.pop(client.id, None)
+        if client.writer is not None:
+            client.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await client.writer
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def _send(self, client: Client, message: dict[str, Any]) -> None:
+        if not client.offer(message):
+            self.dropped_clients += 1
+            log.warning("panel.ws_client_too_slow", client=client.id, user_id=client.user_id)
+            self._clients.pop(client.id, None)
+            if client.writer is not None and not client.writer.done():
+                client.writer.cancel()
+            asyncio.get_running_loop().create_task(self._close_slow(client))
+
+    @staticmethod
+    async def _close_slow(client: Client) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.ws.close(code=WS_TRY_AGAIN, message=b"too slow; resync"), 2.0)
+
+    def _to_interface(self, interface: str, message: dict[str, Any]) -> None:
+        for client in list(self._clients.values()):
+            if client.interface == interface:
+                self._send(client, message)
+
+    def _to_watchers(self, message: dict[str, Any]) -> None:
+        """Everyone who is not an operator watches the whole room."""
+        for client in list(self._clients.values()):
+            if client.interface is None:
+                self._send(client, message)
+
+    def _presence_message(self, client: Client, member: MemberPresence) -> dict[str, Any]:
+        return {"type": "presence", **client.describe(member)}
+
+    def _broadcast_presence(self, member: MemberPresence) -> None:
+        for client in list(self._clients.values()):
+            if client.interface == member.interface:
+                self._send(client, self._presence_message(client, member))
+            elif client.interface is None:
+                self._send(client, {"type": "board"})
+
+    # consumption --------------------------------------------------------------------
+    async def _consume(self) -> None:
+        while True:
+            assert self._subscription is not None  # set in start(); narrows the type
+            item = await self._subscription.get()
+            if self._subscription.overflowed:
+                # The hub dropped us (cannot happen unless the loop stalls): start over.
+                log.error("panel.live_overflow")
+                self._subscription.close()
+                self._subscription = self._hub.subscribe(maxsize=10000)
+                for client in list(self._clients.values()):
+                    self._send(client, {"type": "resync"})
+            self.events += 1
+            try:
+                await self.handle(item)
+            except Exception:
+                log.exception("panel.live_event_failed", item=type(item).__name__)
+
+    async def handle(self, item: object) -> None:
+        if isinstance(item, (MemberState, MembersResynced)):
+            for member in self.presence.apply(item):
+                self._broadcast_presence(member)
+            async with self._presence_changed:
+                self._presence_changed.notify_all()
+            return
+        if isinstance(item, (OperatorRinging, OperatorRingNoAnswer, CallConnected, CallEnded,
+                             CallAbandoned, CallsResynced, TicketChanged)):
+            touched = set()
+            if isinstance(item, TicketChanged):
+                touched = self.calls.interfaces_for(item.linkedid)
+            touched |= self.calls.apply(item)
+            for interface in touched:
+                desk = self.calls.desk(interface)
+                self._to_interface(interface, {
+                    "type": "call",
+                    "ringing": desk.ringing.call_id if desk.ringing else None,
+                    "active": desk.active.call_id if desk.active else None,
+                })
+            if isinstance(item, TicketChanged):
+                self._to_watchers({"type": "board", "ticket_id": item.ticket_id})
+
+    async def wait_presence(self, interface: str, wanted: str, timeout: float) -> MemberPresence:
+        """Wait (bounded) until Asterisk reports ``wanted`` for ``interface``; return what it says."""
+
+        def reached() -> bool:
+            return self.presence.get(interface).presence.value == wanted
+
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with self._presence_changed:
+                await asyncio.wait_for(self._presence_changed.wait_for(reached), timeout)
+        return self.presence.get(interface)

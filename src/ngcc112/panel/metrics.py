@@ -1,0 +1,86 @@
+"""``GET /metrics`` in the Prometheus text format (prometheus-client), one registry per app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from ngcc112.panel.state import PANEL
+from ngcc112.tickets.states import State
+
+routes = web.RouteTableDef()
+METRICS_REGISTRY = web.AppKey("ngcc112_metrics_registry", CollectorRegistry)
+
+
+class PanelCollector:
+    """Reads a snapshot taken just before each scrape (the ticket counts need the database)."""
+
+    def __init__(self) -> None:
+        self.snapshot: dict[str, Any] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snapshot
+        if not s:
+            return
+        up = GaugeMetricFamily("ngcc112_ami_link_up", "1 when the AMI link to Asterisk is logged in")
+        up.add_metric([], 1.0 if s["ami_connected"] else 0.0)
+        yield up
+        live = GaugeMetricFamily("ngcc112_calls_live", "112 calls Asterisk currently has")
+        live.add_metric([], s["live_calls"])
+        yield live
+        events = CounterMetricFamily("ngcc112_ami_events", "AMI events received since start")
+        events.add_metric([], s["ami_events"])
+        yield events
+        written = CounterMetricFamily("ngcc112_ticket_writes", "Call events written to tickets since start")
+        written.add_metric([], s["tickets_written"])
+        yield written
+        backlog = GaugeMetricFamily("ngcc112_ticket_backlog", "Call events waiting for the database")
+        backlog.add_metric([], s["db_backlog"])
+        yield backlog
+        tickets = GaugeMetricFamily("ngcc112_tickets", "Tickets in the database by state", labels=["state"])
+        for state in State:
+            tickets.add_metric([state.value], s["tickets"].get(state.value, 0))
+        yield tickets
+        clients = GaugeMetricFamily("ngcc112_websocket_clients", "Open panel websockets")
+        clients.add_metric([], s["websocket_clients"])
+        yield clients
+        dropped = CounterMetricFamily("ngcc112_websocket_dropped", "Websockets dropped for being too slow")
+        dropped.add_metric([], s["websocket_dropped"])
+        yield dropped
+        operators = GaugeMetricFamily("ngcc112_operators", "Queue members by presence", labels=["presence"])
+        for presence, count in s["operators"].items():
+            operators.add_metric([presence], count)
+        yield operators
+
+
+COLLECTOR = web.AppKey("ngcc112_metrics_collector", PanelCollector)
+
+
+def setup(app: web.Application) -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    collector = PanelCollector()
+    registry.register(collector)  # type: ignore[arg-type]
+    app[METRICS_REGISTRY] = registry
+    app[COLLECTOR] = collector
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    from ngcc112.panel.api import database_ok, ticket_counts
+
+    panel = request.app[PANEL]
+    status = panel.services.daemon.status()
+    db_ok, _ = await database_ok(request)
+    request.app[COLLECTOR].snapshot = {
+        **status,
+        "tickets": await ticket_counts(request) if db_ok else {},
+        "websocket_clients": panel.live.client_count,
+        "websocket_dropped": panel.live.dropped_clients,
+        "operators": panel.presence.counts(),
+    }
+    body = generate_latest(request.app[METRICS_REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,223 @@
+"""The OpenAPI 3 description of the JSON API, served at ``/api/openapi.json``.
+
+Hand-written next to the handlers; a test checks that every registered API
+route is described here and that nothing described is missing from the app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ngcc112.routing.presence import BREAK_REASONS
+from ngcc112.tickets.intake import CATEGORIES, VERDICTS
+
+routes = web.RouteTableDef()
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_INVALID = {"$ref": "#/components/schemas/Invalid"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _refusals(*codes: int) -> dict[str, Any]:
+    text = {400: "The body is not a JSON object", 401: "Not logged in", 403:
+            "Wrong role, missing or wrong CSRF token, or another operator's ticket",
+            404: "No such ticket", 409: "Not possible in the ticket's state",
+            502: "Asterisk refused the change", 503: "Asterisk is not connected",
+            504: "Asterisk did not answer in time"}
+    out = {str(code): _json(_ERROR, text[code]) for code in codes}
+    return out
+
+
+_CSRF = [{"name": "X-CSRF-Token", "in": "header", "required": True,
+          "description": "The session's CSRF token (GET /api/session)", "schema": {"type": "string"}}]
+_TICKET_ID = [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+
+
+def _unsafe(summary: str, body: dict[str, Any] | None, ok: dict[str, Any], *codes: int,
+            params: list[dict[str, Any]] | None = None, invalid: bool = True) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary, "parameters": [*(params or []), *_CSRF],
+        "responses": {"200": ok, **_refusals(*codes)},
+    }
+    if invalid:
+        operation["responses"]["422"] = _json(_INVALID, "Invalid input: per-field errors, values kept")
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+_INTAKE_BODY = {"$ref": "#/components/schemas/IntakeInput"}
+_TICKET_RESULT = _json({"type": "object", "properties": {
+    "ticket": {"$ref": "#/components/schemas/Ticket"}, "state": {"type": "string"},
+    "action": {"type": "string"}}}, "The ticket after the change")
+
+
+def spec() -> dict[str, Any]:
+    ticket_ops = (401, 403, 404, 409, 400)
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "ngcc112 operator panel API", "version": "1",
+                 "description": "Session-cookie authentication; every state-changing call needs "
+                                "the X-CSRF-Token header."},
+        "paths": {
+            "/api/session": {
+                "get": {"summary": "Who is logged in, and the CSRF token",
+                        "responses": {"200": _json({"$ref": "#/components/schemas/Session"}, "Session")}},
+                "post": _unsafe("Log in", {"type": "object", "required": ["username", "password"],
+                                           "properties": {"username": {"type": "string"},
+                                                          "password": {"type": "string"}}},
+                                _json({"$ref": "#/components/schemas/Session"}, "Logged in"), 400, 401, 403),
+                "delete": {"summary": "Log out (an operator also leaves the queue)", "parameters": _CSRF,
+                           "responses": {"204": {"description": "Logged out"}, **_refusals(401, 403)}},
+            },
+            "/api/me/language": {
+                "post": _unsafe("Choose the panel language",
+                                {"type": "object", "properties": {"language": {"enum": ["id", "en"]}}},
+                                _json({"type": "object"}, "Language set"), 400, 403),
+            },
+            "/api/me/state": {
+                "get": {"summary": "Presence and the operator's desk (ringing / active call with ticket); "
+                                   "fetched on every (re)connect",
+                        "responses": {"200": _json({"$ref": "#/components/schemas/MyState"}, "State"),
+                                      **_refusals(401)}},
+            },
+            "/api/me/presence": {
+                "post": _unsafe("Go ready (QueueAdd), on break (QueuePause) or log out (QueueRemove)",
+                                {"type": "object", "required": ["presence"], "properties": {
+                                    "presence": {"enum": ["ready", "break", "logged_out"]},
+                                    "reason": {"enum": list(BREAK_REASONS)}}},
+                                _json({"type": "object", "properties": {
+                                    "presence": {"$ref": "#/components/schemas/Presence"}}},
+                                    "What Asterisk now reports"), 400, 401, 403, 502, 503, 504),
+            },
+            "/api/presence": {
+                "get": {"summary": "Every member of the operators' queue as Asterisk reports it",
+                        "responses": {"200": _json({"type": "object", "properties": {
+                            "queue": {"type": "string"}, "synced": {"type": "boolean"},
+                            "members": {"type": "array", "items": {"$ref": "#/components/schemas/Presence"}}}},
+                            "Presence board"), **_refusals(401)}},
+            },
+            "/api/tickets": {
+                "get": {"summary": "Recent tickets, newest first",
+                        "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer",
+                                                                                   "maximum": 200}}],
+                        "responses": {"200": _json({"type": "object", "properties": {"tickets": {
+                            "type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}}}, "Tickets"),
+                            **_refusals(401, 403),
+                            "422": _json(_INVALID, "Bad limit")}},
+            },
+            "/api/tickets/{ticket_id}": {
+                "get": {"summary": "One ticket with its intake, number history and audit trail",
+                        "parameters": _TICKET_ID,
+                        "responses": {"200": _json({"$ref": "#/components/schemas/Ticket"}, "Ticket"),
+                                      **_refusals(401, 403, 404)}},
+            },
+            "/api/tickets/{ticket_id}/intake": {
+                "post": _unsafe("Save the intake typed so far (no state change)", _INTAKE_BODY,
+                                _TICKET_RESULT, *ticket_ops, params=_TICKET_ID),
+            },
+            "/api/tickets/{ticket_id}/classify": {
+                "post": _unsafe("Give the verdict with the intake (→ classified)", _INTAKE_BODY,
+                                _TICKET_RESULT, *ticket_ops, params=_TICKET_ID),
+            },
+            "/api/tickets/{ticket_id}/escalate": {
+                "post": _unsafe("Hand a normal call to the dispatchers (classified → escalated)",
+                                {"type": "object"}, _TICKET_RESULT, *ticket_ops, params=_TICKET_ID),
+            },
+            "/api/tickets/{ticket_id}/close": {
+                "post": _unsafe("Close a ghost / prank / information call with a note (classified → closed)",
+                                {"type": "object", "required": ["note"],
+                                 "properties": {"note": {"type": "string", "maxLength": 1000}}},
+                                _TICKET_RESULT, *ticket_ops, params=_TICKET_ID),
+            },
+            "/api/tickets/{ticket_id}/complete": {
+                "post": _unsafe("Classify, then escalate (normal) or close (the others), atomically",
+                                _INTAKE_BODY, _TICKET_RESULT, *ticket_ops, params=_TICKET_ID),
+            },
+            "/api/openapi.json": {
+                "get": {"summary": "This description", "responses": {"200": {"description": "OpenAPI 3"}}},
+            },
+            "/healthz": {
+                "get": {"summary": "AMI link and database health (200 healthy, 503 degraded)",
+                        "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "Healthy"),
+                                      "503": _json({"$ref": "#/components/schemas/Health"}, "Degraded")}},
+            },
+            "/metrics": {
+                "get": {"summary": "Prometheus metrics (text format)",
+                        "responses": {"200": {"description": "Prometheus text exposition",
+                                              "content": {"text/plain": {"schema": {"type": "string"}}}}}},
+            },
+            "/ws": {
+                "get": {"summary": "Websocket: pushes {type: hello|presence|call|board|resync}; "
+                                   "fetch /api/me/state on each (re)connect",
+                        "responses": {"101": {"description": "Switching protocols"},
+                                      **_refusals(401, 403)}},
+            },
+        },
+        "components": {"schemas": _schemas()},
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    string, nullable = {"type": "string"}, {"type": "string", "nullable": True}
+    number = {"type": "number", "nullable": True}
+    return {
+        "Error": {"type": "object", "required": ["error"],
+                  "properties": {"error": string, "code": string}},
+        "Invalid": {"type": "object", "required": ["errors"], "properties": {
+            "error": string, "code": string,
+            "errors": {"type": "object", "additionalProperties": string},
+            "values": {"type": "object"}}},
+        "User": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "username": string, "display_name": string,
+            "role": {"enum": ["operator", "dispatcher", "agency", "admin"]}, "interface": nullable}},
+        "Session": {"type": "object", "properties": {
+            "user": {"allOf": [{"$ref": "#/components/schemas/User"}], "nullable": True},
+            "csrf_token": string, "language": string}},
+        "Presence": {"type": "object", "properties": {
+            "interface": string, "member_name": string,
+            "presence": {"enum": ["ready", "break", "logged_out"]}, "label": string,
+            "pause_reason": string, "device_status": {"type": "integer", "nullable": True}, "at": string}},
+        "Call": {"type": "object", "nullable": True, "properties": {
+            "call_id": string, "phase": {"enum": ["ringing", "connected"]}, "since": string,
+            "ended": {"type": "boolean"},
+            "ticket": {"allOf": [{"$ref": "#/components/schemas/Ticket"}], "nullable": True}}},
+        "MyState": {"type": "object", "properties": {
+            "user": {"$ref": "#/components/schemas/User"},
+            "presence": {"allOf": [{"$ref": "#/components/schemas/Presence"}], "nullable": True},
+            "desk": {"type": "object", "nullable": True, "properties": {
+                "ringing": {"$ref": "#/components/schemas/Call"},
+                "active": {"$ref": "#/components/schemas/Call"}}},
+            "ami_connected": {"type": "boolean"}, "server_time": string}},
+        "IntakeInput": {"type": "object", "properties": {
+            "caller_name": string, "callback_number": string, "address": string,
+            "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+            "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+            "category": {"enum": list(CATEGORIES)}, "description": string,
+            "verdict": {"enum": list(VERDICTS)}, "note": string}},
+        "Ticket": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "linkedid": string, "state": string,
+            "caller_number": nullable, "caller_name": nullable, "category": nullable,
+            "verdict": nullable, "arrived_at": string, "answered_at": nullable,
+            "silent_digit": nullable, "silent_call": {"type": "boolean"},
+            "intake": {"type": "object"}, "note": nullable,
+            "location": {"type": "object", "nullable": True, "properties": {
+                "latitude": number, "longitude": number, "radius_m": number,
+                "confidence_pct": number, "method": nullable, "raw": string}},
+            "history": {"type": "array", "items": {"type": "object"}},
+            "audit": {"type": "array", "items": {"type": "object"}}}},
+        "Health": {"type": "object", "properties": {
+            "status": {"enum": ["ok", "degraded"]}, "ami": {"type": "object"},
+            "database": {"type": "object"}, "live_calls": {"type": "integer"},
+            "websocket_clients": {"type": "integer"}}},
+    }
+
+
+@routes.get("/api/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(spec())

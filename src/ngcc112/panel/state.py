@@ -1,0 +1,153 @@
+"""The panel's shared state (one per app) and the reads both the pages and the API use."""
+
+from __future__ import annotations
+
+import asyncio
+import gettext
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from ngcc112 import names
+from ngcc112.location.sip import parse_sip_geolocation
+from ngcc112.panel.calls import INTAKE_STATES, CallBoard, OperatorCall
+from ngcc112.panel.live import LiveHub
+from ngcc112.routing.presence import MemberPresence, PresenceBoard, PresenceControl
+from ngcc112.tickets.models import Ticket, User
+from ngcc112.tickets.store import jsonable, ticket_summary
+
+if TYPE_CHECKING:
+    from ngcc112.app import Services
+
+
+@dataclass
+class Panel:
+    services: Services
+    presence: PresenceBoard
+    control: PresenceControl
+    calls: CallBoard
+    live: LiveHub
+    catalogs: dict[str, gettext.NullTranslations]
+    started_at: datetime
+
+    @property
+    def queue(self) -> str:
+        return self.services.settings.calls.queue
+
+
+PANEL = web.AppKey("ngcc112_panel", Panel)
+#: Per request: the logged-in user (or None), the language and its gettext.
+USER = web.RequestKey("ngcc112_user", object)
+LANG = web.RequestKey("ngcc112_lang", str)
+GETTEXT = web.RequestKey("ngcc112_gettext", object)
+
+#: How long a page waits for a call's ticket the store is still writing.
+TICKET_WAIT = 1.5
+HISTORY_LIMIT = 10
+
+
+async def ticket_for_call(panel: Panel, call_id: str, wait: float = TICKET_WAIT) -> Ticket | None:
+    """The call's ticket; it may be written a few ms after the hub event, so retry briefly."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        ticket = await panel.services.store.by_linkedid(call_id)
+        if ticket is not None or asyncio.get_running_loop().time() >= deadline:
+            return ticket
+        await asyncio.sleep(0.05)
+
+
+async def number_history(panel: Panel, ticket: Ticket) -> list[dict[str, Any]]:
+    """Earlier tickets from the same number, newest first, with their verdicts."""
+    if not ticket.caller_number:
+        return []
+    async with panel.services.sessions() as session:
+        rows = (await session.scalars(
+            select(Ticket).where(Ticket.caller_number == ticket.caller_number, Ticket.id != ticket.id,
+                                 Ticket.arrived_at <= ticket.arrived_at)
+            .order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(HISTORY_LIMIT)
+        )).all()
+    return [jsonable({"id": t.id, "arrived_at": t.arrived_at, "state": t.state, "verdict": t.verdict,
+                      "category": t.category, "abandoned": t.abandoned}) for t in rows]
+
+
+def location_of(ticket: Ticket) -> dict[str, Any] | None:
+    """The caller's position from the NGCC_GEO_* variables, as plain data, or None."""
+    variables = {k: str(v) for k, v in (ticket.variables or {}).items()
+                 if k.startswith(names.VAR_GEO_PREFIX)}
+    if not variables:
+        return None
+    fix = parse_sip_geolocation(variables, ticket.arrived_at)
+    if fix is None:
+        raw = variables.get(names.VAR_GEO_LOCATION, "")
+        return {"latitude": None, "longitude": None, "radius_m": None, "confidence_pct": None,
+                "method": variables.get(names.VAR_GEO_METHOD) or None, "raw": raw} if raw else None
+    return {"latitude": fix.latitude, "longitude": fix.longitude, "radius_m": fix.radius_m,
+            "confidence_pct": fix.confidence_pct, "method": fix.method, "raw": fix.raw}
+
+
+async def ticket_view(panel: Panel, ticket: Ticket) -> dict[str, Any]:
+    view = ticket_summary(ticket)
+    view.update(jsonable({
+        "intake": ticket.intake or {}, "note": ticket.note, "classified_at": ticket.classified_at,
+        "closed_at": ticket.closed_at, "ghost_score": ticket.ghost_score,
+        "prank_score": ticket.prank_score, "score_reasons": ticket.score_reasons or [],
+        "silent_call": ticket.silent_digit == names.SILENT_DIGIT,
+        "location": location_of(ticket),
+        "history": await number_history(panel, ticket),
+    }))
+    return view
+
+
+async def _open_intake_ticket(panel: Panel, interface: str) -> Ticket | None:
+    """After a panel restart: the latest call this operator answered whose intake is unfinished."""
+    since = datetime.now(timezone.utc) - timedelta(hours=12)
+    async with panel.services.sessions() as session:
+        return await session.scalar(
+            select(Ticket).where(Ticket.operator_interface == interface,
+                                 Ticket.state.in_(sorted(INTAKE_STATES)),
+                                 Ticket.answered_at.is_not(None), Ticket.answered_at >= since)
+            .order_by(Ticket.answered_at.desc()).limit(1))
+
+
+async def desk_view(panel: Panel, user: User) -> dict[str, Any]:
+    """The operator's desk: the call ringing and the call being taken, each with its ticket."""
+    desk = panel.calls.desk(user.interface)
+    out: dict[str, Any] = {"ringing": None, "active": None}
+    if desk.ringing is not None:
+        out["ringing"] = await _call_view(panel, desk.ringing)
+    if desk.active is not None:
+        out["active"] = await _call_view(panel, desk.active)
+        ticket = out["active"]["ticket"]
+        if ticket is not None and ticket["state"] not in INTAKE_STATES:
+            panel.calls.clear_active(desk.active.interface, desk.active.call_id)
+            out["active"] = None
+    elif user.interface:
+        ticket = await _open_intake_ticket(panel, user.interface)
+        if ticket is not None:
+            out["active"] = {"call_id": ticket.linkedid, "phase": "connected",
+                             "since": jsonable(ticket.answered_at),
+                             "ended": ticket.ended_at is not None,
+                             "ticket": await ticket_view(panel, ticket)}
+    return out
+
+
+async def _call_view(panel: Panel, call: OperatorCall) -> dict[str, Any]:
+    ticket = await ticket_for_call(panel, call.call_id)
+    view = await ticket_view(panel, ticket) if ticket is not None else None
+    since = call.at
+    if call.phase == "connected" and ticket is not None and ticket.answered_at is not None:
+        since = ticket.answered_at
+    return {"call_id": call.call_id, "phase": call.phase, "since": since.isoformat(),
+            "ended": call.ended or (ticket is not None and ticket.ended_at is not None),
+            "ticket": view}
+
+
+def presence_view(member: MemberPresence, translate: gettext.NullTranslations) -> dict[str, Any]:
+    from ngcc112.panel.labels import PRESENCE_LABELS
+
+    out = member.as_dict()
+    out["label"] = translate.gettext(PRESENCE_LABELS[member.presence.value])
+    return out

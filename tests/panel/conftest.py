@@ -1,0 +1,144 @@
+"""Fixtures for the panel's API tests: real database, real hub, a fake AMI link."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pytest
+
+from ngcc112 import names
+from ngcc112.ami.actions import AmiAction
+from ngcc112.ami.events import MemberState
+from ngcc112.ami.link import AmiLink, AmiNotConnected, AmiResponse, LinkStatus
+from ngcc112.ami.message import AmiMessage
+from ngcc112.app import build
+from ngcc112.panel.app import create_app
+from ngcc112.settings import PanelSettings, Settings
+from ngcc112.tickets.users import seed_demo_users
+
+QUEUE = names.OPERATOR_QUEUE
+
+
+def _response(ok: bool, message: str) -> AmiResponse:
+    now = datetime.now(timezone.utc)
+    msg = AmiMessage.from_mapping({"Response": "Success" if ok else "Error", "Message": message}, now)
+    assert msg is not None
+    return AmiResponse(response=msg)
+
+
+@dataclass
+class FakeLink:
+    """Answers queue actions like Asterisk and reports the member events Asterisk would."""
+
+    hub: object
+    connected_: bool = True
+    sent: list[AmiAction] = field(default_factory=list)
+    members: dict[str, dict[str, object]] = field(default_factory=dict)
+    status: LinkStatus = field(default_factory=lambda: LinkStatus(connected=True, session=1))
+    refuse: str | None = None
+    silent: bool = False
+
+    @property
+    def connected(self) -> bool:
+        return self.connected_
+
+    def set_connected(self, up: bool) -> None:
+        self.connected_ = up
+        self.status.connected = up
+
+    def _report(self, interface: str, in_queue: bool) -> None:
+        if self.silent:
+            return
+        member = self.members.get(interface, {"name": interface, "paused": False, "reason": ""})
+        self.hub.publish(MemberState(at=datetime.now(timezone.utc), queue=QUEUE, interface=interface,
+                                     member_name=str(member["name"]), in_queue=in_queue,
+                                     paused=bool(member["paused"]), pause_reason=str(member["reason"]),
+                                     status=1))
+
+    async def send(self, action: AmiAction, timeout: float | None = None) -> AmiResponse:
+        if not self.connected_:
+            raise AmiNotConnected(f"AMI link is down; {action.name} not sent")
+        self.sent.append(action)
+        if self.refuse:
+            return _response(False, self.refuse)
+        interface = action.get("Interface") or ""
+        if action.name == "QueueAdd":
+            if interface in self.members:
+                return _response(False, "Unable to add interface: Already there")
+            self.members[interface] = {"name": action.get("MemberName"),
+                                       "paused": action.get("Paused") == "true", "reason": ""}
+            self._report(interface, True)
+            return _response(True, "Added interface to queue")
+        if action.name == "QueuePause":
+            if interface not in self.members:
+                return _response(False, "Interface not found")
+            self.members[interface]["paused"] = action.get("Paused") == "true"
+            self.members[interface]["reason"] = action.get("Reason") or ""
+            self._report(interface, True)
+            return _response(True, "Interface paused successfully")
+        if action.name == "QueueRemove":
+            if interface not in self.members:
+                return _response(False, "Unable to remove interface: Not there")
+            self._report(interface, False)
+            del self.members[interface]
+            return _response(True, "Removed interface from queue")
+        return _response(False, "Invalid/unknown command")
+
+
+@pytest.fixture
+async def services(tmp_path):
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'panel.db'}",
+                        panel=PanelSettings(cookie_secret="test-secret"))
+    built = await build(settings)
+    built.daemon.link = FakeLink(built.hub)  # type: ignore[assignment]
+    await seed_demo_users(built.sessions)
+    yield built
+    await built.engine.dispose()
+
+
+@pytest.fixture
+def fake_link(services) -> FakeLink:
+    return services.daemon.link
+
+
+@pytest.fixture
+async def client(aiohttp_client, services):
+    return await aiohttp_client(create_app(services))
+
+
+@pytest.fixture
+def other_client(aiohttp_client, client):
+    """A second browser on the same server (its own cookie jar)."""
+
+    async def make():
+        from aiohttp.test_utils import TestClient
+
+        second = TestClient(client.server)
+        await second.start_server()
+        return second
+
+    return make
+
+
+async def login(client, username: str = "op1", password: str | None = None) -> str:
+    """Log in through the API; return the session's CSRF token."""
+    password = password or f"{username}-demo-112"
+    token = (await (await client.get("/api/session")).json())["csrf_token"]
+    response = await client.post("/api/session", json={"username": username, "password": password},
+                                 headers={"X-CSRF-Token": token})
+    assert response.status == 200, await response.text()
+    return (await response.json())["csrf_token"]
+
+
+async def settle(services) -> None:
+    """Let the live consumer process what the hub has."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def login_as():
+    return login
