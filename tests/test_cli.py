@@ -155,6 +155,6 @@ async def test_demo_runs_for_its_duration_shows_tickets_and_exits_0(tmp_path):
 @pytest.mark.parametrize("args", [("--config", "{path}", "run"), ("run", "--config", "{path}")])
 async def test_config_file_goes_before_or_after_the_command(tmp_path, args):
     path = tmp_path / "ngcc112.toml"
-    path.write_text("[ami]\nport = 'x'\n")
+    path.write_text("[ami]\nping_interval = 'x'\n")
     code, _, err = await run(*(a.format(path=path) for a in args), env=environment(tmp_path))
-    assert code == 2 and "bad configuration: [ami] port: 'x' is not valid" in err
+    assert code == 2 and "bad configuration: [ami] ping_interval: 'x' is not valid" in err
