@@ -151,11 +151,14 @@ class AmiSimulator:
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        for task in list(self._handlers):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        handlers = list(self._handlers)
+        if handlers:
+            _done, pending = await asyncio.wait(handlers, timeout=1.0)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
@@ -336,8 +339,9 @@ class AmiSimulator:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
+            # only stop() cancels a connection handler; asyncio's stream callback would
+            # report a re-raised cancellation as an error, so the handler just ends
             session.abort()
-            raise
         finally:
             self.sessions.discard(session)
             self._handlers.discard(task)
