@@ -215,8 +215,11 @@ async def test_the_csv_parses_back_to_the_same_numbers(sessions):
 async def test_the_csv_round_trip_keeps_awkward_floats_and_keys(sessions):
     report = await build_report(sessions, D1, D2)
     odd = replace(report, stages=(StageStats("queue_wait", 60.5, 3, 1, 0.1 + 0.2, 1e-7),) + report.stages[1:],
-                  per_operator=(Group('PJSIP/op,"1"', 1, 1, 0, (), ()),))
-    assert parse_report(report_to_csv(odd)) == odd
+                  per_operator=(Group('PJSIP/op,"1"', 1, 1, 0, (), ()), Group("=HYPERLINK(1)", 1, 1, 0, (), ()),
+                                Group("'quoted", 1, 1, 0, (), ())))
+    text = report_to_csv(odd)
+    assert parse_report(text) == odd
+    assert "operator,'=HYPERLINK(1),,calls,1" in text, "no formula reaches a spreadsheet"
 
 
 def test_text_that_is_not_a_report_is_refused():

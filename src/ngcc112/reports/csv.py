@@ -6,6 +6,11 @@ report's own figures; rows whose metric is a share or a mean (see
 parsing. :func:`parse_report` of :func:`report_to_csv` gives back an equal
 :class:`~ngcc112.reports.model.Report`: floats are written with ``repr``, which
 round-trips exactly.
+
+Text cells that a spreadsheet would run as a formula (starting with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return — an operator interface comes
+from Asterisk, not from us) are written with a leading ``'``, as is one that
+already starts with ``'``; parsing removes it again.
 """
 
 from __future__ import annotations
@@ -26,6 +31,17 @@ _GROUP_SECTIONS = ("operator", "day")
 
 class ReportCsvError(ValueError):
     """The text is not a report this module wrote."""
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
 
 
 def _num(value: float | int | None) -> str:
@@ -78,7 +94,8 @@ def report_to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(_rows(report))
+    writer.writerows((section, _cell(group), _cell(item), metric, value)
+                     for section, group, item, metric, value in _rows(report))
     return out.getvalue()
 
 
@@ -107,6 +124,7 @@ def parse_report(text: str) -> Report:
         if len(row) != len(HEADER):
             raise ReportCsvError(f"row {number} has {len(row)} columns, not {len(HEADER)}")
         section, group, item, metric, value = row
+        group, item = _uncell(group), _uncell(item)
         if metric not in DERIVED:
             cells.setdefault((section, group, item), {})[metric] = value
     try:

@@ -46,7 +46,7 @@ def render_text(report: Report) -> str:
     lines += ["", "per day:"]
     for group in report.per_day:
         judged = "  ".join(f"{s.stage} {_pct(s.compliance)}" for s in group.stages if s.target is not None)
-        answered = "  ".join(_answer(a) for a in group.answer[:1])
+        answered = " ".join(f"<={a.threshold:g}s {_pct(a.share)}" for a in group.answer)
         lines.append(f"  {group.key}  calls {group.calls:>5}  answered {group.answered:>5}  "
-                     f"abandoned {group.abandoned:>4}  {judged}  {answered}")
+                     f"abandoned {group.abandoned:>4}  answered in {answered}  {judged}")
     return "\n".join(lines) + "\n"
