@@ -50,6 +50,13 @@ class Pipeline:
             await asyncio.wait_for(self.triage.idle(), 15)
             await asyncio.sleep(0.05)
 
+    def add_operator(self, endpoint: str, *, talk_seconds: float = 4.0) -> None:
+        """An operator softphone in the queue (as QueueAdd would make it), hanging up after a while."""
+        self.sim.set_softphone(endpoint, ring_seconds=0.5, talk_seconds=talk_seconds)
+        queue = self.sim.engine.queues["ngcc112-operators"]
+        interface = f"PJSIP/{endpoint}"
+        self.sim.engine.queue_add(queue, interface, endpoint, interface, 0, False)
+
     def actions(self, name: str | None = None) -> list[dict[str, str]]:
         sent = [headers for _user, headers in self.sim.received_actions
                 if headers.get("Action") not in DAEMON_ACTIONS]

@@ -123,7 +123,7 @@ async def test_triage_only_ever_sends_queue_priority_changes_across_every_scenar
     pipe = await pipeline()
     repeat = "081299990088"
     await _add_past(pipe, repeat, ["prank", "prank", "prank", "ghost"])
-    pipe.sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=6.0)
+    pipe.add_operator("op1", talk_seconds=6.0)
     scripts = [
         CallScript.answered(number="081255550001", hangup_after=20.0),
         CallScript.abandon_in_queue(number="081255550002"),

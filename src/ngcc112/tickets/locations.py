@@ -15,6 +15,7 @@ and matched again when a call from that number arrives
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,7 +25,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ngcc112.location.aml import MAX_AML_BYTES, AmlMessage, parse_aml_http, parse_aml_sms
+from ngcc112.location.aml import AmlMessage, parse_aml_http, parse_aml_sms
 from ngcc112.location.fix import InvalidFix, LocationFix
 from ngcc112.location.matching import (
     WINDOW_AFTER,
@@ -50,6 +51,9 @@ AML_ACTOR = "aml"
 MAX_STORED_BYTES = 64 * 1024
 #: An address typed by an operator is cut at this length.
 MAX_ADDRESS_CHARS = 500
+
+
+_SMS_START = re.compile(rb'\s*A"?ML=')
 
 
 class LocationError(ValueError):
@@ -244,15 +248,21 @@ class Locations:
     # -- AML --------------------------------------------------------------------
 
     async def store_aml_raw(self, body: bytes, content_type: str, sender: str,
-                            received_at: datetime, channel: str) -> int:
-        """Step one: keep the bytes. Returns the message id. Raises only if the database does."""
+                            received_at: datetime, channel: str, *,
+                            size_bytes: int | None = None) -> int:
+        """Step one: keep the bytes. Returns the message id. Raises only if the database does.
+
+        ``size_bytes`` is the size of the whole body when ``body`` is only its
+        beginning (an oversized request the endpoint did not read in full).
+        """
         data = bytes(body)
+        size = max(len(data), size_bytes or 0)
         async with self._sessions.begin() as session:
             row = AmlMessageRow(
                 received_at=received_at, channel=channel,
                 content_type=_clean_text(content_type, 200), sender=_clean_text(sender, 200),
-                body=data[:MAX_STORED_BYTES], size_bytes=len(data),
-                truncated=len(data) > MAX_STORED_BYTES, number="", emergency_number="",
+                body=data[:MAX_STORED_BYTES], size_bytes=size,
+                truncated=size > MAX_STORED_BYTES, number="", emergency_number="",
                 fields={}, errors=[])
             session.add(row)
             await session.flush()
@@ -265,22 +275,28 @@ class Locations:
         ``channel`` is ``"http"`` or ``"sms"``; by default it is guessed from
         the body (an SMS starts with ``A"ML=``). ``sender`` is the SMS
         originating address (its number) or the HTTP peer; for the HTTP form
-        the number comes from ``device_number``.
+        the number comes from ``device_number``. Raises only when the database
+        does; if that happens after the raw message was stored, the message is
+        kept (unparsed) and :meth:`process_stored` can finish it later.
         """
         data = bytes(body) if isinstance(body, bytes | bytearray | memoryview) else \
             str(body).encode("utf-8", errors="replace")
-        guessed = "sms" if data.lstrip()[:5] in (b'A"ML=', b"AML=") else "http"
-        form = channel if channel in ("http", "sms") else guessed
-        message_id = await self.store_aml_raw(data, content_type, sender, received_at, form)
-        return await self._parse_and_match(message_id, data, sender, received_at, form)
+        message_id = await self.store_aml_raw(data, content_type, sender, received_at,
+                                              aml_channel(data, channel))
+        return await self.process_stored(message_id)
 
-    async def _parse_and_match(self, message_id: int, data: bytes, sender: str,
-                               received_at: datetime, form: str) -> AmlReceipt:
+    async def process_stored(self, message_id: int) -> AmlReceipt:
+        """Parse a stored AML message and attach its fix to the call it belongs to."""
+        async with self._sessions() as session:
+            stored = await session.get(AmlMessageRow, message_id)
+            if stored is None:
+                raise LocationError(f"no AML message {message_id}")
+            data, sender = bytes(stored.body), stored.sender
+            received_at, form = stored.received_at, stored.channel
         number_hint = sender if form == "sms" else ""
         try:
             parsed = (parse_aml_sms if form == "sms" else parse_aml_http)(
-                data[: MAX_AML_BYTES + 1] if len(data) > MAX_AML_BYTES else data,
-                received_at, number_hint)
+                data, received_at, number_hint)
         except Exception as exc:  # the parser never raises; if it ever does, keep the row
             log.exception("aml.parse_failed", message_id=message_id)
             parsed = AmlMessage(number=canonical_number(number_hint), fix=None, fields={},
@@ -288,7 +304,8 @@ class Locations:
                                 form="sms" if form == "sms" else "http", received_at=received_at)
         async with self._sessions.begin() as session:
             row = await session.get(AmlMessageRow, message_id)
-            assert row is not None  # stored a moment ago in its own committed transaction
+            if row is None:
+                raise LocationError(f"AML message {message_id} vanished")
             _fill_parsed(row, parsed, self._clock())
             ticket = await self._match(session, parsed, received_at)
             fix_id, outcome, change = None, "unmatched", None
@@ -449,6 +466,13 @@ class Locations:
                                changes=jsonable(changes)))
         return TicketChanged(ticket_id=ticket.id, linkedid=ticket.linkedid, action=action, at=at,
                              state=ticket.state, changes=jsonable(changes))
+
+
+def aml_channel(body: bytes, hint: str | None = None) -> str:
+    """``"sms"`` or ``"http"``: the hint when it is one of them, else guessed from the body."""
+    if hint in ("http", "sms"):
+        return hint
+    return "sms" if _SMS_START.match(body[:64]) else "http"
 
 
 def _ref(ticket: Ticket) -> CallRef:

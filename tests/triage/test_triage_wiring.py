@@ -1,0 +1,131 @@
+"""Triage beyond scoring: positions on the ticket, a link that is down, bad settings."""
+
+from __future__ import annotations
+
+import types
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import select
+
+from ngcc112.ami.events import (
+    CallArrived,
+    CallEnded,
+    CallerDigit,
+    CallQueued,
+    CallVariables,
+)
+from ngcc112.ami.link import AmiNotConnected
+from ngcc112.hub import Hub
+from ngcc112.routing.policy import PolicyError
+from ngcc112.settings import Settings
+from ngcc112.sim import CallScript
+from ngcc112.sim.calls import Location
+from ngcc112.tickets.db import make_engine, make_sessions
+from ngcc112.tickets.models import Ticket
+from ngcc112.tickets.store import TicketStore
+from ngcc112.triage import Triage, add_to_blocklist
+
+
+async def test_the_sip_position_and_an_early_aml_message_end_up_on_the_ticket(pipeline):
+    pipe = await pipeline()
+    number = "081277770001"
+    at = pipe.triage._clock()
+    body = urlencode({"v": "3", "device_number": "+6281277770001", "time": int(at.timestamp() * 1000),
+                      "location_latitude": "-6.3001", "location_longitude": "106.9002",
+                      "location_accuracy": "8"}).encode()
+    early = await pipe.triage.locations.receive_aml(body, "application/x-www-form-urlencoded", "", at)
+    assert early.ticket_id is None
+    await pipe.sim.place_call(CallScript.with_location(
+        number=number, location=Location.circle(-6.25, 106.85, radius=30, confidence=90)))
+    await pipe.settle()
+    async with pipe.services.sessions() as session:
+        ticket = await session.scalar(select(Ticket).where(Ticket.caller_number == number))
+    views = await pipe.triage.locations.fixes_for(ticket.id)
+    by_source = {v.fix.source: v for v in views}
+    assert set(by_source) == {"sip", "aml"}
+    first = min(views, key=lambda v: v.id)
+    assert first.accepted and sum(v.accepted for v in views) == 1
+    sip = by_source["sip"].fix
+    assert (sip.latitude, sip.longitude, sip.radius_m, sip.confidence_pct, sip.method) == \
+        (-6.25, 106.85, 30, 90, "GPS")
+    assert by_source["aml"].aml_message_id == early.message_id
+
+
+async def test_a_blocklisted_number_is_lowered_but_still_queued_and_answered(pipeline):
+    pipe = await pipeline(routing={"weight_blocklist": 0.7})
+    number = "081266660001"
+    await add_to_blocklist(pipe.services.sessions, number, "calls daily to insult operators",
+                           "spv.rina", at=pipe.triage._clock() - timedelta(days=1))
+    pipe.add_operator("op1", talk_seconds=3.0)
+    placed = await pipe.sim.place_call(CallScript(number=number, hangup_after=None))
+    await pipe.settle()
+    assert placed.outcome == "answered"
+    (change,) = pipe.actions("QueueChangePriorityCaller")
+    assert int(change["Priority"]) == -10
+    async with pipe.services.sessions() as session:
+        ticket = await session.scalar(select(Ticket).where(Ticket.caller_number == number))
+    blocked = next(r for r in ticket.score_reasons if r["code"] == "blocklisted")
+    assert "spv.rina" in blocked["en"] and "daftar penyalahgunaan" in blocked["id"]
+
+
+class _DownLink:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.sent: list[object] = []
+
+    async def send(self, action):
+        self.sent.append(action)
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [AmiNotConnected("AMI link is down"), TimeoutError(),
+                                   RuntimeError("Response: Error")])
+async def test_a_link_that_is_down_is_logged_and_the_score_still_stored(database_url, error):
+    engine = make_engine(database_url)
+    sessions = make_sessions(engine)
+    hub = Hub()
+    store = TicketStore(sessions, hub.publish)
+    link = _DownLink(error)
+    tracker = types.SimpleNamespace(call_channel=lambda call_id: "PJSIP/caller1-00000001")
+    daemon = types.SimpleNamespace(link=link, tracker=tracker)
+    services = types.SimpleNamespace(settings=Settings(), sessions=sessions, hub=hub, store=store,
+                                     daemon=daemon, extras={})
+    triage = Triage(services)
+    await triage.start()
+    t0 = datetime.now(UTC)
+    events = [
+        CallArrived(call_id="c1", at=t0, channel="PJSIP/caller1-00000001", uniqueid="u1",
+                    caller_number="081211112222", caller_name=None, exten="112"),
+        CallVariables(call_id="c1", at=t0, variables={"NGCC_ANSWERED_AT": "1"}),
+        CallerDigit(call_id="c1", at=t0 + timedelta(seconds=1), digit="5"),
+        CallQueued(call_id="c1", at=t0 + timedelta(seconds=4), queue="ngcc112-operators",
+                   position=1, channel="PJSIP/caller1-00000001"),
+    ]
+    try:
+        for event in events:  # as the daemon does: on the hub at once, then into the ticket
+            hub.publish(event)
+            await store.record(event)
+        await triage.idle()
+        assert [a.name for a in link.sent] == ["QueueChangePriorityCaller"]
+        ticket = await store.by_linkedid("c1")
+        assert "silent_digit" in {r["code"] for r in ticket.score_reasons}
+        ended = CallEnded(call_id="c1", at=t0 + timedelta(seconds=9), cause=16, cause_text="")
+        hub.publish(ended)
+        await store.record(ended)
+        await triage.idle()
+        assert len(link.sent) == 1  # ended: nothing more to steer
+    finally:
+        await triage.stop()
+        await engine.dispose()
+
+
+def test_bad_routing_settings_stop_triage_at_start_with_a_clear_message():
+    services = types.SimpleNamespace(settings=Settings(routing={"no_speech_seconds": "ten"}),
+                                     sessions=None, hub=Hub(), daemon=None, extras={})
+    with pytest.raises(PolicyError, match="no_speech_seconds"):
+        Triage(services)
+    services.settings = Settings(routing={"no_such_knob": 1})
+    with pytest.raises(PolicyError, match="no_such_knob"):
+        Triage(services)
