@@ -50,6 +50,14 @@ def _t(source: State, target: State, name: str, *roles: Role) -> Transition:
 
 S, R = State, Role
 #: The whole state machine. Ghost, prank and information calls go classified → closed.
+#:
+#: Who moves each: the call pipeline (store.py, calls.py) answers; the intake
+#: (intake.py) classifies, escalates and closes classified calls; dispatch.py
+#: dispatches, follows the agencies (on scene at the first agency on scene,
+#: reported once every dispatch is finished and has its field report — the
+#: agency's own user, or a dispatcher recording it on the agency's behalf) and
+#: closes: from ``reported`` as Close Ticket, from ``escalated``, ``dispatched``
+#: or ``on_scene`` only with an override reason, which is audited.
 TRANSITIONS: tuple[Transition, ...] = (
     _t(S.NEW, S.IN_CALL, "answer", R.SYSTEM, R.OPERATOR),
     _t(S.NEW, S.CLASSIFIED, "classify", R.OPERATOR, R.DISPATCHER),  # abandoned / callback calls
@@ -57,12 +65,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.CLASSIFIED, S.ESCALATED, "escalate", R.OPERATOR, R.DISPATCHER),
     _t(S.CLASSIFIED, S.CLOSED, "close", R.OPERATOR, R.DISPATCHER),
     _t(S.ESCALATED, S.DISPATCHED, "dispatch", R.DISPATCHER),
-    _t(S.ESCALATED, S.CLOSED, "close", R.DISPATCHER),
+    _t(S.ESCALATED, S.CLOSED, "close", R.DISPATCHER),       # override reason required
     _t(S.DISPATCHED, S.ON_SCENE, "on_scene", R.AGENCY, R.DISPATCHER),
     _t(S.DISPATCHED, S.REPORTED, "report", R.AGENCY, R.DISPATCHER),
     _t(S.ON_SCENE, S.REPORTED, "report", R.AGENCY, R.DISPATCHER),
-    _t(S.DISPATCHED, S.CLOSED, "close", R.DISPATCHER),
-    _t(S.ON_SCENE, S.CLOSED, "close", R.DISPATCHER),
+    _t(S.DISPATCHED, S.CLOSED, "close", R.DISPATCHER),      # override reason required
+    _t(S.ON_SCENE, S.CLOSED, "close", R.DISPATCHER),        # override reason required
     _t(S.REPORTED, S.CLOSED, "close", R.DISPATCHER),
 )
 
