@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from ngcc112 import names
 from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.events import MemberState
-from ngcc112.ami.link import AmiLink, AmiNotConnected, AmiResponse, LinkStatus
+from ngcc112.ami.link import AmiNotConnected, AmiResponse, LinkStatus
 from ngcc112.ami.message import AmiMessage
 from ngcc112.app import build
 from ngcc112.panel.app import create_app
 from ngcc112.settings import PanelSettings, Settings
+from ngcc112.tickets.db import make_engine, make_sessions, upgrade
 from ngcc112.tickets.users import seed_demo_users
 
 QUEUE = names.OPERATOR_QUEUE
@@ -87,13 +90,30 @@ class FakeLink:
         return _response(False, "Invalid/unknown command")
 
 
+@pytest.fixture(scope="session")
+def seeded_database(tmp_path_factory) -> Path:
+    """A migrated database with the demo users, made once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("panel-template") / "panel.db"
+    url = f"sqlite+aiosqlite:///{path}"
+
+    async def prepare() -> None:
+        await upgrade(url)
+        engine = make_engine(url)
+        await seed_demo_users(make_sessions(engine))
+        await engine.dispose()
+
+    asyncio.run(prepare())
+    return path
+
+
 @pytest.fixture
-async def services(tmp_path):
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'panel.db'}",
+async def services(tmp_path, seeded_database):
+    database = tmp_path / "panel.db"
+    shutil.copyfile(seeded_database, database)
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{database}",
                         panel=PanelSettings(cookie_secret="test-secret"))
-    built = await build(settings)
+    built = await build(settings, migrate=False)
     built.daemon.link = FakeLink(built.hub)  # type: ignore[assignment]
-    await seed_demo_users(built.sessions)
     yield built
     await built.engine.dispose()
 

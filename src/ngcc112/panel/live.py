@@ -71,7 +71,8 @@ class Client:
         try:
             while True:
                 message = await self.queue.get()
-                await asyncio.wait_for(self.ws.send_json(message), SEND_TIMEOUT)
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await self.ws.send_json(message)
         except (asyncio.TimeoutError, ConnectionError, RuntimeError):
             self.dropped = True
         finally:
@@ -186,6 +187,8 @@ class LiveHub:
                 await self.handle(item)
             except Exception:
                 log.exception("panel.live_event_failed", item=type(item).__name__)
+            # Let the browsers' writers run between events, so a burst is not mistaken for a stall.
+            await asyncio.sleep(0)
 
     async def handle(self, item: object) -> None:
         if isinstance(item, (MemberState, MembersResynced)):

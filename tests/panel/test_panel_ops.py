@@ -1,0 +1,88 @@
+"""/healthz, /metrics and the OpenAPI description."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import login
+
+from ngcc112.panel.openapi import spec
+
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+async def test_healthz_reports_ami_and_database(client, fake_link):
+    response = await client.get("/healthz")
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "ok"
+    assert body["ami"]["connected"] is True and body["database"]["reachable"] is True
+    fake_link.set_connected(False)
+    down = await client.get("/healthz")
+    assert down.status == 503
+    assert (await down.json())["status"] == "degraded"
+
+
+async def test_healthz_when_the_database_is_gone(client, services):
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    await services.engine.dispose()
+    services.engine = create_async_engine("sqlite+aiosqlite:////nonexistent/dir/x.db")
+    response = await client.get("/healthz")
+    assert response.status == 503
+    body = await response.json()
+    assert body["database"]["reachable"] is False and body["database"]["error"]
+    metrics = await (await client.get("/metrics")).text()
+    assert "ngcc112_ami_link_up 1.0" in metrics
+
+
+async def test_metrics_in_prometheus_text_format(client, services):
+    await login(client, "op1")
+    from test_panel_screenpop import arrive
+
+    await arrive(services, "m.1")
+    async with client.ws_connect("/ws"):
+        response = await client.get("/metrics")
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
+    assert "# TYPE ngcc112_ami_link_up gauge" in text
+    assert "ngcc112_ami_link_up 1.0" in text
+    assert 'ngcc112_tickets{state="new"} 1.0' in text
+    assert "ngcc112_websocket_clients 1.0" in text
+    assert "ngcc112_calls_live 0.0" in text
+    assert "ngcc112_ami_events_total" in text
+
+
+def _spec_operations() -> set[tuple[str, str]]:
+    return {(method.upper(), path) for path, item in spec()["paths"].items()
+            for method in item if method in METHODS}
+
+
+def _app_operations(app) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or ""
+        path = re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)
+        if route.method in ("HEAD", "*"):
+            continue
+        if path.startswith("/api/") or path in ("/healthz", "/metrics", "/ws"):
+            found.add((route.method, path))
+    return found
+
+
+async def test_every_api_route_is_in_the_openapi_spec_and_back(client):
+    served = await (await client.get("/api/openapi.json")).json()
+    assert served["openapi"].startswith("3.")
+    assert _app_operations(client.server.app) == _spec_operations()
+
+
+def test_spec_references_resolve():
+    document = spec()
+    text = repr(document)
+    for name in set(re.findall(r"#/components/schemas/(\w+)", text)):
+        assert name in document["components"]["schemas"], name
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation["responses"], (method, path)
