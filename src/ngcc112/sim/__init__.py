@@ -1,13 +1,33 @@
-"""The AMI simulator: a TCP server that speaks AMI the way Asterisk 22 does.
+"""The AMI simulator: a TCP server that speaks AMI the way Asterisk 22.10.1 does.
 
-It runs simulated 112 callers through the shipped dialplan's flow, a queue
-with rrmemory members added by ``QueueAdd``, and simulated operator
-softphones, so the daemon, the demo, the tests and the benchmarks can run
-without an Asterisk. The recorded transcripts in ``shared/ami-transcripts``
-are the authority it is tested against.
+It runs simulated 112 callers through the shipped dialplan's flow (or the
+first, "legacy" one the a_..e_ recordings used), a queue with rrmemory
+members added by ``QueueAdd``, and simulated operator softphones, so the
+daemon, the demo, the tests and the benchmarks can run without an Asterisk.
+The recordings in ``shared/ami-transcripts`` are the authority: the tests in
+``tests/sim`` drive every recorded scenario through it and compare the events.
+
+Usage::
+
+    from ngcc112.sim import AmiSimulator, AmiUser, CallScript, SimulatorConfig
+
+    sim = AmiSimulator(SimulatorConfig(port=0, speed=50.0))
+    await sim.start()                      # sim.port is the listening port
+    sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=30.0)
+    call = await sim.place_call(CallScript(number="08123456789", name="Budi",
+                                           hangup_after=None))
+    await call.wait()                      # "answered", "abandoned", "prompt", ...
+    await sim.restart()                    # like `core restart now`
+    await sim.drop_clients()               # cut every TCP connection
+    await sim.wait_idle()
+    await sim.stop()
+
+Calls run whether or not any client is logged in (fail safe). Every delay is
+in simulated seconds and divided by ``speed``; ``sim.engine.now()`` and
+``sim.engine.wall()`` give the simulated clock.
 """
 
-from ngcc112.sim.calls import CallScript
+from ngcc112.sim.calls import CallScript, Location, PlacedCall, TalkBurst
 from ngcc112.sim.config import AmiUser, SimulatorConfig
 from ngcc112.sim.server import AmiSimulator, run_simulator
 from ngcc112.sim.transcript import parse_transcript
@@ -16,7 +36,10 @@ __all__ = [
     "AmiSimulator",
     "AmiUser",
     "CallScript",
+    "Location",
+    "PlacedCall",
     "SimulatorConfig",
+    "TalkBurst",
     "parse_transcript",
     "run_simulator",
 ]
