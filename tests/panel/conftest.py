@@ -4,90 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from panel_helpers import FakeLink
 
-from ngcc112 import names
-from ngcc112.ami.actions import AmiAction
-from ngcc112.ami.events import MemberState
-from ngcc112.ami.link import AmiNotConnected, AmiResponse, LinkStatus
-from ngcc112.ami.message import AmiMessage
 from ngcc112.app import build
 from ngcc112.panel.app import create_app
 from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets.db import make_engine, make_sessions, upgrade
 from ngcc112.tickets.users import seed_demo_users
-
-QUEUE = names.OPERATOR_QUEUE
-
-
-def _response(ok: bool, message: str) -> AmiResponse:
-    now = datetime.now(timezone.utc)
-    msg = AmiMessage.from_mapping({"Response": "Success" if ok else "Error", "Message": message}, now)
-    assert msg is not None
-    return AmiResponse(response=msg)
-
-
-@dataclass
-class FakeLink:
-    """Answers queue actions like Asterisk and reports the member events Asterisk would."""
-
-    hub: object
-    connected_: bool = True
-    sent: list[AmiAction] = field(default_factory=list)
-    members: dict[str, dict[str, object]] = field(default_factory=dict)
-    status: LinkStatus = field(default_factory=lambda: LinkStatus(connected=True, session=1))
-    refuse: str | None = None
-    silent: bool = False
-
-    @property
-    def connected(self) -> bool:
-        return self.connected_
-
-    def set_connected(self, up: bool) -> None:
-        self.connected_ = up
-        self.status.connected = up
-
-    def _report(self, interface: str, in_queue: bool) -> None:
-        if self.silent:
-            return
-        member = self.members.get(interface, {"name": interface, "paused": False, "reason": ""})
-        self.hub.publish(MemberState(at=datetime.now(timezone.utc), queue=QUEUE, interface=interface,
-                                     member_name=str(member["name"]), in_queue=in_queue,
-                                     paused=bool(member["paused"]), pause_reason=str(member["reason"]),
-                                     status=1))
-
-    async def send(self, action: AmiAction, timeout: float | None = None) -> AmiResponse:
-        if not self.connected_:
-            raise AmiNotConnected(f"AMI link is down; {action.name} not sent")
-        self.sent.append(action)
-        if self.refuse:
-            return _response(False, self.refuse)
-        interface = action.get("Interface") or ""
-        if action.name == "QueueAdd":
-            if interface in self.members:
-                return _response(False, "Unable to add interface: Already there")
-            self.members[interface] = {"name": action.get("MemberName"),
-                                       "paused": action.get("Paused") == "true", "reason": ""}
-            self._report(interface, True)
-            return _response(True, "Added interface to queue")
-        if action.name == "QueuePause":
-            if interface not in self.members:
-                return _response(False, "Interface not found")
-            self.members[interface]["paused"] = action.get("Paused") == "true"
-            self.members[interface]["reason"] = action.get("Reason") or ""
-            self._report(interface, True)
-            return _response(True, "Interface paused successfully")
-        if action.name == "QueueRemove":
-            if interface not in self.members:
-                return _response(False, "Unable to remove interface: Not there")
-            self._report(interface, False)
-            del self.members[interface]
-            return _response(True, "Removed interface from queue")
-        return _response(False, "Invalid/unknown command")
 
 
 @pytest.fixture(scope="session")
@@ -140,25 +66,3 @@ def other_client(aiohttp_client, client):
         return second
 
     return make
-
-
-async def login(client, username: str = "op1", password: str | None = None) -> str:
-    """Log in through the API; return the session's CSRF token."""
-    password = password or f"{username}-demo-112"
-    token = (await (await client.get("/api/session")).json())["csrf_token"]
-    response = await client.post("/api/session", json={"username": username, "password": password},
-                                 headers={"X-CSRF-Token": token})
-    assert response.status == 200, await response.text()
-    return (await response.json())["csrf_token"]
-
-
-async def settle(services) -> None:
-    """Let the live consumer process what the hub has."""
-    for _ in range(5):
-        await asyncio.sleep(0)
-    await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-def login_as():
-    return login

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import login
+from panel_helpers import login
 
 from ngcc112.panel.auth import COOKIE_NAME
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import login
+from panel_helpers import login
 from test_panel_screenpop import arrive, connected, emit, ringing
 
 from ngcc112.tickets import intake

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from conftest import QUEUE, login, settle
+from panel_helpers import QUEUE, login, settle
 
 from ngcc112.ami.events import MembersResynced, MemberState
 from ngcc112.routing.presence import Presence, PresenceBoard, PresenceControl, PresenceError

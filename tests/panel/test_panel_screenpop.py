@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
-from conftest import QUEUE, login, settle
+from panel_helpers import QUEUE, login, settle
 
 from ngcc112.ami.events import (
     CallArrived,
