@@ -295,3 +295,28 @@ async def test_hanging_up_a_ringing_operator_leg_rings_the_next(sim, connect) ->
     assert complete["Reason"] == "transfer"
     await client.action({"Action": "Hangup", "Channel": call.channel})
     assert await call.wait(5) == "hangup"
+
+
+async def test_a_client_that_stops_reading_is_dropped_not_buffered_forever(sim, connect, monkeypatch) -> None:
+    from ngcc112.sim import server
+
+    monkeypatch.setattr(server, "MAX_BACKLOG", 64 * 1024)
+    import socket
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", sim.port))
+    sock.sendall(b"Action: Login\r\nUsername: ngcc\r\nSecret: ngcc-secret\r\n\r\n")
+    await asyncio.sleep(0.05)
+    assert len(sim.sessions) == 1
+    # small kernel buffers on both ends, so the backlog shows up in the simulator
+    [session] = sim.sessions
+    session.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    calls = [await sim.place_call(s.with_(hangup_after=2.0)) for s in CallScript.surge(200)]
+    for _ in range(100):
+        if not sim.sessions:
+            break
+        await asyncio.sleep(0.02)
+    assert not sim.sessions
+    await asyncio.wait_for(asyncio.gather(*(c.wait() for c in calls)), 10)
+    sock.close()

@@ -33,6 +33,10 @@ _MODULE_DESCRIPTIONS = {
 }
 
 
+#: Bytes of undelivered events a client may fall behind before it is dropped.
+MAX_BACKLOG = 8 * 1024 * 1024
+
+
 def _classes(names_: tuple[str, ...]) -> frozenset[str]:
     if "all" in names_:
         return frozenset(ALL_CLASSES)
@@ -73,6 +77,10 @@ class Session:
             return
         if cls in self.read and cls in self.event_mask:
             self.writer.write(data)
+            if self.writer.transport.get_write_buffer_size() > MAX_BACKLOG:
+                # like Asterisk's write timeout: a client that stops reading is dropped
+                self.log.warning("sim.client_too_slow", backlog=MAX_BACKLOG)
+                self.abort()
 
     def set_events(self, mask: str) -> None:
         value = mask.strip().lower()
