@@ -320,3 +320,26 @@ async def test_a_client_that_stops_reading_is_dropped_not_buffered_forever(sim, 
     assert not sim.sessions
     await asyncio.wait_for(asyncio.gather(*(c.wait() for c in calls)), 10)
     sock.close()
+
+
+async def test_a_digit_after_the_prompt_is_reported_but_not_read(sim, connect) -> None:
+    client = await connect(sim.port)
+    await client.login()
+    call = await sim.place_call(CallScript(dtmf="5", dtmf_at=6.0, hangup_after=8.0))
+    assert await call.wait(10) == "abandoned"
+    kinds = [m["Event"] for m in client.messages if m.get("Event") in ("QueueCallerJoin", "DTMFEnd")]
+    assert kinds == ["QueueCallerJoin", "DTMFEnd"]
+    digit = [m["Value"] for m in client.messages
+             if m.get("Event") == "VarSet" and m["Variable"] == names.VAR_SILENT_DIGIT]
+    assert digit == [""]
+
+
+async def test_calls_during_a_restart_fail(sim) -> None:
+    restart = asyncio.create_task(sim.restart())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    placed = await sim.place_call(CallScript())
+    assert placed.outcome == "failed" and placed.ended.done()
+    await restart
+    after = await sim.place_call(CallScript.ghost_in_prompt())
+    assert await after.wait(5) == "prompt"

@@ -472,6 +472,8 @@ class Engine:
             self.newexten(leg, prio, "Set", f"{names.VAR_SILENT_READSTATUS}={status}")
             self.varset(leg, names.VAR_SILENT_READSTATUS, status)
             prio += 1
+        if script.dtmf is not None and not leg.variables.get(names.VAR_SILENT_DIGIT):
+            run.tasks.append(asyncio.create_task(self._dtmf(run)))
         self.newexten(leg, prio, "Queue", f"{names.OPERATOR_QUEUE},,,,{self.config.queue_timeout:g}")
         result = await self._queue(run, self.queues[names.OPERATOR_QUEUE])
         if result == "TIMEOUT":
@@ -524,13 +526,7 @@ class Engine:
         # the beep plays first; the digit timer then runs for ``seconds``
         prompt_end = self.now() + 0.5 + seconds
         if script.dtmf is not None and run.answered_at + script.dtmf_at < prompt_end:
-            await self.sleep(run.answered_at + script.dtmf_at - self.now())
-            self.emit("DTMFBegin", "dtmf", leg.block(), [("Digit", script.dtmf), ("Direction", "Received")])
-            held = script.dtmf_ms if script.dtmf_ms is not None else (
-                280 if script.kind == "PJSIP" else 250)
-            await self.sleep(held / 1000)
-            self.emit("DTMFEnd", "dtmf", leg.block(),
-                      [("Digit", script.dtmf), ("DurationMs", str(held)), ("Direction", "Received")])
+            await self._dtmf(run)
             self.varset(leg, names.VAR_SILENT_DIGIT, script.dtmf)
             self.varset(leg, "READSTATUS", "OK")
             return script.dtmf
@@ -538,6 +534,17 @@ class Engine:
         self.varset(leg, names.VAR_SILENT_DIGIT, "")
         self.varset(leg, "READSTATUS", "TIMEOUT")
         return ""
+
+    async def _dtmf(self, run: CallRun) -> None:
+        """The caller's key press: DTMFBegin, held, DTMFEnd (Direction Received, 112 leg)."""
+        leg, script = run.leg, run.script
+        assert script.dtmf is not None
+        await self.sleep(run.answered_at + script.dtmf_at - self.now())
+        self.emit("DTMFBegin", "dtmf", leg.block(), [("Digit", script.dtmf), ("Direction", "Received")])
+        held = script.dtmf_ms if script.dtmf_ms is not None else (280 if script.kind == "PJSIP" else 250)
+        await self.sleep(held / 1000)
+        self.emit("DTMFEnd", "dtmf", leg.block(),
+                  [("Digit", script.dtmf), ("DurationMs", str(held)), ("Direction", "Received")])
 
     async def _talk(self, run: CallRun, burst: TalkBurst) -> None:
         await self.sleep(run.answered_at + burst.at - self.now())

@@ -203,6 +203,11 @@ class AmiSimulator:
     # -- calls ------------------------------------------------------------
 
     async def place_call(self, script: CallScript) -> PlacedCall:
+        """Start a simulated caller; while the simulator restarts the call fails at once."""
+        if self._restarting:
+            placed = PlacedCall(script)
+            placed._finish("failed")
+            return placed
         return self.engine.place(script)
 
     def place_from_originate(self, script: CallScript, action_id: str) -> PlacedCall:
