@@ -465,9 +465,9 @@ def _priorities(events: Sequence[CallEvent], history: CallerHistory, policy: Pol
     return sent
 
 
-async def run_evaluation(path: str | Path | None = None, *, policy: Policy | None = None,
+async def evaluate_cases(path: str | Path | None = None, *, policy: Policy | None = None,
                          speed: float = DEFAULT_SPEED) -> EvaluationRun:
-    """Load the cases at ``path``, replay and score them, evaluate the predictions."""
+    """Load the cases at ``path``, replay and score them; the report and every case's result."""
     policy = policy or Policy()
     cases = load_cases(path)
     loop = asyncio.get_running_loop()
@@ -476,6 +476,12 @@ async def run_evaluation(path: str | Path | None = None, *, policy: Policy | Non
     report = evaluate(((r.case.type, r.assessment) for r in results), policy)
     return EvaluationRun(report=report, results=tuple(results), policy=policy,
                          seconds=loop.time() - started)
+
+
+async def run_evaluation(path: str | Path | None = None, *,
+                         policy: Policy | None = None) -> EvaluationReport:
+    """Precision, recall and the confusion table of the heuristics on the cases at ``path``."""
+    return (await evaluate_cases(path, policy=policy)).report
 
 
 def render_run(run: EvaluationRun) -> str:
@@ -505,7 +511,7 @@ def main_eval(settings: Settings, path: str | Path | None = None, *,
     """``ngcc112 eval-heuristics [PATH]``: 0 when it ran, 2 on unusable cases or settings."""
     try:
         policy = Policy.from_mapping(settings.routing)
-        run = asyncio.run(run_evaluation(path, policy=policy))
+        run = asyncio.run(evaluate_cases(path, policy=policy))
     except (CaseError, PolicyError) as exc:
         print(f"ngcc112 eval-heuristics: {exc}", file=sys.stderr)
         return 2

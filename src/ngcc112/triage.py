@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -79,6 +80,11 @@ TICKET_WAIT_SECONDS = 5.0
 HISTORY_TIMEOUT_SECONDS = 2.0
 #: Most earlier calls read for one number.
 HISTORY_LIMIT = 200
+#: After a call ended, how long its final score keeps being retried while the
+#: database (or the ticket) is not there yet.
+FINAL_STORE_RETRY_SECONDS = 60.0
+#: How many sent actions :attr:`Triage.sent` remembers.
+SENT_MEMORY = 1000
 
 
 def _now() -> datetime:
@@ -369,7 +375,7 @@ class Triage:
         self._task: asyncio.Task[None] | None = None
         self._subscription: Any = None
         #: Every AMI action triage sent: (action name, headers), for the record and the tests.
-        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=SENT_MEMORY)
 
     # lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -381,7 +387,12 @@ class Triage:
                  ghost_threshold=self.policy.ghost_threshold,
                  prank_threshold=self.policy.prank_threshold)
 
-    async def stop(self) -> None:
+    async def stop(self, flush_timeout: float = 2.0) -> None:
+        """Stop listening; let scores being written finish (bounded), then cancel the rest."""
+        busy = [live.worker for live in self._calls.values()
+                if live.worker is not None and not live.worker.done()]
+        if busy:
+            await asyncio.wait(busy, timeout=flush_timeout)
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -506,13 +517,17 @@ class Triage:
     async def _work(self, live: _Live) -> None:
         try:
             while live.dirty:
-                live.dirty = False
-                try:
-                    await self._evaluate(live)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("triage.score_failed", call_id=live.call_id)
+                while live.dirty:
+                    live.dirty = False
+                    try:
+                        await self._evaluate(live)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("triage.score_failed", call_id=live.call_id)
+                if live.facts.ended_at is not None and live.last is not None \
+                        and live.stored != _signature(live, live.last):
+                    await self._store_final(live, live.last)
         finally:
             if live.facts.ended_at is not None and not live.dirty:
                 if self._calls.get(live.call_id) is live:
@@ -608,16 +623,29 @@ class Triage:
             waited += delay
             delay = min(delay * 2, 1.0)
 
-    async def _store(self, live: _Live, assessment: Assessment) -> None:
+    async def _store_final(self, live: _Live, assessment: Assessment) -> None:
+        """The call ended and its last score is not stored yet: keep trying for a while."""
+        delay, waited = 0.5, 0.0
+        while waited < FINAL_STORE_RETRY_SECONDS:
+            await asyncio.sleep(delay)
+            waited += delay
+            if await self._store(live, assessment):
+                log.info("triage.final_score_stored_late", call_id=live.call_id, after=waited)
+                return
+            delay = min(delay * 2, 5.0)
+        log.error("triage.final_score_lost", call_id=live.call_id,
+                  ghost=round(assessment.ghost.value, 4), prank=round(assessment.prank.value, 4))
+
+    async def _store(self, live: _Live, assessment: Assessment) -> bool:
+        """Write the score on the ticket; False when it could not be written (yet)."""
         reasons = reasons_json(assessment)
         ghost, prank = round(assessment.ghost.value, 4), round(assessment.prank.value, 4)
-        signature = (ghost, prank, tuple((r["score"], r["code"], r["en"]) for r in reasons),
-                     live.priority)
+        signature = _signature(live, assessment)
         if signature == live.stored:
-            return
+            return True
         ticket_id = await self._ticket_id(live)
         if ticket_id is None:
-            return  # tried again at the call's next scoring moment
+            return False  # tried again at the call's next scoring moment (or after its end)
         at = self._clock()
         changes = {"ghost_score": ghost, "prank_score": prank, "score_reasons": reasons,
                    "likely_real": assessment.likely_real, "queue_priority": live.priority}
@@ -625,7 +653,7 @@ class Triage:
             async with self._sessions.begin() as session:
                 ticket = await session.get(Ticket, ticket_id)
                 if ticket is None:
-                    return
+                    return False
                 ticket.ghost_score, ticket.prank_score = ghost, prank
                 ticket.score_reasons = reasons
                 session.add(AuditEntry(ticket_id=ticket_id, at=at, actor=TRIAGE_ACTOR,
@@ -637,11 +665,12 @@ class Triage:
         except Exception as exc:
             log.warning("triage.score_not_stored", call_id=live.call_id, ticket_id=ticket_id,
                         error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
-            return
+            return False
         live.stored = signature
         log.info("triage.scored", call_id=live.call_id, ticket_id=ticket_id, ghost=ghost,
                  prank=prank, codes=[r["code"] for r in reasons])
         self._hub.publish(change)
+        return True
 
     async def _locations(self, live: _Live) -> None:
         geo_ready = bool(live.geo) and live.geo_complete and live.geo != live.geo_recorded
@@ -661,6 +690,15 @@ class Triage:
         except Exception as exc:
             log.warning("triage.location_failed", call_id=live.call_id, ticket_id=ticket_id,
                         error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+
+
+def _signature(live: _Live, assessment: Assessment) -> tuple[Any, ...]:
+    """What a stored score is compared by: values, reasons, and the priority sent."""
+    return (round(assessment.ghost.value, 4), round(assessment.prank.value, 4),
+            tuple((r.code, r.text_en) for r in (*assessment.ghost.reasons,
+                                                 *assessment.prank.reasons,
+                                                 *assessment.real_reasons)),
+            live.priority)
 
 
 def _moment_name(facts: CallFacts) -> str:

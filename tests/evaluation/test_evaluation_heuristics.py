@@ -15,10 +15,10 @@ import pytest
 from ngcc112.evaluation_run import (
     DEFAULT_PATH,
     CaseError,
+    evaluate_cases,
     load_cases,
     main_eval,
     render_run,
-    run_evaluation,
 )
 from ngcc112.routing.policy import Policy
 from ngcc112.settings import Settings
@@ -47,7 +47,7 @@ def test_the_shipped_case_set_is_a_realistic_mix_with_hard_cases():
 
 
 async def test_the_heuristics_hold_their_floors_on_the_labelled_calls(capsys):
-    run = await run_evaluation(DATA, policy=Policy())
+    run = await evaluate_cases(DATA, policy=Policy())
     with capsys.disabled():
         print("\n" + render_run(run))
     report = run.report
@@ -66,7 +66,14 @@ async def test_the_heuristics_hold_their_floors_on_the_labelled_calls(capsys):
     assert run.seconds < 20
 
 
-def test_main_eval_prints_the_table_and_refuses_bad_input(tmp_path, capsys):
+def test_main_eval_prints_the_table(capsys):
+    lines: list[str] = []
+    assert main_eval(Settings(), DATA, out=lines.append) == 0
+    text = "\n".join(lines)
+    assert "precision" in text and "true \\ predicted" in text and "lowered" in text
+
+
+def test_main_eval_refuses_bad_input(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"cases": [{"id": "x", "type": "emergency",
                                           "calls": [{"hangup_after": 5}]}]}))

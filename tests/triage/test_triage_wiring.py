@@ -129,3 +129,61 @@ def test_bad_routing_settings_stop_triage_at_start_with_a_clear_message():
     services.settings = Settings(routing={"no_such_knob": 1})
     with pytest.raises(PolicyError, match="no_such_knob"):
         Triage(services)
+
+
+class _FlakySessions:
+    """Session factory failing like an unreachable database while ``down`` is set."""
+
+    def __init__(self, sessions) -> None:
+        self._sessions, self.down = sessions, False
+
+    def _check(self) -> None:
+        if self.down:
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("connect", {}, ConnectionRefusedError("database is down"))
+
+    def __call__(self, *args, **kwargs):
+        self._check()
+        return self._sessions(*args, **kwargs)
+
+    def begin(self, *args, **kwargs):
+        self._check()
+        return self._sessions.begin(*args, **kwargs)
+
+
+async def test_a_final_score_is_written_once_the_database_is_back(database_url):
+    import asyncio
+
+    engine = make_engine(database_url)
+    sessions = make_sessions(engine)
+    flaky = _FlakySessions(sessions)
+    hub = Hub()
+    store = TicketStore(sessions, hub.publish)
+    daemon = types.SimpleNamespace(link=_DownLink(AmiNotConnected("down")),
+                                   tracker=types.SimpleNamespace(call_channel=lambda c: None))
+    services = types.SimpleNamespace(settings=Settings(), sessions=flaky, hub=hub, store=store,
+                                     daemon=daemon, extras={})
+    triage = Triage(services)
+    await triage.start()
+    t0 = datetime.now(UTC)
+    try:
+        arrived = CallArrived(call_id="c2", at=t0, channel="PJSIP/caller1-00000002", uniqueid="u2",
+                              caller_number="081211113333", caller_name=None, exten="112")
+        hub.publish(arrived)
+        await store.record(arrived)
+        await triage.idle()
+        flaky.down = True
+        ended = CallEnded(call_id="c2", at=t0 + timedelta(seconds=1.5), cause=16, cause_text="")
+        hub.publish(ended)
+        await store.record(ended)
+        await asyncio.sleep(0.3)
+        assert (await store.by_linkedid("c2")).ghost_score is None
+        flaky.down = False
+        await asyncio.wait_for(triage.idle(), 10)
+        ticket = await store.by_linkedid("c2")
+        assert ticket.ghost_score is not None
+        assert "prompt_hangup" in {r["code"] for r in ticket.score_reasons}
+    finally:
+        await triage.stop()
+        await engine.dispose()
