@@ -700,6 +700,7 @@ class Engine:
             run.ringing = None
             self.hangup_channel(op, cause)
             self.member_status(member)
+            self.dispatch(queue)
             return False
         self.emit("AgentRingNoAnswer", "agent", leg.block(), op.block("Dest"),
                   [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name),
@@ -709,6 +710,7 @@ class Engine:
         run.ringing = None
         self.hangup_channel(op, 0)
         self.member_status(member)
+        self.dispatch(queue)  # the member is free for the callers behind (autofill)
         return False
 
     def _answer(self, run: CallRun, queue: Queue, entry: Entry, member: Member, op: Channel,

@@ -57,5 +57,5 @@ async def generate_calls(sim: AmiSimulator, rate_per_minute: float, rng: random.
     while True:
         await sim.engine.sleep(rng.expovariate(rate_per_minute / 60.0))
         script = random_script(rng)
-        placed = sim.engine.place(script)
+        placed = await sim.place_call(script)
         bound.debug("sim.generated_call", channel=placed.channel, number=script.number)
