@@ -53,6 +53,10 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     await panel.live.stop()
 
 
+async def _close_websockets(app: web.Application) -> None:
+    await app[PANEL].live.close_clients()
+
+
 def create_app(services: Services) -> web.Application:
     """The panel for ``services`` (see :class:`ngcc112.app.Services`)."""
     queue = services.settings.calls.queue
@@ -77,4 +81,5 @@ def create_app(services: Services) -> web.Application:
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_live)
+    app.on_shutdown.append(_close_websockets)
     return app

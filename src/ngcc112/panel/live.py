@@ -102,6 +102,17 @@ class LiveHub:
         self._subscription = self._hub.subscribe(maxsize=10000)
         self._task = asyncio.create_task(self._consume(), name="ngcc112-panel-live")
 
+    async def close_clients(self) -> None:
+        """Close every websocket (at shutdown: open sockets would hold the server up)."""
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            if client.writer is not None:
+                client.writer.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping"), 1.0)
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -109,12 +120,7 @@ class LiveHub:
                 await self._task
         if self._subscription is not None:
             self._subscription.close()
-        for client in list(self._clients.values()):
-            with contextlib.suppress(Exception):
-                await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
-            if client.writer is not None:
-                client.writer.cancel()
-        self._clients.clear()
+        await self.close_clients()
 
     # clients ------------------------------------------------------------------------
     def add(self, ws: web.WebSocketResponse, *, user_id: int, role: str, interface: str | None,
