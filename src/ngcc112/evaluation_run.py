@@ -55,6 +55,7 @@ from ngcc112.triage import (
     no_speech_due,
     past_call,
     past_call_from_ticket,
+    priority_to_send,
     scoring_moment,
 )
 
@@ -441,16 +442,14 @@ def _priorities(events: Sequence[CallEvent], history: CallerHistory, policy: Pol
 
     def steer(now: datetime) -> None:
         nonlocal current, raised
-        if facts is None or facts.queued_at is None or facts.ended_at is not None \
-                or facts.operator_answered_at is not None:
+        if facts is None:
             return
-        advice = score_call(facts, history, policy, now).priority
-        if advice is None or advice.priority == current:
+        priority = priority_to_send(facts, score_call(facts, history, policy, now), current,
+                                    raised=raised)
+        if priority is None:
             return
-        if raised and advice.priority < current:
-            return
-        raised = raised or advice.priority > current
-        current = advice.priority
+        raised = raised or priority > current
+        current = priority
         sent.append(current)
 
     for event in events:

@@ -194,11 +194,42 @@ def scoring_moment(before: CallFacts | None, after: CallFacts | None) -> str | N
     return None
 
 
+def history_only(facts: CallFacts) -> CallFacts:
+    """What can be scored of a call the daemon did not watch from its start (found by a
+    resync after a reconnect): who calls, not how the call went. Its speech, digits and
+    timing were missed, so only the number and its history count."""
+    return CallFacts(arrived_at=facts.arrived_at, caller_number=facts.caller_number,
+                     caller_name=facts.caller_name,
+                     presentation_withheld=facts.presentation_withheld,
+                     silent_digit=facts.silent_digit, silent_digit_at=facts.silent_digit_at,
+                     category=facts.category)
+
+
 def no_speech_due(facts: CallFacts, policy: Policy) -> datetime | None:
     """When the no-speech window closes for a call still silent, or None."""
     if facts.answered_at is None or facts.ended_at is not None or facts.first_talk_at is not None:
         return None
     return facts.answered_at + timedelta(seconds=policy.no_speech_seconds)
+
+
+def priority_to_send(facts: CallFacts, assessment: Assessment, current: int, *,
+                     raised: bool) -> int | None:
+    """The queue priority to send now, or None. Shared with the evaluation.
+
+    Only while the caller waits in the queue (queued, not ended, no operator
+    yet), only when the advice differs from the caller's ``current``
+    priority, and never lower for a call that was ``raised`` (a caller who
+    pressed 5 stays ahead whatever comes later).
+    """
+    advice = assessment.priority
+    if advice is None or advice.priority == current:
+        return None
+    if facts.queued_at is None or facts.ended_at is not None \
+            or facts.operator_answered_at is not None:
+        return None
+    if raised and advice.priority < current:
+        return None
+    return advice.priority
 
 
 # --- history (shared with ngcc112.evaluation_run) ---------------------------------
@@ -340,6 +371,8 @@ class _Live:
     worker: asyncio.Task[None] | None = None
     timer: asyncio.Task[None] | None = None
     last: Assessment | None = None
+    #: Found by a resync, not seen from its start: its live signals are unknown.
+    adopted: bool = False
 
 
 class Triage:
@@ -457,7 +490,8 @@ class Triage:
             facts = advance_facts(None, item)
             if facts is None:
                 return
-            live = _Live(item.call_id, facts, priority=self.policy.priority_normal)
+            live = _Live(item.call_id, facts, priority=self.policy.priority_normal,
+                         adopted=isinstance(item, CallArrived) and item.adopted)
             self._calls[item.call_id] = live
             self._poke(live)  # first look: history, pending AML messages
         else:
@@ -492,7 +526,7 @@ class Triage:
             live.timer.cancel()
 
     def _arm_timer(self, live: _Live) -> None:
-        due = no_speech_due(live.facts, self.policy)
+        due = None if live.adopted else no_speech_due(live.facts, self.policy)
         if due is None:
             if live.timer is not None and not live.timer.done():
                 live.timer.cancel()
@@ -536,11 +570,12 @@ class Triage:
     # one evaluation --------------------------------------------------------------------
     async def _evaluate(self, live: _Live) -> None:
         facts = live.facts
-        started = facts.answered_at is not None or facts.ended_at is not None
+        started = facts.answered_at is not None or facts.ended_at is not None or live.adopted
         history = await self._history(live)
         if started:
             now = max(self._clock(), facts.ended_at or facts.arrived_at)
-            assessment = score_call(facts, history, self.policy, now)
+            seen = history_only(facts) if live.adopted else facts
+            assessment = score_call(seen, history, self.policy, now)
             live.last = assessment
             await self._steer(live, assessment)
             if self._on_assessment is not None:
@@ -571,15 +606,10 @@ class Triage:
     async def _steer(self, live: _Live, assessment: Assessment) -> None:
         """Send the advised priority while the caller waits in the queue; nothing else, ever."""
         advice = assessment.priority
-        facts = live.facts
-        if advice is None or advice.priority == live.priority:
+        if not live.queue or priority_to_send(live.facts, assessment, live.priority,
+                                              raised=live.raised) is None:
             return
-        if facts.queued_at is None or facts.ended_at is not None \
-                or facts.operator_answered_at is not None or not live.queue:
-            return
-        if live.raised and advice.priority < live.priority:
-            log.info("triage.keep_raised", call_id=live.call_id, advised=advice.priority)
-            return
+        assert advice is not None
         channel = self._daemon.tracker.call_channel(live.call_id)
         if channel is None:
             return

@@ -187,3 +187,39 @@ async def test_a_final_score_is_written_once_the_database_is_back(database_url):
     finally:
         await triage.stop()
         await engine.dispose()
+
+
+async def test_a_call_found_by_a_resync_is_scored_on_its_history_only(database_url):
+    import asyncio
+
+    engine = make_engine(database_url)
+    sessions = make_sessions(engine)
+    hub = Hub()
+    store = TicketStore(sessions, hub.publish)
+    link = _DownLink(AmiNotConnected("down"))
+    daemon = types.SimpleNamespace(link=link, tracker=types.SimpleNamespace(
+        call_channel=lambda c: "PJSIP/caller1-00000003"))
+    services = types.SimpleNamespace(settings=Settings(routing={"no_speech_seconds": 0.2}),
+                                     sessions=sessions, hub=hub, store=store, daemon=daemon,
+                                     extras={})
+    triage = Triage(services)
+    await triage.start()
+    t0 = datetime.now(UTC)
+    events = [
+        CallArrived(call_id="c3", at=t0, channel="PJSIP/caller1-00000003", uniqueid="u3",
+                    caller_number="081211114444", caller_name=None, exten="112", adopted=True),
+        CallQueued(call_id="c3", at=t0, queue="ngcc112-operators", position=1,
+                   channel="PJSIP/caller1-00000003"),
+    ]
+    try:
+        for event in events:
+            hub.publish(event)
+            await store.record(event)
+        await asyncio.sleep(0.5)  # past the no-speech window: no timer for an adopted call
+        await triage.idle()
+        ticket = await store.by_linkedid("c3")
+        assert ticket.ghost_score == 0.0 and ticket.score_reasons == []
+        assert link.sent == []
+    finally:
+        await triage.stop()
+        await engine.dispose()
