@@ -152,6 +152,22 @@ async def test_ticket_written_after_the_event_is_still_found(client, services):
     assert state["desk"]["ringing"]["ticket"]["caller_number"] == "0219999"
 
 
+async def test_number_shows_even_when_the_ticket_is_not_written(client, services):
+    """The database is slow or away: the pop still shows the caller ID from the call events."""
+    await login(client, "op1")
+    services.hub.publish(CallArrived(call_id="nodb.1", at=datetime.now(timezone.utc), channel="PJSIP/c-1",
+                                     uniqueid="nodb.1", caller_number="0274123456", caller_name="Sari",
+                                     exten="112"))
+    services.hub.publish(ringing("nodb.1"))
+    await settle(services)
+    html = await (await client.get("/panel/call")).text()
+    assert 'data-number="0274123456"' in html and "Sari" in html
+    assert "Mencari data penelepon" in html
+    state = await (await client.get("/api/me/state")).json()
+    assert state["desk"]["ringing"]["caller_number"] == "0274123456"
+    assert state["desk"]["ringing"]["ticket"] is None
+
+
 async def test_panel_restart_finds_the_unfinished_intake(client, services):
     await arrive(services, "r.1")
     await services.store.record(connected("r.1"))  # seen by the store, never by this panel

@@ -8,12 +8,15 @@ its intake is finished (the ticket leaves ``in_call`` / ``classified``).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ngcc112.ami.events import (
     CallAbandoned,
+    CallArrived,
     CallConnected,
+    CallerIdentified,
     CallEnded,
     CallsResynced,
     OperatorRingNoAnswer,
@@ -46,9 +49,25 @@ CallEventIn = (OperatorRinging | OperatorRingNoAnswer | CallConnected | CallEnde
                | CallsResynced | TicketChanged)
 
 
+#: Caller IDs remembered for live calls (a screen-pop must show the number even when the
+#: database is slow or away and the ticket is not written yet).
+CALLER_MEMORY = 1000
+
+
 class CallBoard:
     def __init__(self) -> None:
         self._desks: dict[str, DeskState] = {}
+        self._callers: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+
+    def caller(self, call_id: str) -> tuple[str | None, str | None]:
+        """(number, name) as the call events reported them, or (None, None)."""
+        return self._callers.get(call_id, (None, None))
+
+    def _remember(self, call_id: str, number: str | None, name: str | None) -> None:
+        self._callers[call_id] = (number, name)
+        self._callers.move_to_end(call_id)
+        while len(self._callers) > CALLER_MEMORY:
+            self._callers.popitem(last=False)
 
     def desk(self, interface: str | None) -> DeskState:
         return self._desks.get(interface or "", DeskState())
@@ -65,7 +84,9 @@ class CallBoard:
     def apply(self, event: object) -> set[str]:
         """Apply one hub item; return the interfaces whose desk changed."""
         changed: set[str] = set()
-        if isinstance(event, OperatorRinging):
+        if isinstance(event, (CallArrived, CallerIdentified)):
+            self._remember(event.call_id, event.caller_number, event.caller_name)
+        elif isinstance(event, OperatorRinging):
             desk = self.desk(event.interface)
             if desk.active is None or desk.active.call_id != event.call_id:
                 self._set(event.interface, replace(desk, ringing=OperatorCall(

@@ -20,7 +20,9 @@ from aiohttp import WSCloseCode, web
 
 from ngcc112.ami.events import (
     CallAbandoned,
+    CallArrived,
     CallConnected,
+    CallerIdentified,
     CallEnded,
     CallsResynced,
     MembersResynced,
@@ -202,6 +204,9 @@ class LiveHub:
                 self._broadcast_presence(member)
             async with self._presence_changed:
                 self._presence_changed.notify_all()
+            return
+        if isinstance(item, (CallArrived, CallerIdentified)):
+            self.calls.apply(item)
             return
         if isinstance(item, (OperatorRinging, OperatorRingNoAnswer, CallConnected, CallEnded,
                              CallAbandoned, CallsResynced, TicketChanged)):

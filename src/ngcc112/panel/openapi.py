@@ -185,7 +185,7 @@ def _schemas() -> dict[str, Any]:
             "pause_reason": string, "device_status": {"type": "integer", "nullable": True}, "at": string}},
         "Call": {"type": "object", "nullable": True, "properties": {
             "call_id": string, "phase": {"enum": ["ringing", "connected"]}, "since": string,
-            "ended": {"type": "boolean"},
+            "ended": {"type": "boolean"}, "caller_number": nullable, "caller_name": nullable,
             "ticket": {"allOf": [{"$ref": "#/components/schemas/Ticket"}], "nullable": True}}},
         "MyState": {"type": "object", "properties": {
             "user": {"$ref": "#/components/schemas/User"},

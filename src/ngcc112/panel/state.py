@@ -130,6 +130,7 @@ async def desk_view(panel: Panel, user: User) -> dict[str, Any]:
             out["active"] = {"call_id": ticket.linkedid, "phase": "connected",
                              "since": jsonable(ticket.answered_at),
                              "ended": ticket.ended_at is not None,
+                             "caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
                              "ticket": await ticket_view(panel, ticket)}
     return out
 
@@ -140,9 +141,12 @@ async def _call_view(panel: Panel, call: OperatorCall) -> dict[str, Any]:
     since = call.at
     if call.phase == "connected" and ticket is not None and ticket.answered_at is not None:
         since = ticket.answered_at
+    number, name = panel.calls.caller(call.call_id)
+    if ticket is not None:
+        number, name = ticket.caller_number, ticket.caller_name
     return {"call_id": call.call_id, "phase": call.phase, "since": since.isoformat(),
             "ended": call.ended or (ticket is not None and ticket.ended_at is not None),
-            "ticket": view}
+            "caller_number": number, "caller_name": name, "ticket": view}
 
 
 def presence_view(member: MemberPresence, translate: gettext.NullTranslations) -> dict[str, Any]:
