@@ -165,3 +165,16 @@ async def test_the_last_active_admin_stays(world):
     await ag.change_role(s, second, admin.id, "dispatcher")
     async with s() as session:
         assert await session.scalar(select(func.count()).select_from(AdminLogEntry)) == 1
+
+
+async def test_seeding_puts_the_demo_agency_user_in_an_agency_once(world):
+    s = world.sessions
+    assert await ag.seed_agency_member(s, "loose", "damkar") is True
+    assert await ag.seed_agency_member(s, "loose", "polisi") is False, "never moves a member"
+    assert (await ag.agency_of(s, world.users["loose"].id)).code == "damkar"
+    for username in ("op1", "nobody"):
+        with pytest.raises(AgencyError, match="not an agency user"):
+            await ag.seed_agency_member(s, username, "damkar")
+    await world.user("fresh", "agency")
+    with pytest.raises(AgencyError, match="no agency"):
+        await ag.seed_agency_member(s, "fresh", "nasa")

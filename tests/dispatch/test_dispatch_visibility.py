@@ -126,3 +126,15 @@ async def test_an_operator_cannot_touch_a_dispatch(world, board):
     some = next(iter(dispatches))
     with pytest.raises(TransitionRefused):
         await d.update_status(world.sessions, world.publish, some, "en_route", None, world.users["op1"])
+
+
+async def test_live_updates_reach_only_the_agencies_on_the_ticket(world, board):
+    tickets, _ = board
+    crash = await d.ticket_agencies(world.sessions, tickets["crash"].id)
+    assert crash == {world.agencies[c].id for c in ("damkar", "psc119", "polisi")}
+    assert await d.ticket_agencies(world.sessions, tickets["escalated"].id) == frozenset()
+    assert await d.actor_agency(world.sessions, world.users["psc1"]) == world.agencies["psc119"].id
+    assert await d.actor_agency(world.sessions, world.users["disp"]) is None
+    assert await d.actor_agency(world.sessions, world.users["loose"]) is None
+    flood = await d.ticket_agencies(world.sessions, tickets["flood"].id)
+    assert await d.actor_agency(world.sessions, world.users["damkar1"]) not in flood

@@ -130,6 +130,26 @@ async def seed_agencies(sessions: async_sessionmaker[AsyncSession]) -> list[str]
     return added
 
 
+async def seed_agency_member(sessions: async_sessionmaker[AsyncSession], username: str,
+                             agency_code: str) -> bool:
+    """Put an agency user without an agency into ``agency_code``; True when it did.
+
+    For seeding (the demo's ``agency`` account) and the command line, where no
+    admin is logged in: idempotent, and it never moves a user who already has an
+    agency. Refuses (:class:`AgencyError`) a user who is missing or not an agency user.
+    """
+    async with sessions.begin() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        if user is None or user.role != Role.AGENCY.value:
+            raise AgencyError("username", f"{username!r} is not an agency user")
+        if await session.get(AgencyMember, user.id) is not None:
+            return False
+        agency = await _agency_by_code(session, agency_code)
+        session.add(AgencyMember(user_id=user.id, agency_id=agency.id))
+    log.info("agency.member_seeded", user=username, agency=agency_code)
+    return True
+
+
 # admin: agencies ---------------------------------------------------------------------
 
 def _clean_name(name: str) -> str:

@@ -559,6 +559,26 @@ async def get_ticket_for(sessions: async_sessionmaker[AsyncSession], actor: User
     return TicketDispatches(ticket, tuple(_view(d, a, ticket.state) for d, a in rows))
 
 
+async def ticket_agencies(sessions: async_sessionmaker[AsyncSession], ticket_id: int) -> frozenset[int]:
+    """The ids of the agencies a ticket is dispatched to: who may hear of its changes.
+
+    The live boards forward a :class:`TicketChanged` to an agency user's
+    socket only when their agency is in this set.
+    """
+    async with sessions() as session:
+        return frozenset((await session.scalars(select(Dispatch.agency_id)
+                                                .where(Dispatch.ticket_id == ticket_id))).all())
+
+
+async def actor_agency(sessions: async_sessionmaker[AsyncSession], actor: User) -> int | None:
+    """The agency id of an active agency user (None for anyone else): to match :func:`ticket_agencies`."""
+    async with sessions() as session:
+        try:
+            return (await _actor(session, actor)).agency_id
+        except TransitionRefused:
+            return None
+
+
 def dispatch_summary(view: DispatchView) -> dict[str, Any]:
     """A dispatch as plain JSON-able data (API, websocket)."""
     return jsonable({
@@ -575,5 +595,6 @@ def dispatch_summary(view: DispatchView) -> dict[str, Any]:
 __all__: Sequence[str] = (
     "DISPATCH_STEPS", "DispatchError", "DispatchStatus", "DispatchView", "NotFoundOrForbidden",
     "TicketDispatches", "acknowledge", "close", "dispatch", "dispatch_summary", "file_report",
-    "get_dispatch_for", "get_ticket_for", "update_status", "visible_dispatches",
+    "actor_agency", "get_dispatch_for", "get_ticket_for", "ticket_agencies", "update_status",
+    "visible_dispatches",
 )
