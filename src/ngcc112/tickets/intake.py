@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112.tickets.models import AuditEntry, Ticket, User, utcnow
@@ -192,6 +192,14 @@ def _check_owner(ticket: Ticket, actor: User) -> None:
 
 
 async def _load(session: AsyncSession, ticket_id: int) -> Ticket:
+    """The ticket, locked for this transaction.
+
+    A no-op UPDATE first takes the write lock (SQLite has no row locks and ignores
+    FOR UPDATE): a second submit of the same ticket (a double click, two tabs) waits,
+    then reads the state the first one committed and is refused instead of applied twice.
+    """
+    await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(id=Ticket.id)
+                          .execution_options(synchronize_session=False))
     ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
     if ticket is None:
         raise IntakeRefused("not_found", f"there is no ticket #{ticket_id}")
