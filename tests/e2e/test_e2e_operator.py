@@ -93,3 +93,29 @@ async def test_page_reload_while_ringing_catches_up(page: Page, stack):
     await expect(page.locator("#presence-state")).to_have_attribute("data-state", "break")
     pauses = stack.actions("QueuePause")
     assert pauses[-1].get("Paused") == "true" and pauses[-1].get("Reason") == "rest"
+
+
+async def test_the_page_reconnects_by_itself_and_catches_up(page: Page, stack):
+    await log_in_and_go_ready(page, stack)
+    panel = stack.services.extras["panel"]
+    await panel.live.close_clients()  # as when the server drops a client that is too slow
+    await expect(page.locator("body")).to_have_attribute("data-live", "up")
+    stack.sim.set_softphone("op1", answers=True, ring_seconds=5.0)
+    await stack.sim.place_call(CallScript(number="082211112222", name="Dewi", hangup_after=None))
+    await expect(page.locator("#active .caller-number")).to_have_text("082211112222")
+
+
+
+async def test_a_change_made_in_another_browser_shows_here(page: Page, browser, stack):
+    await log_in_and_go_ready(page, stack)
+    other = await browser.new_context()
+    second = await other.new_page()
+    await second.goto(f"{stack.url}/login")
+    await second.fill("#username", "op1")
+    await second.fill("#password", "op1-demo-112")
+    await second.click("button[type=submit].primary")
+    await second.select_option("#break-reason", "meal")
+    await second.click("#go-break")
+    await expect(page.locator("#presence-state")).to_have_attribute("data-state", "break")
+    await expect(page.locator("#presence-reason")).to_have_text("Makan")
+    await other.close()

@@ -143,8 +143,10 @@ async def me_presence(request: web.Request) -> web.Response:
         return await _bad_json(request)
     wanted = body.get("presence")
     reason = body.get("reason", "")
-    failure = await change_presence(request, user, wanted if isinstance(wanted, str) else "",
-                                    reason if isinstance(reason, str) else "\n")
+    if not isinstance(reason, str):
+        return await _invalid(request, {"reason": "Choose a break reason from the list"},
+                              {"presence": wanted, "reason": ""})
+    failure = await change_presence(request, user, wanted if isinstance(wanted, str) else "", reason)
     if failure is not None:
         status, message = failure
         if status == 422:

@@ -68,6 +68,7 @@ def create_app(services: Services) -> web.Application:
                   started_at=datetime.now(timezone.utc))
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel
+    services.extras["panel"] = panel
     auth.setup(app, services.settings.panel.cookie_secret)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                          autoescape=True,

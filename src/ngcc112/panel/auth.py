@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -31,6 +32,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COOKIE_NAME = "ngcc112_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+#: A login lasts at most this long (a long shift), then the user logs in again.
+SESSION_SECONDS = 14 * 3600
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths that are neither pages nor API: no session is loaded for them.
 _NO_SESSION_PREFIXES = ("/static/", "/healthz", "/metrics", "/api/openapi.json")
@@ -121,6 +124,9 @@ async def user_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not request.path.startswith(_NO_SESSION_PREFIXES):
         session = await get_session(request)
         user_id = session.get("uid")
+        if isinstance(user_id, int) and time.time() - float(session.get("since") or 0) > SESSION_SECONDS:
+            session.invalidate()  # a shift is over: log in again
+            user_id = None
         if isinstance(user_id, int):
             user = await get_user(request.app[PANEL].services.sessions, user_id)
             if user is None or not user.active or session.get("role") != user.role:
@@ -137,6 +143,7 @@ async def log_in(request: web.Request, user: User) -> str:
     session = await new_session(request)
     session["uid"] = user.id
     session["role"] = user.role
+    session["since"] = time.time()
     if language:
         session["lang"] = language
     token = secrets.token_urlsafe(32)

@@ -178,6 +178,22 @@
     });
   }
 
+  /* Times are rendered in UTC by the server; show them in the browser's time zone. */
+  function localTimes(root) {
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    Array.prototype.forEach.call(root.querySelectorAll("time[datetime]"), function (el) {
+      if (el.dataset.local) { return; }
+      el.dataset.local = "1";
+      var t = new Date(el.getAttribute("datetime"));
+      if (isNaN(t.getTime())) { return; }
+      el.textContent = t.getFullYear() + "-" + two(t.getMonth() + 1) + "-" + two(t.getDate()) +
+        " " + two(t.getHours()) + ":" + two(t.getMinutes());
+    });
+  }
+  new MutationObserver(function () { localTimes(document); })
+    .observe(document.getElementById("main") || body, { childList: true, subtree: true });
+  localTimes(document);
+
   var desk = document.getElementById("desk");
   if (desk) { clock(desk.dataset.serverNow); }
   presenceForms();
