@@ -102,7 +102,7 @@ async def test_refusals(client, other_client, services):
     second = await other_client()
     token2 = await login(second, "op2")
     mine = await second.post(url, json=GOOD, headers={"X-CSRF-Token": token2})
-    assert mine.status == 403 and "another operator" in (await mine.json())["error"]
+    assert mine.status == 403 and "another operator" in (await mine.json())["detail"]
     agency = await other_client()
     token3 = await login(agency, "agency")
     assert (await agency.post(url, json=GOOD, headers={"X-CSRF-Token": token3})).status == 403
@@ -111,7 +111,9 @@ async def test_refusals(client, other_client, services):
     assert done.status == 200
     again = await client.post(url, json=GOOD, headers={"X-CSRF-Token": token})
     assert again.status == 409
-    assert "escalated" in (await again.json())["error"]
+    body = await again.json()
+    assert "escalated" in body["detail"]
+    assert body["error"] == "Tindakan ini tidak mungkin untuk tiket ini sekarang"
     await second.close()
     await agency.close()
 

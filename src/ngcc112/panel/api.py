@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from ngcc112.panel.auth import csrf_token, error_response, log_in, log_out, require
 from ngcc112.panel.i18n import LANGUAGES
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
-from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence
+from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence, refusal
 from ngcc112.tickets import intake
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.states import Role
@@ -218,8 +218,9 @@ async def _use_case(request: web.Request, run) -> web.Response:  # type: ignore[
     except intake.IntakeInvalid as exc:
         return await _invalid(request, exc.errors, {**{k: body.get(k) for k in body}, **exc.values})
     except intake.IntakeRefused as exc:
-        status = {"not_found": 404, "forbidden": 403}.get(exc.kind, 409)
-        return web.json_response({"error": exc.reason, "code": exc.kind}, status=status)
+        status, message = refusal(exc)
+        return web.json_response({"error": request[GETTEXT](message), "detail": exc.reason,
+                                  "code": exc.kind}, status=status)
     last: TicketChanged = changed[-1] if isinstance(changed, list) else changed
     ticket = await panel.services.store.get(ticket_id)
     return web.json_response({"ticket": await ticket_view(panel, ticket) if ticket else None,

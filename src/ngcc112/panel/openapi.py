@@ -168,7 +168,8 @@ def _schemas() -> dict[str, Any]:
     number = {"type": "number", "nullable": True}
     return {
         "Error": {"type": "object", "required": ["error"],
-                  "properties": {"error": string, "code": string}},
+                  "properties": {"error": string, "code": string,
+                                 "detail": {"type": "string", "description": "Why, in English"}}},
         "Invalid": {"type": "object", "required": ["errors"], "properties": {
             "error": string, "code": string,
             "errors": {"type": "object", "additionalProperties": string},

@@ -180,8 +180,8 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 
 async def operator_page(request: web.Request, user: User, *, form_values: dict[str, str] | None = None,
-                        form_errors: dict[str, str] | None = None, status: int = 200,
-                        presence_error: str | None = None) -> web.Response:
+                        form_errors: dict[str, str] | None = None, form_ticket_id: int | None = None,
+                        status: int = 200, presence_error: str | None = None) -> web.Response:
     panel = request.app[PANEL]
     translate = panel.catalogs[request[LANG]]
     member = panel.presence.get(user.interface or "")
@@ -191,6 +191,7 @@ async def operator_page(request: web.Request, user: User, *, form_values: dict[s
         "desk": await desk_view(panel, user),
         "form_values": form_values,
         "form_errors": form_errors or {},
+        "form_ticket_id": form_ticket_id,
         "presence_error": presence_error,
         "flash": await _flash(request),
         "server_now": datetime.now(timezone.utc).isoformat(),
@@ -230,6 +231,7 @@ async def call_fragment(request: web.Request) -> web.StreamResponse:
     panel = request.app[PANEL]
     return await render(request, "_desk.html", {
         "desk": await desk_view(panel, user), "form_values": None, "form_errors": {},
+        "form_ticket_id": None,
         "server_now": datetime.now(timezone.utc).isoformat(),
         "intake_target": INTAKE_TARGET_SECONDS, "categories": intake.CATEGORIES,
         "verdicts": intake.VERDICTS,
@@ -275,6 +277,12 @@ async def change_presence(request: web.Request, user: User, wanted: str,
     return None
 
 
+def refusal(exc: intake.IntakeRefused) -> tuple[int, str]:
+    """HTTP status and message (msgid) for a refused use case; ``exc.reason`` has the details."""
+    return {"not_found": (404, "Not found"), "forbidden": (403, "Your role may not do this")}.get(
+        exc.kind, (409, "This action is not possible for this ticket now"))
+
+
 @routes.post("/tickets/{ticket_id:\\d+}/intake")
 @require(OPERATOR, Role.DISPATCHER.value)
 async def intake_submit(request: web.Request) -> web.StreamResponse:
@@ -298,12 +306,14 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
             notice = "Saved"
     except intake.IntakeInvalid as exc:
         errors = {**exc.errors, "form": "Please correct the marked fields"}
-        if user.role == OPERATOR:
+        desk = await desk_view(panel, user) if user.role == OPERATOR else {"active": None}
+        active = desk["active"]
+        if active is not None and active["ticket"] is not None and active["ticket"]["id"] == ticket_id:
             return await operator_page(request, user, form_values={**raw, **exc.values},
-                                       form_errors=errors, status=422)
+                                       form_errors=errors, form_ticket_id=ticket_id, status=422)
         return await render_error(request, 422, request[GETTEXT]("Please correct the marked fields"))
     except intake.IntakeRefused as exc:
-        status = {"not_found": 404, "forbidden": 403}.get(exc.kind, 409)
-        return await render_error(request, status, exc.reason)
+        status, message = refusal(exc)
+        return await render_error(request, status, f"{request[GETTEXT](message)} ({exc.reason})")
     await _flash(request, notice)
     raise web.HTTPSeeOther("/")
