@@ -242,3 +242,18 @@ async def test_a_slow_client_is_dropped_without_delaying_others(services):
     assert hub.client_count == 1 and hub.dropped_clients == 1
     assert len(received) == 2 * (live_module.CLIENT_QUEUE + 5)
     await hub.stop()
+
+
+async def test_dispatchers_watch_the_room(client, services):
+    await login(client, "dispatcher")
+    async with client.ws_connect("/ws") as ws:
+        await _next(ws, "hello")
+        await arrive(services, "w.1", number="0811223344")
+        message = await _next(ws, "board")
+        assert message["ticket_id"] == (await services.store.by_linkedid("w.1")).id
+    html = await (await client.get("/panel/board")).text()
+    assert "0811223344" in html and "Baru" in html
+    page = await (await client.get("/")).text()
+    assert 'id="board"' in page and "0811223344" in page
+    state = await (await client.get("/api/me/state")).json()
+    assert state["presence"] is None and state["desk"] is None

@@ -179,7 +179,8 @@ async def tickets_list(request: web.Request) -> web.Response:
     except ValueError:
         return await _invalid(request, {"limit": "Enter a number, e.g. -6.2000"},
                         {"limit": request.query.get("limit")})
-    tickets = [await ticket_view(panel, t) for t in await panel.services.store.recent(limit)]
+    tickets = [await ticket_view(panel, t, history=False)
+               for t in await panel.services.store.recent(limit)]
     return web.json_response({"tickets": tickets})
 
 

@@ -88,7 +88,8 @@ def location_of(ticket: Ticket) -> dict[str, Any] | None:
             "confidence_pct": fix.confidence_pct, "method": fix.method, "raw": fix.raw}
 
 
-async def ticket_view(panel: Panel, ticket: Ticket) -> dict[str, Any]:
+async def ticket_view(panel: Panel, ticket: Ticket, *, history: bool = True) -> dict[str, Any]:
+    """The ticket for pages and the API; ``history`` adds this number's earlier tickets (a query)."""
     view = ticket_summary(ticket)
     view.update(jsonable({
         "intake": ticket.intake or {}, "note": ticket.note, "classified_at": ticket.classified_at,
@@ -96,7 +97,7 @@ async def ticket_view(panel: Panel, ticket: Ticket) -> dict[str, Any]:
         "prank_score": ticket.prank_score, "score_reasons": ticket.score_reasons or [],
         "silent_call": ticket.silent_digit == names.SILENT_DIGIT,
         "location": location_of(ticket),
-        "history": await number_history(panel, ticket),
+        "history": await number_history(panel, ticket) if history else [],
     }))
     return view
 

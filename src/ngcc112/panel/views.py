@@ -206,7 +206,7 @@ async def operator_page(request: web.Request, user: User, *, form_values: dict[s
 async def board_values(request: web.Request) -> dict[str, Any]:
     panel = request.app[PANEL]
     translate = panel.catalogs[request[LANG]]
-    tickets = [await ticket_view(panel, t) for t in await panel.services.store.recent(30)]
+    tickets = [await ticket_view(panel, t, history=False) for t in await panel.services.store.recent(30)]
     return {"tickets": tickets,
             "members": [presence_view(m, translate) for m in panel.presence.members()]}
 

@@ -111,7 +111,10 @@
       });
   }
 
+  var boardBusy = false, boardAgain = false;
   function refreshBoard() {
+    if (boardBusy) { boardAgain = true; return; }
+    boardBusy = true;
     fetch("/panel/board", { credentials: "same-origin" })
       .then(function (r) { return r.text(); })
       .then(function (html) {
@@ -119,7 +122,11 @@
         var fresh = parse(html).getElementById("board");
         if (board && fresh) { board.replaceWith(fresh); }
       })
-      .catch(function () {});
+      .catch(function () {})
+      .then(function () {
+        boardBusy = false;
+        if (boardAgain) { boardAgain = false; refreshBoard(); }
+      });
   }
 
   function clock(serverNow) {
