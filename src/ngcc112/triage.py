@@ -447,7 +447,7 @@ class Triage:
         log.info("triage.stopped")
 
     async def idle(self) -> None:
-        """Wait until every event received so far is handled (for tests and the evaluation)."""
+        """Wait until every event received so far is handled and scored (for tests)."""
         while True:
             sub = self._subscription
             busy = [live.worker for live in self._calls.values()

@@ -34,7 +34,7 @@ async def _add_past(pipe, number: str, verdicts: list[str], *, minutes_ago: floa
 
 async def test_a_silent_ghost_gets_a_high_ghost_score_with_no_speech_reasons(pipeline):
     pipe = await pipeline()
-    await pipe.sim.place_call(CallScript.ghost(number="081211110001", after=4.8))
+    await pipe.sim.place_call(CallScript.ghost(number="081211110001", after=4.0))
     await pipe.settle()
     ticket = await _ticket(pipe, "081211110001")
     policy = Policy()
@@ -53,7 +53,7 @@ async def test_a_silent_ghost_gets_a_high_ghost_score_with_no_speech_reasons(pip
 
 async def test_a_caller_silent_in_the_queue_is_scored_by_the_no_speech_timer_before_the_end(pipeline):
     pipe = await pipeline()
-    await pipe.sim.place_call(CallScript.ghost(number="081211110002", after=16.0))
+    await pipe.sim.place_call(CallScript.ghost(number="081211110002", after=30.0))
     await pipe.settle()
     moments = [(moment, a) for _cid, moment, a in pipe.assessments]
     live = [a for moment, a in moments if moment == "queued" and "no_speech" in a.ghost.codes]
