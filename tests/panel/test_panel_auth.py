@@ -159,3 +159,40 @@ async def test_security_headers(client):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_password_guessing_is_throttled(client):
+    token = await _csrf(client)
+    headers = {"X-CSRF-Token": token}
+    for _ in range(5):
+        wrong = await client.post("/api/session", json={"username": "op1", "password": "guess-guess"},
+                                  headers=headers)
+        assert wrong.status == 401
+    locked = await client.post("/api/session", json={"username": "op1", "password": "op1-demo-112"},
+                               headers=headers)
+    assert locked.status == 429
+    assert (await locked.json())["error"].startswith("Terlalu banyak percobaan gagal")
+    html_token = await _form_token(client)
+    page = await client.post("/login", data={"username": "op1", "password": "op1-demo-112",
+                                             "csrf_token": html_token})
+    assert page.status == 429
+    assert 'value="op1"' in await page.text()
+    # other users are not affected
+    assert await login(client, "op2")
+
+
+def test_throttle_lockout_ends():
+    from ngcc112.panel.auth import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(limit=3, window=10, lockout=30, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.failed("Op1")
+    assert throttle.retry_after("op1") == 30
+    now[0] = 31
+    assert throttle.retry_after("op1") == 0
+    throttle.failed("op1")
+    now[0] = 50  # outside the window: the old failure does not count
+    throttle.failed("op1")
+    throttle.failed("op1")
+    assert throttle.retry_after("op1") == 0

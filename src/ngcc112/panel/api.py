@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 from sqlalchemy import func, select, text
 
-from ngcc112.panel.auth import csrf_token, error_response, log_in, log_out, require
+from ngcc112.panel.auth import check_login, csrf_token, error_response, log_in, log_out, require
 from ngcc112.panel.i18n import LANGUAGES
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence, refusal
@@ -18,7 +18,6 @@ from ngcc112.tickets import intake
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import TicketChanged, jsonable
-from ngcc112.tickets.users import authenticate
 
 routes = web.RouteTableDef()
 DISPATCHER = Role.DISPATCHER.value
@@ -80,9 +79,11 @@ async def session_create(request: web.Request) -> web.Response:
         errors["password"] = "Enter your password"
     if errors:
         return await _invalid(request, errors, {"username": username if isinstance(username, str) else ""})
-    user = await authenticate(request.app[PANEL].services.sessions, username.strip(), password)
+    user, message = await check_login(request, username.strip(), password)
     if user is None:
-        return await error_response(request, 401, "Wrong username or password", code="credentials")
+        locked = message.startswith("Too many")
+        return await error_response(request, 429 if locked else 401, message,
+                                    code="throttled" if locked else "credentials")
     token = await log_in(request, user)
     return web.json_response({"user": user_view(user), "csrf_token": token})
 

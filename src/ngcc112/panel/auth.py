@@ -50,6 +50,7 @@ def setup(app: web.Application, cookie_secret: str) -> None:
     storage = EncryptedCookieStorage(session_key(cookie_secret), cookie_name=COOKIE_NAME,
                                      httponly=True, samesite="Strict", max_age=None)
     setup_sessions(app, storage)
+    app[THROTTLE] = LoginThrottle()
     app.middlewares.append(csrf_middleware)
     app.middlewares.append(user_middleware)
 
@@ -158,6 +159,55 @@ async def log_out(request: web.Request) -> None:
     if language:
         fresh = await new_session(request)
         fresh["lang"] = language
+
+
+class LoginThrottle:
+    """Slows password guessing: after ``limit`` failures for one username within ``window``
+    seconds, that username is refused for ``lockout`` seconds (the right password too)."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0, lockout: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.lockout, self._clock = limit, window, lockout, clock
+        self._failures: dict[str, list[float]] = {}
+        self._locked: dict[str, float] = {}
+
+    def retry_after(self, username: str) -> float:
+        """Seconds until ``username`` may try again; 0 when it may try now."""
+        until = self._locked.get(username.lower(), 0.0)
+        return max(0.0, until - self._clock())
+
+    def failed(self, username: str) -> None:
+        key, now = username.lower(), self._clock()
+        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+        recent.append(now)
+        if len(recent) >= self.limit:
+            self._locked[key] = now + self.lockout
+            recent = []
+        self._failures[key] = recent
+        if len(self._failures) > 10000:  # bounded memory under a spray of usernames
+            self._failures.clear()
+            self._locked = {k: v for k, v in self._locked.items() if v > now}
+
+    def succeeded(self, username: str) -> None:
+        self._failures.pop(username.lower(), None)
+
+
+async def check_login(request: web.Request, username: str, password: str) -> tuple[User | None, str]:
+    """Authenticate through the throttle: (user, "") or (None, msgid of the refusal)."""
+    from ngcc112.tickets.users import authenticate
+
+    throttle = request.app[THROTTLE]
+    if throttle.retry_after(username) > 0:
+        return None, "Too many failed attempts. Wait a minute and try again."
+    user = await authenticate(request.app[PANEL].services.sessions, username, password)
+    if user is None:
+        throttle.failed(username)
+        return None, "Wrong username or password"
+    throttle.succeeded(username)
+    return user, ""
+
+
+THROTTLE = web.AppKey("ngcc112_login_throttle", LoginThrottle)
 
 
 def require(*roles: str) -> Callable[[Handler], Handler]:

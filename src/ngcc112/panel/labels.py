@@ -51,6 +51,7 @@ ROLE_LABELS = {
 #: Messages the panel's Python code shows (errors and notices).
 MESSAGES = (
     N_("Wrong username or password"),
+    N_("Too many failed attempts. Wait a minute and try again."),
     N_("Enter your username"),
     N_("Enter your password"),
     N_("The form expired or was sent from elsewhere. Reload the page and try again."),

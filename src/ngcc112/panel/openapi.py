@@ -27,6 +27,7 @@ def _refusals(*codes: int) -> dict[str, Any]:
     text = {400: "The body is not a JSON object", 401: "Not logged in", 403:
             "Wrong role, missing or wrong CSRF token, or another operator's ticket",
             404: "No such ticket", 409: "Not possible in the ticket's state",
+            429: "Too many failed logins for this username: wait a minute",
             502: "Asterisk refused the change", 503: "Asterisk is not connected",
             504: "Asterisk did not answer in time"}
     out = {str(code): _json(_ERROR, text[code]) for code in codes}
@@ -71,7 +72,7 @@ def spec() -> dict[str, Any]:
                 "post": _unsafe("Log in", {"type": "object", "required": ["username", "password"],
                                            "properties": {"username": {"type": "string"},
                                                           "password": {"type": "string"}}},
-                                _json({"$ref": "#/components/schemas/Session"}, "Logged in"), 400, 401, 403),
+                                _json({"$ref": "#/components/schemas/Session"}, "Logged in"), 400, 401, 403, 429),
                 "delete": {"summary": "Log out (an operator also leaves the queue)", "parameters": _CSRF,
                            "responses": {"204": {"description": "Logged out"}, **_refusals(401, 403)}},
             },

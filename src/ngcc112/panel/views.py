@@ -13,14 +13,13 @@ from aiohttp_session import get_session
 
 from ngcc112.ami.link import AmiActionTimeout, AmiNotConnected
 from ngcc112.panel import labels
-from ngcc112.panel.auth import csrf_token, log_in, log_out, require
+from ngcc112.panel.auth import check_login, csrf_token, log_in, log_out, require
 from ngcc112.panel.i18n import LANGUAGE_NAMES, LANGUAGES
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.routing.presence import BREAK_REASONS, Presence, PresenceError, check_reason
 from ngcc112.tickets import intake
 from ngcc112.tickets.models import User
 from ngcc112.tickets.states import Role
-from ngcc112.tickets.users import authenticate
 
 routes = web.RouteTableDef()
 OPERATOR = Role.OPERATOR.value
@@ -127,12 +126,15 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         errors["password"] = "Enter your password"
     user = None
     if not errors:
-        user = await authenticate(request.app[PANEL].services.sessions, username, password)
+        user, refusal_message = await check_login(request, username, password)
         if user is None:
-            errors["form"] = "Wrong username or password"
+            errors["form"] = refusal_message
     if user is None:
+        status = 422 if "form" not in errors else 401
+        if errors.get("form", "").startswith("Too many"):
+            status = 429
         return await render(request, "login.html", {"next": target, "username": username, "errors": errors},
-                      status=422 if "form" not in errors else 401)
+                            status=status)
     await log_in(request, user)
     raise web.HTTPSeeOther(target)
 
