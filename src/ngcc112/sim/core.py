@@ -1,0 +1,350 @@
+"""The simulated Asterisk's core: clock, ids, event emission, channels, devices, members.
+
+Everything in the simulator is synchronous between ``await`` points, so each
+event burst is atomic; every delay is simulated seconds divided by the
+configured speed. Calls run whether or not any AMI client is logged in (fail
+safe): the event sink simply has nobody to deliver to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from ngcc112 import names
+from ngcc112.sim.calls import PRES_ALLOWED, PRES_UNAVAILABLE, PRES_WITHHELD, CallScript, PlacedCall
+from ngcc112.sim.config import SimulatorConfig
+from ngcc112.sim.model import (
+    DEV_INUSE,
+    DEV_NOT_INUSE,
+    DEV_RINGING,
+    DEV_UNAVAILABLE,
+    DEVICE_STATE_NAMES,
+    UNKNOWN,
+    Channel,
+    Entry,
+    Member,
+    Queue,
+    Softphone,
+)
+from ngcc112.sim.wire import Pairs, c_escape, truncate_name
+
+log = structlog.get_logger(__name__)
+
+#: Event sink: (event class, message pairs).
+Sink = Callable[[str, Pairs], None]
+
+PHASE_DIALPLAN = "dialplan"
+PHASE_PROMPT = "prompt"
+PHASE_QUEUE = "queue"
+PHASE_BRIDGED = "bridged"
+PHASE_ELSEWHERE = "elsewhere"
+PHASE_DONE = "done"
+
+
+@dataclass(eq=False)
+class CallRun:
+    """One running call: the caller's 112 leg, its Local half, its queue state."""
+
+    script: CallScript
+    placed: PlacedCall
+    flow: str
+    leg: Channel
+    local1: Channel | None = None
+    originate_action_id: str = ""
+    phase: str = PHASE_DIALPLAN
+    answered_at: float = 0.0
+    queue: Queue | None = None
+    entry: Entry | None = None
+    ringing: tuple[Member, Channel] | None = None
+    #: Resolved with a Hangup cause when the rung operator leg is hung up.
+    ring_cut: asyncio.Future[int] | None = None
+    operator: Channel | None = None
+    member: Member | None = None
+    connected_at: float = 0.0
+    task: asyncio.Task[None] | None = None
+    timer: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+
+class EngineCore:
+    """State and primitives the call flow and the AMI interventions build on."""
+
+    def __init__(self, config: SimulatorConfig, sink: Sink) -> None:
+        self.config = config
+        self._sink = sink
+        self._loop_t0 = 0.0
+        self.epoch = time.time()
+        self.channels: dict[str, Channel] = {}
+        self.queues: dict[str, Queue] = {}
+        self.globals: dict[str, str] = {}
+        self.softphones: dict[str, Softphone] = {}
+        self.registered: dict[str, bool] = dict(config.endpoints)
+        self.calls: set[CallRun] = set()
+        self._seq = 0
+        self._chan_seq = 0
+        self._local_seq = 0
+        self._entry_seq = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.reset_state()
+
+    def start_clock(self) -> None:
+        self._loop_t0 = asyncio.get_running_loop().time()
+
+    def now(self) -> float:
+        """Simulated seconds since the simulator started."""
+        return (asyncio.get_running_loop().time() - self._loop_t0) * self.config.speed
+
+    def wall(self) -> float:
+        return self.epoch + self.now()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(seconds, 0.0) / self.config.speed)
+
+    def reset_state(self) -> None:
+        """A fresh Asterisk: no channels, empty queues (members are lost too)."""
+        self.channels.clear()
+        self.globals.clear()
+        self.queues = {
+            name: Queue(name, self.config.queue_timeout if name == names.OPERATOR_QUEUE else None)
+            for name in self.config.queues
+        }
+        for endpoint in self.registered:
+            self.softphones.setdefault(endpoint, Softphone())
+
+    def _uniqueid(self) -> str:
+        uid = f"{int(self.wall())}.{self._seq}"
+        self._seq += 1
+        return uid
+
+    def emit(self, event: str, cls: str, *parts: Pairs) -> None:
+        pairs: Pairs = [("Event", event), ("Privilege", f"{cls},all")]
+        for part in parts:
+            pairs.extend(part)
+        self._sink(cls, pairs)
+
+    def emit_raw(self, cls: str, pairs: Pairs) -> None:
+        self._sink(cls, pairs)
+
+    def _new_channel(self, name: str, *, state: int, cid_num: str, cid_name: str, context: str,
+                     exten: str, linkedid: str | None = None, endpoint: str = "") -> Channel:
+        uid = self._uniqueid()
+        chan = Channel(
+            name=name, uniqueid=uid, linkedid=linkedid or uid, state=state, cid_num=cid_num,
+            cid_name=cid_name, context=context, exten=exten, created=self.now(), endpoint=endpoint,
+        )
+        self.channels[name] = chan
+        return chan
+
+    def _pjsip_name(self, endpoint: str) -> str:
+        name = f"PJSIP/{endpoint}-{self._chan_seq:08x}"
+        self._chan_seq += 1
+        return name
+
+    def find_channel(self, name: str) -> Channel | None:
+        return self.channels.get(name)
+
+    def newexten(self, chan: Channel, priority: int, app: str, data: str, *,
+                 context: str | None = None, exten: str | None = None) -> None:
+        if context is not None:
+            chan.context = context
+        if exten is not None:
+            chan.exten = exten
+        chan.priority = priority
+        chan.application, chan.appdata = app, data
+        self.emit("Newexten", "dialplan", chan.block(),
+                  [("Extension", chan.exten), ("Application", app), ("AppData", data)])
+
+    def varset(self, chan: Channel | None, variable: str, value: str) -> None:
+        if chan is None:
+            self.globals[variable] = value
+            self.emit("VarSet", "dialplan", [("Channel", "none"), ("Uniqueid", "none"),
+                                              ("Variable", variable), ("Value", c_escape(value))])
+            return
+        chan.variables[variable.lstrip("_")] = value
+        self.emit("VarSet", "dialplan", chan.block(), [("Variable", variable), ("Value", c_escape(value))])
+
+    def newstate(self, chan: Channel, state: int) -> None:
+        chan.state = state
+        self.emit("Newstate", "call", chan.block())
+
+    def device_state(self, device: str, state: str) -> None:
+        self.emit("DeviceStateChange", "call", [("Device", device), ("State", state)])
+
+    def hangup_channel(self, chan: Channel, cause: int) -> None:
+        text = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding"}.get(
+            cause, "Unknown")
+        self.emit("Hangup", "call", chan.block(), [("Cause", str(cause)), ("Cause-txt", text)])
+        self.channels.pop(chan.name, None)
+        if chan.name.startswith("Local/"):
+            if not any(c.name.startswith("Local/") for c in self.channels.values()):
+                self.device_state(chan.name.split("-")[0], "NOT_INUSE")
+        elif chan.endpoint:
+            self.device_state(f"PJSIP/{chan.endpoint}", self._device_name(chan.endpoint))
+
+    def endpoint_busy(self, endpoint: str) -> bool:
+        return any(c.endpoint == endpoint for c in self.channels.values())
+
+    def device_status(self, endpoint: str) -> int:
+        if not self.registered.get(endpoint, False):
+            return DEV_UNAVAILABLE
+        for chan in self.channels.values():
+            if chan.endpoint == endpoint:
+                return DEV_RINGING if chan.state == 5 else DEV_INUSE
+        return DEV_NOT_INUSE
+
+    def _device_name(self, endpoint: str) -> str:
+        return DEVICE_STATE_NAMES[self.device_status(endpoint)]
+
+    def member_status(self, member: Member) -> None:
+        status = self.device_status(member.endpoint)
+        in_call = any(c.endpoint == member.endpoint and c.state == 6 for c in self.channels.values())
+        self.emit("QueueMemberStatus", "agent", member.block(status, in_call))
+
+    def member_event(self, event: str, member: Member) -> None:
+        status = self.device_status(member.endpoint)
+        self.emit(event, "agent", member.block(status, False))
+
+    def queue_add(self, queue: Queue, interface: str, name: str, state_interface: str,
+                  penalty: int, paused: bool, reason: str = "") -> Member:
+        member = Member(queue=queue.name, interface=interface, name=name or interface,
+                        state_interface=state_interface or interface, penalty=penalty,
+                        paused=paused, reason=reason if paused else "", login_time=int(self.wall()))
+        queue.members[interface] = member
+        self.device_state(f"Queue:{queue.name}_pause_{interface}", "INUSE" if paused else "NOT_INUSE")
+        self.member_event("QueueMemberAdded", member)
+        self.device_state(f"Queue:{queue.name}_avail", "NOT_INUSE")
+        self.dispatch(queue)
+        return member
+
+    def queue_remove(self, queue: Queue, member: Member) -> None:
+        del queue.members[member.interface]
+        self.member_event("QueueMemberRemoved", member)
+        if not queue.members:
+            self.device_state(f"Queue:{queue.name}_avail", "INUSE")
+
+    def queue_pause(self, member: Member, paused: bool, reason: str) -> None:
+        member.paused = paused
+        member.reason = reason if paused else ""
+        member.last_pause = int(self.wall()) if paused else member.last_pause
+        self.device_state(f"Queue:{member.queue}_pause_{member.interface}",
+                          "INUSE" if paused else "NOT_INUSE")
+        self.member_event("QueueMemberPause", member)
+        if not paused:
+            self.dispatch(self.queues[member.queue])
+
+    def set_registered(self, endpoint: str, registered: bool) -> None:
+        self.registered[endpoint] = registered
+        self.softphones.setdefault(endpoint, Softphone())
+        self.device_state(f"PJSIP/{endpoint}", self._device_name(endpoint))
+        for queue in self.queues.values():
+            for member in queue.members.values():
+                if member.endpoint == endpoint:
+                    self.member_status(member)
+            self.dispatch(queue)
+
+    def _member_free(self, member: Member, reserved: set[str]) -> bool:
+        return (not member.paused and self.registered.get(member.endpoint, False)
+                and not self.endpoint_busy(member.endpoint) and member.endpoint not in reserved)
+
+    def _reserved(self) -> set[str]:
+        reserved: set[str] = set()
+        for queue in self.queues.values():
+            for entry in queue.entries:
+                if entry.offer is not None and entry.offer.done() and not entry.offer.cancelled():
+                    reserved.add(entry.offer.result().endpoint)
+        for call in self.calls:
+            if call.ringing is not None:
+                reserved.add(call.ringing[0].endpoint)
+        return reserved
+
+    def dispatch(self, queue: Queue) -> None:
+        """Offer free members to waiting callers, in queue order (rrmemory, autofill)."""
+        reserved = self._reserved()
+        order = list(queue.members.values())
+        for entry in queue.entries:
+            if entry.offer is None or entry.offer.done():
+                continue
+            start = 0
+            if queue.last_rung in queue.members:
+                start = [m.interface for m in order].index(queue.last_rung) + 1
+            chosen = None
+            for i in range(len(order)):
+                member = order[(start + i) % len(order)]
+                if self._member_free(member, reserved):
+                    chosen = member
+                    break
+            if chosen is None:
+                return
+            reserved.add(chosen.endpoint)
+            queue.last_rung = chosen.interface
+            entry.offer.set_result(chosen)
+
+    def dispatch_all(self) -> None:
+        for queue in self.queues.values():
+            self.dispatch(queue)
+
+    def _operator_cid(self, endpoint: str) -> tuple[str, str]:
+        digits = "".join(ch for ch in endpoint if ch.isdigit()) or "0"
+        return f"20{digits}", f"Operator {digits}"
+
+    def _end_run(self, run: CallRun, outcome: str) -> None:
+        run.phase = PHASE_DONE
+        current = asyncio.current_task()
+        for task in (run.task, run.timer, *run.tasks):
+            if task is not None and task is not current and not task.done():
+                task.cancel()
+        for chan in (run.leg, run.local1, run.operator):
+            if chan is not None:
+                self.channels.pop(chan.name, None)
+        if run.ringing is not None:
+            self.channels.pop(run.ringing[1].name, None)
+        self.calls.discard(run)
+        run.placed._finish(outcome)
+        log.debug("sim.call_ended", channel=run.leg.name, outcome=outcome)
+        if not self.calls:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def cancel_all(self) -> None:
+        tasks = []
+        for run in list(self.calls):
+            for task in (run.task, run.timer, *run.tasks):
+                if task is not None and not task.done():
+                    task.cancel()
+                    tasks.append(task)
+            run.placed._finish("stopped")
+        self.calls.clear()
+        self._idle.set()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def caller_id(script: CallScript) -> tuple[str, str, str]:
+    """(CallerIDNum, CallerIDName, CALLERID(pres)) as Asterisk shows them."""
+    if script.presentation == "anonymous":
+        return "anonymous", truncate_name(script.name or "Anonymous"), PRES_WITHHELD
+    number = script.number or UNKNOWN
+    name = truncate_name(script.name) if script.name else UNKNOWN
+    if not script.number and not script.name:
+        return UNKNOWN, UNKNOWN, PRES_UNAVAILABLE
+    pres = PRES_WITHHELD if script.presentation == "withheld" else PRES_ALLOWED
+    return number, name, pres
+
+
+def cid_all(number: str, name: str) -> str:
+    """``${CALLERID(all)}``: ``"Name" <number>``."""
+    num = "" if number == UNKNOWN else number
+    nm = "" if name == UNKNOWN else name
+    return f'"{nm}" <{num}>'
+
