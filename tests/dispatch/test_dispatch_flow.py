@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ngcc112.tickets import dispatch as d
-from ngcc112.tickets.dispatch import DispatchError, NotFoundOrForbidden
+from ngcc112.tickets.dispatch import DispatchError, NotFoundOrForbidden, RoleRefused
 from ngcc112.tickets.dispatch_models import Dispatch
 from ngcc112.tickets.models import AuditEntry, Ticket, User
 from ngcc112.tickets.states import TransitionRefused
@@ -127,7 +127,7 @@ async def test_an_agency_that_handles_without_going_on_scene_reports_straight_fr
 @pytest.mark.parametrize("role_user", ["op1", "admin", "damkar1"])
 async def test_only_dispatchers_dispatch_and_a_refusal_writes_nothing(world, role_user):
     ticket = await world.ticket()
-    with pytest.raises(TransitionRefused, match="is for: dispatcher"):
+    with pytest.raises(RoleRefused, match="is for: dispatcher"):
         await d.dispatch(world.sessions, world.publish, ticket.id, ["damkar"], "", world.users[role_user])
     assert await _count(world, Dispatch) == 0
     assert await _audit(world, ticket.id) == []
@@ -138,8 +138,9 @@ async def test_only_dispatchers_dispatch_and_a_refusal_writes_nothing(world, rol
 @pytest.mark.parametrize("state", ["new", "in_call", "classified", "reported", "closed"])
 async def test_a_ticket_that_is_not_escalated_cannot_be_dispatched(world, state):
     ticket = await world.ticket(state=state)
-    with pytest.raises(TransitionRefused):
+    with pytest.raises(TransitionRefused) as refused:
         await d.dispatch(world.sessions, world.publish, ticket.id, ["damkar"], "", world.users["disp"])
+    assert not isinstance(refused.value, RoleRefused), "the state is wrong, not the dispatcher"
     assert await _count(world, Dispatch) == 0
 
 
@@ -174,7 +175,7 @@ async def test_acknowledging_is_for_the_dispatched_agency_only_and_only_once(wor
     ticket = await world.ticket()
     (item,) = await d.dispatch(s, pub, ticket.id, ["damkar"], "", u["disp"])
     for name in ("disp", "op1", "admin"):
-        with pytest.raises(TransitionRefused, match="user of the dispatched agency; not for"):
+        with pytest.raises(RoleRefused, match="user of the dispatched agency; not for"):
             await d.acknowledge(s, pub, item.id, u[name])
     for name in ("psc1", "polisi1", "loose"):
         with pytest.raises(NotFoundOrForbidden):
@@ -218,7 +219,7 @@ async def test_the_dispatcher_records_what_an_agency_reported_by_radio_on_its_be
     with pytest.raises(TransitionRefused, match="already has its field report"):
         await d.file_report(s, pub, item.id, "again", u["disp"])
     for name in ("op1", "admin"):
-        with pytest.raises(TransitionRefused, match="or a dispatcher; not for"):
+        with pytest.raises(RoleRefused, match="or a dispatcher; not for"):
             await d.file_report(s, pub, item.id, "x", u[name])
 
 
@@ -241,7 +242,7 @@ async def test_closing_before_every_agency_reported_needs_an_override_reason_whi
     with pytest.raises(DispatchError) as refused:
         await d.close(s, pub, ticket.id, u["disp"])
     assert refused.value.field == "override_reason" and "not every agency has reported" in refused.value.message
-    with pytest.raises(TransitionRefused, match="is for: dispatcher"):
+    with pytest.raises(RoleRefused, match="is for: dispatcher"):
         await d.close(s, pub, ticket.id, u["op1"], "operators do not close dispatched tickets")
     clock.tick(90)
     change = await d.close(s, pub, ticket.id, u["disp"], "  Polisi melapor lewat telepon: aman  ", clock=clock)
@@ -278,12 +279,12 @@ async def test_a_deactivated_account_is_refused_at_once(world):
     (item,) = await d.dispatch(s, pub, ticket.id, ["damkar"], "", u["disp"])
     async with s.begin() as session:
         (await session.get(User, u["damkar1"].id)).active = False
-    with pytest.raises(TransitionRefused, match="not active"):
+    with pytest.raises(RoleRefused, match="not active"):
         await d.acknowledge(s, pub, item.id, u["damkar1"])
     # and a role taken away counts, even though the caller still holds the old User object
     async with s.begin() as session:
         (await session.get(User, u["disp"].id)).role = "operator"
-    with pytest.raises(TransitionRefused, match="not for operator"):
+    with pytest.raises(RoleRefused, match="not for operator"):
         await d.close(s, pub, ticket.id, u["disp"], "reason")
 
 

@@ -7,7 +7,6 @@ import pytest
 from ngcc112.tickets import dispatch as d
 from ngcc112.tickets.dispatch import NotFoundOrForbidden
 from ngcc112.tickets.models import User
-from ngcc112.tickets.states import TransitionRefused
 
 AGENCY_USERS = {"damkar1": "damkar", "damkar2": "damkar", "psc1": "psc119", "polisi1": "polisi"}
 
@@ -124,7 +123,7 @@ async def test_open_only_leaves_out_closed_tickets_and_finished_reported_dispatc
 async def test_an_operator_cannot_touch_a_dispatch(world, board):
     _, dispatches = board
     some = next(iter(dispatches))
-    with pytest.raises(TransitionRefused):
+    with pytest.raises(d.RoleRefused):
         await d.update_status(world.sessions, world.publish, some, "en_route", None, world.users["op1"])
 
 

@@ -21,6 +21,11 @@ when the first agency is on scene, ``→ reported`` when every dispatch is
 finished (handled or cannot handle) and has its field report. The dispatcher
 closes a reported ticket; closing earlier needs an override reason, audited.
 
+Refusals: :class:`NotFoundOrForbidden` (404), :class:`RoleRefused` (403: the
+role, the agency or a deactivated account), any other
+:class:`~ngcc112.tickets.states.TransitionRefused` (409: the ticket's or the
+dispatch's state), :class:`DispatchError` (400: a value, with its field).
+
 Who may do what:
 
 - dispatch, close: the roles the table gives ``dispatch`` / ``close`` (dispatcher);
@@ -99,6 +104,14 @@ class NotFoundOrForbidden(LookupError):
     """No such dispatch or ticket — or not one this actor may see (the panel answers 404)."""
 
 
+class RoleRefused(TransitionRefused):
+    """Refused for who the actor is (role, agency, deactivated account), not for the ticket's state.
+
+    A :class:`TransitionRefused`, so one handler catches both; the panel may
+    answer this one 403 and the others 409.
+    """
+
+
 class DispatchError(ValueError):
     """A value the use case cannot accept; ``field`` names the culprit (the panel answers 400)."""
 
@@ -174,11 +187,11 @@ async def _actor(session: AsyncSession, actor: User) -> _Actor:
     """The actor as the database has it now; refused when deactivated or gone."""
     current = await session.get(User, actor.id, populate_existing=True)
     if current is None or not current.active:
-        raise TransitionRefused(f"the account {actor.username!r} is not active")
+        raise RoleRefused(f"the account {actor.username!r} is not active")
     try:
         role = Role(current.role)
     except ValueError:
-        raise TransitionRefused(f"unknown role {current.role!r}") from None
+        raise RoleRefused(f"unknown role {current.role!r}") from None
     agency_id = None
     if role is Role.AGENCY:
         agency_id = await session.scalar(select(AgencyMember.agency_id)
@@ -236,8 +249,18 @@ def _audit(session: AsyncSession, ticket: Ticket, actor: _Actor, action: str, be
                          state=ticket.state, changes=changes)
 
 
+def _check(source: State | str, target: State, role: Role) -> None:
+    """:func:`check_transition`, with a refusal for the role raised as :class:`RoleRefused`."""
+    try:
+        check_transition(source, target, role)
+    except TransitionRefused as exc:
+        if any(t.source == source and t.target == target for t in TRANSITIONS):
+            raise RoleRefused(exc.reason) from None
+        raise
+
+
 def _move_ticket(ticket: Ticket, target: State, actor: _Actor) -> None:
-    check_transition(ticket.state, target, actor.role)
+    _check(ticket.state, target, actor.role)
     ticket.state = target.value
 
 
@@ -268,7 +291,7 @@ def _check_agency_side(actor: _Actor, dispatch: Dispatch, agency: Agency, *, dis
     if dispatcher_may and actor.role in _roles_for("dispatch"):
         return {"on_behalf_of": agency.code}
     who = "a user of the dispatched agency" + (" or a dispatcher" if dispatcher_may else "")
-    raise TransitionRefused(f"{what} is for {who}; not for {actor.role}")
+    raise RoleRefused(f"{what} is for {who}; not for {actor.role}")
 
 
 async def _dispatches_of(session: AsyncSession, ticket_id: int) -> list[Dispatch]:
@@ -320,7 +343,7 @@ async def dispatch(sessions: async_sessionmaker[AsyncSession], publish: Publish 
         before = row.state
         if State(before) in WORKING_STATES:
             if who.role not in _roles_for("dispatch"):
-                check_transition(State.ESCALATED, State.DISPATCHED, who.role)  # raises, with the reason
+                _check(State.ESCALATED, State.DISPATCHED, who.role)  # raises, with the reason
         else:
             _move_ticket(row, State.DISPATCHED, who)
         found = {a.code: a for a in (await session.scalars(select(Agency).where(Agency.code.in_(codes)))).all()}
@@ -465,10 +488,10 @@ async def close(sessions: async_sessionmaker[AsyncSession], publish: Publish | N
         who = await _actor(session, actor)
         before = State(row.state)
         if before not in CLOSABLE_STATES:
-            check_transition(before, State.CLOSED, who.role)  # refuses closed, new, in_call …
+            _check(before, State.CLOSED, who.role)  # refuses closed, new, in_call …
             raise TransitionRefused(f"ticket #{row.id} is {before}: it is closed at intake, "
                                     "not by Close Ticket")
-        check_transition(before, State.CLOSED, who.role)
+        _check(before, State.CLOSED, who.role)
         changes: dict[str, Any] = {"closed_at": now}
         if before is not State.REPORTED:
             if override_reason is None:
@@ -593,7 +616,7 @@ def dispatch_summary(view: DispatchView) -> dict[str, Any]:
 
 
 __all__: Sequence[str] = (
-    "DISPATCH_STEPS", "DispatchError", "DispatchStatus", "DispatchView", "NotFoundOrForbidden",
+    "DISPATCH_STEPS", "DispatchError", "DispatchStatus", "DispatchView", "NotFoundOrForbidden", "RoleRefused",
     "TicketDispatches", "acknowledge", "close", "dispatch", "dispatch_summary", "file_report",
     "actor_agency", "get_dispatch_for", "get_ticket_for", "ticket_agencies", "update_status",
     "visible_dispatches",
