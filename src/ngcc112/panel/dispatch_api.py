@@ -1,0 +1,430 @@
+"""The JSON API behind the dispatch, agency, reports and admin pages (see :mod:`.dispatch_openapi`).
+
+Refusals, as everywhere in the panel: 401 not logged in, 403 wrong role or no CSRF token
+(the panel's middleware), 404 for what does not exist *or* is not this user's to see
+(another agency's dispatch), 409 for a transition the state table refuses (the reason in
+``error``), 422 with per-field ``errors`` and the ``values`` sent, 503 when Asterisk is away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from ngcc112.panel.api import BadJson, _bad_json, _invalid, _json
+from ngcc112.panel.auth import error_response, require
+from ngcc112.panel.dispatch_views import (
+    ADMIN,
+    AGENCY,
+    DISPATCH,
+    DISPATCHER,
+    OPERATOR,
+    agency_dispatch,
+    agency_dispatches,
+    board_data,
+    change_account,
+    create_account,
+    csv_response,
+    make_report,
+    needs_override,
+    parse_report_query,
+    place_callback,
+    report_json,
+    ticket_data,
+    ticket_state_of,
+    validate_agency,
+    validate_close,
+    validate_dispatch,
+    validate_report,
+    validate_status,
+)
+from ngcc112.panel.state import PANEL, USER
+from ngcc112.tickets import agencies as agency_admin
+from ngcc112.tickets import dispatch as dispatching
+from ngcc112.tickets.states import TransitionRefused
+from ngcc112.tickets.store import jsonable
+
+routes = web.RouteTableDef()
+
+
+def _conflict(exc: TransitionRefused) -> web.Response:
+    return web.json_response({"error": exc.reason, "code": "state"}, status=409)
+
+
+async def _not_found(request: web.Request) -> web.Response:
+    return await error_response(request, 404, "Not found", code="not_found")
+
+
+def _str(body: dict[str, Any], key: str) -> str | None:
+    """The body's string value (missing: ""), or None when it is not a string."""
+    value = body.get(key, "")
+    return value if isinstance(value, str) else None
+
+
+async def _run(request: web.Request, use_case: Callable[[], Awaitable[Any]], values: dict[str, Any],
+               ok: Callable[[Any], Awaitable[dict[str, Any]]]) -> web.Response:
+    """Run a dispatch use case; map its refusals to the API's answers."""
+    try:
+        result = await use_case()
+    except dispatching.NotFoundOrForbidden:
+        return await _not_found(request)
+    except dispatching.DispatchError as exc:
+        return await _invalid(request, {exc.field: exc.message}, values)
+    except TransitionRefused as exc:
+        return _conflict(exc)
+    return web.json_response(await ok(result))
+
+
+# -- dispatcher ------------------------------------------------------------------------------
+
+
+@routes.get("/api/dispatch/board")
+@require(DISPATCHER, ADMIN)
+async def board(request: web.Request) -> web.Response:
+    return web.json_response(await board_data(request))
+
+
+@routes.get("/api/dispatch/tickets/{ticket_id:\\d+}")
+@require(DISPATCHER, ADMIN)
+async def ticket(request: web.Request) -> web.Response:
+    try:
+        return web.json_response(await ticket_data(request, int(request.match_info["ticket_id"])))
+    except dispatching.NotFoundOrForbidden:
+        return await _not_found(request)
+
+
+def _ticket_result(request: web.Request, ticket_id: int) -> Callable[[Any], Awaitable[dict[str, Any]]]:
+    async def ok(_result: Any) -> dict[str, Any]:
+        return await ticket_data(request, ticket_id)
+
+    return ok
+
+
+@routes.post("/api/dispatch/tickets/{ticket_id:\\d+}/dispatch")
+@require(DISPATCHER)
+async def dispatch(request: web.Request) -> web.Response:
+    ticket_id = int(request.match_info["ticket_id"])
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    chosen, instructions = body.get("agencies", []), _str(body, "instructions")
+    values = {"agencies": chosen, "instructions": instructions}
+    if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+        return await _invalid(request, {"agencies": "Choose at least one agency"}, {**values, "agencies": []})
+    if instructions is None:
+        return await _invalid(request, {"instructions": "Too long"}, {**values, "instructions": ""})
+    errors = validate_dispatch(chosen, instructions)
+    if errors:
+        return await _invalid(request, errors, values)
+    panel = request.app[PANEL]
+    return await _run(request, lambda: dispatching.dispatch(
+        panel.services.sessions, panel.services.hub.publish, ticket_id, chosen, instructions, request[USER]),
+        values, _ticket_result(request, ticket_id))
+
+
+@routes.post("/api/dispatch/tickets/{ticket_id:\\d+}/close")
+@require(DISPATCHER)
+async def close(request: web.Request) -> web.Response:
+    ticket_id = int(request.match_info["ticket_id"])
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    reason = _str(body, "override_reason")
+    if reason is None:
+        return await _invalid(request, {"override_reason": "Too long"}, {"override_reason": ""})
+    current = await ticket_state_of(request, ticket_id)
+    if current is None:
+        return await _not_found(request)
+    errors = validate_close(needs_override(current), reason)
+    if errors:
+        return await _invalid(request, errors, {"override_reason": reason})
+    panel = request.app[PANEL]
+    return await _run(request, lambda: dispatching.close(
+        panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER], reason or None),
+        {"override_reason": reason}, _ticket_result(request, ticket_id))
+
+
+@routes.post("/api/dispatch/tickets/{ticket_id:\\d+}/callback")
+@require(OPERATOR, DISPATCHER)
+async def callback(request: web.Request) -> web.Response:
+    ticket_id = int(request.match_info["ticket_id"])
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    request_id = _str(body, "request_id")
+    result = await place_callback(request, ticket_id, request_id or None)
+    if isinstance(result, tuple):
+        status, message, code = result
+        if status == 503:
+            return await error_response(request, 503, message, code=code)
+        return web.json_response({"error": message, "code": code}, status=status)
+    answer = jsonable({"ticket_id": result.ticket_id, "action_id": result.action_id, "number": result.number,
+                       "interface": result.interface, "actor": result.actor, "at": result.at,
+                       "outcome": result.outcome, "message": result.message})
+    if result.outcome == "refused":
+        return web.json_response({"error": result.message, "code": "asterisk", "callback": answer}, status=502)
+    return web.json_response({"callback": answer}, status=202)
+
+
+# -- agency side (and a dispatcher recording what an agency reported by radio or phone) -------
+
+
+async def _dispatch_result(view: dispatching.DispatchView) -> dict[str, Any]:
+    return {"dispatch": dispatching.dispatch_summary(view)}
+
+
+async def _status(request: web.Request) -> web.Response:
+    dispatch_id = int(request.match_info["dispatch_id"])
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    status, reason = _str(body, "status"), _str(body, "reason")
+    values = {"status": status or "", "reason": reason or ""}
+    if status is None or reason is None:
+        return await _invalid(request, {"status" if status is None else "reason": "Choose a status from the list"},
+                              values)
+    errors = validate_status(status, reason)
+    if errors:
+        return await _invalid(request, errors, values)
+    panel = request.app[PANEL]
+    return await _run(request, lambda: dispatching.update_status(
+        panel.services.sessions, panel.services.hub.publish, dispatch_id, status, reason or None, request[USER]),
+        values, _dispatch_result)
+
+
+async def _report(request: web.Request) -> web.Response:
+    dispatch_id = int(request.match_info["dispatch_id"])
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    text = _str(body, "report")
+    if text is None:
+        return await _invalid(request, {"report": "Write the field report"}, {"report": ""})
+    errors = validate_report(text)
+    if errors:
+        return await _invalid(request, errors, {"report": text})
+    panel = request.app[PANEL]
+    return await _run(request, lambda: dispatching.file_report(
+        panel.services.sessions, panel.services.hub.publish, dispatch_id, text, request[USER]),
+        {"report": text}, _dispatch_result)
+
+
+@routes.post("/api/dispatch/dispatches/{dispatch_id:\\d+}/status")
+@require(DISPATCHER)
+async def dispatcher_status(request: web.Request) -> web.Response:
+    """The dispatcher records an agency's status on its behalf (audited as ``on_behalf_of``)."""
+    return await _status(request)
+
+
+@routes.post("/api/dispatch/dispatches/{dispatch_id:\\d+}/report")
+@require(DISPATCHER)
+async def dispatcher_report(request: web.Request) -> web.Response:
+    return await _report(request)
+
+
+@routes.get("/api/agency/dispatches")
+@require(AGENCY)
+async def agency_list(request: web.Request) -> web.Response:
+    return web.json_response(await agency_dispatches(request))
+
+
+@routes.get("/api/agency/dispatches/{dispatch_id:\\d+}")
+@require(AGENCY)
+async def agency_one(request: web.Request) -> web.Response:
+    try:
+        return web.json_response(await agency_dispatch(request, int(request.match_info["dispatch_id"])))
+    except dispatching.NotFoundOrForbidden:
+        return await _not_found(request)
+
+
+@routes.post("/api/agency/dispatches/{dispatch_id:\\d+}/acknowledge")
+@require(AGENCY)
+async def agency_acknowledge(request: web.Request) -> web.Response:
+    dispatch_id = int(request.match_info["dispatch_id"])
+    panel = request.app[PANEL]
+    return await _run(request, lambda: dispatching.acknowledge(
+        panel.services.sessions, panel.services.hub.publish, dispatch_id, request[USER]), {}, _dispatch_result)
+
+
+@routes.post("/api/agency/dispatches/{dispatch_id:\\d+}/status")
+@require(AGENCY)
+async def agency_status(request: web.Request) -> web.Response:
+    return await _status(request)
+
+
+@routes.post("/api/agency/dispatches/{dispatch_id:\\d+}/report")
+@require(AGENCY)
+async def agency_report(request: web.Request) -> web.Response:
+    return await _report(request)
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+@routes.get("/api/reports")
+@require(DISPATCHER, ADMIN)
+async def reports(request: web.Request) -> web.Response:
+    query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
+    if query is None:
+        return await _invalid(request, errors, values)
+    return web.json_response(report_json(await make_report(request, query)))
+
+
+@routes.get("/api/reports/csv")
+@require(DISPATCHER, ADMIN)
+async def reports_csv(request: web.Request) -> web.Response:
+    query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
+    if query is None:
+        return await _invalid(request, errors, values)
+    return csv_response(await make_report(request, query))
+
+
+# -- admin ---------------------------------------------------------------------------------
+
+
+def _account(account: agency_admin.Account) -> dict[str, Any]:
+    return {"id": account.id, "username": account.username, "display_name": account.display_name,
+            "role": account.role, "interface": account.interface, "active": account.active,
+            "agency": account.agency_code}
+
+
+def _agency(agency: Any) -> dict[str, Any]:
+    return {"code": agency.code, "name": agency.name, "kind": agency.kind, "active": agency.active}
+
+
+async def _accounts(request: web.Request) -> list[dict[str, Any]]:
+    return [_account(a) for a in await agency_admin.list_accounts(request.app[PANEL].services.sessions,
+                                                                   request[USER])]
+
+
+@routes.get("/api/admin/users")
+@require(ADMIN)
+async def users(request: web.Request) -> web.Response:
+    try:
+        return web.json_response({"users": await _accounts(request)})
+    except agency_admin.NotPermitted:
+        return await error_response(request, 403, "Your role may not do this", code="role")
+
+
+@routes.post("/api/admin/users")
+@require(ADMIN)
+async def users_add(request: web.Request) -> web.Response:
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    keys = ("username", "display_name", "role", "password", "interface", "agency")
+    values = {key: body.get(key) if isinstance(body.get(key), str) else "" for key in keys}
+    values["interface"] = values["interface"] or ""
+    try:
+        user, errors = await create_account(request, values)
+    except agency_admin.NotPermitted:
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    if errors or user is None:
+        return await _invalid(request, errors, {**values, "password": ""})
+    account = next(a for a in await _accounts(request) if a["id"] == user.id)
+    return web.json_response({"user": account}, status=201)
+
+
+@routes.post("/api/admin/users/{user_id:\\d+}")
+@require(ADMIN)
+async def users_change(request: web.Request) -> web.Response:
+    """Change any of: role, interface (empty: none), agency (empty: none), active."""
+    user_id = int(request.match_info["user_id"])
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    values: dict[str, Any] = {}
+    for key in ("role", "interface", "agency"):
+        if key in body:
+            if body[key] is not None and not isinstance(body[key], str):
+                return await _invalid(request, {key: "Not accepted"}, {key: ""})
+            values[key] = (body[key] or "").strip()
+    if "active" in body:
+        if not isinstance(body["active"], bool):
+            return await _invalid(request, {"active": "Not accepted"}, {"active": ""})
+        values["active"] = body["active"]
+    if "agency" in values and "role" not in values:
+        current = next((a for a in await _accounts(request) if a["id"] == user_id), None)
+        if current is None:
+            return await _not_found(request)
+        values["role"] = current["role"]
+    try:
+        errors = await change_account(request, user_id, values)
+    except agency_admin.NotPermitted:
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    if errors:
+        if "user" in errors:
+            return await _not_found(request)
+        return await _invalid(request, errors, values)
+    account = next((a for a in await _accounts(request) if a["id"] == user_id), None)
+    if account is None:
+        return await _not_found(request)
+    return web.json_response({"user": account})
+
+
+@routes.get("/api/admin/agencies")
+@require(ADMIN)
+async def agencies(request: web.Request) -> web.Response:
+    found = await agency_admin.list_agencies(request.app[PANEL].services.sessions)
+    return web.json_response({"agencies": [_agency(a) for a in found]})
+
+
+@routes.post("/api/admin/agencies")
+@require(ADMIN)
+async def agencies_add(request: web.Request) -> web.Response:
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    values = {key: body.get(key).strip() if isinstance(body.get(key), str) else "" for key in ("code", "name", "kind")}
+    errors = validate_agency(values, new=True)
+    if errors:
+        return await _invalid(request, errors, values)
+    try:
+        agency = await agency_admin.create_agency(request.app[PANEL].services.sessions, request[USER], **values)
+    except agency_admin.AgencyError as exc:
+        return await _invalid(request, {exc.field: exc.message}, values)
+    except agency_admin.NotPermitted:
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    return web.json_response({"agency": _agency(agency)}, status=201)
+
+
+@routes.post("/api/admin/agencies/{code}")
+@require(ADMIN)
+async def agencies_change(request: web.Request) -> web.Response:
+    """Change any of: name, kind, active (the code never changes)."""
+    code = request.match_info["code"]
+    try:
+        body = await _json(request)
+    except BadJson:
+        return await _bad_json(request)
+    sessions = request.app[PANEL].services.sessions
+    current = await agency_admin.get_agency(sessions, code)
+    if current is None:
+        return await _not_found(request)
+    values = {"name": body.get("name", current.name), "kind": body.get("kind", current.kind)}
+    active = body.get("active", current.active)
+    if not all(isinstance(v, str) for v in values.values()) or not isinstance(active, bool):
+        return await _invalid(request, {"active" if not isinstance(active, bool) else "name": "Not accepted"},
+                              {"name": "", "kind": "", "active": ""})
+    values = {k: v.strip() for k, v in values.items()}
+    errors = validate_agency(values, new=False)
+    if errors:
+        return await _invalid(request, errors, {**values, "active": active})
+    try:
+        agency = await agency_admin.update_agency(sessions, request[USER], code, name=values["name"],
+                                                  kind=values["kind"], active=active)
+    except agency_admin.AgencyError as exc:
+        return await _invalid(request, {exc.field: exc.message}, {**values, "active": active})
+    except agency_admin.NotPermitted:
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    return web.json_response({"agency": _agency(agency)})

@@ -1,0 +1,1328 @@
+"""The dispatcher's, the agencies', the reports' and the admin's pages, and their live channel.
+
+``setup(app, panel)`` registers everything here and in :mod:`ngcc112.panel.dispatch_api`:
+
+* ``/dispatch`` — the dispatcher board (dispatcher; admin may view): calls waiting in the
+  queue, operators, escalated tickets awaiting dispatch, dispatched incidents with each
+  agency's status, abandoned calls to call back; what is past its SLA target is marked.
+* ``/dispatch/tickets/{id}`` — one ticket: dispatch form, Close Ticket, callback, audit trail.
+* ``/agency`` and ``/agency/dispatches/{id}`` — an agency user's own dispatches only.
+* ``/reports`` (+ ``/reports.csv``), ``/admin/users``, ``/admin/agencies``.
+* ``/ws/dispatch`` — the live channel: its own hub subscription, one bounded queue and one
+  writer task per browser (:class:`ngcc112.panel.live.Client`). Messages say only *what*
+  changed; the page fetches itself again (and always on every (re)connect). An agency
+  user's socket hears only of tickets dispatched to their agency.
+
+Every page has a JSON twin in :mod:`ngcc112.panel.dispatch_api`; the reads both use are here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gettext
+import io
+import itertools
+import secrets
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import structlog
+from aiohttp import WSMsgType, web
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ngcc112.ami.events import (
+    CallAbandoned,
+    CallArrived,
+    CallConnected,
+    CallEnded,
+    CallQueued,
+    CallsResynced,
+    CallWithdrawn,
+    MembersResynced,
+    MemberState,
+    OperatorRingNoAnswer,
+    OperatorRinging,
+)
+from ngcc112.ami.link import AmiNotConnected
+from ngcc112.hub import Hub, Subscription
+from ngcc112.panel import labels
+from ngcc112.panel.auth import error_response, require
+from ngcc112.panel.i18n import LANGUAGES, LOCALE_DIR
+from ngcc112.panel.live import WS_TRY_AGAIN, Client
+from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, presence_view, ticket_view
+from ngcc112.panel.views import _flash, render, render_error
+from ngcc112.panel.ws import HEARTBEAT, _same_origin
+from ngcc112.reports.build import ReportError, build_report, zone
+from ngcc112.reports.csv import report_to_csv
+from ngcc112.reports.model import Report
+from ngcc112.tickets import agencies as agency_admin
+from ngcc112.tickets import dispatch as dispatching
+from ngcc112.tickets.callbacks import CallbackAttempt, CallbackRefused, Callbacks, callback_history
+from ngcc112.tickets.callbacks import callback_number as callback_number_of
+from ngcc112.tickets.intake import N_
+from ngcc112.tickets.models import AuditEntry, Ticket, User
+from ngcc112.tickets.sla import DEFAULT_TARGETS, SlaTargets, Stage
+from ngcc112.tickets.states import Role, State, TransitionRefused
+from ngcc112.tickets.store import TicketChanged, jsonable
+from ngcc112.tickets.users import INTERFACE_PATTERN, MIN_PASSWORD, USER_ROLES, USERNAME_PATTERN, UserError, add_user
+
+log = structlog.get_logger(__name__)
+
+routes = web.RouteTableDef()
+OPERATOR = Role.OPERATOR.value
+DISPATCHER = Role.DISPATCHER.value
+AGENCY = Role.AGENCY.value
+ADMIN = Role.ADMIN.value
+DOMAIN = "dispatch"
+
+#: Ticket states on the board as incidents the agencies work on (or reported, awaiting Close Ticket).
+INCIDENT_STATES = (State.DISPATCHED.value, State.ON_SCENE.value, State.REPORTED.value)
+#: How far back the board looks for abandoned calls to call back.
+CALLBACK_WINDOW = timedelta(hours=24)
+BOARD_LIMIT = 200
+#: The longest report range the page makes.
+MAX_REPORT_DAYS = 366
+DEFAULT_REPORT_TZ = "Asia/Jakarta"
+
+DISPATCH_STATUS_LABELS = {
+    "sent": N_("Sent"),
+    "acknowledged": N_("Acknowledged"),
+    "en_route": N_("En route"),
+    "on_scene": N_("On scene"),
+    "handled": N_("Handled"),
+    "cannot_handle": N_("Cannot handle"),
+}
+STAGE_LABELS = {
+    "queue_wait": N_("Queue wait"),
+    "intake": N_("Intake"),
+    "classification": N_("Classification"),
+    "dispatch": N_("Dispatch"),
+    "field_handling": N_("Field handling"),
+    "closing": N_("Closing"),
+}
+AUDIT_ACTION_LABELS = {
+    "call_arrived": N_("Call arrived"),
+    "dispatch": N_("Dispatched"),
+    "acknowledge": N_("Acknowledged"),
+    "dispatch_status": N_("Status update"),
+    "field_report": N_("Field report"),
+    "close": N_("Closed"),
+    "callback": N_("Callback placed"),
+    "callback_result": N_("Callback result"),
+    "classify": N_("Classified"),
+    "escalate": N_("Escalated"),
+    "intake_saved": N_("Intake saved"),
+    "scored": N_("Scored"),
+}
+CALLBACK_LABELS = {
+    "queued": N_("Queued"),
+    "refused": N_("Refused by Asterisk"),
+    "unknown": N_("Unknown (no answer from Asterisk)"),
+    "success": N_("Answered"),
+    "failure": N_("Not answered"),
+}
+AGENCY_KIND_LABELS = {"OPD": N_("OPD (regional government unit)"), "Instansi": N_("Instansi (other agency)")}
+#: Messages this module's Python code shows (errors and notices); translated where shown.
+MESSAGES = (
+    N_("Choose at least one agency"),
+    N_("Too long"),
+    N_("Give the reason for closing before every agency has reported"),
+    N_("Choose a status from the list"),
+    N_("Say why the agency cannot handle it"),
+    N_("Write the field report"),
+    N_("Dispatched to the agencies"),
+    N_("Ticket closed"),
+    N_("Acknowledged"),
+    N_("Status updated"),
+    N_("Field report sent"),
+    N_("This action is not possible for this ticket now"),
+    N_("Asterisk is not connected: the callback was not placed. Try again in a moment."),
+    N_("Callback placed: your softphone rings first"),
+    N_("The callback could not be placed"),
+    N_("Enter a date like 2026-11-28"),
+    N_("The end is before the start"),
+    N_("At most 366 days"),
+    N_("Unknown time zone; use a name such as Asia/Jakarta"),
+    N_("2-40 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter"),
+    N_("At least 8 characters"),
+    N_("Choose a role from the list"),
+    N_("A softphone interface like PJSIP/op1, or empty"),
+    N_("Choose an agency from the list"),
+    N_("2-32 characters: lower-case letters, digits, '_' or '-', starting with a letter"),
+    N_("Enter a name"),
+    N_("Choose OPD or Instansi"),
+    N_("User added"),
+    N_("User updated"),
+    N_("Agency added"),
+    N_("Agency updated"),
+    N_("Not accepted"),
+    N_("Your role may not do this"),
+    N_("Please log in"),
+    N_("Not found"),
+)
+
+
+# -- translations ----------------------------------------------------------------------------
+
+
+def load_dispatch_catalogs() -> dict[str, gettext.GNUTranslations]:
+    """This module's catalogs (``locale/<lang>/LC_MESSAGES/dispatch.po``), compiled in memory."""
+    out = {}
+    for language in LANGUAGES:
+        path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=language)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        out[language] = gettext.GNUTranslations(buffer)
+    return out
+
+
+def merge_catalogs(catalogs: dict[str, gettext.NullTranslations]) -> None:
+    """Let the panel's catalogs fall back to ours for msgids they do not have. Idempotent."""
+    ours = load_dispatch_catalogs()
+    for language, translations in catalogs.items():
+        if getattr(translations, "_ngcc112_dispatch", False) or language not in ours:
+            continue
+        translations.add_fallback(ours[language])
+        translations._ngcc112_dispatch = True  # type: ignore[attr-defined]
+
+
+# -- the queue's waiting calls --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCall:
+    call_id: str
+    queue: str
+    queued_at: datetime
+    arrived_at: datetime
+    position: int | None
+    priority: int | None
+
+
+#: Arrivals and priorities remembered for calls not (yet) in the queue.
+_MEMORY = 2000
+
+
+class WaitingBoard:
+    """Callers waiting in the queue, from the hub's call events; priority from triage's ``scored``."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, WaitingCall] = {}
+        self._arrived: OrderedDict[str, datetime] = OrderedDict()
+        self._priorities: OrderedDict[str, int] = OrderedDict()
+
+    @staticmethod
+    def _remember(memory: OrderedDict[str, Any], key: str, value: Any) -> None:
+        memory[key] = value
+        memory.move_to_end(key)
+        while len(memory) > _MEMORY:
+            memory.popitem(last=False)
+
+    def apply(self, item: object) -> bool:
+        """Apply one hub item; True when the waiting list changed."""
+        if isinstance(item, CallArrived):
+            self._remember(self._arrived, item.call_id, item.at)
+            return False
+        if isinstance(item, CallQueued):
+            self._calls[item.call_id] = WaitingCall(
+                item.call_id, item.queue, item.at, self._arrived.get(item.call_id, item.at),
+                item.position, self._priorities.get(item.call_id))
+            return True
+        if isinstance(item, (CallConnected, CallAbandoned, CallEnded, CallWithdrawn)):
+            self._arrived.pop(item.call_id, None) if isinstance(item, CallEnded) else None
+            return self._calls.pop(item.call_id, None) is not None
+        if isinstance(item, CallsResynced):
+            gone = [c for c in self._calls if c not in item.live_call_ids]
+            for call_id in gone:
+                del self._calls[call_id]
+            return bool(gone)
+        if isinstance(item, TicketChanged) and isinstance(item.changes.get("queue_priority"), int):
+            priority = item.changes["queue_priority"]
+            self._remember(self._priorities, item.linkedid, priority)
+            waiting = self._calls.get(item.linkedid)
+            if waiting is not None and waiting.priority != priority:
+                self._calls[item.linkedid] = WaitingCall(waiting.call_id, waiting.queue, waiting.queued_at,
+                                                         waiting.arrived_at, waiting.position, priority)
+                return True
+        return False
+
+    def calls(self) -> list[WaitingCall]:
+        """Highest priority first, then longest waiting (Asterisk's own order)."""
+        return sorted(self._calls.values(), key=lambda c: (-(c.priority or 0), c.queued_at))
+
+
+# -- the live channel -----------------------------------------------------------------------
+
+
+class DispatchLive:
+    """Feeds the waiting board from the hub and tells the dispatch pages what changed."""
+
+    def __init__(self, hub: Hub, sessions: async_sessionmaker[AsyncSession], waiting: WaitingBoard,
+                 observe: Callable[[object], None] | None = None) -> None:
+        self._hub = hub
+        self._sessions = sessions
+        self.waiting = waiting
+        self._observe = observe
+        self._clients: dict[int, Client] = {}
+        self._agency_of: dict[int, int | None] = {}
+        self._ids = itertools.count(1)
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.dropped_clients = 0
+
+    async def start(self) -> None:
+        self._subscription = self._hub.subscribe(maxsize=10000)
+        self._task = asyncio.create_task(self._consume(), name="ngcc112-dispatch-live")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._subscription is not None:
+            self._subscription.close()
+        await self.close_clients()
+
+    async def close_clients(self) -> None:
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            if client.writer is not None:
+                client.writer.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.ws.close(code=1001, message=b"server stopping"), 1.0)
+
+    def add(self, ws: web.WebSocketResponse, user: User, agency_id: int | None) -> Client:
+        client = Client(next(self._ids), ws, user.id, user.role, None, lambda member: {})
+        client.writer = asyncio.create_task(client.write(), name=f"ngcc112-ws-dispatch-{client.id}")
+        self._clients[client.id] = client
+        self._agency_of[client.id] = agency_id
+        return client
+
+    async def remove(self, client: Client) -> None:
+        self._clients.pop(client.id, None)
+        self._agency_of.pop(client.id, None)
+        if client.writer is not None:
+            client.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await client.writer
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def _send(self, client: Client, message: dict[str, Any]) -> None:
+        if client.offer(message):
+            return
+        self.dropped_clients += 1
+        log.warning("dispatch.ws_client_too_slow", client=client.id, user_id=client.user_id)
+        self._clients.pop(client.id, None)
+        self._agency_of.pop(client.id, None)
+        if client.writer is not None and not client.writer.done():
+            client.writer.cancel()
+        asyncio.get_running_loop().create_task(self._close_slow(client))
+
+    @staticmethod
+    async def _close_slow(client: Client) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.ws.close(code=WS_TRY_AGAIN, message=b"too slow; resync"), 2.0)
+
+    def _to_staff(self, message: dict[str, Any]) -> None:
+        for client in list(self._clients.values()):
+            if client.role != AGENCY:
+                self._send(client, message)
+
+    async def _consume(self) -> None:
+        while True:
+            assert self._subscription is not None  # set in start(); narrows the type
+            item = await self._subscription.get()
+            if self._subscription.overflowed:
+                log.error("dispatch.live_overflow")
+                self._subscription.close()
+                self._subscription = self._hub.subscribe(maxsize=10000)
+                for client in list(self._clients.values()):
+                    self._send(client, {"type": "resync"})
+            try:
+                await self.handle(item)
+            except Exception:
+                log.exception("dispatch.live_event_failed", item=type(item).__name__)
+            await asyncio.sleep(0)
+
+    async def handle(self, item: object) -> None:
+        if self._observe is not None:
+            self._observe(item)
+        if self.waiting.apply(item):
+            self._to_staff({"type": "board", "what": "queue"})
+        if isinstance(item, (MemberState, MembersResynced, OperatorRinging, OperatorRingNoAnswer,
+                             CallConnected)):
+            self._to_staff({"type": "board", "what": "operators"})
+        if isinstance(item, TicketChanged):
+            self._to_staff({"type": "board", "ticket_id": item.ticket_id})
+            agency_clients = [c for c in self._clients.values() if c.role == AGENCY]
+            if agency_clients:
+                allowed = await dispatching.ticket_agencies(self._sessions, item.ticket_id)
+                for client in agency_clients:
+                    if self._agency_of.get(client.id) in allowed:
+                        self._send(client, {"type": "dispatch", "ticket_id": item.ticket_id})
+
+
+# -- per-app state ---------------------------------------------------------------------------
+
+
+@dataclass
+class DispatchState:
+    panel: Panel
+    live: DispatchLive
+    callbacks: Callbacks
+    targets: SlaTargets = DEFAULT_TARGETS
+    report_tz: str = DEFAULT_REPORT_TZ
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+DISPATCH = web.AppKey("ngcc112_dispatch", DispatchState)
+
+
+async def _run_live(app: web.Application) -> AsyncIterator[None]:
+    state = app[DISPATCH]
+    state.callbacks.attach(state.panel.services.daemon.link)
+    await state.live.start()
+    yield
+    await state.live.stop()
+    await state.callbacks.close()
+
+
+async def _close_websockets(app: web.Application) -> None:
+    await app[DISPATCH].live.close_clients()
+
+
+def setup(app: web.Application, panel: Panel, *, targets: SlaTargets = DEFAULT_TARGETS,
+          report_tz: str = DEFAULT_REPORT_TZ) -> DispatchState:
+    """Register the dispatch pages, API, live channel and translations on the panel's ``app``."""
+    from ngcc112.panel import dispatch_api
+
+    services = panel.services
+    merge_catalogs(panel.catalogs)
+    callbacks = Callbacks(services.sessions, services.daemon.link, services.hub.publish)
+    live = DispatchLive(services.hub, services.sessions, WaitingBoard(), callbacks.observe)
+    state = DispatchState(panel=panel, live=live, callbacks=callbacks, targets=targets, report_tz=report_tz)
+    app[DISPATCH] = state
+    services.extras["dispatch"] = state
+    app.add_routes(routes)
+    app.add_routes(dispatch_api.routes)
+    app.cleanup_ctx.append(_run_live)
+    app.on_shutdown.append(_close_websockets)
+    return state
+
+
+# -- SLA on the board -----------------------------------------------------------------------
+
+
+def answer_target(targets: SlaTargets) -> float | None:
+    """The answer-time standard a waiting call is judged by: 15 s when offered, else the middle one."""
+    thresholds = targets.answer_thresholds
+    if not thresholds:
+        return None
+    return 15.0 if 15.0 in thresholds else thresholds[len(thresholds) // 2]
+
+
+def _age(since: datetime | None, now: datetime) -> float | None:
+    return None if since is None else max(0.0, (now - since).total_seconds())
+
+
+def _overdue(seconds: float | None, target: float | None) -> bool:
+    return seconds is not None and target is not None and seconds > target
+
+
+async def _entered(sessions: async_sessionmaker[AsyncSession], ticket_ids: list[int]
+                   ) -> dict[int, dict[str, datetime]]:
+    """When each ticket first entered each state (from its audit rows)."""
+    if not ticket_ids:
+        return {}
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(AuditEntry.ticket_id, AuditEntry.to_state, func.min(AuditEntry.at))
+            .where(AuditEntry.ticket_id.in_(ticket_ids), AuditEntry.to_state.is_not(None),
+                   (AuditEntry.from_state.is_(None)) | (AuditEntry.from_state != AuditEntry.to_state))
+            .group_by(AuditEntry.ticket_id, AuditEntry.to_state))).all()
+    out: dict[int, dict[str, datetime]] = {}
+    for ticket_id, to_state, at in rows:
+        out.setdefault(ticket_id, {})[to_state] = at
+    return out
+
+
+def _brief(ticket: Ticket) -> dict[str, Any]:
+    intake = ticket.intake or {}
+    return jsonable({"id": ticket.id, "state": ticket.state, "caller_number": ticket.caller_number,
+                     "caller_name": ticket.caller_name or intake.get("caller_name"),
+                     "category": ticket.category, "address": intake.get("address") or "",
+                     "description": intake.get("description") or "", "arrived_at": ticket.arrived_at,
+                     "abandoned": ticket.abandoned, "verdict": ticket.verdict})
+
+
+# -- reads shared by the pages and the API ----------------------------------------------------
+
+
+async def board_data(request: web.Request) -> dict[str, Any]:
+    """Everything the dispatcher board shows, as JSON-able data."""
+    state = request.app[DISPATCH]
+    panel = state.panel
+    user: User = request[USER]
+    sessions = panel.services.sessions
+    translate = panel.catalogs[request[LANG]]
+    targets = state.targets
+    now = datetime.now(timezone.utc)
+
+    waiting = []
+    wait_target = answer_target(targets)
+    for call in state.live.waiting.calls():
+        number, name = panel.calls.caller(call.call_id)
+        seconds = _age(call.arrived_at, now)
+        waiting.append(jsonable({"call_id": call.call_id, "queue": call.queue, "caller_number": number,
+                                 "caller_name": name, "arrived_at": call.arrived_at,
+                                 "queued_at": call.queued_at, "position": call.position,
+                                 "priority": call.priority, "wait_seconds": seconds,
+                                 "target_seconds": wait_target,
+                                 "overdue": _overdue(seconds, wait_target)}))
+
+    operators = []
+    for member in panel.presence.members():
+        view = presence_view(member, translate)
+        desk = panel.calls.desk(member.interface)
+        active_since = desk.active.at if desk.active is not None and not desk.active.ended else None
+        seconds = _age(active_since, now)
+        view.update(jsonable({"ringing": desk.ringing.call_id if desk.ringing else None,
+                              "active": desk.active.call_id if desk.active else None,
+                              "active_since": active_since, "active_seconds": seconds,
+                              "target_seconds": targets.intake,
+                              "overdue": _overdue(seconds, targets.intake)}))
+        operators.append(view)
+
+    async with sessions() as session:
+        open_tickets = (await session.scalars(
+            select(Ticket).where(Ticket.state.in_((State.ESCALATED.value, *INCIDENT_STATES)))
+            .order_by(Ticket.arrived_at, Ticket.id).limit(BOARD_LIMIT))).all()
+        abandoned = (await session.scalars(
+            select(Ticket).where(Ticket.abandoned.is_(True), Ticket.answered_at.is_(None),
+                                 Ticket.state == State.NEW.value,
+                                 Ticket.arrived_at >= now - CALLBACK_WINDOW)
+            .order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(BOARD_LIMIT))).all()
+    moments = await _entered(sessions, [t.id for t in open_tickets])
+
+    escalated, incidents = [], []
+    for ticket in open_tickets:
+        seen = moments.get(ticket.id, {})
+        item = _brief(ticket)
+        if ticket.state == State.ESCALATED.value:
+            since = seen.get(State.ESCALATED.value)
+            seconds = _age(since, now)
+            item.update(jsonable({"escalated_at": since, "wait_seconds": seconds,
+                                  "target_seconds": targets.dispatch,
+                                  "overdue": _overdue(seconds, targets.dispatch)}))
+            escalated.append(item)
+            continue
+        views = await dispatching.visible_dispatches(sessions, user, ticket_id=ticket.id)
+        if ticket.state == State.REPORTED.value:
+            stage, since = Stage.CLOSING, seen.get(State.REPORTED.value)
+        else:
+            stage, since = Stage.FIELD_HANDLING, seen.get(State.DISPATCHED.value)
+        seconds, target = _age(since, now), targets.target(stage)
+        item.update(jsonable({
+            "dispatched_at": seen.get(State.DISPATCHED.value), "reported_at": seen.get(State.REPORTED.value),
+            "stage": stage.value, "since": since, "stage_seconds": seconds, "target_seconds": target,
+            "overdue": _overdue(seconds, target),
+            "dispatches": [dispatching.dispatch_summary(v) for v in sorted(views, key=lambda v: v.id)]}))
+        incidents.append(item)
+
+    history = await callback_history(sessions, [t.id for t in abandoned])
+    callbacks = []
+    for ticket in abandoned:
+        item = _brief(ticket)
+        item.update(jsonable({"abandoned_at": ticket.abandoned_at or ticket.ended_at,
+                              "waited_seconds": ticket.waited_seconds,
+                              "callback_number": callback_number_of(ticket),
+                              "callbacks": history.get(ticket.id, []),
+                              "callback_pending": state.callbacks.pending_for(ticket.id) is not None}))
+        callbacks.append(item)
+
+    return {"server_time": now.isoformat(), "waiting": waiting, "operators": operators,
+            "escalated": escalated, "incidents": incidents, "callbacks": callbacks,
+            "ami_connected": panel.services.daemon.link.connected,
+            "targets": {"answer": wait_target, "intake": targets.intake, "dispatch": targets.dispatch,
+                        "field_handling": targets.field_handling, "closing": targets.closing}}
+
+
+def _audit_view(entry: AuditEntry) -> dict[str, Any]:
+    return jsonable({"at": entry.at, "actor": entry.actor, "action": entry.action,
+                     "from_state": entry.from_state, "to_state": entry.to_state,
+                     "changes": entry.changes or {}})
+
+
+async def ticket_data(request: web.Request, ticket_id: int) -> dict[str, Any]:
+    """One ticket for the dispatcher: the ticket, every dispatch, the audit trail, what may be done.
+
+    Raises :class:`~ngcc112.tickets.dispatch.NotFoundOrForbidden` for an unknown ticket.
+    """
+    state = request.app[DISPATCH]
+    panel = state.panel
+    user: User = request[USER]
+    sessions = panel.services.sessions
+    found = await dispatching.get_ticket_for(sessions, user, ticket_id)
+    ticket = found.ticket
+    view = await ticket_view(panel, ticket)
+    dispatches = [dispatching.dispatch_summary(v) for v in found.dispatches]
+    on_ticket = {d["agency"] for d in dispatches}
+    offered = [{"code": a.code, "name": a.name, "kind": a.kind}
+               for a in await agency_admin.list_agencies(sessions, active_only=True) if a.code not in on_ticket]
+    is_dispatcher = user.role == DISPATCHER
+    ticket_state = State(ticket.state)
+    can_dispatch = is_dispatcher and ticket_state in (State.ESCALATED, *dispatching.WORKING_STATES)
+    can_close = is_dispatcher and ticket_state in dispatching.CLOSABLE_STATES
+    return {
+        "ticket": view,
+        "dispatches": dispatches,
+        "audit": [_audit_view(a) for a in await panel.services.store.audit(ticket.id)],
+        "agencies": offered,
+        "can_dispatch": can_dispatch and bool(offered),
+        "can_close": can_close,
+        "needs_override": can_close and ticket_state is not State.REPORTED,
+        "can_callback": user.role in (OPERATOR, DISPATCHER) and bool(user.interface)
+        and callback_number_of(ticket) is not None and ticket.state != State.CLOSED.value,
+        "callback_number": callback_number_of(ticket),
+        "callback_pending": state.callbacks.pending_for(ticket.id) is not None,
+    }
+
+
+async def agency_dispatches(request: web.Request) -> dict[str, Any]:
+    """An agency user's own dispatches: open ones first, then the finished ones."""
+    panel = request.app[PANEL]
+    user: User = request[USER]
+    sessions = panel.services.sessions
+    agency = await agency_admin.agency_of(sessions, user.id)
+    views = await dispatching.visible_dispatches(sessions, user, limit=200)
+    summaries = [dispatching.dispatch_summary(v) for v in views]
+    tickets: dict[int, dict[str, Any]] = {}
+    async with sessions() as session:
+        for ticket in (await session.scalars(select(Ticket).where(
+                Ticket.id.in_({v.ticket_id for v in views})))).all():
+            tickets[ticket.id] = _brief(ticket)
+    for item in summaries:
+        item["ticket"] = tickets.get(item["ticket_id"])
+    is_open = [s for s in summaries if s["ticket_state"] != State.CLOSED.value
+               and not (s["status"] in {d.value for d in dispatching.FINISHED} and s["reported_at"])]
+    done = [s for s in summaries if s not in is_open]
+    return {"agency": {"code": agency.code, "name": agency.name} if agency else None,
+            "open": is_open, "done": done, "server_time": datetime.now(timezone.utc).isoformat()}
+
+
+async def agency_dispatch(request: web.Request, dispatch_id: int) -> dict[str, Any]:
+    """One of the agency's dispatches with the ticket facts the field team needs.
+
+    Raises :class:`~ngcc112.tickets.dispatch.NotFoundOrForbidden` for another agency's dispatch.
+    """
+    panel = request.app[PANEL]
+    user: User = request[USER]
+    sessions = panel.services.sessions
+    view = await dispatching.get_dispatch_for(sessions, user, dispatch_id)
+    found = await dispatching.get_ticket_for(sessions, user, view.ticket_id)
+    ticket = found.ticket
+    full = await ticket_view(panel, ticket)
+    item = dispatching.dispatch_summary(view)
+    status = dispatching.DispatchStatus(view.status)
+    open_ticket = ticket.state != State.CLOSED.value
+    return {
+        "dispatch": item,
+        "ticket": {**_brief(ticket), "intake": full["intake"], "location": full["location"],
+                   "silent_call": full["silent_call"]},
+        "can_acknowledge": open_ticket and status is dispatching.DispatchStatus.SENT,
+        "next_statuses": [s.value for s in dispatching.STATUS_UPDATES
+                          if open_ticket and s in dispatching.DISPATCH_STEPS[status]],
+        "can_report": open_ticket and view.reported_at is None,
+    }
+
+
+# -- helpers for refusals -----------------------------------------------------------------
+
+
+def translate_errors(request: web.Request, errors: dict[str, str]) -> dict[str, str]:
+    translate = request[GETTEXT]
+    return {key: translate(value) for key, value in errors.items()}
+
+
+def refused_text(request: web.Request, exc: TransitionRefused) -> str:
+    return f"{request[GETTEXT]('This action is not possible for this ticket now')}: {exc.reason}"
+
+
+def form_list(form: Any, key: str) -> list[str]:
+    return [str(v) for v in form.getall(key, [])] if hasattr(form, "getall") else []
+
+
+def validate_dispatch(agencies: list[str], instructions: str) -> dict[str, str]:
+    errors = {}
+    if not agencies:
+        errors["agencies"] = N_("Choose at least one agency")
+    if len(instructions) > dispatching.MAX_INSTRUCTIONS:
+        errors["instructions"] = N_("Too long")
+    return errors
+
+
+def needs_override(ticket_state: str) -> bool:
+    """Close Ticket needs an override reason: the agencies are still at it (a closed ticket is refused)."""
+    return ticket_state in {s.value for s in dispatching.CLOSABLE_STATES} and ticket_state != State.REPORTED.value
+
+
+def validate_close(needs_override: bool, override_reason: str) -> dict[str, str]:
+    if len(override_reason) > dispatching.MAX_REASON:
+        return {"override_reason": N_("Too long")}
+    if needs_override and not override_reason.strip():
+        return {"override_reason": N_("Give the reason for closing before every agency has reported")}
+    return {}
+
+
+def validate_status(status: str, reason: str) -> dict[str, str]:
+    if status not in {s.value for s in dispatching.STATUS_UPDATES}:
+        return {"status": N_("Choose a status from the list")}
+    if len(reason) > dispatching.MAX_REASON:
+        return {"reason": N_("Too long")}
+    if status == dispatching.DispatchStatus.CANNOT_HANDLE.value and not reason.strip():
+        return {"reason": N_("Say why the agency cannot handle it")}
+    return {}
+
+
+def validate_report(text: str) -> dict[str, str]:
+    if not text.strip():
+        return {"report": N_("Write the field report")}
+    if len(text) > dispatching.MAX_REPORT:
+        return {"report": N_("Too long")}
+    return {}
+
+
+async def ticket_state_of(request: web.Request, ticket_id: int) -> str | None:
+    ticket = await request.app[PANEL].services.store.get(ticket_id)
+    return None if ticket is None else ticket.state
+
+
+# -- the dispatcher's pages ---------------------------------------------------------------
+
+
+def _page_values(request: web.Request, **values: Any) -> dict[str, Any]:
+    return {"dlabels": _Labels, "click_id": secrets.token_urlsafe(12), **values}
+
+
+class _Labels:
+    """Label tables for the templates (``dlabels``)."""
+
+    DISPATCH_STATUS = DISPATCH_STATUS_LABELS
+    STAGE = STAGE_LABELS
+    AUDIT_ACTION = AUDIT_ACTION_LABELS
+    AGENCY_KIND = AGENCY_KIND_LABELS
+    CALLBACK = CALLBACK_LABELS
+
+
+@routes.get("/dispatch", name="dispatch_board")
+@require(DISPATCHER, ADMIN)
+async def board_page(request: web.Request) -> web.StreamResponse:
+    values = _page_values(request, board=await board_data(request), flash=await _flash(request))
+    return await render(request, "dispatch/board.html", values)
+
+
+async def ticket_page(request: web.Request, ticket_id: int, *, errors: dict[str, str] | None = None,
+                      values: dict[str, Any] | None = None, error: str | None = None,
+                      status: int = 200) -> web.Response:
+    try:
+        data = await ticket_data(request, ticket_id)
+    except dispatching.NotFoundOrForbidden:
+        return await render_error(request, 404, request[GETTEXT]("Not found"))
+    page = _page_values(request, data=data, errors=translate_errors(request, errors or {}),
+                        values=values or {}, error=error, flash=await _flash(request))
+    return await render(request, "dispatch/ticket.html", page, status=status)
+
+
+@routes.get("/dispatch/tickets/{ticket_id:\\d+}", name="dispatch_ticket")
+@require(DISPATCHER, ADMIN)
+async def ticket_get(request: web.Request) -> web.StreamResponse:
+    return await ticket_page(request, int(request.match_info["ticket_id"]))
+
+
+@routes.post("/dispatch/tickets/{ticket_id:\\d+}/dispatch")
+@require(DISPATCHER)
+async def dispatch_submit(request: web.Request) -> web.StreamResponse:
+    ticket_id = int(request.match_info["ticket_id"])
+    form = await request.post()
+    chosen = form_list(form, "agencies")
+    instructions = str(form.get("instructions", ""))
+    values = {"agencies": chosen, "instructions": instructions}
+    errors = validate_dispatch(chosen, instructions)
+    if not errors:
+        panel = request.app[PANEL]
+        try:
+            await dispatching.dispatch(panel.services.sessions, panel.services.hub.publish, ticket_id,
+                                       chosen, instructions, request[USER])
+        except dispatching.NotFoundOrForbidden:
+            return await render_error(request, 404, request[GETTEXT]("Not found"))
+        except dispatching.DispatchError as exc:
+            errors = {exc.field: exc.message}
+        except TransitionRefused as exc:
+            return await ticket_page(request, ticket_id, values=values, error=refused_text(request, exc),
+                                     status=409)
+    if errors:
+        return await ticket_page(request, ticket_id, errors=errors, values=values, status=422)
+    await _flash(request, "Dispatched to the agencies")
+    raise web.HTTPSeeOther(f"/dispatch/tickets/{ticket_id}")
+
+
+@routes.post("/dispatch/tickets/{ticket_id:\\d+}/close")
+@require(DISPATCHER)
+async def close_submit(request: web.Request) -> web.StreamResponse:
+    ticket_id = int(request.match_info["ticket_id"])
+    form = await request.post()
+    reason = str(form.get("override_reason", ""))
+    values = {"override_reason": reason}
+    current = await ticket_state_of(request, ticket_id)
+    if current is None:
+        return await render_error(request, 404, request[GETTEXT]("Not found"))
+    errors = validate_close(needs_override(current), reason)
+    if not errors:
+        panel = request.app[PANEL]
+        try:
+            await dispatching.close(panel.services.sessions, panel.services.hub.publish, ticket_id,
+                                    request[USER], reason or None)
+        except dispatching.NotFoundOrForbidden:
+            return await render_error(request, 404, request[GETTEXT]("Not found"))
+        except dispatching.DispatchError as exc:
+            errors = {exc.field: exc.message}
+        except TransitionRefused as exc:
+            return await ticket_page(request, ticket_id, values=values, error=refused_text(request, exc),
+                                     status=409)
+    if errors:
+        return await ticket_page(request, ticket_id, errors=errors, values=values, status=422)
+    await _flash(request, "Ticket closed")
+    raise web.HTTPSeeOther(f"/dispatch/tickets/{ticket_id}")
+
+
+async def place_callback(request: web.Request, ticket_id: int, click_id: str | None
+                         ) -> CallbackAttempt | tuple[int, str, str]:
+    """The callback, or (HTTP status, message, code) when it was not placed."""
+    state = request.app[DISPATCH]
+    try:
+        return await state.callbacks.call_back(ticket_id, request[USER], click_id)
+    except CallbackRefused as exc:
+        return exc.status, exc.reason, exc.code
+    except AmiNotConnected:
+        return 503, "Asterisk is not connected: the callback was not placed. Try again in a moment.", "asterisk"
+
+
+@routes.post("/dispatch/tickets/{ticket_id:\\d+}/callback")
+@require(OPERATOR, DISPATCHER)
+async def callback_submit(request: web.Request) -> web.StreamResponse:
+    ticket_id = int(request.match_info["ticket_id"])
+    form = await request.post()
+    result = await place_callback(request, ticket_id, str(form.get("click_id", "")) or None)
+    back = "/dispatch" if form.get("back") == "board" else f"/dispatch/tickets/{ticket_id}"
+    if isinstance(result, tuple):
+        status, message, _code = result
+        translate = request[GETTEXT]
+        text = translate(message) if status == 503 else \
+            f"{translate('The callback could not be placed')}: {message}"
+        if request[USER].role != DISPATCHER or back == "/dispatch":
+            return await render_error(request, status, text)
+        return await ticket_page(request, ticket_id, error=text, status=status)
+    if result.outcome == "refused":
+        text = f"{request[GETTEXT]('The callback could not be placed')}: {result.message}"
+        return await render_error(request, 502, text)
+    await _flash(request, "Callback placed: your softphone rings first")
+    if request[USER].role != DISPATCHER:
+        raise web.HTTPSeeOther("/")
+    raise web.HTTPSeeOther(back)
+
+
+# -- the agency's pages ---------------------------------------------------------------------
+
+
+@routes.get("/agency", name="agency_list")
+@require(AGENCY)
+async def agency_page(request: web.Request) -> web.StreamResponse:
+    values = _page_values(request, data=await agency_dispatches(request), flash=await _flash(request))
+    return await render(request, "dispatch/agency.html", values)
+
+
+async def agency_dispatch_page(request: web.Request, dispatch_id: int, *,
+                               errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+                               error: str | None = None, status: int = 200) -> web.Response:
+    try:
+        data = await agency_dispatch(request, dispatch_id)
+    except dispatching.NotFoundOrForbidden:
+        return await render_error(request, 404, request[GETTEXT]("Not found"))
+    page = _page_values(request, data=data, errors=translate_errors(request, errors or {}),
+                        values=values or {}, error=error, flash=await _flash(request))
+    return await render(request, "dispatch/agency_dispatch.html", page, status=status)
+
+
+@routes.get("/agency/dispatches/{dispatch_id:\\d+}", name="agency_dispatch")
+@require(AGENCY)
+async def agency_dispatch_get(request: web.Request) -> web.StreamResponse:
+    return await agency_dispatch_page(request, int(request.match_info["dispatch_id"]))
+
+
+async def _agency_action(request: web.Request, run: Callable[[], Any], values: dict[str, Any],
+                         errors: dict[str, str], notice: str) -> web.StreamResponse:
+    dispatch_id = int(request.match_info["dispatch_id"])
+    if not errors:
+        try:
+            await run()
+        except dispatching.NotFoundOrForbidden:
+            return await render_error(request, 404, request[GETTEXT]("Not found"))
+        except dispatching.DispatchError as exc:
+            errors = {exc.field: exc.message}
+        except TransitionRefused as exc:
+            return await agency_dispatch_page(request, dispatch_id, values=values,
+                                              error=refused_text(request, exc), status=409)
+    if errors:
+        return await agency_dispatch_page(request, dispatch_id, errors=errors, values=values, status=422)
+    await _flash(request, notice)
+    raise web.HTTPSeeOther(f"/agency/dispatches/{dispatch_id}")
+
+
+@routes.post("/agency/dispatches/{dispatch_id:\\d+}/acknowledge")
+@require(AGENCY)
+async def acknowledge_submit(request: web.Request) -> web.StreamResponse:
+    panel = request.app[PANEL]
+    dispatch_id = int(request.match_info["dispatch_id"])
+    return await _agency_action(request, lambda: dispatching.acknowledge(
+        panel.services.sessions, panel.services.hub.publish, dispatch_id, request[USER]), {}, {},
+        "Acknowledged")
+
+
+@routes.post("/agency/dispatches/{dispatch_id:\\d+}/status")
+@require(AGENCY)
+async def status_submit(request: web.Request) -> web.StreamResponse:
+    panel = request.app[PANEL]
+    dispatch_id = int(request.match_info["dispatch_id"])
+    form = await request.post()
+    status, reason = str(form.get("status", "")), str(form.get("reason", ""))
+    return await _agency_action(request, lambda: dispatching.update_status(
+        panel.services.sessions, panel.services.hub.publish, dispatch_id, status, reason or None,
+        request[USER]), {"status": status, "reason": reason}, validate_status(status, reason), "Status updated")
+
+
+@routes.post("/agency/dispatches/{dispatch_id:\\d+}/report")
+@require(AGENCY)
+async def report_submit(request: web.Request) -> web.StreamResponse:
+    panel = request.app[PANEL]
+    dispatch_id = int(request.match_info["dispatch_id"])
+    form = await request.post()
+    text = str(form.get("report", ""))
+    return await _agency_action(request, lambda: dispatching.file_report(
+        panel.services.sessions, panel.services.hub.publish, dispatch_id, text, request[USER]),
+        {"report": text}, validate_report(text), "Field report sent")
+
+
+# -- the live channel's endpoint -------------------------------------------------------------
+
+
+@routes.get("/ws/dispatch")
+async def websocket(request: web.Request) -> web.StreamResponse:
+    user: User | None = request.get(USER)
+    translate = request[GETTEXT]
+    if user is None:
+        return web.json_response({"error": translate("Please log in"), "code": "login"}, status=401)
+    if user.role not in (DISPATCHER, ADMIN, AGENCY) or not _same_origin(request):
+        return web.json_response({"error": translate("Your role may not do this"), "code": "role"}, status=403)
+    state = request.app[DISPATCH]
+    agency_id = await dispatching.actor_agency(state.panel.services.sessions, user) \
+        if user.role == AGENCY else None
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=4096)
+    await ws.prepare(request)
+    client = state.live.add(ws, user, agency_id)
+    client.offer({"type": "hello", "client": client.id})
+    try:
+        async for message in ws:
+            if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                break
+    finally:
+        await state.live.remove(client)
+    return ws
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    start: date
+    end: date
+    tz: str
+
+
+def parse_report_query(query: Any, default_tz: str) -> tuple[ReportQuery | None, dict[str, str], dict[str, str]]:
+    """(the query, per-field errors, the values as typed). Defaults: the last 7 days in ``default_tz``."""
+    tz = str(query.get("tz") or default_tz).strip()
+    values = {"start": str(query.get("start") or ""), "end": str(query.get("end") or ""), "tz": tz}
+    errors: dict[str, str] = {}
+    try:
+        local = zone(tz)
+    except ReportError:
+        errors["tz"] = N_("Unknown time zone; use a name such as Asia/Jakarta")
+        local = timezone.utc
+    today = datetime.now(local).date()
+    parsed: dict[str, date] = {}
+    for key, fallback in (("end", today), ("start", None)):
+        text = values[key].strip()
+        if not text:
+            parsed[key] = fallback if fallback is not None else parsed["end"] - timedelta(days=6)
+            values[key] = parsed[key].isoformat()
+            continue
+        try:
+            parsed[key] = date.fromisoformat(text)
+        except ValueError:
+            errors[key] = N_("Enter a date like 2026-11-28")
+    if not errors:
+        if parsed["end"] < parsed["start"]:
+            errors["end"] = N_("The end is before the start")
+        elif (parsed["end"] - parsed["start"]).days >= MAX_REPORT_DAYS:
+            errors["end"] = N_("At most 366 days")
+    if errors:
+        return None, errors, values
+    return ReportQuery(parsed["start"], parsed["end"], tz), {}, values
+
+
+def _bars(rows: list[tuple[str, str, float | None, str]], *, maximum: float | None = None,
+          label_width: int = 150) -> dict[str, Any]:
+    """A horizontal bar chart's geometry: rows of (key, label, value, shown text)."""
+    row_height, bar_area = 22, 360
+    top = max([v for _k, _l, v, _t in rows if v is not None] + [0.0])
+    scale = maximum if maximum is not None else top
+    bars = []
+    for index, (key, label, value, text) in enumerate(rows):
+        width = 0.0 if not value or not scale else round(bar_area * value / scale, 1)
+        bars.append({"key": key, "label": label, "value": value, "text": text,
+                     "x": label_width, "y": index * row_height + 3, "width": width,
+                     "height": row_height - 6, "text_x": label_width + width + 6,
+                     "text_y": index * row_height + row_height - 7})
+    return {"bars": bars, "width": label_width + bar_area + 90, "height": max(1, len(rows)) * row_height,
+            "label_x": label_width - 6}
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def report_charts(report: Report, translate: Callable[[str], str]) -> dict[str, Any]:
+    """The report's charts (inline SVG geometry) and figures, straight from ``reports``."""
+    hours = _bars([(f"{h:02d}", f"{h:02d}:00", float(n), str(n)) for h, n in enumerate(report.calls_per_hour)],
+                  label_width=60)
+    verdict_rows = []
+    for verdict, count in report.verdicts:
+        label = labels.VERDICT_LABELS.get(verdict, N_("Not classified"))
+        share = report.verdict_share(verdict)
+        verdict_rows.append((verdict, translate(label), float(count), f"{count} ({_pct(share)})"))
+    operator_rows = []
+    for group in report.per_operator:
+        for stage in group.stages:
+            value = stage.compliance
+            operator_rows.append((f"{group.key}|{stage.stage}",
+                                  f"{group.key} · {translate(STAGE_LABELS[stage.stage])}",
+                                  None if value is None else value * 100,
+                                  f"{_pct(value)} ({stage.met}/{stage.measured})"))
+    day_rows, abandoned_rows = [], []
+    target = answer_target(DEFAULT_TARGETS)
+    for group in report.per_day:
+        answer = next((a for a in group.answer if a.threshold == target), None)
+        intake = next((s for s in group.stages if s.stage == Stage.INTAKE.value), None)
+        for key, label, value, text in (
+                ("answer", translate(N_("Answered in time")), answer.share if answer else None,
+                 f"{_pct(answer.share if answer else None)} ({answer.within}/{answer.counted})" if answer else "—"),
+                ("intake", translate(STAGE_LABELS["intake"]), intake.compliance if intake else None,
+                 f"{_pct(intake.compliance)} ({intake.met}/{intake.measured})" if intake else "—")):
+            day_rows.append((f"{group.key}|{key}", f"{group.key} · {label}",
+                             None if value is None else value * 100, text))
+        abandoned_rows.append((group.key, group.key, float(group.abandoned), f"{group.abandoned}/{group.calls}"))
+    return {
+        "hours": hours,
+        "verdicts": _bars(verdict_rows),
+        "operators": _bars(operator_rows, maximum=100.0, label_width=260),
+        "days": _bars(day_rows, maximum=100.0, label_width=260),
+        "abandoned": _bars(abandoned_rows, label_width=110),
+        "answer_target": target,
+        "figures": {"calls": report.calls, "answered": report.answered, "abandoned": report.abandoned,
+                    "abandoned_before_queue": report.abandoned_before_queue,
+                    "abandoned_share": _pct(report.abandoned_share),
+                    "answer": [{"threshold": a.threshold, "within": a.within, "counted": a.counted,
+                                "share": _pct(a.share)} for a in report.answer],
+                    "stages": [{"stage": s.stage, "target": s.target, "measured": s.measured, "met": s.met,
+                                "compliance": _pct(s.compliance),
+                                "mean": "—" if s.mean_seconds is None else f"{s.mean_seconds:.1f}"}
+                               for s in report.stages]},
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The report as JSON: the counts and sums ``reports`` holds, with the derived shares."""
+    def stage(s: Any) -> dict[str, Any]:
+        return {"stage": s.stage, "target": s.target, "measured": s.measured, "met": s.met,
+                "total_seconds": s.total_seconds, "max_seconds": s.max_seconds,
+                "mean_seconds": s.mean_seconds, "compliance": s.compliance}
+
+    def answer(a: Any) -> dict[str, Any]:
+        return {"threshold": a.threshold, "within": a.within, "counted": a.counted, "share": a.share}
+
+    def group(g: Any) -> dict[str, Any]:
+        return {"key": g.key, "calls": g.calls, "answered": g.answered, "abandoned": g.abandoned,
+                "stages": [stage(s) for s in g.stages], "answer": [answer(a) for a in g.answer]}
+
+    return {"start": report.start.isoformat(), "end": report.end.isoformat(), "timezone": report.timezone,
+            "calls": report.calls, "answered": report.answered, "abandoned": report.abandoned,
+            "abandoned_before_queue": report.abandoned_before_queue,
+            "calls_per_hour": list(report.calls_per_hour),
+            "verdicts": [{"verdict": v, "calls": n, "share": report.verdict_share(v)} for v, n in report.verdicts],
+            "answer": [answer(a) for a in report.answer], "stages": [stage(s) for s in report.stages],
+            "per_operator": [group(g) for g in report.per_operator],
+            "per_day": [group(g) for g in report.per_day]}
+
+
+async def make_report(request: web.Request, query: ReportQuery) -> Report:
+    state = request.app[DISPATCH]
+    return await build_report(state.panel.services.sessions, query.start, query.end, tz=query.tz,
+                              targets=state.targets)
+
+
+def csv_response(report: Report) -> web.Response:
+    name = f"ngcc112-report-{report.start.isoformat()}-{report.end.isoformat()}.csv"
+    response = web.Response(text=report_to_csv(report), content_type="text/csv", charset="utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.get("/reports", name="reports")
+@require(DISPATCHER, ADMIN)
+async def reports_page(request: web.Request) -> web.StreamResponse:
+    query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
+    report = charts = None
+    if query is not None:
+        report = await make_report(request, query)
+        charts = report_charts(report, request[GETTEXT])
+    csv_link = "/reports.csv?" + "&".join(f"{k}={v}" for k, v in values.items()) if query else ""
+    return await render(request, "dispatch/reports.html", _page_values(
+        request, report=report, charts=charts, errors=translate_errors(request, errors), values=values,
+        csv_link=csv_link, stage_labels=STAGE_LABELS), status=422 if errors else 200)
+
+
+@routes.get("/reports.csv")
+@require(DISPATCHER, ADMIN)
+async def reports_csv(request: web.Request) -> web.StreamResponse:
+    query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
+    if query is None:
+        return await render(request, "dispatch/reports.html", _page_values(
+            request, report=None, charts=None, errors=translate_errors(request, errors), values=values,
+            csv_link="", stage_labels=STAGE_LABELS), status=422)
+    return csv_response(await make_report(request, query))
+
+
+# -- admin -----------------------------------------------------------------------------------
+
+
+def validate_new_user(values: dict[str, str], agency_codes: set[str]) -> dict[str, str]:
+    errors = {}
+    if not USERNAME_PATTERN.match(values["username"]):
+        errors["username"] = N_("2-40 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter")
+    if len(values["password"]) < MIN_PASSWORD:
+        errors["password"] = N_("At least 8 characters")
+    errors.update(validate_user_change(values, agency_codes))
+    if len(values.get("display_name", "")) > 160 or any(c in values.get("display_name", "") for c in "\r\n\x00"):
+        errors["display_name"] = N_("Too long")
+    return errors
+
+
+def validate_user_change(values: dict[str, str], agency_codes: set[str]) -> dict[str, str]:
+    errors = {}
+    if values.get("role") not in USER_ROLES:
+        errors["role"] = N_("Choose a role from the list")
+    interface = values.get("interface", "").strip()
+    if interface and not INTERFACE_PATTERN.match(interface):
+        errors["interface"] = N_("A softphone interface like PJSIP/op1, or empty")
+    agency = values.get("agency", "")
+    if agency and (agency not in agency_codes or values.get("role") != AGENCY):
+        errors["agency"] = N_("Choose an agency from the list")
+    return errors
+
+
+def validate_agency(values: dict[str, str], *, new: bool) -> dict[str, str]:
+    errors = {}
+    if new and not agency_admin.AGENCY_CODE_PATTERN.match(values.get("code", "")):
+        errors["code"] = N_("2-32 characters: lower-case letters, digits, '_' or '-', starting with a letter")
+    name = values.get("name", "").strip()
+    if not name:
+        errors["name"] = N_("Enter a name")
+    elif len(name) > agency_admin.MAX_AGENCY_NAME or any(c in name for c in "\r\n\x00"):
+        errors["name"] = N_("Too long")
+    if values.get("kind") not in agency_admin.AGENCY_KINDS:
+        errors["kind"] = N_("Choose OPD or Instansi")
+    return errors
+
+
+async def users_page(request: web.Request, *, form: str | None = None, errors: dict[str, str] | None = None,
+                     values: dict[str, str] | None = None, status: int = 200) -> web.Response:
+    sessions = request.app[PANEL].services.sessions
+    accounts = await agency_admin.list_accounts(sessions, request[USER])
+    agencies = await agency_admin.list_agencies(sessions)
+    return await render(request, "dispatch/admin_users.html", _page_values(
+        request, accounts=accounts, agencies=agencies, roles=USER_ROLES, form=form,
+        errors=translate_errors(request, errors or {}), values=values or {}, flash=await _flash(request)),
+        status=status)
+
+
+async def agencies_page(request: web.Request, *, form: str | None = None,
+                        errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                        status: int = 200) -> web.Response:
+    agencies = await agency_admin.list_agencies(request.app[PANEL].services.sessions)
+    return await render(request, "dispatch/admin_agencies.html", _page_values(
+        request, agencies=agencies, kinds=agency_admin.AGENCY_KINDS, form=form,
+        errors=translate_errors(request, errors or {}), values=values or {}, flash=await _flash(request)),
+        status=status)
+
+
+@routes.get("/admin/users", name="admin_users")
+@require(ADMIN)
+async def users_get(request: web.Request) -> web.StreamResponse:
+    return await users_page(request)
+
+
+async def create_account(request: web.Request, values: dict[str, str]) -> tuple[User | None, dict[str, str]]:
+    """Add a user (and put an agency user in their agency); (user, {}) or (None, errors)."""
+    sessions = request.app[PANEL].services.sessions
+    codes = {a.code for a in await agency_admin.list_agencies(sessions)}
+    errors = validate_new_user(values, codes)
+    if errors:
+        return None, errors
+    try:
+        user = await add_user(sessions, username=values["username"], role=values["role"],
+                              password=values["password"], display_name=values.get("display_name", "").strip(),
+                              interface=values.get("interface", "").strip() or None)
+        if values.get("agency"):
+            await agency_admin.set_user_agency(sessions, request[USER], user.id, values["agency"])
+    except UserError as exc:
+        return None, {exc.field: exc.message}
+    return user, {}
+
+
+async def change_account(request: web.Request, user_id: int, values: dict[str, Any]
+                         ) -> dict[str, str]:
+    """Apply the admin's changes to one account: role, interface, agency, active. Errors or {}."""
+    sessions = request.app[PANEL].services.sessions
+    actor = request[USER]
+    codes = {a.code for a in await agency_admin.list_agencies(sessions)}
+    errors = validate_user_change({k: v for k, v in values.items() if isinstance(v, str)}, codes) \
+        if "role" in values else {}
+    if errors:
+        return errors
+    try:
+        if "role" in values:
+            await agency_admin.change_role(sessions, actor, user_id, values["role"])
+        if "interface" in values:
+            await agency_admin.set_interface(sessions, actor, user_id, values["interface"] or None)
+        if "agency" in values and (values.get("role") == AGENCY or values["agency"]):
+            await agency_admin.set_user_agency(sessions, actor, user_id, values["agency"] or None)
+        if "active" in values:
+            await agency_admin.set_active(sessions, actor, user_id, bool(values["active"]))
+    except UserError as exc:
+        return {exc.field: exc.message}
+    return {}
+
+
+@routes.post("/admin/users")
+@require(ADMIN)
+async def users_add(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    values = {key: str(form.get(key, "")) for key in
+              ("username", "display_name", "role", "password", "interface", "agency")}
+    try:
+        _user, errors = await create_account(request, values)
+    except agency_admin.NotPermitted:
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    if errors:
+        return await users_page(request, form="new", errors=errors, values={**values, "password": ""},
+                                status=422)
+    await _flash(request, "User added")
+    raise web.HTTPSeeOther("/admin/users")
+
+
+@routes.post("/admin/users/{user_id:\\d+}")
+@require(ADMIN)
+async def users_change(request: web.Request) -> web.StreamResponse:
+    user_id = int(request.match_info["user_id"])
+    form = await request.post()
+    values: dict[str, Any] = {key: str(form.get(key, "")).strip() for key in ("role", "interface", "agency")}
+    values["active"] = form.get("active") == "on"
+    try:
+        errors = await change_account(request, user_id, values)
+    except agency_admin.NotPermitted:
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    if errors:
+        return await users_page(request, form=f"user-{user_id}", errors=errors,
+                                values={k: str(v) for k, v in values.items()}, status=422)
+    await _flash(request, "User updated")
+    raise web.HTTPSeeOther("/admin/users")
+
+
+@routes.get("/admin/agencies", name="admin_agencies")
+@require(ADMIN)
+async def agencies_get(request: web.Request) -> web.StreamResponse:
+    return await agencies_page(request)
+
+
+@routes.post("/admin/agencies")
+@require(ADMIN)
+async def agencies_add(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    values = {key: str(form.get(key, "")).strip() for key in ("code", "name", "kind")}
+    errors = validate_agency(values, new=True)
+    if not errors:
+        try:
+            await agency_admin.create_agency(request.app[PANEL].services.sessions, request[USER], **values)
+        except agency_admin.AgencyError as exc:
+            errors = {exc.field: exc.message}
+        except agency_admin.NotPermitted:
+            return await error_response(request, 403, "Your role may not do this", code="role")
+    if errors:
+        return await agencies_page(request, form="new", errors=errors, values=values, status=422)
+    await _flash(request, "Agency added")
+    raise web.HTTPSeeOther("/admin/agencies")
+
+
+@routes.post("/admin/agencies/{code}")
+@require(ADMIN)
+async def agencies_change(request: web.Request) -> web.StreamResponse:
+    code = request.match_info["code"]
+    form = await request.post()
+    values = {key: str(form.get(key, "")).strip() for key in ("name", "kind")}
+    active = form.get("active") == "on"
+    errors = validate_agency(values, new=False)
+    if not errors:
+        try:
+            await agency_admin.update_agency(request.app[PANEL].services.sessions, request[USER], code,
+                                             name=values["name"], kind=values["kind"], active=active)
+        except agency_admin.AgencyError as exc:
+            if exc.field == "code":
+                return await render_error(request, 404, request[GETTEXT]("Not found"))
+            errors = {exc.field: exc.message}
+        except agency_admin.NotPermitted:
+            return await error_response(request, 403, "Your role may not do this", code="role")
+    if errors:
+        return await agencies_page(request, form=f"agency-{code}", errors=errors,
+                                   values={**values, "active": "on" if active else ""}, status=422)
+    await _flash(request, "Agency updated")
+    raise web.HTTPSeeOther("/admin/agencies")
+
+
+__all__ = ["DISPATCH", "DispatchLive", "DispatchState", "WaitingBoard", "load_dispatch_catalogs",
+           "merge_catalogs", "routes", "setup"]

@@ -1,0 +1,146 @@
+/* ngcc112 dispatch pages (dispatcher board, ticket, agency, ...): live updates over /ws/dispatch.
+   The server renders every piece of HTML. On every (re)connect and whenever the socket says
+   something changed, the page fetches itself again and swaps its live regions
+   ([data-live-region] by id). A form region ([data-form-region]) is swapped only when its
+   data-version changed and nothing was typed into it, so typing is never thrown away.
+   Elapsed times ([data-since]) tick every second and turn "overdue" past data-target. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var page = body.dataset.page;
+  var livePages = ["dispatch_board", "dispatch_ticket", "agency_list", "agency_dispatch"];
+  var root = document.getElementById("live-root");
+  var offset = 0;
+  var retry = 250;
+  var busy = false;
+  var again = false;
+
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+
+  function setOffset(el) {
+    var now = el && el.dataset.serverNow ? Date.parse(el.dataset.serverNow) : NaN;
+    if (!isNaN(now)) { offset = now - Date.now(); }
+  }
+
+  function tick() {
+    var now = Date.now() + offset;
+    Array.prototype.forEach.call(document.querySelectorAll(".elapsed[data-since]"), function (el) {
+      var since = Date.parse(el.dataset.since);
+      if (isNaN(since)) { return; }
+      var seconds = Math.max(0, Math.floor((now - since) / 1000));
+      el.textContent = two(Math.floor(seconds / 60)) + ":" + two(seconds % 60);
+      var target = parseFloat(el.dataset.target);
+      var over = !isNaN(target) && seconds > target;
+      el.classList.toggle("overdue", over);
+      el.dataset.overdue = over ? "true" : "false";
+      var row = el.closest("tr");
+      if (row) { row.classList.toggle("overdue", over || row.querySelector(".elapsed.overdue") !== null); }
+    });
+  }
+
+  function localTimes(scope) {
+    Array.prototype.forEach.call(scope.querySelectorAll("time[datetime]"), function (el) {
+      if (el.dataset.local) { return; }
+      el.dataset.local = "1";
+      var t = new Date(el.getAttribute("datetime"));
+      if (isNaN(t.getTime())) { return; }
+      el.textContent = t.getFullYear() + "-" + two(t.getMonth() + 1) + "-" + two(t.getDate()) +
+        " " + two(t.getHours()) + ":" + two(t.getMinutes()) + ":" + two(t.getSeconds());
+    });
+  }
+
+  function typedInto(region) {
+    var fields = region.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === "hidden") { continue; }
+      if (f.type === "checkbox" || f.type === "radio") {
+        if (f.checked !== f.defaultChecked) { return true; }
+      } else if (f.tagName === "SELECT") {
+        for (var j = 0; j < f.options.length; j++) {
+          if (f.options[j].selected !== f.options[j].defaultSelected) { return true; }
+        }
+      } else if (f.value !== f.defaultValue) { return true; }
+    }
+    return false;
+  }
+
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(location.pathname + location.search, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) {
+        if (r.redirected && r.url.indexOf("/login") >= 0) { location.assign("/login"); return null; }
+        return r.text();
+      })
+      .then(function (html) {
+        if (html === null) { return; }
+        var template = document.createElement("template");
+        template.innerHTML = html;
+        var fresh = template.content;
+        setOffset(fresh.getElementById("live-root"));
+        Array.prototype.forEach.call(fresh.querySelectorAll("[data-live-region]"), function (next) {
+          var old = document.getElementById(next.id);
+          if (!old) { return; }
+          if (old.hasAttribute("data-form-region") &&
+              (old.dataset.version === next.dataset.version || typedInto(old))) { return; }
+          old.replaceWith(next);
+        });
+        localTimes(document);
+        tick();
+      })
+      .catch(function () {})
+      .then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  function setLive(up) {
+    var el = document.getElementById("live-status");
+    body.dataset.live = up ? "up" : "down";
+    if (!el) { return; }
+    el.textContent = up ? body.dataset.labelLive : body.dataset.labelOffline;
+    el.className = "live " + (up ? "online" : "offline");
+  }
+
+  function concerns(message) {
+    if (message.type === "resync" || message.type === "hello") { return true; }
+    var ticket = root && root.dataset.ticketId;
+    if (page === "dispatch_board" || page === "agency_list") { return true; }
+    return !ticket || !message.ticket_id || String(message.ticket_id) === ticket;
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/ws/dispatch");
+    socket.onopen = function () { retry = 250; setLive(true); refresh(); };
+    socket.onmessage = function (event) {
+      var message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      if (message.type !== "hello" && concerns(message)) { refresh(); }
+    };
+    socket.onclose = function () {
+      setLive(false);
+      window.setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 5000);
+    };
+  }
+
+  /* One click, one request: a submitted form's buttons stay disabled until the page changes. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset.sent) { event.preventDefault(); return; }
+    form.dataset.sent = "1";
+    Array.prototype.forEach.call(form.querySelectorAll("button[type=submit]"), function (b) {
+      window.setTimeout(function () { b.disabled = true; }, 0);
+    });
+  });
+
+  localTimes(document);
+  if (livePages.indexOf(page) < 0) { return; }
+  setOffset(root);
+  tick();
+  window.setInterval(tick, 1000);
+  connect();
+})();
