@@ -715,7 +715,8 @@ async def ticket_state_of(request: web.Request, ticket_id: int) -> str | None:
 
 
 def _page_values(request: web.Request, **values: Any) -> dict[str, Any]:
-    return {"dlabels": _Labels, "click_id": secrets.token_urlsafe(12), **values}
+    return {"dlabels": _Labels, "click_id": secrets.token_urlsafe(12), "error": None, "flash": None,
+            "errors": {}, "values": {}, **values}
 
 
 class _Labels:
