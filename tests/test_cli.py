@@ -158,3 +158,13 @@ async def test_config_file_goes_before_or_after_the_command(tmp_path, args):
     path.write_text("[ami]\nping_interval = 'x'\n")
     code, _, err = await run(*(a.format(path=path) for a in args), env=environment(tmp_path))
     assert code == 2 and "bad configuration: [ami] ping_interval: 'x' is not valid" in err
+
+
+async def test_report_prints_text_or_csv_and_refuses_a_backwards_range(tmp_path):
+    env = environment(tmp_path)
+    code, out, _ = await run("report", "--from", "2026-11-01", "--to", "2026-11-30", env=env)
+    assert code == 0 and out.startswith("ngcc112 report 2026-11-01 .. 2026-11-30 (days and hours in Asia/Jakarta)")
+    code, out, _ = await run("report", "--from", "2026-11-01", "--to", "2026-11-30", "--csv", "--tz", "UTC", env=env)
+    assert code == 0 and out.splitlines()[0] == "section,group,item,metric,value"
+    code, _, err = await run("report", "--from", "2026-11-30", "--to", "2026-11-01", env=env)
+    assert code == 2 and "before it starts" in err

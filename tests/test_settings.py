@@ -55,3 +55,10 @@ def test_bad_files_are_refused_clearly(tmp_path):
     unknown.write_text("[ami]\nhots = 'typo'\n")
     with pytest.raises(SettingsError, match=r"unknown setting \[ami\] 'hots'"):
         load_settings(unknown, environ={})
+
+
+def test_timezone_defaults_to_western_indonesia_and_must_exist():
+    assert load_settings(environ={}).timezone == "Asia/Jakarta"
+    assert load_settings(environ={"NGCC112_TIMEZONE": "Asia/Makassar"}).timezone == "Asia/Makassar"
+    with pytest.raises(SettingsError, match="unknown time zone 'Mars/Base'"):
+        load_settings(environ={"NGCC112_TIMEZONE": "Mars/Base"})

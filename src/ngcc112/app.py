@@ -53,6 +53,10 @@ async def build(settings: Settings, *, migrate: bool = True) -> Services:
             raise FatalError(f"cannot prepare the database {_safe_url(settings.database_url)}: "
                              f"{str(exc).splitlines()[0]}") from None
     sessions = make_sessions(engine)
+    if migrate:
+        from ngcc112.tickets.agencies import seed_agencies
+
+        await seed_agencies(sessions)
     hub = Hub()
     store = TicketStore(sessions, hub.publish)
     daemon = CallDaemon(settings, store, hub)

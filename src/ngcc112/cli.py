@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     tickets.add_argument("--json", action="store_true", help="one JSON object per line")
     tickets.add_argument("--limit", type=int, default=50)
 
+    report = sub.add_parser("report", help="SLA and call figures for a date range")
+    report.add_argument("--from", dest="start", required=True, type=_date, metavar="DATE", help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="end", required=True, type=_date, metavar="DATE", help="last day, YYYY-MM-DD")
+    report.add_argument("--csv", action="store_true", help="CSV instead of text")
+    report.add_argument("--tz", metavar="ZONE", help="time zone for days and hours (default: settings timezone)")
+
+    evaluate = sub.add_parser("eval-heuristics", help="precision and recall of the prank/ghost heuristics")
+    evaluate.add_argument("path", nargs="?", help="labelled cases (default: the shipped set)")
+
     sub.add_parser("check-asterisk", help="check a live Asterisk: version, modules, queues, AMI rights, operators")
 
     user = sub.add_parser("user", help="panel users")
@@ -77,12 +86,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FATAL
     command = {
         "run": _run, "demo": _demo, "sim": _sim, "db": _db, "tickets": _tickets,
-        "check-asterisk": _check_asterisk, "user": _user,
+        "check-asterisk": _check_asterisk, "user": _user, "report": _report,
+        "eval-heuristics": _eval_heuristics,
     }[args.command]
     try:
         return command(args, settings)
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _fatal(message: str) -> int:
@@ -176,6 +195,31 @@ def format_ticket_line(row: dict) -> str:
     if row["ended_at"] and not row["abandoned"]:
         status += ", ended"
     return f"#{row['id']:<5} {row['arrived_at'][:19]}  {row['state']:<10} {caller:<36} {status}"
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from ngcc112.reports.build import ReportError
+    from ngcc112.reports.run import run_report
+    from ngcc112.tickets.sla import SlaTargets
+
+    logs.configure("console", "warning")
+    try:
+        targets = SlaTargets.from_mapping(settings.sla)
+        text = asyncio.run(run_report(settings, args.start, args.end, args.csv,
+                                      tz=args.tz or settings.timezone, targets=targets))
+    except (ReportError, ValueError) as exc:
+        return _fatal(str(exc))
+    except Exception as exc:
+        return _fatal(f"cannot read the database: {str(exc).splitlines()[0]} (did you run `ngcc112 db upgrade`?)")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+def _eval_heuristics(args: argparse.Namespace, settings: Settings) -> int:
+    from ngcc112.evaluation_run import main_eval
+
+    logs.configure("console", "error")
+    return main_eval(settings, args.path)
 
 
 def _check_asterisk(args: argparse.Namespace, settings: Settings) -> int:

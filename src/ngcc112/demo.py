@@ -89,7 +89,10 @@ async def _seed_users(services: Services) -> None:
         from ngcc112.tickets.users import seed_demo_users
     except ImportError:
         return
+    from ngcc112.tickets.agencies import seed_agency_member
+
     users = await seed_demo_users(services.sessions)
+    await seed_agency_member(services.sessions, "agency", "damkar")
     _line("panel users (name / password / role):")
     for username, password, role in users:
         _line(f"  {username:<12} {password:<16} {role}")

@@ -65,6 +65,10 @@ class Settings:
     panel: PanelSettings = field(default_factory=PanelSettings)
     #: Free-form policy table for routing/ (thresholds); validated there.
     routing: Mapping[str, Any] = field(default_factory=dict)
+    #: SLA targets (seconds) for reports; validated by tickets.sla.SlaTargets.
+    sla: Mapping[str, Any] = field(default_factory=dict)
+    #: The center's time zone: days and hours in reports.
+    timezone: str = "Asia/Jakarta"
     log_format: str = "json"  # "json" or "console"
     log_level: str = "info"
 
@@ -74,6 +78,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_DATABASE_URL": ("", "database_url"),
     "NGCC112_LOG_FORMAT": ("", "log_format"),
     "NGCC112_LOG_LEVEL": ("", "log_level"),
+    "NGCC112_TIMEZONE": ("", "timezone"),
     "NGCC112_AMI_HOST": ("ami", "host"),
     "NGCC112_AMI_PORT": ("ami", "port"),
     "NGCC112_AMI_USERNAME": ("ami", "username"),
@@ -120,15 +125,21 @@ def _build(raw: Mapping[str, Any]) -> Settings:
             if not isinstance(value, Mapping):
                 raise SettingsError(f"[{key}] must be a table")
             top[key] = _section(_SECTIONS[key], key, value)
-        elif key == "routing":
+        elif key in ("routing", "sla"):
             if not isinstance(value, Mapping):
-                raise SettingsError("[routing] must be a table")
+                raise SettingsError(f"[{key}] must be a table")
             top[key] = dict(value)
         elif key in known:
             top[key] = _coerce(Settings, key, value, key)
         else:
             raise SettingsError(f"unknown setting {key!r}")
     settings = Settings(**top)
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(settings.timezone)
+    except (KeyError, ValueError):
+        raise SettingsError(f"timezone: unknown time zone {settings.timezone!r}") from None
     if settings.log_format not in ("json", "console"):
         raise SettingsError(f"log_format must be 'json' or 'console', got {settings.log_format!r}")
     if not settings.database_url.startswith(("sqlite", "postgresql")):
