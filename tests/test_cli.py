@@ -162,6 +162,9 @@ async def test_config_file_goes_before_or_after_the_command(tmp_path, args):
 
 async def test_report_prints_text_or_csv_and_refuses_a_backwards_range(tmp_path):
     env = environment(tmp_path)
+    code, _, err = await run("report", "--from", "2026-11-01", "--to", "2026-11-30", env=env)
+    assert code == 2 and "did you run `ngcc112 db upgrade`?" in err
+    assert (await run("db", "upgrade", env=env))[0] == 0
     code, out, _ = await run("report", "--from", "2026-11-01", "--to", "2026-11-30", env=env)
     assert code == 0 and out.startswith("ngcc112 report 2026-11-01 .. 2026-11-30 (days and hours in Asia/Jakarta)")
     code, out, _ = await run("report", "--from", "2026-11-01", "--to", "2026-11-30", "--csv", "--tz", "UTC", env=env)
