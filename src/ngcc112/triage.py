@@ -74,10 +74,12 @@ log = structlog.get_logger(__name__)
 
 #: The actor written in the audit trail for scores.
 TRIAGE_ACTOR = "triage"
-#: How long to wait for the call's ticket to be written by the ticket store.
-TICKET_WAIT_SECONDS = 5.0
 #: How long a history query may take before the call is scored without it.
 HISTORY_TIMEOUT_SECONDS = 2.0
+#: After a failed history read, score on live signals alone this long before trying again.
+HISTORY_RETRY_SECONDS = 5.0
+#: How long one score or position write may take before it is retried.
+DB_TIMEOUT_SECONDS = 5.0
 #: Most earlier calls read for one number.
 HISTORY_LIMIT = 200
 #: After a call ended, how long its final score keeps being retried while the
@@ -362,6 +364,7 @@ class _Live:
     raised: bool = False
     stored: tuple[Any, ...] | None = None
     history_number: str = ""
+    history_failed_at: float | None = None
     geo: dict[str, str] = field(default_factory=dict)
     #: The dialplan has left its geolocation subroutine (a later variable, the queue, the end).
     geo_complete: bool = False
@@ -373,6 +376,8 @@ class _Live:
     last: Assessment | None = None
     #: Found by a resync, not seen from its start: its live signals are unknown.
     adopted: bool = False
+    saver: asyncio.Task[None] | None = None
+    save_dirty: bool = False
 
 
 class Triage:
@@ -422,8 +427,8 @@ class Triage:
 
     async def stop(self, flush_timeout: float = 2.0) -> None:
         """Stop listening; let scores being written finish (bounded), then cancel the rest."""
-        busy = [live.worker for live in self._calls.values()
-                if live.worker is not None and not live.worker.done()]
+        busy = [job for live in self._calls.values() for job in (live.worker, live.saver)
+                if job is not None and not job.done()]
         if busy:
             await asyncio.wait(busy, timeout=flush_timeout)
         task, self._task = self._task, None
@@ -436,7 +441,7 @@ class Triage:
             self._subscription = None
         pending = []
         for live in list(self._calls.values()):
-            for job in (live.timer, live.worker):
+            for job in (live.timer, live.saver, live.worker):
                 if job is not None and not job.done():
                     job.cancel()
                     pending.append(job)
@@ -450,8 +455,8 @@ class Triage:
         """Wait until every event received so far is handled and scored (for tests)."""
         while True:
             sub = self._subscription
-            busy = [live.worker for live in self._calls.values()
-                    if live.worker is not None and not live.worker.done()]
+            busy = [job for live in self._calls.values() for job in (live.worker, live.saver)
+                    if job is not None and not job.done()]
             if (sub is None or sub.queue.empty()) and not busy:
                 return
             await asyncio.sleep(0.01)
@@ -522,8 +527,10 @@ class Triage:
 
     def _forget(self, call_id: str) -> None:
         live = self._calls.pop(call_id, None)
-        if live is not None and live.timer is not None:
-            live.timer.cancel()
+        if live is not None:
+            for job in (live.timer, live.saver):
+                if job is not None and job is not asyncio.current_task():
+                    job.cancel()
 
     def _arm_timer(self, live: _Live) -> None:
         due = None if live.adopted else no_speech_due(live.facts, self.policy)
@@ -544,44 +551,90 @@ class Triage:
         live.timer = asyncio.create_task(fire(), name=f"triage-timer-{live.call_id}")
 
     def _poke(self, live: _Live) -> None:
+        """Score the call again soon (one worker per call, never two at once)."""
         live.dirty = True
         if live.worker is None or live.worker.done():
             live.worker = asyncio.create_task(self._work(live), name=f"triage-{live.call_id}")
 
     async def _work(self, live: _Live) -> None:
+        """Score and steer. Waits on nothing but the first history read (bounded) and the
+        AMI answer: storing and locating run beside it in :meth:`_save`, so a slow
+        database never delays raising a caller who pressed 5."""
         try:
             while live.dirty:
-                while live.dirty:
-                    live.dirty = False
-                    try:
-                        await self._evaluate(live)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        log.exception("triage.score_failed", call_id=live.call_id)
-                if live.facts.ended_at is not None and live.last is not None \
-                        and live.stored != _signature(live, live.last):
-                    await self._store_final(live, live.last)
+                live.dirty = False
+                try:
+                    await self._evaluate(live)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("triage.score_failed", call_id=live.call_id)
+                self._save_soon(live)
         finally:
-            if live.facts.ended_at is not None and not live.dirty:
-                if self._calls.get(live.call_id) is live:
-                    self._forget(live.call_id)
+            self._forget_if_over(live)
+
+    def _forget_if_over(self, live: _Live) -> None:
+        """Drop an ended call once nothing is running or waiting for it any more."""
+        current = asyncio.current_task()
+        busy = any(job is not None and job is not current and not job.done()
+                   for job in (live.worker, live.saver))
+        if live.facts.ended_at is not None and not live.dirty and not live.save_dirty \
+                and not busy and self._calls.get(live.call_id) is live:
+            self._forget(live.call_id)
 
     # one evaluation --------------------------------------------------------------------
     async def _evaluate(self, live: _Live) -> None:
         facts = live.facts
         started = facts.answered_at is not None or facts.ended_at is not None or live.adopted
         history = await self._history(live)
-        if started:
-            now = max(self._clock(), facts.ended_at or facts.arrived_at)
-            seen = history_only(facts) if live.adopted else facts
-            assessment = score_call(seen, history, self.policy, now)
-            live.last = assessment
-            await self._steer(live, assessment)
-            if self._on_assessment is not None:
-                self._on_assessment(live.call_id, _moment_name(facts), assessment)
-            await self._store(live, assessment)
-        await self._locations(live)
+        if not started:
+            return
+        now = max(self._clock(), facts.ended_at or facts.arrived_at)
+        seen = history_only(facts) if live.adopted else facts
+        assessment = score_call(seen, history, self.policy, now)
+        live.last = assessment
+        await self._steer(live, assessment)
+        if self._on_assessment is not None:
+            self._on_assessment(live.call_id, _moment_name(facts), assessment)
+
+    # storing beside the scoring --------------------------------------------------------
+    def _save_soon(self, live: _Live) -> None:
+        live.save_dirty = True
+        if live.saver is None or live.saver.done():
+            live.saver = asyncio.create_task(self._save(live), name=f"triage-save-{live.call_id}")
+            live.saver.add_done_callback(lambda _task: self._forget_if_over(live))
+
+    async def _save(self, live: _Live) -> None:
+        """Write the latest score and the positions; while the ticket is not written yet or
+        the database is away, try again with backoff (an ended call for
+        :data:`FINAL_STORE_RETRY_SECONDS`, then its score is given up, loudly)."""
+        delay, waited_after_end = 0.1, 0.0
+        while live.save_dirty:
+            live.save_dirty = False
+            try:
+                stored = live.last is None or await asyncio.wait_for(
+                    self._store(live, live.last), DB_TIMEOUT_SECONDS)
+                located = await asyncio.wait_for(self._locations(live), DB_TIMEOUT_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("triage.save_failed", call_id=live.call_id,
+                            error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+                stored = located = False
+            if stored and located:
+                delay = 0.1
+                continue
+            if live.facts.ended_at is not None:
+                waited_after_end += delay
+                if waited_after_end > FINAL_STORE_RETRY_SECONDS:
+                    last = live.last
+                    log.error("triage.final_score_lost", call_id=live.call_id,
+                              ghost=None if last is None else round(last.ghost.value, 4),
+                              prank=None if last is None else round(last.prank.value, 4))
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            live.save_dirty = True
 
     async def _history(self, live: _Live) -> CallerHistory:
         number = live.facts.caller_number
@@ -590,17 +643,21 @@ class Triage:
         if is_missing_number(number):
             live.history, live.history_number = NO_HISTORY, number
             return NO_HISTORY
+        failed = live.history_failed_at
+        if failed is not None and (asyncio.get_running_loop().time() - failed) < HISTORY_RETRY_SECONDS:
+            return NO_HISTORY  # the database was away a moment ago: do not wait on it again yet
         try:
             async with self._sessions() as session:
                 history = await asyncio.wait_for(
                     load_history(session, number, before=live.facts.arrived_at,
                                  policy=self.policy, exclude_linkedid=live.call_id),
                     HISTORY_TIMEOUT_SECONDS)
-        except Exception as exc:  # scored on live signals alone; retried at the next moment
+        except Exception as exc:  # scored on live signals alone; retried a little later
+            live.history_failed_at = asyncio.get_running_loop().time()
             log.warning("triage.history_unavailable", call_id=live.call_id,
                         error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
             return NO_HISTORY
-        live.history, live.history_number = history, number
+        live.history, live.history_number, live.history_failed_at = history, number, None
         return history
 
     async def _steer(self, live: _Live, assessment: Assessment) -> None:
@@ -631,40 +688,19 @@ class Triage:
         bound.info("triage.priority_changed")
 
     async def _ticket_id(self, live: _Live) -> int | None:
+        """The call's ticket id, or None while the ticket store has not written it yet."""
         if live.ticket_id is not None:
             return live.ticket_id
-        delay, waited = 0.05, 0.0
-        while True:
-            try:
-                async with self._sessions() as session:
-                    ticket_id = await session.scalar(
-                        select(Ticket.id).where(Ticket.linkedid == live.call_id))
-            except Exception as exc:
-                log.warning("triage.ticket_unavailable", call_id=live.call_id,
-                            error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
-                return None
-            if ticket_id is not None:
-                live.ticket_id = ticket_id
-                return ticket_id
-            if waited >= TICKET_WAIT_SECONDS:
-                log.warning("triage.ticket_missing", call_id=live.call_id)
-                return None
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 1.0)
-
-    async def _store_final(self, live: _Live, assessment: Assessment) -> None:
-        """The call ended and its last score is not stored yet: keep trying for a while."""
-        delay, waited = 0.5, 0.0
-        while waited < FINAL_STORE_RETRY_SECONDS:
-            await asyncio.sleep(delay)
-            waited += delay
-            if await self._store(live, assessment):
-                log.info("triage.final_score_stored_late", call_id=live.call_id, after=waited)
-                return
-            delay = min(delay * 2, 5.0)
-        log.error("triage.final_score_lost", call_id=live.call_id,
-                  ghost=round(assessment.ghost.value, 4), prank=round(assessment.prank.value, 4))
+        try:
+            async with self._sessions() as session:
+                ticket_id = await session.scalar(
+                    select(Ticket.id).where(Ticket.linkedid == live.call_id))
+        except Exception as exc:
+            log.warning("triage.ticket_unavailable", call_id=live.call_id,
+                        error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            return None
+        live.ticket_id = ticket_id
+        return ticket_id
 
     async def _store(self, live: _Live, assessment: Assessment) -> bool:
         """Write the score on the ticket; False when it could not be written (yet)."""
@@ -675,7 +711,7 @@ class Triage:
             return True
         ticket_id = await self._ticket_id(live)
         if ticket_id is None:
-            return False  # tried again at the call's next scoring moment (or after its end)
+            return False  # not written yet by the ticket store, or the database is away
         at = self._clock()
         changes = {"ghost_score": ghost, "prank_score": prank, "score_reasons": reasons,
                    "likely_real": assessment.likely_real, "queue_priority": live.priority}
@@ -702,13 +738,16 @@ class Triage:
         self._hub.publish(change)
         return True
 
-    async def _locations(self, live: _Live) -> None:
+    async def _locations(self, live: _Live) -> bool:
+        """Record the SIP position and attach early AML messages; False to try again later."""
         geo_ready = bool(live.geo) and live.geo_complete and live.geo != live.geo_recorded
         if not geo_ready and live.aml_checked:
-            return
+            return True
+        if is_missing_number(live.facts.caller_number) and not geo_ready:
+            return True  # no number: no AML message can be this call's (yet)
         ticket_id = await self._ticket_id(live)
         if ticket_id is None:
-            return
+            return False
         try:
             if geo_ready:
                 snapshot = dict(live.geo)
@@ -720,6 +759,8 @@ class Triage:
         except Exception as exc:
             log.warning("triage.location_failed", call_id=live.call_id, ticket_id=ticket_id,
                         error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            return False
+        return True
 
 
 def _signature(live: _Live, assessment: Assessment) -> tuple[Any, ...]:

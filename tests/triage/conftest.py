@@ -50,9 +50,12 @@ class Pipeline:
             await asyncio.wait_for(self.triage.idle(), 15)
             await asyncio.sleep(0.05)
 
-    def add_operator(self, endpoint: str, *, talk_seconds: float = 4.0) -> None:
-        """An operator softphone in the queue (as QueueAdd would make it), hanging up after a while."""
-        self.sim.set_softphone(endpoint, ring_seconds=0.5, talk_seconds=talk_seconds)
+    def add_operator(self, endpoint: str, *, talk_seconds: float = 4.0,
+                     ring_seconds: float = 4.0) -> None:
+        """An operator softphone in the queue (as QueueAdd would make it), hanging up after a
+        while. It rings a few seconds before answering, as people do: time for triage to
+        steer the caller while it still waits, even on a loaded test machine."""
+        self.sim.set_softphone(endpoint, ring_seconds=ring_seconds, talk_seconds=talk_seconds)
         queue = self.sim.engine.queues["ngcc112-operators"]
         interface = f"PJSIP/{endpoint}"
         self.sim.engine.queue_add(queue, interface, endpoint, interface, 0, False)
