@@ -646,12 +646,13 @@ class Triage:
         failed = live.history_failed_at
         if failed is not None and (asyncio.get_running_loop().time() - failed) < HISTORY_RETRY_SECONDS:
             return NO_HISTORY  # the database was away a moment ago: do not wait on it again yet
-        try:
+        async def read() -> CallerHistory:
             async with self._sessions() as session:
-                history = await asyncio.wait_for(
-                    load_history(session, number, before=live.facts.arrived_at,
-                                 policy=self.policy, exclude_linkedid=live.call_id),
-                    HISTORY_TIMEOUT_SECONDS)
+                return await load_history(session, number, before=live.facts.arrived_at,
+                                          policy=self.policy, exclude_linkedid=live.call_id)
+
+        try:
+            history = await asyncio.wait_for(read(), HISTORY_TIMEOUT_SECONDS)
         except Exception as exc:  # scored on live signals alone; retried a little later
             live.history_failed_at = asyncio.get_running_loop().time()
             log.warning("triage.history_unavailable", call_id=live.call_id,

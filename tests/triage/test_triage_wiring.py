@@ -225,3 +225,54 @@ async def test_a_call_found_by_a_resync_is_scored_on_its_history_only(database_u
     finally:
         await triage.stop()
         await engine.dispose()
+
+
+class _HungSessions:
+    """A database that accepts the connection and then never answers."""
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def begin(self, *args, **kwargs):
+        return self
+
+    async def __aenter__(self):
+        await asyncio.Event().wait()
+
+    async def __aexit__(self, *exc):
+        return False
+
+
+async def test_a_hung_database_does_not_delay_raising_a_caller_who_pressed_5():
+    hub = Hub()
+    sent: list[object] = []
+
+    class Link:
+        async def send(self, action):
+            sent.append(action)
+            return types.SimpleNamespace(ok=True, message="Priority change for caller on queue")
+
+    daemon = types.SimpleNamespace(link=Link(), tracker=types.SimpleNamespace(
+        call_channel=lambda c: "PJSIP/caller1-00000004"))
+    services = types.SimpleNamespace(settings=Settings(), sessions=_HungSessions(), hub=hub,
+                                     store=None, daemon=daemon, extras={})
+    triage = Triage(services)
+    await triage.start()
+    t0 = datetime.now(UTC)
+    try:
+        for event in (
+            CallArrived(call_id="c4", at=t0, channel="PJSIP/caller1-00000004", uniqueid="u4",
+                        caller_number="081211115555", caller_name=None, exten="112"),
+            CallVariables(call_id="c4", at=t0, variables={"NGCC_ANSWERED_AT": "1"}),
+            CallerDigit(call_id="c4", at=t0 + timedelta(seconds=1), digit="5"),
+            CallQueued(call_id="c4", at=t0 + timedelta(seconds=3.5), queue="ngcc112-operators",
+                       position=1, channel="PJSIP/caller1-00000004"),
+        ):
+            hub.publish(event)
+        for _ in range(400):  # the history read times out after 2 s; nothing else waits
+            if sent:
+                break
+            await asyncio.sleep(0.01)
+        assert [a.get("Priority") for a in sent] == ["10"]
+    finally:
+        await triage.stop(flush_timeout=0.1)
