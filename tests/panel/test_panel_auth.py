@@ -196,3 +196,15 @@ def test_throttle_lockout_ends():
     throttle.failed("op1")
     throttle.failed("op1")
     assert throttle.retry_after("op1") == 0
+
+
+async def test_a_mounted_module_can_take_over_a_roles_home(aiohttp_client, services):
+    from ngcc112.panel.app import create_app
+    from ngcc112.panel.views import HOMES
+
+    app = create_app(services)
+    app[HOMES] = {"dispatcher": "/somewhere"}
+    client = await aiohttp_client(app)
+    await login(client, "dispatcher")
+    response = await client.get("/", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/somewhere"

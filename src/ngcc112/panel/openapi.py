@@ -6,6 +6,7 @@ route is described here and that nothing described is missing from the app.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -220,6 +221,27 @@ def _schemas() -> dict[str, Any]:
     }
 
 
+#: More of the API described by other panel modules mounted on the same app: each callable
+#: returns ``{"paths": {...}, "components": {"schemas": {...}}}`` merged into :func:`spec`.
+EXTRA = web.AppKey("ngcc112_openapi_extra", list)
+
+
+def register(app: web.Application, fragment: Callable[[], dict[str, Any]]) -> None:
+    """Add a module's routes to the served description (call before the app starts)."""
+    app.setdefault(EXTRA, []).append(fragment)
+
+
+def app_spec(app: web.Application) -> dict[str, Any]:
+    """The whole description of this app: :func:`spec` plus every registered fragment."""
+    document = spec()
+    for fragment in app.get(EXTRA, []):
+        extra = fragment()
+        for path, operations in extra.get("paths", {}).items():
+            document["paths"].setdefault(path, {}).update(operations)
+        document["components"]["schemas"].update(extra.get("components", {}).get("schemas", {}))
+    return document
+
+
 @routes.get("/api/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(spec())
+    return web.json_response(app_spec(request.app))

@@ -23,6 +23,9 @@ from ngcc112.tickets.states import Role
 
 routes = web.RouteTableDef()
 OPERATOR = Role.OPERATOR.value
+#: Where ``/`` sends each role other than operators, when a mounted module has its own page
+#: for it (e.g. ``{"dispatcher": "/dispatch"}``); otherwise the shared board.
+HOMES = web.AppKey("ngcc112_homes", dict)
 INTAKE_TARGET_SECONDS = 60
 
 
@@ -178,6 +181,9 @@ async def index(request: web.Request) -> web.StreamResponse:
     user: User = request[USER]
     if user.role == OPERATOR:
         return await operator_page(request, user)
+    home = request.app.get(HOMES, {}).get(user.role)
+    if home:
+        raise web.HTTPSeeOther(home)
     return await board_page(request, user)
 
 
