@@ -1,7 +1,7 @@
 """Fixtures for the dispatch pages and API: real database and hub, a fake AMI link.
 
-``make_app`` is the temporary app factory until the panel's ``create_app`` calls
-``dispatch_views.setup`` itself: the panel, then the dispatch pages on top.
+``dispatch_helpers.make_app`` is the temporary app factory until the panel's ``create_app``
+calls ``dispatch_views.setup`` itself: the panel, then the dispatch pages on top.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dispatch_helpers import OriginateLink
+from dispatch_helpers import OriginateLink, make_app
 
 from ngcc112.app import build
-from ngcc112.panel import dispatch_views
-from ngcc112.panel.app import create_app
-from ngcc112.panel.state import PANEL
 from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets.agencies import seed_agencies, seed_agency_member
 from ngcc112.tickets.db import make_engine, make_sessions, upgrade
@@ -27,13 +24,6 @@ EXTRA_USERS = (
     ("agency2", "agency", None, "psc119"),
     ("dispatcher2", "dispatcher", "PJSIP/disp1", None),
 )
-
-
-def make_app(services):
-    app = create_app(services)
-    if dispatch_views.DISPATCH not in app:
-        dispatch_views.setup(app, app[PANEL])
-    return app
 
 
 @pytest.fixture(scope="session")

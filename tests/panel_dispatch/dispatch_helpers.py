@@ -16,6 +16,18 @@ from ngcc112.tickets.models import AuditEntry, Ticket
 _linkedids = itertools.count(1)
 
 
+def make_app(services):
+    """The panel app with the dispatch pages (setup is skipped once create_app does it itself)."""
+    from ngcc112.panel import dispatch_views
+    from ngcc112.panel.app import create_app
+    from ngcc112.panel.state import PANEL
+
+    app = create_app(services)
+    if dispatch_views.DISPATCH not in app:
+        dispatch_views.setup(app, app[PANEL])
+    return app
+
+
 def _response(ok: bool, message: str) -> AmiResponse:
     msg = AmiMessage.from_mapping({"Response": "Success" if ok else "Error", "Message": message},
                                   datetime.now(timezone.utc))

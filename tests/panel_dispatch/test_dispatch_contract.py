@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import make_app
+from dispatch_helpers import make_app
 
 from ngcc112.panel import dispatch_openapi, dispatch_views, i18n
 
