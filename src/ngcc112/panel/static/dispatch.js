@@ -138,7 +138,11 @@
   });
 
   localTimes(document);
-  if (livePages.indexOf(page) < 0) { return; }
+  if (livePages.indexOf(page) < 0) {
+    var status = document.getElementById("live-status");
+    if (status) { status.hidden = true; }  /* nothing on this page is live */
+    return;
+  }
   setOffset(root);
   tick();
   window.setInterval(tick, 1000);
