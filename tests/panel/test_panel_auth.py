@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from panel_helpers import login
 
 from ngcc112.panel.auth import COOKIE_NAME
@@ -147,11 +148,16 @@ async def test_redirect_after_login_stays_on_this_site(client):
     assert response.headers["Location"] == "/"
 
 
-async def test_roles_see_their_own_home(client):
-    await login(client, "dispatcher")
-    html = await (await client.get("/")).text()
-    assert 'data-page="board"' in html
+@pytest.mark.parametrize("username, home", [("dispatcher", "/dispatch"), ("agency", "/agency"),
+                                             ("admin", "/dispatch")])
+async def test_roles_see_their_own_home(client, username, home):
+    await login(client, username)
+    response = await client.get("/", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == home
+    assert (await client.get(home)).status == 200
     assert (await client.get("/panel/call")).status == 403
+    html = await (await client.get("/board")).text()
+    assert 'data-page="board"' in html
 
 
 async def test_security_headers(client):

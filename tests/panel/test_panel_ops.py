@@ -62,7 +62,7 @@ def _app_operations(app) -> set[tuple[str, str]]:
         path = re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)
         if route.method in ("HEAD", "*"):
             continue
-        if path.startswith("/api/") or path in ("/healthz", "/metrics", "/ws"):
+        if path.startswith(("/api/", "/ws/")) or path in ("/healthz", "/metrics", "/ws"):
             found.add((route.method, path))
     return found
 

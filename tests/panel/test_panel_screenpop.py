@@ -253,7 +253,7 @@ async def test_dispatchers_watch_the_room(client, services):
         assert message["ticket_id"] == (await services.store.by_linkedid("w.1")).id
     html = await (await client.get("/panel/board")).text()
     assert "0811223344" in html and "Baru" in html
-    page = await (await client.get("/")).text()
+    page = await (await client.get("/board")).text()
     assert 'id="board"' in page and "0811223344" in page
     state = await (await client.get("/api/me/state")).json()
     assert state["presence"] is None and state["desk"] is None

@@ -57,6 +57,16 @@ async def _close_websockets(app: web.Application) -> None:
     await app[PANEL].live.close_clients()
 
 
+def _mount_dispatch(app: web.Application, panel: Panel) -> None:
+    """The SOP's second half (dispatcher board, agencies, reports, admin) on the same app."""
+    from ngcc112.panel import dispatch_openapi, dispatch_views
+
+    dispatch_views.setup(app, panel)
+    openapi.register(app, lambda: {"paths": dispatch_openapi.PATHS,
+                                   "components": {"schemas": dispatch_openapi.SCHEMAS}})
+    app[views.HOMES] = {"dispatcher": "/dispatch", "agency": "/agency", "admin": "/dispatch"}
+
+
 def create_app(services: Services) -> web.Application:
     """The panel for ``services`` (see :class:`ngcc112.app.Services`)."""
     queue = services.settings.calls.queue
@@ -79,6 +89,7 @@ def create_app(services: Services) -> web.Application:
     app.add_routes(openapi.routes)
     app.add_routes(metrics.routes)
     app.add_routes(ws.routes)
+    _mount_dispatch(app, panel)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_live)

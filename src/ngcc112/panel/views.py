@@ -219,6 +219,13 @@ async def board_values(request: web.Request) -> dict[str, Any]:
             "members": [presence_view(m, translate) for m in panel.presence.members()]}
 
 
+@routes.get("/board", name="board")
+@require()
+async def board(request: web.Request) -> web.StreamResponse:
+    """The room at a glance, for every role: who is in the queue, the latest tickets."""
+    return await board_page(request, request[USER])
+
+
 async def board_page(request: web.Request, user: User) -> web.Response:
     values = await board_values(request)
     values["flash"] = await _flash(request)
