@@ -99,7 +99,16 @@ async def serve(
     services = await build(settings)
     runner: web.AppRunner | None = None
     link_task: asyncio.Task[None] | None = None
+    triage = None
     try:
+        from ngcc112.routing.policy import PolicyError
+        from ngcc112.triage import Triage
+
+        try:
+            triage = Triage(services)
+        except PolicyError as exc:
+            raise FatalError(f"bad [routing] settings: {exc}") from None
+        services.extras["triage"] = triage
         say(f"database: {_safe_url(settings.database_url)}")
         say(f"asterisk AMI: {settings.ami.host}:{settings.ami.port} as {settings.ami.username!r}, "
             f"queue {settings.calls.queue!r}")
@@ -108,6 +117,9 @@ async def serve(
             app = factory(services)
             if asyncio.iscoroutine(app):
                 app = await app
+            from ngcc112.aml_http import aml_routes
+
+            app.add_routes(aml_routes(services))
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, settings.panel.host, settings.panel.port)
@@ -117,6 +129,7 @@ async def serve(
                 raise FatalError(f"cannot listen on {settings.panel.host}:{settings.panel.port}: "
                                  f"{exc.strerror or exc}") from None
             say(f"panel: http://{settings.panel.host}:{settings.panel.port}/")
+        await triage.start()
         await services.daemon.start()
         link_task = asyncio.create_task(services.daemon.run_link(), name="ngcc112-ami-link")
         if on_ready is not None:
@@ -139,5 +152,10 @@ async def serve(
             link_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await link_task
+        if triage is not None:
+            await triage.stop()
+        from ngcc112.aml_http import intake_for
+
+        await intake_for(services).close()
         await services.engine.dispose()
         log.info("ngcc112.stopped")

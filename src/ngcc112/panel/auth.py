@@ -36,7 +36,8 @@ CSRF_HEADER = "X-CSRF-Token"
 SESSION_SECONDS = 14 * 3600
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths that are neither pages nor API: no session is loaded for them.
-_NO_SESSION_PREFIXES = ("/static/", "/healthz", "/metrics", "/api/openapi.json")
+# /aml/: Android ELS and SMS gateways post there without a session and must always get a 2xx.
+_NO_SESSION_PREFIXES = ("/static/", "/healthz", "/metrics", "/api/openapi.json", "/aml/")
 
 
 def session_key(cookie_secret: str) -> bytes:

@@ -1,0 +1,72 @@
+"""The composition root: one process serving the daemon, triage, the panel and the AML endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import aiohttp
+import pytest
+
+from ngcc112.app import FatalError, Services, serve
+from ngcc112.settings import AmiSettings, PanelSettings, Settings
+from ngcc112.sim import AmiSimulator
+from ngcc112.sim.calls import CallScript
+from ngcc112.sim.config import SimulatorConfig
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def stack(tmp_path):
+    sim = AmiSimulator(SimulatorConfig(speed=20.0))
+    await sim.start()
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+                        ami=AmiSettings(port=sim.port, reconnect_min=0.1),
+                        panel=PanelSettings(port=free_port()))
+    stop = asyncio.Event()
+    ready: asyncio.Future[Services] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(services: Services) -> None:
+        ready.set_result(services)
+
+    task = asyncio.create_task(serve(settings, stop=stop, on_ready=on_ready, say=lambda line: None))
+    services = await asyncio.wait_for(ready, 20)
+    yield sim, settings, services
+    stop.set()
+    await asyncio.wait_for(task, 20)
+    await sim.stop()
+
+
+async def test_aml_posts_reach_the_store_without_a_session_and_get_200(stack):
+    sim, settings, services = stack
+    base = f"http://127.0.0.1:{settings.panel.port}"
+    call = await sim.place_call(CallScript(number="081234567890", hangup_after=None))
+    while services.daemon.tracker.live_calls == frozenset():
+        await asyncio.sleep(0.02)
+    async with aiohttp.ClientSession() as http:
+        form = {"v": "3", "device_number": "+6281234567890", "location_latitude": "-6.2",
+                "location_longitude": "106.8166", "location_accuracy": "25", "time": "1795843875000"}
+        async with http.post(f"{base}/aml/els", data=form) as response:
+            assert response.status == 200
+        async with http.post(f"{base}/aml/sms", data={"from": "081234567890", "text": "garbage"}) as response:
+            assert response.status == 200
+        async with http.get(f"{base}/healthz") as response:
+            assert response.status in (200, 503)
+    intake = services.extras["aml_intake"]
+    await intake.flush(5)
+    assert intake.status()["aml_received"] == 2
+    assert services.extras["triage"] is not None
+    await sim.engine.cancel_all()
+    del call
+
+
+async def test_bad_routing_policy_is_a_fatal_error_before_anything_starts(tmp_path):
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bad.db'}",
+                        routing={"no_speech_seconds": "ten"}, panel=PanelSettings(port=free_port()))
+    with pytest.raises(FatalError, match="bad \\[routing\\] settings: .*no_speech_seconds"):
+        await serve(settings, say=lambda line: None)
