@@ -84,6 +84,8 @@ DOMAIN = "dispatch"
 
 #: Ticket states on the board as incidents the agencies work on (or reported, awaiting Close Ticket).
 INCIDENT_STATES = (State.DISPATCHED.value, State.ON_SCENE.value, State.REPORTED.value)
+#: Ticket states before any dispatch: no agency hears of them.
+_UNDISPATCHED = frozenset({State.NEW.value, State.IN_CALL.value, State.CLASSIFIED.value, State.ESCALATED.value})
 #: How far back the board looks for abandoned calls to call back.
 CALLBACK_WINDOW = timedelta(hours=24)
 BOARD_LIMIT = 200
@@ -369,7 +371,8 @@ class DispatchLive:
         if isinstance(item, TicketChanged):
             self._to_staff({"type": "board", "ticket_id": item.ticket_id})
             agency_clients = [c for c in self._clients.values() if c.role == AGENCY]
-            if agency_clients:
+            # A ticket not dispatched yet has no agency to tell (and most call events are such).
+            if agency_clients and item.state not in _UNDISPATCHED:
                 allowed = await dispatching.ticket_agencies(self._sessions, item.ticket_id)
                 for client in agency_clients:
                     if self._agency_of.get(client.id) in allowed:
