@@ -123,21 +123,24 @@ class CallDaemon:
 
     async def _persist(self) -> None:
         prefix = f"{self.settings.ami.server_name}:" if self.settings.ami.server_name else ""
+        carried: CallEvent | CallsResynced | None = None
         while True:
-            batch = [await self._outbox.get()]
+            first = carried if carried is not None else await self._outbox.get()
+            carried = None
             self._idle.clear()
-            # Everything already waiting goes in one transaction, up to a resync marker.
-            while not self._outbox.empty() and len(batch) < MAX_BATCH and isinstance(batch[-1], CallEvent):
-                if isinstance(self._peek(), CallsResynced):
+            batch = [first]
+            # Everything already waiting goes in one transaction; a resync marker
+            # ends the batch and is written on its own, after it.
+            while isinstance(first, CallEvent) and not self._outbox.empty() and len(batch) < MAX_BATCH:
+                item = self._outbox.get_nowait()
+                if isinstance(item, CallsResynced):
+                    carried = item
                     break
-                batch.append(self._outbox.get_nowait())
+                batch.append(item)
             await self._write(batch, prefix)
             self.stats.db_backlog = self._outbox.qsize()
-            if self._inbox.empty() and self._outbox.empty():
+            if carried is None and self._inbox.empty() and self._outbox.empty():
                 self._idle.set()
-
-    def _peek(self) -> CallEvent | CallsResynced:
-        return self._outbox._queue[0]  # type: ignore[attr-defined]  # asyncio.Queue keeps a deque
 
     async def _write(self, batch: list[CallEvent | CallsResynced], prefix: str) -> None:
         """Write one batch; keep it and retry while the database is away."""
