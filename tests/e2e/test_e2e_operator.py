@@ -98,6 +98,8 @@ async def test_page_reload_while_ringing_catches_up(page: Page, stack):
 async def test_the_page_reconnects_by_itself_and_catches_up(page: Page, stack):
     await log_in_and_go_ready(page, stack)
     panel = stack.services.extras["panel"]
+    snapshot = await panel.control.snapshot()  # QueueStatus at the simulator agrees
+    assert [(m.interface, m.paused) for m in snapshot.members] == [("PJSIP/op1", False)]
     await panel.live.close_clients()  # as when the server drops a client that is too slow
     await expect(page.locator("body")).to_have_attribute("data-live", "up")
     stack.sim.set_softphone("op1", answers=True, ring_seconds=5.0)

@@ -78,6 +78,13 @@ class FakeLink:
             self._report(interface, False)
             del self.members[interface]
             return _response(True, "Removed interface from queue")
+        if action.name == "QueueStatus":
+            now = datetime.now(timezone.utc)
+            items = tuple(AmiMessage.from_mapping({
+                "Event": "QueueMember", "Queue": QUEUE, "Name": str(m["name"]), "Location": interface,
+                "StateInterface": interface, "Status": "1", "Paused": "1" if m["paused"] else "0",
+                "PausedReason": str(m["reason"])}, now) for interface, m in self.members.items())
+            return AmiResponse(response=_response(True, "Queue status will follow").response, items=items)
         return _response(False, "Invalid/unknown command")
 
 

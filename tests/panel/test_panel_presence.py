@@ -3,6 +3,7 @@ and the panel shows what Asterisk reports (also changes made elsewhere)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 import pytest
@@ -184,3 +185,37 @@ async def test_control_raises_on_real_refusals(fake_link):
         await control.logout("PJSIP/op1")
     with pytest.raises(ValueError):
         await control.pause("PJSIP/op1", "op1", "x" * 100)
+
+
+async def test_snapshot_reads_queue_status(fake_link):
+    fake_link.members["PJSIP/op2"] = {"name": "op2", "paused": True, "reason": "meal"}
+    resynced = await PresenceControl(fake_link, QUEUE).snapshot()
+    assert [(m.interface, m.member_name, m.paused, m.pause_reason, m.status) for m in resynced.members] == \
+        [("PJSIP/op2", "op2", True, "meal", 1)]
+
+
+async def test_lost_events_are_recovered_from_asterisk(services, fake_link):
+    """The panel's hub subscription overflowed: it asks Asterisk again and tells browsers to resync."""
+    from ngcc112.panel.calls import CallBoard
+    from ngcc112.panel.live import LiveHub
+
+    control = PresenceControl(fake_link, QUEUE)
+    board = PresenceBoard(QUEUE)
+    live = LiveHub(services.hub, board, CallBoard(), refresh=control.snapshot, subscription_size=3)
+    await live.start()
+    fake_link.silent = True  # what Asterisk did is not reported on the hub...
+    await control.ready("PJSIP/op1", "op1")
+    for n in range(5):  # ...and a burst overflows the panel's subscription
+        services.hub.publish(_member(f"PJSIP/x{n}", queue="elsewhere"))
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        if board.get("PJSIP/op1").presence is Presence.READY:
+            break
+    assert board.get("PJSIP/op1").presence is Presence.READY
+    services.hub.publish(_member("PJSIP/op1", paused=True))  # listening again
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        if board.get("PJSIP/op1").presence is Presence.BREAK:
+            break
+    assert board.get("PJSIP/op1").presence is Presence.BREAK
+    await live.stop()

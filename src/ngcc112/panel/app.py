@@ -72,10 +72,10 @@ def create_app(services: Services) -> web.Application:
     queue = services.settings.calls.queue
     presence = PresenceBoard(queue)
     calls = CallBoard()
-    panel = Panel(services=services, presence=presence,
-                  control=PresenceControl(services.daemon.link, queue), calls=calls,
-                  live=LiveHub(services.hub, presence, calls), catalogs=load_catalogs(),
-                  started_at=datetime.now(timezone.utc))
+    control = PresenceControl(services.daemon.link, queue)
+    panel = Panel(services=services, presence=presence, control=control, calls=calls,
+                  live=LiveHub(services.hub, presence, calls, refresh=control.snapshot),
+                  catalogs=load_catalogs(), started_at=datetime.now(timezone.utc))
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel
     services.extras["panel"] = panel

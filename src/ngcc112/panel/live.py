@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +87,13 @@ class Client:
 class LiveHub:
     """Feeds the presence and call boards from the hub and fans changes out to browsers."""
 
-    def __init__(self, hub: Hub, presence: PresenceBoard, calls: CallBoard) -> None:
+    def __init__(self, hub: Hub, presence: PresenceBoard, calls: CallBoard, *,
+                 refresh: Callable[[], Awaitable[MembersResynced]] | None = None,
+                 subscription_size: int = 10000) -> None:
         self._hub = hub
+        #: Asks Asterisk for the queue's members again (after events were lost).
+        self._refresh = refresh
+        self._subscription_size = subscription_size
         self.presence = presence
         self.calls = calls
         self._clients: dict[int, Client] = {}
@@ -101,7 +106,7 @@ class LiveHub:
 
     # lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
-        self._subscription = self._hub.subscribe(maxsize=10000)
+        self._subscription = self._hub.subscribe(maxsize=self._subscription_size)
         self._task = asyncio.create_task(self._consume(), name="ngcc112-panel-live")
 
     async def close_clients(self) -> None:
@@ -184,10 +189,12 @@ class LiveHub:
             assert self._subscription is not None  # set in start(); narrows the type
             item = await self._subscription.get()
             if self._subscription.overflowed:
-                # The hub dropped us (cannot happen unless the loop stalls): start over.
+                # The hub dropped us (only if this loop stalled): events were lost. Listen again,
+                # ask Asterisk for the members, and make every browser fetch its state again.
                 log.error("panel.live_overflow")
                 self._subscription.close()
-                self._subscription = self._hub.subscribe(maxsize=10000)
+                self._subscription = self._hub.subscribe(maxsize=self._subscription_size)
+                await self._refresh_presence()
                 for client in list(self._clients.values()):
                     self._send(client, {"type": "resync"})
             self.events += 1
@@ -197,6 +204,16 @@ class LiveHub:
                 log.exception("panel.live_event_failed", item=type(item).__name__)
             # Let the browsers' writers run between events, so a burst is not mistaken for a stall.
             await asyncio.sleep(0)
+
+    async def _refresh_presence(self) -> None:
+        if self._refresh is None:
+            return
+        try:
+            resynced = await self._refresh()
+        except Exception as exc:  # Asterisk away: the next reconnect's resync corrects the board
+            log.warning("panel.presence_refresh_failed", error=str(exc))
+            return
+        await self.handle(resynced)
 
     async def handle(self, item: object) -> None:
         if isinstance(item, (MemberState, MembersResynced)):

@@ -203,6 +203,21 @@ class PresenceControl:
         """Leave the queue (QueueRemove); not being a member is already logged out."""
         await self._send(actions.queue_remove(self.queue, interface), ALREADY_OUT)
 
+    async def snapshot(self) -> MembersResynced:
+        """Ask Asterisk for every member of the queue now (QueueStatus), as a resync event."""
+        response = await self._link.send(actions.queue_status(self.queue))
+        at = datetime.now(timezone.utc)
+        members = tuple(
+            MemberState(at=at, queue=item.get("Queue"),
+                        interface=item.get("Interface") or item.get("Location"),
+                        member_name=item.get("MemberName") or item.get("Name"), in_queue=True,
+                        paused=item.get("Paused") == "1",
+                        pause_reason=item.get("PausedReason") or item.get("Reason"),
+                        status=int(item.get("Status")) if item.get("Status").isdigit() else None)
+            for item in getattr(response, "items", ())
+            if item.name == "QueueMember" and item.get("Queue") == self.queue)
+        return MembersResynced(at=at, members=members)
+
     async def set(self, presence: Presence | str, interface: str, member_name: str,
                   reason: str = "") -> None:
         presence = Presence(presence)
