@@ -21,5 +21,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# Needs Debian's chromium (apt-get install chromium); writes docs/screenshots/*.png
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py --out docs/screenshots
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info
