@@ -58,6 +58,12 @@ async def test_sop_from_a_112_call_to_close_ticket_live_in_three_browsers(stack,
     await expect(dispatcher.locator("#flash")).to_have_text("Diteruskan ke instansi")
     await expect(dispatcher.locator("#dispatch-damkar")).to_have_attribute("data-status", "sent")
     await expect(dispatcher.locator("body")).to_have_attribute("data-live", "up")
+    # a second tab of the dispatcher's keeps the board open: the incident and Damkar's status on it
+    board = await dispatcher.context.new_page()
+    await board.goto(f"{stack.url}/dispatch")
+    await expect(board.locator("body")).to_have_attribute("data-live", "up")
+    damkar_on_board = board.locator(f"#incident-{ticket.id} .dispatch-status[data-agency='damkar']")
+    await expect(damkar_on_board).to_have_attribute("data-status", "sent")
 
     # the agency's page shows it live; the agency acknowledges, goes on scene, handles and reports
     dispatch_row = agency.locator("#open-dispatches tr[data-status='sent']")
@@ -68,12 +74,14 @@ async def test_sop_from_a_112_call_to_close_ticket_live_in_three_browsers(stack,
     await agency.click("#acknowledge")
     await expect(agency.locator("#dispatch-status")).to_have_attribute("data-status", "acknowledged")
     await expect(dispatcher.locator("#dispatch-damkar")).to_have_attribute("data-status", "acknowledged")
+    await expect(damkar_on_board).to_have_attribute("data-status", "acknowledged")
 
     await agency.select_option("#status", "on_scene")
     await agency.click("#status-submit")
     await expect(agency.locator("#dispatch-status")).to_have_attribute("data-status", "on_scene")
     await expect(dispatcher.locator("#dispatch-damkar")).to_have_attribute("data-status", "on_scene")
     await expect(dispatcher.locator("#ticket-state")).to_have_attribute("data-state", "on_scene")
+    await expect(board.locator(f"#incident-{ticket.id}")).to_have_attribute("data-state", "on_scene")
 
     await agency.select_option("#status", "handled")
     await agency.click("#status-submit")
@@ -84,12 +92,14 @@ async def test_sop_from_a_112_call_to_close_ticket_live_in_three_browsers(stack,
         "Api dipadamkan pukul 10.40, dua penghuni dievakuasi tanpa luka")
     await expect(dispatcher.locator("#ticket-state")).to_have_attribute("data-state", "reported")
     await expect(dispatcher.locator("#dispatch-damkar .report")).to_contain_text("dua penghuni dievakuasi")
+    await expect(board.locator(f"#incident-{ticket.id}")).to_have_attribute("data-state", "reported")
 
     # every agency reported: Close Ticket without an override reason
     await expect(dispatcher.locator("#close-form")).to_contain_text("Semua instansi sudah melapor.")
     await dispatcher.click("#close-submit")
     await expect(dispatcher.locator("#ticket-state")).to_have_attribute("data-state", "closed")
     await expect(agency.locator("#ticket-closed")).to_be_visible()
+    await expect(board.locator(f"#incident-{ticket.id}")).to_have_count(0)
 
     closed = await stack.services.store.get(ticket.id)
     assert closed.state == "closed" and closed.closed_at is not None

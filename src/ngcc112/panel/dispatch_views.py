@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 from aiohttp import WSMsgType, web
@@ -1038,7 +1039,8 @@ def report_charts(report: Report, translate: Callable[[str], str]) -> dict[str, 
                                   None if value is None else value * 100,
                                   f"{_pct(value)} ({stage.met}/{stage.measured})"))
     day_rows, abandoned_rows = [], []
-    target = answer_target(DEFAULT_TARGETS)
+    thresholds = tuple(a.threshold for a in report.answer)
+    target = 15.0 if 15.0 in thresholds else (thresholds[len(thresholds) // 2] if thresholds else None)
     for group in report.per_day:
         answer = next((a for a in group.answer if a.threshold == target), None)
         intake = next((s for s in group.stages if s.stage == Stage.INTAKE.value), None)
@@ -1115,7 +1117,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
     if query is not None:
         report = await make_report(request, query)
         charts = report_charts(report, request[GETTEXT])
-    csv_link = "/reports.csv?" + "&".join(f"{k}={v}" for k, v in values.items()) if query else ""
+    csv_link = "/reports.csv?" + urlencode(values) if query else ""
     return await render(request, "dispatch/reports.html", _page_values(
         request, report=report, charts=charts, errors=translate_errors(request, errors), values=values,
         csv_link=csv_link, stage_labels=STAGE_LABELS), status=422 if errors else 200)

@@ -137,6 +137,15 @@
     });
   });
 
+  /* Back to a page kept in the browser's cache: its forms may be sent again. */
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-sent]"), function (form) {
+      delete form.dataset.sent;
+      Array.prototype.forEach.call(form.querySelectorAll("button[type=submit]"), function (b) { b.disabled = false; });
+    });
+  });
+
   localTimes(document);
   if (livePages.indexOf(page) < 0) {
     var status = document.getElementById("live-status");
