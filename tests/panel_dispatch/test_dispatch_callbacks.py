@@ -119,3 +119,32 @@ async def test_callback_from_the_board_form(client, services, link):
     assert "Telepon balik dilakukan: softphone Anda berdering lebih dulu" in html
     assert "Berdering…" in html
     await settle()
+
+
+async def test_an_operator_calls_back_from_the_callbacks_page(client, other_client, services, link):
+    import re
+
+    ticket = await make_ticket(services, state="new", verdict=None, abandoned=True, caller_number="081311112222")
+    await make_ticket(services, state="escalated")  # not a callback candidate
+    await login(client, "op1")
+    data = await (await client.get("/api/dispatch/callbacks")).json()
+    assert [c["id"] for c in data["callbacks"]] == [ticket]
+    html = await (await client.get("/callbacks")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    click = re.search(r'name="click_id" value="([^"]+)"', html).group(1)
+    assert 'name="back" value="callbacks"' in html
+    response = await client.post(f"/dispatch/tickets/{ticket}/callback",
+                                 data={"csrf_token": token, "click_id": click, "back": "callbacks"},
+                                 allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/callbacks"
+    [originate] = link.sent
+    assert (originate.get("Channel"), originate.get("Exten")) == ("PJSIP/op1", "081311112222")
+    html = await (await client.get("/callbacks")).text()
+    assert "Telepon balik dilakukan" in html and "Berdering…" in html
+    ws = await client.ws_connect("/ws/dispatch")
+    assert (await ws.receive_json())["type"] == "hello"
+    await ws.close()
+    agency = await other_client()
+    await login(agency, "agency")
+    assert (await agency.get("/callbacks")).status == 403
+    assert (await agency.get("/api/dispatch/callbacks")).status == 403

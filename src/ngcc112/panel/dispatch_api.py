@@ -24,6 +24,7 @@ from ngcc112.panel.dispatch_views import (
     agency_dispatch,
     agency_dispatches,
     board_data,
+    callbacks_data,
     change_account,
     create_account,
     csv_response,
@@ -146,6 +147,12 @@ async def close(request: web.Request) -> web.Response:
     return await _run(request, lambda: dispatching.close(
         panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER], reason or None),
         {"override_reason": reason}, _ticket_result(request, ticket_id))
+
+
+@routes.get("/api/dispatch/callbacks")
+@require(OPERATOR, DISPATCHER, ADMIN)
+async def callbacks(request: web.Request) -> web.Response:
+    return web.json_response(await callbacks_data(request))
 
 
 @routes.post("/api/dispatch/tickets/{ticket_id:\\d+}/callback")

@@ -110,6 +110,14 @@ PATHS: dict[str, Any] = {
                       {"type": "object", "properties": {"override_reason": {"type": "string", "maxLength": 2000}}},
                       _TICKET_RESULT, 400, 401, 403, 404, 409, params=[_TICKET_ID]),
     },
+    "/api/dispatch/callbacks": {
+        "get": _get("Abandoned calls of the last 24 hours to call back, with every callback made on each "
+                    "(operators, dispatchers, admins)",
+                    _json({"type": "object", "properties": {
+                        "callbacks": {"type": "array", "items": {"type": "object"}},
+                        "ami_connected": {"type": "boolean"}, "server_time": {"type": "string"}}},
+                          "Callback candidates"), 401, 403),
+    },
     "/api/dispatch/tickets/{ticket_id}/callback": {
         "post": _post("Call the caller back: ONE Originate (Async) from the user's softphone into the "
                       "operators' context; audited with its ActionID. A request_id already used is refused.",

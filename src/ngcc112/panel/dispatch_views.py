@@ -515,11 +515,7 @@ async def board_data(request: web.Request) -> dict[str, Any]:
         open_tickets = (await session.scalars(
             select(Ticket).where(Ticket.state.in_((State.ESCALATED.value, *INCIDENT_STATES)))
             .order_by(Ticket.arrived_at, Ticket.id).limit(BOARD_LIMIT))).all()
-        abandoned = (await session.scalars(
-            select(Ticket).where(Ticket.abandoned.is_(True), Ticket.answered_at.is_(None),
-                                 Ticket.state == State.NEW.value,
-                                 Ticket.arrived_at >= now - CALLBACK_WINDOW)
-            .order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(BOARD_LIMIT))).all()
+        abandoned = await _abandoned(session, now)
     moments = await _entered(sessions, [t.id for t in open_tickets])
 
     escalated, incidents = [], []
@@ -547,8 +543,25 @@ async def board_data(request: web.Request) -> dict[str, Any]:
             "dispatches": [dispatching.dispatch_summary(v) for v in sorted(views, key=lambda v: v.id)]}))
         incidents.append(item)
 
-    history = await callback_history(sessions, [t.id for t in abandoned])
-    callbacks = []
+    callbacks = await _callback_items(state, abandoned)
+    return {"server_time": now.isoformat(), "waiting": waiting, "operators": operators,
+            "escalated": escalated, "incidents": incidents, "callbacks": callbacks,
+            "ami_connected": panel.services.daemon.link.connected,
+            "targets": {"answer": wait_target, "intake": targets.intake, "dispatch": targets.dispatch,
+                        "field_handling": targets.field_handling, "closing": targets.closing}}
+
+
+async def _abandoned(session: AsyncSession, now: datetime) -> list[Ticket]:
+    """Calls that hung up before an operator answered, not yet dealt with: callback candidates."""
+    return list((await session.scalars(
+        select(Ticket).where(Ticket.abandoned.is_(True), Ticket.answered_at.is_(None),
+                             Ticket.state == State.NEW.value, Ticket.arrived_at >= now - CALLBACK_WINDOW)
+        .order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(BOARD_LIMIT))).all())
+
+
+async def _callback_items(state: DispatchState, abandoned: list[Ticket]) -> list[dict[str, Any]]:
+    history = await callback_history(state.panel.services.sessions, [t.id for t in abandoned])
+    items = []
     for ticket in abandoned:
         item = _brief(ticket)
         item.update(jsonable({"abandoned_at": ticket.abandoned_at or ticket.ended_at,
@@ -556,13 +569,18 @@ async def board_data(request: web.Request) -> dict[str, Any]:
                               "callback_number": callback_number_of(ticket),
                               "callbacks": history.get(ticket.id, []),
                               "callback_pending": state.callbacks.pending_for(ticket.id) is not None}))
-        callbacks.append(item)
+        items.append(item)
+    return items
 
-    return {"server_time": now.isoformat(), "waiting": waiting, "operators": operators,
-            "escalated": escalated, "incidents": incidents, "callbacks": callbacks,
-            "ami_connected": panel.services.daemon.link.connected,
-            "targets": {"answer": wait_target, "intake": targets.intake, "dispatch": targets.dispatch,
-                        "field_handling": targets.field_handling, "closing": targets.closing}}
+
+async def callbacks_data(request: web.Request) -> dict[str, Any]:
+    """The abandoned calls of the last 24 hours, with every callback made on each."""
+    state = request.app[DISPATCH]
+    now = datetime.now(timezone.utc)
+    async with state.panel.services.sessions() as session:
+        abandoned = await _abandoned(session, now)
+    return {"server_time": now.isoformat(), "callbacks": await _callback_items(state, abandoned),
+            "ami_connected": state.panel.services.daemon.link.connected}
 
 
 def _audit_view(entry: AuditEntry) -> dict[str, Any]:
@@ -826,19 +844,28 @@ async def place_callback(request: web.Request, ticket_id: int, click_id: str | N
         return 503, "Asterisk is not connected: the callback was not placed. Try again in a moment.", "asterisk"
 
 
+@routes.get("/callbacks", name="callbacks")
+@require(OPERATOR, DISPATCHER, ADMIN)
+async def callbacks_page(request: web.Request) -> web.StreamResponse:
+    """Abandoned calls to call back: for operators (whose desk is elsewhere) as for dispatchers."""
+    values = _page_values(request, board=await callbacks_data(request), flash=await _flash(request))
+    return await render(request, "dispatch/callbacks.html", values)
+
+
 @routes.post("/dispatch/tickets/{ticket_id:\\d+}/callback")
 @require(OPERATOR, DISPATCHER)
 async def callback_submit(request: web.Request) -> web.StreamResponse:
     ticket_id = int(request.match_info["ticket_id"])
     form = await request.post()
     result = await place_callback(request, ticket_id, str(form.get("click_id", "")) or None)
-    back = "/dispatch" if form.get("back") == "board" else f"/dispatch/tickets/{ticket_id}"
+    back = {"board": "/dispatch", "callbacks": "/callbacks"}.get(str(form.get("back", "")),
+                                                                f"/dispatch/tickets/{ticket_id}")
     if isinstance(result, tuple):
         status, message, _code = result
         translate = request[GETTEXT]
         text = translate(message) if status == 503 else \
             f"{translate('The callback could not be placed')}: {message}"
-        if request[USER].role != DISPATCHER or back == "/dispatch":
+        if request[USER].role != DISPATCHER or back != f"/dispatch/tickets/{ticket_id}":
             return await render_error(request, status, text)
         return await ticket_page(request, ticket_id, error=text, status=status)
     if result.outcome == "refused":
@@ -846,7 +873,7 @@ async def callback_submit(request: web.Request) -> web.StreamResponse:
         return await render_error(request, 502, text)
     await _flash(request, "Callback placed: your softphone rings first")
     if request[USER].role != DISPATCHER:
-        raise web.HTTPSeeOther("/")
+        back = "/callbacks"
     raise web.HTTPSeeOther(back)
 
 
@@ -940,7 +967,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     translate = request[GETTEXT]
     if user is None:
         return web.json_response({"error": translate("Please log in"), "code": "login"}, status=401)
-    if user.role not in (DISPATCHER, ADMIN, AGENCY) or not _same_origin(request):
+    if user.role not in (OPERATOR, DISPATCHER, ADMIN, AGENCY) or not _same_origin(request):
         return web.json_response({"error": translate("Your role may not do this"), "code": "role"}, status=403)
     state = request.app[DISPATCH]
     agency_id = await dispatching.actor_agency(state.panel.services.sessions, user) \

@@ -8,7 +8,7 @@
   "use strict";
   var body = document.body;
   var page = body.dataset.page;
-  var livePages = ["dispatch_board", "dispatch_ticket", "agency_list", "agency_dispatch"];
+  var livePages = ["dispatch_board", "dispatch_ticket", "agency_list", "agency_dispatch", "callbacks"];
   var root = document.getElementById("live-root");
   var offset = 0;
   var retry = 250;
@@ -107,7 +107,7 @@
   function concerns(message) {
     if (message.type === "resync" || message.type === "hello") { return true; }
     var ticket = root && root.dataset.ticketId;
-    if (page === "dispatch_board" || page === "agency_list") { return true; }
+    if (page === "dispatch_board" || page === "agency_list" || page === "callbacks") { return true; }
     return !ticket || !message.ticket_id || String(message.ticket_id) === ticket;
   }
 
