@@ -35,6 +35,7 @@ async def test_normal_call_is_popped_taken_and_escalated(page: Page, stack):
     ringing = page.locator("#ringing .caller-number")
     await expect(ringing).to_have_text("081234567890")
     await expect(page.locator("#ringing")).to_contain_text("Panggilan masuk")
+    await expect(page).to_have_title(re.compile("081234567890"))
 
     await expect(page.locator("#active .caller-number")).to_have_text("081234567890")
     await expect(page.locator("#ringing .caller-number")).to_have_count(0)

@@ -16,6 +16,7 @@ async def test_healthz_reports_ami_and_database(client, fake_link):
     assert response.status == 200
     body = await response.json()
     assert body["status"] == "ok"
+    assert response.headers["Cache-Control"] == "no-store"
     assert body["ami"]["connected"] is True and body["database"]["reachable"] is True
     fake_link.set_connected(False)
     down = await client.get("/healthz")

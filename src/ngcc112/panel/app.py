@@ -44,6 +44,9 @@ SECURITY_HEADERS = {
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for key, value in SECURITY_HEADERS.items():
         response.headers.setdefault(key, value)
+    if not request.path.startswith("/static/"):
+        # callers' numbers and locations: never kept in a browser or proxy cache
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 async def _live(app: web.Application) -> AsyncIterator[None]:

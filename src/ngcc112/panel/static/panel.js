@@ -90,6 +90,7 @@
         if (!desk || !newDesk) { return; }
         clock(newDesk.dataset.serverNow);
         desk.querySelector("#ringing").replaceWith(newDesk.querySelector("#ringing"));
+        ringingTitle();
         var oldActive = desk.querySelector("#active");
         var newActive = newDesk.querySelector("#active");
         var form = oldActive.querySelector("#intake");
@@ -112,6 +113,13 @@
   }
 
   var boardBusy = false, boardAgain = false;
+  /* A ringing call shows in the tab's title too, for an operator looking at another window. */
+  var baseTitle = document.title;
+  function ringingTitle() {
+    var number = document.querySelector("#ringing .caller-number");
+    document.title = number ? "\u260E " + number.textContent.trim() + " \u00B7 " + baseTitle : baseTitle;
+  }
+
   function refreshBoard() {
     if (boardBusy) { boardAgain = true; return; }
     boardBusy = true;
