@@ -101,3 +101,11 @@ def test_spec_references_resolve():
     for path, item in document["paths"].items():
         for method, operation in item.items():
             assert operation["responses"], (method, path)
+
+
+def test_path_parameters_are_declared():
+    for path, item in spec()["paths"].items():
+        wanted = set(re.findall(r"\{(\w+)\}", path))
+        for method, operation in item.items():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert declared == wanted, (method, path)
