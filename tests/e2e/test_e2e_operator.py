@@ -48,6 +48,11 @@ async def test_normal_call_is_popped_taken_and_escalated(page: Page, stack):
     await page.fill("#address", "Jl. Asia Afrika 8, Bandung")
     await page.select_option("#category", "fire")
     await page.fill("#description", "Asap tebal dari lantai dua, penghuni masih di dalam")
+    await page.press("#address", "Enter")  # Enter saves a draft; it never submits the verdict
+    await expect(page.locator("#flash")).to_have_text("Tersimpan")
+    ticket = await stack.services.store.by_linkedid(call.linkedid)
+    assert ticket.state == "in_call" and ticket.intake["address"] == "Jl. Asia Afrika 8, Bandung"
+    await page.check("#verdict-normal")
     await page.click("#intake-submit")
 
     await expect(page.locator("#flash")).to_have_text("Tiket diteruskan ke dispatcher")
@@ -56,7 +61,7 @@ async def test_normal_call_is_popped_taken_and_escalated(page: Page, stack):
     assert (ticket.state, ticket.verdict, ticket.category) == ("escalated", "normal", "fire")
     assert ticket.intake["address"] == "Jl. Asia Afrika 8, Bandung"
     audit = [(a.actor, a.action) for a in await stack.services.store.audit(ticket.id) if a.actor == "op1"]
-    assert audit == [("op1", "classify"), ("op1", "escalate")]
+    assert audit == [("op1", "intake_saved"), ("op1", "classify"), ("op1", "escalate")]
 
 
 async def test_silent_ghost_call_is_closed_with_a_note(page: Page, stack):
