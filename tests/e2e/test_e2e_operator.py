@@ -52,7 +52,7 @@ async def test_normal_call_is_popped_taken_and_escalated(page: Page, stack):
     await expect(page.locator("#flash")).to_have_text("Tersimpan")
     ticket = await stack.services.store.by_linkedid(call.linkedid)
     assert ticket.state == "in_call" and ticket.intake["address"] == "Jl. Asia Afrika 8, Bandung"
-    await page.check("#verdict-normal")
+    await expect(page.locator("#verdict-normal")).to_be_checked()  # the draft kept the choice
     await page.click("#intake-submit")
 
     await expect(page.locator("#flash")).to_have_text("Tiket diteruskan ke dispatcher")

@@ -182,9 +182,14 @@ async def test_html_form_draft_and_refusal(client, services):
     ticket_id = await answered_ticket(client, services)
     page = await (await client.get("/")).text()
     saved = await client.post(f"/tickets/{ticket_id}/intake", allow_redirects=False,
-                              data={"caller_name": "Ani", "action": "save", "csrf_token": _token(page)})
+                              data={"caller_name": "Ani", "verdict": "prank", "note": "tertawa",
+                                    "action": "save", "csrf_token": _token(page)})
     assert saved.status == 303
-    assert 'value="Ani"' in await (await client.get("/")).text()
+    html = await (await client.get("/")).text()
+    assert 'value="Ani"' in html and 'value="prank" id="verdict-prank" checked' in html
+    assert ">tertawa</textarea>" in html
+    ticket = await services.store.get(ticket_id)
+    assert (ticket.state, ticket.verdict) == ("in_call", None)
     no_token = await client.post(f"/tickets/{ticket_id}/intake", data={"caller_name": "Ani"})
     assert no_token.status == 403
     missing = await client.post("/tickets/4242/intake", data={**GOOD, "csrf_token": _token(page)})

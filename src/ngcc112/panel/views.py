@@ -70,8 +70,8 @@ def intake_values(ticket: dict[str, Any], form_values: dict[str, str] | None) ->
         "longitude": pick("longitude", location.get("longitude")),
         "category": ticket.get("category") or "",
         "description": pick("description"),
-        "verdict": ticket.get("verdict") or "",
-        "note": ticket.get("note") or "",
+        "verdict": ticket.get("verdict") or pick("draft_verdict"),
+        "note": ticket.get("note") or pick("draft_note"),
     }
 
 

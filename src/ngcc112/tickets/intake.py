@@ -213,11 +213,16 @@ def _set(ticket: Ticket, changes: dict[str, Any], **values: Any) -> None:
             changes[key] = value
 
 
-def _write_intake(ticket: Ticket, data: IntakeData, changes: dict[str, Any]) -> None:
-    merged = {**(ticket.intake or {}), **data.intake()}
+def _write_intake(ticket: Ticket, data: IntakeData, changes: dict[str, Any], *,
+                  drafts: bool = False) -> None:
+    """Merge the form into ``Ticket.intake``; ``drafts`` also keeps the verdict and note
+    chosen so far (they become the ticket's own columns only when it is classified)."""
+    fresh = data.intake()
+    if drafts:
+        fresh.update(draft_verdict=data.verdict, draft_note=data.note)
+    merged = {**(ticket.intake or {}), **fresh}
     if merged != (ticket.intake or {}):
-        changes["intake"] = {k: v for k, v in data.intake().items()
-                             if (ticket.intake or {}).get(k) != v}
+        changes["intake"] = {k: v for k, v in fresh.items() if (ticket.intake or {}).get(k) != v}
         ticket.intake = merged
     if data.category:
         _set(ticket, changes, category=data.category)
@@ -302,7 +307,7 @@ async def save_intake(sessions: async_sessionmaker[AsyncSession], publish: Publi
             raise IntakeRefused("conflict", f"ticket #{ticket.id} is {ticket.state}; "
                                             "its intake can no longer change")
         step = _Step(session, ticket, actor, "intake_saved")
-        _write_intake(ticket, data, step.changes)
+        _write_intake(ticket, data, step.changes, drafts=True)
         return [step.done()]
 
     return (await _run(sessions, publish, ticket_id, actor, steps))[0]
