@@ -211,9 +211,11 @@ PATHS: dict[str, Any] = {
                       400, 401, 403, 404, params=[_CODE]),
     },
     "/ws/dispatch": {
-        "get": {"summary": "Websocket for the dispatch and agency pages: pushes {type: hello|board|dispatch|"
-                           "resync, ticket_id?}; an agency user hears only of tickets dispatched to their "
-                           "agency. Fetch the state again on each (re)connect.",
+        "get": {"summary": "Websocket for the dispatch, callbacks and agency pages: pushes {type: hello|resync}, "
+                           "{type: board, what: [queue|operators|tickets], ticket_ids: [...]} to staff and "
+                           "{type: dispatch, ticket_ids: [...]} to an agency user, only for tickets dispatched "
+                           "to their agency; changes are gathered for 0.1 s. Fetch the state again on each "
+                           "(re)connect.",
                 "responses": {"101": {"description": "Switching protocols"}, **_refusals(401, 403)}},
     },
 }

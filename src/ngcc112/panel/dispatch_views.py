@@ -10,8 +10,10 @@
 * ``/reports`` (+ ``/reports.csv``), ``/admin/users``, ``/admin/agencies``.
 * ``/ws/dispatch`` — the live channel: its own hub subscription, one bounded queue and one
   writer task per browser (:class:`ngcc112.panel.live.Client`). Messages say only *what*
-  changed; the page fetches itself again (and always on every (re)connect). An agency
-  user's socket hears only of tickets dispatched to their agency.
+  changed (``{type: board, what: [...], ticket_ids: [...]}``, gathered for 0.1 s so a surge
+  is one message, not hundreds); the page fetches itself again (and always on every
+  (re)connect). An agency user's socket hears only of tickets dispatched to their agency
+  (``{type: dispatch, ticket_ids: [...]}``).
 
 Every page has a JSON twin in :mod:`ngcc112.panel.dispatch_api`; the reads both use are here.
 """
@@ -67,6 +69,7 @@ from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.callbacks import CallbackAttempt, CallbackRefused, Callbacks, callback_history
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
+from ngcc112.tickets.dispatch_models import Agency, Dispatch
 from ngcc112.tickets.intake import N_
 from ngcc112.tickets.models import AuditEntry, Ticket, User
 from ngcc112.tickets.sla import DEFAULT_TARGETS, SlaTargets, Stage
@@ -212,6 +215,8 @@ class WaitingCall:
     priority: int | None
 
 
+#: Changes are gathered this long and then told in one message per browser.
+FLUSH_SECONDS = 0.1
 #: Arrivals and priorities remembered for calls not (yet) in the queue.
 _MEMORY = 2000
 
@@ -281,6 +286,10 @@ class DispatchLive:
         self._ids = itertools.count(1)
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._staff_what: set[str] = set()
+        self._staff_tickets: set[int] = set()
+        self._agency_dirty: dict[int, set[int]] = {}
         self.dropped_clients = 0
 
     async def start(self) -> None:
@@ -288,6 +297,9 @@ class DispatchLive:
         self._task = asyncio.create_task(self._consume(), name="ngcc112-dispatch-live")
 
     async def stop(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -365,19 +377,45 @@ class DispatchLive:
         if self._observe is not None:
             self._observe(item)
         if self.waiting.apply(item):
-            self._to_staff({"type": "board", "what": "queue"})
+            self._mark("queue")
         if isinstance(item, (MemberState, MembersResynced, OperatorRinging, OperatorRingNoAnswer,
                              CallConnected)):
-            self._to_staff({"type": "board", "what": "operators"})
+            self._mark("operators")
         if isinstance(item, TicketChanged):
-            self._to_staff({"type": "board", "ticket_id": item.ticket_id})
+            self._mark("tickets", item.ticket_id)
             agency_clients = [c for c in self._clients.values() if c.role == AGENCY]
             # A ticket not dispatched yet has no agency to tell (and most call events are such).
             if agency_clients and item.state not in _UNDISPATCHED:
                 allowed = await dispatching.ticket_agencies(self._sessions, item.ticket_id)
                 for client in agency_clients:
                     if self._agency_of.get(client.id) in allowed:
-                        self._send(client, {"type": "dispatch", "ticket_id": item.ticket_id})
+                        self._agency_dirty.setdefault(client.id, set()).add(item.ticket_id)
+                        self._schedule()
+
+    # coalescing: a burst of events (a surge of calls) becomes one message per browser -------
+    def _mark(self, what: str, ticket_id: int | None = None) -> None:
+        self._staff_what.add(what)
+        if ticket_id is not None:
+            self._staff_tickets.add(ticket_id)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Send what changed since the last flush: one message per browser."""
+        self._flush_handle = None
+        if self._staff_what:
+            message = {"type": "board", "what": sorted(self._staff_what),
+                       "ticket_ids": sorted(self._staff_tickets)}
+            self._staff_what, self._staff_tickets = set(), set()
+            self._to_staff(message)
+        dirty, self._agency_dirty = self._agency_dirty, {}
+        for client_id, ticket_ids in dirty.items():
+            client = self._clients.get(client_id)
+            if client is not None:
+                self._send(client, {"type": "dispatch", "ticket_ids": sorted(ticket_ids)})
 
 
 # -- per-app state ---------------------------------------------------------------------------
@@ -464,6 +502,27 @@ async def _entered(sessions: async_sessionmaker[AsyncSession], ticket_ids: list[
     return out
 
 
+async def _dispatches_on(sessions: async_sessionmaker[AsyncSession], states: dict[int, str]
+                         ) -> dict[int, list[dispatching.DispatchView]]:
+    """Every dispatch on these tickets (staff see all), in one query: the board's incidents."""
+    if not states:
+        return {}
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(Dispatch, Agency).join(Agency, Agency.id == Dispatch.agency_id)
+            .where(Dispatch.ticket_id.in_(states)).order_by(Dispatch.id))).all()
+    out: dict[int, list[dispatching.DispatchView]] = {}
+    for item, agency in rows:
+        out.setdefault(item.ticket_id, []).append(dispatching.DispatchView(
+            id=item.id, ticket_id=item.ticket_id, ticket_state=states[item.ticket_id],
+            agency_code=agency.code, agency_name=agency.name, status=item.status,
+            instructions=item.instructions, sent_at=item.sent_at, sent_by=item.sent_by,
+            acknowledged_at=item.acknowledged_at, acknowledged_by=item.acknowledged_by,
+            en_route_at=item.en_route_at, on_scene_at=item.on_scene_at, finished_at=item.finished_at,
+            reason=item.reason, report=item.report, reported_at=item.reported_at, reported_by=item.reported_by))
+    return out
+
+
 def _brief(ticket: Ticket) -> dict[str, Any]:
     intake = ticket.intake or {}
     return jsonable({"id": ticket.id, "state": ticket.state, "caller_number": ticket.caller_number,
@@ -480,7 +539,6 @@ async def board_data(request: web.Request) -> dict[str, Any]:
     """Everything the dispatcher board shows, as JSON-able data."""
     state = request.app[DISPATCH]
     panel = state.panel
-    user: User = request[USER]
     sessions = panel.services.sessions
     translate = panel.catalogs[request[LANG]]
     targets = state.targets
@@ -517,6 +575,8 @@ async def board_data(request: web.Request) -> dict[str, Any]:
             .order_by(Ticket.arrived_at, Ticket.id).limit(BOARD_LIMIT))).all()
         abandoned = await _abandoned(session, now)
     moments = await _entered(sessions, [t.id for t in open_tickets])
+    dispatch_rows = await _dispatches_on(sessions, {t.id: t.state for t in open_tickets
+                                                    if t.state != State.ESCALATED.value})
 
     escalated, incidents = [], []
     for ticket in open_tickets:
@@ -530,7 +590,7 @@ async def board_data(request: web.Request) -> dict[str, Any]:
                                   "overdue": _overdue(seconds, targets.dispatch)}))
             escalated.append(item)
             continue
-        views = await dispatching.visible_dispatches(sessions, user, ticket_id=ticket.id)
+        views = dispatch_rows.get(ticket.id, [])
         if ticket.state == State.REPORTED.value:
             stage, since = Stage.CLOSING, seen.get(State.REPORTED.value)
         else:

@@ -108,7 +108,8 @@
     if (message.type === "resync" || message.type === "hello") { return true; }
     var ticket = root && root.dataset.ticketId;
     if (page === "dispatch_board" || page === "agency_list" || page === "callbacks") { return true; }
-    return !ticket || !message.ticket_id || String(message.ticket_id) === ticket;
+    if (!ticket) { return true; }
+    return (message.ticket_ids || []).map(String).indexOf(ticket) >= 0;
   }
 
   function connect() {
