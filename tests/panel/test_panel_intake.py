@@ -190,6 +190,11 @@ async def test_html_form_draft_and_refusal(client, services):
     assert ">tertawa</textarea>" in html
     ticket = await services.store.get(ticket_id)
     assert (ticket.state, ticket.verdict) == ("in_call", None)
+    await client.post(f"/tickets/{ticket_id}/intake", allow_redirects=False,
+                      data={"verdict": "prank", "note": "tertawa", "csrf_token": _token(page)})
+    ticket = await services.store.get(ticket_id)
+    assert (ticket.state, ticket.verdict, ticket.note) == ("closed", "prank", "tertawa")
+    assert "draft_verdict" not in ticket.intake and ticket.intake["caller_name"] == "Ani"
     no_token = await client.post(f"/tickets/{ticket_id}/intake", data={"caller_name": "Ani"})
     assert no_token.status == 403
     missing = await client.post("/tickets/4242/intake", data={**GOOD, "csrf_token": _token(page)})

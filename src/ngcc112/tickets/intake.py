@@ -221,6 +221,9 @@ def _write_intake(ticket: Ticket, data: IntakeData, changes: dict[str, Any], *,
     if drafts:
         fresh.update(draft_verdict=data.verdict, draft_note=data.note)
     merged = {**(ticket.intake or {}), **fresh}
+    if not drafts:  # classified: the verdict and note now live in their own columns
+        merged.pop("draft_verdict", None)
+        merged.pop("draft_note", None)
     if merged != (ticket.intake or {}):
         changes["intake"] = {k: v for k, v in fresh.items() if (ticket.intake or {}).get(k) != v}
         ticket.intake = merged
