@@ -125,8 +125,12 @@ async def test_step_by_step_endpoints(client, services):
     draft = await client.post(f"/api/tickets/{ticket_id}/intake", json={"caller_name": "Sri"},
                               headers=headers)
     assert draft.status == 200
+    more = await client.post(f"/api/tickets/{ticket_id}/intake", json={"address": "Pasar Baru"},
+                             headers=headers)
+    assert more.status == 200
     ticket = await services.store.get(ticket_id)
-    assert ticket.state == "in_call" and ticket.intake["caller_name"] == "Sri"
+    assert ticket.state == "in_call"
+    assert (ticket.intake["caller_name"], ticket.intake["address"]) == ("Sri", "Pasar Baru")
     early = await client.post(f"/api/tickets/{ticket_id}/escalate", json={}, headers=headers)
     assert early.status == 409
     classified = await client.post(f"/api/tickets/{ticket_id}/classify", json={

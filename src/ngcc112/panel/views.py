@@ -306,7 +306,7 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
     panel = request.app[PANEL]
     ticket_id = int(request.match_info["ticket_id"])
     form = await request.post()
-    raw = {key: str(form.get(key, "")) for key in intake.FIELDS}
+    raw = {key: str(form[key]) for key in intake.FIELDS if key in form}
     final = form.get("action") != "save"
     try:
         data = intake.validate_intake(raw, final=final)

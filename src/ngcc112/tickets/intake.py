@@ -62,10 +62,12 @@ class IntakeData:
     description: str = ""
     verdict: str = ""
     note: str = ""
+    #: The fields that were sent: one left out keeps its saved value (a partial API update).
+    provided: frozenset[str] = frozenset(FIELDS)
 
     def intake(self) -> dict[str, Any]:
         values = asdict(self)
-        return {key: values[key] for key in INTAKE_KEYS}
+        return {key: values[key] for key in INTAKE_KEYS if key in self.provided}
 
 
 class IntakeInvalid(ValueError):
@@ -156,10 +158,13 @@ def validate_intake(raw: Mapping[str, object], *, final: bool = True) -> IntakeD
             errors["note"] = N_("Write a short closing note")
     if errors:
         raise IntakeInvalid(errors, values)
+    provided = frozenset(key for key in FIELDS if key in raw)
+    if "latitude" in provided or "longitude" in provided:
+        provided |= {"latitude", "longitude"}  # a position is both or neither
     return IntakeData(caller_name=values["caller_name"], callback_number=number,
                       address=values["address"], latitude=latitude, longitude=longitude,
                       category=category, description=values["description"], verdict=verdict,
-                      note=values["note"])
+                      note=values["note"], provided=provided)
 
 
 # -- use cases ------------------------------------------------------------------------
@@ -219,7 +224,8 @@ def _write_intake(ticket: Ticket, data: IntakeData, changes: dict[str, Any], *,
     chosen so far (they become the ticket's own columns only when it is classified)."""
     fresh = data.intake()
     if drafts:
-        fresh.update(draft_verdict=data.verdict, draft_note=data.note)
+        fresh.update({f"draft_{key}": getattr(data, key) for key in ("verdict", "note")
+                      if key in data.provided})
     merged = {**(ticket.intake or {}), **fresh}
     if not drafts:  # classified: the verdict and note now live in their own columns
         merged.pop("draft_verdict", None)
