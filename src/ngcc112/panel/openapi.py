@@ -197,7 +197,11 @@ def _schemas() -> dict[str, Any]:
                 "ringing": {"$ref": "#/components/schemas/Call"},
                 "active": {"$ref": "#/components/schemas/Call"}}},
             "ami_connected": {"type": "boolean"}, "server_time": string}},
-        "IntakeInput": {"type": "object", "properties": {
+        "IntakeInput": {"type": "object",
+                        "description": "Fields left out keep their saved value. Classifying needs "
+                                       "verdict; normal also category, description and an address "
+                                       "or coordinates; the others a closing note.",
+                        "properties": {
             "caller_name": string, "callback_number": string, "address": string,
             "latitude": {"type": "number", "minimum": -90, "maximum": 90},
             "longitude": {"type": "number", "minimum": -180, "maximum": 180},
