@@ -46,7 +46,7 @@ class WiredLoader(jinja2.BaseLoader):
         for name, anchor, replacement in WIRING:
             if name != template:
                 continue
-            include = replacement.replace(anchor, "").strip().splitlines()[0]
+            include = next(line.strip() for line in replacement.splitlines() if "location/" in line)
             if include in source:
                 continue  # already wired by the lead
             if anchor not in source:
