@@ -134,3 +134,16 @@ def locations(client):
     from ngcc112.panel.location_views import locations_of
 
     return locations_of(client.server.app)
+
+
+def wire_csp(app, tile_url: str) -> None:
+    """The report's CSP change: ``img-src`` also allows the tile server's origin."""
+    from ngcc112.panel.location_views import tile_img_src
+
+    async def amend(request, response) -> None:
+        policy = response.headers.get("Content-Security-Policy")
+        if policy:
+            response.headers["Content-Security-Policy"] = policy.replace(
+                "img-src 'self' data:", tile_img_src(tile_url))
+
+    app.on_response_prepare.append(amend)
