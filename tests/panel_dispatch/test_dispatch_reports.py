@@ -121,3 +121,21 @@ async def test_a_bad_range_is_refused_per_field_keeping_what_was_typed(client, o
     agency = await other_client()
     await login(agency, "agency")
     assert (await agency.get(f"/reports.csv?{QUERY}")).status == 403
+
+
+async def test_sla_targets_and_time_zone_come_from_the_settings(aiohttp_client, services):
+    import dataclasses
+
+    from dispatch_helpers import make_app
+
+    from ngcc112.panel.dispatch_views import DISPATCH
+
+    services.settings = dataclasses.replace(services.settings, sla={"closing": 45, "dispatch": 120},
+                                            timezone="Asia/Makassar")
+    client = await aiohttp_client(make_app(services))
+    state = client.server.app[DISPATCH]
+    assert (state.targets.closing, state.targets.dispatch, state.report_tz) == (45.0, 120.0, "Asia/Makassar")
+    await login(client, "dispatcher")
+    assert 'value="Asia/Makassar"' in await (await client.get("/reports")).text()
+    board = await (await client.get("/api/dispatch/board")).json()
+    assert board["targets"]["closing"] == 45.0 and board["targets"]["dispatch"] == 120.0

@@ -447,12 +447,21 @@ async def _close_websockets(app: web.Application) -> None:
     await app[DISPATCH].live.close_clients()
 
 
-def setup(app: web.Application, panel: Panel, *, targets: SlaTargets = DEFAULT_TARGETS,
-          report_tz: str = DEFAULT_REPORT_TZ) -> DispatchState:
-    """Register the dispatch pages, API, live channel and translations on the panel's ``app``."""
+def setup(app: web.Application, panel: Panel, *, targets: SlaTargets | None = None,
+          report_tz: str | None = None) -> DispatchState:
+    """Register the dispatch pages, API, live channel and translations on the panel's ``app``.
+
+    The SLA targets and the reports' time zone default to the settings' ``[sla]`` and
+    ``timezone`` (as ``ngcc112 report`` uses them).
+    """
     from ngcc112.panel import dispatch_api
 
     services = panel.services
+    settings = services.settings
+    if targets is None:
+        targets = SlaTargets.from_mapping(getattr(settings, "sla", None) or {})
+    if report_tz is None:
+        report_tz = getattr(settings, "timezone", None) or DEFAULT_REPORT_TZ
     merge_catalogs(panel.catalogs)
     callbacks = Callbacks(services.sessions, services.daemon.link, services.hub.publish)
     live = DispatchLive(services.hub, services.sessions, WaitingBoard(), callbacks.observe)
