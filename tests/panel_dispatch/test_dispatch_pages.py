@@ -127,3 +127,17 @@ async def test_agency_pages_show_only_their_dispatch_and_its_actions(client, oth
     assert response.status == 303
     html = await (await agency.get(page)).text()
     assert 'id="dispatch-status" data-status="on_scene"' in html
+
+
+async def test_the_english_switch_applies_to_the_dispatch_pages(client, services):
+    await make_ticket(services)
+    await login(client, "dispatcher")
+    token = await form_token(client, "/dispatch")
+    response = await client.post("/lang", data={"csrf_token": token, "language": "en", "next": "/dispatch"},
+                                 allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/dispatch"
+    html = await (await client.get("/dispatch")).text()
+    assert "Escalated, awaiting dispatch" in html and "Diteruskan, menunggu penugasan" not in html
+    api = await client.post("/api/dispatch/tickets/1/dispatch", json={"agencies": []},
+                            headers={"X-CSRF-Token": token})
+    assert (await api.json())["errors"] == {"agencies": "Choose at least one agency"}

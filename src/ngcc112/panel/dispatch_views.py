@@ -710,7 +710,8 @@ async def agency_dispatches(request: web.Request) -> dict[str, Any]:
         item["ticket"] = tickets.get(item["ticket_id"])
     is_open = [s for s in summaries if s["ticket_state"] != State.CLOSED.value
                and not (s["status"] in {d.value for d in dispatching.FINISHED} and s["reported_at"])]
-    done = [s for s in summaries if s not in is_open]
+    open_ids = {s["id"] for s in is_open}
+    done = [s for s in summaries if s["id"] not in open_ids]
     return {"agency": {"code": agency.code, "name": agency.name} if agency else None,
             "open": is_open, "done": done, "server_time": datetime.now(timezone.utc).isoformat()}
 
