@@ -180,6 +180,9 @@
     m.typed.latitude = form.elements.latitude.value;
     m.typed.longitude = form.elements.longitude.value;
     m.picked = [latlng.lat, latlng.lng];
+    fieldErrors(form, {});
+    var summary = form.querySelector(".loc-form-error");
+    if (summary) { summary.hidden = true; }
     var hint = form.querySelector(".loc-hint");
     if (hint) { hint.textContent = entry.el.dataset.labelPicked; }
     var view = { center: entry.map.getCenter(), zoom: entry.map.getZoom() };
