@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import ngcc112.app
 from ngcc112.app import Services, serve
 from ngcc112.settings import AmiSettings, PanelSettings, Settings
 from ngcc112.sim.config import SimulatorConfig
@@ -44,18 +43,6 @@ class Stack:
     def actions(self, name: str) -> list[dict[str, str]]:
         return [headers for _user, headers in self.sim.received_actions
                 if headers.get("Action", "").lower() == name.lower()]
-
-
-def _panel_with_dispatch(services: Services):
-    """The panel app with the dispatch pages on it (until ``create_app`` registers them itself)."""
-    from ngcc112.panel import dispatch_views
-    from ngcc112.panel.app import create_app
-    from ngcc112.panel.state import PANEL
-
-    app = create_app(services)
-    if dispatch_views.DISPATCH not in app:
-        dispatch_views.setup(app, app[PANEL])
-    return app
 
 
 @contextlib.asynccontextmanager
@@ -102,8 +89,7 @@ async def running_stack(database: Path, speed: float = SPEED) -> AsyncIterator[S
 
 
 @pytest.fixture
-async def stack(tmp_path, monkeypatch) -> AsyncIterator[Stack]:
-    monkeypatch.setattr(ngcc112.app, "_panel_factory", lambda: _panel_with_dispatch)
+async def stack(tmp_path) -> AsyncIterator[Stack]:
     async with running_stack(tmp_path / "sop.db") as running:
         yield running
 

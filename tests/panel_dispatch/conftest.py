@@ -1,8 +1,5 @@
-"""Fixtures for the dispatch pages and API: real database and hub, a fake AMI link.
-
-``dispatch_helpers.make_app`` is the temporary app factory until the panel's ``create_app``
-calls ``dispatch_views.setup`` itself: the panel, then the dispatch pages on top.
-"""
+"""Fixtures for the dispatch pages and API: real database and hub, a fake AMI link that answers
+Originate; the panel's own ``create_app`` (which mounts the dispatch pages)."""
 
 from __future__ import annotations
 

@@ -17,15 +17,10 @@ _linkedids = itertools.count(1)
 
 
 def make_app(services):
-    """The panel app with the dispatch pages (setup is skipped once create_app does it itself)."""
-    from ngcc112.panel import dispatch_views
+    """The panel app; ``create_app`` mounts the dispatch pages (``dispatch_views.setup``)."""
     from ngcc112.panel.app import create_app
-    from ngcc112.panel.state import PANEL
 
-    app = create_app(services)
-    if dispatch_views.DISPATCH not in app:
-        dispatch_views.setup(app, app[PANEL])
-    return app
+    return create_app(services)
 
 
 def _response(ok: bool, message: str) -> AmiResponse:
