@@ -40,7 +40,8 @@ async def test_fragment_shows_every_fix_as_text_and_the_candidate_banner(client,
     assert "-6.20000, 106.81660" in html and "± 50 m" in html and "SIP (jaringan)" in html
     assert "-6.17539, 106.82715" in html and "± 15 m" in html and "AML (ponsel)" in html
     assert "keyakinan 68%" in html
-    assert re.search(r'<time class="loc-age" datetime="[^"]+" data-age>(baru saja|1 menit lalu)</time>', html)
+    assert re.search(r'<span class="loc-age" data-age data-at="[^"]+">(baru saja|1 menit lalu)</span>', html)
+    assert "diterima otomatis (posisi pertama)" in html
     assert f'name="fix_id" value="{aml_id}"' in html and "Terima posisi ini" in html
     assert html.index(f"loc-fix-{sip_id}") < html.index(f"loc-fix-{aml_id}")  # accepted first
 

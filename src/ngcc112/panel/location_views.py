@@ -45,7 +45,14 @@ from ngcc112.panel.i18n import LANGUAGES, LOCALE_DIR
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, ticket_view
 from ngcc112.panel.views import render, safe_next
 from ngcc112.tickets import dispatch as dispatching
-from ngcc112.tickets.locations import MAX_ADDRESS_CHARS, FixView, LocationError, Locations
+from ngcc112.tickets.locations import (
+    AML_ACTOR,
+    MAX_ADDRESS_CHARS,
+    SIP_ACTOR,
+    FixView,
+    LocationError,
+    Locations,
+)
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.states import Role, State
 
@@ -295,7 +302,8 @@ def _template_values(request: web.Request, state: dict[str, Any]) -> dict[str, A
                       "source_label": SOURCE_LABELS.get(fix["source"], fix["source"]),
                       "source_short": SOURCE_SHORT.get(fix["source"], fix["source"])})
     return {"loc": {**state, "fixes": fixes,
-                    "has_new": any(f["new"] for f in fixes)}}
+                    "has_new": any(f["new"] for f in fixes)},
+            "automatic_actors": (SIP_ACTOR, AML_ACTOR)}
 
 
 # -- validation --------------------------------------------------------------------------

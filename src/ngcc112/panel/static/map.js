@@ -43,8 +43,8 @@
 
   function tickAges() {
     var now = Date.now() + offset;
-    Array.prototype.forEach.call(document.querySelectorAll("[data-age][datetime]"), function (el) {
-      var at = Date.parse(el.getAttribute("datetime"));
+    Array.prototype.forEach.call(document.querySelectorAll("[data-age][data-at]"), function (el) {
+      var at = Date.parse(el.dataset.at);
       var holder = el.closest("[data-label-now]");
       if (isNaN(at) || !holder) { return; }
       var text = ageText((now - at) / 1000, holder.dataset);
@@ -77,10 +77,17 @@
     return map;
   }
 
+  /* A labelled badge standing above its point (the circle underneath stays visible). */
   function badge(kind, text, size) {
     var span = document.createElement("span");
     span.textContent = text;
-    return Lf.divIcon({ className: "loc-marker loc-marker-" + kind, html: span, iconSize: size });
+    return Lf.divIcon({ className: "loc-marker loc-marker-" + kind, html: span, iconSize: size,
+                        iconAnchor: [size[0] / 2, size[1] + 8] });
+  }
+
+  function dot(latlng, kind) {
+    return Lf.circleMarker(latlng, { radius: 4, className: "loc-dot loc-dot-" + kind, weight: 2,
+                                     fillOpacity: 1, interactive: false });
   }
 
   function fixKind(li) {
@@ -120,21 +127,23 @@
         keyboard: false, zIndexOffset: kind === "accepted" ? 1000 : 0
       });
       marker.on("click", function () { li.scrollIntoView({ block: "nearest" }); });
+      entry.layer.addLayer(dot([lat, lon], kind));
       entry.layer.addLayer(marker);
       points.push(Lf.latLng(lat, lon));
     });
     if (m.picked) {
-      entry.layer.addLayer(Lf.marker(m.picked, { icon: badge("picked", "+", [26, 26]), keyboard: false }));
+      entry.layer.addLayer(dot(m.picked, "picked"));
+      entry.layer.addLayer(Lf.marker(m.picked, { icon: badge("picked", "+", [26, 22]), keyboard: false }));
     }
     var sig = signature.join(",");
     if (points.length && sig !== m.sig) {
-      map.fitBounds(Lf.latLngBounds(points), { maxZoom: 17, padding: [24, 24], animate: false });
+      map.fitBounds(Lf.latLngBounds(points), { maxZoom: 18, padding: [36, 24], animate: false });
       m.sig = sig;
       m.view = null;
     } else if (m.view) {
       map.setView(m.view.center, m.view.zoom, { animate: false });
     } else if (points.length) {
-      map.fitBounds(Lf.latLngBounds(points), { maxZoom: 17, padding: [24, 24], animate: false });
+      map.fitBounds(Lf.latLngBounds(points), { maxZoom: 18, padding: [36, 24], animate: false });
     }
   }
 
@@ -351,8 +360,9 @@
           coords.className = "loc-coords";
           coords.textContent = " · " + inc.latitude.toFixed(5) + ", " + inc.longitude.toFixed(5) + " · " +
             (inc.radius_m !== null ? "± " + Math.round(inc.radius_m) + " " + ds.labelM : ds.labelUnknown) + " · ";
-          var age = document.createElement("time");
-          age.setAttribute("datetime", inc.time);
+          var age = document.createElement("span");
+          age.className = "loc-age";
+          age.dataset.at = inc.time;
           age.setAttribute("data-age", "");
           li.append(link, coords, age);
           items.push(li);
@@ -369,6 +379,7 @@
               icon: badge("accepted", "#" + inc.ticket_id, [64, 28]), keyboard: false,
               title: ds.labelTicket + " #" + inc.ticket_id });
             marker.on("click", function () { window.location.assign(link.href); });
+            entry.layer.addLayer(dot([inc.latitude, inc.longitude], "accepted"));
             entry.layer.addLayer(marker);
             points.push(Lf.latLng(inc.latitude, inc.longitude));
           }
