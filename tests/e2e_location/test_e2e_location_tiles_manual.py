@@ -167,3 +167,18 @@ async def test_dispatcher_board_map_shows_open_incidents(page: Page, stack):
     await stack.services.extras["triage"].locations.record_sip_fix(other, sip_variables(-6.95, 107.65, 80))
     await expect(board.locator(".loc-board-item")).to_have_count(2)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_dispatcher_ticket_page_follows_a_new_position_live(page: Page, stack):
+    ticket_id = await make_ticket(stack.services, "escalated", caller_number="081234567890")
+    await stack.services.extras["triage"].locations.record_sip_fix(ticket_id, sip_variables(-6.9147, 107.6098, 35))
+    await log_in(page, stack, "dispatcher")
+    await page.goto(f"{stack.url}/dispatch/tickets/{ticket_id}")
+    loc = page.locator(f"#loc-{ticket_id}")
+    await expect(loc).to_have_class(re.compile(r"\bloc-large\b"))
+    await expect(loc.locator(".loc-fix.loc-accepted .loc-accuracy")).to_contain_text("± 35 m")
+    await expect(page.locator("#ticket-head .loc-scores")).to_be_visible()
+    await post_aml(stack, lat=-6.92010, lon=107.61230, accuracy=40)  # the handset, a minute later
+    await expect(loc.locator(".loc-new-banner")).to_have_text("Posisi baru diterima — terima?")
+    await expect(loc.locator(".leaflet-marker-icon.loc-marker-candidate")).to_have_count(1)
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -198,3 +198,27 @@ async def test_scores_and_reasons_in_the_request_language(client, services):
     data = await (await client.get(f"/api/tickets/{ticket_id}/location")).json()
     assert data["scores"]["ghost"] == 0.8 and data["scores"]["prank"] == 0.3
     assert [r["text"] for r in data["scores"]["reasons"]] == ["Tidak ada suara 10 dtk", "3 panggilan hari ini"]
+
+
+async def test_a_closed_ticket_keeps_its_position(client, services):
+    ticket_id, _sip_id, aml_id = await _ticket_with_fixes(client, services, state="closed")
+    token = await login(client, "dispatcher")
+    headers = {"X-CSRF-Token": token}
+    response = await client.post(f"/api/tickets/{ticket_id}/location/accept", json={"fix_id": aml_id},
+                                 headers=headers)
+    assert response.status == 409
+    assert (await response.json())["error"] == "Tiket sudah ditutup: posisinya tidak bisa diubah lagi"
+    response = await client.post(f"/api/tickets/{ticket_id}/location/manual",
+                                 json={"latitude": "-6.9", "longitude": "107.6"}, headers=headers)
+    assert response.status == 409
+    assert (await client.get(f"/api/tickets/{ticket_id}/location")).status == 200  # still readable
+    assert (await locations(client).accepted_fix(ticket_id)).fix.source == "sip"
+
+
+async def test_operator_and_admin_may_act(client, services):
+    ticket_id, _sip_id, aml_id = await _ticket_with_fixes(client, services)
+    token = await login(client, "admin")
+    response = await client.post(f"/api/tickets/{ticket_id}/location/accept", json={"fix_id": aml_id},
+                                 headers={"X-CSRF-Token": token})
+    assert response.status == 200
+    assert (await response.json())["fix"]["accepted_by"] == "admin"

@@ -406,7 +406,14 @@ def _bad_json(request: web.Request) -> web.Response:
 # -- use cases ---------------------------------------------------------------------------
 
 
+def _check_open(ticket: Ticket) -> None:
+    """A closed ticket is the record of what was done: its position no longer changes."""
+    if ticket.state == State.CLOSED.value:
+        raise Refused(409, _("The ticket is closed: its position can no longer change"), "closed")
+
+
 async def _accept(request: web.Request, ticket: Ticket, raw_fix_id: Any) -> FixView:
+    _check_open(ticket)
     try:
         fix_id = int(str(raw_fix_id).strip())
     except ValueError:
@@ -423,6 +430,7 @@ async def _accept(request: web.Request, ticket: Ticket, raw_fix_id: Any) -> FixV
 
 
 async def _add_manual(request: web.Request, ticket: Ticket, manual: ManualFix) -> FixView:
+    _check_open(ticket)
     user: User = request[USER]
     try:
         return await locations_of(request.app).add_manual_fix(

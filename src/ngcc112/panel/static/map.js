@@ -6,7 +6,7 @@
    A ticket's container (section.loc[data-loc-ticket]) may be replaced by the page's own script
    at any moment (the screen-pop is re-rendered on every ticket change): what was typed, the map's
    view and the last fixes are kept per ticket and given to the new container. Live: a websocket
-   (/ws, or /ws/dispatch on the dispatch pages) says something changed; we fetch again. */
+   (/ws/dispatch) says which tickets changed; we fetch those again (and every 30 s regardless). */
 (function () {
   "use strict";
   if (window.ngcc112LocationMap) { return; }
@@ -435,13 +435,15 @@
 
   function reload(ticketIds) {
     entries.forEach(function (entry) {
-      if (!ticketIds || entry.kind === "board" || ticketIds.indexOf(String(entry.id)) >= 0) { load(entry); }
+      var concerned = !ticketIds ||
+        (entry.kind === "board" ? ticketIds.length > 0 : ticketIds.indexOf(String(entry.id)) >= 0);
+      if (concerned) { load(entry); }
     });
   }
 
-  function socketPath() {
-    return /^(dispatch|agency|callbacks)/.test(body.dataset.page || "") ? "/ws/dispatch" : "/ws";
-  }
+  /* /ws/dispatch: every role may open it; staff hear of every ticket that changed, agency users
+     only of tickets dispatched to their agency (the server filters). */
+  var SOCKET_PATH = "/ws/dispatch";
 
   function startSocket() {
     if (socketStarted || !window.WebSocket) { return; }
@@ -451,7 +453,7 @@
 
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + socketPath());
+    var socket = new WebSocket(scheme + location.host + SOCKET_PATH);
     socket.onopen = function () { retry = 500; reload(null); };
     socket.onmessage = function (event) {
       var message;
