@@ -70,6 +70,13 @@ def _mount_dispatch(app: web.Application, panel: Panel) -> None:
     app[views.HOMES] = {"dispatcher": "/dispatch", "agency": "/agency", "admin": "/dispatch"}
 
 
+def _mount_location(app: web.Application, panel: Panel) -> None:
+    """The caller's position beside the screen-pop: fixes, scores, the map (and their API)."""
+    from ngcc112.panel import location_views
+
+    location_views.setup(app, panel)
+
+
 def create_app(services: Services) -> web.Application:
     """The panel for ``services`` (see :class:`ngcc112.app.Services`)."""
     queue = services.settings.calls.queue
@@ -93,6 +100,7 @@ def create_app(services: Services) -> web.Application:
     app.add_routes(metrics.routes)
     app.add_routes(ws.routes)
     _mount_dispatch(app, panel)
+    _mount_location(app, panel)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_live)
