@@ -210,3 +210,20 @@ async def _has(tickets, number: str) -> bool:
 
 async def _all_ended(tickets) -> bool:
     return all(t.ended_at for t in (await tickets()).values())
+
+
+async def test_listeners_get_every_event_and_a_failing_one_does_not_cut_the_link(start_daemon):
+    peer = ScriptedAsterisk([newchannel("1795843000.7", "Listener")])
+    port = await peer.start()
+    running = await start_daemon(port)
+    seen: list[str] = []
+
+    def broken(event) -> None:
+        raise RuntimeError("listener bug")
+
+    running.daemon.link.listen(broken)
+    stop = running.daemon.link.listen(lambda event: seen.append(event.name))
+    await wait_for(lambda: "Newchannel" in seen, what="the listener to see Newchannel")
+    stop()
+    assert running.daemon.link.connected
+    await peer.stop()

@@ -70,3 +70,10 @@ async def test_bad_routing_policy_is_a_fatal_error_before_anything_starts(tmp_pa
                         routing={"no_speech_seconds": "ten"}, panel=PanelSettings(port=free_port()))
     with pytest.raises(FatalError, match="bad \\[routing\\] settings: .*no_speech_seconds"):
         await serve(settings, say=lambda line: None)
+
+
+async def test_bad_sla_targets_are_a_fatal_error(tmp_path):
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bad.db'}", sla={"intake": "soon"},
+                        panel=PanelSettings(port=free_port()))
+    with pytest.raises(FatalError, match="bad \\[sla\\] settings"):
+        await serve(settings, say=lambda line: None)

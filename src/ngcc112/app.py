@@ -44,6 +44,12 @@ class Services:
 
 
 async def build(settings: Settings, *, migrate: bool = True) -> Services:
+    from ngcc112.tickets.sla import SlaTargets
+
+    try:
+        SlaTargets.from_mapping(settings.sla)
+    except ValueError as exc:
+        raise FatalError(f"bad [sla] settings: {exc}") from None
     engine = make_engine(settings.database_url)
     if migrate:
         try:

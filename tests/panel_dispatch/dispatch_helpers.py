@@ -39,9 +39,12 @@ class OriginateLink:
     refuse: str | None = None
     status: LinkStatus = field(default_factory=lambda: LinkStatus(connected=True, session=1))
     sunk: list[Any] = field(default_factory=list)
+    listeners: list[Any] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._sink = self.sunk.append  # the daemon's sink; Callbacks tees it
+    def listen(self, listener: Any) -> Any:
+        """As AmiLink.listen: every event also goes to ``listener``."""
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
 
     @property
     def connected(self) -> bool:
@@ -62,7 +65,9 @@ class OriginateLink:
         message = AmiMessage.from_mapping({"Event": "OriginateResponse", "ActionID": action_id,
                                            "Response": "Success" if ok else "Failure", "Reason": reason},
                                           datetime.now(timezone.utc))
-        self._sink(message)
+        self.sunk.append(message)
+        for listener in list(self.listeners):
+            listener(message)
 
 
 async def login(client, username: str, password: str | None = None) -> str:

@@ -141,6 +141,7 @@ class AmiLink:
         self._lost: asyncio.Future[Exception | None] | None = None
         self._booted = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._listeners: list[Callable[[AmiMessage], None]] = []
         self._stopping = False
         self.status = LinkStatus()
         self.log = log.bind(ami_host=settings.host, ami_port=settings.port)
@@ -207,6 +208,15 @@ class AmiLink:
             raise AmiNotConnected(f"AMI link is down; {action.name} not sent")
         return await self._send_on(protocol, action, timeout)
 
+    def listen(self, listener: Callable[[AmiMessage], None]) -> Callable[[], None]:
+        """Also hand every event to ``listener`` (synchronous, must not block).
+
+        For the few users that need raw events the tracker has no use for, such as
+        ``OriginateResponse`` for callbacks. Returns a function that stops it.
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
     def drop(self) -> None:
         """Abort the current connection (the supervisor reconnects)."""
         if self._protocol is not None and not self._protocol.closed:
@@ -229,6 +239,11 @@ class AmiLink:
             elif event.name == "Shutdown":
                 self.status.last_error = f"Asterisk shut down (restart: {event.get('Restart')})"
             self._sink(event)
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception:  # a listener's bug must not cut the link
+                    self.log.exception("ami.listener_failed", ami_event=event.name)
 
         _, protocol = await asyncio.wait_for(
             loop.create_connection(

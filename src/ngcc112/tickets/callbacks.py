@@ -129,28 +129,20 @@ class Callbacks:
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._clicks: OrderedDict[str, str] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._attached: tuple[Any, Callable[[Any], None]] | None = None
+        self._attached: Callable[[], None] | None = None
         self._locks: dict[int, asyncio.Lock] = {}
 
     # the OriginateResponse feed ------------------------------------------------------------
     def attach(self, link: Any) -> bool:
-        """Tee the link's event sink so ``OriginateResponse`` reaches :meth:`observe`. Idempotent."""
-        sink = getattr(link, "_sink", None)
-        if sink is None or self._attached is not None:
+        """Listen to the link's events so ``OriginateResponse`` reaches :meth:`observe`. Idempotent."""
+        if self._attached is not None:
             return False
-
-        def tee(item: Any) -> None:
-            sink(item)
-            self.observe(item)
-
-        link._sink = tee
-        self._attached = (link, sink)
+        self._attached = link.listen(self.observe)
         return True
 
     def detach(self) -> None:
         if self._attached is not None:
-            link, sink = self._attached
-            link._sink = sink
+            self._attached()
             self._attached = None
 
     def observe(self, item: object) -> None:
