@@ -62,7 +62,8 @@
 
   function makeMap(entry) {
     if (!Lf || !entry.mapEl) { return null; }
-    var map = Lf.map(entry.mapEl, { attributionControl: false, zoomSnap: 0.5 });
+    var map = Lf.map(entry.mapEl, { attributionControl: false, zoomControl: false, zoomSnap: 0.5 });
+    Lf.control.zoom({ zoomInTitle: entry.el.dataset.labelZoomIn, zoomOutTitle: entry.el.dataset.labelZoomOut }).addTo(map);
     map.setView([-2.5, 118.0], 4);  /* Indonesia, until a fix is drawn */
     Lf.control.scale({ imperial: false }).addTo(map);
     var url = entry.el.dataset.tileUrl;
@@ -159,6 +160,7 @@
       var kept = document.createElement("template");
       kept.innerHTML = m.html;
       live.replaceChildren(kept.content);
+      entry.key = m.key;  /* what this container shows; a fetch replaces it only when different */
     }
     var form = el.querySelector("form[data-loc-manual]");
     if (form) {
@@ -219,7 +221,13 @@
         var live = entry.el.querySelector(".loc-live");
         if (!fresh || !live) { return; }
         serverClock(fresh.dataset.serverNow);
-        mem(entry.id).html = fresh.outerHTML;
+        /* Unchanged but for the ages: keep what is on screen (no alert read out again, no redraw). */
+        var key = fresh.outerHTML.replace(/(<span class="loc-age"[^>]*>)[^<]*/g, "$1")
+          .replace(/data-server-now="[^"]*"/, "");
+        var m = mem(entry.id);
+        if (key === entry.key && live.querySelector(".loc-fixes")) { tickAges(); return; }
+        entry.key = m.key = key;
+        m.html = fresh.outerHTML;
         live.replaceChildren(fresh);
         entry.el.dataset.locLoaded = "true";
         drawTicket(entry);
@@ -389,7 +397,7 @@
           entry.map.invalidateSize(false);
           var sig = incidents.map(function (i) { return i.ticket_id + ":" + i.latitude + ":" + i.longitude; }).join(",");
           if (points.length && sig !== entry.sig) {
-            entry.map.fitBounds(Lf.latLngBounds(points), { maxZoom: 15, padding: [24, 24], animate: false });
+            entry.map.fitBounds(Lf.latLngBounds(points), { maxZoom: 15, padding: [48, 48], animate: false });
           }
           entry.sig = sig;
         }
