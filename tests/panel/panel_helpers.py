@@ -33,6 +33,12 @@ class FakeLink:
     status: LinkStatus = field(default_factory=lambda: LinkStatus(connected=True, session=1))
     refuse: str | None = None
     silent: bool = False
+    listeners: list[object] = field(default_factory=list)
+
+    def listen(self, listener) -> object:
+        """As AmiLink.listen (this fake sends no raw events)."""
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
 
     @property
     def connected(self) -> bool:
