@@ -160,7 +160,7 @@ async def me_presence(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/presence")
-@require()
+@require(OPERATOR, DISPATCHER, ADMIN)
 async def presence_board(request: web.Request) -> web.Response:
     panel = request.app[PANEL]
     translate = panel.catalogs[request[LANG]]

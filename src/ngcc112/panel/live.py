@@ -33,6 +33,7 @@ from ngcc112.ami.events import (
 from ngcc112.hub import Hub, Subscription
 from ngcc112.panel.calls import CallBoard
 from ngcc112.routing.presence import MemberPresence, PresenceBoard
+from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import TicketChanged
 
 log = structlog.get_logger(__name__)
@@ -167,10 +168,14 @@ class LiveHub:
             if client.interface == interface:
                 self._send(client, message)
 
+    @staticmethod
+    def _watches_room(client: Client) -> bool:
+        """Dispatchers and admins watch the whole room; agencies never see calls they were not sent."""
+        return client.interface is None and client.role != Role.AGENCY.value
+
     def _to_watchers(self, message: dict[str, Any]) -> None:
-        """Everyone who is not an operator watches the whole room."""
         for client in list(self._clients.values()):
-            if client.interface is None:
+            if self._watches_room(client):
                 self._send(client, message)
 
     def _presence_message(self, client: Client, member: MemberPresence) -> dict[str, Any]:
@@ -180,7 +185,7 @@ class LiveHub:
         for client in list(self._clients.values()):
             if client.interface == member.interface:
                 self._send(client, self._presence_message(client, member))
-            elif client.interface is None:
+            elif self._watches_room(client):
                 self._send(client, {"type": "board"})
 
     # consumption --------------------------------------------------------------------

@@ -13,7 +13,7 @@ from aiohttp_session import get_session
 
 from ngcc112.ami.link import AmiActionTimeout, AmiNotConnected
 from ngcc112.panel import labels
-from ngcc112.panel.auth import check_login, csrf_token, log_in, log_out, require
+from ngcc112.panel.auth import check_login, csrf_token, error_response, log_in, log_out, require
 from ngcc112.panel.i18n import LANGUAGE_NAMES, LANGUAGES
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.routing.presence import BREAK_REASONS, Presence, PresenceError, check_reason
@@ -184,6 +184,8 @@ async def index(request: web.Request) -> web.StreamResponse:
     home = request.app.get(HOMES, {}).get(user.role)
     if home:
         raise web.HTTPSeeOther(home)
+    if user.role == Role.AGENCY.value:  # agencies see only their own dispatches, never the room
+        return await error_response(request, 403, "Your role may not do this", code="role")
     return await board_page(request, user)
 
 
@@ -220,7 +222,7 @@ async def board_values(request: web.Request) -> dict[str, Any]:
 
 
 @routes.get("/board", name="board")
-@require()
+@require(OPERATOR, Role.DISPATCHER.value, Role.ADMIN.value)
 async def board(request: web.Request) -> web.StreamResponse:
     """The room at a glance, for every role: who is in the queue, the latest tickets."""
     return await board_page(request, request[USER])
@@ -233,7 +235,7 @@ async def board_page(request: web.Request, user: User) -> web.Response:
 
 
 @routes.get("/panel/board")
-@require()
+@require(OPERATOR, Role.DISPATCHER.value, Role.ADMIN.value)
 async def board_fragment(request: web.Request) -> web.StreamResponse:
     return await render(request, "_board.html", await board_values(request))
 
