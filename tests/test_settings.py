@@ -62,3 +62,10 @@ def test_timezone_defaults_to_western_indonesia_and_must_exist():
     assert load_settings(environ={"NGCC112_TIMEZONE": "Asia/Makassar"}).timezone == "Asia/Makassar"
     with pytest.raises(SettingsError, match="unknown time zone 'Mars/Base'"):
         load_settings(environ={"NGCC112_TIMEZONE": "Mars/Base"})
+
+
+def test_cookie_secure_is_a_boolean():
+    assert load_settings(environ={}).panel.cookie_secure is False
+    assert load_settings(environ={"NGCC112_PANEL_COOKIE_SECURE": "true"}).panel.cookie_secure is True
+    with pytest.raises(SettingsError, match="cookie_secure: 'maybe' is not valid"):
+        load_settings(environ={"NGCC112_PANEL_COOKIE_SECURE": "maybe"})

@@ -52,6 +52,8 @@ class PanelSettings:
     port: int = 8112
     #: Secret for signing session cookies; generated per start when empty.
     cookie_secret: str = dataclasses.field(default="", repr=False)
+    #: Mark the session cookie Secure: set it when the panel is served over HTTPS.
+    cookie_secure: bool = False
     #: Tile server URL template for maps ({z}/{x}/{y}); empty: no tiles.
     tile_url: str = ""
     language: str = "id"
@@ -86,6 +88,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_AMI_SERVER_NAME": ("ami", "server_name"),
     "NGCC112_QUEUE": ("calls", "queue"),
     "NGCC112_PANEL_COOKIE_SECRET": ("panel", "cookie_secret"),
+    "NGCC112_PANEL_COOKIE_SECURE": ("panel", "cookie_secure"),
     "NGCC112_TILE_URL": ("panel", "tile_url"),
 }
 
@@ -164,6 +167,15 @@ def _coerce(cls: type, key: str, value: Any, label: str) -> Any:
     default = next(f for f in dataclasses.fields(cls) if f.name == key)
     kind = default.type if isinstance(default.type, str) else default.type.__name__
     try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError("use true or false")
         if kind == "int":
             number = int(value)
             if key == "port" and not 0 < number < 65536:

@@ -31,3 +31,16 @@ async def test_agency_websocket_gets_no_call_or_board_messages(client, other_cli
         except asyncio.TimeoutError:
             leaked = None
         assert leaked is None
+
+
+async def test_the_session_cookie_is_secure_when_configured(aiohttp_client, services):
+    import dataclasses
+
+    from ngcc112.panel.app import create_app
+
+    services.settings = dataclasses.replace(
+        services.settings, panel=dataclasses.replace(services.settings.panel, cookie_secure=True))
+    secure_client = await aiohttp_client(create_app(services))
+    response = await secure_client.get("/api/session")
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie

@@ -89,7 +89,7 @@ def create_app(services: Services) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel
     services.extras["panel"] = panel
-    auth.setup(app, services.settings.panel.cookie_secret)
+    auth.setup(app, services.settings.panel.cookie_secret, secure=services.settings.panel.cookie_secure)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                          autoescape=True,
                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

@@ -47,9 +47,10 @@ def session_key(cookie_secret: str) -> bytes:
     return hashlib.sha256(b"ngcc112-panel-session\x00" + cookie_secret.encode()).digest()
 
 
-def setup(app: web.Application, cookie_secret: str) -> None:
+def setup(app: web.Application, cookie_secret: str, secure: bool = False) -> None:
     storage = EncryptedCookieStorage(session_key(cookie_secret), cookie_name=COOKIE_NAME,
-                                     httponly=True, samesite="Strict", max_age=None)
+                                     httponly=True, samesite="Strict", max_age=None,
+                                     secure=secure)
     setup_sessions(app, storage)
     app[THROTTLE] = LoginThrottle()
     app.middlewares.append(csrf_middleware)
