@@ -168,7 +168,10 @@
         var input = form.elements[name];
         if (!input) { return; }
         if (m.typed[name] !== undefined && input.value === input.defaultValue) { input.value = m.typed[name]; }
-        input.addEventListener("input", function () { m.typed[name] = input.value; });
+        input.addEventListener("input", function () {
+          m.typed[name] = input.value;
+          if (name !== "address" && m.picked) { m.picked = null; drawTicket(entry); }  /* typed over the pick */
+        });
       });
     }
     if (entry.map) {
@@ -195,7 +198,10 @@
     var summary = form.querySelector(".loc-form-error");
     if (summary) { summary.hidden = true; }
     var hint = form.querySelector(".loc-hint");
-    if (hint) { hint.textContent = entry.el.dataset.labelPicked; }
+    if (hint) {
+      if (!hint.dataset.text) { hint.dataset.text = hint.textContent; }
+      hint.textContent = entry.el.dataset.labelPicked;
+    }
     var view = { center: entry.map.getCenter(), zoom: entry.map.getZoom() };
     drawTicket(entry);
     entry.map.setView(view.center, view.zoom, { animate: false });
@@ -308,6 +314,8 @@
         ["latitude", "longitude", "address"].forEach(function (name) { form.elements[name].value = ""; });
         m.typed = {};
         m.picked = null;
+        var hint = form.querySelector(".loc-hint");
+        if (hint && hint.dataset.text) { hint.textContent = hint.dataset.text; }
         load(entry);
         return;
       }
