@@ -182,3 +182,27 @@ async def test_dispatcher_ticket_page_follows_a_new_position_live(page: Page, st
     await expect(loc.locator(".loc-new-banner")).to_have_text("Posisi baru diterima — terima?")
     await expect(loc.locator(".leaflet-marker-icon.loc-marker-candidate")).to_have_count(1)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_agency_on_its_own_ticket_uses_the_position_page(page: Page, stack):
+    from location_helpers import dispatch_to
+    from ngcc112.tickets.agencies import seed_agency_member
+
+    await seed_agency_member(stack.services.sessions, "agency", "damkar")
+    ticket_id = await make_ticket(stack.services, "escalated", caller_number="081234567890")
+    await stack.services.extras["triage"].locations.record_sip_fix(ticket_id, sip_variables(-6.9147, 107.6098, 35))
+    await post_aml(stack, lat=-6.92010, lon=107.61230, accuracy=40)
+    await dispatch_to(stack.services, ticket_id, "damkar")
+    await log_in(page, stack, "agency")
+    await page.goto(f"{stack.url}/tickets/{ticket_id}/location")
+    loc = page.locator(f"#loc-{ticket_id}")
+    await expect(loc.locator(".loc-new-banner")).to_be_visible()
+    await expect(loc.locator("path.loc-circle-accepted")).to_have_count(1)
+    await loc.locator(".loc-fix.loc-new button").click()
+    await expect(loc.locator(".loc-fix.loc-accepted .loc-coords")).to_have_text("-6.92010, 107.61230")
+    fix = await stack.services.extras["triage"].locations.accepted_fix(ticket_id)
+    assert fix.accepted_by == "agency"
+    other = await make_ticket(stack.services, "escalated", caller_number="081300000000")
+    response = await page.goto(f"{stack.url}/tickets/{other}/location")
+    assert response is not None and response.status == 404
+    assert page.errors == []  # type: ignore[attr-defined]
