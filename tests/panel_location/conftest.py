@@ -1,5 +1,6 @@
 """Fixtures for the location pages and API: a real database (demo users, agencies, agency
-members) and hub; the panel built by ``location_helpers.make_app``."""
+members) and hub; the panel built by ``location_helpers.make_app`` (``create_app`` plus the
+include lines the dispatcher's templates do not have yet)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Helpers for the location tests: the panel with the location pages mounted (until the panel's
-``create_app`` calls ``location_views.setup`` itself), the template includes exactly as the report
-asks the lead to add them, logging in, tickets and fixes."""
+"""Helpers for the location tests: the panel (``create_app`` mounts the location pages; calling
+``location_views.setup`` again is a no-op), the template includes the report asks for wherever a
+template does not have them yet (the dispatcher's pages), the CSP change, logging in, tickets, fixes."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ class WiredLoader(jinja2.BaseLoader):
 
 
 def make_app(services):
-    """The panel, the location pages on top, and the template includes."""
+    """The panel with the location pages, and the template includes not yet wired."""
     from ngcc112.panel import location_views
     from ngcc112.panel.app import create_app
     from ngcc112.panel.state import PANEL
