@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from datetime import datetime, timezone
 
 import pytest
@@ -41,7 +43,8 @@ async def test_board_and_agency_page_catch_up_after_the_socket_drops(stack, new_
     await log_in(dispatcher, stack, "dispatcher", "/dispatch")
     await log_in(agency, stack, "agency", "/agency")
     live = stack.services.extras["dispatch"].live
-    assert live.client_count == 2
+    sockets = live.client_count  # the board, its map and the agency page
+    assert sockets >= 2
 
     await live.close_clients()  # as at a server restart: every dispatch socket goes
     ticket_id = await _escalated_ticket(stack.services)
@@ -55,4 +58,8 @@ async def test_board_and_agency_page_catch_up_after_the_socket_drops(stack, new_
     await expect(agency.locator(f"#agency-dispatch-{view.id}")).to_contain_text("Jl. Braga 10, Bandung")
     await expect(dispatcher.locator("body")).to_have_attribute("data-live", "up")
     await expect(agency.locator("body")).to_have_attribute("data-live", "up")
-    assert live.client_count == 2
+    for _ in range(100):  # every page opened its sockets again
+        if live.client_count == sockets:
+            break
+        await asyncio.sleep(0.05)
+    assert live.client_count == sockets

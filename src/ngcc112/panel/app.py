@@ -41,8 +41,14 @@ SECURITY_HEADERS = {
 }
 
 
+#: The Content-Security-Policy with the configured tile server's origin allowed for images.
+CSP = web.AppKey("ngcc112_csp", str)
+
+
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for key, value in SECURITY_HEADERS.items():
+        if key == "Content-Security-Policy":
+            value = request.app.get(CSP, value)
         response.headers.setdefault(key, value)
     if not request.path.startswith("/static/"):
         # callers' numbers and locations: never kept in a browser or proxy cache
@@ -88,6 +94,10 @@ def create_app(services: Services) -> web.Application:
                   catalogs=load_catalogs(), started_at=datetime.now(timezone.utc))
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel
+    from ngcc112.panel.location_views import tile_img_src
+
+    app[CSP] = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", tile_img_src(services.settings.panel.tile_url))
     services.extras["panel"] = panel
     auth.setup(app, services.settings.panel.cookie_secret, secure=services.settings.panel.cookie_secure)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from aiohttp import web
 from sqlalchemy import select
 
@@ -16,11 +17,14 @@ from ngcc112.location.sip import parse_sip_geolocation
 from ngcc112.panel.calls import INTAKE_STATES, CallBoard, OperatorCall
 from ngcc112.panel.live import LiveHub
 from ngcc112.routing.presence import MemberPresence, PresenceBoard, PresenceControl
+from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.store import jsonable, ticket_summary
 
 if TYPE_CHECKING:
     from ngcc112.app import Services
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -88,6 +92,27 @@ def location_of(ticket: Ticket) -> dict[str, Any] | None:
             "confidence_pct": fix.confidence_pct, "method": fix.method, "raw": fix.raw}
 
 
+async def current_location(panel: Panel, ticket: Ticket) -> dict[str, Any] | None:
+    """The position to act on: the accepted fix (SIP, AML or set by hand) when there is one,
+    else what the SIP call carried on arrival. Intake and dispatch read this, never a stale copy."""
+    triage = panel.services.extras.get("triage")
+    locations = getattr(triage, "locations", None) or Locations(panel.services.sessions)
+    try:
+        accepted = await locations.accepted_fix(ticket.id)
+    except Exception as exc:  # the database is away: the call's own data still shows
+        log.warning("panel.accepted_fix_unavailable", ticket_id=ticket.id, error=str(exc))
+        accepted = None
+    if accepted is not None:
+        fix = accepted.fix
+        return {"latitude": fix.latitude, "longitude": fix.longitude, "radius_m": fix.radius_m,
+                "confidence_pct": fix.confidence_pct, "method": fix.method, "raw": fix.raw,
+                "source": fix.source, "address": accepted.address}
+    location = location_of(ticket)
+    if location is not None:
+        location["source"] = "sip"
+    return location
+
+
 async def ticket_view(panel: Panel, ticket: Ticket, *, history: bool = True) -> dict[str, Any]:
     """The ticket for pages and the API; ``history`` adds this number's earlier tickets (a query)."""
     view = ticket_summary(ticket)
@@ -96,7 +121,7 @@ async def ticket_view(panel: Panel, ticket: Ticket, *, history: bool = True) -> 
         "closed_at": ticket.closed_at, "ghost_score": ticket.ghost_score,
         "prank_score": ticket.prank_score, "score_reasons": ticket.score_reasons or [],
         "silent_call": ticket.silent_digit == names.SILENT_DIGIT,
-        "location": location_of(ticket),
+        "location": await current_location(panel, ticket),
         "history": await number_history(panel, ticket) if history else [],
     }))
     return view
