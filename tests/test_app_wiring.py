@@ -77,3 +77,24 @@ async def test_bad_sla_targets_are_a_fatal_error(tmp_path):
                         panel=PanelSettings(port=free_port()))
     with pytest.raises(FatalError, match="bad \\[sla\\] settings"):
         await serve(settings, say=lambda line: None)
+
+
+async def test_the_configured_aml_window_reaches_the_running_triage(tmp_path):
+    from datetime import timedelta
+
+    from ngcc112.settings import LocationSettings
+
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+                        ami=AmiSettings(port=free_port(), reconnect_min=0.05),
+                        location=LocationSettings(aml_window_before_seconds=5, aml_window_after_seconds=60),
+                        panel=PanelSettings(port=free_port()))
+    seen = {}
+    stop = asyncio.Event()
+
+    async def on_ready(services: Services) -> None:
+        locations = services.extras["triage"].locations
+        seen["windows"] = (locations.window_before, locations.window_after)
+        stop.set()
+
+    await serve(settings, stop=stop, on_ready=on_ready, say=lambda line: None)
+    assert seen["windows"] == (timedelta(seconds=5), timedelta(seconds=60))

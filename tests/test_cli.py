@@ -171,3 +171,38 @@ async def test_report_prints_text_or_csv_and_refuses_a_backwards_range(tmp_path)
     assert code == 0 and out.splitlines()[0] == "section,group,item,metric,value"
     code, _, err = await run("report", "--from", "2026-11-30", "--to", "2026-11-01", env=env)
     assert code == 2 and "before it starts" in err
+
+
+async def test_user_add_reads_the_password_from_stdin_and_refuses_bad_input_clearly(tmp_path):
+    env = environment(tmp_path)
+
+    async def add(*args: str, password: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            *NGCC112, "user", "add", *args, "--password-stdin", env=env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(password.encode() + b"\n"), 60)
+        return process.returncode, out.decode(), err.decode()
+
+    code, out, _ = await add("--role", "operator", "--name", "op9", "--interface", "PJSIP/op9",
+                             password="a-long-password")
+    assert code == 0 and "user 'op9' added with role operator" in out
+    code, _, err = await add("--role", "operator", "--name", "op9", password="a-long-password")
+    assert code == 2 and "op9" in err and "Traceback" not in err
+    code, _, err = await add("--role", "dispatcher", "--name", "disp2", password="short")
+    assert code == 2 and "password" in err.lower() and "Traceback" not in err
+
+
+async def test_blocklist_entries_are_evidence_with_who_why_and_expiry_never_a_refusal(tmp_path):
+    env = environment(tmp_path)
+    assert (await run("db", "upgrade", env=env))[0] == 0
+    code, out, _ = await run("blocklist", "add", "0812-3456-7890", "--reason", "5 prank calls today",
+                             "--by", "supervisor1", "--hours", "24", env=env)
+    assert code == 0
+    assert out.splitlines()[0].startswith("#1 +6281234567890 active (until ")
+    assert "still answered and queued" in out
+    code, out, _ = await run("blocklist", "list", "+6281234567890", env=env)
+    assert code == 0 and "by supervisor1: 5 prank calls today" in out
+    code, out, _ = await run("blocklist", "lift", "1", "--by", "supervisor1", env=env)
+    assert code == 0 and " ended " in out
+    code, _, err = await run("blocklist", "lift", "9", "--by", "x", env=env)
+    assert code == 2 and "no misuse-list entry 9" in err

@@ -69,3 +69,11 @@ def test_cookie_secure_is_a_boolean():
     assert load_settings(environ={"NGCC112_PANEL_COOKIE_SECURE": "true"}).panel.cookie_secure is True
     with pytest.raises(SettingsError, match="cookie_secure: 'maybe' is not valid"):
         load_settings(environ={"NGCC112_PANEL_COOKIE_SECURE": "maybe"})
+
+
+def test_the_aml_matching_window_is_configurable(tmp_path):
+    path = tmp_path / "ngcc112.toml"
+    path.write_text("[location]\naml_window_before_seconds = 60\naml_window_after_seconds = 1800\n")
+    s = load_settings(path, environ={})
+    assert (s.location.aml_window_before_seconds, s.location.aml_window_after_seconds) == (60.0, 1800.0)
+    assert load_settings(environ={}).location.aml_window_after_seconds == 600.0

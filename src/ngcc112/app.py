@@ -110,8 +110,16 @@ async def serve(
         from ngcc112.routing.policy import PolicyError
         from ngcc112.triage import Triage
 
+        from datetime import timedelta
+
+        from ngcc112.tickets.locations import Locations
+
+        windows = settings.location
+        locations = Locations(services.sessions, services.hub.publish,
+                              window_before=timedelta(seconds=windows.aml_window_before_seconds),
+                              window_after=timedelta(seconds=windows.aml_window_after_seconds))
         try:
-            triage = Triage(services)
+            triage = Triage(services, locations=locations)
         except PolicyError as exc:
             raise FatalError(f"bad [routing] settings: {exc}") from None
         services.extras["triage"] = triage

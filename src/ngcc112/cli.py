@@ -64,6 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval-heuristics", help="precision and recall of the prank/ghost heuristics")
     evaluate.add_argument("path", nargs="?", help="labelled cases (default: the shipped set)")
 
+    blocklist = sub.add_parser("blocklist", help="the misuse list: prank evidence, never a refused call")
+    block_sub = blocklist.add_subparsers(dest="block_command", required=True, metavar="BLOCKLIST_COMMAND")
+    block_add = block_sub.add_parser("add", help="note that a number misuses 112")
+    block_add.add_argument("number")
+    block_add.add_argument("--reason", required=True)
+    block_add.add_argument("--by", required=True, metavar="NAME", help="who decided it")
+    block_add.add_argument("--hours", type=float, metavar="H", help="expires after H hours (default: never)")
+    block_list = block_sub.add_parser("list", help="a number's entries")
+    block_list.add_argument("number")
+    block_lift = block_sub.add_parser("lift", help="end an entry now")
+    block_lift.add_argument("entry_id", type=int)
+    block_lift.add_argument("--by", required=True, metavar="NAME")
+
     sub.add_parser("check-asterisk", help="check a live Asterisk: version, modules, queues, AMI rights, operators")
 
     user = sub.add_parser("user", help="panel users")
@@ -87,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {
         "run": _run, "demo": _demo, "sim": _sim, "db": _db, "tickets": _tickets,
         "check-asterisk": _check_asterisk, "user": _user, "report": _report,
-        "eval-heuristics": _eval_heuristics,
+        "eval-heuristics": _eval_heuristics, "blocklist": _blocklist,
     }[args.command]
     try:
         return command(args, settings)
@@ -220,6 +233,52 @@ def _eval_heuristics(args: argparse.Namespace, settings: Settings) -> int:
 
     logs.configure("console", "error")
     return main_eval(settings, args.path)
+
+
+def _blocklist(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    from ngcc112.tickets.db import make_engine, make_sessions
+    from ngcc112.triage import BlocklistError, add_to_blocklist, blocklist_for, lift_blocklist_entry
+
+    logs.configure("console", "warning")
+    now = datetime.now(timezone.utc)
+
+    async def act() -> list[str]:
+        engine = make_engine(settings.database_url)
+        sessions = make_sessions(engine)
+        try:
+            if args.block_command == "add":
+                if args.hours is not None and args.hours <= 0:
+                    raise BlocklistError("--hours must be positive")
+                expires = now + timedelta(hours=args.hours) if args.hours else None
+                rows = [await add_to_blocklist(sessions, args.number, args.reason, args.by, expires_at=expires)]
+            elif args.block_command == "lift":
+                rows = [await lift_blocklist_entry(sessions, args.entry_id, args.by)]
+            else:
+                rows = await blocklist_for(sessions, args.number)
+            return [_blocklist_line(row, now) for row in rows]
+        finally:
+            await engine.dispose()
+
+    try:
+        lines = asyncio.run(act())
+    except BlocklistError as exc:
+        return _fatal(str(exc))
+    except Exception as exc:
+        return _fatal(f"cannot use the database: {str(exc).splitlines()[0]} (did you run `ngcc112 db upgrade`?)")
+    for line in lines:
+        print(line)
+    if args.block_command == "add":
+        print("calls from this number are still answered and queued; the entry only counts as prank evidence")
+    return EXIT_OK
+
+
+def _blocklist_line(row, now) -> str:
+    active = row.lifted_at is None and (row.expires_at is None or row.expires_at > now)
+    until = row.expires_at.isoformat(timespec="minutes") if row.expires_at else "no expiry"
+    state = "active" if active else "ended"
+    return f"#{row.id} {row.number} {state} (until {until}) by {row.added_by}: {row.reason}"
 
 
 def _check_asterisk(args: argparse.Namespace, settings: Settings) -> int:

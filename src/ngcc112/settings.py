@@ -60,11 +60,20 @@ class PanelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LocationSettings:
+    #: An AML message is attached to the call from its number that was live or
+    #: recent within this window around the message's time, in seconds.
+    aml_window_before_seconds: float = 30.0
+    aml_window_after_seconds: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///ngcc112.db"
     ami: AmiSettings = field(default_factory=AmiSettings)
     calls: CallFlowSettings = field(default_factory=CallFlowSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
+    location: LocationSettings = field(default_factory=LocationSettings)
     #: Free-form policy table for routing/ (thresholds); validated there.
     routing: Mapping[str, Any] = field(default_factory=dict)
     #: SLA targets (seconds) for reports; validated by tickets.sla.SlaTargets.
@@ -92,7 +101,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_TILE_URL": ("panel", "tile_url"),
 }
 
-_SECTIONS: dict[str, type] = {"ami": AmiSettings, "calls": CallFlowSettings, "panel": PanelSettings}
+_SECTIONS: dict[str, type] = {"ami": AmiSettings, "calls": CallFlowSettings, "panel": PanelSettings,
+                              "location": LocationSettings}
 
 
 def load_settings(
