@@ -1,0 +1,112 @@
+"""The running stack the browser tests drive: the AMI simulator, the real daemon + panel
+(``ngcc112.app.serve``) on a free port with a fresh SQLite database, the demo users and
+agencies, and headless Chromium (Debian's /usr/bin/chromium, never a downloaded browser).
+
+Shared by tests/e2e, tests/e2e_sop and tests/e2e_location (each conftest picks the fixtures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ngcc112.app import Services, serve
+from ngcc112.settings import AmiSettings, PanelSettings, Settings
+from ngcc112.sim.config import SimulatorConfig
+from ngcc112.sim.server import AmiSimulator
+from ngcc112.tickets.agencies import seed_agency_member
+from ngcc112.tickets.users import seed_demo_users
+
+CHROMIUM = os.environ.get("NGCC112_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: Simulated seconds per real second: a 3 s silent-call prompt takes 0.3 s.
+SPEED = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    sim: AmiSimulator
+    services: Services
+    url: str
+
+    def actions(self, name: str) -> list[dict[str, str]]:
+        return [headers for _user, headers in self.sim.received_actions
+                if headers.get("Action", "").lower() == name.lower()]
+
+
+@contextlib.asynccontextmanager
+async def running_stack(database: Path, *, speed: float = SPEED, tile_url: str = "") -> AsyncIterator[Stack]:
+    """Simulator, then daemon + panel; yields once the daemon is logged in to the simulator."""
+    sim = AmiSimulator(SimulatorConfig(port=0, speed=speed))
+    await sim.start()
+    port = free_port()
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{database}",
+        ami=AmiSettings(port=sim.port, secret="ngcc-secret", reconnect_min=0.1, reconnect_max=1.0),
+        panel=PanelSettings(port=port, cookie_secret="e2e", tile_url=tile_url),
+        log_format="console", log_level="warning",
+    )
+    ready: asyncio.Future[Services] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(services: Services) -> None:
+        await seed_demo_users(services.sessions)  # agencies are seeded by every start
+        await seed_agency_member(services.sessions, "agency", "damkar")
+        ready.set_result(services)
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, on_ready=on_ready, say=lambda _line: None))
+    try:
+        done, _ = await asyncio.wait({task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # raises the start-up failure
+        if ready not in done:
+            raise RuntimeError("ngcc112 did not start within 30 s")
+        services = ready.result()
+        for _ in range(300):  # the AMI link logs in right after start
+            if services.daemon.link.connected:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise RuntimeError("the daemon did not log in to the simulator")
+        yield Stack(sim, services, f"http://127.0.0.1:{port}")
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 15)
+        await sim.stop()
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def new_page(browser: Any, width: int = 1280, height: int = 900) -> tuple[Any, Any]:
+    """(context, page): a fresh browser context — its own cookies, so its own user."""
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    return context, page
