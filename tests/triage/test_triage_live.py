@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -123,24 +125,30 @@ async def test_triage_only_ever_sends_queue_priority_changes_across_every_scenar
     pipe = await pipeline()
     repeat = "081299990088"
     await _add_past(pipe, repeat, ["prank", "prank", "prank", "ghost"])
-    pipe.add_operator("op1", talk_seconds=6.0)
     scripts = [
         CallScript.answered(number="081255550001", hangup_after=20.0),
         CallScript.abandon_in_queue(number="081255550002"),
         CallScript.ghost(number="081255550003", after=5.0),
         CallScript.ghost(number="081255550004", after=15.0),
         CallScript.ghost_in_prompt(number="081255550005"),
-        CallScript.silent_pressing(number="081255550006", after=12.0),
+        CallScript.silent_pressing(number="081255550006", after=60.0),
         CallScript.with_location(number="081255550007"),
         CallScript(number="081255550008", presentation="withheld",
                    talk=(TalkBurst(at=4.0, seconds=2.0),), hangup_after=10.0),
         CallScript(number="", presentation="anonymous", hangup_after=9.0),
         CallScript(number="081255550010", kind="Local", hangup_after=9.0),
-        CallScript(number=repeat, hangup_after=10.0),
+        CallScript(number=repeat, hangup_after=60.0),
         *CallScript.prank_repeats(3, number="081255550011"),
     ]
     for script in scripts:
         await pipe.sim.place_call(script)
+    # The operator logs in only once triage has steered the queue: on a loaded machine an
+    # operator free from the start may answer a caller before its history is even read.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while not pipe.actions("QueueChangePriorityCaller") and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    pipe.add_operator("op1", talk_seconds=6.0)
     await pipe.settle()
     names = {h.get("Action") for h in pipe.actions()}
     assert names <= {"QueueChangePriorityCaller"}, names
