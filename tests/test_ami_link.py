@@ -153,7 +153,7 @@ async def test_link_drop_with_five_queued_calls_resyncs_to_exactly_one_ticket_ea
     sim = AmiSimulator(SimulatorConfig(speed=20.0, queue_timeout=3600.0))
     await sim.start()
     sim.set_softphone("op1", answers=True, ring_seconds=0.2, talk_seconds=3600.0)
-    running = await start_daemon(sim.port, reconnect_min=1.0)
+    running = await start_daemon(sim.port, reconnect_min=2.0)  # the outage the test acts in
     calls = [await sim.place_call(CallScript(number=f"555200{i}", hangup_after=None)) for i in range(5)]
 
     async def tickets():
