@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gettext
-import io
 import itertools
 import secrets
 from collections import OrderedDict
@@ -35,8 +34,6 @@ from urllib.parse import urlencode
 
 import structlog
 from aiohttp import WSMsgType, web
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -57,7 +54,7 @@ from ngcc112.ami.link import AmiNotConnected
 from ngcc112.hub import Hub, Subscription
 from ngcc112.panel import labels
 from ngcc112.panel.auth import error_response, require
-from ngcc112.panel.i18n import LANGUAGES, LOCALE_DIR
+from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.live import WS_TRY_AGAIN, Client
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, presence_view, ticket_view
 from ngcc112.panel.views import _flash, render, render_error
@@ -178,28 +175,14 @@ MESSAGES = (
 # -- translations ----------------------------------------------------------------------------
 
 
-def load_dispatch_catalogs() -> dict[str, gettext.GNUTranslations]:
-    """This module's catalogs (``locale/<lang>/LC_MESSAGES/dispatch.po``), compiled in memory."""
-    out = {}
-    for language in LANGUAGES:
-        path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-        with path.open("rb") as handle:
-            catalog = read_po(handle, locale=language)
-        buffer = io.BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        out[language] = gettext.GNUTranslations(buffer)
-    return out
+def load_dispatch_catalogs() -> dict[str, gettext.NullTranslations]:
+    """This module's catalogs (``locale/<lang>/LC_MESSAGES/{DOMAIN}.po``), compiled in memory."""
+    return {language: load_domain(language, DOMAIN) for language in LANGUAGES}
 
 
 def merge_catalogs(catalogs: dict[str, gettext.NullTranslations]) -> None:
     """Let the panel's catalogs fall back to ours for msgids they do not have. Idempotent."""
-    ours = load_dispatch_catalogs()
-    for language, translations in catalogs.items():
-        if getattr(translations, "_ngcc112_dispatch", False) or language not in ours:
-            continue
-        translations.add_fallback(ours[language])
-        translations._ngcc112_dispatch = True  # type: ignore[attr-defined]
+    add_domain(catalogs, DOMAIN)
 
 
 # -- the queue's waiting calls --------------------------------------------------------------

@@ -21,9 +21,10 @@ LANGUAGES: tuple[str, ...] = ("id", "en")
 LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}
 
 
-def _load(language: str) -> gettext.NullTranslations:
+def load_domain(language: str, domain: str = DOMAIN) -> gettext.NullTranslations:
+    """``locale/<language>/LC_MESSAGES/<domain>.po``, compiled in memory (a newer .mo wins)."""
     folder = LOCALE_DIR / language / "LC_MESSAGES"
-    po, mo = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
+    po, mo = folder / f"{domain}.po", folder / f"{domain}.mo"
     if mo.is_file() and (not po.is_file() or mo.stat().st_mtime >= po.stat().st_mtime):
         with mo.open("rb") as handle:
             return gettext.GNUTranslations(handle)
@@ -39,7 +40,16 @@ def _load(language: str) -> gettext.NullTranslations:
 
 def load_catalogs() -> dict[str, gettext.NullTranslations]:
     """One translations object per language in :data:`LANGUAGES`."""
-    return {language: _load(language) for language in LANGUAGES}
+    return {language: load_domain(language) for language in LANGUAGES}
+
+
+def add_domain(catalogs: dict[str, gettext.NullTranslations], domain: str) -> None:
+    """Let the panel's catalogs fall back to ``domain``'s for msgids they lack. Idempotent."""
+    for language, translations in catalogs.items():
+        if language not in LANGUAGES or domain in getattr(translations, "_ngcc112_domains", ()):
+            continue
+        translations.add_fallback(load_domain(language, domain))
+        translations._ngcc112_domains = (*getattr(translations, "_ngcc112_domains", ()), domain)  # type: ignore[attr-defined]
 
 
 def pick_language(requested: str | None, default: str) -> str:

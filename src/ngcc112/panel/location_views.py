@@ -25,7 +25,6 @@ Labels are in ``locale/<lang>/LC_MESSAGES/location.po``.
 from __future__ import annotations
 
 import gettext
-import io
 import math
 import re
 from dataclasses import dataclass
@@ -35,13 +34,11 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from sqlalchemy import select
 
 from ngcc112.panel import openapi
 from ngcc112.panel.auth import error_response, require
-from ngcc112.panel.i18n import LANGUAGES, LOCALE_DIR
+from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, ticket_view
 from ngcc112.panel.views import render, safe_next
 from ngcc112.tickets import dispatch as dispatching
@@ -108,29 +105,14 @@ def locations_of(app: web.Application) -> Locations:
     return found if isinstance(found, Locations) else app[FALLBACK]
 
 
-def load_location_catalogs() -> dict[str, gettext.GNUTranslations]:
-    """``locale/<lang>/LC_MESSAGES/location.po`` for each language, compiled in memory."""
-    out = {}
-    for language in LANGUAGES:
-        path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-        with path.open("rb") as handle:
-            catalog = read_po(handle, locale=language)
-        buffer = io.BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        out[language] = gettext.GNUTranslations(buffer)
-    return out
+def load_location_catalogs() -> dict[str, gettext.NullTranslations]:
+    """This module's catalogs (``locale/<lang>/LC_MESSAGES/{DOMAIN}.po``), compiled in memory."""
+    return {language: load_domain(language, DOMAIN) for language in LANGUAGES}
 
 
 def merge_catalogs(catalogs: dict[str, gettext.NullTranslations]) -> None:
-    """The panel's catalogs fall back to ours for msgids they lack. Idempotent; harmless once the
-    panel's own loader reads every ``*.po`` (then ours are found first and this adds nothing)."""
-    ours = load_location_catalogs()
-    for language, translations in catalogs.items():
-        if getattr(translations, "_ngcc112_location", False) or language not in ours:
-            continue
-        translations.add_fallback(ours[language])
-        translations._ngcc112_location = True  # type: ignore[attr-defined]
+    """Let the panel's catalogs fall back to ours for msgids they do not have. Idempotent."""
+    add_domain(catalogs, DOMAIN)
 
 
 @dataclass(frozen=True, slots=True)
