@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gettext
-import itertools
 import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -55,7 +54,7 @@ from ngcc112.hub import Hub, Subscription
 from ngcc112.panel import labels
 from ngcc112.panel.auth import error_response, require
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
-from ngcc112.panel.live import WS_TRY_AGAIN, Client
+from ngcc112.panel.live import Client, Clients
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, presence_view, ticket_view
 from ngcc112.panel.views import _flash, render, render_error
 from ngcc112.panel.ws import HEARTBEAT, _same_origin
@@ -264,16 +263,13 @@ class DispatchLive:
         self._sessions = sessions
         self.waiting = waiting
         self._observe = observe
-        self._clients: dict[int, Client] = {}
-        self._agency_of: dict[int, int | None] = {}
-        self._ids = itertools.count(1)
+        self.clients = Clients("dispatch")
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self._staff_what: set[str] = set()
         self._staff_tickets: set[int] = set()
         self._agency_dirty: dict[int, set[int]] = {}
-        self.dropped_clients = 0
 
     async def start(self) -> None:
         self._subscription = self._hub.subscribe(maxsize=10000)
@@ -292,51 +288,28 @@ class DispatchLive:
         await self.close_clients()
 
     async def close_clients(self) -> None:
-        clients = list(self._clients.values())
-        self._clients.clear()
-        for client in clients:
-            if client.writer is not None:
-                client.writer.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.ws.close(code=1001, message=b"server stopping"), 1.0)
+        await self.clients.close_all()
 
     def add(self, ws: web.WebSocketResponse, user: User, agency_id: int | None) -> Client:
-        client = Client(next(self._ids), ws, user.id, user.role, None, lambda member: {})
-        client.writer = asyncio.create_task(client.write(), name=f"ngcc112-ws-dispatch-{client.id}")
-        self._clients[client.id] = client
-        self._agency_of[client.id] = agency_id
-        return client
+        return self.clients.add(ws, user_id=user.id, role=user.role, interface=None,
+                                describe=lambda member: {}, agency_id=agency_id)
 
     async def remove(self, client: Client) -> None:
-        self._clients.pop(client.id, None)
-        self._agency_of.pop(client.id, None)
-        if client.writer is not None:
-            client.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await client.writer
+        await self.clients.remove(client)
 
     @property
     def client_count(self) -> int:
-        return len(self._clients)
+        return len(self.clients)
+
+    @property
+    def dropped_clients(self) -> int:
+        return self.clients.dropped
 
     def _send(self, client: Client, message: dict[str, Any]) -> None:
-        if client.offer(message):
-            return
-        self.dropped_clients += 1
-        log.warning("dispatch.ws_client_too_slow", client=client.id, user_id=client.user_id)
-        self._clients.pop(client.id, None)
-        self._agency_of.pop(client.id, None)
-        if client.writer is not None and not client.writer.done():
-            client.writer.cancel()
-        asyncio.get_running_loop().create_task(self._close_slow(client))
-
-    @staticmethod
-    async def _close_slow(client: Client) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.ws.close(code=WS_TRY_AGAIN, message=b"too slow; resync"), 2.0)
+        self.clients.send(client, message)
 
     def _to_staff(self, message: dict[str, Any]) -> None:
-        for client in list(self._clients.values()):
+        for client in self.clients:
             if client.role != AGENCY:
                 self._send(client, message)
 
@@ -348,7 +321,7 @@ class DispatchLive:
                 log.error("dispatch.live_overflow")
                 self._subscription.close()
                 self._subscription = self._hub.subscribe(maxsize=10000)
-                for client in list(self._clients.values()):
+                for client in self.clients:
                     self._send(client, {"type": "resync"})
             try:
                 await self.handle(item)
@@ -366,12 +339,12 @@ class DispatchLive:
             self._mark("operators")
         if isinstance(item, TicketChanged):
             self._mark("tickets", item.ticket_id)
-            agency_clients = [c for c in self._clients.values() if c.role == AGENCY]
+            agency_clients = [c for c in self.clients if c.role == AGENCY]
             # A ticket not dispatched yet has no agency to tell (and most call events are such).
             if agency_clients and item.state not in _UNDISPATCHED:
                 allowed = await dispatching.ticket_agencies(self._sessions, item.ticket_id)
                 for client in agency_clients:
-                    if self._agency_of.get(client.id) in allowed:
+                    if client.agency_id in allowed:
                         self._agency_dirty.setdefault(client.id, set()).add(item.ticket_id)
                         self._schedule()
 
@@ -396,7 +369,7 @@ class DispatchLive:
             self._to_staff(message)
         dirty, self._agency_dirty = self._agency_dirty, {}
         for client_id, ticket_ids in dirty.items():
-            client = self._clients.get(client_id)
+            client = self.clients.get(client_id)
             if client is not None:
                 self._send(client, {"type": "dispatch", "ticket_ids": sorted(ticket_ids)})
 

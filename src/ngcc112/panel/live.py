@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,8 @@ class Client:
     interface: str | None
     #: Renders a presence for this client's language.
     describe: Callable[[MemberPresence], dict[str, Any]]
+    #: An agency user's agency (the dispatch channel tells them only of their own tickets).
+    agency_id: int | None = None
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
     dropped: bool = False
     writer: asyncio.Task[None] | None = None
@@ -85,6 +87,65 @@ class Client:
                         self.ws.close(code=WS_TRY_AGAIN, message=b"too slow; resync"), 1.0)
 
 
+class Clients:
+    """The open websockets of one live channel. Sending never waits: a client whose queue is
+    full is dropped and closed with "try again", and its page resyncs when it reconnects."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._by_id: dict[int, Client] = {}
+        self._ids = itertools.count(1)
+        self.dropped = 0
+
+    def add(self, ws: web.WebSocketResponse, **fields: Any) -> Client:
+        client = Client(next(self._ids), ws, **fields)
+        client.writer = asyncio.create_task(client.write(), name=f"ngcc112-ws-{self._name}-{client.id}")
+        self._by_id[client.id] = client
+        return client
+
+    async def remove(self, client: Client) -> None:
+        self._by_id.pop(client.id, None)
+        if client.writer is not None:
+            client.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await client.writer
+
+    def get(self, client_id: int) -> Client | None:
+        return self._by_id.get(client_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[Client]:
+        return iter(list(self._by_id.values()))
+
+    def send(self, client: Client, message: dict[str, Any]) -> None:
+        if client.offer(message):
+            return
+        self.dropped += 1
+        log.warning(f"{self._name}.ws_client_too_slow", client=client.id, user_id=client.user_id)
+        self._by_id.pop(client.id, None)
+        if client.writer is not None and not client.writer.done():
+            client.writer.cancel()
+        asyncio.get_running_loop().create_task(self._close_slow(client))
+
+    @staticmethod
+    async def _close_slow(client: Client) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.ws.close(code=WS_TRY_AGAIN, message=b"too slow; resync"), 2.0)
+
+    async def close_all(self) -> None:
+        """Close every websocket (at shutdown: open sockets would hold the server up)."""
+        clients = list(self._by_id.values())
+        self._by_id.clear()
+        for client in clients:
+            if client.writer is not None:
+                client.writer.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping"), 1.0)
+
+
 class LiveHub:
     """Feeds the presence and call boards from the hub and fans changes out to browsers."""
 
@@ -97,12 +158,10 @@ class LiveHub:
         self._subscription_size = subscription_size
         self.presence = presence
         self.calls = calls
-        self._clients: dict[int, Client] = {}
-        self._ids = itertools.count(1)
+        self.clients = Clients("panel")
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._presence_changed = asyncio.Condition()
-        self.dropped_clients = 0
         self.events = 0
 
     # lifecycle ----------------------------------------------------------------------
@@ -112,14 +171,7 @@ class LiveHub:
 
     async def close_clients(self) -> None:
         """Close every websocket (at shutdown: open sockets would hold the server up)."""
-        clients = list(self._clients.values())
-        self._clients.clear()
-        for client in clients:
-            if client.writer is not None:
-                client.writer.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping"), 1.0)
+        await self.clients.close_all()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -133,38 +185,24 @@ class LiveHub:
     # clients ------------------------------------------------------------------------
     def add(self, ws: web.WebSocketResponse, *, user_id: int, role: str, interface: str | None,
             describe: Callable[[MemberPresence], dict[str, Any]]) -> Client:
-        client = Client(next(self._ids), ws, user_id, role, interface, describe)
-        client.writer = asyncio.create_task(client.write(), name=f"ngcc112-ws-{client.id}")
-        self._clients[client.id] = client
-        return client
+        return self.clients.add(ws, user_id=user_id, role=role, interface=interface, describe=describe)
 
     async def remove(self, client: Client) -> None:
-        self._clients.pop(client.id, None)
-        if client.writer is not None:
-            client.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await client.writer
+        await self.clients.remove(client)
 
     @property
     def client_count(self) -> int:
-        return len(self._clients)
+        return len(self.clients)
+
+    @property
+    def dropped_clients(self) -> int:
+        return self.clients.dropped
 
     def _send(self, client: Client, message: dict[str, Any]) -> None:
-        if not client.offer(message):
-            self.dropped_clients += 1
-            log.warning("panel.ws_client_too_slow", client=client.id, user_id=client.user_id)
-            self._clients.pop(client.id, None)
-            if client.writer is not None and not client.writer.done():
-                client.writer.cancel()
-            asyncio.get_running_loop().create_task(self._close_slow(client))
-
-    @staticmethod
-    async def _close_slow(client: Client) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.ws.close(code=WS_TRY_AGAIN, message=b"too slow; resync"), 2.0)
+        self.clients.send(client, message)
 
     def _to_interface(self, interface: str, message: dict[str, Any]) -> None:
-        for client in list(self._clients.values()):
+        for client in self.clients:
             if client.interface == interface:
                 self._send(client, message)
 
@@ -174,7 +212,7 @@ class LiveHub:
         return client.interface is None and client.role != Role.AGENCY.value
 
     def _to_watchers(self, message: dict[str, Any]) -> None:
-        for client in list(self._clients.values()):
+        for client in self.clients:
             if self._watches_room(client):
                 self._send(client, message)
 
@@ -182,7 +220,7 @@ class LiveHub:
         return {"type": "presence", **client.describe(member)}
 
     def _broadcast_presence(self, member: MemberPresence) -> None:
-        for client in list(self._clients.values()):
+        for client in self.clients:
             if client.interface == member.interface:
                 self._send(client, self._presence_message(client, member))
             elif self._watches_room(client):
@@ -200,7 +238,7 @@ class LiveHub:
                 self._subscription.close()
                 self._subscription = self._hub.subscribe(maxsize=self._subscription_size)
                 await self._refresh_presence()
-                for client in list(self._clients.values()):
+                for client in self.clients:
                     self._send(client, {"type": "resync"})
             self.events += 1
             try:
