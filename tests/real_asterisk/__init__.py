@@ -1,0 +1,1 @@
+"""Integration suite on a real Asterisk 22 (see conftest.py)."""
