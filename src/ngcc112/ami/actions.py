@@ -99,8 +99,14 @@ def queue_pause(interface: str, paused: bool, *, queue: str | None = None,
 
 
 def change_priority(queue: str, caller_channel: str, priority: int) -> AmiAction:
+    """Set a waiting caller's queue priority and reorder the queue at once.
+
+    Without ``Immediate: yes`` Asterisk 22 keeps the caller where it is: the new
+    priority would only rank it against callers who join later
+    (tests/real_asterisk/test_asterisk_facts.py).
+    """
     return _action("QueueChangePriorityCaller", ("Queue", queue), ("Caller", caller_channel),
-                   ("Priority", int(priority)))
+                   ("Priority", int(priority)), ("Immediate", "yes"))
 
 
 def redirect(channel: str, context: str, exten: str, priority: int = 1) -> AmiAction:
