@@ -82,7 +82,7 @@ class Caller:
     pcap_after_ms: int = 1000
     #: A PIDF-LO location in the INVITE (lat, lon, radius in m).
     location: tuple[str, str, str] | None = None
-    #: Use the user part as given (no P-Asserted-Identity): an empty/unknown caller.
+    #: No number at all: no P-Asserted-Identity, a From without a user part.
     no_identity: bool = False
 
 
@@ -102,11 +102,11 @@ def caller_scenario(caller: Caller) -> str:
             "--ngccboundary", "Content-Type: application/sdp", "", _SDP,
             "--ngccboundary", "Content-Type: application/pidf+xml", "Content-ID: <ngcc-loc-1@caller1.ngcc.test>",
             "", PIDF_LO.format(lat=lat, lon=lon, radius=radius), "--ngccboundary--"])
-    from_user = "anonymous" if caller.no_identity else caller.number
+    from_uri = "sip:[local_ip]:[local_port]" if caller.no_identity else f"sip:{caller.number}@[local_ip]:[local_port]"
     invite = "\n".join([
         f"INVITE sip:{caller.exten}@[remote_ip]:[remote_port] SIP/2.0",
         "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
-        f"From: {display}<sip:{from_user}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]",
+        f"From: {display}<{from_uri}>;tag=[pid]SIPpTag00[call_number]",
         f"To: <sip:{caller.exten}@[remote_ip]:[remote_port]>",
         "Call-ID: [call_id]",
         "CSeq: 1 INVITE",
@@ -120,7 +120,7 @@ def caller_scenario(caller: Caller) -> str:
     ])
     dialog = "\n".join([
         "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
-        f"From: {display}<sip:{from_user}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]",
+        f"From: {display}<{from_uri}>;tag=[pid]SIPpTag00[call_number]",
         f"To: <sip:{caller.exten}@[remote_ip]:[remote_port]>[peer_tag_param]",
         "Call-ID: [call_id]",
     ])

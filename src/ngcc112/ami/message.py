@@ -87,12 +87,16 @@ def parse_frame(text: str, received_at: datetime | None = None) -> AmiMessage | 
 
 
 def unescape(value: str) -> str:
-    """Undo the C-style escaping Asterisk applies to VarSet values (``\\"`` → ``"``)."""
+    """Undo the C-style escaping AMI applies to the values it writes (``\\"`` → ``"``).
+
+    Asterisk's ``ast_escape_c`` escapes ``\\a \\b \\f \\n \\r \\t \\v``, the backslash
+    and both quotes; every other ``\\x`` reads as ``x``.
+    """
     if "\\" not in value:
         return value
     out: list[str] = []
     chars = iter(value)
-    simple = {"n": "\n", "r": "\r", "t": "\t"}
+    simple = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
     for char in chars:
         if char != "\\":
             out.append(char)

@@ -41,13 +41,13 @@ from ngcc112.ami.events import (
     OperatorRingNoAnswer,
     TrackerEvent,
 )
+from ngcc112.ami import callerid
 from ngcc112.ami.message import AmiMessage, unescape
 
 log = structlog.get_logger(__name__)
 
 #: Prefix of the channel variables the shipped dialplan sets for the daemon.
 NGCC_VARIABLE_PREFIX = "NGCC_"
-UNKNOWN_CALLER_ID = ("", "<unknown>")
 #: How many ended Uniqueids are remembered so a late snapshot cannot revive them.
 ENDED_MEMORY = 10_000
 
@@ -73,10 +73,6 @@ class _Call:
     queued_at: datetime | None = None
     connected: bool = False
     abandoned: bool = False
-
-
-def _caller_id(value: str) -> str | None:
-    return None if value in UNKNOWN_CALLER_ID else value
 
 
 def _int(value: str) -> int | None:
@@ -210,8 +206,8 @@ class CallTracker:
             call_id=self._call_id(channel.linkedid),
             linkedid=channel.linkedid,
             arrived_at=at,
-            caller_number=_caller_id(message.get("CallerIDNum")),
-            caller_name=_caller_id(message.get("CallerIDName")),
+            caller_number=callerid.caller_number(message.get("CallerIDNum")),
+            caller_name=callerid.caller_name(message.get("CallerIDName"), message.get("Channel")),
         )
         self._calls[channel.linkedid] = call
         channel.role = "caller"
@@ -230,8 +226,8 @@ class CallTracker:
         return self._update_caller_id(call, message)
 
     def _update_caller_id(self, call: _Call, message: AmiMessage) -> list[TrackerEvent]:
-        number = _caller_id(message.get("CallerIDNum"))
-        name = _caller_id(message.get("CallerIDName"))
+        number = callerid.caller_number(message.get("CallerIDNum"))
+        name = callerid.caller_name(message.get("CallerIDName"), message.get("Channel"))
         if (number, name) == (call.caller_number, call.caller_name) or (number is None and name is None):
             return []
         call.caller_number, call.caller_name = number or call.caller_number, name or call.caller_name
