@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench screenshots clean
+.PHONY: demo test test-asterisk asterisk bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ngcc112 demo
 
+# The main suite, then the integration suite on a real Asterisk (skipped, with the
+# reason printed, until `make asterisk` has built one).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not real_asterisk"
+	$(BIN)/python -m pytest -q -rs tests/real_asterisk
+
+# Build (once, cached by checksum) the real Asterisk 22 and install SIPp.
+asterisk:
+	scripts/asterisk-build --deps
+
+# The real-Asterisk integration suite alone.
+test-asterisk: $(STAMP) asterisk
+	$(BIN)/python -m pytest -q -rs tests/real_asterisk
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -226,11 +226,15 @@ class AsteriskLab:
 
     def restart_now(self, timeout: float = 60.0) -> None:
         """``core restart now``: every call hung up, the process re-executes itself."""
+        booted_before = self.boot_count()
         self.cli("core restart now", check=False)
-        deadline = time.monotonic() + timeout
-        # the control socket goes away first; wait for the new process to answer
-        time.sleep(0.5)
-        self.wait_booted(max(deadline - time.monotonic(), 5.0))
+        wait_for(lambda: self.boot_count() > booted_before, timeout, "Asterisk to come back from its restart",
+                 interval=0.2)
+        self.wait_booted(timeout)
+
+    def boot_count(self) -> int:
+        """How often this lab's Asterisk has started (its log says so each time)."""
+        return self.messages().count("Asterisk Ready.")
 
     def stop(self) -> None:
         if self.process is None:
