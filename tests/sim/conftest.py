@@ -1,4 +1,12 @@
-"""Shared fixtures for the simulator tests: a started simulator and a raw AMI client."""
+"""Shared fixtures for the simulator tests: simulators on virtual time and raw AMI clients.
+
+Every simulator of a test runs on the test's one :class:`~ngcc112.clock.VirtualClock`
+(``drive.clock``). Time moves only while a test waits through ``drive`` (or a
+client's ``event``/``action``/``wait_for``, which wait through it), and only at
+quiet moments: every byte a simulator wrote has been read by its client and
+every action a client sent has been handled. So a test acts at the simulated
+moment it means to, whatever the machine's load.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +14,101 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from ngcc112.clock import VirtualClock
+from ngcc112.sim.calls import PlacedCall
 from ngcc112.sim.config import AmiUser, SimulatorConfig
+from ngcc112.sim.driver import Driver
 from ngcc112.sim.server import AmiSimulator
 from ngcc112.sim.transcript import parse_messages, split_messages
 
-#: Fast enough for the whole run to stay well under a minute, slow enough that
-#: event order is deterministic on a loaded machine.
-SPEED = 60.0
+#: Real seconds a wait may take before the test fails (a hang, never a slow machine).
+REAL_TIMEOUT = 20.0
+T = TypeVar("T")
+
+
+class Drive:
+    """The test's virtual clock, and waiting on it: time moves only inside these waits."""
+
+    def __init__(self) -> None:
+        self.clock = VirtualClock()
+        self.driver = Driver(self.clock)
+        self.sims: list[AmiSimulator] = []
+        self.clients: list[AmiClient] = []
+        self.driver.watch(quiet=self._clients_caught_up, probe=self._counters)
+
+    def _clients_caught_up(self) -> bool:
+        sessions = {s.peer_port: s for sim in self.sims for s in sim.sessions}
+        for client in self.clients:
+            if client.closed.is_set():
+                continue
+            session = sessions.get(client.port)
+            if session is None:  # not accepted yet, or closed by the simulator: EOF is coming
+                return False
+            if session.bytes_out != client.bytes_in or session.bytes_in != client.bytes_out:
+                return False
+        return True
+
+    def _counters(self) -> tuple[int, ...]:
+        return (sum(sim.events_delivered + len(sim.engine.calls) + len(sim.sessions)
+                    for sim in self.sims),
+                sum(c.bytes_in + c.bytes_out + len(c.messages) for c in self.clients))
+
+    async def settle(self) -> None:
+        await self.driver.settle(REAL_TIMEOUT)
+
+    async def until(self, condition: Callable[[], object], *, within: float | None = None) -> None:
+        """Let virtual time pass until ``condition()`` is true at a quiet moment."""
+        await self.driver.run_until(lambda: bool(condition()), within=within, timeout=REAL_TIMEOUT)
+
+    async def advance(self, seconds: float) -> None:
+        await self.driver.advance(seconds, timeout=REAL_TIMEOUT)
+
+    async def ended(self, call: PlacedCall, within: float | None = None) -> str:
+        """The call's outcome, once it has ended (and its events have all arrived)."""
+        await self.until(call.ended.done, within=within)
+        return call.outcome
+
+    async def idle(self, sim: AmiSimulator) -> None:
+        await self.until(lambda: not sim.engine.calls)
+
+    async def run(self, awaitable: Awaitable[T]) -> T:
+        """Await something that itself waits on the clock (a restart, …) while driving it."""
+        task = asyncio.ensure_future(awaitable)
+        await self.until(task.done)
+        return task.result()
 
 
 class AmiClient:
     """A bare AMI client over a real TCP socket, recording every message it gets."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 drive: Drive) -> None:
         self.reader, self.writer = reader, writer
+        self.drive = drive
+        self.port: int = writer.get_extra_info("sockname")[1]
         self.banner = b""
         self.messages: list[dict[str, str]] = []
         self.raw = b""
+        self.bytes_out = 0
         self.closed = asyncio.Event()
-        self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._counter = 0
 
+    @property
+    def bytes_in(self) -> int:
+        return len(self.banner) + len(self.raw)
+
     @classmethod
-    async def connect(cls, port: int) -> AmiClient:
+    async def connect(cls, port: int, drive: Drive) -> AmiClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        client = cls(reader, writer)
-        client.banner = await asyncio.wait_for(reader.readline(), 5)
+        client = cls(reader, writer, drive)
+        client.banner = await asyncio.wait_for(reader.readline(), REAL_TIMEOUT)
         client._task = asyncio.create_task(client._read())
+        drive.clients.append(client)
         return client
 
     async def _read(self) -> None:
@@ -52,15 +124,14 @@ class AmiClient:
                     block, buffer = buffer.split("\r\n\r\n", 1)
                     for pairs in split_messages(block + "\r\n\r\n"):
                         self.messages.append(dict(pairs))
-                self._changed.set()
         except ConnectionError:
             pass
         finally:
             self.closed.set()
-            self._changed.set()
 
     def send_raw(self, data: bytes) -> None:
         self.writer.write(data)
+        self.bytes_out += len(data)
 
     def send(self, pairs: list[tuple[str, str]] | dict[str, str]) -> str:
         items = list(pairs.items()) if isinstance(pairs, dict) else list(pairs)
@@ -68,34 +139,33 @@ class AmiClient:
             self._counter += 1
             items.insert(1, ("ActionID", f"t-{self._counter}"))
         action_id = next(v for k, v in items if k.lower() == "actionid")
-        self.writer.write("".join(f"{k}: {v}\r\n" for k, v in items).encode() + b"\r\n")
+        self.send_raw("".join(f"{k}: {v}\r\n" for k, v in items).encode() + b"\r\n")
         return action_id
 
     async def wait_for(self, predicate: Callable[[dict[str, str]], bool], count: int = 1,
-                       timeout: float = 10.0) -> list[dict[str, str]]:
-        async def waiter() -> list[dict[str, str]]:
-            while True:
-                found = [m for m in self.messages if predicate(m)]
-                if len(found) >= count:
-                    return found
-                if self.closed.is_set():
-                    raise ConnectionError(f"closed while waiting; got {len(found)} of {count}")
-                self._changed.clear()
-                await self._changed.wait()
+                       within: float | None = None) -> list[dict[str, str]]:
+        """The messages matching ``predicate`` once there are ``count``, letting time pass
+        (at most ``within`` virtual seconds)."""
+        def enough() -> bool:
+            if self.closed.is_set():
+                return True
+            return sum(1 for m in self.messages if predicate(m)) >= count
 
-        return await asyncio.wait_for(waiter(), timeout)
+        await self.drive.until(enough, within=within)
+        found = [m for m in self.messages if predicate(m)]
+        if len(found) < count:
+            raise ConnectionError(f"closed while waiting; got {len(found)} of {count}")
+        return found
 
-    async def event(self, name: str, count: int = 1, timeout: float = 10.0,
+    async def event(self, name: str, count: int = 1, within: float | None = None,
                     **fields: str) -> list[dict[str, str]]:
         return await self.wait_for(
             lambda m: m.get("Event") == name and all(m.get(k) == v for k, v in fields.items()),
-            count, timeout)
+            count, within)
 
-    async def action(self, pairs: list[tuple[str, str]] | dict[str, str],
-                     timeout: float = 10.0) -> dict[str, str]:
+    async def action(self, pairs: list[tuple[str, str]] | dict[str, str]) -> dict[str, str]:
         action_id = self.send(pairs)
-        found = await self.wait_for(lambda m: "Response" in m and m.get("ActionID") == action_id,
-                                    timeout=timeout)
+        found = await self.wait_for(lambda m: "Response" in m and m.get("ActionID") == action_id)
         return found[0]
 
     async def list_action(self, pairs: list[tuple[str, str]] | dict[str, str],
@@ -126,17 +196,22 @@ def sent_actions(path: Path) -> list[list[tuple[str, str]]]:
 
 
 @pytest.fixture
-async def make_sim() -> AsyncIterator[Callable[..., Awaitable[AmiSimulator]]]:
+def drive() -> Drive:
+    return Drive()
+
+
+@pytest.fixture
+async def make_sim(drive: Drive) -> AsyncIterator[Callable[..., Awaitable[AmiSimulator]]]:
     sims: list[AmiSimulator] = []
 
     async def factory(**overrides: object) -> AmiSimulator:
-        overrides.setdefault("speed", SPEED)
         # the recording account: every class, like the transcripts' manager.conf
         overrides.setdefault("users", {"ngcc": AmiUser(secret="ngcc-secret", read=("all",),
                                                         write=("all",))})
-        sim = AmiSimulator(SimulatorConfig(**overrides))  # type: ignore[arg-type]
+        sim = AmiSimulator(SimulatorConfig(**overrides), clock=drive.clock)  # type: ignore[arg-type]
         await sim.start()
         sims.append(sim)
+        drive.sims.append(sim)
         return sim
 
     yield factory
@@ -150,11 +225,11 @@ async def sim(make_sim: Callable[..., Awaitable[AmiSimulator]]) -> AmiSimulator:
 
 
 @pytest.fixture
-async def connect() -> AsyncIterator[Callable[[int], Awaitable[AmiClient]]]:
+async def connect(drive: Drive) -> AsyncIterator[Callable[[int], Awaitable[AmiClient]]]:
     clients: list[AmiClient] = []
 
     async def factory(port: int) -> AmiClient:
-        client = await AmiClient.connect(port)
+        client = await AmiClient.connect(port, drive)
         clients.append(client)
         return client
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -54,7 +53,7 @@ def answer_shape(messages: list[dict[str, str]], action_id: str, local: dict[str
     return out
 
 
-async def test_d_actions(make_sim, connect, transcripts_dir: Path) -> None:
+async def test_d_actions(drive, make_sim, connect, transcripts_dir: Path) -> None:
     sim = await make_sim(flow="legacy", endpoints={"op1": False, "op2": False, "op3": False})
     script = parse_messages(transcripts_dir / "d_actions.sent")
     want = parse_transcript(transcripts_dir / "d_actions.ami")
@@ -75,7 +74,7 @@ async def test_d_actions(make_sim, connect, transcripts_dir: Path) -> None:
         if fields.get("ActionID") == "orig-async-1":
             await client.wait_for(lambda m: m.get("Event") == "OriginateResponse"
                                   and m.get("ActionID") == "orig-async-1")
-            await sim.wait_idle()
+            await drive.idle(sim)
     # answers, per action, as recorded (channel names mapped back to the recording's)
     back = {f"{ours['base']};1": f"{recorded_local};1", f"{ours['base']};2": f"{recorded_local};2"}
     for action in script:
@@ -100,11 +99,11 @@ async def test_d_actions(make_sim, connect, transcripts_dir: Path) -> None:
     assert not report, report
 
 
-async def test_d_login_bad_secret(sim, connect, transcripts_dir: Path) -> None:
+async def test_d_login_bad_secret(drive, sim, connect, transcripts_dir: Path) -> None:
     script = parse_messages(transcripts_dir / "d_login_bad_secret.sent")
     client = await connect(sim.port)
     response = await client.action(script[0])
-    await asyncio.wait_for(client.closed.wait(), 5)
+    await drive.until(client.closed.is_set)
     recorded = (transcripts_dir / "d_login_bad_secret.ami").read_bytes()
     assert client.banner + client.raw == recorded
     assert response["Message"] == "Authentication failed"
@@ -199,7 +198,7 @@ async def test_permissions_follow_write_classes(make_sim, connect) -> None:
     assert full["Hangup"] == "Hangup channel. (Priv: system,call)"
 
 
-async def test_events_follow_read_classes_and_login_mask(make_sim, connect) -> None:
+async def test_events_follow_read_classes_and_login_mask(drive, make_sim, connect) -> None:
     users = {
         "agents": AmiUser(secret="a", read=("agent",), write=()),
         "ngcc": AmiUser(secret="ngcc-secret", read=("all",), write=("all",)),
@@ -214,9 +213,8 @@ async def test_events_follow_read_classes_and_login_mask(make_sim, connect) -> N
     everything = await connect(sim.port)
     await everything.login()
     call = await sim.place_call(CallScript.ghost(after=4.0))
-    await call.wait(10)
+    await drive.ended(call)
     await everything.event("Hangup")
-    await asyncio.sleep(0.05)
     assert {m["Privilege"] for m in agents.messages if "Event" in m} == {"agent,all"}
     assert {m["Privilege"] for m in calls_only.messages if "Event" in m} == {"call,all"}
     assert [m for m in silent.messages if "Event" in m] == []
@@ -227,13 +225,12 @@ async def test_events_follow_read_classes_and_login_mask(make_sim, connect) -> N
     assert off["Events"] == "Off"
     before = len(calls_only.messages)
     call = await sim.place_call(CallScript.ghost_in_prompt())
-    await call.wait(10)
+    await drive.ended(call)
     await everything.event("Hangup", count=2)
-    await asyncio.sleep(0.05)
     assert [m for m in calls_only.messages[before:] if "Event" in m] == []
 
 
-async def test_login_greeting_and_logoff(sim, connect) -> None:
+async def test_login_greeting_and_logoff(drive, sim, connect) -> None:
     client = await connect(sim.port)
     assert client.banner == b"Asterisk Call Manager/11.0.0\r\n"
     await client.login()
@@ -242,7 +239,7 @@ async def test_login_greeting_and_logoff(sim, connect) -> None:
     assert booted["Status"] == "Fully Booted" and int(booted["Uptime"]) >= 155
     bye = await client.action({"Action": "Logoff"})
     assert (bye["Response"], bye["Message"]) == ("Goodbye", "Thanks for all the fish.")
-    await asyncio.wait_for(client.closed.wait(), 5)
+    await drive.until(client.closed.is_set)
 
 
 async def test_live_checker_actions(make_sim, connect) -> None:

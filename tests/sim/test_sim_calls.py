@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import pytest
 
@@ -22,30 +21,29 @@ def add_member(endpoint: str, queue: str = names.OPERATOR_QUEUE, **extra: str) -
             "MemberName": endpoint, "StateInterface": names.operator_interface(endpoint), **extra}
 
 
-async def test_fail_safe_call_reaches_an_operator_with_no_client(sim, connect) -> None:
+async def test_fail_safe_call_reaches_an_operator_with_no_client(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     await client.action(add_member("op1"))
     await client.close()
-    await asyncio.sleep(0.01)
-    assert not sim.sessions
+    await drive.until(lambda: not sim.sessions)
     sim.set_softphone("op1", ring_seconds=1.0)
     call = await sim.place_call(CallScript(number="081234", name="Sendiri", hangup_after=20.0))
     # a client logging in while the call is connected finds it through CoreShowChannels
-    await asyncio.sleep(10.0 / sim.config.speed)
+    await drive.advance(10.0)
     late = await connect(sim.port)
     await late.login()
     channels = await late.list_action({"Action": "CoreShowChannels"}, "CoreShowChannelsComplete")
     shown = {m["Channel"]: m for m in channels if m.get("Event") == "CoreShowChannel"}
     assert shown[call.channel]["BridgeId"] != ""
     assert any(name.startswith("PJSIP/op1-") for name in shown)
-    assert await call.wait(10) == "answered"
+    assert await drive.ended(call) == "answered"
     assert call.answered_by == "PJSIP/op1"
     complete = (await late.event("AgentComplete"))[0]
     assert (complete["Reason"], complete["Interface"]) == ("caller", "PJSIP/op1")
 
 
-async def test_rrmemory_rotates_and_skips_paused(sim, connect) -> None:
+async def test_rrmemory_rotates_and_skips_paused(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     for endpoint in ("op1", "op2", "op3"):
@@ -56,14 +54,14 @@ async def test_rrmemory_rotates_and_skips_paused(sim, connect) -> None:
     answered = []
     for i in range(4):
         call = await sim.place_call(CallScript(number=f"0800{i}", hangup_after=None))
-        await call.wait(10)
+        await drive.ended(call)
         answered.append(call.answered_by)
     assert answered == ["PJSIP/op1", "PJSIP/op3", "PJSIP/op1", "PJSIP/op3"]
     called = [m["Interface"] for m in client.messages if m.get("Event") == "AgentCalled"]
     assert "PJSIP/op2" not in called
 
 
-async def test_unregistered_and_removed_members_are_not_rung(make_sim, connect) -> None:
+async def test_unregistered_and_removed_members_are_not_rung(drive, make_sim, connect) -> None:
     sim = await make_sim(endpoints={"op1": False, "op2": True})
     client = await connect(sim.port)
     await client.login()
@@ -73,17 +71,17 @@ async def test_unregistered_and_removed_members_are_not_rung(make_sim, connect) 
     await client.action(add_member("op2"))
     await client.action({"Action": "QueueRemove", "Queue": names.OPERATOR_QUEUE, "Interface": "PJSIP/op2"})
     call = await sim.place_call(CallScript(hangup_after=8.0))
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     assert not [m for m in client.messages if m.get("Event") == "AgentCalled"]
 
 
-async def test_queue_timeout_overflows_to_supervisors(sim, connect) -> None:
+async def test_queue_timeout_overflows_to_supervisors(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     sim.set_softphone("op3", ring_seconds=0.5)
     await client.action(add_member("op3", names.SUPERVISOR_QUEUE))
     call = await sim.place_call(CallScript(number="5559999", hangup_after=80.0))
-    assert await call.wait(10) == "answered"
+    assert await drive.ended(call) == "answered"
     assert call.answered_by == "PJSIP/op3"
     joins = [m["Queue"] for m in client.messages if m.get("Event") == "QueueCallerJoin"]
     assert joins == [names.OPERATOR_QUEUE, names.SUPERVISOR_QUEUE]
@@ -95,26 +93,26 @@ async def test_queue_timeout_overflows_to_supervisors(sim, connect) -> None:
     assert status == ["TIMEOUT"]
 
 
-async def test_caller_hangs_up_while_an_operator_rings(sim, connect) -> None:
+async def test_caller_hangs_up_while_an_operator_rings(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     sim.set_softphone("op1", ring_seconds=10.0)
     await client.action(add_member("op1"))
     call = await sim.place_call(CallScript(hangup_after=6.0))
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     ends = [m["DialStatus"] for m in client.messages if m.get("Event") == "DialEnd"]
     assert ends == ["CANCEL"]
     assert (await client.event("QueueCallerAbandon"))[0]["Position"] == "1"
-    await sim.wait_idle()
+    await drive.idle(sim)
     channels = await client.list_action({"Action": "CoreShowChannels"}, "CoreShowChannelsComplete")
     assert channels[-1]["ListItems"] == "0"
     # the member is free again for the next call
     sim.set_softphone("op1", ring_seconds=0.5)
     second = await sim.place_call(CallScript(hangup_after=8.0))
-    assert await second.wait(10) == "answered"
+    assert await drive.ended(second) == "answered"
 
 
-async def test_hangup_action_on_the_operator_leg(sim, connect) -> None:
+async def test_hangup_action_on_the_operator_leg(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     sim.set_softphone("op2", ring_seconds=0.5)
@@ -123,11 +121,11 @@ async def test_hangup_action_on_the_operator_leg(sim, connect) -> None:
     connect_event = (await client.event("AgentConnect"))[0]
     response = await client.action({"Action": "Hangup", "Channel": connect_event["DestChannel"]})
     assert response["Message"] == "Channel Hungup"
-    assert await call.wait(5) == "answered"
+    assert await drive.ended(call) == "answered"
     assert (await client.event("AgentComplete"))[0]["Reason"] == "agent"
 
 
-async def test_restart_hangs_up_everything_and_boots_empty(sim, connect) -> None:
+async def test_restart_hangs_up_everything_and_boots_empty(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     sim.set_softphone("op1", ring_seconds=0.5)
@@ -136,17 +134,19 @@ async def test_restart_hangs_up_everything_and_boots_empty(sim, connect) -> None
     await client.event("AgentConnect")
     queued = await sim.place_call(CallScript(number="0811", hangup_after=None))
     await client.event("QueueCallerJoin", count=2)
-    await sim.restart()
-    await asyncio.wait_for(client.closed.wait(), 5)
+    await drive.run(sim.restart())
+    await drive.until(client.closed.is_set)
     assert bridged.outcome == "restart" and queued.outcome == "restart"
     hangups = [m for m in client.messages if m.get("Event") == "Hangup"]
     assert {m["Cause"] for m in hangups} == {"0"} and len(hangups) == 3
-    assert client.messages[-1] == {"Event": "Shutdown", "Privilege": "system,all",
-                                   "Shutdown": "Cleanly", "Restart": "True"}
+    shutdown = client.messages[-1]
+    assert list(shutdown) == ["Event", "Privilege", "Timestamp", "Shutdown", "Restart"]
+    assert {k: shutdown[k] for k in ("Event", "Privilege", "Shutdown", "Restart")} == {
+        "Event": "Shutdown", "Privilege": "system,all", "Shutdown": "Cleanly", "Restart": "True"}
     again = await connect(sim.port)
     await again.login()
     booted = (await again.event("FullyBooted"))[0]
-    assert list(booted) == ["Event", "Privilege", "Status", "Uptime", "LastReload"]
+    assert list(booted) == ["Event", "Privilege", "Timestamp", "Status", "Uptime", "LastReload"]
     assert booted["Uptime"] == "0"
     status = await again.list_action({"Action": "QueueStatus", "Queue": names.OPERATOR_QUEUE},
                                      "QueueStatusComplete")
@@ -154,26 +154,26 @@ async def test_restart_hangs_up_everything_and_boots_empty(sim, connect) -> None
     # calls work again after the restart
     await again.action(add_member("op1"))
     call = await sim.place_call(CallScript(hangup_after=8.0))
-    assert await call.wait(10) == "answered"
+    assert await drive.ended(call) == "answered"
 
 
-async def test_drop_clients_cuts_connections_but_not_calls(sim, connect) -> None:
+async def test_drop_clients_cuts_connections_but_not_calls(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     call = await sim.place_call(CallScript(hangup_after=10.0))
     await client.event("QueueCallerJoin")
     await sim.drop_clients()
-    await asyncio.wait_for(client.closed.wait(), 5)
+    await drive.until(client.closed.is_set)
     assert not any(m.get("Event") == "Shutdown" for m in client.messages)
     again = await connect(sim.port)
     await again.login()
     status = await again.list_action({"Action": "QueueStatus"}, "QueueStatusComplete")
     assert [m["Channel"] for m in status if m.get("Event") == "QueueEntry"] == [call.channel]
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     await again.event("QueueCallerAbandon")
 
 
-async def test_caller_id_presentations_and_other_emergency_numbers(sim, connect) -> None:
+async def test_caller_id_presentations_and_other_emergency_numbers(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     scripts = [
@@ -182,7 +182,7 @@ async def test_caller_id_presentations_and_other_emergency_numbers(sim, connect)
         CallScript(number="082222", name="Api", exten="113", hangup_after=1.0),
     ]
     for script in scripts:
-        await (await sim.place_call(script)).wait(10)
+        await drive.ended(await sim.place_call(script))
     first = [m for m in client.messages if m.get("Event") == "Newchannel"]
     assert (first[0]["CallerIDNum"], first[0]["CallerIDName"]) == ("081111", "Rahasia")
     pres = [m["Value"] for m in client.messages
@@ -194,16 +194,18 @@ async def test_caller_id_presentations_and_other_emergency_numbers(sim, connect)
     assert [(m["Value"], m["Exten"]) for m in category] == [("fire", "113")]
 
 
-async def test_talk_and_speed(make_sim, connect) -> None:
-    sim = await make_sim(speed=200.0)
+async def test_talk_bursts_on_virtual_time(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
-    started = time.monotonic()
+    started = sim.engine.now()
     call = await sim.place_call(CallScript(
         hangup_after=30.0, talk=(TalkBurst(at=4.0, seconds=2.0), TalkBurst(at=12.0, seconds=3.0))))
-    await call.wait(10)
-    elapsed = time.monotonic() - started
-    assert 0.1 < elapsed < 1.5  # 30 simulated seconds at 200x
+    await drive.ended(call)
+    assert sim.engine.now() - started == pytest.approx(30.0)  # answered at once, hung up 30 s later
+    talk = [float(m["Timestamp"]) for m in client.messages
+            if m.get("Event", "").startswith("ChannelTalking")]
+    answered = next(float(m["Timestamp"]) for m in client.messages if m.get("Event") == "Newstate")
+    assert [round(t - answered, 6) for t in talk] == [4.0, 8.5, 12.0, 17.5]
     stops = [m["Duration"] for m in client.messages if m.get("Event") == "ChannelTalkingStop"]
     assert stops == ["2000", "3000"]
 
@@ -226,25 +228,25 @@ async def test_originate_callback_from_an_operator(make_sim, connect) -> None:
     assert failed["Response"] == "Failure"
 
 
-async def test_scenario_helpers_and_wait_idle(sim) -> None:
+async def test_scenario_helpers_and_wait_idle(drive, sim) -> None:
     sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=3.0)
     placed = [await sim.place_call(s) for s in CallScript.surge(4)]
     placed += [await sim.place_call(s) for s in CallScript.prank_repeats(2)]
     placed.append(await sim.place_call(CallScript.ghost_in_prompt()))
     placed.append(await sim.place_call(CallScript.silent_pressing()))
-    await asyncio.wait_for(sim.wait_idle(), 15)
+    await drive.idle(sim)
     assert all(p.ended.done() for p in placed)
     assert placed[6].outcome == "prompt"
     assert {p.script.number for p in placed[4:6]} == {"081299990000"}
 
 
-async def test_background_traffic_is_seeded(make_sim) -> None:
+async def test_background_traffic_is_seeded(drive, make_sim) -> None:
     import random
 
     assert random_script(random.Random(7)) == random_script(random.Random(7))
     numbers: list[list[str]] = []
     for _ in range(2):
-        sim = await make_sim(speed=300.0, rate_per_minute=30.0, seed=7)
+        sim = await make_sim(rate_per_minute=30.0, seed=7)
         # the generator task has not run yet: record every call it places
         placed: list[str] = []
         place = sim.engine.place
@@ -255,10 +257,7 @@ async def test_background_traffic_is_seeded(make_sim) -> None:
 
         sim.engine.place = recording  # type: ignore[method-assign]
         sim.set_softphone("op1", ring_seconds=1.0, talk_seconds=20.0)
-        for _ in range(200):
-            if len(placed) >= 5:
-                break
-            await asyncio.sleep(0.01)
+        await drive.until(lambda placed=placed: len(placed) >= 5)
         numbers.append(placed[:5])
     assert len(numbers[0]) == 5 and numbers[0] == numbers[1]
     assert len(set(numbers[0])) >= 2
@@ -288,7 +287,7 @@ async def test_run_simulator_serves_the_settings_login(capsys: pytest.CaptureFix
             await task
 
 
-async def test_hanging_up_a_ringing_operator_leg_rings_the_next(sim, connect) -> None:
+async def test_hanging_up_a_ringing_operator_leg_rings_the_next(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     sim.set_softphone("op1", ring_seconds=10.0)
@@ -308,10 +307,10 @@ async def test_hanging_up_a_ringing_operator_leg_rings_the_next(sim, connect) ->
     complete = (await client.event("AgentComplete"))[0]
     assert complete["Reason"] == "transfer"
     await client.action({"Action": "Hangup", "Channel": call.channel})
-    assert await call.wait(5) == "hangup"
+    assert await drive.ended(call) == "hangup"
 
 
-async def test_a_client_that_stops_reading_is_dropped_not_buffered_forever(sim, connect, monkeypatch) -> None:
+async def test_a_client_that_stops_reading_is_dropped_not_buffered_forever(drive, sim, connect, monkeypatch) -> None:
     from ngcc112.sim import server
 
     monkeypatch.setattr(server, "MAX_BACKLOG", 64 * 1024)
@@ -321,26 +320,22 @@ async def test_a_client_that_stops_reading_is_dropped_not_buffered_forever(sim, 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", sim.port))
     sock.sendall(b"Action: Login\r\nUsername: ngcc\r\nSecret: ngcc-secret\r\n\r\n")
-    await asyncio.sleep(0.05)
+    await drive.until(lambda: any(s.authenticated for s in sim.sessions))
     assert len(sim.sessions) == 1
     # small kernel buffers on both ends, so the backlog shows up in the simulator
     [session] = sim.sessions
     session.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     calls = [await sim.place_call(s.with_(hangup_after=2.0)) for s in CallScript.surge(200)]
-    for _ in range(100):
-        if not sim.sessions:
-            break
-        await asyncio.sleep(0.02)
-    assert not sim.sessions
-    await asyncio.wait_for(asyncio.gather(*(c.wait() for c in calls)), 10)
+    await drive.until(lambda: not sim.sessions)
+    await drive.until(lambda: all(c.ended.done() for c in calls))
     sock.close()
 
 
-async def test_a_digit_after_the_prompt_is_reported_but_not_read(sim, connect) -> None:
+async def test_a_digit_after_the_prompt_is_reported_but_not_read(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
     call = await sim.place_call(CallScript(dtmf="5", dtmf_at=6.0, hangup_after=8.0))
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     kinds = [m["Event"] for m in client.messages if m.get("Event") in ("QueueCallerJoin", "DTMFEnd")]
     assert kinds == ["QueueCallerJoin", "DTMFEnd"]
     digit = [m["Value"] for m in client.messages
@@ -348,12 +343,11 @@ async def test_a_digit_after_the_prompt_is_reported_but_not_read(sim, connect) -
     assert digit == [""]
 
 
-async def test_calls_during_a_restart_fail(sim) -> None:
+async def test_calls_during_a_restart_fail(drive, sim) -> None:
     restart = asyncio.create_task(sim.restart())
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    await drive.until(lambda: sim._restarting)
     placed = await sim.place_call(CallScript())
     assert placed.outcome == "failed" and placed.ended.done()
-    await restart
+    await drive.until(restart.done)
     after = await sim.place_call(CallScript.ghost_in_prompt())
-    assert await after.wait(5) == "prompt"
+    assert await drive.ended(after) == "prompt"

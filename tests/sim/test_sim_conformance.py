@@ -9,7 +9,6 @@ recording (:func:`ngcc112.sim.transcript.signature`).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -56,7 +55,7 @@ async def finish(client, script: list[list[tuple[str, str]]], start: int) -> Non
 # -- the first dialplan (a_ .. e_) -----------------------------------------------
 
 
-async def test_a_call_answered_bridged(make_sim, connect, transcripts_dir: Path) -> None:
+async def test_a_call_answered_bridged(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "a_call_answered_bridged"
     sim = await make_sim(flow="legacy")
     script = sent(transcripts_dir, name)
@@ -64,12 +63,12 @@ async def test_a_call_answered_bridged(make_sim, connect, transcripts_dir: Path)
     sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=4.0)
     await client.action(script[1])
     call = await sim.place_call(CallScript(number="5550101", name="Anrufer Eins", hangup_after=None))
-    assert await call.wait(10) == "answered"
+    assert await drive.ended(call) == "answered"
     await finish(client, script, 2)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_a_local_call_answered_bridged(make_sim, connect, transcripts_dir: Path) -> None:
+async def test_a_local_call_answered_bridged(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "a_local_call_answered_bridged"
     sim = await make_sim(flow="legacy")
     script = sent(transcripts_dir, name)
@@ -77,45 +76,45 @@ async def test_a_local_call_answered_bridged(make_sim, connect, transcripts_dir:
     sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=4.0)
     await client.action(script[1])
     await client.action(script[2])
-    await sim.wait_idle()
+    await drive.idle(sim)
     await finish(client, script, 3)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_b_abandon_in_queue(make_sim, connect, transcripts_dir: Path) -> None:
+async def test_b_abandon_in_queue(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "b_abandon_in_queue"
     sim = await make_sim(flow="legacy")
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     call = await sim.place_call(CallScript.abandon_in_queue("5550202", "Abbrecher", endpoint="caller2"))
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     await finish(client, script, 1)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_c_ghost_call(make_sim, connect, transcripts_dir: Path) -> None:
+async def test_c_ghost_call(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "c_ghost_call"
     sim = await make_sim(flow="legacy")
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     call = await sim.place_call(CallScript.ghost("5550303", "Ghost", after=1.0, endpoint="caller3"))
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     await finish(client, script, 1)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_c_local_ghost_call(make_sim, connect, transcripts_dir: Path) -> None:
+async def test_c_local_ghost_call(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "c_local_ghost_call"
     sim = await make_sim(flow="legacy")
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     await client.action(script[1])
-    await sim.wait_idle()
+    await drive.idle(sim)
     await finish(client, script, 2)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_e_ten_concurrent(make_sim, connect, transcripts_dir: Path) -> None:
+async def test_e_ten_concurrent(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "e_ten_concurrent"
     sim = await make_sim(flow="legacy")
     script = sent(transcripts_dir, name)
@@ -125,7 +124,7 @@ async def test_e_ten_concurrent(make_sim, connect, transcripts_dir: Path) -> Non
     for i in range(1, 11):
         calls.append(await sim.place_call(
             CallScript(number=f"55510{i}", name=f"Anrufer {i}", hangup_after=None)))
-        await asyncio.sleep(0.1 / sim.config.speed)
+        await drive.advance(0.1)
     await client.event("QueueCallerJoin", count=10)
     summary = await client.list_action(script[1], "QueueSummaryComplete")
     want = recorded(transcripts_dir, name)
@@ -134,7 +133,8 @@ async def test_e_ten_concurrent(make_sim, connect, transcripts_dir: Path) -> Non
     assert [{k: m[k] for k in keys if k in m} for m in summary] == [
         {k: m[k] for k in keys if k in m} for m in recorded_summary]
     await client.action(script[2])
-    outcomes = await asyncio.wait_for(asyncio.gather(*(c.wait() for c in calls)), 20)
+    await drive.until(lambda: all(c.ended.done() for c in calls))
+    outcomes = [c.outcome for c in calls]
     assert outcomes == ["answered"] * 10
     await finish(client, script, 3)
     assert_same(client.messages, recorded(transcripts_dir, name))
@@ -143,18 +143,18 @@ async def test_e_ten_concurrent(make_sim, connect, transcripts_dir: Path) -> Non
 # -- the final dialplan (f_ .. m_) -----------------------------------------------
 
 
-async def test_f_talk_detect(sim, connect, transcripts_dir: Path) -> None:
+async def test_f_talk_detect(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "f_talk_detect"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     await client.action(script[1])
-    await sim.wait_idle()
+    await drive.idle(sim)
     await finish(client, script, 2)
     assert_same(client.messages, recorded(transcripts_dir, name))
     assert len([m for m in client.messages if m.get("Event") == "ChannelTalkingStop"]) == 2
 
 
-async def test_f_talk_detect_no_stop(sim, connect, transcripts_dir: Path) -> None:
+async def test_f_talk_detect_no_stop(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "f_talk_detect_no_stop"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
@@ -162,7 +162,7 @@ async def test_f_talk_detect_no_stop(sim, connect, transcripts_dir: Path) -> Non
     call = await sim.place_call(CallScript(
         number="5550601", name="Sprecher Lokal", kind="Local", local_exten="talk",
         talk=(TalkBurst(at=4.08, seconds=4.3, silence_after=False),)))
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     await finish(client, script, 2)
     # the caller half ran an older extension body and the call was not an AMI Originate
     assert_same(client.messages, recorded(transcripts_dir, name),
@@ -171,50 +171,50 @@ async def test_f_talk_detect_no_stop(sim, connect, transcripts_dir: Path) -> Non
         "ChannelTalkingStart"]
 
 
-async def test_f_talk_detect_silent(sim, connect, transcripts_dir: Path) -> None:
+async def test_f_talk_detect_silent(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "f_talk_detect_silent"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     call = await sim.place_call(CallScript(number="5550603", name="Stumm SIP", endpoint="caller2",
                                            hangup_after=11.5))
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     await finish(client, script, 1)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_f_talk_detect_sip(sim, connect, transcripts_dir: Path) -> None:
+async def test_f_talk_detect_sip(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "f_talk_detect_sip"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     call = await sim.place_call(CallScript(
         number="5550602", name="Sprecher SIP", hangup_after=13.0,
         talk=(TalkBurst(at=4.0, seconds=7.05, silence_after=False),)))
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     await finish(client, script, 1)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_g_dtmf_silent_prompt(sim, connect, transcripts_dir: Path) -> None:
+async def test_g_dtmf_silent_prompt(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "g_dtmf_silent_prompt"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     await client.action(script[1])
-    await sim.wait_idle()
+    await drive.idle(sim)
     await finish(client, script, 2)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_g_dtmf_silent_prompt_sip(sim, connect, transcripts_dir: Path) -> None:
+async def test_g_dtmf_silent_prompt_sip(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "g_dtmf_silent_prompt_sip"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     call = await sim.place_call(CallScript.silent_pressing(endpoint="caller3", after=8.0))
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     await finish(client, script, 1)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_i_ring_no_answer(sim, connect, transcripts_dir: Path) -> None:
+async def test_i_ring_no_answer(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "i_ring_no_answer"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
@@ -223,7 +223,7 @@ async def test_i_ring_no_answer(sim, connect, transcripts_dir: Path) -> None:
     await client.action(script[1])
     await client.action(script[2])
     call = await sim.place_call(CallScript(number="5550901", name="Klingel Test", hangup_after=23.5))
-    assert await call.wait(10) == "answered"
+    assert await drive.ended(call) == "answered"
     assert call.answered_by == "PJSIP/op2"
     await finish(client, script, 3)
     assert_same(client.messages, recorded(transcripts_dir, name))
@@ -231,7 +231,7 @@ async def test_i_ring_no_answer(sim, connect, transcripts_dir: Path) -> None:
     assert ring["RingTime"] == "15000"
 
 
-async def test_j_priority_withdraw(sim, connect, transcripts_dir: Path) -> None:
+async def test_j_priority_withdraw(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "j_priority_withdraw"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
@@ -241,7 +241,7 @@ async def test_j_priority_withdraw(sim, connect, transcripts_dir: Path) -> None:
                                       ("5551003", "Dritter")), start=1):
         calls.append(await sim.place_call(CallScript(number=number, name=nm, endpoint=f"caller{i}",
                                                      hangup_after=None)))
-        await asyncio.sleep(1.0 / sim.config.speed)
+        await drive.advance(1.0)
     await client.event("QueueCallerJoin", count=3)
     channel = {f"PJSIP/caller{i}": c.channel for i, c in enumerate(calls, start=1)}
 
@@ -256,18 +256,18 @@ async def test_j_priority_withdraw(sim, connect, transcripts_dir: Path) -> None:
     assert [(e["Channel"], e["Priority"]) for e in entries] == [
         (calls[2].channel, "10"), (calls[0].channel, "0"), (calls[1].channel, "0")]
     assert (await client.action(mapped(script[4])))["Message"] == "Withdraw requested successfully"
-    assert await calls[1].wait(5) == "withdrawn"
+    assert await drive.ended(calls[1]) == "withdrawn"
     third = await client.list_action(script[5], "QueueStatusComplete")
     assert [e["Channel"] for e in third if e.get("Event") == "QueueEntry"] == [
         calls[2].channel, calls[0].channel]
     await client.action(script[6])
-    assert await calls[2].wait(10) == "answered"
-    assert await calls[0].wait(10) == "answered"
+    assert await drive.ended(calls[2]) == "answered"
+    assert await drive.ended(calls[0]) == "answered"
     await finish(client, script, 7)
     assert_same(client.messages, recorded(transcripts_dir, name))
 
 
-async def test_k_caller_id_variants(sim, connect, transcripts_dir: Path) -> None:
+async def test_k_caller_id_variants(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "k_caller_id_variants"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
@@ -282,9 +282,9 @@ async def test_k_caller_id_variants(sim, connect, transcripts_dir: Path) -> None
     ]
     for variant in variants:
         call = await sim.place_call(variant.with_(hangup_after=6.5))
-        assert await call.wait(10) == "abandoned"
+        assert await drive.ended(call) == "abandoned"
     await client.action(script[1])
-    await sim.wait_idle()
+    await drive.idle(sim)
     await finish(client, script, 2)
     assert_same(client.messages, recorded(transcripts_dir, name))
     names_seen = [m["CallerIDName"] for m in client.messages
@@ -293,35 +293,35 @@ async def test_k_caller_id_variants(sim, connect, transcripts_dir: Path) -> None
     assert "Budi Śantoso" in names_seen
 
 
-async def test_l_geolocation(sim, connect, transcripts_dir: Path) -> None:
+async def test_l_geolocation(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "l_geolocation"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     call = await sim.place_call(CallScript.with_location())
-    assert await call.wait(10) == "abandoned"
+    assert await drive.ended(call) == "abandoned"
     await finish(client, script, 1)
     assert_same(client.messages, recorded(transcripts_dir, name))
     raw = client.raw.decode()
     assert 'Value: shape=\\"Circle\\",crs=\\"2d\\",pos=\\"-6.2000 106.8166\\",radius=\\"50\\"' in raw
 
 
-async def test_l_geolocation_without_res_geolocation(make_sim, connect) -> None:
+async def test_l_geolocation_without_res_geolocation(drive, make_sim, connect) -> None:
     sim = await make_sim(modules_loaded=frozenset({"app_queue.so", "res_pjsip.so"}))
     client = await connect(sim.port)
     await client.login()
     call = await sim.place_call(CallScript.with_location(location=Location.circle(-6.1, 106.9)))
-    await call.wait(10)
+    await drive.ended(call)
     geo = [m["Variable"] for m in client.messages
            if m.get("Event") == "VarSet" and m["Variable"].startswith("NGCC_GEO_")]
     assert geo == ["NGCC_GEO_HEADER", "NGCC_GEO_ROUTING"]
 
 
-async def test_m_ghost_in_prompt(sim, connect, transcripts_dir: Path) -> None:
+async def test_m_ghost_in_prompt(drive, sim, connect, transcripts_dir: Path) -> None:
     name = "m_ghost_in_prompt"
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     call = await sim.place_call(CallScript.ghost_in_prompt(endpoint="caller3"))
-    assert await call.wait(10) == "prompt"
+    assert await drive.ended(call) == "prompt"
     await finish(client, script, 1)
     assert_same(client.messages, recorded(transcripts_dir, name))
     assert not [m for m in client.messages if m.get("Event", "").startswith("QueueCaller")]
@@ -330,13 +330,13 @@ async def test_m_ghost_in_prompt(sim, connect, transcripts_dir: Path) -> None:
 # -- restart ------------------------------------------------------------------
 
 
-async def test_h_asterisk_restart_and_after(sim, connect, transcripts_dir: Path) -> None:
+async def test_h_asterisk_restart_and_after(drive, sim, connect, transcripts_dir: Path) -> None:
     script = sent(transcripts_dir, "h_asterisk_restart")
     client = await logged_in(sim, connect, script)
     await client.action(script[1])
     await client.event("QueueCallerJoin")
-    await sim.restart()
-    await asyncio.wait_for(client.closed.wait(), 5)
+    await drive.run(sim.restart())
+    await drive.until(client.closed.is_set)
     assert client.messages[-1].get("Event") == "Shutdown"
     assert_same(client.messages, recorded(transcripts_dir, "h_asterisk_restart"))
 
@@ -349,7 +349,7 @@ async def test_h_asterisk_restart_and_after(sim, connect, transcripts_dir: Path)
             await again.list_action(action, completes[kind])
         else:
             await again.action(action)
-    await asyncio.sleep(0.05)
+    await drive.settle()
     want = recorded(transcripts_dir, "h_asterisk_restart_after")
 
     def shape(msgs: list[dict[str, str]]) -> list[tuple[str, ...]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from pathlib import Path
 
@@ -26,9 +25,9 @@ def recorded_layouts(transcripts_dir: Path) -> dict[str, set[tuple[str, ...]]]:
     return layouts
 
 
-async def test_event_and_response_layouts_match_the_recordings(make_sim, connect,
+async def test_event_and_response_layouts_match_the_recordings(drive, make_sim, connect,
                                                                transcripts_dir: Path) -> None:
-    sim = await make_sim()
+    sim = await make_sim(timestamp_events=False)  # as the recordings were made
     client = await connect(sim.port)
     await client.login()
     sim.set_softphone("op1", answers=False)
@@ -59,13 +58,13 @@ async def test_event_and_response_layouts_match_the_recordings(make_sim, connect
     await client.action({"Action": "Ping"})
     await client.action({"Action": "Command", "Command": "core show version"})
     await client.action({"Action": "Frobnicate"})
-    await answered.wait(30)
-    await asyncio.wait_for(sim.wait_idle(), 20)
+    await drive.ended(answered)
+    await drive.idle(sim)
     await client.action({"Action": "QueueRemove", "Queue": names.OPERATOR_QUEUE, "Interface": "PJSIP/op1"})
     restarted = await sim.place_call(CallScript(hangup_after=None))
     await client.event("QueueCallerJoin", count=4)
-    await sim.restart()
-    await asyncio.wait_for(client.closed.wait(), 5)
+    await drive.run(sim.restart())
+    await drive.until(client.closed.is_set)
     assert restarted.outcome == "restart"
 
     layouts = recorded_layouts(transcripts_dir)
@@ -86,3 +85,37 @@ async def test_event_and_response_layouts_match_the_recordings(make_sim, connect
             "ChannelTalkingStart", "ChannelTalkingStop", "QueueMemberPause", "OriginateResponse",
             "LocalBridge", "Shutdown", "QueueEntry", "CoreShowChannel", "RequestBadFormat",
             "ChallengeSent", "SuccessfulAuth"} <= seen
+
+
+async def test_every_event_carries_asterisks_timestamp_after_privilege(drive, sim, connect) -> None:
+    """manager.conf ``timestampevents = yes`` (the shipped one): manager.c puts
+    ``Timestamp: <epoch>.<usec>`` after ``Privilege`` on every event it raises, none on
+    responses or on the list items an action answers with."""
+    client = await connect(sim.port)
+    await client.login()
+    sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=2.0)
+    await client.action({"Action": "QueueAdd", "Queue": names.OPERATOR_QUEUE,
+                         "Interface": "PJSIP/op1", "MemberName": "op1"})
+    started = sim.engine.wall()
+    call = await sim.place_call(CallScript(number="5550101", talk=(TalkBurst(at=4.0, seconds=1.0),),
+                                           hangup_after=None))
+    assert await drive.ended(call) == "answered"
+    await client.list_action({"Action": "QueueStatus"}, "QueueStatusComplete")
+    messages = split_messages(client.raw.decode("utf-8"))
+    events = [pairs for pairs in messages if pairs[0][0] == "Event" and
+              not any(k == "ActionID" for k, _ in pairs)]
+    # the FullyBooted a login gets from a running Asterisk is written to that session
+    # alone (astman_append), without a Timestamp
+    assert [k for k, _ in events[0]][:3] == ["Event", "Privilege", "Uptime"]
+    stamped = events[1:]
+    assert stamped and all([k for k, _ in pairs][:3] == ["Event", "Privilege", "Timestamp"]
+                           for pairs in stamped)
+    times = [float(dict(pairs)["Timestamp"]) for pairs in stamped]
+    assert times == sorted(times)
+    assert all(t >= started for t in times[1:])
+    # virtual time: the caller talks exactly 4 s after the answer
+    by_event = {dict(p)["Event"]: float(dict(p)["Timestamp"]) for p in reversed(stamped)}
+    assert by_event["ChannelTalkingStart"] - by_event["Newstate"] == 4.0
+    answers = [pairs for pairs in messages if pairs[0][0] == "Response" or
+               any(k == "ActionID" for k, _ in pairs)]
+    assert answers and not any(k == "Timestamp" for pairs in answers for k, _ in pairs)

@@ -9,22 +9,26 @@ The recordings in ``shared/ami-transcripts`` are the authority: the tests in
 
 Usage::
 
+    from ngcc112.clock import VirtualClock
     from ngcc112.sim import AmiSimulator, AmiUser, CallScript, SimulatorConfig
+    from ngcc112.sim.driver import Driver
 
-    sim = AmiSimulator(SimulatorConfig(port=0, speed=50.0))
+    clock = VirtualClock()                 # time moves only when the driver moves it
+    sim = AmiSimulator(SimulatorConfig(port=0), clock=clock)
     await sim.start()                      # sim.port is the listening port
+    driver = Driver(clock)                 # + quiet conditions for the clients (driver.watch)
     sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=30.0)
     call = await sim.place_call(CallScript(number="08123456789", name="Budi",
                                            hangup_after=None))
-    await call.wait()                      # "answered", "abandoned", "prompt", ...
-    await sim.restart()                    # like `core restart now`
+    await driver.run_until(call.ended.done)  # call.outcome: "answered", "abandoned", ...
     await sim.drop_clients()               # cut every TCP connection
-    await sim.wait_idle()
     await sim.stop()
 
-Calls run whether or not any client is logged in (fail safe). Every delay is
-in simulated seconds and divided by ``speed``; ``sim.engine.now()`` and
-``sim.engine.wall()`` give the simulated clock.
+Without a clock the simulator runs on the host's (``ngcc112 sim``, the demo).
+Every delay is in the clock's seconds; ``sim.engine.now()`` is seconds since
+the start and ``sim.engine.wall()`` the epoch time every event's
+``Timestamp`` carries (``SimulatorConfig.timestamp_events``, manager.conf's
+``timestampevents``).
 """
 
 from ngcc112.sim.calls import CallScript, Location, PlacedCall, TalkBurst

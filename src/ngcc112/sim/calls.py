@@ -57,7 +57,7 @@ class Location:
 class CallScript:
     """One simulated caller.
 
-    Times are simulated seconds (divided by the simulator's ``speed``).
+    Times are seconds on the simulator's clock.
     ``hangup_after`` counts from the moment Asterisk answers (like sipp's
     "BYE N s after 200 OK"); ``None`` means the caller never hangs up and the
     call ends when the operator hangs up.

@@ -70,7 +70,7 @@ DEFAULT_MODULES: frozenset[str] = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class SimulatorConfig:
-    """What the simulated Asterisk looks like and how fast it runs."""
+    """What the simulated Asterisk looks like (its time is the injected clock's)."""
 
     host: str = "127.0.0.1"
     #: 0 picks a free port; read it back from :attr:`AmiSimulator.port`.
@@ -85,7 +85,14 @@ class SimulatorConfig:
         default_factory=lambda: {ep: True for ep in names.SAMPLE_OPERATORS}
     )
     asterisk_version: str = "22.10.1"
-    #: Time scale: every delay is divided by it (100.0 runs 100x faster).
+    #: manager.conf ``timestampevents``: every event carries ``Timestamp: <epoch.usec>``
+    #: right after ``Privilege`` (the shipped manager.conf says yes; the recordings were
+    #: made with no).
+    timestamp_events: bool = True
+    #: Deprecated, for callers not yet on an injected clock: with no ``clock`` given,
+    #: :class:`~ngcc112.sim.server.AmiSimulator` runs its timers this many times faster
+    #: than the host's clock (:class:`~ngcc112.clock.ScaledClock`). Pass a
+    #: :class:`~ngcc112.clock.VirtualClock` instead.
     speed: float = 1.0
     #: Background generated calls per (simulated) minute; 0 disables.
     rate_per_minute: float = 0.0

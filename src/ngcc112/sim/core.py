@@ -1,8 +1,10 @@
 """The simulated Asterisk's core: clock, ids, event emission, channels, devices, members.
 
 Everything in the simulator is synchronous between ``await`` points, so each
-event burst is atomic; every delay is simulated seconds divided by the
-configured speed. Calls run whether or not any AMI client is logged in (fail
+event burst is atomic; every delay is a sleep on the injected
+:class:`~ngcc112.clock.Clock` (the host's clock for ``ngcc112 sim`` and the
+demo, a :class:`~ngcc112.clock.VirtualClock` in the tests and the
+evaluation). Calls run whether or not any AMI client is logged in (fail
 safe): the event sink simply has nobody to deliver to.
 """
 
@@ -10,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 
 from ngcc112 import names
+from ngcc112.clock import Clock, wait_for
 from ngcc112.sim.calls import PRES_ALLOWED, PRES_UNAVAILABLE, PRES_WITHHELD, CallScript, PlacedCall
 from ngcc112.sim.config import SimulatorConfig
 from ngcc112.sim.model import (
@@ -35,6 +38,7 @@ from ngcc112.sim.model import (
 from ngcc112.sim.wire import Pairs, c_escape, truncate_name
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 #: Event sink: (event class, message pairs).
 Sink = Callable[[str, Pairs], None]
@@ -76,11 +80,12 @@ class CallRun:
 class EngineCore:
     """State and primitives the call flow and the AMI interventions build on."""
 
-    def __init__(self, config: SimulatorConfig, sink: Sink) -> None:
+    def __init__(self, config: SimulatorConfig, sink: Sink, clock: Clock) -> None:
         self.config = config
+        self.clock = clock
         self._sink = sink
-        self._loop_t0 = 0.0
-        self.epoch = time.time()
+        self._t0 = clock.monotonic()
+        self.epoch = clock.now()
         self.channels: dict[str, Channel] = {}
         self.queues: dict[str, Queue] = {}
         self.globals: dict[str, str] = {}
@@ -96,17 +101,23 @@ class EngineCore:
         self.reset_state()
 
     def start_clock(self) -> None:
-        self._loop_t0 = asyncio.get_running_loop().time()
+        self._t0 = self.clock.monotonic()
+        self.epoch = self.clock.now()
 
     def now(self) -> float:
-        """Simulated seconds since the simulator started."""
-        return (asyncio.get_running_loop().time() - self._loop_t0) * self.config.speed
+        """Seconds since the simulator started, on its clock."""
+        return self.clock.monotonic() - self._t0
 
     def wall(self) -> float:
-        return self.epoch + self.now()
+        """Asterisk's wall-clock time (epoch seconds): what ``Timestamp`` and Uniqueids show."""
+        return self.clock.now()
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds, 0.0) / self.config.speed)
+        await self.clock.sleep(seconds)
+
+    async def wait(self, future: asyncio.Future[T], seconds: float) -> T:
+        """``future``'s result, or TimeoutError after ``seconds``; the future itself is kept."""
+        return await wait_for(self.clock, asyncio.shield(future), seconds)
 
     def reset_state(self) -> None:
         """A fresh Asterisk: no channels, empty queues (members are lost too)."""

@@ -338,8 +338,7 @@ class CallFlow(EngineCore):
                 if deadline is None:
                     member = await asyncio.shield(entry.offer)
                 else:
-                    remaining = (deadline - self.now()) / self.config.speed
-                    member = await asyncio.wait_for(asyncio.shield(entry.offer), max(remaining, 0))
+                    member = await self.wait(entry.offer, deadline - self.now())
             except TimeoutError:
                 self._queue_timeout(run, queue, entry)
                 return "TIMEOUT"
@@ -403,8 +402,7 @@ class CallFlow(EngineCore):
         answers = phone.answers and phone.ring_seconds < timeout
         run.ring_cut = asyncio.get_running_loop().create_future()
         try:
-            cause = await asyncio.wait_for(asyncio.shield(run.ring_cut),
-                                           (phone.ring_seconds if answers else timeout) / self.config.speed)
+            cause = await self.wait(run.ring_cut, phone.ring_seconds if answers else timeout)
         except TimeoutError:
             cause = None
         run.ring_cut = None

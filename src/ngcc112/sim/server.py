@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import structlog
 
 from ngcc112 import names
+from ngcc112.clock import SYSTEM_CLOCK, Clock, ScaledClock
 from ngcc112.settings import Settings
 from ngcc112.sim.actions import ACTIONS, QUEUE_ACTIONS, cli_words, error, queue_show
 from ngcc112.sim.calls import CallScript, PlacedCall
@@ -59,24 +60,38 @@ class Session:
         self.closing = False
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}"
+        #: The client's port: how a harness pairs its end of the connection with this one.
+        self.peer_port: int = peer[1]
         self.session_id = f"0x{id(self):x}"
-        self.started = datetime.now(UTC)
+        self.started = datetime.fromtimestamp(sim.engine.wall(), UTC)
+        #: Bytes written to the client, and how many of them were events.
+        self.bytes_out = 0
+        self.events_out = 0
+        #: Bytes read from the client whose actions have all been handled.
+        self.bytes_in = 0
         self.log = log.bind(remote=self.remote)
 
     @property
     def authenticated(self) -> bool:
         return self.user is not None
 
+    def put(self, data: bytes) -> None:
+        """Write to the client, counting the bytes."""
+        self.writer.write(data)
+        self.bytes_out += len(data)
+
     def send(self, pairs: Pairs) -> None:
         if self.closing or self.writer.is_closing():
             return
-        self.writer.write(encode(pairs))
+        self.put(encode(pairs))
 
     def deliver(self, cls: str, data: bytes) -> None:
         if not self.authenticated or self.closing or self.writer.is_closing():
             return
         if cls in self.read and cls in self.event_mask:
-            self.writer.write(data)
+            self.put(data)
+            self.events_out += 1
+            self.sim.events_delivered += 1
             if self.writer.transport.get_write_buffer_size() > MAX_BACKLOG:
                 # like Asterisk's write timeout: a client that stops reading is dropped
                 self.log.warning("sim.client_too_slow", backlog=MAX_BACKLOG)
@@ -107,14 +122,23 @@ class Session:
 
 
 class AmiSimulator:
-    """A simulated Asterisk 22 speaking AMI over TCP. See :mod:`ngcc112.sim`."""
+    """A simulated Asterisk 22 speaking AMI over TCP. See :mod:`ngcc112.sim`.
 
-    def __init__(self, config: SimulatorConfig | None = None) -> None:
+    Its time is ``clock``: the host's by default, a :class:`~ngcc112.clock.VirtualClock`
+    for runs whose results must not depend on the machine (see :mod:`ngcc112.sim.driver`).
+    """
+
+    def __init__(self, config: SimulatorConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self.engine = Engine(self.config, self._broadcast)
+        if clock is None:
+            clock = ScaledClock(self.config.speed) if self.config.speed != 1.0 else SYSTEM_CLOCK
+        self.clock = clock
+        self.engine = Engine(self.config, self._broadcast, clock)
         self.sessions: set[Session] = set()
         #: Every action clients sent: (username or "", headers as a dict).
         self.received_actions: list[tuple[str, dict[str, str]]] = []
+        #: Events written to any client so far (a harness compares it with what arrived).
+        self.events_delivered = 0
         self.port = 0
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -189,7 +213,7 @@ class AmiSimulator:
             session.close_after_flush()
         await self.engine.cancel_all()
         self.engine.reset_state()
-        await asyncio.sleep(0.4 / self.config.speed)
+        await self.engine.sleep(0.4)  # Asterisk booting again
         self._boot_wall = self.engine.wall()
         self._reloaded_wall = self._boot_wall
         self._fresh_boot = True
@@ -325,9 +349,16 @@ class AmiSimulator:
     def _broadcast(self, cls: str, pairs: Pairs) -> None:
         if not self.sessions:
             return
-        data = encode(pairs)
+        data = encode(self._stamped(pairs))
         for session in list(self.sessions):
             session.deliver(cls, data)
+
+    def _stamped(self, pairs: Pairs) -> Pairs:
+        """With ``timestampevents``: ``Timestamp`` right after ``Privilege``, as manager.c adds it."""
+        if not self.config.timestamp_events:
+            return pairs
+        at = 2 if len(pairs) > 1 and pairs[1][0] == "Privilege" else 1
+        return [*pairs[:at], ("Timestamp", f"{self.engine.wall():.6f}"), *pairs[at:]]
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -338,7 +369,7 @@ class AmiSimulator:
         session.log.info("sim.client_connected")
         parser = ActionParser()
         try:
-            writer.write(BANNER)
+            session.put(BANNER)
             while not session.closing:
                 data = await reader.read(65536)
                 if not data:
@@ -347,6 +378,7 @@ class AmiSimulator:
                     await self._process(session, pairs)
                     if session.closing:
                         break
+                session.bytes_in += len(data)
                 with contextlib.suppress(ConnectionError):
                     await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -393,7 +425,7 @@ class AmiSimulator:
         await spec.handler(self, session, pairs)
 
     def _security(self, session: Session, event: str, extra: Pairs) -> None:
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(self.engine.wall(), UTC)
         tv = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
         session_tv = session.started.strftime("%Y-%m-%dT%H:%M:%S.") + \
             f"{session.started.microsecond // 1000:03d}+0000"
@@ -435,12 +467,12 @@ class AmiSimulator:
                       ("Message", "Authentication accepted")])
         uptime = int(self.engine.wall() - self._boot_wall)
         reload_ = int(self.engine.wall() - self._reloaded_wall)
-        if self._fresh_boot:
+        if self._fresh_boot:  # the boot's own manager event (the other is written to the session)
             self._fresh_boot = False
             self._security(session, "SuccessfulAuth", [])
-            session.deliver("system", encode([("Event", "FullyBooted"), ("Privilege", "system,all"),
-                                              ("Status", "Fully Booted"), ("Uptime", str(uptime)),
-                                              ("LastReload", str(reload_))]))
+            session.deliver("system", encode(self._stamped([
+                ("Event", "FullyBooted"), ("Privilege", "system,all"), ("Status", "Fully Booted"),
+                ("Uptime", str(uptime)), ("LastReload", str(reload_))])))
         else:
             session.deliver("system", encode([("Event", "FullyBooted"), ("Privilege", "system,all"),
                                               ("Uptime", str(uptime)), ("LastReload", str(reload_)),
