@@ -182,7 +182,7 @@ def register_scenario(user: str, password: str, expires: int = 3600) -> str:
         f'<send retrans="500">{register(2, True)}</send>\n',
         '<recv response="200"/>\n',
         # stay a moment: the first qualify OPTIONS comes right after the registration (-aa answers it)
-        '<pause milliseconds="1500"/>\n',
+        '<pause milliseconds="1500"/>\n' if expires else "",
         "</scenario>\n",
     ])
 
@@ -306,6 +306,7 @@ class Sip:
         self.asterisk_port = asterisk_port
         self._count = 0
         self.phones: dict[str, Sipp] = {}
+        self.passwords: dict[str, str] = {}
         self.running: list[Sipp] = []
 
     def _next(self, what: str) -> str:
@@ -334,15 +335,24 @@ class Sip:
                      phone_scenario(ring_ms=ring_ms, talk_ms=talk_ms, answers=answers),
                      [], local_ip=LAB_IP, port=register.port).start()
         self.phones[user] = phone
+        self.passwords[user] = password
         self.running.append(phone)
         return phone
 
-    def hang_up_phone(self, user: str) -> None:
-        phone = self.phones.pop(user, None)
-        if phone is not None:
-            phone.kill()
+    def unregister(self, user: str) -> None:
+        """Hang up the phone and remove its registration, as a softphone does when it quits."""
+        phone = self.phones.pop(user)
+        phone.kill()
+        gone = Sipp(self.folder, self._next(f"unregister-{user}"),
+                    register_scenario(user, self.passwords[user], expires=0),
+                    [f"{LAB_IP}:{self.asterisk_port}", "-m", "1", "-timeout", "10s"],
+                    local_ip=LAB_IP, port=phone.port).start()
+        gone.wait(15)
 
     def stop(self) -> None:
+        """Every caller hung up, every phone unregistered: the next test starts clean."""
+        for user in list(self.phones):
+            self.unregister(user)
         for sipp in self.running:
             sipp.kill()
         self.running.clear()

@@ -103,6 +103,9 @@ def _queued(ticket: Ticket, event: CallQueued, changes: Changes) -> None:
     _set(ticket, changes, queue=event.queue, queue_position=event.position)
     if event.channel:
         _set(ticket, changes, channel=event.channel)
+    if ticket.abandoned and ticket.ended_at is None:
+        # left one queue for the next (60 s overflow, withdraw): still waiting, not a callback yet
+        _set(ticket, changes, abandoned=False, abandoned_at=None)
 
 
 def _ringing(ticket: Ticket, event: OperatorRinging, changes: Changes) -> None:
@@ -134,7 +137,10 @@ def _abandoned(ticket: Ticket, event: CallAbandoned, changes: Changes) -> None:
 
 
 def _withdrawn(ticket: Ticket, event: CallWithdrawn, changes: Changes) -> None:
+    # Asterisk reports a withdraw as QueueCallerAbandon first; the caller did not give up
     _set(ticket, changes, withdrawn=True)
+    if ticket.ended_at is None:
+        _set(ticket, changes, abandoned=False, abandoned_at=None)
 
 
 def _talking(ticket: Ticket, event: CallerTalking, changes: Changes) -> None:
