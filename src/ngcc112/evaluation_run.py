@@ -9,12 +9,18 @@ list entries), and the true type of its **last** call: ``normal``, ``ghost``
 or ``prank``. Earlier calls of a case become history exactly as they would
 live (unjudged unless the call says ``"verdict"``).
 
-Every case runs at once in one simulator at high speed; its AMI traffic goes
-through the real :class:`~ngcc112.ami.link.AmiLink` and
-:class:`~ngcc112.ami.tracker.CallTracker`, and the facts and the history are
-built by the same functions the live :class:`~ngcc112.triage.Triage` uses
+Every case runs at once in one simulator on a
+:class:`~ngcc112.clock.VirtualClock`; its AMI traffic goes over TCP through
+the real :class:`~ngcc112.ami.link.AmiLink` and
+:class:`~ngcc112.ami.tracker.CallTracker`, every event carrying the
+simulator's ``Timestamp``, and the facts and the history are built by the same
+functions the live :class:`~ngcc112.triage.Triage` uses
 (:func:`~ngcc112.triage.advance_facts`, :func:`~ngcc112.triage.past_call`,
 :func:`~ngcc112.triage.blocklist_entry`). No database is needed.
+
+Virtual time moves only when everything the simulator sent has been received
+and tracked (:class:`~ngcc112.sim.driver.Driver`), so the result is the same
+on an idle machine and on a busy one; only the real seconds it takes differ.
 
 Besides precision, recall and the confusion table, the run reports every
 queue-priority change the live triage would have sent, and singles out the
@@ -29,7 +35,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +44,7 @@ from ngcc112.ami.events import CallEvent
 from ngcc112.ami.link import AmiLink, LinkState, QueueSnapshot, Snapshot
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.tracker import CallTracker
+from ngcc112.clock import VirtualClock, utc
 from ngcc112.location.numbers import canonical_number
 from ngcc112.routing.evaluation import CALL_TYPES, EvaluationReport, classify, evaluate, render
 from ngcc112.routing.facts import CallerHistory, CallFacts, PastCall, is_missing_number
@@ -46,6 +53,7 @@ from ngcc112.routing.scoring import Assessment, score_call
 from ngcc112.settings import AmiSettings, Settings
 from ngcc112.sim.calls import CallScript, TalkBurst
 from ngcc112.sim.config import SimulatorConfig
+from ngcc112.sim.driver import Driver
 from ngcc112.sim.server import AmiSimulator
 from ngcc112.tickets.location_models import BlocklistRow
 from ngcc112.tickets.models import Ticket
@@ -59,14 +67,12 @@ from ngcc112.triage import (
     scoring_moment,
 )
 
-#: Simulated seconds per real second. High enough for the whole set in about ten
-#: seconds, low enough that a few milliseconds of scheduling delay on a busy
-#: machine stay well under the policy's one-second margins.
-DEFAULT_SPEED = 25.0
 #: Simulated seconds between the starts of consecutive cases (spreads the load).
 CASE_STAGGER = 1.0
 #: The longest a case may run, simulated seconds.
 MAX_CASE_SECONDS = 600.0
+#: Real seconds the whole replay may take before it is given up (a hang, not a slow machine).
+REPLAY_TIMEOUT = 600.0
 #: The case files shipped with the source tree.
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "tests" / "data" / "heuristics"
 
@@ -312,10 +318,19 @@ class _Recorder:
                                    queues=(calls.queue, calls.supervisor_queue))
         self.events: dict[str, list[CallEvent]] = {}
         self.inbox: asyncio.Queue[object] = asyncio.Queue()
-        self.connected = asyncio.Event()
+        #: AMI events the link handed over (compared with what the simulator wrote).
+        self.received = 0
+        #: The link is up and its resync is tracked: no action of its own is in flight.
+        self.resynced = False
 
     def sink(self, item: object) -> None:
+        if isinstance(item, AmiMessage):
+            self.received += 1
         self.inbox.put_nowait(item)
+
+    def caught_up(self, sim: AmiSimulator) -> bool:
+        """Every event the simulator wrote has arrived and been tracked."""
+        return self.received == sim.events_delivered and self.inbox.empty()
 
     async def consume(self) -> None:
         while True:
@@ -326,9 +341,10 @@ class _Recorder:
                 produced = self.tracker.resync(item.at, item.channels)
             elif isinstance(item, QueueSnapshot):
                 produced = self.tracker.resync_queues(item.at, item.items)
+                self.resynced = True
             else:
-                if isinstance(item, LinkState) and item.up:
-                    self.connected.set()
+                if isinstance(item, LinkState) and not item.up:
+                    self.resynced = False
                 produced = []
             for event in produced:
                 if isinstance(event, CallEvent):
@@ -337,27 +353,31 @@ class _Recorder:
 
 
 async def replay_cases(cases: Sequence[HeuristicCase], policy: Policy, *,
-                       speed: float = DEFAULT_SPEED) -> list[CaseResult]:
-    """Run every case in one simulator and score the last call of each."""
-    sim = AmiSimulator(SimulatorConfig(speed=speed))
+                       timeout: float = REPLAY_TIMEOUT) -> list[CaseResult]:
+    """Run every case in one simulator on virtual time and score the last call of each."""
+    clock = VirtualClock()
+    sim = AmiSimulator(SimulatorConfig(), clock=clock)
     await sim.start()
-
-    def clock() -> datetime:
-        return datetime.fromtimestamp(sim.engine.wall(), UTC)
-
     settings = Settings(ami=AmiSettings(port=sim.port, reconnect_min=0.05, reconnect_max=0.5,
                                         ping_interval=30.0, action_timeout=5.0))
     recorder = _Recorder(settings)
-    link = AmiLink(settings.ami, recorder.sink, clock=clock)
+    link = AmiLink(settings.ami, recorder.sink, clock=lambda: utc(clock))
+    driver = Driver(clock)
+    driver.watch(quiet=lambda: recorder.caught_up(sim),
+                 probe=lambda: (sim.events_delivered, recorder.received))
     consumer = asyncio.create_task(recorder.consume(), name="eval-consume")
     link_task = asyncio.create_task(link.run(), name="eval-link")
     try:
-        await asyncio.wait_for(recorder.connected.wait(), 10)
-        placed = await asyncio.gather(*(
-            _run_case(sim, case, index * CASE_STAGGER) for index, case in enumerate(cases)))
-        await asyncio.wait_for(sim.wait_idle(), 60)
-        await asyncio.sleep(0.05)
-        await asyncio.wait_for(recorder.inbox.join(), 10)
+        await driver.run_until(lambda: recorder.resynced or link_task.done(), timeout=timeout)
+        if link_task.done():
+            link_task.result()  # the link gave up: raise why
+            raise RuntimeError("the AMI link to the simulator stopped")
+        runs = [asyncio.create_task(_run_case(sim, case, index * CASE_STAGGER))
+                for index, case in enumerate(cases)]
+        longest = len(cases) * CASE_STAGGER + 2 * MAX_CASE_SECONDS
+        await driver.run_until(lambda: all(run.done() for run in runs) and not sim.engine.calls,
+                               within=longest, timeout=timeout)
+        placed = [run.result() for run in runs]
     finally:
         await link.stop()
         for task in (link_task, consumer):
@@ -380,7 +400,7 @@ async def _run_case(sim: AmiSimulator, case: HeuristicCase, offset: float) -> li
         linkedids.append(handle.linkedid)
         handles.append(handle)
     for handle in handles:
-        await handle.wait(MAX_CASE_SECONDS / sim.config.speed + 30)
+        await handle.ended
     return linkedids
 
 
@@ -465,14 +485,14 @@ def _priorities(events: Sequence[CallEvent], history: CallerHistory, policy: Pol
     return sent
 
 
-async def evaluate_cases(path: str | Path | None = None, *, policy: Policy | None = None,
-                         speed: float = DEFAULT_SPEED) -> EvaluationRun:
+async def evaluate_cases(path: str | Path | None = None, *,
+                         policy: Policy | None = None) -> EvaluationRun:
     """Load the cases at ``path``, replay and score them; the report and every case's result."""
     policy = policy or Policy()
     cases = load_cases(path)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    results = await replay_cases(cases, policy, speed=speed)
+    results = await replay_cases(cases, policy)
     report = evaluate(((r.case.type, r.assessment) for r in results), policy)
     return EvaluationRun(report=report, results=tuple(results), policy=policy,
                          seconds=loop.time() - started)

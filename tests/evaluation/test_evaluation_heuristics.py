@@ -63,7 +63,6 @@ async def test_the_heuristics_hold_their_floors_on_the_labelled_calls(capsys):
                     "normal-genuine-repeat-caller", "normal-redials-after-dropped-line"):
         assert results[case_id].predicted == "normal", case_id
     assert results["normal-silent-pressing-5"].priorities == (Policy().priority_raise,)
-    assert run.seconds < 20
 
 
 def test_main_eval_prints_the_table(capsys):
