@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from ngcc112.app import FatalError, Services, serve
+from ngcc112.clock import VirtualClock
 from ngcc112.settings import AmiSettings, PanelSettings, Settings
 from ngcc112.sim import AmiSimulator
 from ngcc112.sim.calls import CallScript
@@ -21,9 +22,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+async def eventually(condition, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 async def stack(tmp_path):
-    sim = AmiSimulator(SimulatorConfig(speed=20.0))
+    # one virtual clock for Asterisk and the daemon; nothing here lets it move
+    clock = VirtualClock()
+    sim = AmiSimulator(SimulatorConfig(), clock=clock)
     await sim.start()
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
                         ami=AmiSettings(port=sim.port, reconnect_min=0.1),
@@ -34,7 +45,8 @@ async def stack(tmp_path):
     async def on_ready(services: Services) -> None:
         ready.set_result(services)
 
-    task = asyncio.create_task(serve(settings, stop=stop, on_ready=on_ready, say=lambda line: None))
+    task = asyncio.create_task(serve(settings, stop=stop, on_ready=on_ready, say=lambda line: None,
+                                     clock=clock))
     services = await asyncio.wait_for(ready, 20)
     yield sim, settings, services
     stop.set()
@@ -46,8 +58,7 @@ async def test_aml_posts_reach_the_store_without_a_session_and_get_200(stack):
     sim, settings, services = stack
     base = f"http://127.0.0.1:{settings.panel.port}"
     call = await sim.place_call(CallScript(number="081234567890", hangup_after=None))
-    while services.daemon.tracker.live_calls == frozenset():
-        await asyncio.sleep(0.02)
+    await eventually(lambda: services.daemon.tracker.live_calls)
     async with aiohttp.ClientSession() as http:
         form = {"v": "3", "device_number": "+6281234567890", "location_latitude": "-6.2",
                 "location_longitude": "106.8166", "location_accuracy": "25", "time": "1795843875000"}
@@ -98,3 +109,16 @@ async def test_the_configured_aml_window_reaches_the_running_triage(tmp_path):
 
     await serve(settings, stop=stop, on_ready=on_ready, say=lambda line: None)
     assert seen["windows"] == (timedelta(seconds=5), timedelta(seconds=60))
+
+
+async def test_the_injected_clock_reaches_the_daemon_triage_and_the_call_facts(stack):
+    sim, _settings, services = stack
+    triage = services.extras["triage"]
+    assert services.daemon.clock is sim.clock and triage.clock is sim.clock
+    call = await sim.place_call(CallScript(number="081234567891", hangup_after=None))
+    await eventually(lambda: services.daemon.tracker.live_calls)
+    await services.daemon.drained()
+    ticket = await services.store.by_linkedid(call.linkedid)
+    # Asterisk's Timestamp on the events, i.e. the virtual clock, not the host's
+    assert ticket.arrived_at.timestamp() == sim.clock.now()
+    await sim.engine.cancel_all()

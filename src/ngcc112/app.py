@@ -1,7 +1,8 @@
 """The composition root: build every part from settings, run them, stop them in reverse.
 
 database engine → ticket store and hub → call daemon (AMI link) → panel.
-``serve`` is what ``ngcc112 run`` and ``ngcc112 demo`` run.
+``serve`` is what ``ngcc112 run`` and ``ngcc112 demo`` run. Time is one injected
+:class:`~ngcc112.clock.Clock` (the host's unless a harness passes its own).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ngcc112.ami.link import AmiAuthError, AmiUnreachableError
+from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
@@ -43,7 +45,7 @@ class Services:
     extras: dict[str, object] = field(default_factory=dict)
 
 
-async def build(settings: Settings, *, migrate: bool = True) -> Services:
+async def build(settings: Settings, *, migrate: bool = True, clock: Clock = SYSTEM_CLOCK) -> Services:
     from ngcc112.tickets.sla import SlaTargets
 
     try:
@@ -65,7 +67,7 @@ async def build(settings: Settings, *, migrate: bool = True) -> Services:
         await seed_agencies(sessions)
     hub = Hub()
     store = TicketStore(sessions, hub.publish)
-    daemon = CallDaemon(settings, store, hub)
+    daemon = CallDaemon(settings, store, hub, clock=clock)
     return Services(settings, engine, sessions, hub, store, daemon)
 
 
@@ -94,6 +96,7 @@ async def serve(
     on_ready: Callable[[Services], Awaitable[None]] | None = None,
     panel: bool = True,
     say: Callable[[str], None] = print,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """Run daemon and panel until ``stop`` is set or SIGTERM/SIGINT; raise FatalError on fatal faults."""
     stop = stop or asyncio.Event()
@@ -102,7 +105,7 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
 
-    services = await build(settings)
+    services = await build(settings, clock=clock)
     runner: web.AppRunner | None = None
     link_task: asyncio.Task[None] | None = None
     triage = None
@@ -115,11 +118,11 @@ async def serve(
         from ngcc112.tickets.locations import Locations
 
         windows = settings.location
-        locations = Locations(services.sessions, services.hub.publish,
+        locations = Locations(services.sessions, services.hub.publish, clock=lambda: utc(clock),
                               window_before=timedelta(seconds=windows.aml_window_before_seconds),
                               window_after=timedelta(seconds=windows.aml_window_after_seconds))
         try:
-            triage = Triage(services, locations=locations)
+            triage = Triage(services, clock=clock, locations=locations)
         except PolicyError as exc:
             raise FatalError(f"bad [routing] settings: {exc}") from None
         services.extras["triage"] = triage

@@ -10,15 +10,17 @@ Three tasks joined by two queues:
 * ``_persist`` writes the call events to the ticket store one by one. When
   the database is away it keeps the events, in order, and retries with
   backoff: a database outage delays tickets, it loses none.
+
+Call facts carry Asterisk's own time (each event's ``Timestamp``, manager.conf
+``timestampevents = yes``); the injected :class:`~ngcc112.clock.Clock` stamps
+what Asterisk does not (resync snapshots, events without a ``Timestamp``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -27,6 +29,7 @@ from ngcc112.ami.events import CallEvent, CallsResynced, TrackerEvent
 from ngcc112.ami.link import AmiLink, LinkItem, LinkState, QueueSnapshot, Snapshot
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.tracker import CallTracker
+from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
 from ngcc112.tickets.store import TicketStore
@@ -52,12 +55,12 @@ class PipelineStats:
 
 class CallDaemon:
     def __init__(self, settings: Settings, store: TicketStore, hub: Hub, *,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
         self.stats = PipelineStats()
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock
         calls = settings.calls
         self.tracker = CallTracker(
             context=calls.context, extensions=calls.extensions,
@@ -65,9 +68,12 @@ class CallDaemon:
         )
         self._inbox: asyncio.Queue[LinkItem] = asyncio.Queue()
         self._outbox: asyncio.Queue[CallEvent | CallsResynced] = asyncio.Queue()
-        self.link = AmiLink(settings.ami, self._inbox.put_nowait,
-                            resync_queues=(calls.queue, calls.supervisor_queue), clock=self._clock)
+        self.link = AmiLink(settings.ami, self._receive,
+                            resync_queues=(calls.queue, calls.supervisor_queue),
+                            clock=lambda: utc(clock))
         self._tasks: list[asyncio.Task[None]] = []
+        #: A batch is being written (taken off the outbox, not yet in the database).
+        self._writing = False
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -90,16 +96,30 @@ class CallDaemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    @property
+    def is_drained(self) -> bool:
+        """Every event received so far has been tracked and written (or given up on)."""
+        return self._inbox.empty() and self._outbox.empty() and not self._writing
+
     async def drained(self) -> None:
         """Wait until every received event has been tracked and written."""
-        while not (self._inbox.empty() and self._outbox.empty() and self._idle.is_set()):
-            await asyncio.sleep(0.01)
+        while not self.is_drained:
+            await self._idle.wait()
+
+    def _receive(self, item: LinkItem) -> None:
+        self._idle.clear()
+        self._inbox.put_nowait(item)
+
+    def _update_idle(self) -> None:
+        if self.is_drained:
+            self._idle.set()
+        else:
+            self._idle.clear()
 
     # tasks ----------------------------------------------------------------------
     async def _track(self) -> None:
         while True:
             item = await self._inbox.get()
-            self._idle.clear()
             if isinstance(item, AmiMessage):
                 self.stats.ami_events += 1
                 events = self.tracker.feed(item)
@@ -112,13 +132,13 @@ class CallDaemon:
                 self.hub.publish(item)
             for event in events:
                 self._route(event)
-            if self._inbox.empty() and self._outbox.empty():
-                self._idle.set()
+            self._update_idle()
 
     def _route(self, event: TrackerEvent) -> None:
         self.hub.publish(event)
         if isinstance(event, (CallEvent, CallsResynced)):
             self.stats.call_events += 1
+            self._idle.clear()
             self._outbox.put_nowait(event)
 
     async def _persist(self) -> None:
@@ -127,6 +147,7 @@ class CallDaemon:
         while True:
             first = carried if carried is not None else await self._outbox.get()
             carried = None
+            self._writing = True
             self._idle.clear()
             batch = [first]
             # Everything already waiting goes in one transaction; a resync marker
@@ -137,10 +158,12 @@ class CallDaemon:
                     carried = item
                     break
                 batch.append(item)
-            await self._write(batch, prefix)
+            try:
+                await self._write(batch, prefix)
+            finally:
+                self._writing = carried is not None
             self.stats.db_backlog = self._outbox.qsize()
-            if carried is None and self._inbox.empty() and self._outbox.empty():
-                self._idle.set()
+            self._update_idle()
 
     async def _write(self, batch: list[CallEvent | CallsResynced], prefix: str) -> None:
         """Write one batch; keep it and retry while the database is away."""

@@ -52,6 +52,7 @@ from ngcc112.ami.events import (
     CallsResynced,
     CallVariables,
 )
+from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.location.numbers import canonical_number
 from ngcc112.routing.facts import (
     NO_HISTORY,
@@ -383,31 +384,26 @@ class _Live:
 class Triage:
     """Scores live calls and advises their queue priority. See the module docstring.
 
-    ``clock`` and ``time_scale`` exist for the simulator: with the daemon on
-    a simulated clock running ``time_scale`` times faster than real time,
-    the no-speech timer sleeps ``seconds / time_scale``.
+    Call facts carry Asterisk's time (the events' ``Timestamp``); ``clock`` is the
+    daemon's, for the no-speech timer and the moment a score is made.
     ``on_assessment(call_id, moment, assessment)`` is called after each score.
     """
 
     def __init__(self, services: Any, *, policy: Policy | None = None,
-                 clock: Callable[[], datetime] | None = None, time_scale: float = 1.0,
-                 locations: Locations | None = None,
+                 clock: Clock = SYSTEM_CLOCK, locations: Locations | None = None,
                  on_assessment: Callable[[str, str, Assessment], None] | None = None) -> None:
         if policy is None:
             try:
                 policy = Policy.from_mapping(services.settings.routing)
             except PolicyError as exc:
                 raise PolicyError(f"cannot start triage: {exc}") from None
-        if time_scale <= 0:
-            raise ValueError("time_scale must be positive")
         self.policy = policy
         self._services = services
         self._sessions: async_sessionmaker[AsyncSession] = services.sessions
         self._hub = services.hub
         self._daemon = services.daemon
-        self._clock = clock or _now
-        self._scale = time_scale
-        self.locations = locations or Locations(self._sessions, self._hub.publish, clock=self._clock)
+        self.clock = clock
+        self.locations = locations or Locations(self._sessions, self._hub.publish, clock=self.now)
         self._on_assessment = on_assessment
         self._calls: dict[str, _Live] = {}
         self._task: asyncio.Task[None] | None = None
@@ -451,14 +447,21 @@ class Triage:
         self._calls.clear()
         log.info("triage.stopped")
 
+    def now(self) -> datetime:
+        return utc(self.clock)
+
+    @property
+    def is_idle(self) -> bool:
+        """Every event received so far is handled, scored, steered and stored."""
+        sub = self._subscription
+        if sub is not None and not sub.queue.empty():
+            return False
+        return not any(job is not None and not job.done()
+                       for live in self._calls.values() for job in (live.worker, live.saver))
+
     async def idle(self) -> None:
         """Wait until every event received so far is handled and scored (for tests)."""
-        while True:
-            sub = self._subscription
-            busy = [job for live in self._calls.values() for job in (live.worker, live.saver)
-                    if job is not None and not job.done()]
-            if (sub is None or sub.queue.empty()) and not busy:
-                return
+        while not self.is_idle:
             await asyncio.sleep(0.01)
 
     def assessment(self, call_id: str) -> Assessment | None:
@@ -543,8 +546,7 @@ class Triage:
             return
 
         async def fire() -> None:
-            delay = (due - self._clock()).total_seconds() / self._scale
-            await asyncio.sleep(max(delay, 0.0) + 0.001)
+            await self.clock.sleep((due - self.now()).total_seconds() + 0.001)
             if live.call_id in self._calls and no_speech_due(live.facts, self.policy) is not None:
                 self._poke(live)
 
@@ -589,7 +591,7 @@ class Triage:
         history = await self._history(live)
         if not started:
             return
-        now = max(self._clock(), facts.ended_at or facts.arrived_at)
+        now = max(self.now(), facts.ended_at or facts.arrived_at)
         seen = history_only(facts) if live.adopted else facts
         assessment = score_call(seen, history, self.policy, now)
         live.last = assessment
@@ -713,7 +715,7 @@ class Triage:
         ticket_id = await self._ticket_id(live)
         if ticket_id is None:
             return False  # not written yet by the ticket store, or the database is away
-        at = self._clock()
+        at = self.now()
         changes = {"ghost_score": ghost, "prank_score": prank, "score_reasons": reasons,
                    "likely_real": assessment.likely_real, "queue_priority": live.priority}
         try:
@@ -752,7 +754,7 @@ class Triage:
         try:
             if geo_ready:
                 snapshot = dict(live.geo)
-                await self.locations.record_sip_fix(ticket_id, snapshot, at=self._clock())
+                await self.locations.record_sip_fix(ticket_id, snapshot, at=self.now())
                 live.geo_recorded = snapshot
             if not live.aml_checked:
                 await self.locations.attach_pending_aml(ticket_id)

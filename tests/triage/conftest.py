@@ -1,8 +1,11 @@
-"""The live pipeline on the simulator's clock: simulator → AMI link → tracker → tickets + triage.
+"""The live pipeline on virtual time: simulator → AMI link → tracker → tickets + triage.
 
-The daemon is built with the simulator's clock (simulated seconds) so that a
-10-second no-speech window is 10 simulated seconds whatever the speed; the
-triage timers sleep ``seconds / speed``.
+The simulator, the daemon and triage share one :class:`~ngcc112.clock.VirtualClock`.
+Time moves only while a test waits through the pipeline (``until``, ``settle``),
+and only when everything the simulator sent has been tracked and stored, triage
+has scored it and its priority changes have been answered. A 10-second no-speech
+window is 10 virtual seconds, and triage always has its say before an operator
+answers, however busy the machine.
 """
 
 from __future__ import annotations
@@ -11,21 +14,24 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from ngcc112.ami.events import MembersResynced
 from ngcc112.app import Services
+from ngcc112.clock import VirtualClock
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
 from ngcc112.settings import AmiSettings, Settings
 from ngcc112.sim import AmiSimulator, SimulatorConfig
+from ngcc112.sim.driver import Driver
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.store import TicketStore
 from ngcc112.triage import Triage
 
-SPEED = 20.0
+#: Real seconds a wait may take before the test fails (a hang, never a slow machine).
+REAL_TIMEOUT = 30.0
 #: What the daemon sends on its own (login, keep-alive, resync); everything else is triage's.
 DAEMON_ACTIONS = {"Login", "Logoff", "Ping", "CoreShowChannels", "QueueStatus"}
 
@@ -37,24 +43,30 @@ class Pipeline:
     triage: Triage
     link_task: asyncio.Task
     assessments: list[tuple[str, str, Any]]
+    driver: Driver
 
     @property
     def store(self) -> TicketStore:
         return self.services.store
 
+    def caught_up(self) -> bool:
+        """Everything the simulator sent is tracked and stored, and triage is done with it."""
+        daemon = self.services.daemon
+        return (daemon.stats.ami_events == self.sim.events_delivered and daemon.is_drained
+                and self.triage.is_idle)
+
+    async def until(self, condition: Callable[[], object]) -> None:
+        """Let virtual time pass until ``condition()`` holds at a quiet moment."""
+        await self.driver.run_until(lambda: bool(condition()), timeout=REAL_TIMEOUT)
+
     async def settle(self) -> None:
-        """Wait until every simulated call ended and everything was tracked, stored and scored."""
-        await asyncio.wait_for(self.sim.wait_idle(), 30)
-        for _ in range(3):
-            await asyncio.wait_for(self.services.daemon.drained(), 15)
-            await asyncio.wait_for(self.triage.idle(), 15)
-            await asyncio.sleep(0.05)
+        """Let every simulated call end, with everything tracked, stored and scored."""
+        await self.until(lambda: not self.sim.engine.calls)
 
     def add_operator(self, endpoint: str, *, talk_seconds: float = 4.0,
                      ring_seconds: float = 4.0) -> None:
-        """An operator softphone in the queue (as QueueAdd would make it), hanging up after a
-        while. It rings a few seconds before answering, as people do: time for triage to
-        steer the caller while it still waits, even on a loaded test machine."""
+        """An operator softphone in the queue (as QueueAdd would make it), ringing a few
+        seconds before answering, as people do, and hanging up after a while."""
         self.sim.set_softphone(endpoint, ring_seconds=ring_seconds, talk_seconds=talk_seconds)
         queue = self.sim.engine.queues["ngcc112-operators"]
         interface = f"PJSIP/{endpoint}"
@@ -73,12 +85,9 @@ async def pipeline(database_url):
 
     async def start(routing: dict[str, Any] | None = None,
                     on_assessment: Callable[..., None] | None = None) -> Pipeline:
-        sim = AmiSimulator(SimulatorConfig(speed=SPEED))
+        clock = VirtualClock()
+        sim = AmiSimulator(SimulatorConfig(), clock=clock)
         await sim.start()
-
-        def clock() -> datetime:
-            return datetime.fromtimestamp(sim.engine.wall(), UTC)
-
         engine = make_engine(database_url)
         sessions = make_sessions(engine)
         hub = Hub()
@@ -95,16 +104,30 @@ async def pipeline(database_url):
             if on_assessment is not None:
                 on_assessment(call_id, moment, assessment)
 
-        triage = Triage(services, clock=clock, time_scale=SPEED, on_assessment=record)
+        triage = Triage(services, clock=clock, on_assessment=record)
+        resyncs = hub.subscribe()
         await triage.start()
         await daemon.start()
         link_task = asyncio.create_task(daemon.run_link())
-        for _ in range(200):
-            if daemon.link.status.connected:
-                break
-            await asyncio.sleep(0.01)
-        pipe = Pipeline(sim, services, triage, link_task, assessments)
+        driver = Driver(clock)
+        pipe = Pipeline(sim, services, triage, link_task, assessments, driver)
+        driver.watch(quiet=pipe.caught_up,
+                     probe=lambda: (sim.events_delivered, daemon.stats.ami_events,
+                                    daemon.stats.tickets_written, len(assessments), hub.published))
         started.append((pipe, engine))
+        # logged in and resynced: no action of the daemon's own is in flight any more
+        resynced = False
+
+        def up() -> bool:
+            nonlocal resynced
+            while not resyncs.queue.empty():
+                resynced = resynced or isinstance(resyncs.queue.get_nowait(), MembersResynced)
+            return resynced or link_task.done()
+
+        await pipe.until(up)
+        resyncs.close()
+        if link_task.done():
+            link_task.result()
         return pipe
 
     yield start

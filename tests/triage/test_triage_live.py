@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -24,7 +22,7 @@ async def _ticket(pipe, number: str) -> Ticket:
 
 async def _add_past(pipe, number: str, verdicts: list[str], *, minutes_ago: float = 60) -> None:
     async with pipe.services.sessions.begin() as session:
-        now = pipe.triage._clock()
+        now = pipe.triage.now()
         for i, verdict in enumerate(verdicts):
             arrived = now - timedelta(minutes=minutes_ago + 10 * i)
             session.add(Ticket(linkedid=f"past-{number}-{i}", state="closed", caller_number=number,
@@ -142,12 +140,8 @@ async def test_triage_only_ever_sends_queue_priority_changes_across_every_scenar
     ]
     for script in scripts:
         await pipe.sim.place_call(script)
-    # The operator logs in only once triage has steered the queue: on a loaded machine an
-    # operator free from the start may answer a caller before its history is even read.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 15
-    while not pipe.actions("QueueChangePriorityCaller") and loop.time() < deadline:
-        await asyncio.sleep(0.05)
+    # The operator logs in once triage has steered the queue.
+    await pipe.until(lambda: pipe.actions("QueueChangePriorityCaller"))
     pipe.add_operator("op1", talk_seconds=6.0)
     await pipe.settle()
     names = {h.get("Action") for h in pipe.actions()}

@@ -18,11 +18,13 @@ from ngcc112.ami.events import (
     CallVariables,
 )
 from ngcc112.ami.link import AmiNotConnected
+from ngcc112.clock import VirtualClock, utc
 from ngcc112.hub import Hub
 from ngcc112.routing.policy import PolicyError
 from ngcc112.settings import Settings
 from ngcc112.sim import CallScript
 from ngcc112.sim.calls import Location
+from ngcc112.sim.driver import Driver
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.models import Ticket
 from ngcc112.tickets.store import TicketStore
@@ -32,7 +34,7 @@ from ngcc112.triage import Triage, add_to_blocklist
 async def test_the_sip_position_and_an_early_aml_message_end_up_on_the_ticket(pipeline):
     pipe = await pipeline()
     number = "081277770001"
-    at = pipe.triage._clock()
+    at = pipe.triage.now()
     body = urlencode({"v": "3", "device_number": "+6281277770001", "time": int(at.timestamp() * 1000),
                       "location_latitude": "-6.3001", "location_longitude": "106.9002",
                       "location_accuracy": "8"}).encode()
@@ -58,7 +60,7 @@ async def test_a_blocklisted_number_is_lowered_but_still_queued_and_answered(pip
     pipe = await pipeline(routing={"weight_blocklist": 0.7})
     number = "081266660001"
     await add_to_blocklist(pipe.services.sessions, number, "calls daily to insult operators",
-                           "spv.rina", at=pipe.triage._clock() - timedelta(days=1))
+                           "spv.rina", at=pipe.triage.now() - timedelta(days=1))
     pipe.add_operator("op1", talk_seconds=3.0)
     placed = await pipe.sim.place_call(CallScript(number=number, hangup_after=None))
     await pipe.settle()
@@ -93,9 +95,12 @@ async def test_a_link_that_is_down_is_logged_and_the_score_still_stored(database
     daemon = types.SimpleNamespace(link=link, tracker=tracker)
     services = types.SimpleNamespace(settings=Settings(), sessions=sessions, hub=hub, store=store,
                                      daemon=daemon, extras={})
-    triage = Triage(services)
+    clock = VirtualClock()
+    driver = Driver(clock)
+    triage = Triage(services, clock=clock)
+    driver.watch(quiet=lambda: triage.is_idle, probe=lambda: len(link.sent))
     await triage.start()
-    t0 = datetime.now(UTC)
+    t0 = utc(clock)
     events = [
         CallArrived(call_id="c1", at=t0, channel="PJSIP/caller1-00000001", uniqueid="u1",
                     caller_number="081211112222", caller_name=None, exten="112"),
@@ -108,19 +113,20 @@ async def test_a_link_that_is_down_is_logged_and_the_score_still_stored(database
         for event in events:  # as the daemon does: on the hub at once, then into the ticket
             hub.publish(event)
             await store.record(event)
-        await triage.idle()
+        await driver.settle()
         # tried (and tried again at later evaluations while the call waits), never raised
         assert link.sent and {a.name for a in link.sent} == {"QueueChangePriorityCaller"}
         assert {a.get("Priority") for a in link.sent} == {"10"}
         ticket = await store.by_linkedid("c1")
         assert "silent_digit" in {r["code"] for r in ticket.score_reasons}
+        await driver.advance(9.0)
         ended = CallEnded(call_id="c1", at=t0 + timedelta(seconds=9), cause=16, cause_text="")
         hub.publish(ended)
         await store.record(ended)
-        await triage.idle()
+        await driver.settle()
         attempts = len(link.sent)
-        await asyncio.sleep(0.3)
-        await triage.idle()
+        assert clock.next_deadline() is None  # no timer left for an ended call
+        await driver.advance(60.0)
         assert len(link.sent) == attempts  # ended: nothing more to steer
     finally:
         await triage.stop()
@@ -142,11 +148,13 @@ class _FlakySessions:
 
     def __init__(self, sessions) -> None:
         self._sessions, self.down = sessions, False
+        self.refused = 0
 
     def _check(self) -> None:
         if self.down:
             from sqlalchemy.exc import OperationalError
 
+            self.refused += 1
             raise OperationalError("connect", {}, ConnectionRefusedError("database is down"))
 
     def __call__(self, *args, **kwargs):
@@ -181,7 +189,7 @@ async def test_a_final_score_is_written_once_the_database_is_back(database_url):
         ended = CallEnded(call_id="c2", at=t0 + timedelta(seconds=1.5), cause=16, cause_text="")
         hub.publish(ended)
         await store.record(ended)
-        await asyncio.sleep(0.3)
+        await _eventually(lambda: flaky.refused >= 2)  # the final score tried, and tried again
         assert (await store.by_linkedid("c2")).ghost_score is None
         flaky.down = False
         await asyncio.wait_for(triage.idle(), 10)
@@ -204,9 +212,12 @@ async def test_a_call_found_by_a_resync_is_scored_on_its_history_only(database_u
     services = types.SimpleNamespace(settings=Settings(routing={"no_speech_seconds": 0.2}),
                                      sessions=sessions, hub=hub, store=store, daemon=daemon,
                                      extras={})
-    triage = Triage(services)
+    clock = VirtualClock()
+    driver = Driver(clock)
+    triage = Triage(services, clock=clock)
+    driver.watch(quiet=lambda: triage.is_idle, probe=lambda: len(link.sent))
     await triage.start()
-    t0 = datetime.now(UTC)
+    t0 = utc(clock)
     events = [
         CallArrived(call_id="c3", at=t0, channel="PJSIP/caller1-00000003", uniqueid="u3",
                     caller_number="081211114444", caller_name=None, exten="112", adopted=True),
@@ -217,8 +228,7 @@ async def test_a_call_found_by_a_resync_is_scored_on_its_history_only(database_u
         for event in events:
             hub.publish(event)
             await store.record(event)
-        await asyncio.sleep(0.5)  # past the no-speech window: no timer for an adopted call
-        await triage.idle()
+        await driver.advance(5.0)  # past the no-speech window: no timer for an adopted call
         ticket = await store.by_linkedid("c3")
         assert ticket.ghost_score == 0.0 and ticket.score_reasons == []
         assert link.sent == []
@@ -269,10 +279,16 @@ async def test_a_hung_database_does_not_delay_raising_a_caller_who_pressed_5():
                        position=1, channel="PJSIP/caller1-00000004"),
         ):
             hub.publish(event)
-        for _ in range(400):  # the history read times out after 2 s; nothing else waits
-            if sent:
-                break
-            await asyncio.sleep(0.01)
+        await _eventually(lambda: sent)  # the history read times out after 2 s; nothing else waits
         assert [a.get("Priority") for a in sent] == ["10"]
     finally:
         await triage.stop(flush_timeout=0.1)
+
+
+async def _eventually(condition, timeout: float = 20.0) -> None:
+    """Wait (real time: a database thread, a timeout) until ``condition()`` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
