@@ -4,18 +4,27 @@ The expected tickets are read off the transcript by a deliberately naive
 oracle (first Newchannel in from-pstn/112 per Linkedid = arrival, its
 QueueCallerJoin = queued, AgentConnect = answered, last caller-side Hangup =
 end), and the facts SCENARIOS.txt states are pinned by hand below.
+
+The replay paces the events on a virtual clock that moves only once the daemon
+has tracked and stored everything sent so far and finished its own resync, so
+the daemon sees the same stream, interleaved the same way, on any machine.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
 
+from ngcc112.ami.events import MembersResynced
 from ngcc112.ami.message import parse_frame
+from ngcc112.clock import VirtualClock
 from ngcc112.replay import AnswerBook, Transcript, TranscriptServer
+from ngcc112.sim.driver import Driver
+
+#: Real seconds a replay may take before the test fails (a hang, never a slow machine).
+REAL_TIMEOUT = 30.0
 
 CALL_TRANSCRIPTS = [
     "a_call_answered_bridged", "a_local_call_answered_bridged", "b_abandon_in_queue",
@@ -62,12 +71,28 @@ def oracle(transcript: Transcript) -> dict[str, Expected]:
 
 async def replay(transcripts_dir, start_daemon, *names: str):
     transcripts = [Transcript.load(transcripts_dir / name) for name in names]
-    server = TranscriptServer(transcripts, AnswerBook(transcripts_dir), speed=40.0)
+    clock = VirtualClock()
+    server = TranscriptServer(transcripts, AnswerBook(transcripts_dir), clock=clock)
     await server.start()
     running = await start_daemon(server.port)
-    await asyncio.wait_for(server.finished.wait(), 30)
-    await asyncio.sleep(0.05)
-    await running.daemon.drained()
+    daemon = running.daemon
+    resyncs = running.hub.subscribe()
+    done = 0
+
+    def resynced() -> bool:
+        """Every session the link opened has finished its resync (no action of its own in flight)."""
+        nonlocal done
+        while not resyncs.queue.empty():
+            done += isinstance(resyncs.queue.get_nowait(), MembersResynced)
+        return done >= daemon.link.status.session
+
+    driver = Driver(clock)
+    driver.watch(quiet=lambda: (daemon.stats.ami_events == server.events_sent and daemon.is_drained
+                                and resynced()),
+                 probe=lambda: (server.events_sent, daemon.stats.ami_events,
+                                daemon.stats.tickets_written, daemon.link.status.session))
+    await driver.run_until(server.finished.is_set, timeout=REAL_TIMEOUT)
+    resyncs.close()
     tickets = {t.linkedid: t for t in await running.store.recent(100)}
     await server.stop()
     return transcripts, tickets, running
@@ -172,8 +197,4 @@ async def test_asterisk_restart_ends_the_call_and_the_daemon_reconnects(transcri
     (ticket,) = tickets.values()
     assert ticket.caller_number == "5550801"
     assert ticket.abandoned and ticket.hangup_cause == 0
-    for _ in range(100):
-        if running.daemon.link.status.session == 2 and running.daemon.link.connected:
-            break
-        await asyncio.sleep(0.02)
-    assert running.daemon.link.status.session == 2
+    assert running.daemon.link.status.session == 2 and running.daemon.link.connected

@@ -7,7 +7,9 @@ Asterisk sent them:
 
 * the banner, then the recorded answer to the client's ``Login`` (with the
   client's own ActionID);
-* every recorded *event* in order, spaced as recorded divided by ``speed``;
+* every recorded *event* in order, spaced as recorded, on the injected
+  :class:`~ngcc112.clock.Clock` (a :class:`~ngcc112.clock.VirtualClock` in the
+  tests: the spacing then costs no real time and cannot be disturbed by load);
 * the recording client's own action answers are left out (this client did not
   send those actions); this client's actions are answered with a recorded
   answer to the same action (``CoreShowChannels`` and ``QueueStatus`` as
@@ -31,6 +33,7 @@ from pathlib import Path
 import structlog
 
 from ngcc112.ami.message import parse_frame
+from ngcc112.clock import SYSTEM_CLOCK, Clock, ScaledClock, wait_for
 
 log = structlog.get_logger(__name__)
 
@@ -164,13 +167,21 @@ def _with_timestamp(raw: bytes, wall: float) -> bytes:
 
 
 class TranscriptServer:
-    """Serves recorded transcripts to one client connection after another."""
+    """Serves recorded transcripts to one client connection after another.
 
-    def __init__(self, transcripts: list[Transcript], book: AnswerBook, *, speed: float = 50.0,
+    ``clock`` paces the events (the host's by default). ``speed`` is deprecated: for
+    callers not yet on a clock it runs the pacing that many times faster
+    (:class:`~ngcc112.clock.ScaledClock`).
+    """
+
+    def __init__(self, transcripts: list[Transcript], book: AnswerBook, *,
+                 clock: Clock | None = None, speed: float | None = None,
                  timestamps: bool = True, host: str = "127.0.0.1") -> None:
         self._transcripts = list(transcripts)
         self._book = book
-        self._speed = speed
+        if clock is None:
+            clock = ScaledClock(speed) if speed is not None else SYSTEM_CLOCK
+        self.clock = clock
         self._timestamps = timestamps
         self._host = host
         self._server: asyncio.Server | None = None
@@ -178,6 +189,8 @@ class TranscriptServer:
         #: How long the stream waits after FullyBooted for the client's CoreShowChannels.
         self.resync_grace = 2.0
         self.received: list[dict[str, str]] = []
+        #: Recorded events written so far (a harness compares it with what arrived).
+        self.events_sent = 0
         #: Set when the last transcript's events have all been sent.
         self.finished = asyncio.Event()
 
@@ -241,23 +254,23 @@ class TranscriptServer:
         # recorded idle CoreShowChannels answer is true when the client gets it.
         booted = next((i for i, f in enumerate(frames) if f.name == "FullyBooted"), -1)
         for frame in frames[: booted + 1]:
-            writer.write(_with_timestamp(frame.raw, frame.wall) if self._timestamps else frame.raw)
+            self._write_event(writer, frame)
         await writer.drain()
         if booted >= 0:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(resynced.wait(), self.resync_grace)
+            with contextlib.suppress(TimeoutError):
+                await wait_for(self.clock, resynced.wait(), self.resync_grace)
         frames = frames[booted + 1:]
         start = frames[0].t if frames else 0.0
-        loop = asyncio.get_running_loop()
-        began = loop.time()
+        began = self.clock.monotonic()
         for frame in frames:
-            delay = (frame.t - start) / self._speed - (loop.time() - began)
-            if delay > 0:
-                await asyncio.sleep(delay)
-            raw = _with_timestamp(frame.raw, frame.wall) if self._timestamps else frame.raw
-            writer.write(raw)
+            await self.clock.sleep(began + (frame.t - start) - self.clock.monotonic())
+            self._write_event(writer, frame)
             await writer.drain()
         if transcript is self._transcripts[-1]:
             self.finished.set()
         if transcript.server_closes:
             writer.close()
+
+    def _write_event(self, writer: asyncio.StreamWriter, frame: Frame) -> None:
+        writer.write(_with_timestamp(frame.raw, frame.wall) if self._timestamps else frame.raw)
+        self.events_sent += 1
