@@ -2,7 +2,8 @@
 
 1. tracker: every recorded transcript fed to the pure tracker, repeated — AMI events per second.
 2. pipeline: a surge of 112 calls through the simulator (its own process) → TCP → link → tracker →
-   SQLite; ticket-open latency (Newchannel received → ticket committed) as percentiles.
+   SQLite; ticket-open latency (Newchannel as stamped by the simulated Asterisk → ticket
+   committed: events carry Asterisk's Timestamp) as percentiles.
 3. memory: tracker bytes per live call (tracemalloc), 2,000 calls held open.
 
 Run with `make bench` (or `.venv/bin/python bench/run.py [--calls N]`).
@@ -121,8 +122,8 @@ async def bench_pipeline(calls: int) -> None:
             print(f"pipeline: a surge of {calls} calls (AMI Originate, simulator in its own process) → "
                   f"{calls} tickets in {elapsed:.2f} s ({calls / elapsed:,.0f} tickets/s, "
                   f"{daemon.stats.ami_events} AMI events)")
-            print(f"  Newchannel received → ticket committed, ms: p50 {percentile(latencies, 50):.1f}  "
-                  f"p95 {percentile(latencies, 95):.1f}  p99 {percentile(latencies, 99):.1f}  "
+            print(f"  Newchannel (Asterisk's Timestamp) → ticket committed, ms: "
+                  f"p50 {percentile(latencies, 50):.1f}  p95 {percentile(latencies, 95):.1f}  p99 {percentile(latencies, 99):.1f}  "
                   f"max {max(latencies):.1f}  mean {statistics.mean(latencies):.1f}")
             await admin.stop()
             admin_task.cancel()
