@@ -272,9 +272,10 @@ async def test_run_simulator_serves_the_settings_login(capsys: pytest.CaptureFix
     settings = Settings(ami=AmiSettings(host="127.0.0.1", port=port, username="demo", secret="s3cret"))
     task = asyncio.create_task(run_simulator(settings, port, 0.0))
     try:
-        for _ in range(100):
-            if f"127.0.0.1:{port}" in capsys.readouterr().out:
-                break
+        # the host's clock here (ngcc112 sim); wait for the line saying it listens
+        deadline = asyncio.get_running_loop().time() + 20
+        while f"127.0.0.1:{port}" not in capsys.readouterr().out:
+            assert asyncio.get_running_loop().time() < deadline, "ngcc112 sim did not start"
             await asyncio.sleep(0.02)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         assert await reader.readline() == b"Asterisk Call Manager/11.0.0\r\n"
