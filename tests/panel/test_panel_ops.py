@@ -18,10 +18,14 @@ async def test_healthz_reports_ami_and_database(client, fake_link):
     assert body["status"] == "ok"
     assert response.headers["Cache-Control"] == "no-store"
     assert body["ami"]["connected"] is True and body["database"]["reachable"] is True
+    assert (await client.get("/readyz")).status == 200
     fake_link.set_connected(False)
     down = await client.get("/healthz")
-    assert down.status == 503
+    assert down.status == 200, "liveness: the daemon runs"
     assert (await down.json())["status"] == "degraded"
+    not_ready = await client.get("/readyz")
+    assert not_ready.status == 503
+    assert (await not_ready.json())["ami"]["connected"] is False
 
 
 async def test_healthz_when_the_database_is_gone(client, services):
@@ -30,11 +34,40 @@ async def test_healthz_when_the_database_is_gone(client, services):
     await services.engine.dispose()
     services.engine = create_async_engine("sqlite+aiosqlite:////nonexistent/dir/x.db")
     response = await client.get("/healthz")
-    assert response.status == 503
+    assert response.status == 200
     body = await response.json()
-    assert body["database"]["reachable"] is False and body["database"]["error"]
+    assert body["status"] == "degraded"
+    assert body["database"]["reachable"] is False and body["database"]["error"] == "error"
+    assert "nonexistent" not in await response.text(), "no database details in the anonymous answer"
+    assert (await client.get("/readyz")).status == 503
     metrics = await (await client.get("/metrics")).text()
     assert "ngcc112_ami_link_up 1.0" in metrics
+
+
+async def test_health_answers_within_its_bound_when_the_database_hangs(client, services, monkeypatch):
+    """A database that accepts and then never answers (silent): the probe gives up, the answer comes."""
+    import asyncio
+
+    from ngcc112.panel import api
+
+    never = asyncio.Event()
+
+    class SilentEngine:
+        def connect(self):
+            return self
+
+        async def __aenter__(self):
+            await never.wait()
+
+        async def __aexit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(services, "engine", SilentEngine())
+    for path, status in (("/healthz", 200), ("/readyz", 503)):
+        response = await asyncio.wait_for(client.get(path), api.PROBE_SECONDS + 5)
+        assert response.status == status
+        assert (await response.json())["database"] == {"reachable": False, "error": "no answer",
+                                                       "backlog": 0}
 
 
 async def test_metrics_in_prometheus_text_format(client, services):
@@ -63,7 +96,7 @@ def _app_operations(app) -> set[tuple[str, str]]:
         path = re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)
         if route.method in ("HEAD", "*"):
             continue
-        if path.startswith(("/api/", "/ws/")) or path in ("/healthz", "/metrics", "/ws"):
+        if path.startswith(("/api/", "/ws/")) or path in ("/healthz", "/readyz", "/metrics", "/ws"):
             found.add((route.method, path))
     return found
 

@@ -73,7 +73,7 @@ class Daemon:
         if "ami.resynced" not in current.read_text(errors="replace"):
             return False
         try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as answer:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as answer:
                 return answer.status == 200
         except OSError:
             return False

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 from datetime import datetime, timezone
 from typing import Any
 
+import structlog
 from aiohttp import web
 from aiohttp_session import get_session
 from sqlalchemy import func, select, text
@@ -18,6 +21,8 @@ from ngcc112.tickets import intake
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import TicketChanged, jsonable
+
+log = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
 DISPATCHER = Role.DISPATCHER.value
@@ -273,30 +278,57 @@ async def ticket_complete(request: web.Request) -> web.Response:
 # -- operations --------------------------------------------------------------------------------
 
 
+#: How long a health probe waits for the database: /healthz and /readyz answer within a second.
+PROBE_SECONDS = 0.5
+
+
 async def database_ok(request: web.Request) -> tuple[bool, str]:
-    try:
+    """Does the database answer ``SELECT 1`` within :data:`PROBE_SECONDS`? The reason when not,
+    as a category only (no host, port or driver text: the answer is anonymous)."""
+    async def probe() -> None:
         async with request.app[PANEL].services.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(probe(), PROBE_SECONDS)
         return True, ""
-    except Exception as exc:  # any failure means "not reachable" here; the reason is shown
-        return False, str(exc).splitlines()[0][:200]
+    except asyncio.TimeoutError:
+        return False, "no answer"
+    except Exception as exc:  # any failure means "not reachable" here
+        log.warning("panel.database_probe_failed", error=type(exc).__name__,
+                    detail=str(exc).splitlines()[0][:200] if str(exc) else "")
+        return False, "refused" if isinstance(exc, (ConnectionError, OSError)) else "error"
 
 
-@routes.get("/healthz")
-async def healthz(request: web.Request) -> web.Response:
-    """200 when the AMI link is up and the database answers; 503 with the details otherwise."""
+def _health(request: web.Request, db_ok: bool, db_error: str) -> dict[str, object]:
     panel = request.app[PANEL]
     status = panel.services.daemon.status()
-    db_ok, db_error = await database_ok(request)
-    healthy = bool(status["ami_connected"]) and db_ok
-    return web.json_response({
-        "status": "ok" if healthy else "degraded",
+    ready = bool(status["ami_connected"]) and db_ok
+    return {
+        "status": "ok" if ready else "degraded",
         "ami": {"connected": status["ami_connected"], "since": status["ami_since"],
                 "last_error": status["ami_last_error"]},
         "database": {"reachable": db_ok, "error": db_error, "backlog": status["db_backlog"]},
         "live_calls": status["live_calls"],
         "websocket_clients": panel.live.client_count,
-    }, status=200 if healthy else 503)
+    }
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: 200 while the daemon runs, within a second whatever is down; the body says
+    what is degraded (AMI link, database, the backlog of events waiting for the database)."""
+    db_ok, db_error = await database_ok(request)
+    return web.json_response(_health(request, db_ok, db_error))
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness for load balancers and systemd: 200 when logged in to Asterisk and the
+    database answers, 503 otherwise (same body as /healthz)."""
+    db_ok, db_error = await database_ok(request)
+    body = _health(request, db_ok, db_error)
+    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
 async def ticket_counts(request: web.Request) -> dict[str, int]:

@@ -37,7 +37,11 @@ SESSION_SECONDS = 14 * 3600
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths that are neither pages nor API: no session is loaded for them.
 # /aml/: Android ELS and SMS gateways post there without a session and must always get a 2xx.
-_NO_SESSION_PREFIXES = ("/static/", "/healthz", "/metrics", "/api/openapi.json", "/aml/")
+_NO_SESSION_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/aml/")
+
+#: The users of live sessions as last read from the database (user id → row): while the
+#: database is away, an operator who was logged in keeps the desk and the screen-pop.
+KNOWN_USERS = web.AppKey("ngcc112_known_users", dict)
 
 
 def session_key(cookie_secret: str) -> bytes:
@@ -53,6 +57,10 @@ def setup(app: web.Application, cookie_secret: str, secure: bool = False) -> Non
                                      secure=secure)
     setup_sessions(app, storage)
     app[THROTTLE] = LoginThrottle()
+    app[KNOWN_USERS] = {}
+    from ngcc112.panel.outage import database_outage_middleware
+
+    app.middlewares.append(database_outage_middleware)
     app.middlewares.append(csrf_middleware)
     app.middlewares.append(user_middleware)
 
@@ -131,12 +139,29 @@ async def user_middleware(request: web.Request, handler: Handler) -> web.StreamR
             session.invalidate()  # a shift is over: log in again
             user_id = None
         if isinstance(user_id, int):
-            user = await get_user(request.app[PANEL].services.sessions, user_id)
+            user = await _session_user(request, user_id)
             if user is None or not user.active or session.get("role") != user.role:
                 session.invalidate()
             else:
                 request[USER] = user
     return await handler(request)
+
+
+async def _session_user(request: web.Request, user_id: int) -> User | None:
+    from ngcc112.panel.outage import is_database_away
+
+    known: dict[int, User] = request.app[KNOWN_USERS]
+    try:
+        user = await get_user(request.app[PANEL].services.sessions, user_id)
+    except Exception as exc:
+        if not is_database_away(exc) or user_id not in known:
+            raise
+        return known[user_id]
+    if user is None:
+        known.pop(user_id, None)
+    else:
+        known[user_id] = user
+    return user
 
 
 async def log_in(request: web.Request, user: User) -> str:

@@ -145,9 +145,13 @@ def spec() -> dict[str, Any]:
                 "get": {"summary": "This description", "responses": {"200": {"description": "OpenAPI 3"}}},
             },
             "/healthz": {
-                "get": {"summary": "AMI link and database health (200 healthy, 503 degraded)",
-                        "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "Healthy"),
-                                      "503": _json({"$ref": "#/components/schemas/Health"}, "Degraded")}},
+                "get": {"summary": "Liveness: 200 within a second whatever is down; the body says what is degraded",
+                        "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "Running")}},
+            },
+            "/readyz": {
+                "get": {"summary": "Readiness: 200 when logged in to Asterisk and the database answers, else 503",
+                        "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "Ready"),
+                                      "503": _json({"$ref": "#/components/schemas/Health"}, "Not ready")}},
             },
             "/metrics": {
                 "get": {"summary": "Prometheus metrics (text format)",

@@ -151,7 +151,14 @@ async def desk_view(panel: Panel, user: User) -> dict[str, Any]:
             panel.calls.clear_active(desk.active.interface, desk.active.call_id)
             out["active"] = None
     elif user.interface:
-        ticket = await _open_intake_ticket(panel, user.interface)
+        from ngcc112.panel.outage import is_database_away
+
+        try:
+            ticket = await _open_intake_ticket(panel, user.interface)
+        except Exception as exc:
+            if not is_database_away(exc):
+                raise
+            ticket = None
         if ticket is not None:
             out["active"] = {"call_id": ticket.linkedid, "phase": "connected",
                              "since": jsonable(ticket.answered_at),
@@ -162,8 +169,18 @@ async def desk_view(panel: Panel, user: User) -> dict[str, Any]:
 
 
 async def _call_view(panel: Panel, call: OperatorCall) -> dict[str, Any]:
-    ticket = await ticket_for_call(panel, call.call_id)
-    view = await ticket_view(panel, ticket) if ticket is not None else None
+    """A ringing or active call: the caller from the live call state, the ticket when the
+    database answers (while it is away the screen-pop still comes, without the ticket)."""
+    from ngcc112.panel.outage import is_database_away
+
+    try:
+        ticket = await ticket_for_call(panel, call.call_id)
+        view = await ticket_view(panel, ticket) if ticket is not None else None
+    except Exception as exc:
+        if not is_database_away(exc):
+            raise
+        log.warning("panel.ticket_unavailable", call_id=call.call_id, error=type(exc).__name__)
+        ticket, view = None, None
     since = call.at
     if call.phase == "connected" and ticket is not None and ticket.answered_at is not None:
         since = ticket.answered_at

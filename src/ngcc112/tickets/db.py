@@ -13,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
+#: Seconds before a silent PostgreSQL counts as away (see make_engine).
+CONNECT_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 10.0
+POOL_TIMEOUT = 5.0
+
 
 def make_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
@@ -32,7 +37,12 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # A server that stops answering (not refusing: silent) is noticed in seconds, not minutes:
+    # connecting gives up after CONNECT_TIMEOUT, a statement after STATEMENT_TIMEOUT, and
+    # waiting for a pooled connection after POOL_TIMEOUT.
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                               pool_timeout=POOL_TIMEOUT,
+                               connect_args={"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT})
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
