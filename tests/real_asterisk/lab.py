@@ -88,6 +88,25 @@ def lab_changes(*, sip_port: int, ami_port: int, carrier_port: int) -> list[LabC
     ]
 
 
+#: Where asterisk-config/cel_custom.conf writes, under <astlogdir>.
+CEL_CSV = "cel-custom/ngcc112-cel.csv"
+#: The PostgreSQL variant of CEL, installed only for the tests that use it.
+CEL_PGSQL_CONF = CONFIG_DIR / "postgresql" / "cel_pgsql.conf"
+
+
+def cel_pgsql_changes(*, dbname: str, user: str = "postgres", host: str = "127.0.0.1",
+                      port: int = 5432) -> list[LabChange]:
+    """What the lab changes in postgresql/cel_pgsql.conf: its own database, PostgreSQL's trust login."""
+    return [
+        LabChange("cel_pgsql.conf", "dbname = ngcc112", f"dbname = {dbname}", "a database of the test's own"),
+        LabChange("cel_pgsql.conf", "user = asterisk_cel", f"user = {user}",
+                  "the lab's PostgreSQL trusts its superuser on 127.0.0.1"),
+        LabChange("cel_pgsql.conf", "password = change-me", "password =", "trust: no password"),
+        LabChange("cel_pgsql.conf", "hostname = 127.0.0.1", f"hostname = {host}", "the lab's PostgreSQL"),
+        LabChange("cel_pgsql.conf", "port = 5432", f"port = {port}", "the lab's PostgreSQL"),
+    ]
+
+
 def drop_sections(text: str, name: str) -> str:
     """Remove every ``[name]`` section (the registering-trunk variant the lab does not use:
     docs/asterisk-install.md tells the sysadmin to delete the variant they do not use)."""
@@ -143,6 +162,8 @@ class AsteriskLab:
             path = self.etc / change.file
             path.write_text(apply_change(path.read_text(), change))
         self._link_data()
+        # cel_custom.conf writes into <astlogdir>/cel-custom/, which an install creates
+        (self.log_dir / "cel-custom").mkdir(exist_ok=True)
         # step 3: the silent-call prompt into <astdatadir>/sounds/id/
         prompt = CONFIG_DIR / "sounds" / "id" / "ngcc112-silent-prompt.wav"
         if not prompt.exists() and shutil.which("espeak-ng") and shutil.which("sox"):
@@ -191,6 +212,26 @@ class AsteriskLab:
             "cache_media_frames = yes",
             "",
         ])
+
+    @property
+    def cel_csv(self) -> Path:
+        """The CEL file Asterisk writes (asterisk-config/cel_custom.conf)."""
+        return self.log_dir / CEL_CSV
+
+    def enable_cel_pgsql(self, dbname: str) -> None:
+        """Install postgresql/cel_pgsql.conf for ``dbname`` (its cel table must exist) and load it."""
+        text = CEL_PGSQL_CONF.read_text()
+        for change in cel_pgsql_changes(dbname=dbname):
+            text = apply_change(text, change)
+        (self.etc / "cel_pgsql.conf").write_text(text)
+        self.cli("module unload cel_pgsql.so", check=False)
+        done = self.cli("module load cel_pgsql.so", check=False)
+        if "Loaded" not in done.stdout + done.stderr:
+            raise RuntimeError(f"cel_pgsql did not load: {done.stdout}{done.stderr}")
+
+    def disable_cel_pgsql(self) -> None:
+        self.cli("module unload cel_pgsql.so", check=False)
+        (self.etc / "cel_pgsql.conf").unlink(missing_ok=True)
 
     # -- running ---------------------------------------------------------------------------------
 
