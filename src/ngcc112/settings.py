@@ -68,12 +68,30 @@ class LocationSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BackfillSettings:
+    """Tickets for calls the daemon never saw, from Asterisk's own records (CEL)."""
+
+    #: "auto" (the cel table on PostgreSQL, the CSV file on SQLite), "csv", "pgsql" or "off".
+    source: str = "auto"
+    #: The CSV file asterisk-config/cel_custom.conf makes Asterisk write.
+    cel_csv: str = "/var/log/asterisk/cel-custom/ngcc112-cel.csv"
+    #: The table asterisk-config/postgresql/cel_pgsql.conf makes Asterisk write (in this database).
+    cel_table: str = "cel"
+    #: Never look further back than this, in hours: calls older than that get no ticket.
+    lookback_hours: float = 168.0
+
+
+BACKFILL_SOURCES = ("auto", "csv", "pgsql", "off")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///ngcc112.db"
     ami: AmiSettings = field(default_factory=AmiSettings)
     calls: CallFlowSettings = field(default_factory=CallFlowSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
     location: LocationSettings = field(default_factory=LocationSettings)
+    backfill: BackfillSettings = field(default_factory=BackfillSettings)
     #: Free-form policy table for routing/ (thresholds); validated there.
     routing: Mapping[str, Any] = field(default_factory=dict)
     #: SLA targets (seconds) for reports; validated by tickets.sla.SlaTargets.
@@ -99,10 +117,12 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_PANEL_COOKIE_SECRET": ("panel", "cookie_secret"),
     "NGCC112_PANEL_COOKIE_SECURE": ("panel", "cookie_secure"),
     "NGCC112_TILE_URL": ("panel", "tile_url"),
+    "NGCC112_BACKFILL_SOURCE": ("backfill", "source"),
+    "NGCC112_CEL_CSV": ("backfill", "cel_csv"),
 }
 
 _SECTIONS: dict[str, type] = {"ami": AmiSettings, "calls": CallFlowSettings, "panel": PanelSettings,
-                              "location": LocationSettings}
+                              "location": LocationSettings, "backfill": BackfillSettings}
 
 
 def load_settings(
@@ -160,7 +180,22 @@ def _build(raw: Mapping[str, Any]) -> Settings:
             "database_url must be a SQLAlchemy URL for sqlite+aiosqlite or postgresql+asyncpg,"
             f" got {settings.database_url.split('://')[0]!r}"
         )
+    _check_backfill(settings)
     return settings
+
+
+def _check_backfill(settings: Settings) -> None:
+    import re
+
+    backfill = settings.backfill
+    if backfill.source not in BACKFILL_SOURCES:
+        raise SettingsError(f"[backfill] source must be one of {', '.join(BACKFILL_SOURCES)},"
+                            f" got {backfill.source!r}")
+    if backfill.source == "pgsql" and not settings.database_url.startswith("postgresql"):
+        raise SettingsError("[backfill] source 'pgsql' reads the cel table of a PostgreSQL database_url;"
+                            " on SQLite use 'csv'")
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", backfill.cel_table):
+        raise SettingsError(f"[backfill] cel_table must be a table name, got {backfill.cel_table!r}")
 
 
 def _section(cls: type, name: str, values: Mapping[str, Any]) -> Any:
