@@ -359,7 +359,7 @@ async def replay_cases(cases: Sequence[HeuristicCase], policy: Policy, *,
     sim = AmiSimulator(SimulatorConfig(), clock=clock)
     await sim.start()
     settings = Settings(ami=AmiSettings(port=sim.port, reconnect_min=0.05, reconnect_max=0.5,
-                                        ping_interval=30.0, action_timeout=5.0))
+                                        ping_interval=60.0, action_timeout=30.0))
     recorder = _Recorder(settings)
     link = AmiLink(settings.ami, recorder.sink, clock=lambda: utc(clock))
     driver = Driver(clock)

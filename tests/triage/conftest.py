@@ -94,7 +94,8 @@ async def pipeline(database_url):
         store = TicketStore(sessions, hub.publish)
         settings = Settings(database_url=database_url, routing=routing or {},
                             ami=AmiSettings(port=sim.port, reconnect_min=0.05, reconnect_max=0.5,
-                                            ping_interval=5.0, action_timeout=2.0))
+                                            # real-time bounds: generous, a busy machine is no fault
+                                            ping_interval=30.0, action_timeout=30.0))
         daemon = CallDaemon(settings, store, hub, clock=clock)
         services = Services(settings, engine, sessions, hub, store, daemon)
         assessments: list[tuple[str, str, Any]] = []
