@@ -363,7 +363,8 @@ async def replay_cases(cases: Sequence[HeuristicCase], policy: Policy, *,
     recorder = _Recorder(settings)
     link = AmiLink(settings.ami, recorder.sink, clock=lambda: utc(clock))
     driver = Driver(clock)
-    driver.watch(quiet=lambda: recorder.caught_up(sim),
+    # (a link that dropped will never catch up: the run stops on it below instead)
+    driver.watch(quiet=lambda: recorder.caught_up(sim) or not link.connected,
                  probe=lambda: (sim.events_delivered, recorder.received))
     consumer = asyncio.create_task(recorder.consume(), name="eval-consume")
     link_task = asyncio.create_task(link.run(), name="eval-link")
@@ -375,8 +376,10 @@ async def replay_cases(cases: Sequence[HeuristicCase], policy: Policy, *,
         runs = [asyncio.create_task(_run_case(sim, case, index * CASE_STAGGER))
                 for index, case in enumerate(cases)]
         longest = len(cases) * CASE_STAGGER + 2 * MAX_CASE_SECONDS
-        await driver.run_until(lambda: all(run.done() for run in runs) and not sim.engine.calls,
-                               within=longest, timeout=timeout)
+        await driver.run_until(lambda: not link.connected or (
+            all(run.done() for run in runs) and not sim.engine.calls), within=longest, timeout=timeout)
+        if not link.connected:
+            raise RuntimeError(f"the AMI link to the simulator dropped: {link.status.last_error}")
         placed = [run.result() for run in runs]
     finally:
         await link.stop()
