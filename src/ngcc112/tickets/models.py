@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -76,6 +76,8 @@ class Ticket(Base):
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The end was inferred by a resync: it happened while the AMI link was down.
     ended_unobserved: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Opened after the call, from Asterisk's own records (CEL): the daemon never saw it live.
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     caller_talked_at: Mapped[datetime | None]
     silent_digit: Mapped[str | None] = mapped_column(String(4))
     silent_digit_at: Mapped[datetime | None]
