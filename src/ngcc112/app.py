@@ -109,6 +109,7 @@ async def serve(
     runner: web.AppRunner | None = None
     link_task: asyncio.Task[None] | None = None
     triage = None
+    backfill = None
     try:
         from ngcc112.routing.policy import PolicyError
         from ngcc112.triage import Triage
@@ -147,6 +148,12 @@ async def serve(
                                  f"{exc.strerror or exc}") from None
             say(f"panel: http://{settings.panel.host}:{settings.panel.port}/")
         await triage.start()
+        from ngcc112.backfill import Backfill
+
+        # calls that came and went while we were not watching: after each resync (the first is now)
+        backfill = Backfill.for_services(services, clock=clock)
+        services.extras["backfill"] = backfill
+        await backfill.start()
         await services.daemon.start()
         link_task = asyncio.create_task(services.daemon.run_link(), name="ngcc112-ami-link")
         if on_ready is not None:
@@ -171,6 +178,8 @@ async def serve(
                 await link_task
         if triage is not None:
             await triage.stop()
+        if backfill is not None:
+            await backfill.stop()
         from ngcc112.aml_http import intake_for
 
         await intake_for(services).close()
