@@ -23,6 +23,7 @@ from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
 from ngcc112.tickets.db import make_engine, make_sessions, upgrade
+from ngcc112.tickets.journal import JournalError
 from ngcc112.tickets.store import TicketStore
 
 log = structlog.get_logger(__name__)
@@ -154,7 +155,10 @@ async def serve(
         backfill = Backfill.for_services(services, clock=clock)
         services.extras["backfill"] = backfill
         await backfill.start()
-        await services.daemon.start()
+        try:
+            await services.daemon.start()
+        except JournalError as exc:
+            raise FatalError(str(exc)) from None
         link_task = asyncio.create_task(services.daemon.run_link(), name="ngcc112-ami-link")
         if on_ready is not None:
             await on_ready(services)

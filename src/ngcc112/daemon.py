@@ -7,9 +7,12 @@ Three tasks joined by two queues:
 * ``_track`` feeds them to the pure :class:`CallTracker` and publishes its
   call and operator events on the hub at once (screen-pop must not wait for
   the database);
-* ``_persist`` writes the call events to the ticket store one by one. When
-  the database is away it keeps the events, in order, and retries with
-  backoff: a database outage delays tickets, it loses none.
+* ``_persist`` writes the call events to the ticket store in batches. Each
+  batch goes to the durable :class:`~ngcc112.tickets.journal.Journal` first
+  (fsync'd) and leaves it once the database committed it; when the database
+  is away the batch is retried with backoff, in order. At start, whatever the
+  journal still holds (a SIGKILL during an outage) is written before any new
+  event: a database outage delays tickets, it loses none.
 
 Call facts carry Asterisk's own time (each event's ``Timestamp``, manager.conf
 ``timestampevents = yes``); the injected :class:`~ngcc112.clock.Clock` stamps
@@ -32,6 +35,7 @@ from ngcc112.ami.tracker import CallTracker
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
+from ngcc112.tickets.journal import Journal, JournalError, default_path
 from ngcc112.tickets.store import TicketStore
 
 log = structlog.get_logger(__name__)
@@ -71,6 +75,8 @@ class CallDaemon:
         self.link = AmiLink(settings.ami, self._receive,
                             resync_queues=(calls.queue, calls.supervisor_queue),
                             clock=lambda: utc(clock))
+        journal_path = settings.journal_path or default_path(settings.database_url)
+        self.journal = Journal(journal_path) if journal_path else None
         self._tasks: list[asyncio.Task[None]] = []
         #: A batch is being written (taken off the outbox, not yet in the database).
         self._writing = False
@@ -78,6 +84,12 @@ class CallDaemon:
         self._idle.set()
 
     async def start(self) -> None:
+        """Open the journal (JournalError when it cannot be used) and start the pipeline."""
+        if self.journal is not None:
+            self.journal.open()
+            if self.journal.size():
+                self._writing = True  # the journal's events are written before any new one
+                self._idle.clear()
         self._tasks = [asyncio.create_task(self._track(), name="ngcc112-track"),
                        asyncio.create_task(self._persist(), name="ngcc112-persist")]
 
@@ -95,6 +107,8 @@ class CallDaemon:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.journal is not None:
+            self.journal.close()
 
     @property
     def is_drained(self) -> bool:
@@ -143,6 +157,7 @@ class CallDaemon:
 
     async def _persist(self) -> None:
         prefix = f"{self.settings.ami.server_name}:" if self.settings.ami.server_name else ""
+        await self._write_journalled(prefix)
         carried: CallEvent | CallsResynced | None = None
         while True:
             first = carried if carried is not None else await self._outbox.get()
@@ -159,11 +174,47 @@ class CallDaemon:
                     break
                 batch.append(item)
             try:
+                upto = await self._journal_append(batch)
                 await self._write(batch, prefix)
+                if upto is not None:
+                    await self._journal_done(upto)
             finally:
                 self._writing = carried is not None
             self.stats.db_backlog = self._outbox.qsize()
             self._update_idle()
+
+    async def _write_journalled(self, prefix: str) -> None:
+        """Write what the journal kept from an earlier run, in order, before anything new."""
+        if self.journal is None:
+            return
+        pending = self.journal.pending_now()
+        if pending:
+            log.warning("ticket.journal_replay", events=len(pending), journal=str(self.journal.path))
+        for start in range(0, len(pending), MAX_BATCH):
+            chunk = pending[start:start + MAX_BATCH]
+            await self._write([event for _, event in chunk], prefix)
+            await self._journal_done(chunk[-1][0])
+        self._writing = False
+        self._update_idle()
+
+    async def _journal_append(self, batch: list[CallEvent | CallsResynced]) -> int | None:
+        """Put a batch of call events on disk before the database; None when there is no
+        journal, nothing to keep (a resync marker) or the journal failed (logged: the
+        events still go to the database, they are only not protected against a crash)."""
+        if self.journal is None or not isinstance(batch[0], CallEvent):
+            return None
+        try:
+            return await self.journal.append(batch)  # type: ignore[arg-type]
+        except Exception as exc:
+            log.error("ticket.journal_failed", journal=str(self.journal.path), error=str(exc) or type(exc).__name__)
+            return None
+
+    async def _journal_done(self, upto: int) -> None:
+        assert self.journal is not None
+        try:
+            await self.journal.done(upto)
+        except Exception as exc:  # repeated on the next start: harmless, the writes are idempotent
+            log.error("ticket.journal_failed", journal=str(self.journal.path), error=str(exc) or type(exc).__name__)
 
     async def _write(self, batch: list[CallEvent | CallsResynced], prefix: str) -> None:
         """Write one batch; keep it and retry while the database is away."""

@@ -98,6 +98,9 @@ class Settings:
     sla: Mapping[str, Any] = field(default_factory=dict)
     #: The center's time zone: days and hours in reports.
     timezone: str = "Asia/Jakarta"
+    #: The durable journal of call events not yet in the database (tickets/journal.py);
+    #: empty: beside a SQLite database, or under ~/.local/state/ngcc112 for PostgreSQL.
+    journal_path: str = ""
     log_format: str = "json"  # "json" or "console"
     log_level: str = "info"
 
@@ -108,6 +111,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_LOG_FORMAT": ("", "log_format"),
     "NGCC112_LOG_LEVEL": ("", "log_level"),
     "NGCC112_TIMEZONE": ("", "timezone"),
+    "NGCC112_JOURNAL_PATH": ("", "journal_path"),
     "NGCC112_AMI_HOST": ("ami", "host"),
     "NGCC112_AMI_PORT": ("ami", "port"),
     "NGCC112_AMI_USERNAME": ("ami", "username"),

@@ -53,6 +53,7 @@ def asterisk_build() -> Path:
 @pytest.fixture(scope="session")
 def lab_root() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="ngcc112-lab-"))
+    print(f"real-Asterisk lab folder: {root}")
     yield root
     if not os.environ.get("NGCC112_KEEP_LAB"):
         shutil.rmtree(root, ignore_errors=True)
