@@ -226,14 +226,18 @@ async def test_a_missing_file_is_one_warning_never_a_crash(db, tmp_path):
 async def test_a_resync_on_the_hub_triggers_it_and_calls_seen_live_are_skipped(db):
     url, engine, sessions = db
     hub = Hub()
+    settled = asyncio.Event()  # the daemon's pipeline has written what it received
     backfill = Backfill(settings_for(url, DATA / "lab-calls.csv"), sessions, engine=engine, hub=hub,
-                        publish=hub.publish, clock=FixedClock())
+                        publish=hub.publish, clock=FixedClock(), settled=settled.wait)
     await backfill.start()
     try:
         # the tracker saw the prompt hang-up live (its ticket is the live path's business)
         hub.publish(CallArrived(call_id=GHOST, at=NOW, channel="PJSIP/carrier-00000000", uniqueid=GHOST,
                                 caller_number="5559003", caller_name="Hantu", exten="112"))
         hub.publish(CallsResynced(at=NOW, live_call_ids=frozenset()))
+        await asyncio.sleep(0.2)
+        assert backfill.last is None, "it waits for the live path to settle first"
+        settled.set()
         for _ in range(200):
             if backfill.last is not None:
                 break

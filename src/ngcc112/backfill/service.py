@@ -23,7 +23,9 @@ reason changes) and no tickets, never an error that stops the daemon.
 
 Wiring (``ngcc112.app``): build it with :meth:`Backfill.for_services`, ``await
 start()`` before the AMI link runs (so it hears the first resync), ``await
-stop()`` on the way out.
+stop()`` on the way out. Each run first waits (bounded) for the daemon's
+pipeline to be drained, so the events it already received, and those its
+journal kept from an earlier run, are tickets before the backfill looks.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,6 +69,8 @@ RETRY_SECONDS = 30.0
 RETRIES = 5
 #: Tickets written per transaction.
 BATCH = 200
+#: How long a run waits for the live path to write what it already received.
+SETTLE_SECONDS = 30.0
 
 
 @dataclass(slots=True)
@@ -101,8 +105,13 @@ class Backfill:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], *,
                  engine: AsyncEngine | None = None, hub: Hub | None = None,
                  publish: Callable[[TicketChanged], None] | None = None,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK,
+                 settled: Callable[[], Awaitable[None]] | None = None) -> None:
+        """``settled``: awaited (at most :data:`SETTLE_SECONDS`) before a run triggered by a
+        resync, so what the live path received before it — and what its journal kept from
+        an earlier run — is in the database when the backfill looks (the daemon's ``drained``)."""
         self.settings = settings
+        self._settled = settled
         self.sessions = sessions
         self.hub = hub
         self.clock = clock
@@ -125,7 +134,7 @@ class Backfill:
     def for_services(cls, services: Any, *, clock: Clock = SYSTEM_CLOCK) -> Backfill:
         """From :class:`ngcc112.app.Services`: its settings, database and hub."""
         return cls(services.settings, services.sessions, engine=services.engine, hub=services.hub,
-                   publish=services.hub.publish, clock=clock)
+                   publish=services.hub.publish, clock=clock, settled=services.daemon.drained)
 
     # -- life -------------------------------------------------------------------------------------
 
@@ -187,6 +196,10 @@ class Backfill:
                 continue
             cutoff, live = self._request
             self._request = None
+            if self._settled is not None:
+                # real time, not the injected clock: a bound on waiting, not a fact of a call
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._settled(), SETTLE_SECONDS)
             try:
                 await self.run_once(cutoff=cutoff, live=live | frozenset(self._seen))
                 retries = 0
@@ -196,7 +209,7 @@ class Backfill:
                             exc_info=not isinstance(exc, OSError))
                 if retries < RETRIES:
                     retries += 1
-                    await self.clock.sleep(RETRY_SECONDS)
+                    await asyncio.sleep(RETRY_SECONDS)  # the database's time to come back: real time
                     if self._request is None:
                         self._request = (cutoff, live)
                     self._wake.set()
