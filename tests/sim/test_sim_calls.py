@@ -75,22 +75,53 @@ async def test_unregistered_and_removed_members_are_not_rung(drive, make_sim, co
     assert not [m for m in client.messages if m.get("Event") == "AgentCalled"]
 
 
-async def test_queue_timeout_overflows_to_supervisors(drive, sim, connect) -> None:
+async def test_queue_timeout_overflows_to_supervisors(drive, make_sim, connect) -> None:
+    # only op3's phone is up: its static membership of the supervisors' queue answers
+    sim = await make_sim(endpoints={"op1": False, "op2": False, "op3": True})
     client = await connect(sim.port)
     await client.login()
     sim.set_softphone("op3", ring_seconds=0.5)
-    await client.action(add_member("op3", names.SUPERVISOR_QUEUE))
     call = await sim.place_call(CallScript(number="5559999", hangup_after=80.0))
     assert await drive.ended(call) == "answered"
     assert call.answered_by == "PJSIP/op3"
-    joins = [m["Queue"] for m in client.messages if m.get("Event") == "QueueCallerJoin"]
-    assert joins == [names.OPERATOR_QUEUE, names.SUPERVISOR_QUEUE]
+    joins = [(m["Queue"], m["Position"]) for m in client.messages if m.get("Event") == "QueueCallerJoin"]
+    assert joins == [(names.OPERATOR_QUEUE, "1"), (names.SUPERVISOR_QUEUE, "1")]
     leave = (await client.event("QueueCallerLeave", Queue=names.OPERATOR_QUEUE))[0]
     assert leave["Count"] == "0"
-    assert not [m for m in client.messages if m.get("Event") == "QueueCallerAbandon"]
-    status = [m["Value"] for m in client.messages
-              if m.get("Event") == "VarSet" and m["Variable"] == "QUEUESTATUS"]
-    assert status == ["TIMEOUT"]
+    # app_queue counts the timeout as an abandon (r_overflow_60s) ...
+    (abandon,) = [m for m in client.messages if m.get("Event") == "QueueCallerAbandon"]
+    assert abandon["Queue"] == names.OPERATOR_QUEUE
+    variables = [(m["Variable"], m["Value"]) for m in client.messages if m.get("Event") == "VarSet"
+                 and m["Variable"] in ("QUEUESTATUS", "NGCC_QUEUE_RESULT", "QUEUE_PRIO", "ABANDONED")]
+    assert variables == [("ABANDONED", "TRUE"), ("QUEUESTATUS", "TIMEOUT"), ("NGCC_QUEUE_RESULT", "TIMEOUT"),
+                         ("QUEUE_PRIO", "10"), ("ABANDONED", "")]
+    # ... 60 s after it joined, and the static member rings at once
+    join_at = [float(m["Timestamp"]) for m in client.messages if m.get("Event") == "QueueCallerJoin"]
+    assert join_at[1] - join_at[0] == pytest.approx(60.0)
+    called = [(m["Queue"], m["MemberName"]) for m in client.messages if m.get("Event") == "AgentCalled"]
+    assert called == [(names.SUPERVISOR_QUEUE, "Operator 3")]
+    connected = (await client.event("AgentConnect"))[0]
+    assert connected["Queue"] == names.SUPERVISOR_QUEUE
+
+
+async def test_the_queue_loop_goes_round_until_someone_answers(drive, make_sim, connect) -> None:
+    """Nobody in either queue: 60 s operators, 60 s supervisors, operators again (with
+    QUEUE_PRIO still 10), … until the caller hangs up; never a hang-up by the dialplan."""
+    sim = await make_sim(endpoints={"op1": False, "op2": False, "op3": False})
+    client = await connect(sim.port)
+    await client.login()
+    call = await sim.place_call(CallScript(number="5559998", hangup_after=300.0))
+    assert await drive.ended(call) == "abandoned"
+    joins = [(m["Queue"], m["Position"]) for m in client.messages if m.get("Event") == "QueueCallerJoin"]
+    assert [q for q, _ in joins] == [names.OPERATOR_QUEUE, names.SUPERVISOR_QUEUE] * 2 + [names.OPERATOR_QUEUE]
+    goto = [m["AppData"] for m in client.messages
+            if m.get("Event") == "Newexten" and m["Application"] == "GotoIf"]
+    assert goto.count("1?queue") == 2 and goto.count("0?direct") == 3
+    results = [m["Value"] for m in client.messages
+               if m.get("Event") == "VarSet" and m["Variable"] == "NGCC_QUEUE_RESULT"]
+    assert results == ["TIMEOUT"] * 4
+    status = await client.list_action({"Action": "QueueStatus"}, "QueueStatusComplete")
+    assert not [m for m in status if m.get("Event") == "QueueEntry"]
 
 
 async def test_caller_hangs_up_while_an_operator_rings(drive, sim, connect) -> None:
@@ -98,7 +129,7 @@ async def test_caller_hangs_up_while_an_operator_rings(drive, sim, connect) -> N
     await client.login()
     sim.set_softphone("op1", ring_seconds=10.0)
     await client.action(add_member("op1"))
-    call = await sim.place_call(CallScript(hangup_after=6.0))
+    call = await sim.place_call(CallScript(hangup_after=9.0))  # in the queue from 7 s
     assert await drive.ended(call) == "abandoned"
     ends = [m["DialStatus"] for m in client.messages if m.get("Event") == "DialEnd"]
     assert ends == ["CANCEL"]
@@ -191,7 +222,8 @@ async def test_caller_id_presentations_and_other_emergency_numbers(drive, sim, c
     locals_ = [m for m in client.messages if m.get("Event") == "Newexten" and m["Application"] == "NoOp"]
     assert locals_[1]["CallerIDNum"] == "<unknown>"
     category = [m for m in client.messages if m.get("Event") == "VarSet" and m["Variable"] == names.VAR_CATEGORY]
-    assert [(m["Value"], m["Exten"]) for m in category] == [("fire", "113")]
+    # the shipped dialplan sets the category of every call, empty for 112
+    assert [(m["Value"], m["Exten"]) for m in category] == [("", "112"), ("", "112"), ("fire", "113")]
 
 
 async def test_talk_bursts_on_virtual_time(drive, sim, connect) -> None:
@@ -335,7 +367,8 @@ async def test_a_client_that_stops_reading_is_dropped_not_buffered_forever(drive
 async def test_a_digit_after_the_prompt_is_reported_but_not_read(drive, sim, connect) -> None:
     client = await connect(sim.port)
     await client.login()
-    call = await sim.place_call(CallScript(dtmf="5", dtmf_at=6.0, hangup_after=8.0))
+    # the shipped prompt: 0.5 s after the answer, 3.5 s of speech, 3 s for the digit
+    call = await sim.place_call(CallScript(dtmf="5", dtmf_at=8.0, hangup_after=10.0))
     assert await drive.ended(call) == "abandoned"
     kinds = [m["Event"] for m in client.messages if m.get("Event") in ("QueueCallerJoin", "DTMFEnd")]
     assert kinds == ["QueueCallerJoin", "DTMFEnd"]

@@ -20,6 +20,16 @@ from ngcc112.sim.transcript import diff_signatures, parse_messages, parse_transc
 
 pytestmark = pytest.mark.timeout(30)
 
+#: The Asterisk the recordings in ../shared/ami-transcripts came from: the "final"
+#: dialplan of their dialplan-used.conf (a_..e_: "legacy"), queues without static members.
+OLDER_LAB: dict[str, object] = {"flow": "final", "static_members": {}}
+
+
+@pytest.fixture
+async def sim(make_sim) -> AmiSimulator:  # type: ignore[no-untyped-def]
+    """These recordings (f_..m_, h_) ran the dialplan of dialplan-used.conf: "final"."""
+    return await make_sim(**OLDER_LAB)
+
 
 def recorded(transcripts_dir: Path, name: str) -> list[dict[str, str]]:
     return parse_transcript(transcripts_dir / f"{name}.ami")
@@ -57,7 +67,7 @@ async def finish(client, script: list[list[tuple[str, str]]], start: int) -> Non
 
 async def test_a_call_answered_bridged(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "a_call_answered_bridged"
-    sim = await make_sim(flow="legacy")
+    sim = await make_sim(**{**OLDER_LAB, "flow": "legacy"})
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=4.0)
@@ -70,7 +80,7 @@ async def test_a_call_answered_bridged(drive, make_sim, connect, transcripts_dir
 
 async def test_a_local_call_answered_bridged(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "a_local_call_answered_bridged"
-    sim = await make_sim(flow="legacy")
+    sim = await make_sim(**{**OLDER_LAB, "flow": "legacy"})
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     sim.set_softphone("op1", ring_seconds=0.5, talk_seconds=4.0)
@@ -83,7 +93,7 @@ async def test_a_local_call_answered_bridged(drive, make_sim, connect, transcrip
 
 async def test_b_abandon_in_queue(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "b_abandon_in_queue"
-    sim = await make_sim(flow="legacy")
+    sim = await make_sim(**{**OLDER_LAB, "flow": "legacy"})
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     call = await sim.place_call(CallScript.abandon_in_queue("5550202", "Abbrecher", endpoint="caller2"))
@@ -94,7 +104,7 @@ async def test_b_abandon_in_queue(drive, make_sim, connect, transcripts_dir: Pat
 
 async def test_c_ghost_call(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "c_ghost_call"
-    sim = await make_sim(flow="legacy")
+    sim = await make_sim(**{**OLDER_LAB, "flow": "legacy"})
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     call = await sim.place_call(CallScript.ghost("5550303", "Ghost", after=1.0, endpoint="caller3"))
@@ -105,7 +115,7 @@ async def test_c_ghost_call(drive, make_sim, connect, transcripts_dir: Path) -> 
 
 async def test_c_local_ghost_call(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "c_local_ghost_call"
-    sim = await make_sim(flow="legacy")
+    sim = await make_sim(**{**OLDER_LAB, "flow": "legacy"})
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     await client.action(script[1])
@@ -116,7 +126,7 @@ async def test_c_local_ghost_call(drive, make_sim, connect, transcripts_dir: Pat
 
 async def test_e_ten_concurrent(drive, make_sim, connect, transcripts_dir: Path) -> None:
     name = "e_ten_concurrent"
-    sim = await make_sim(flow="legacy")
+    sim = await make_sim(**{**OLDER_LAB, "flow": "legacy"})
     script = sent(transcripts_dir, name)
     client = await logged_in(sim, connect, script)
     sim.set_softphone("op1", ring_seconds=0.3, talk_seconds=1.5)

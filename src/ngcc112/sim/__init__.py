@@ -1,11 +1,18 @@
 """The AMI simulator: a TCP server that speaks AMI the way Asterisk 22.10.1 does.
 
-It runs simulated 112 callers through the shipped dialplan's flow (or the
-first, "legacy" one the a_..e_ recordings used), a queue with rrmemory
-members added by ``QueueAdd``, and simulated operator softphones, so the
-daemon, the demo, the tests and the benchmarks can run without an Asterisk.
-The recordings in ``shared/ami-transcripts`` are the authority: the tests in
-``tests/sim`` drive every recorded scenario through it and compare the events.
+It runs simulated 112 callers through the shipped dialplan's flow
+(``asterisk-config/extensions.conf``: prompt, then the queue loop operators →
+supervisors → operators …; or the older "final" and "legacy" ones the
+``shared/ami-transcripts`` recordings used), the shipped queues (rrmemory
+operators added by ``QueueAdd``, the supervisors' static members of
+queues.conf), and simulated operator softphones, so the daemon, the demo, the
+tests and the benchmarks can run without an Asterisk. Recordings are the
+authority: ``tests/data/transcripts`` (a real Asterisk 22.10.1 with the shipped
+configuration) and ``shared/ami-transcripts``; the tests in ``tests/sim`` drive
+every recorded scenario through it and compare the events.
+
+Caller names are held the way Asterisk holds them (a SIP caller's with PJSIP's
+quoted-pairs kept) and C-escaped in events as AMI does (``ast_escape_c``).
 
 Usage::
 

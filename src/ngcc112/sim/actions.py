@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ngcc112 import names
 from ngcc112.sim.calls import CallScript
 from ngcc112.sim.calls import TalkBurst
-from ngcc112.sim.model import DEVICE_STATE_NAMES, Entry, Queue
+from ngcc112.sim.model import DEVICE_STATE_NAMES, UNKNOWN, Entry, Queue
 from ngcc112.sim.wire import Pairs, header, headers_all
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ async def queue_status(sim: AmiSimulator, s: Session, p: Pairs) -> None:
             in_call = "1" if status == 2 else "0"
             s.send([("Event", "QueueMember"), ("Queue", queue.name), ("Name", member.name),
                     ("Location", member.interface), ("StateInterface", member.state_interface),
-                    ("Membership", "dynamic"), ("Penalty", str(member.penalty)),
+                    ("Membership", member.membership), ("Penalty", str(member.penalty)),
                     ("CallsTaken", str(member.calls_taken)), ("LastCall", str(member.last_call)),
                     ("LastPause", str(member.last_pause)), ("LoginTime", str(member.login_time)),
                     ("InCall", in_call), ("Status", str(status)),
@@ -118,13 +118,19 @@ async def queue_status(sim: AmiSimulator, s: Session, p: Pairs) -> None:
             count += 1
         for position, entry in enumerate(queue.entries, start=1):
             leg = entry.call.leg
+            # app_queue writes these itself: not C-escaped, "unknown" for an invalid part
             s.send([("Event", "QueueEntry"), ("Queue", queue.name), ("Position", str(position)),
-                    ("Channel", leg.name), ("Uniqueid", leg.uniqueid), ("CallerIDNum", leg.cid_num),
-                    ("CallerIDName", leg.cid_name), ("ConnectedLineNum", leg.cl_num),
-                    ("ConnectedLineName", leg.cl_name), ("Wait", str(int(now - entry.joined))),
+                    ("Channel", leg.name), ("Uniqueid", leg.uniqueid),
+                    ("CallerIDNum", _or_unknown(leg.cid_num)), ("CallerIDName", _or_unknown(leg.cid_name)),
+                    ("ConnectedLineNum", _or_unknown(leg.cl_num)),
+                    ("ConnectedLineName", _or_unknown(leg.cl_name)), ("Wait", str(int(now - entry.joined))),
                     ("Priority", str(entry.priority)), *_aid(p)])
             count += 1
     s.send(list_complete(p, "QueueStatusComplete", count))
+
+
+def _or_unknown(value: str) -> str:
+    return "unknown" if value == UNKNOWN else value
 
 
 async def queue_summary(sim: AmiSimulator, s: Session, p: Pairs) -> None:
@@ -182,6 +188,9 @@ async def queue_remove(sim: AmiSimulator, s: Session, p: Pairs) -> None:
     if member is None:
         s.send(error(p, "Unable to remove interface: Not there"))
         return
+    if not member.dynamic:
+        s.send(error(p, "Member not dynamic"))
+        return
     s.send(success(p, ("Message", "Removed interface from queue")))
     sim.engine.queue_remove(queue, member)
 
@@ -229,10 +238,13 @@ async def queue_change_priority_caller(sim: AmiSimulator, s: Session, p: Pairs) 
         return
     queue, entry = found
     s.send(success(p, ("Message", "Priority change for caller on queue")))
-    queue.entries.remove(entry)
+    # no event; without Immediate the caller keeps its place (only callers who join
+    # later are ranked against the new priority), with it the queue is reordered now
     entry.priority = priority
-    queue.insert(entry)
-    sim.engine.dispatch(queue)
+    if is_true(header(p, "Immediate")):
+        queue.entries.remove(entry)
+        queue.insert(entry)
+        sim.engine.dispatch(queue)
 
 
 async def queue_withdraw_caller(sim: AmiSimulator, s: Session, p: Pairs) -> None:
@@ -245,9 +257,11 @@ async def queue_withdraw_caller(sim: AmiSimulator, s: Session, p: Pairs) -> None
         s.send(error(p, "Unable to request withdraw from queue: No such caller"))
         return
     _queue, entry = found
+    if entry.withdraw_info is not None:
+        s.send(error(p, "Unable to request withdraw from queue: Already requested"))
+        return
     s.send(success(p, ("Message", "Withdraw requested successfully")))
-    run = entry.call
-    sim.later(0.2, lambda: sim.engine.withdraw(run, header(p, "WithdrawInfo")))
+    sim.engine.request_withdraw(entry, header(p, "WithdrawInfo"))
 
 
 async def getvar(sim: AmiSimulator, s: Session, p: Pairs) -> None:
@@ -498,7 +512,7 @@ def queue_show(sim: AmiSimulator, name: str) -> list[str]:
     total = queue.completed + queue.abandoned
     perf = f"{(100.0 * queue.completed / total) if total else 0.0:.1f}"
     lines = [
-        f"{queue.name} has {len(queue.entries)} calls (max unlimited) in 'rrmemory' strategy "
+        f"{queue.name} has {len(queue.entries)} calls (max unlimited) in '{queue.strategy}' strategy "
         f"({queue.holdtime}s holdtime, {queue.talktime}s talktime), W:0, C:{queue.completed}, "
         f"A:{queue.abandoned}, SL:{perf}%, SL2:{perf}% within 0s"
     ]
@@ -510,7 +524,8 @@ def queue_show(sim: AmiSimulator, name: str) -> list[str]:
             paused = f" (paused:{member.reason})" if member.paused and member.reason else (
                 " (paused)" if member.paused else "")
             lines.append(f"      {member.name} ({member.interface} from {member.state_interface})"
-                         f" (ringinuse disabled) (dynamic){paused} ({state}) has taken "
+                         f" (ringinuse disabled){' (dynamic)' if member.dynamic else ''}{paused}"
+                         f" ({state}) has taken "
                          f"{member.calls_taken} calls (last was 0 secs ago) and was logged in "
                          f"{int(sim.engine.wall()) - member.login_time} secs ago")
     else:

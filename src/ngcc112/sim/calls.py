@@ -64,6 +64,8 @@ class CallScript:
     """
 
     number: str = "08123456789"
+    #: The caller's name as the caller sent it (a SIP caller: the display name with
+    #: its quoting undone); Asterisk holds and shows it its own way (see ``caller_id``).
     name: str = ""
     #: "allowed" (default), "withheld" (Privacy: id; the number is still shown)
     #: or "anonymous" (PAI anonymous@anonymous.invalid).
@@ -74,8 +76,9 @@ class CallScript:
     endpoint: str = "caller1"
     #: The number dialled: 112 or another emergency number (NGCC_CATEGORY).
     exten: str = names.EMERGENCY_EXTEN
-    #: "final" (TALK_DETECT, CID pres, ngcc-geo, Read prompt, Queue) or
-    #: "legacy" (Answer then Queue: the a_..e_ recordings); None: simulator's.
+    #: "shipped" (asterisk-config/extensions.conf: the r_ recordings), "final"
+    #: (TALK_DETECT, CID pres, ngcc-geo, beep Read prompt, Queue: the f_..m_ recordings)
+    #: or "legacy" (Answer then Queue: the a_..e_ recordings); None: the simulator's.
     flow: str | None = None
     talk: tuple[TalkBurst, ...] = ()
     #: A digit pressed during the silent-call prompt, ``dtmf_at`` s after answer.
@@ -100,8 +103,8 @@ class CallScript:
             raise ValueError("kind must be 'PJSIP' or 'Local'")
         if self.exten not in names.EMERGENCY_NUMBERS:
             raise ValueError(f"{self.exten!r} is not an emergency number")
-        if self.flow not in (None, "final", "legacy"):
-            raise ValueError("flow must be 'final', 'legacy' or None")
+        if self.flow not in (None, "shipped", "final", "legacy"):
+            raise ValueError("flow must be 'shipped', 'final', 'legacy' or None")
         if self.dtmf is not None and (len(self.dtmf) != 1 or self.dtmf not in "0123456789*#"):
             raise ValueError("dtmf must be one digit")
         for value in (self.number, self.name):
@@ -118,7 +121,7 @@ class CallScript:
         return cls(number=number, name=name, **kw)  # type: ignore[arg-type]
 
     @classmethod
-    def abandon_in_queue(cls, number: str = "5550202", name: str = "", after: float = 6.0,
+    def abandon_in_queue(cls, number: str = "5550202", name: str = "", after: float = 9.0,
                          **kw: object) -> CallScript:
         return cls(number=number, name=name, hangup_after=after, **kw)  # type: ignore[arg-type]
 
@@ -169,7 +172,8 @@ class PlacedCall:
     channel: str = ""
     uniqueid: str = ""
     linkedid: str = ""
-    #: How it ended: "answered", "abandoned", "prompt", "withdrawn",
+    #: How it ended: "answered", "abandoned", "prompt", "withdrawn" (the older
+    #: dialplans only: the shipped one takes a withdrawn caller to the next queue),
     #: "hangup", "restart", "failed".
     outcome: str = ""
     answered_by: str = ""

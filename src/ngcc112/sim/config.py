@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ngcc112 import names
 
@@ -69,6 +70,35 @@ DEFAULT_MODULES: frozenset[str] = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class StaticMember:
+    """A ``member => interface,penalty,name,state_interface`` line of queues.conf."""
+
+    interface: str
+    penalty: int = 0
+    name: str = ""
+    state_interface: str = ""
+
+
+#: The static members the shipped asterisk-config/queues.conf gives each queue (a test
+#: keeps this in step with the file): the supervisors' queue rings the three sample
+#: phones without any daemon.
+SHIPPED_STATIC_MEMBERS: Mapping[str, tuple[StaticMember, ...]] = MappingProxyType({
+    names.SUPERVISOR_QUEUE: tuple(
+        StaticMember(names.operator_interface(op), 0, f"Operator {op[2:]}", names.operator_interface(op))
+        for op in names.SAMPLE_OPERATORS
+    ),
+})
+#: queues.conf ``strategy`` of each shipped queue.
+SHIPPED_STRATEGIES: Mapping[str, str] = MappingProxyType({
+    names.OPERATOR_QUEUE: "rrmemory",
+    names.SUPERVISOR_QUEUE: "ringall",
+})
+#: The dialplan flavours: "shipped" (asterisk-config/extensions.conf, the r_ recordings),
+#: "final" (the f_..m_ recordings' dialplan-used.conf), "legacy" (the a_..e_ recordings).
+FLOWS = ("shipped", "final", "legacy")
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatorConfig:
     """What the simulated Asterisk looks like (its time is the injected clock's)."""
 
@@ -97,10 +127,26 @@ class SimulatorConfig:
     #: Background generated calls per (simulated) minute; 0 disables.
     rate_per_minute: float = 0.0
     seed: int = 112
-    #: Dialplan flavour for calls that do not choose: "final" or "legacy".
-    flow: str = "final"
-    #: Queue(…) timeout before overflowing into the supervisor queue, seconds.
+    #: Dialplan flavour for calls that do not choose (see :data:`FLOWS`).
+    flow: str = "shipped"
+    #: Queue(…) timeout before overflowing into the supervisor queue, seconds (the
+    #: shipped dialplan gives the supervisors' queue the same; the older ones none).
     queue_timeout: float = 60.0
+    #: queues.conf static members per queue, loaded at every (re)start.
+    static_members: Mapping[str, tuple[StaticMember, ...]] = field(
+        default_factory=lambda: SHIPPED_STATIC_MEMBERS)
+    #: queues.conf ``strategy`` per queue ("rrmemory" for any queue not named).
+    strategies: Mapping[str, str] = field(default_factory=lambda: SHIPPED_STRATEGIES)
+    #: The shipped flow: the silent-call prompt file is installed (its speech lasts
+    #: ``prompt_seconds``: asterisk-config/sounds/id/ngcc112-silent-prompt.wav is 3.548 s,
+    #: so the Read() phase lasts about 6.5 s); False: the dialplan falls back to a beep.
+    prompt_sound: bool = True
+    prompt_seconds: float = 3.548
+    #: The shipped flow: from ``Answer()`` to the next dialplan step (Asterisk waits
+    #: for the answered channel's media), seconds.
+    answer_seconds: float = 0.5
+    #: ``${ASTDATADIR}``, where the prompt is looked for.
+    astdatadir: str = "/var/lib/asterisk"
     #: Member ring timeout and retry pause (queues.conf timeout / retry).
     member_timeout: float = 15.0
     member_retry: float = 2.0
@@ -110,7 +156,7 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if self.speed <= 0:
             raise ValueError("speed must be positive")
-        if self.flow not in ("final", "legacy"):
-            raise ValueError("flow must be 'final' or 'legacy'")
+        if self.flow not in FLOWS:
+            raise ValueError(f"flow must be one of {', '.join(FLOWS)}")
         if self.rate_per_minute < 0:
             raise ValueError("rate_per_minute must not be negative")

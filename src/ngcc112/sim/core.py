@@ -18,7 +18,6 @@ from typing import TypeVar
 
 import structlog
 
-from ngcc112 import names
 from ngcc112.clock import Clock, wait_for
 from ngcc112.sim.calls import PRES_ALLOWED, PRES_UNAVAILABLE, PRES_WITHHELD, CallScript, PlacedCall
 from ngcc112.sim.config import SimulatorConfig
@@ -35,7 +34,7 @@ from ngcc112.sim.model import (
     Queue,
     Softphone,
 )
-from ngcc112.sim.wire import Pairs, c_escape, truncate_name
+from ngcc112.sim.wire import Pairs, c_escape, sip_quote, truncate_name
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -120,13 +119,20 @@ class EngineCore:
         return await wait_for(self.clock, asyncio.shield(future), seconds)
 
     def reset_state(self) -> None:
-        """A fresh Asterisk: no channels, empty queues (members are lost too)."""
+        """A fresh Asterisk: no channels; queues with only their queues.conf static members
+        (dynamic members are lost)."""
         self.channels.clear()
         self.globals.clear()
-        self.queues = {
-            name: Queue(name, self.config.queue_timeout if name == names.OPERATOR_QUEUE else None)
-            for name in self.config.queues
-        }
+        self.queues = {}
+        for name in self.config.queues:
+            queue = Queue(name, strategy=self.config.strategies.get(name, "rrmemory"))
+            for static in self.config.static_members.get(name, ()):
+                queue.members[static.interface] = Member(
+                    queue=name, interface=static.interface, name=static.name or static.interface,
+                    state_interface=static.state_interface or static.interface,
+                    penalty=static.penalty, paused=False, reason="",
+                    login_time=int(self.wall()), membership="static")
+            self.queues[name] = queue
         for endpoint in self.registered:
             self.softphones.setdefault(endpoint, Softphone())
 
@@ -215,9 +221,19 @@ class EngineCore:
         return DEVICE_STATE_NAMES[self.device_status(endpoint)]
 
     def member_status(self, member: Member) -> None:
+        """QueueMemberStatus for ``member``'s device, in every queue it is a member of
+        (a phone that is a static supervisor and a dynamic operator is reported twice)."""
         status = self.device_status(member.endpoint)
         in_call = any(c.endpoint == member.endpoint and c.state == 6 for c in self.channels.values())
-        self.emit("QueueMemberStatus", "agent", member.block(status, in_call))
+        for queue in self._queues_in_container_order():
+            for other in queue.members.values():
+                if other.state_interface == member.state_interface:
+                    self.emit("QueueMemberStatus", "agent", other.block(status, in_call))
+
+    def _queues_in_container_order(self) -> list[Queue]:
+        """The order app_queue's container yields the queues in; for the shipped names,
+        as recorded: the supervisors' queue before the operators'."""
+        return sorted(self.queues.values(), key=lambda q: q.name, reverse=True)
 
     def member_event(self, event: str, member: Member) -> None:
         status = self.device_status(member.endpoint)
@@ -255,11 +271,11 @@ class EngineCore:
         self.registered[endpoint] = registered
         self.softphones.setdefault(endpoint, Softphone())
         self.device_state(f"PJSIP/{endpoint}", self._device_name(endpoint))
-        for queue in self.queues.values():
-            for member in queue.members.values():
-                if member.endpoint == endpoint:
-                    self.member_status(member)
-            self.dispatch(queue)
+        member = next((m for q in self.queues.values() for m in q.members.values()
+                       if m.endpoint == endpoint), None)
+        if member is not None:
+            self.member_status(member)
+        self.dispatch_all()
 
     def _member_free(self, member: Member, reserved: set[str]) -> bool:
         return (not member.paused and self.registered.get(member.endpoint, False)
@@ -342,11 +358,18 @@ class EngineCore:
 
 
 def caller_id(script: CallScript) -> tuple[str, str, str]:
-    """(CallerIDNum, CallerIDName, CALLERID(pres)) as Asterisk shows them."""
+    """(caller number, caller name, CALLERID(pres)) as Asterisk holds them.
+
+    A SIP caller's name keeps the quoted-pairs of its quoted display name (PJSIP does
+    not undo them); any name is cut to 79 bytes. Events C-escape the name on top.
+    """
+    def held(name: str) -> str:
+        return truncate_name(sip_quote(name) if script.kind == "PJSIP" else name)
+
     if script.presentation == "anonymous":
-        return "anonymous", truncate_name(script.name or "Anonymous"), PRES_WITHHELD
+        return "anonymous", held(script.name or "Anonymous"), PRES_WITHHELD
     number = script.number or UNKNOWN
-    name = truncate_name(script.name) if script.name else UNKNOWN
+    name = held(script.name) if script.name else UNKNOWN
     if not script.number and not script.name:
         return UNKNOWN, UNKNOWN, PRES_UNAVAILABLE
     pres = PRES_WITHHELD if script.presentation == "withheld" else PRES_ALLOWED

@@ -82,28 +82,6 @@ class Engine(CallFlow):
         self._end_run(run, "hangup")
         self.dispatch_all()
 
-    def withdraw(self, run: CallRun, info: str) -> None:
-        """QueueWithdrawCaller: abandon-like leave, then the dialplan continues (j_)."""
-        if run.phase != PHASE_QUEUE or run.queue is None:
-            return
-        self._stop(run)
-        leg, queue = run.leg, run.queue
-        self._cancel_ringing(run)
-        self.varset(leg, "QUEUEWAIT", str(int(self.now() - (run.entry.joined if run.entry else 0))))
-        for var, value in queue.channel_vars():
-            self.varset(leg, var, value)
-        self._abandon(run, withdraw_info=info)
-        self.varset(leg, "QUEUESTATUS", "WITHDRAW")
-        prio = leg.priority
-        self.newexten(leg, prio + 1, "NoOp", "Queue result WITHDRAW")
-        self.newexten(leg, prio + 2, "Hangup", "")
-        self.emit("SoftHangupRequest", "call", leg.block(), [("Cause", "16")])
-        self.hangup_channel(leg, 16)
-        if run.local1 is not None:
-            self.emit("HangupRequest", "call", run.local1.block(), [("Cause", "16")])
-            self.hangup_channel(run.local1, 16)
-        self._end_run(run, "withdrawn")
-
     def redirect(self, chan: Channel, context: str, exten: str, priority: int) -> None:
         """AMI Redirect: the channel leaves whatever it runs (queue: abandon) for ``context``."""
         run = chan.call

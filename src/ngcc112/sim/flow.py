@@ -1,15 +1,19 @@
 """The call flow: a caller through the dialplan, the queue, an operator, and back out.
 
-Both dialplans are here: the final one (TALK_DETECT, CID presentation,
-ngcc-geo, the silent-call Read prompt, Queue) and the first, "legacy" one the
-a_..e_ recordings used (Answer, Queue). The caller's own hang-up is part of
-the flow; what AMI clients do to a call is in :mod:`ngcc112.sim.engine`.
+Three dialplans are here: the shipped one (``asterisk-config/extensions.conf``, the
+r_ recordings: category, Answer, TALK_DETECT, CID presentation, ngcc-geo, the
+silent-call prompt, then the queue loop operators → supervisors → operators …),
+the "final" one the f_..m_ recordings used (beep prompt, one overflow) and the
+first, "legacy" one of the a_..e_ recordings (Answer, Queue). The caller's own
+hang-up is part of the flow; what AMI clients do to a call is in
+:mod:`ngcc112.sim.engine`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import time
 import uuid
 from collections.abc import Coroutine
@@ -17,6 +21,7 @@ from collections.abc import Coroutine
 import structlog
 
 from ngcc112 import names
+from ngcc112.clock import wait_for
 from ngcc112.sim.calls import CallScript, PlacedCall, TalkBurst
 from ngcc112.sim.model import UNKNOWN, Bridge, Channel, Entry, Member, Queue, Softphone
 from ngcc112.sim.wire import Pairs
@@ -81,7 +86,8 @@ class CallFlow(EngineCore):
         script, leg = run.script, run.leg
         number, name, _pres = caller_id(script)
         if run.local1 is None:
-            self._sip_auth(script.endpoint)
+            if run.flow != "shipped":  # the shipped trunk is identified by address: no digest
+                self._sip_auth(script.endpoint)
             self.emit("Newchannel", "call", leg.block())
             self.varset(leg, "SIPDOMAIN", "127.0.0.1")
             for var, value in script.variables:
@@ -145,10 +151,14 @@ class CallFlow(EngineCore):
         return f"{script.hangup_after:g}"
 
     async def _flow(self, run: CallRun) -> None:
+        if run.flow == "shipped":
+            await self._shipped_flow(run)
+        else:
+            await self._older_flow(run)
+
+    def _answer_leg(self, run: CallRun) -> None:
+        """``Answer()``: the 112 leg goes Up (a Local caller's half too)."""
         leg, script = run.leg, run.script
-        number, name, pres = caller_id(script)
-        self.newexten(leg, 1, "NoOp", f'NGCC 112 call from {cid_all(number, name)} on {leg.name}')
-        self.newexten(leg, 2, "Answer", "")
         self.newstate(leg, 6)
         run.answered_at = self.now()
         if run.local1 is not None:
@@ -163,6 +173,91 @@ class CallFlow(EngineCore):
         else:
             self.device_state(f"PJSIP/{script.endpoint}", "INUSE")
         self._arm_caller_timer(run)
+
+    def _set(self, run: CallRun, priority: int, variable: str, value: str) -> None:
+        """``Set(variable=value)`` at ``priority``: Newexten, then VarSet."""
+        self.newexten(run.leg, priority, "Set", f"{variable}={value}")
+        self.varset(run.leg, variable, value)
+
+    async def _shipped_flow(self, run: CallRun) -> None:
+        """asterisk-config/extensions.conf ``[from-pstn]``, step by step (r_ recordings)."""
+        leg, script = run.leg, run.script
+        number, name, pres = caller_id(script)
+        self.newexten(leg, 1, "NoOp",
+                      f"NGCC 112 call from {cid_all(number, name)} on {leg.name} to {leg.exten}")
+        self._set(run, 2, names.VAR_CATEGORY, names.EMERGENCY_NUMBERS[script.exten])
+        self.newexten(leg, 3, "Answer", "")
+        self._answer_leg(run)
+        # Answer() waits for the answered channel's media before the next step
+        await self.sleep(self.config.answer_seconds)
+        self.newexten(leg, 4, "Set", "TALK_DETECT(set)=")
+        for burst in script.talk:
+            run.tasks.append(asyncio.create_task(self._talk(run, burst)))
+        self._set(run, 5, f"__{names.VAR_CALL_MARK}", "1")
+        self._set(run, 6, names.VAR_ANSWERED_AT, str(int(self.wall())))
+        self._set(run, 7, names.VAR_CID_PRES, pres)
+        is_sip = script.kind == "PJSIP"
+        self.newexten(leg, 8, "GosubIf", f"{1 if is_sip else 0}?ngcc-geo,s,1()")
+        if is_sip:
+            self._geo(run, 8)
+        prompt = f"{self.config.astdatadir}/sounds/id/ngcc112-silent-prompt"
+        self._set(run, 9, "NGCC_PROMPT", prompt)
+        installed = self.config.prompt_sound
+        self.newexten(leg, 10, "ExecIf", f"{0 if installed else 1}?Set(NGCC_PROMPT=beep)")
+        if not installed:
+            prompt = "beep"
+            self.varset(leg, "NGCC_PROMPT", prompt)
+        run.phase = PHASE_PROMPT
+        digit = await self._prompt(run, 11, prompt, self.config.prompt_seconds if installed else 0.5)
+        self._set(run, 12, names.VAR_SILENT_READSTATUS, "OK" if digit else "TIMEOUT")
+        run.phase = PHASE_DIALPLAN
+        if script.dtmf is not None and not leg.variables.get(names.VAR_SILENT_DIGIT):
+            run.tasks.append(asyncio.create_task(self._dtmf(run)))
+        queued = "app_queue.so" in self.config.modules_loaded
+        timeout = self.config.queue_timeout
+        while True:  # the queue loop: only the caller hanging up (or an operator) ends it
+            self.newexten(leg, 13, "GotoIf", f"{0 if queued else 1}?direct")
+            if queued:
+                result = await self._queue_app(run, 14, names.OPERATOR_QUEUE, timeout)
+                if result == "ANSWERED":  # the call has ended with its operator
+                    return
+                self._set(run, 15, "NGCC_QUEUE_RESULT", result)
+                self._set(run, 16, "QUEUE_PRIO", "10")
+                result = await self._queue_app(run, 17, names.SUPERVISOR_QUEUE, timeout)
+                if result == "ANSWERED":
+                    return
+                self._set(run, 18, "NGCC_QUEUE_RESULT", result)
+                again = result in ("TIMEOUT", "WITHDRAW")
+                self.newexten(leg, 19, "GotoIf", f"{1 if again else 0}?queue")
+                if again:
+                    continue
+            # no queue to join: ring every phone directly (not simulated: nobody answers)
+            self.newexten(leg, 20, "Dial", "PJSIP/op1&PJSIP/op2&PJSIP/op3,30")
+            await self.sleep(30.0)
+            self.varset(leg, "DIALSTATUS", "NOANSWER")
+            self.newexten(leg, 21, "MusicOnHold", ",2")
+            await self.sleep(2.0)
+            self.newexten(leg, 22, "Wait", "1")
+            await self.sleep(1.0)
+            self.newexten(leg, 23, "Goto", "queue")
+
+    async def _queue_app(self, run: CallRun, priority: int, name: str, timeout: float) -> str:
+        """``Queue(name,,,,timeout)`` at ``priority``: its QUEUESTATUS (an unknown queue:
+        Asterisk's ``UNKNOWN``, and the dialplan goes on)."""
+        self.newexten(run.leg, priority, "Queue", f"{name},,,,{timeout:g}")
+        queue = self.queues.get(name)
+        if queue is None:
+            self.varset(run.leg, "QUEUESTATUS", "UNKNOWN")
+            return "UNKNOWN"
+        return await self._queue(run, queue, timeout)
+
+    async def _older_flow(self, run: CallRun) -> None:
+        """The f_..m_ recordings' dialplan ("final") and the a_..e_ one ("legacy")."""
+        leg, script = run.leg, run.script
+        number, name, pres = caller_id(script)
+        self.newexten(leg, 1, "NoOp", f'NGCC 112 call from {cid_all(number, name)} on {leg.name}')
+        self.newexten(leg, 2, "Answer", "")
+        self._answer_leg(run)
         final = run.flow == "final"
         prio = 3
         if final:
@@ -173,21 +268,16 @@ class CallFlow(EngineCore):
         self.newexten(leg, prio, "ExecIf", "0?Set(CALLERID(num)=)")
         self.newexten(leg, prio + 1, "ExecIf", "0?Set(CALLERID(name)=)")
         prio += 2
-        self.newexten(leg, prio, "Set", f"__{names.VAR_CALL_MARK}=1")
-        self.varset(leg, f"__{names.VAR_CALL_MARK}", "1")
+        self._set(run, prio, f"__{names.VAR_CALL_MARK}", "1")
         prio += 1
-        answered = str(int(self.wall()))
-        self.newexten(leg, prio, "Set", f"{names.VAR_ANSWERED_AT}={answered}")
-        self.varset(leg, names.VAR_ANSWERED_AT, answered)
+        self._set(run, prio, names.VAR_ANSWERED_AT, str(int(self.wall())))
         prio += 1
         category = names.EMERGENCY_NUMBERS[script.exten]
         if category:
-            self.newexten(leg, prio, "Set", f"{names.VAR_CATEGORY}={category}")
-            self.varset(leg, names.VAR_CATEGORY, category)
+            self._set(run, prio, names.VAR_CATEGORY, category)
             prio += 1
         if final:
-            self.newexten(leg, prio, "Set", f"{names.VAR_CID_PRES}={pres}")
-            self.varset(leg, names.VAR_CID_PRES, pres)
+            self._set(run, prio, names.VAR_CID_PRES, pres)
             prio += 1
             is_sip = script.kind == "PJSIP"
             self.newexten(leg, prio, "GosubIf", f"{1 if is_sip else 0}?ngcc-geo,s,1")
@@ -195,16 +285,25 @@ class CallFlow(EngineCore):
                 self._geo(run, prio)
             prio += 1
             run.phase = PHASE_PROMPT
-            digit = await self._prompt(run, prio)
+            digit = await self._prompt(run, prio, "beep", 0.5)
             prio += 1
-            status = "OK" if digit else "TIMEOUT"
-            self.newexten(leg, prio, "Set", f"{names.VAR_SILENT_READSTATUS}={status}")
-            self.varset(leg, names.VAR_SILENT_READSTATUS, status)
+            self._set(run, prio, names.VAR_SILENT_READSTATUS, "OK" if digit else "TIMEOUT")
             prio += 1
+            run.phase = PHASE_DIALPLAN
         if script.dtmf is not None and not leg.variables.get(names.VAR_SILENT_DIGIT):
             run.tasks.append(asyncio.create_task(self._dtmf(run)))
         self.newexten(leg, prio, "Queue", f"{names.OPERATOR_QUEUE},,,,{self.config.queue_timeout:g}")
-        result = await self._queue(run, self.queues[names.OPERATOR_QUEUE])
+        result = await self._queue(run, self.queues[names.OPERATOR_QUEUE], self.config.queue_timeout)
+        if result == "WITHDRAW":  # this dialplan hangs up a withdrawn caller (j_)
+            self.newexten(leg, prio + 1, "NoOp", "Queue result WITHDRAW")
+            self.newexten(leg, prio + 2, "Hangup", "")
+            self.emit("SoftHangupRequest", "call", leg.block(), [("Cause", "16")])
+            self.hangup_channel(leg, 16)
+            if run.local1 is not None:
+                self.emit("HangupRequest", "call", run.local1.block(), [("Cause", "16")])
+                self.hangup_channel(run.local1, 16)
+            self._end_run(run, "withdrawn")
+            return
         if result == "TIMEOUT":
             prio += 1
             self.newexten(leg, prio, "NoOp", "Queue result TIMEOUT")
@@ -212,7 +311,7 @@ class CallFlow(EngineCore):
             self.newexten(leg, prio, "Queue", f"{names.SUPERVISOR_QUEUE},,,,")
             supervisors = self.queues.get(names.SUPERVISOR_QUEUE)
             if supervisors is not None:
-                await self._queue(run, supervisors)
+                await self._queue(run, supervisors, None)
 
     def _geo(self, run: CallRun, return_prio: int) -> None:
         leg, loc = run.leg, run.script.location
@@ -247,13 +346,14 @@ class CallFlow(EngineCore):
         self.varset(leg, "GOSUB_RETVAL", "")
         leg.context, leg.exten, leg.priority = names.INCOMING_CONTEXT, run.script.exten, return_prio
 
-    async def _prompt(self, run: CallRun, prio: int) -> str:
+    async def _prompt(self, run: CallRun, prio: int, sound: str, playing: float) -> str:
+        """``Read(NGCC_SILENT_DIGIT,<sound>,1,,1,3)``: ``sound`` plays for ``playing`` seconds,
+        then the digit timer runs; a digit ends it at once. The digit read, or ""."""
         leg, script = run.leg, run.script
         seconds = names.SILENT_PROMPT_SECONDS
-        self.newexten(leg, prio, "Read", f"{names.VAR_SILENT_DIGIT},beep,1,,1,{seconds}")
+        self.newexten(leg, prio, "Read", f"{names.VAR_SILENT_DIGIT},{sound},1,,1,{seconds}")
         self.varset(leg, "READSTATUS", "ERROR")
-        # the beep plays first; the digit timer then runs for ``seconds``
-        prompt_end = self.now() + 0.5 + seconds
+        prompt_end = self.now() + playing + seconds
         if script.dtmf is not None and run.answered_at + script.dtmf_at < prompt_end:
             await self._dtmf(run)
             self.varset(leg, names.VAR_SILENT_DIGIT, script.dtmf)
@@ -313,41 +413,87 @@ class CallFlow(EngineCore):
                 self.varset(one, "PLAYBACKSTATUS", "SUCCESS")
         self.caller_hangup(run)
 
-    async def _queue(self, run: CallRun, queue: Queue) -> str:
+    async def _queue(self, run: CallRun, queue: Queue, timeout: float | None) -> str:
+        """app_queue's ``Queue()`` for one caller: its QUEUESTATUS once the dialplan goes on
+        ("TIMEOUT", "WITHDRAW"); an answered call never returns before it ends."""
         leg = run.leg
         for var in ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS"):
             self.varset(leg, var, "")
-        if run.flow == "legacy":
+        if run.flow != "final":
             for var in ("QUEUEWAIT", "QUEUEWAIT_MS"):
                 self.varset(leg, var, "")
+        if "ABANDONED" in leg.variables:  # left over from the queue before: cleared
+            del leg.variables["ABANDONED"]
+            self.varset(leg, "ABANDONED", "")
+        try:
+            priority = int(leg.variables.get("QUEUE_PRIO", "0") or "0")
+        except ValueError:
+            priority = 0
         self._entry_seq += 1
-        entry = Entry(call=run, joined=self.now(), seq=self._entry_seq,
-                      original_position=len(queue.entries) + 1)
+        loop = asyncio.get_running_loop()
+        entry = Entry(call=run, joined=self.now(), seq=self._entry_seq, original_position=0,
+                      priority=priority, withdraw=loop.create_future())
         queue.insert(entry)
+        entry.original_position = queue.position(entry)
         queue.joined_total += 1
         run.queue, run.entry, run.phase = queue, entry, PHASE_QUEUE
         self.emit("QueueCallerJoin", "agent", leg.block(),
-                  [("Queue", queue.name), ("Position", str(queue.position(entry))),
+                  [("Queue", queue.name), ("Position", str(entry.original_position)),
                    ("Count", str(len(queue.entries)))])
-        self.emit("MusicOnHoldStart", "call", leg.block(), [("Class", "default")])
-        deadline = None if queue.timeout is None else entry.joined + queue.timeout
+        if self._hold_music(run):
+            self.emit("MusicOnHoldStart", "call", leg.block(), [("Class", "default")])
+        deadline = None if timeout is None else entry.joined + timeout
+        withdraw = entry.withdraw
         while True:
-            entry.offer = asyncio.get_running_loop().create_future()
+            entry.offer = loop.create_future()
             self.dispatch(queue)
-            try:
-                if deadline is None:
-                    member = await asyncio.shield(entry.offer)
-                else:
-                    member = await self.wait(entry.offer, deadline - self.now())
-            except TimeoutError:
-                self._queue_timeout(run, queue, entry)
-                return "TIMEOUT"
-            if await self._ring(run, queue, entry, member):
+            await self._until(deadline, entry.offer, withdraw)
+            if withdraw.done():
+                return self._queue_exit(run, "WITHDRAW")
+            if not entry.offer.done() or entry.offer.cancelled():
+                return self._queue_exit(run, "TIMEOUT")
+            answered = await self._ring(run, queue, entry, entry.offer.result(), deadline)
+            if answered:
                 return "ANSWERED"
-            await self.sleep(self.config.member_retry)
+            if not withdraw.done():  # queues.conf retry, within the Queue() timeout
+                retry_end = self.now() + self.config.member_retry
+                await self._until(retry_end if deadline is None else min(retry_end, deadline),
+                                  withdraw)
+            if withdraw.done():
+                return self._queue_exit(run, "WITHDRAW")
             if deadline is not None and self.now() >= deadline:
-                self._queue_timeout(run, queue, entry)
-                return "TIMEOUT"
+                return self._queue_exit(run, "TIMEOUT")
+
+    async def _until(self, deadline: float | None, *futures: asyncio.Future[object]) -> None:
+        """Until one of ``futures`` is done or the clock reaches ``deadline`` (the futures stay)."""
+        waiting = asyncio.ensure_future(asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED))
+        try:
+            if deadline is None:
+                await waiting
+            else:
+                await wait_for(self.clock, waiting, max(deadline - self.now(), 0.0))
+        except TimeoutError:
+            pass
+
+    def _hold_music(self, run: CallRun) -> bool:
+        """The older labs had hold music (MusicOnHoldStart/Stop); the shipped configuration
+        defines no music class, so the shipped flow has none (r_ recordings)."""
+        return run.flow != "shipped"
+
+    def request_withdraw(self, entry: Entry, info: str) -> None:
+        """QueueWithdrawCaller: app_queue acts on it at its next look, once a second from
+        the caller's join."""
+        entry.withdraw_info = info
+        run = entry.call
+        waited = self.now() - entry.joined
+        at = entry.joined + math.floor(waited) + 1.0
+
+        async def look() -> None:
+            await self.sleep(at - self.now())
+            if entry.withdraw is not None and not entry.withdraw.done():
+                entry.withdraw.set_result(None)
+
+        run.tasks.append(asyncio.create_task(look(), name=f"sim-withdraw-{run.leg.name}"))
 
     def _leave_queue(self, run: CallRun) -> tuple[int, int]:
         queue, entry = run.queue, run.entry
@@ -360,16 +506,22 @@ class CallFlow(EngineCore):
         self.dispatch(queue)
         return position, len(queue.entries)
 
-    def _queue_timeout(self, run: CallRun, queue: Queue, entry: Entry) -> None:
+    def _queue_exit(self, run: CallRun, status: str) -> str:
+        """The caller leaves the queue alive: a timeout or a withdraw. app_queue counts
+        both as abandoned (QueueCallerAbandon), then the dialplan goes on (r_overflow_60s,
+        r_withdraw_to_supervisors)."""
         leg = run.leg
-        self.emit("MusicOnHoldStop", "call", leg.block())
-        position, count = self._leave_queue(run)
-        self.emit("QueueCallerLeave", "agent", leg.block(),
-                  [("Queue", queue.name), ("Position", str(position)), ("Count", str(count))])
-        self.varset(leg, "QUEUESTATUS", "TIMEOUT")
+        self._cancel_ringing(run)
+        info = run.entry.withdraw_info if run.entry is not None and status == "WITHDRAW" else None
+        self._abandon(run, withdraw_info=info, reason=status)
+        self.varset(leg, "QUEUESTATUS", status)
         run.phase = PHASE_DIALPLAN
+        return status
 
-    async def _ring(self, run: CallRun, queue: Queue, entry: Entry, member: Member) -> bool:
+    async def _ring(self, run: CallRun, queue: Queue, entry: Entry, member: Member,
+                    deadline: float | None) -> bool:
+        """Ring ``member`` for the caller: True once the call it answered has ended, False
+        when it did not answer (rang out, declined, or the caller was withdrawn)."""
         leg = run.leg
         endpoint = member.endpoint
         num, nm = self._operator_cid(endpoint)
@@ -387,8 +539,9 @@ class CallFlow(EngineCore):
         self.emit("AgentCalled", "agent", leg.block(), view.block("Dest"),
                   [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name)])
         self.emit("DialBegin", "call", leg.block(), op.block("Dest"), [("DialString", member.interface)])
-        leg.cl_num, leg.cl_name = op.cid_num, op.cid_name
-        self.emit("NewConnectedLine", "call", leg.block())
+        if queue.strategy != "ringall":  # one member rung: the caller sees it at once
+            leg.cl_num, leg.cl_name = op.cid_num, op.cid_name
+            self.emit("NewConnectedLine", "call", leg.block())
         op.exten, op.cl_num, op.cl_name = leg.exten, leg.cid_num, leg.cid_name
         self.newstate(op, 5)
         self.newexten(op, 1, "AppQueue", "(Outgoing Line)")
@@ -398,14 +551,20 @@ class CallFlow(EngineCore):
         self.member_status(member)
         phone = self.softphones.setdefault(endpoint, Softphone())
         ring_started = self.now()
+        # queues.conf timeoutpriority=app: the Queue() timeout cuts the member's ring short
         timeout = self.config.member_timeout
+        if deadline is not None:
+            timeout = max(min(timeout, deadline - ring_started), 0.0)
         answers = phone.answers and phone.ring_seconds < timeout
-        run.ring_cut = asyncio.get_running_loop().create_future()
-        try:
-            cause = await self.wait(run.ring_cut, phone.ring_seconds if answers else timeout)
-        except TimeoutError:
-            cause = None
+        cut = run.ring_cut = asyncio.get_running_loop().create_future()
+        assert entry.withdraw is not None
+        await self._until(ring_started + (phone.ring_seconds if answers else timeout), cut,
+                          entry.withdraw)
         run.ring_cut = None
+        if entry.withdraw.done() and not cut.done():
+            self._cancel_ringing(run)
+            return False
+        cause = cut.result() if cut.done() else None
         if cause is None and answers:
             self._answer(run, queue, entry, member, op, ring_started)
             await self._bridged(run, phone)
@@ -425,7 +584,7 @@ class CallFlow(EngineCore):
             return False
         self.emit("AgentRingNoAnswer", "agent", leg.block(), op.block("Dest"),
                   [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name),
-                   ("RingTime", str(int(timeout * 1000)))])
+                   ("RingTime", str(int((self.now() - ring_started) * 1000)))])
         self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "NOANSWER")])
         self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "CANCEL")])
         run.ringing = None
@@ -440,12 +599,17 @@ class CallFlow(EngineCore):
         self.newstate(op, 6)
         self.device_state(member.state_interface, "INUSE")
         self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "ANSWER")])
-        self.emit("MusicOnHoldStop", "call", leg.block())
+        if queue.strategy == "ringall":  # the caller learns who answered only now
+            leg.cl_num, leg.cl_name = op.cid_num, op.cid_name
+            self.emit("NewConnectedLine", "call", leg.block())
+        if self._hold_music(run):
+            self.emit("MusicOnHoldStop", "call", leg.block())
         hold = int(self.now() - entry.joined)
         member_vars = [
             ("MEMBERINTERFACE", member.interface), ("MEMBERNAME", member.name),
             ("MEMBERCALLS", str(member.calls_taken)), ("MEMBERLASTCALL", str(member.last_call)),
-            ("MEMBERPENALTY", str(member.penalty)), ("MEMBERDYNAMIC", "1"), ("MEMBERREALTIME", "0"),
+            ("MEMBERPENALTY", str(member.penalty)), ("MEMBERDYNAMIC", "1" if member.dynamic else "0"),
+            ("MEMBERREALTIME", "0"),
         ]
         for chan in (leg, op):
             for var, value in member_vars:
@@ -513,7 +677,7 @@ class CallFlow(EngineCore):
     def _answered_vars(self, run: CallRun) -> None:
         leg = run.leg
         talk = self.now() - run.connected_at
-        dialed = self.now() - run.answered_at
+        dialed = self.now() - leg.created
         self.varset(leg, "ANSWEREDTIME", str(int(talk)))
         self.varset(leg, "ANSWEREDTIME_MS", str(int(talk * 1000)))
         self.varset(leg, "DIALEDTIME", str(int(dialed)))
@@ -604,18 +768,37 @@ class CallFlow(EngineCore):
         self.hangup_channel(op, 0)
         self.member_status(member)
 
-    def _abandon(self, run: CallRun, withdraw_info: str | None = None) -> None:
+    def _abandon(self, run: CallRun, withdraw_info: str | None = None, reason: str = "hangup") -> None:
+        """app_queue's record_abandoned and leave_queue: the caller hung up (``reason``
+        "hangup"), timed out ("TIMEOUT") or was withdrawn ("WITHDRAW")."""
         queue, entry, leg = run.queue, run.entry, run.leg
         assert queue is not None and entry is not None
-        dialed = self.now() - run.answered_at
-        if withdraw_info is None:
-            self.emit("MusicOnHoldStop", "call", leg.block())
-        self.varset(leg, "DIALEDTIME", str(int(dialed)))
-        self.varset(leg, "DIALEDTIME_MS", str(int(dialed * 1000)))
-        self.varset(leg, "ANSWEREDTIME", "0")
-        self.varset(leg, "ANSWEREDTIME_MS", "0")
-        self.varset(leg, "ABANDONED", "TRUE")
+        moh = self._hold_music(run)
+
+        def durations() -> None:
+            waited = self.now() - entry.joined
+            self.varset(leg, "QUEUEWAIT", str(int(waited)))
+            self.varset(leg, "QUEUEWAIT_MS", str(int(waited * 1000)))
+            dialed = self.now() - leg.created
+            self.varset(leg, "DIALEDTIME", str(int(dialed)))
+            self.varset(leg, "DIALEDTIME_MS", str(int(dialed * 1000)))
+            self.varset(leg, "ANSWEREDTIME", "0")
+            self.varset(leg, "ANSWEREDTIME_MS", "0")
+
+        def queue_vars() -> None:  # queues.conf setqueuevar=yes
+            for var, value in queue.channel_vars():
+                self.varset(leg, var, value)
+
         queue.abandoned += 1
+        if reason == "TIMEOUT":
+            self.varset(leg, "ABANDONED", "TRUE")
+            queue_vars()
+        else:
+            if moh and reason == "hangup":
+                self.emit("MusicOnHoldStop", "call", leg.block())
+            durations()
+            self.varset(leg, "ABANDONED", "TRUE")
+            queue_vars()
         position = queue.position(entry)
         self.emit("QueueCallerAbandon", "agent", leg.block(),
                   [("Queue", queue.name), ("Position", str(position)),
@@ -623,10 +806,15 @@ class CallFlow(EngineCore):
                    ("HoldTime", str(int(self.now() - entry.joined)))])
         if withdraw_info is not None:
             self.varset(leg, "QUEUE_WITHDRAW_INFO", withdraw_info)
+        if moh and reason != "hangup":
             self.emit("MusicOnHoldStop", "call", leg.block())
+        if reason == "TIMEOUT":
+            durations()
+        queue_vars()
         position, count = self._leave_queue(run)
         self.emit("QueueCallerLeave", "agent", leg.block(),
                   [("Queue", queue.name), ("Position", str(position)), ("Count", str(count))])
+        self.varset(leg, "QUEUEPOSITION", str(position))
 
     def caller_hangup(self, run: CallRun, cause: int = 16) -> None:
         """The caller hangs up (BYE, or the Local half's application ends)."""

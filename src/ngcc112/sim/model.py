@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ngcc112.sim.wire import Pairs
+from ngcc112.sim.wire import Pairs, c_escape
 
 if TYPE_CHECKING:
     from ngcc112.sim.engine import CallRun
@@ -29,6 +29,9 @@ DEVICE_STATE_NAMES = {
 
 @dataclass(eq=False)
 class Channel:
+    """A channel; ``cid_name`` and ``cl_name`` hold the names as Asterisk holds them
+    (for a SIP caller with PJSIP's quoted-pairs kept), events C-escape them."""
+
     name: str
     uniqueid: str
     linkedid: str
@@ -57,9 +60,10 @@ class Channel:
             (f"{prefix}ChannelState", str(self.state)),
             (f"{prefix}ChannelStateDesc", STATE_DESC[self.state]),
             (f"{prefix}CallerIDNum", self.cid_num),
-            (f"{prefix}CallerIDName", self.cid_name),
+            # ast_manager_build_channel_state_string_prefix: ast_escape_c on both names
+            (f"{prefix}CallerIDName", c_escape(self.cid_name)),
             (f"{prefix}ConnectedLineNum", self.cl_num),
-            (f"{prefix}ConnectedLineName", self.cl_name),
+            (f"{prefix}ConnectedLineName", c_escape(self.cl_name)),
             (f"{prefix}Language", self.language),
             (f"{prefix}AccountCode", self.accountcode),
             (f"{prefix}Context", self.context),
@@ -101,6 +105,12 @@ class Member:
     calls_taken: int = 0
     last_call: int = 0
     last_pause: int = 0
+    #: "dynamic" (QueueAdd) or "static" (a ``member =>`` line of queues.conf).
+    membership: str = "dynamic"
+
+    @property
+    def dynamic(self) -> bool:
+        return self.membership == "dynamic"
 
     @property
     def endpoint(self) -> str:
@@ -112,7 +122,7 @@ class Member:
             ("MemberName", self.name),
             ("Interface", self.interface),
             ("StateInterface", self.state_interface),
-            ("Membership", "dynamic"),
+            ("Membership", self.membership),
             ("Penalty", str(self.penalty)),
             ("CallsTaken", str(self.calls_taken)),
             ("LastCall", str(self.last_call)),
@@ -138,13 +148,16 @@ class Entry:
     priority: int = 0
     #: Resolved by the dispatcher with the member to ring.
     offer: asyncio.Future[Member] | None = None
+    #: Set by QueueWithdrawCaller (with its WithdrawInfo); app_queue acts on it at its next look.
     withdraw_info: str | None = None
+    withdraw: asyncio.Future[None] | None = None
 
 
 @dataclass(eq=False)
 class Queue:
     name: str
-    timeout: float | None
+    #: queues.conf ``strategy``.
+    strategy: str = "rrmemory"
     members: dict[str, Member] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     completed: int = 0
@@ -159,7 +172,7 @@ class Queue:
         return self.entries.index(entry) + 1
 
     def insert(self, entry: Entry) -> None:
-        """Place ``entry`` behind every caller of equal or higher priority."""
+        """Place ``entry`` behind every caller of equal or higher priority (app_queue's join)."""
         index = len(self.entries)
         for i, other in enumerate(self.entries):
             if entry.priority > other.priority:
@@ -175,7 +188,7 @@ class Queue:
         return [
             ("Queue", self.name),
             ("Max", "0"),
-            ("Strategy", "rrmemory"),
+            ("Strategy", self.strategy),
             ("Calls", str(len(self.entries))),
             ("Holdtime", str(self.holdtime)),
             ("TalkTime", str(self.talktime)),
@@ -192,7 +205,7 @@ class Queue:
         return [
             ("QUEUENAME", self.name),
             ("QUEUEMAX", "0"),
-            ("QUEUESTRATEGY", "rrmemory"),
+            ("QUEUESTRATEGY", self.strategy),
             ("QUEUECALLS", str(len(self.entries))),
             ("QUEUEHOLDTIME", str(self.holdtime)),
             ("QUEUETALKTIME", str(self.talktime)),

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import random
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -244,13 +243,6 @@ class AmiSimulator:
         if registered is not None or endpoint not in self.engine.registered:
             self.engine.set_registered(endpoint, True if registered is None else registered)
         self.engine.dispatch_all()
-
-    def later(self, seconds: float, fn: Callable[[], None]) -> None:
-        async def run() -> None:
-            await self.engine.sleep(seconds)
-            fn()
-
-        self._spawn(run())
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.create_task(coro)  # type: ignore[arg-type]

@@ -60,6 +60,8 @@ import re  # noqa: E402
 
 _CHANNEL_RE = re.compile(r"^(?P<tech>PJSIP|Local)/(?P<res>.+)-(?P<seq>[0-9a-f]{8})(?P<half>;[12])?$")
 _EPOCH_RE = re.compile(r"\b1\d{9}(\.\d+)?\b")
+#: ``${ASTDATADIR}`` in a value: wherever the recording lab had it (``/tmp/ngcc112-lab-…``).
+_ASTDATADIR_RE = re.compile(r"/\S*?/sounds/")
 
 #: Events whose order and key fields the conformance tests compare, with
 #: the fields compared (besides the event name and the channel's role).
@@ -165,6 +167,7 @@ def signature(messages: list[dict[str, str]], *, skip: frozenset[str] = frozense
                 value = "<duration>"
             elif key in ("AppData", "Value"):
                 value = _EPOCH_RE.sub("T", value)
+                value = _ASTDATADIR_RE.sub("<astdatadir>/sounds/", value)
                 value = re.sub(r"(PJSIP|Local)/\S+-[0-9a-f]{8}(;[12])?", lambda m: roles(m.group(0)), value)
             fields.append(f"{key}={value}")
         if "Channel" in msg and event != "OriginateResponse":

@@ -14,9 +14,30 @@ def encode(pairs: Pairs) -> bytes:
     return "".join(f"{key}: {value}\r\n" for key, value in pairs).encode("utf-8") + b"\r\n"
 
 
+#: ``ast_escape_c`` (main/utils.c): each of these characters becomes a backslash and a letter.
+_C_ESCAPES = str.maketrans({
+    "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+    "\v": "\\v", "\\": "\\\\", "'": "\\'", '"': '\\"', "?": "\\?",
+})
+
+
 def c_escape(value: str) -> str:
-    """Escape a value the way Asterisk escapes VarSet values (quotes, backslashes)."""
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+    """``ast_escape_c``: how AMI writes caller ID names and VarSet values.
+
+    Backslash, both quotes, ``?`` and the C control escapes (``\\a \\b \\f \\n \\r
+    \\t \\v``) each become a backslash sequence; nothing else changes.
+    """
+    return value.translate(_C_ESCAPES)
+
+
+def sip_quote(name: str) -> str:
+    """A display name as PJSIP holds it after a quoted SIP display name (RFC 3261 quoted-pairs).
+
+    PJSIP does not undo the quoted-pairs of ``"Pak \\"Budi\\" \\\\ RT 05"``, so Asterisk's
+    caller name is ``Pak \\"Budi\\" \\\\ RT 05``: each backslash and double quote the
+    caller sent stands behind a backslash.
+    """
+    return name.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def truncate_name(name: str) -> str:

@@ -1,0 +1,554 @@
+"""The simulator against the real Asterisk 22.10.1 with the SHIPPED asterisk-config/.
+
+tests/data/transcripts/r_*.ami were recorded by the integration suite
+(tests/real_asterisk, see the folder's README.md): the shipped dialplan, queues
+and manager user, SIPp callers on the carrier trunk, SIPp operator phones. Each
+test here plays the same scenario through the simulator with its default
+configuration (the shipped one) and compares, per channel role, the ordered
+significant events and their key fields (:func:`ngcc112.sim.transcript.signature`).
+
+What the recording lab had that a simulator has not is left out of the
+comparison where it shows: its own path for ``${ASTDATADIR}`` (normalised by
+``signature``); the suite's clean-up between tests (hang-ups with cause 32) in
+r_priority_raise_digit5.
+"""
+
+from __future__ import annotations
+
+import re
+import wave
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from ngcc112 import names
+from ngcc112.sim.calls import CallScript, Location, PlacedCall
+from ngcc112.sim.config import SHIPPED_STATIC_MEMBERS, AmiUser, SimulatorConfig
+from ngcc112.sim.server import AmiSimulator
+from ngcc112.sim.transcript import diff_signatures, parse_messages, parse_transcript, signature
+
+pytestmark = pytest.mark.timeout(60)
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDED = ROOT / "tests" / "data" / "transcripts"
+CONFIG = ROOT / "asterisk-config"
+#: Every phone is down until a test registers it, as in the lab between tests.
+PHONES_DOWN = {op: False for op in names.SAMPLE_OPERATORS}
+
+
+def conf_sections(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """An Asterisk .conf file: section → its ``key = value`` / ``key => value`` lines."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("["):
+            current = sections.setdefault(line[1:line.index("]")], [])
+        elif "=" in line:
+            key, _, value = line.partition("=")
+            current.append((key.strip(), value.lstrip(">").strip()))
+    return sections
+
+
+def shipped_user() -> AmiUser:
+    """The daemon's account of the shipped manager.conf (the recording client used it)."""
+    fields = dict(conf_sections(CONFIG / "manager.conf")[names.AMI_USERNAME])
+    return AmiUser(secret=fields["secret"],
+                   read=tuple(c.strip() for c in fields["read"].split(",")),
+                   write=tuple(c.strip() for c in fields["write"].split(",")))
+
+
+def recorded(name: str) -> list[dict[str, str]]:
+    return parse_transcript(RECORDED / f"{name}.ami")
+
+
+def sent(name: str) -> list[list[tuple[str, str]]]:
+    return parse_messages(RECORDED / f"{name}.sent")
+
+
+def assert_same(actual: list[dict[str, str]], expected: list[dict[str, str]],
+                roles: set[str] | None = None) -> None:
+    got, want = signature(actual), signature(expected)
+    if roles is not None:
+        got = {k: v for k, v in got.items() if k in roles}
+        want = {k: v for k, v in want.items() if k in roles}
+    report = diff_signatures(got, want)
+    if report:
+        pytest.fail(report)
+
+
+def carrier(number: str, name: str, **kw: object) -> CallScript:
+    """A caller on the shipped carrier trunk (channel ``PJSIP/carrier-…``)."""
+    return CallScript(number=number, name=name, endpoint="carrier", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def shipped(make_sim: Callable[..., Awaitable[AmiSimulator]]) -> AmiSimulator:
+    """The simulator as configured by default (the shipped asterisk-config/), every phone down."""
+    return await make_sim(users={names.AMI_USERNAME: shipped_user()}, endpoints=PHONES_DOWN)
+
+
+async def logged_in(sim: AmiSimulator, connect, script: list[list[tuple[str, str]]]):  # type: ignore[no-untyped-def]
+    client = await connect(sim.port)
+    response = await client.action(script[0])
+    assert response["Message"] == "Authentication accepted"
+    return client
+
+
+# -- the shipped configuration itself ------------------------------------------------
+
+
+def test_the_defaults_are_the_shipped_configuration() -> None:
+    config = SimulatorConfig()
+    assert config.flow == "shipped"
+    queues = conf_sections(CONFIG / "queues.conf")
+    for queue in config.queues:
+        lines = dict(queues[queue])
+        assert config.strategies[queue] == lines["strategy"]
+        members = tuple(value for key, value in queues[queue] if key == "member")
+        want = tuple(",".join((m.interface, str(m.penalty), m.name, m.state_interface))
+                     for m in config.static_members.get(queue, ()))
+        assert members == want, queue
+    assert SHIPPED_STATIC_MEMBERS[names.SUPERVISOR_QUEUE]
+    with wave.open(str(CONFIG / "sounds" / "id" / "ngcc112-silent-prompt.wav")) as prompt:
+        assert config.prompt_seconds == pytest.approx(prompt.getnframes() / prompt.getframerate(),
+                                                      abs=0.001)
+    dialplan = (CONFIG / "extensions.conf").read_text(encoding="utf-8")
+    assert f"Queue({names.OPERATOR_QUEUE},,,,{config.queue_timeout:g})" in dialplan
+    assert f"Queue({names.SUPERVISOR_QUEUE},,,,{config.queue_timeout:g})" in dialplan
+    assert f"Read({names.VAR_SILENT_DIGIT},${{NGCC_PROMPT}},1,,1,{names.SILENT_PROMPT_SECONDS})" in dialplan
+
+
+# -- one caller, one recording --------------------------------------------------------
+
+
+async def test_r_answered(drive, shipped, connect) -> None:
+    """Prompt 6.5 s, queue, op1 rings 0.5 s, answers, talks 3 s and hangs up."""
+    name = "r_answered"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    shipped.set_softphone("op1", ring_seconds=0.5, talk_seconds=3.0, registered=True)
+    await client.action(script[2])
+    await client.action(script[3])
+    call = await shipped.place_call(carrier("5550101", "Anrufer Eins", hangup_after=None))
+    assert await drive.ended(call) == "answered"
+    for action in script[4:]:
+        await client.action(action)
+    shipped.engine.set_registered("op1", False)
+    await drive.settle()
+    assert_same(client.messages, recorded(name))
+
+
+async def test_r_answered_times_the_prompt_and_the_answer_like_asterisk(drive, shipped, connect) -> None:
+    """``Answer`` → next step 0.5 s; Read() 3.5 s of speech + 3 s: the queue 7 s after the answer."""
+    client = await connect(shipped.port)
+    await client.login()
+    call = await shipped.place_call(carrier("5550101", "Anrufer Eins", hangup_after=9.0))
+    assert await drive.ended(call) == "abandoned"
+
+    def at(event: str, **fields: str) -> float:
+        (found,) = [m for m in client.messages if m.get("Event") == event
+                    and all(m.get(k) == v for k, v in fields.items())]
+        return float(found["Timestamp"])
+
+    answered = at("Newexten", Application="Answer")
+    assert at("Newexten", Application="Set", AppData="TALK_DETECT(set)=") - answered == pytest.approx(0.5)
+    read = at("Newexten", Application="Read")
+    assert at("VarSet", Variable="READSTATUS", Value="TIMEOUT") - read == pytest.approx(6.548)
+    want = recorded("r_answered")
+    rec_read = float(next(m for m in want if m.get("Application") == "Read")["Timestamp"])
+    rec_timeout = float(next(m for m in want if m.get("Value") == "TIMEOUT"
+                             and m.get("Variable") == "READSTATUS")["Timestamp"])
+    assert rec_timeout - rec_read == pytest.approx(6.548, abs=0.05)
+
+
+async def test_r_abandon_in_queue(drive, shipped, connect) -> None:
+    name = "r_abandon_in_queue"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    call = await shipped.place_call(carrier("5550202", "Menunggu", hangup_after=9.0))
+    assert await drive.ended(call) == "abandoned"
+    await client.action(script[2])
+    assert_same(client.messages, recorded(name))
+
+
+async def test_r_hangup_in_prompt(drive, shipped, connect) -> None:
+    name = "r_hangup_in_prompt"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    call = await shipped.place_call(carrier("5551301", "Hantu Senyap", hangup_after=1.2))
+    assert await drive.ended(call) == "prompt"
+    await client.action(script[2])
+    assert_same(client.messages, recorded(name))
+
+
+async def test_r_dtmf5(drive, shipped, connect) -> None:
+    name = "r_dtmf5"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    call = await shipped.place_call(carrier("5550702", "Stiller SIP", dtmf="5", dtmf_at=1.0,
+                                            hangup_after=9.0))
+    assert await drive.ended(call) == "abandoned"
+    await client.action(script[2])
+    assert_same(client.messages, recorded(name))
+
+
+async def test_r_pidf_lo(drive, shipped, connect) -> None:
+    name = "r_pidf_lo"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    location = Location(profile_id="sip:caller1@127.0.0.2")
+    call = await shipped.place_call(carrier("5551201", "Lokasi Test", location=location,
+                                            hangup_after=6.9))
+    assert await drive.ended(call) == "prompt"
+    await client.action(script[2])
+    assert_same(client.messages, recorded(name))
+
+
+async def test_r_ten_concurrent(drive, shipped, connect) -> None:
+    name = "r_ten_concurrent"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    calls = []
+    for i in range(1, 11):
+        calls.append(await shipped.place_call(carrier(f"55510{i}", "Serentak", hangup_after=8.0)))
+        await drive.advance(0.1)
+    await drive.until(lambda: all(c.ended.done() for c in calls))
+    assert [c.outcome for c in calls] == ["abandoned"] * 10
+    await client.action(script[2])
+    assert_same(client.messages, recorded(name))
+
+
+async def test_r_ring_no_answer(drive, shipped, connect) -> None:
+    name = "r_ring_no_answer"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    shipped.set_softphone("op1", answers=False, registered=True)
+    await client.action(script[2])
+    shipped.set_softphone("op2", ring_seconds=0.5, talk_seconds=2.0, registered=True)
+    await client.action(script[3])
+    await client.action(script[4])
+    await client.action(script[5])
+    call = await shipped.place_call(carrier("5550901", "Klingel Test", hangup_after=None))
+    assert await drive.ended(call) == "answered"
+    assert call.answered_by == "PJSIP/op2"
+    for action in script[6:]:
+        await client.action(action)
+    shipped.engine.set_registered("op1", False)
+    shipped.engine.set_registered("op2", False)
+    await drive.settle()
+    assert_same(client.messages, recorded(name))
+
+
+async def test_r_daemon_stopped(drive, shipped, connect) -> None:
+    """The same as r_answered, only the daemon was stopped: Asterisk does not care."""
+    name = "r_daemon_stopped"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    shipped.set_softphone("op1", ring_seconds=0.5, talk_seconds=3.0, registered=True)
+    await client.action(script[2])
+    await client.action(script[3])
+    call = await shipped.place_call(carrier("5554101", "Tanpa Daemon", hangup_after=None))
+    assert await drive.ended(call) == "answered"
+    for action in script[4:]:
+        await client.action(action)
+    shipped.engine.set_registered("op1", False)
+    await drive.settle()
+    assert_same(client.messages, recorded(name))
+
+
+# -- the queue loop -------------------------------------------------------------------
+
+
+async def test_r_overflow_60s(drive, shipped, connect) -> None:
+    """60 s in the operators' queue, then the supervisors' (QUEUE_PRIO=10), where the
+    static member op3 answers; the timeout itself is a QueueCallerAbandon."""
+    name = "r_overflow_60s"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    shipped.set_softphone("op3", ring_seconds=0.5, talk_seconds=2.0, registered=True)
+    await client.action(script[2])
+    call = await shipped.place_call(carrier("5554401", "Lama Menunggu", hangup_after=None))
+    assert await drive.ended(call) == "answered"
+    assert call.answered_by == "PJSIP/op3"
+    await client.action(script[3])
+    shipped.engine.set_registered("op3", False)
+    await drive.settle()
+    assert_same(client.messages, recorded(name))
+
+
+async def test_r_withdraw_to_supervisors(drive, shipped, connect) -> None:
+    """A withdrawn caller goes on to the supervisors' queue instead of being hung up."""
+    name = "r_withdraw_to_supervisors"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    call = await shipped.place_call(carrier("5555201", "Ditarik", hangup_after=16.0))
+    await client.event("QueueCallerJoin")
+    await drive.advance(0.5)
+    withdraw = [(k, call.channel if k == "Caller" else v) for k, v in script[2]]
+    assert (await client.action(withdraw))["Message"] == "Withdraw requested successfully"
+    assert await drive.ended(call) == "abandoned"
+    await client.action(script[3])
+    assert_same(client.messages, recorded(name))
+    joins = [m["Queue"] for m in client.messages if m.get("Event") == "QueueCallerJoin"]
+    assert joins == [names.OPERATOR_QUEUE, names.SUPERVISOR_QUEUE]
+
+
+async def test_a_withdraw_takes_effect_at_app_queues_next_look(drive, shipped, connect) -> None:
+    """app_queue looks once a second from the join (r_withdraw: 1.0 s after the join)."""
+    client = await connect(shipped.port)
+    await client.login()
+    call = await shipped.place_call(carrier("5555201", "Ditarik", hangup_after=30.0))
+    join = (await client.event("QueueCallerJoin"))[0]
+    await drive.advance(0.3)
+    await client.action({"Action": "QueueWithdrawCaller", "Queue": names.OPERATOR_QUEUE,
+                         "Caller": call.channel, "WithdrawInfo": "x"})
+    again = await client.action({"Action": "QueueWithdrawCaller", "Queue": names.OPERATOR_QUEUE,
+                                 "Caller": call.channel})
+    assert again["Message"] == "Unable to request withdraw from queue: Already requested"
+    abandon = (await client.event("QueueCallerAbandon"))[0]
+    assert float(abandon["Timestamp"]) - float(join["Timestamp"]) == pytest.approx(1.0)
+    withdrawn = [m["Value"] for m in client.messages if m.get("Event") == "VarSet"
+                 and m["Variable"] in ("QUEUE_WITHDRAW_INFO", "QUEUESTATUS", "NGCC_QUEUE_RESULT")]
+    assert withdrawn == ["x", "WITHDRAW", "WITHDRAW"]
+
+
+# -- QueueChangePriorityCaller ------------------------------------------------------
+
+
+async def test_priority_change_without_immediate_keeps_the_place(drive, shipped, connect) -> None:
+    """Without ``Immediate: yes`` the caller keeps its position; only callers joining
+    later are ranked against its new priority. Negative priorities are accepted; no event."""
+    client = await connect(shipped.port)
+    await client.login()
+    first = await shipped.place_call(carrier("5555001", "Satu", hangup_after=None))
+    await drive.advance(1.0)
+    second = await shipped.place_call(carrier("5555002", "Dua", hangup_after=None))
+    await client.event("QueueCallerJoin", count=2)
+    before = len(client.messages)
+    response = await client.action({"Action": "QueueChangePriorityCaller", "Queue": names.OPERATOR_QUEUE,
+                                    "Caller": second.channel, "Priority": "10"})
+    assert response["Message"] == "Priority change for caller on queue"
+    response = await client.action({"Action": "QueueChangePriorityCaller", "Queue": names.OPERATOR_QUEUE,
+                                    "Caller": first.channel, "Priority": "-5"})
+    assert response["Response"] == "Success"
+    assert [m for m in client.messages[before:] if "Event" in m] == []
+
+    async def entries() -> list[tuple[str, str]]:
+        status = await client.list_action({"Action": "QueueStatus", "Queue": names.OPERATOR_QUEUE},
+                                          "QueueStatusComplete")
+        return [(m["Channel"], m["Priority"]) for m in status if m.get("Event") == "QueueEntry"]
+
+    assert await entries() == [(first.channel, "-5"), (second.channel, "10")]
+    # a caller joining now goes ahead of the first caller with a lower priority (app_queue's
+    # join): here the very first, whose -5 counts only now
+    third = await shipped.place_call(carrier("5555003", "Tiga", hangup_after=None))
+    assert (await client.event("QueueCallerJoin", count=3))[2]["Position"] == "1"
+    assert await entries() == [(third.channel, "0"), (first.channel, "-5"), (second.channel, "10")]
+
+
+async def test_priority_change_with_immediate_reorders_at_once(drive, shipped, connect) -> None:
+    client = await connect(shipped.port)
+    await client.login()
+    calls = []
+    for number in ("5555001", "5555002", "5555003"):
+        calls.append(await shipped.place_call(carrier(number, "Antri", hangup_after=None)))
+        await drive.advance(1.0)
+    await client.event("QueueCallerJoin", count=3)
+    await client.action({"Action": "QueueChangePriorityCaller", "Queue": names.OPERATOR_QUEUE,
+                         "Caller": calls[2].channel, "Priority": "10", "Immediate": "yes"})
+    await client.action({"Action": "QueueChangePriorityCaller", "Queue": names.OPERATOR_QUEUE,
+                         "Caller": calls[0].channel, "Priority": "-1", "Immediate": "yes"})
+    status = await client.list_action({"Action": "QueueStatus", "Queue": names.OPERATOR_QUEUE},
+                                      "QueueStatusComplete")
+    assert [(m["Channel"], m["Position"], m["Priority"]) for m in status if m.get("Event") == "QueueEntry"] == [
+        (calls[2].channel, "1", "10"), (calls[1].channel, "2", "0"), (calls[0].channel, "3", "-1")]
+    # the next free operator takes the first in line
+    shipped.set_softphone("op1", ring_seconds=0.3, talk_seconds=1.0, registered=True)
+    await client.action({"Action": "QueueAdd", "Queue": names.OPERATOR_QUEUE, "Interface": "PJSIP/op1"})
+    first_called = (await client.event("AgentCalled"))[0]
+    assert first_called["Channel"] == calls[2].channel
+
+
+async def test_r_priority_raise_digit5(drive, shipped, connect) -> None:
+    """The daemon raised the caller who pressed 5 with ``Immediate: yes``: it is first in
+    QueueStatus at once, and op1 answers it first."""
+    name = "r_priority_raise_digit5"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    daemon = await connect(shipped.port)
+    await daemon.login()
+    await client.action(script[1])
+    waiting = await shipped.place_call(carrier("5555101", "Sudah Menunggu", hangup_after=None))
+    await client.event("QueueCallerJoin")
+    await drive.advance(1.0)
+    pressing = await shipped.place_call(carrier("5555102", "Tidak Bisa Bicara", dtmf="5", dtmf_at=0.64,
+                                                hangup_after=None))
+    await client.event("QueueCallerJoin", count=2)
+    want = recorded(name)
+
+    def entries(messages: list[dict[str, str]], action_id: str) -> list[tuple[str, str, str]]:
+        return [(m["CallerIDNum"], m["Position"], m["Priority"]) for m in messages
+                if m.get("Event") == "QueueEntry" and m.get("ActionID") == action_id]
+
+    await client.list_action(script[2], "QueueStatusComplete")
+    assert entries(client.messages, "t2") == entries(want, "t2")
+    await daemon.action({"Action": "QueueChangePriorityCaller", "Queue": names.OPERATOR_QUEUE,
+                         "Caller": pressing.channel, "Priority": "10", "Immediate": "yes"})
+    await client.list_action(script[3], "QueueStatusComplete")
+    assert entries(client.messages, "t3") == entries(want, "t3")
+    await client.list_action(script[4], "QueueStatusComplete")
+    await client.list_action(script[5], "DeviceStateListComplete")
+    shipped.set_softphone("op1", ring_seconds=0.3, talk_seconds=60.0, registered=True)
+    await client.action(script[6])
+    connected = (await client.event("AgentConnect"))[0]
+    assert connected["Channel"] == pressing.channel
+    recorded_connect = next(m for m in want if m.get("Event") == "AgentConnect")
+    assert (connected["CallerIDNum"], connected["Interface"]) == (
+        recorded_connect["CallerIDNum"], recorded_connect["Interface"])
+    # up to the answer, event for event (the recording then ends in the suite's clean-up)
+    cut = next(i for i, m in enumerate(want) if m.get("Event") == "AgentConnect")
+    mine = next(i for i, m in enumerate(client.messages) if m.get("Event") == "AgentConnect")
+    assert_same(client.messages[:mine + 1], want[:cut + 1])
+    assert not waiting.ended.done()
+
+
+# -- restart ------------------------------------------------------------------------
+
+
+async def test_r_asterisk_restart(drive, shipped, connect) -> None:
+    name = "r_asterisk_restart"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    before = await shipped.place_call(carrier("5554301", "Sebelum Restart", hangup_after=None))
+    await client.event("QueueCallerJoin")
+    await drive.run(shipped.restart())
+    await drive.until(client.closed.is_set)
+    assert before.outcome == "restart"
+    again = await connect(shipped.port)
+    await again.action(script[2])
+    await again.event("FullyBooted")
+    after = await shipped.place_call(carrier("5554302", "Sesudah Restart", hangup_after=8.0))
+    assert await drive.ended(after) == "abandoned"
+    await again.action(script[3])
+    assert_same(client.messages + again.messages, recorded(name))
+
+
+# -- caller ID ----------------------------------------------------------------------
+
+
+QUOTED = 'Pak "Budi" \\ RT 05'
+
+
+async def test_r_quotes_backslash(drive, shipped, connect) -> None:
+    """A SIP caller sent ``"Pak \\"Budi\\" \\\\ RT 05"``: PJSIP keeps the quoted-pairs, AMI
+    C-escapes on top, in every event; the NoOp line shows Asterisk's own value."""
+    name = "r_quotes_backslash"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    call = await shipped.place_call(carrier("5551104", QUOTED, hangup_after=1.0))
+    await drive.ended(call)
+    await client.action(script[2])
+    assert_same(client.messages, recorded(name))
+    want = {m["CallerIDName"] for m in recorded(name) if "CallerIDName" in m and "Event" in m}
+    got = {m["CallerIDName"] for m in client.messages if "CallerIDName" in m and "Event" in m}
+    assert got == want == {'Pak \\\\\\"Budi\\\\\\" \\\\\\\\ RT 05'}
+    noop = [m["AppData"] for m in client.messages if m.get("Application") == "NoOp"]
+    assert noop == [f'NGCC 112 call from "Pak \\"Budi\\" \\\\ RT 05" <5551104> on {call.channel} to 112']
+
+
+async def test_a_local_callers_name_is_only_c_escaped(drive, shipped, connect) -> None:
+    client = await connect(shipped.port)
+    await client.login()
+    call = await shipped.place_call(CallScript(number="5551105", name='Pak "Budi" ?\t\'', kind="Local",
+                                               hangup_after=1.0))
+    await drive.ended(call)
+    names_seen = {m["CallerIDName"] for m in client.messages
+                  if m.get("Channel") == call.channel and m.get("Event") == "Newexten"}
+    assert names_seen == {"Pak \\\"Budi\\\" \\?\\t\\'"}
+    noop = next(m["AppData"] for m in client.messages if m.get("Application") == "NoOp")
+    assert noop.startswith('NGCC 112 call from "Pak "Budi" ?\t\'" <5551105>')
+
+
+async def test_queue_entry_shows_the_name_unescaped_and_unknown_connected_line(drive, shipped,
+                                                                               connect) -> None:
+    """app_queue writes QueueEntry itself: no C escaping, ``unknown`` for what is not set."""
+    client = await connect(shipped.port)
+    await client.login()
+    call = await shipped.place_call(carrier("5551104", QUOTED, hangup_after=None))
+    await client.event("QueueCallerJoin")
+    status = await client.list_action({"Action": "QueueStatus"}, "QueueStatusComplete")
+    (entry,) = [m for m in status if m.get("Event") == "QueueEntry"]
+    assert (entry["CallerIDNum"], entry["CallerIDName"]) == ("5551104", 'Pak \\"Budi\\" \\\\ RT 05')
+    assert (entry["ConnectedLineNum"], entry["ConnectedLineName"]) == ("unknown", "unknown")
+    want = [m for m in recorded("r_priority_raise_digit5") if m.get("Event") == "QueueEntry"]
+    assert {(m["ConnectedLineNum"], m["ConnectedLineName"]) for m in want} == {("unknown", "unknown")}
+    assert not call.ended.done()
+
+
+async def test_r_caller_id_variants(drive, shipped, connect) -> None:
+    name = "r_caller_id_variants"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    variants = [
+        carrier("5551101", "Dewi Lestari", presentation="withheld"),
+        carrier("anonymous", "Anonymous", presentation="anonymous"),
+        carrier("5551102", "Budi Śantoso"),
+        carrier("5551104", QUOTED),
+        carrier("+6281234567890", "Rina Seluler"),
+        carrier("0215551234", "Kantor Jakarta"),
+        carrier("", ""),
+    ]
+    calls = [await shipped.place_call(v.with_(hangup_after=1.0)) for v in variants]
+    await drive.until(lambda: all(c.ended.done() for c in calls))
+    await client.action(script[2])
+    want = recorded(name)
+    got_sig, want_sig = signature(client.messages), signature(want)
+
+    def by_number(messages: list[dict[str, str]]) -> dict[str, tuple[str, str]]:
+        return {m["CallerIDNum"]: (m["CallerIDName"], m["Channel"]) for m in messages
+                if m.get("Event") == "Newchannel"}
+
+    # the recording's callers arrived in another order: compare caller by caller
+    mine, theirs = by_number(client.messages), by_number(want)
+    assert {n: v[0] for n, v in mine.items()} == {n: v[0] for n, v in theirs.items()}
+    roles_mine = {n: signature([m for m in client.messages if m.get("Channel") == ch])
+                  for n, (_, ch) in mine.items()}
+    roles_theirs = {n: signature([m for m in want if m.get("Channel") == ch])
+                    for n, (_, ch) in theirs.items()}
+    for number in mine:
+        (got,) = roles_mine[number].values()
+        (expected,) = roles_theirs[number].values()
+        normalise = re.compile(r"PJSIP/carrier-[0-9a-f]{8}|carrier#\d+")
+        got = [tuple(normalise.sub("C", f) for f in e) for e in got]
+        expected = [tuple(normalise.sub("C", f) for f in e) for e in expected]
+        assert got == expected, number
+    assert sorted(got_sig) == sorted(want_sig)
+
+
+async def test_r_long_name(drive, shipped, connect) -> None:
+    name = "r_long_name"
+    script = sent(name)
+    client = await logged_in(shipped, connect, script)
+    await client.action(script[1])
+    long_name = "".join(f"Name-{i:04d}|" for i in range(10, 201, 10))
+    call: PlacedCall = await shipped.place_call(carrier("5551103", long_name, hangup_after=1.0))
+    await drive.ended(call)
+    await client.action(script[2])
+    assert_same(client.messages, recorded(name))
+    shown = {m["CallerIDName"] for m in client.messages if m.get("Channel") == call.channel}
+    assert shown == {long_name.encode()[:79].decode()}
