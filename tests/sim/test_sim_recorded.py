@@ -26,7 +26,7 @@ from ngcc112 import names
 from ngcc112.sim.calls import CallScript, Location, PlacedCall
 from ngcc112.sim.config import SHIPPED_STATIC_MEMBERS, AmiUser, SimulatorConfig
 from ngcc112.sim.server import AmiSimulator
-from ngcc112.sim.transcript import diff_signatures, parse_messages, parse_transcript, signature
+from ngcc112.sim.transcript import diff_signatures, parse_messages, parse_transcript, signature, split_messages
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -552,3 +552,64 @@ async def test_r_long_name(drive, shipped, connect) -> None:
     assert_same(client.messages, recorded(name))
     shown = {m["CallerIDName"] for m in client.messages if m.get("Channel") == call.channel}
     assert shown == {long_name.encode()[:79].decode()}
+
+
+# -- layouts ------------------------------------------------------------------------
+
+
+def recorded_layouts() -> dict[str, set[tuple[str, ...]]]:
+    layouts: dict[str, set[tuple[str, ...]]] = {}
+    for path in sorted(RECORDED.glob("r_*.ami")):
+        for pairs in parse_messages(path):
+            first_key, first_value = pairs[0]
+            kind = first_value if first_key == "Event" else "Response"
+            layouts.setdefault(kind, set()).add(tuple(k for k, _ in pairs))
+    return layouts
+
+
+async def test_every_message_has_a_layout_the_real_asterisk_sent(drive, shipped, connect) -> None:
+    """Keys and their order, with the shipped manager.conf (timestamps on), for a mix of
+    calls: rung out, answered, talking, digit, location, overflow, pause, restart."""
+    client = await connect(shipped.port)
+    await client.login()
+    shipped.set_softphone("op1", answers=False, registered=True)
+    shipped.set_softphone("op2", ring_seconds=0.5, talk_seconds=3.0, registered=True)
+    for endpoint in ("op1", "op2"):
+        await client.action({"Action": "QueueAdd", "Queue": names.OPERATOR_QUEUE,
+                             "Interface": f"PJSIP/{endpoint}", "MemberName": endpoint})
+    talking = await shipped.place_call(carrier("5550101", "A", hangup_after=None))
+    pressing = await shipped.place_call(carrier("5550102", "B", dtmf="5", hangup_after=30.0,
+                                                location=Location()))
+    await client.event("QueueCallerJoin", count=2)
+    await client.list_action({"Action": "QueueStatus"}, "QueueStatusComplete")
+    await client.list_action({"Action": "DeviceStateList"}, "DeviceStateListComplete")
+    await drive.until(lambda: talking.ended.done() and pressing.ended.done())
+    await client.action({"Action": "QueueRemove", "Queue": names.OPERATOR_QUEUE, "Interface": "PJSIP/op1"})
+    shipped.set_softphone("op3", ring_seconds=0.5, talk_seconds=2.0, registered=True)
+    await client.action({"Action": "QueuePause", "Interface": "PJSIP/op2", "Paused": "true"})
+    overflowing = await shipped.place_call(carrier("5550103", "C", hangup_after=None))
+    await drive.ended(overflowing)
+    shipped.engine.set_registered("op3", False)
+    await shipped.place_call(carrier("5550104", "D", hangup_after=None))
+    await client.event("QueueCallerJoin", count=4)
+    await drive.run(shipped.restart())
+    await drive.until(client.closed.is_set)
+
+    layouts = recorded_layouts()
+    problems = set()
+    for pairs in split_messages(client.raw.decode("utf-8")):
+        first_key, first_value = pairs[0]
+        kind = first_value if first_key == "Event" else "Response"
+        keys = tuple(k for k, _ in pairs)
+        if kind in layouts and keys not in layouts[kind]:
+            problems.add(f"{kind}: {keys}")
+    assert not problems, "\n".join(sorted(problems))
+    # what a phone's registration and its end look like, as in r_answered
+    registration = [(m["Event"], m.get("ContactStatus") or m.get("PeerStatus"))
+                    for m in client.messages if m.get("Event") in ("ContactStatus", "PeerStatus")
+                    and m.get("AOR", m.get("Peer", "")).endswith("op3")]
+    want = [(m["Event"], m.get("ContactStatus") or m.get("PeerStatus")) for m in recorded("r_answered")
+            if m.get("Event") in ("ContactStatus", "PeerStatus")]
+    assert registration == [want[0], want[1], want[2], ("PeerStatus", "Unreachable"),
+                            ("ContactStatus", "Removed")]
+    assert want[3:] == [("PeerStatus", "Unreachable"), ("ContactStatus", "Removed")]

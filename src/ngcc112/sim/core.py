@@ -268,8 +268,26 @@ class EngineCore:
             self.dispatch(self.queues[member.queue])
 
     def set_registered(self, endpoint: str, registered: bool) -> None:
+        """The phone registers (or its registration goes): res_pjsip's contact and peer
+        events, then the device state and every queue membership's status (r_answered)."""
+        changed = self.registered.get(endpoint) != registered
         self.registered[endpoint] = registered
         self.softphones.setdefault(endpoint, Softphone())
+        if changed:
+            contact: Pairs = [("URI", f"sip:{endpoint}@127.0.0.1:{5070 + len(endpoint) * 7}"),
+                              ("ContactStatus", "NonQualified" if registered else "Removed"),
+                              ("AOR", endpoint), ("EndpointName", endpoint), ("RoundtripUsec", "0")]
+            peer: Pairs = [("ChannelType", "PJSIP"), ("Peer", f"PJSIP/{endpoint}"),
+                           ("PeerStatus", "Reachable" if registered else "Unreachable")]
+            if registered:
+                self.emit("ContactStatus", "system", contact)
+                self.emit("PeerStatus", "system", peer)
+                self.emit("ContactStatus", "system",
+                          [*contact[:1], ("ContactStatus", "Reachable"), *contact[2:4],
+                           ("RoundtripUsec", "500")])
+            else:
+                self.emit("PeerStatus", "system", peer)
+                self.emit("ContactStatus", "system", contact)
         self.device_state(f"PJSIP/{endpoint}", self._device_name(endpoint))
         member = next((m for q in self.queues.values() for m in q.members.values()
                        if m.endpoint == endpoint), None)
