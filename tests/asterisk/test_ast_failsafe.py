@@ -11,8 +11,6 @@ caller's own hang-up is the only way out, and it needs no dialplan.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from ngcc112 import names
@@ -217,32 +215,38 @@ def test_the_walker_catches_a_broken_flow(config_dir, tmp_path, read_dialplan, m
 async def test_call_reaches_an_operator_with_no_ami_client(queues_conf):
     """No daemon logged in, nobody in the operators' queue (an Asterisk restart with the
     daemon down): the caller waits the operators' 60 s, overflows to the supervisors'
-    queue, whose static members from the shipped queues.conf ring without any daemon."""
+    queue, whose static members from the shipped queues.conf ring without any daemon.
+
+    The simulator runs on virtual time: its 60 s pass at quiet moments, so the result
+    is the same on an idle machine and a busy one."""
+    from ngcc112.clock import VirtualClock
     from ngcc112.sim.calls import CallScript
-    from ngcc112.sim.config import SimulatorConfig
+    from ngcc112.sim.config import SimulatorConfig, StaticMember
+    from ngcc112.sim.driver import Driver
     from ngcc112.sim.server import AmiSimulator
 
     (supervisors,) = [s for s in queues_conf if s.name == names.SUPERVISOR_QUEUE]
     static = [m.split(",") for m in supervisors.get("member")]
     assert static, "the supervisors' queue has no static members: nothing rings without the daemon"
 
-    sim = AmiSimulator(SimulatorConfig(speed=1000.0, users={}))
+    # queues.conf's static members, as Asterisk loads them at start (no AMI involved)
+    members = tuple(StaticMember(interface.strip(), int(penalty), name.strip(), state.strip())
+                    for interface, penalty, name, state in static)
+    clock = VirtualClock()
+    sim = AmiSimulator(SimulatorConfig(users={}, static_members={names.SUPERVISOR_QUEUE: members}),
+                       clock=clock)
     await sim.start()
     try:
-        # queues.conf static members, as Asterisk loads them at start (no AMI involved);
-        # the simulator has no config option for static members yet, so they are set
-        # on its engine directly.
-        queue = sim.engine.queues[names.SUPERVISOR_QUEUE]
-        for interface, penalty, member_name, state_interface in static:
-            sim.engine.queue_add(queue, interface, member_name, state_interface, int(penalty), False)
         assert not sim.sessions
         assert not sim.engine.queues[names.OPERATOR_QUEUE].members
+        assert [m.membership for m in sim.engine.queues[names.SUPERVISOR_QUEUE].members.values()] == [
+            "static"] * len(members)
         placed = await sim.place_call(CallScript.answered(hangup_after=120.0))
-        deadline = asyncio.get_running_loop().time() + 10
-        while not placed.answered_by and not placed.ended.done():
-            assert asyncio.get_running_loop().time() < deadline, "nobody answered"
-            await asyncio.sleep(0.01)
+        # generous real-time bound: only a hang, never a slow machine, can reach it
+        await Driver(clock).run_until(lambda: bool(placed.answered_by) or placed.ended.done(),
+                                      within=120.0, timeout=60.0)
         assert placed.answered_by in {names.operator_interface(op) for op in names.SAMPLE_OPERATORS}
+        assert sim.engine.now() >= 60.0  # it waited the operators' queue out first
         assert not sim.sessions
     finally:
         await sim.stop()
