@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-asterisk asterisk bench screenshots clean
+.PHONY: demo test test-asterisk asterisk bench faults screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test-asterisk: $(STAMP) asterisk
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The fault table: calls → tickets → lost → duplicated under each fault (needs PostgreSQL)
+faults: $(STAMP)
+	$(BIN)/python bench/faults.py --out docs/fault-table.md
 
 # Needs Debian's chromium (apt-get install chromium); writes docs/screenshots/*.png
 screenshots: $(STAMP)

@@ -22,7 +22,7 @@ from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
-from ngcc112.tickets.db import make_engine, make_sessions, upgrade
+from ngcc112.tickets.db import answers, make_engine, make_sessions, upgrade
 from ngcc112.tickets.journal import JournalError
 from ngcc112.tickets.store import TicketStore
 
@@ -54,15 +54,23 @@ async def build(settings: Settings, *, migrate: bool = True, clock: Clock = SYST
     except ValueError as exc:
         raise FatalError(f"bad [sla] settings: {exc}") from None
     engine = make_engine(settings.database_url)
+    reachable = True
     if migrate:
         try:
             await upgrade(settings.database_url)
         except Exception as exc:
-            await engine.dispose()
-            raise FatalError(f"cannot prepare the database {_safe_url(settings.database_url)}: "
-                             f"{str(exc).splitlines()[0]}") from None
+            reachable = await answers(engine)
+            if reachable:  # it answers, but cannot be brought to the schema: nothing to run on
+                await engine.dispose()
+                raise FatalError(f"cannot prepare the database {_safe_url(settings.database_url)}: "
+                                 f"{str(exc).splitlines()[0]}") from None
+            # Away (refused, silent): calls must still be followed. Every event goes to the
+            # journal and is written when the database is back (`ngcc112 db upgrade` runs
+            # before each start in the systemd unit, so the schema is there).
+            log.error("ngcc112.database_away_at_start", database=_safe_url(settings.database_url),
+                      error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
     sessions = make_sessions(engine)
-    if migrate:
+    if migrate and reachable:
         from ngcc112.tickets.agencies import seed_agencies
 
         await seed_agencies(sessions)

@@ -43,6 +43,8 @@ log = structlog.get_logger(__name__)
 #: Errors that mean "the database is away": keep the event and try again.
 #: At most this many call events share one transaction.
 MAX_BATCH = 200
+#: Seconds one batch may take to reach the database before it counts as away.
+WRITE_TIMEOUT = 15.0
 RETRYABLE = (OperationalError, InterfaceError, OSError, ConnectionError, asyncio.TimeoutError)
 
 
@@ -221,22 +223,33 @@ class CallDaemon:
         delay = 0.2
         while True:
             try:
+                # bounded as a whole: a database that stops answering mid-statement (not
+                # refusing: silent) must not hold every call behind it for minutes
                 if isinstance(batch[0], CallsResynced):
-                    await self.store.reconcile(batch[0], prefix)
+                    await asyncio.wait_for(self.store.reconcile(batch[0], prefix), WRITE_TIMEOUT)
                 else:
-                    await self.store.record_many(batch)  # type: ignore[arg-type]
+                    await asyncio.wait_for(self.store.record_many(batch), WRITE_TIMEOUT)  # type: ignore[arg-type]
                     self.stats.tickets_written += len(batch)
                 return
             except RETRYABLE as exc:
                 self.stats.db_failures += 1
                 self.stats.db_backlog = self._outbox.qsize() + len(batch)
-                self.stats.last_db_error = str(exc).splitlines()[0][:200]
+                self.stats.last_db_error = _describe(exc)
                 emit = log.error if self.stats.db_failures == 1 or delay >= 5 else log.debug
                 emit("ticket.db_unavailable", call_ids=sorted({getattr(e, "call_id", "") for e in batch}),
                      error=self.stats.last_db_error, retry_in=delay, backlog=self.stats.db_backlog)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-            except Exception:
+            except Exception as exc:
+                if not await self.store.answers():
+                    # not a bad event: the database stopped answering (a statement or pool
+                    # timeout, a connection lost mid-statement): keep the batch, try again
+                    self.stats.db_failures += 1
+                    self.stats.last_db_error = _describe(exc)
+                    log.error("ticket.db_unavailable", error=self.stats.last_db_error, retry_in=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
                 if len(batch) > 1:
                     # Find the one bad event; the rest must still be written.
                     for event in batch:
@@ -261,6 +274,12 @@ class CallDaemon:
             "db_backlog": self.stats.db_backlog,
             "db_last_error": self.stats.last_db_error,
         }
+
+
+def _describe(exc: BaseException) -> str:
+    """One line about a database failure (a timeout has no message of its own)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 __all__ = ["CallDaemon", "LinkState"]

@@ -63,3 +63,18 @@ def upgrade_sync(url: str, revision: str = "head") -> None:
 
 async def upgrade(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade_sync, url, revision)
+
+
+async def answers(engine: AsyncEngine, timeout: float = 5.0) -> bool:
+    """Does the database answer ``SELECT 1`` within ``timeout`` seconds?"""
+    from sqlalchemy import text
+
+    async def probe() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(probe(), timeout)
+    except Exception:
+        return False
+    return True

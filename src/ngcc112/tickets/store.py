@@ -8,6 +8,8 @@ call's Linkedid: a replayed or resynced call never makes a second ticket.
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -60,6 +62,20 @@ class TicketStore:
                  publish: Callable[[TicketChanged], None] | None = None) -> None:
         self._sessions = sessions
         self._publish = publish or (lambda change: None)
+
+    async def answers(self, timeout: float = 5.0) -> bool:
+        """Does the database answer ``SELECT 1`` within ``timeout`` seconds?"""
+        from sqlalchemy import text
+
+        async def probe() -> None:
+            async with self._sessions() as session:
+                await session.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(probe(), timeout)
+        except Exception:
+            return False
+        return True
 
     async def record(self, event: CallEvent) -> TicketChanged | None:
         """Apply one call event to its ticket (opening it when needed)."""
