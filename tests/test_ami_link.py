@@ -12,9 +12,14 @@ from ngcc112.ami.actions import AmiInjectionError
 from ngcc112.ami.link import AmiAuthError, AmiLink, AmiUnreachableError, backoff_delay
 from ngcc112.replay import AnswerBook, Transcript, TranscriptServer
 from ngcc112.settings import AmiSettings
+from ngcc112.clock import VirtualClock
 from ngcc112.sim import AmiSimulator
 from ngcc112.sim.calls import CallScript
-from ngcc112.sim.config import SimulatorConfig
+from ngcc112.sim.config import AmiUser, SimulatorConfig
+from ngcc112.sim.driver import Driver
+
+#: Real seconds a wait may take before the test fails (a hang, never a slow machine).
+REAL_TIMEOUT = 30.0
 
 
 def free_port() -> int:
@@ -150,33 +155,61 @@ async def test_a_peer_that_stops_answering_pings_is_dropped_and_reconnected(star
 
 
 async def test_link_drop_with_five_queued_calls_resyncs_to_exactly_one_ticket_each(start_daemon):
-    sim = AmiSimulator(SimulatorConfig(speed=20.0, queue_timeout=3600.0))
+    """The simulator runs on virtual time, moved only at quiet moments (everything it
+    delivered to the daemon tracked and stored); the outage is the simulator refusing
+    connections, not a race against the daemon's reconnect delay."""
+    clock = VirtualClock()
+    admin_user = AmiUser(secret="admin-secret", read=(), write=("all",))
+    sim = AmiSimulator(SimulatorConfig(queue_timeout=3600.0,
+                                       users={"ngcc": AmiUser(secret="ngcc-secret"), "admin": admin_user}),
+                       clock=clock)
     await sim.start()
     sim.set_softphone("op1", answers=True, ring_seconds=0.2, talk_seconds=3600.0)
-    running = await start_daemon(sim.port, reconnect_min=2.0)  # the outage the test acts in
-    calls = [await sim.place_call(CallScript(number=f"555200{i}", hangup_after=None)) for i in range(5)]
+    running = await start_daemon(sim.port)
+    daemon_sessions: set = set()
+
+    def delivered_to_daemon() -> int:
+        daemon_sessions.update(s for s in sim.sessions if s.username == "ngcc")
+        return sum(s.events_out for s in daemon_sessions)
+
+    driver = Driver(clock)
+    driver.watch(quiet=lambda: (running.daemon.stats.ami_events == delivered_to_daemon()
+                                and running.daemon.is_drained),
+                 probe=lambda: (sim.events_delivered, running.daemon.stats.ami_events,
+                                running.daemon.stats.tickets_written, running.daemon.link.status.session))
+    queue = sim.engine.queues["ngcc112-operators"]
 
     async def tickets():
         return {t.caller_number: t for t in await running.store.recent()}
 
-    await wait_for(lambda: running.daemon.link.connected, what="link up")
-    await wait_for(lambda: _all_queued(tickets, 5), what="five queued tickets")
-
-    # The link drops. While the daemon is away: two callers hang up, an operator
-    # answers one, and a sixth caller arrives.
-    await sim.drop_clients()
-    admin = AmiLink(AmiSettings(port=sim.port), lambda item: None)
+    await wait_for(lambda: running.daemon.link.connected, timeout=REAL_TIMEOUT, what="link up")
+    admin = AmiLink(AmiSettings(port=sim.port, username="admin", secret="admin-secret"), lambda item: None)
     admin_task = asyncio.create_task(admin.run())
-    await wait_for(lambda: admin.connected, what="admin link")
+    await wait_for(lambda: admin.connected, timeout=REAL_TIMEOUT, what="admin link")
+    calls = [await sim.place_call(CallScript(number=f"555200{i}", hangup_after=None)) for i in range(5)]
+    await driver.run_until(lambda: len(queue.entries) == 5, within=30.0, timeout=REAL_TIMEOUT)
+    await wait_for(lambda: _all_queued(tickets, 5), timeout=REAL_TIMEOUT, what="five queued tickets")
+
+    # The link drops, and AMI stays unreachable until the test says so. While the daemon
+    # is away: two callers hang up, an operator answers one, and a sixth caller arrives.
+    await sim.stop_listening()
+    for session in [s for s in sim.sessions if s.username == "ngcc"]:
+        session.abort()
+    await wait_for(lambda: not running.daemon.link.connected, timeout=REAL_TIMEOUT, what="link down")
     for call in calls[:2]:
         await admin.send(actions.hangup(call.channel))
     await admin.send(actions.queue_add("ngcc112-operators", "PJSIP/op1", "op1"))
+    await driver.run_until(lambda: bool(calls[2].answered_by), within=10.0, timeout=REAL_TIMEOUT)
     sixth = await sim.place_call(CallScript(number="5552005", hangup_after=None))
-    await wait_for(lambda: calls[2].answered_by, what="op1 answering the third caller")
+    await driver.run_until(lambda: any(e.call.placed is sixth for e in queue.entries), within=30.0,
+                           timeout=REAL_TIMEOUT)
+    assert running.daemon.link.status.session == 1
 
+    await sim.listen_again()
     await wait_for(lambda: running.daemon.link.status.session >= 2 and running.daemon.link.connected,
-                   what="reconnect")
-    await wait_for(lambda: _has(tickets, "5552005"), what="the sixth call adopted")
+                   timeout=REAL_TIMEOUT, what="reconnect")
+    await wait_for(lambda: _has(tickets, "5552005"), timeout=REAL_TIMEOUT, what="the sixth call adopted")
+    await driver.settle(REAL_TIMEOUT)
     await running.daemon.drained()
     after = await tickets()
     assert sorted(after) == [f"555200{i}" for i in range(6)]
@@ -188,7 +221,7 @@ async def test_link_drop_with_five_queued_calls_resyncs_to_exactly_one_ticket_ea
     # The rest end normally, observed live.
     for call in [*calls[2:], sixth]:
         await admin.send(actions.hangup(call.channel))
-    await wait_for(lambda: _all_ended(tickets), what="every ticket ended")
+    await wait_for(lambda: _all_ended(tickets), timeout=REAL_TIMEOUT, what="every ticket ended")
     final = await tickets()
     assert len(final) == 6
     assert [n for n, t in sorted(final.items()) if t.abandoned] == ["5552000", "5552001", "5552003",

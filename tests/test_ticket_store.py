@@ -7,11 +7,20 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.exc import OperationalError
 
-from ngcc112.ami.events import CallArrived, CallConnected, CallEnded, CallQueued, CallsResynced
+from ngcc112.ami.events import (
+    CallArrived,
+    CallConnected,
+    CallEnded,
+    CallQueued,
+    CallsResynced,
+    MembersResynced,
+)
+from ngcc112.clock import VirtualClock
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
 from ngcc112.replay import AnswerBook, Transcript, TranscriptServer
 from ngcc112.settings import AmiSettings, Settings
+from ngcc112.sim.driver import Driver
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.store import TicketChanged, TicketStore
 
@@ -81,14 +90,33 @@ class FlakyStore(TicketStore):
 async def test_a_database_outage_delays_tickets_but_loses_nothing(database_url, transcripts_dir):
     engine = make_engine(database_url)
     store = FlakyStore(make_sessions(engine), outage=3)
+    # the recording paced on virtual time: it moves on only once the daemon has written
+    # (or, while the database is away, is still retrying) everything sent so far
+    clock = VirtualClock()
     server = TranscriptServer([Transcript.load(transcripts_dir / "i_ring_no_answer")],
-                              AnswerBook(transcripts_dir), speed=40)
+                              AnswerBook(transcripts_dir), clock=clock)
     await server.start()
-    daemon = CallDaemon(Settings(database_url=database_url, ami=AmiSettings(port=server.port)), store, Hub())
+    hub = Hub()
+    resyncs = hub.subscribe()
+    daemon = CallDaemon(Settings(database_url=database_url, ami=AmiSettings(port=server.port)), store, hub)
     await daemon.start()
     link = asyncio.create_task(daemon.run_link())
-    await asyncio.wait_for(server.finished.wait(), 20)
-    await asyncio.wait_for(daemon.drained(), 20)
+    done = 0
+
+    def resynced() -> bool:
+        nonlocal done
+        while not resyncs.queue.empty():
+            done += isinstance(resyncs.queue.get_nowait(), MembersResynced)
+        return done >= daemon.link.status.session
+
+    driver = Driver(clock)
+    driver.watch(quiet=lambda: (daemon.stats.ami_events == server.events_sent and daemon.is_drained
+                                and resynced()),
+                 probe=lambda: (server.events_sent, daemon.stats.ami_events, daemon.stats.db_failures,
+                                daemon.stats.tickets_written, daemon.link.status.session))
+    # generous real-time bound: the retries back off in real time (0.2 + 0.4 + 0.8 s)
+    await driver.run_until(server.finished.is_set, timeout=60.0)
+    resyncs.close()
     (ticket,) = await store.recent()
     assert ticket.answered_at and ticket.ended_at and ticket.operator_interface == "PJSIP/op2"
     assert daemon.stats.db_failures == 3 and "database is away" in daemon.stats.last_db_error

@@ -195,6 +195,15 @@ class AmiSimulator:
                 await server.wait_closed()
         self.log.info("sim.stopped")
 
+    async def stop_listening(self) -> None:
+        """Refuse new connections (AMI unreachable); connected clients stay connected."""
+        await self._close_listener()
+
+    async def listen_again(self) -> None:
+        """Accept connections again, on the same port."""
+        if self._server is None:
+            await self._listen(self.port)
+
     async def drop_clients(self) -> None:
         """Cut every client connection abruptly (no Shutdown, no FIN handshake)."""
         for session in list(self.sessions):
