@@ -84,8 +84,10 @@ DB_TIMEOUT_SECONDS = 5.0
 #: Most earlier calls read for one number.
 HISTORY_LIMIT = 200
 #: After a call ended, how long its final score keeps being retried while the
-#: database (or the ticket) is not there yet.
-FINAL_STORE_RETRY_SECONDS = 60.0
+#: database (or the ticket) is not there yet: longer than any outage the daemon
+#: is built to ride out (the fault table holds the database silent for 90 s), so a
+#: score is kept and written later, not dropped.
+FINAL_STORE_RETRY_SECONDS = 3600.0
 #: How many sent actions :attr:`Triage.sent` remembers.
 SENT_MEMORY = 1000
 
