@@ -1,8 +1,8 @@
 """The fault table: every 112 call gets exactly one ticket, whatever breaks.
 
-    python bench/faults.py              # every fault, full size (about 10 minutes)
-    python bench/faults.py --quick      # every fault, small (about 3 minutes)
-    python bench/faults.py --only db-refused --out docs/fault-table.md
+    python bench/faults.py              # every fault, full size, simulator and real Asterisk
+    python bench/faults.py --quick      # every fault, small
+    python bench/faults.py --on sim --only "database" --out docs/fault-table.md
 
 Each fault runs on its own: a fresh PostgreSQL database (127.0.0.1:5432, user
 postgres) reached through a proxy this script controls (up / refusing /
@@ -59,11 +59,13 @@ def free_port() -> int:
 # -- the database, behind a proxy the faults control ------------------------------------------
 
 
-class DbProxy:
-    """TCP between the daemon and PostgreSQL: ``up``, ``refuse`` (connections closed at
-    once) or ``silent`` (connections accepted, nothing forwarded either way)."""
+class Proxy:
+    """TCP between the daemon and PostgreSQL (or Asterisk's AMI): ``up``, ``refuse``
+    (connections closed at once) or ``silent`` (accepted, nothing forwarded either way);
+    :meth:`cut` drops every connection once (an AMI drop)."""
 
-    def __init__(self) -> None:
+    def __init__(self, upstream: tuple[str, int] = POSTGRES) -> None:
+        self.upstream = upstream
         self.mode = "up"
         self.port = 0
         self._server: asyncio.AbstractServer | None = None
@@ -89,6 +91,9 @@ class DbProxy:
             if mode == "refuse":
                 self._cut()
 
+    def cut(self) -> None:
+        self._cut()
+
     def _cut(self) -> None:
         for client, upstream in list(self._links):
             client.transport.abort()
@@ -104,7 +109,7 @@ class DbProxy:
         self._links.add(entry)
         try:
             await self._open.wait()  # silent: the connection hangs here
-            up_reader, up_writer = await asyncio.open_connection(*POSTGRES)
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
             self._links.discard(entry)
             entry = (writer, up_writer)
             self._links.add(entry)
@@ -276,10 +281,12 @@ class Daemon:
 
 @dataclass
 class Lab:
-    sim: AmiSimulator
-    proxy: DbProxy
+    """What a fault can act on, the same on the simulator and on a real Asterisk."""
+
+    proxy: Proxy
     daemon: Daemon
-    placed: list = field(default_factory=list)
+    restart_asterisk: Callable[[], Awaitable[None]]
+    drop_ami: Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -295,53 +302,125 @@ class Row:
 Fault = Callable[[Lab, float], Awaitable[None]]
 
 
-async def place_calls(lab: Lab, count: int, rate: float, rng: random.Random) -> None:
-    for i in range(count):
+async def place_sim_calls(sim: AmiSimulator, placed: list, count: int, rate: float, rng: random.Random) -> None:
+    for _ in range(count):
         roll = rng.random()
         hangup = rng.uniform(0.5, 3.0) if roll < 0.2 else rng.uniform(4.0, 12.0)
         script = CallScript(number=f"08{rng.randrange(10**10):010d}", name=rng.choice(("Budi", 'Pak "B"', "")),
                             hangup_after=hangup)
-        lab.placed.append(await lab.sim.place_call(script))
+        placed.append(await sim.place_call(script))
         await asyncio.sleep(1.0 / rate)
 
 
+def daemon_env(folder: Path, database: str, proxy: Proxy, ami_port: int, panel_port: int, cel: Path) -> dict[str, str]:
+    return {**os.environ,
+            "NGCC112_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{database}",
+            "NGCC112_AMI_PORT": str(ami_port), "NGCC112_AMI_SECRET": "ngcc-secret",
+            "NGCC112_PANEL_LISTEN": f"127.0.0.1:{panel_port}", "NGCC112_JOURNAL_PATH": str(folder / "events.db"),
+            "NGCC112_BACKFILL_SOURCE": "csv", "NGCC112_CEL_CSV": str(cel),
+            "NGCC112_LOG_FORMAT": "json", "NGCC112_LOG_LEVEL": "info"}
+
+
 async def run_fault(name: str, fault: Fault, *, calls: int, rate: float, work: Path) -> Row:
+    """One fault on the simulator."""
     began = time.monotonic()
     folder = work / name
     folder.mkdir(parents=True)
     database = await fresh_database()
-    proxy = DbProxy()
+    proxy = Proxy()
     await proxy.start()
     sim = AmiSimulator(SimulatorConfig(port=0))
     await sim.start()
     cel = CelWriter(folder / "ngcc112-cel.csv")
     attach_cel(sim, cel)
     panel_port = free_port()
-    env = {**os.environ,
-           "NGCC112_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{database}",
-           "NGCC112_AMI_PORT": str(sim.port), "NGCC112_AMI_SECRET": "ngcc-secret",
-           "NGCC112_PANEL_LISTEN": f"127.0.0.1:{panel_port}", "NGCC112_JOURNAL_PATH": str(folder / "events.db"),
-           "NGCC112_BACKFILL_SOURCE": "csv", "NGCC112_CEL_CSV": str(cel.path),
-           "NGCC112_LOG_FORMAT": "json", "NGCC112_LOG_LEVEL": "info"}
-    daemon = Daemon(folder, env, panel_port)
-    lab = Lab(sim, proxy, daemon)
+    daemon = Daemon(folder, daemon_env(folder, database, proxy, sim.port, panel_port, cel.path), panel_port)
+    lab = Lab(proxy, daemon, restart_asterisk=sim.restart, drop_ami=sim.drop_clients)
+    placed_calls: list = []
     try:
         daemon.start()
         await daemon.ready()
-        duration = calls / rate
-        await asyncio.gather(place_calls(lab, calls, rate, random.Random(name)), fault(lab, duration))
-        await asyncio.gather(*(call.wait(300) for call in lab.placed), return_exceptions=True)
-        proxy.set("up")
-        if daemon.process is None:
-            daemon.start()
-        await daemon.ready()
-        placed = {call.linkedid for call in lab.placed if call.linkedid}
-        tickets = await settle(database, placed)
+        await asyncio.gather(place_sim_calls(sim, placed_calls, calls, rate, random.Random(name)),
+                             fault(lab, calls / rate))
+        await asyncio.gather(*(call.wait(300) for call in placed_calls), return_exceptions=True)
+        placed = {call.linkedid for call in placed_calls if call.linkedid}
+        tickets = await finish(lab, database, placed)
     finally:
         daemon.stop()
         await sim.stop()
         cel.close()
         await proxy.stop()
+    return await count(name, placed, tickets, database, folder, began)
+
+
+async def run_fault_real(name: str, fault: Fault, *, calls: int, rate: float, work: Path,
+                         asterisk: object) -> Row:
+    """One fault on the real Asterisk of the integration suite (SIPp callers, its own CEL)."""
+    from real_asterisk.ami_listener import AmiListener
+    from real_asterisk.lab import CEL_CSV, LAB_IP, AsteriskLab
+    from real_asterisk.sipp import Caller, Sip
+
+    assert isinstance(asterisk, AsteriskLab)
+    began = time.monotonic()
+    folder = work / name
+    folder.mkdir(parents=True)
+    database = await fresh_database()
+    proxy = Proxy()
+    await proxy.start()
+    ami_proxy = Proxy((LAB_IP, asterisk.ami_port))
+    await ami_proxy.start()
+    listener = AmiListener(LAB_IP, asterisk.ami_port, secret=asterisk.ami_secret).start()
+    mark = listener.mark()
+    panel_port = free_port()
+    daemon = Daemon(folder, daemon_env(folder, database, proxy, ami_proxy.port, panel_port,
+                                       asterisk.log_dir / CEL_CSV), panel_port)
+
+    async def drop() -> None:
+        ami_proxy.cut()
+
+    async def restart() -> None:
+        await asyncio.to_thread(asterisk.restart_now)
+
+    lab = Lab(proxy, daemon, restart_asterisk=restart, drop_ami=drop)
+    sip = Sip(folder / "sipp", asterisk.sip_port)
+    try:
+        daemon.start()
+        await daemon.ready()
+        short = max(calls // 5, 1)
+        callers = [sip.call(Caller(number="5559[call_number]", name='Pak \\"B\\"', hold_ms=1200),
+                            calls=short, rate=rate / 5),
+                   sip.call(Caller(number="5558[call_number]", name="Budi", hold_ms=9000),
+                            calls=calls - short, rate=rate * 4 / 5)]
+        await asyncio.gather(fault(lab, calls / rate),
+                             *(asyncio.to_thread(c.wait, calls / rate + 120) for c in callers),
+                             return_exceptions=True)
+
+        def quiet() -> bool:
+            return "0 active channels" in asterisk.cli("core show channels count").stdout
+
+        await asyncio.to_thread(listener.wait, quiet, 120, "every call to end")
+        placed = set(listener.calls(since=mark))
+        tickets = await finish(lab, database, placed)
+    finally:
+        daemon.stop()
+        sip.stop()
+        listener.stop()
+        await ami_proxy.stop()
+        await proxy.stop()
+    return await count(name, placed, tickets, database, folder, began)
+
+
+async def finish(lab: Lab, database: str, placed: set[str]) -> list[str]:
+    """Every fault over: the database up, the daemon running; the tickets once they settle."""
+    lab.proxy.set("up")
+    if lab.daemon.process is None:
+        lab.daemon.start()
+    await lab.daemon.ready()
+    return await settle(database, placed)
+
+
+async def count(name: str, placed: set[str], tickets: list[str], database: str, folder: Path,
+                began: float) -> Row:
     tickets_set = set(tickets)
     lost = len(placed - tickets_set)
     duplicated = (len(tickets) - len(tickets_set)) + len(tickets_set - placed)
@@ -412,14 +491,14 @@ def sigkill_during_database_outage(seconds: float) -> Fault:
 
 async def asterisk_restart(lab: Lab, duration: float) -> None:
     await asyncio.sleep(duration * 0.5)
-    await lab.sim.restart()
+    await lab.restart_asterisk()
 
 
 def ami_drops(count: int) -> Fault:
     async def fault(lab: Lab, duration: float) -> None:
         for _ in range(count):
             await asyncio.sleep(duration / (count + 1))
-            await lab.sim.drop_clients()
+            await lab.drop_ami()
     return fault
 
 
@@ -446,38 +525,78 @@ def table(rows: list[Row]) -> str:
 
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small runs (about 3 minutes in all)")
+    parser.add_argument("--quick", action="store_true", help="small runs (about 5 minutes per target)")
     parser.add_argument("--only", help="run the faults whose name contains this")
-    parser.add_argument("--out", type=Path, help="also write the table (Markdown) to this file")
+    parser.add_argument("--on", choices=("sim", "asterisk", "both"), default="both",
+                        help="the simulator, the real Asterisk (scripts/asterisk-build), or both (default;"
+                             " the real one only where it is built)")
+    parser.add_argument("--out", type=Path, help="also write the tables (Markdown) to this file")
     args = parser.parse_args(argv)
     from ngcc112 import logs
 
     logs.configure("console", "warning")
+    targets = ["sim"] if args.on == "sim" else ["asterisk"] if args.on == "asterisk" else ["sim", "asterisk"]
+    tables: list[str] = []
+    failed = False
+    for target in targets:
+        rows = await run_target(target, args)
+        if rows is None:
+            tables.append(f"On the real Asterisk: not run ({NO_BUILD}).")
+            continue
+        failed |= any(r.lost or r.duplicated for r in rows)
+        title = "On the simulator" if target == "sim" else "On the real Asterisk 22.10.1 (SIPp callers)"
+        tables.append(f"{title}:\n\n{table(rows)}")
+    print()
+    print("\n\n".join(tables))
+    if args.out:
+        stamp = time.strftime("%Y-%m-%d", time.gmtime())
+        args.out.write_text(
+            "# The fault table\n\nEvery 112 call gets exactly one ticket, whatever breaks "
+            "(`make faults`, `bench/faults.py`).\n\n" + "\n\n".join(tables)
+            + f"\n\n(`python bench/faults.py{' --quick' if args.quick else ''}`, {stamp}, "
+            "on a 2-core machine of the project's kind)\n", encoding="utf-8")
+    return 1 if failed else 0
+
+
+NO_BUILD = "no Asterisk build: make asterisk"
+
+
+async def run_target(target: str, args: argparse.Namespace) -> list[Row] | None:
+    asterisk = None
+    tmp = Path(tempfile.mkdtemp(prefix=f"ngcc112-faults-{target}-"))
+    if target == "asterisk":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from real_asterisk.lab import AsteriskLab, asterisk_prefix
+
+        prefix = asterisk_prefix()
+        if prefix is None:
+            print(f"real Asterisk: skipped ({NO_BUILD})", flush=True)
+            return None
+        asterisk = AsteriskLab(prefix, tmp / "asterisk")
+        asterisk.install()
+        asterisk.start()
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="ngcc112-faults-") as tmp:
+    try:
         for name, fault, calls, rate in faults(args.quick):
             if args.only and args.only.lower() not in name.lower():
                 continue
-            row = await run_fault(name.replace(" ", "-"), fault, calls=calls, rate=rate, work=Path(tmp))
+            slug = name.replace(" ", "-")
+            if asterisk is None:
+                row = await run_fault(slug, fault, calls=calls, rate=rate, work=tmp)
+            else:
+                row = await run_fault_real(slug, fault, calls=calls, rate=rate, work=tmp, asterisk=asterisk)
             row = Row(name, row.calls, row.tickets, row.lost, row.duplicated, row.seconds)
             rows.append(row)
-            print(f"{row.fault}: calls {row.calls} → tickets {row.tickets}, lost {row.lost}, "
+            print(f"[{target}] {row.fault}: calls {row.calls} → tickets {row.tickets}, lost {row.lost}, "
                   f"duplicated {row.duplicated} ({row.seconds:.0f} s)", flush=True)
             if row.lost or row.duplicated:
-                print(f"  kept for inspection: {Path(tmp) / name.replace(' ', '-')}", flush=True)
-        if any(r.lost or r.duplicated for r in rows):
-            keep = Path("var") / "faults"
-            keep.mkdir(parents=True, exist_ok=True)
-            for entry in Path(tmp).iterdir():
-                shutil.copytree(entry, keep / entry.name, dirs_exist_ok=True)
-            print(f"  copied to {keep}", flush=True)
-    print()
-    print(table(rows))
-    if args.out:
-        stamp = time.strftime("%Y-%m-%d", time.gmtime())
-        args.out.write_text(f"{table(rows)}\n\n(`python bench/faults.py{' --quick' if args.quick else ''}`, "
-                            f"{stamp}, on the simulator)\n", encoding="utf-8")
-    return 1 if any(r.lost or r.duplicated for r in rows) else 0
+                print(f"  kept for inspection: {tmp / slug}", flush=True)
+    finally:
+        if asterisk is not None:
+            asterisk.stop()
+    if not any(r.lost or r.duplicated for r in rows):
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
 
 
 if __name__ == "__main__":
