@@ -44,8 +44,8 @@ def _free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def _stack(database: Path):
-    # Members ring long enough to photograph the screen-pop before the softphone answers.
-    sim = AmiSimulator(SimulatorConfig(port=0, speed=10.0, member_timeout=120.0))
+    # Real time, as the browser runs; the dialplan's beep prompt (no prompt file) keeps it short.
+    sim = AmiSimulator(SimulatorConfig(port=0, prompt_sound=False))
     await sim.start()
     port = _free_port()
     settings = Settings(database_url=f"sqlite+aiosqlite:///{database}",
@@ -77,7 +77,8 @@ async def _stack(database: Path):
 async def _earlier_prank(sim: AmiSimulator, services: Services) -> None:
     """A closed prank call from the same number, so the screen-pop has history to show."""
     sim.set_softphone("op3", answers=True, ring_seconds=1.0)
-    await sim.place_call(CallScript(number=NUMBER, name="Budi", hangup_after=4.0))
+    # hangs up half a second into the queue (the beep prompt ends 4 s after the answer)
+    await sim.place_call(CallScript(number=NUMBER, name="Budi", hangup_after=4.5))
     await sim.wait_idle()
     await services.daemon.drained()
     ticket = (await services.store.recent(1))[0]
@@ -119,7 +120,8 @@ async def main(out: Path, language: str) -> int:
             await expect(page.locator("#presence-state")).to_have_attribute("data-state", "ready")
             await _shoot(page, out, "02-ready.png")
 
-            sim.set_softphone("op1", answers=True, ring_seconds=60.0)
+            # rings long enough to photograph the screen-pop before the softphone answers
+            sim.set_softphone("op1", answers=True, ring_seconds=6.0)
             await sim.place_call(CallScript(number=NUMBER, name="Budi Santoso", hangup_after=None,
                                             location=Location.circle(-6.9147, 107.6098, radius=30)))
             await expect(page.locator("#ringing .caller-number")).to_have_text(NUMBER)

@@ -2,6 +2,11 @@
 (``ngcc112.app.serve``) on a free port with a fresh SQLite database, the demo users and
 agencies, and headless Chromium (Debian's /usr/bin/chromium, never a downloaded browser).
 
+Everything runs in real time, as a browser does: the simulator on the host's clock, its
+seconds are real seconds. The scenarios are short (the prompt is the shipped dialplan's
+beep fallback, so a call reaches the queue 4 s after the answer), and every check waits
+for its condition with a generous timeout, never for a fixed time.
+
 Shared by tests/e2e, tests/e2e_sop and tests/e2e_location (each conftest picks the fixtures).
 """
 
@@ -28,8 +33,11 @@ from ngcc112.tickets.users import seed_demo_users
 CHROMIUM = os.environ.get("NGCC112_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-#: Simulated seconds per real second: a 3 s silent-call prompt takes 0.3 s.
-SPEED = 10.0
+#: Real milliseconds a page action or an ``expect`` waits for its condition: generous,
+#: so that a busy machine is no fault (a passing check never waits for it).
+BROWSER_TIMEOUT_MS = 30_000
+#: Real seconds the stack may take to start and log in to the simulator.
+START_TIMEOUT = 30.0
 
 
 def free_port() -> int:
@@ -50,9 +58,10 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(database: Path, *, speed: float = SPEED, tile_url: str = "") -> AsyncIterator[Stack]:
+async def running_stack(database: Path, *, tile_url: str = "") -> AsyncIterator[Stack]:
     """Simulator, then daemon + panel; yields once the daemon is logged in to the simulator."""
-    sim = AmiSimulator(SimulatorConfig(port=0, speed=speed))
+    # the host's clock; no prompt file installed: the dialplan's beep (0.5 s + 3 s)
+    sim = AmiSimulator(SimulatorConfig(port=0, prompt_sound=False))
     await sim.start()
     port = free_port()
     settings = Settings(
@@ -71,18 +80,18 @@ async def running_stack(database: Path, *, speed: float = SPEED, tile_url: str =
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop=stop, on_ready=on_ready, say=lambda _line: None))
     try:
-        done, _ = await asyncio.wait({task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({task, ready}, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()  # raises the start-up failure
         if ready not in done:
-            raise RuntimeError("ngcc112 did not start within 30 s")
+            raise RuntimeError(f"ngcc112 did not start within {START_TIMEOUT:g} s")
         services = ready.result()
-        for _ in range(300):  # the AMI link logs in right after start
-            if services.daemon.link.connected:
-                break
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        while not services.daemon.link.connected:  # the AMI link logs in right after start
+            if loop.time() > deadline:
+                raise RuntimeError("the daemon did not log in to the simulator")
             await asyncio.sleep(0.02)
-        else:
-            raise RuntimeError("the daemon did not log in to the simulator")
         yield Stack(sim, services, f"http://127.0.0.1:{port}")
     finally:
         stop.set()
@@ -96,6 +105,7 @@ async def chromium() -> AsyncIterator[Any]:
     playwright_api = pytest.importorskip("playwright.async_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    playwright_api.expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     async with playwright_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -108,5 +118,5 @@ async def new_page(browser: Any, width: int = 1280, height: int = 900) -> tuple[
     """(context, page): a fresh browser context — its own cookies, so its own user."""
     context = await browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     return context, page
