@@ -108,11 +108,15 @@ class Proxy:
         entry: tuple[asyncio.StreamWriter, asyncio.StreamWriter | None] = (writer, None)
         self._links.add(entry)
         try:
-            await self._open.wait()  # silent: the connection hangs here
+            early = await self._hold(reader)  # silent: the connection hangs here
+            if early is None:
+                return  # the client gave up while the server was silent
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
             self._links.discard(entry)
             entry = (writer, up_writer)
             self._links.add(entry)
+            if early:
+                up_writer.write(early)
             await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
         except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
@@ -121,6 +125,26 @@ class Proxy:
             writer.transport.abort()
             if entry[1] is not None:
                 entry[1].transport.abort()
+
+    async def _hold(self, reader: asyncio.StreamReader) -> bytes | None:
+        """Wait until the proxy is open, keeping what the client sends meanwhile; None when the
+        client hangs up first (its timeout), so no upstream connection is made for it."""
+        kept = b""
+        while not self._open.is_set():
+            read = asyncio.ensure_future(reader.read(65536))
+            opened = asyncio.ensure_future(self._open.wait())
+            done, _ = await asyncio.wait({read, opened}, return_when=asyncio.FIRST_COMPLETED)
+            if read in done:
+                opened.cancel()
+                data = read.result()
+                if not data:
+                    return None
+                kept += data
+            else:
+                read.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await read
+        return kept
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
