@@ -15,11 +15,15 @@ Asterisk sent them:
   answer to the same action (``CoreShowChannels`` and ``QueueStatus`` as
   Asterisk answered them with no call up, ``Ping`` as recorded);
 * with ``timestamps=True`` every event carries ``Timestamp: <epoch>`` of its
-  recorded wall-clock time, as Asterisk does with ``timestampevents = yes``.
+  recorded wall-clock time, as Asterisk does with ``timestampevents = yes``; a
+  recording made with ``timestampevents = yes`` is sent as it was (its events
+  keep their own ``Timestamp``, never a second one).
 
 Several transcripts can be chained: connection *n* plays transcript *n*
-(``h_asterisk_restart`` then ``h_asterisk_restart_after``). A transcript whose
-recording ends with the server closing (restart, bad secret) closes here too.
+(``h_asterisk_restart`` then ``h_asterisk_restart_after``; or the connections of
+one recording that holds several, :meth:`Transcript.load_all`). A transcript
+whose recording ends with the server closing (restart, bad secret) closes here
+too.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from ngcc112.clock import SYSTEM_CLOCK, Clock, ScaledClock, wait_for
 log = structlog.get_logger(__name__)
 
 EOL = b"\r\n"
+BANNER = "Asterisk Call Manager/"
 #: Transcripts whose answers describe an idle Asterisk; used to answer resync actions.
 IDLE_ANSWERS = "h_asterisk_restart_after"
 
@@ -52,6 +57,24 @@ class Frame:
     name: str
 
 
+def split_connections(chunks: list[dict]) -> list[list[dict]]:
+    """The chunks of a recording, one list per connection: a banner the server sends
+    after the first starts the next connection, with the actions the client sent
+    since the server's last bytes (its Login, sent as soon as it connected)."""
+    connections: list[list[dict]] = [[]]
+    seen_banner = False
+    for chunk in chunks:
+        if chunk["dir"] == "rx" and chunk["raw"].startswith(BANNER):
+            if seen_banner:
+                current = connections[-1]
+                last_rx = max((i for i, c in enumerate(current) if c["dir"] == "rx"), default=-1)
+                connections[-1], carried = current[:last_rx + 1], current[last_rx + 1:]
+                connections.append(carried)
+            seen_banner = True
+        connections[-1].append(chunk)
+    return connections
+
+
 def split_frames(chunks: list[dict]) -> tuple[bytes, list[Frame]]:
     """(banner line, frames) from the ``rx`` chunks of a ``.jsonl`` recording."""
     banner = b""
@@ -61,7 +84,7 @@ def split_frames(chunks: list[dict]) -> tuple[bytes, list[Frame]]:
         if chunk["dir"] != "rx":
             continue
         pending += chunk["raw"].encode("utf-8", "surrogateescape")
-        if not banner and pending.startswith(b"Asterisk Call Manager/"):
+        if not banner and pending.startswith(BANNER.encode()):
             banner, _, pending = pending.partition(EOL)
             banner += EOL
         *complete, pending = pending.split(EOL + EOL)
@@ -100,12 +123,29 @@ class Transcript:
 
     @classmethod
     def load(cls, path: Path) -> Transcript:
+        """The recording's (first) connection; see :meth:`load_all` for the others."""
+        return cls.load_all(path)[0]
+
+    @classmethod
+    def load_all(cls, path: Path) -> list[Transcript]:
+        """Every connection of a recording, in order (``r_asterisk_restart``: the one
+        Asterisk closed when it restarted, then the client's new one)."""
         path = path.with_suffix(".jsonl")
         chunks = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        banner, frames = split_frames(chunks)
-        actions = sent_actions(chunks)
-        goodbye = any(f.name == "Goodbye" for f in frames)
-        return cls(path.stem, banner, tuple(frames), actions, server_closes=not goodbye)
+        connections = split_connections(chunks)
+        out = []
+        for index, part in enumerate(connections):
+            banner, frames = split_frames(part)
+            actions = sent_actions(part)
+            names = {f.name for f in frames}
+            # Asterisk closed it: a restart, a refused login, or a next connection followed
+            closes = ("Shutdown" in names or index + 1 < len(connections)
+                      or ("Goodbye" not in names and any(
+                          f.name == "Error" and actions.get(f.action_id, "").lower() == "login"
+                          for f in frames)))
+            name = path.stem if len(connections) == 1 else f"{path.stem}#{index + 1}"
+            out.append(cls(name, banner, tuple(frames), actions, server_closes=closes))
+        return out
 
     def answers(self) -> dict[str, list[list[bytes]]]:
         """Action name → recorded answers (each a list of frames)."""
@@ -117,6 +157,13 @@ class Transcript:
         for action_id, raws in by_id.items():
             out.setdefault(self.actions[action_id].lower(), []).append(raws)
         return out
+
+    @property
+    def stamped(self) -> bool:
+        """Recorded with ``timestampevents = yes``: the events carry Asterisk's own
+        ``Timestamp`` (and those Asterisk sends without one, like the FullyBooted of a
+        login, have none)."""
+        return any(b"\r\nTimestamp: " in f.raw for f in self.frames if f.is_event)
 
     def events(self) -> list[Frame]:
         """The frames this replay streams: events not answering the recorder's actions."""
@@ -161,7 +208,11 @@ def _with_action_id(raw: bytes, action_id: str) -> bytes:
 
 
 def _with_timestamp(raw: bytes, wall: float) -> bytes:
+    """The event with ``Timestamp: <wall>`` after ``Privilege``, unless it was recorded
+    with one (``timestampevents = yes``): never two."""
     lines = raw.split(EOL)
+    if any(line.lower().startswith(b"timestamp:") for line in lines):
+        return raw
     at = 2 if len(lines) > 1 and lines[1].lower().startswith(b"privilege:") else 1
     return EOL.join([*lines[:at], f"Timestamp: {wall:.6f}".encode(), *lines[at:]])
 
@@ -253,8 +304,9 @@ class TranscriptServer:
         # Up to FullyBooted at once; then wait for the client's resync, so that the
         # recorded idle CoreShowChannels answer is true when the client gets it.
         booted = next((i for i, f in enumerate(frames) if f.name == "FullyBooted"), -1)
+        stamp = self._timestamps and not transcript.stamped
         for frame in frames[: booted + 1]:
-            self._write_event(writer, frame)
+            self._write_event(writer, frame, stamp)
         await writer.drain()
         if booted >= 0:
             with contextlib.suppress(TimeoutError):
@@ -264,13 +316,13 @@ class TranscriptServer:
         began = self.clock.monotonic()
         for frame in frames:
             await self.clock.sleep(began + (frame.t - start) - self.clock.monotonic())
-            self._write_event(writer, frame)
+            self._write_event(writer, frame, stamp)
             await writer.drain()
         if transcript is self._transcripts[-1]:
             self.finished.set()
         if transcript.server_closes:
             writer.close()
 
-    def _write_event(self, writer: asyncio.StreamWriter, frame: Frame) -> None:
-        writer.write(_with_timestamp(frame.raw, frame.wall) if self._timestamps else frame.raw)
+    def _write_event(self, writer: asyncio.StreamWriter, frame: Frame, stamp: bool) -> None:
+        writer.write(_with_timestamp(frame.raw, frame.wall) if stamp else frame.raw)
         self.events_sent += 1
