@@ -206,3 +206,12 @@ async def test_blocklist_entries_are_evidence_with_who_why_and_expiry_never_a_re
     assert code == 0 and " ended " in out
     code, _, err = await run("blocklist", "lift", "9", "--by", "x", env=env)
     assert code == 2 and "no misuse-list entry 9" in err
+
+
+def test_a_recovered_ticket_says_where_it_came_from() -> None:
+    from ngcc112.cli import format_ticket_line
+
+    row = {"id": 7, "arrived_at": "2026-12-01T05:00:00+00:00", "state": "new", "caller_number": "5554101",
+           "caller_name": None, "abandoned": True, "answered_at": None, "ended_at": "2026-12-01T05:00:09+00:00",
+           "operator_interface": None, "recovered": True}
+    assert format_ticket_line(row).endswith("abandoned (recovered from Asterisk's CEL)")

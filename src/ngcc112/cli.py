@@ -207,6 +207,8 @@ def format_ticket_line(row: dict) -> str:
                                                     if row["answered_at"] else "waiting")
     if row["ended_at"] and not row["abandoned"]:
         status += ", ended"
+    if row.get("recovered"):
+        status += " (recovered from Asterisk's CEL)"
     return f"#{row['id']:<5} {row['arrived_at'][:19]}  {row['state']:<10} {caller:<36} {status}"
 
 

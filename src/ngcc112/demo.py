@@ -45,6 +45,8 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
         sim.set_softphone(endpoint, answers=True, ring_seconds=2.0, talk_seconds=20.0)
     settings = dataclasses.replace(
         settings, database_url=database_url, log_format="console",
+        # the simulator keeps no CEL of its own: nothing to recover calls from
+        backfill=dataclasses.replace(settings.backfill, source="off"),
         ami=dataclasses.replace(settings.ami, host="127.0.0.1", port=sim.port),
     )
     _line(f"ngcc112 demo: simulated Asterisk on 127.0.0.1:{sim.port}, {rate:g} calls/min")

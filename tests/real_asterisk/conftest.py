@@ -110,7 +110,8 @@ def _empty_queues(asterisk: AsteriskLab, ami: AmiListener) -> None:
 def daemon(asterisk: AsteriskLab, lab_root: Path, request: pytest.FixtureRequest,
            clean_queues: None) -> Iterator[Daemon]:
     name = re.sub(r"[^a-z0-9_]+", "_", request.node.name.lower())[:60]
-    daemon = Daemon(lab_root / "daemon" / name, ami_port=asterisk.ami_port, secret=asterisk.ami_secret)
+    daemon = Daemon(lab_root / "daemon" / name, ami_port=asterisk.ami_port, secret=asterisk.ami_secret,
+                    cel_csv=asterisk.cel_csv)
     daemon.start()
     yield daemon
     daemon.stop()

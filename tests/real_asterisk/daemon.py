@@ -23,7 +23,8 @@ NGCC112 = str(Path(sys.executable).with_name("ngcc112"))
 
 
 class Daemon:
-    def __init__(self, folder: Path, *, ami_port: int, secret: str = "ngcc-secret") -> None:
+    def __init__(self, folder: Path, *, ami_port: int, secret: str = "ngcc-secret",
+                 cel_csv: Path | None = None) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.db_path = folder / "ngcc112.db"
@@ -39,6 +40,8 @@ class Daemon:
             "NGCC112_LOG_FORMAT": "json",
             "NGCC112_LOG_LEVEL": "debug",
         }
+        if cel_csv is not None:  # Asterisk's own record, as a sysadmin sets it up: the backfill runs too
+            self.env["NGCC112_CEL_CSV"] = str(cel_csv)
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 

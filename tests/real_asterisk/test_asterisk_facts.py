@@ -78,29 +78,33 @@ def test_events_carry_asterisks_timestamp_right_after_privilege(ami: AmiListener
 
 def test_queue_priority_may_be_negative_and_shows_only_in_queue_status(ami: AmiListener, sip: Sip,
                                                                         clean_queues: None) -> None:
-    first = sip.call(Caller(number="5558101", name="Pertama", hold_ms=40000))
-    second = sip.call(Caller(number="5558102", name="Kedua", hold_ms=40000))
-    ami.wait_event("QueueCallerJoin", timeout=30, count=2)
-    joins = {f.get("CallerIDNum"): f.get("Channel") for f in ami.events("QueueCallerJoin")}
+    callers = [sip.call(Caller(number=number, name="Menunggu", hold_ms=40000)) for number in ("5558101", "5558102")]
+    joins = ami.wait_event("QueueCallerJoin", timeout=30, count=2)
+    first, second = sorted(joins, key=lambda join: int(join.get("Position")))  # whoever joined first
     mark = ami.mark()
-    answer = ami.action("QueueChangePriorityCaller", Queue=OPERATOR_QUEUE, Caller=joins["5558101"],
+    answer = ami.action("QueueChangePriorityCaller", Queue=OPERATOR_QUEUE, Caller=first.get("Channel"),
                         Priority="-10")[0]
     assert answer.response == "Success", answer.pairs
     assert not [f for f in ami.frames[mark:] if f.event and f.event.startswith("Queue")], \
         "QueueChangePriorityCaller emits no event"
-    entries = {f.get("Channel"): f for f in ami.action("QueueStatus", Queue=OPERATOR_QUEUE) if f.event == "QueueEntry"}
-    assert entries[joins["5558101"]].get("Priority") == "-10"
-    assert entries[joins["5558102"]].get("Priority") == "0"
+
+    def positions() -> dict[str, dict[str, str]]:
+        return {f.get("Channel"): {"position": f.get("Position"), "priority": f.get("Priority")}
+                for f in ami.action("QueueStatus", Queue=OPERATOR_QUEUE) if f.event == "QueueEntry"}
+
+    entries = positions()
+    assert entries[first.get("Channel")] == {"position": "1", "priority": "-10"}
     # without Immediate the caller keeps its place: the priority only orders callers who join later
-    assert [entries[joins[n]].get("Position") for n in ("5558101", "5558102")] == ["1", "2"]
+    assert entries[second.get("Channel")] == {"position": "2", "priority": "0"}
     # with Immediate the queue is reordered at once (what the daemon sends)
-    answer = ami.action("QueueChangePriorityCaller", Queue=OPERATOR_QUEUE, Caller=joins["5558101"],
+    answer = ami.action("QueueChangePriorityCaller", Queue=OPERATOR_QUEUE, Caller=first.get("Channel"),
                         Priority="-10", Immediate="yes")[0]
     assert answer.response == "Success", answer.pairs
-    entries = {f.get("Channel"): f for f in ami.action("QueueStatus", Queue=OPERATOR_QUEUE) if f.event == "QueueEntry"}
-    assert [entries[joins[n]].get("Position") for n in ("5558101", "5558102")] == ["2", "1"]
-    first.kill()
-    second.kill()
+    entries = positions()
+    assert entries[first.get("Channel")]["position"] == "2"
+    assert entries[second.get("Channel")]["position"] == "1"
+    for caller in callers:
+        caller.kill()
 
 
 def test_withdraw_is_reported_as_an_abandon_and_the_dialplan_moves_on(ami: AmiListener, sip: Sip,

@@ -218,6 +218,9 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         "hangup_cause": ticket.hangup_cause,
         "abandoned": ticket.abandoned,
         "abandoned_at": ticket.abandoned_at,
+        "withdrawn": ticket.withdrawn,
+        #: Opened from Asterisk's CEL: a call the daemon never saw live.
+        "recovered": bool(getattr(ticket, "recovered", False)),
         "ended_unobserved": ticket.ended_unobserved,
         "silent_digit": ticket.silent_digit,
         "caller_talked_at": ticket.caller_talked_at,
