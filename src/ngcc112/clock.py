@@ -167,30 +167,3 @@ async def wait_for(clock: Clock, awaitable: Awaitable[T], timeout: float | None)
     with contextlib.suppress(asyncio.CancelledError):
         await task
     raise TimeoutError
-
-
-class ScaledClock:
-    """Timers running ``factor`` times faster than the host's; ``now()`` stays the host's.
-
-    Transitional: only :class:`~ngcc112.sim.config.SimulatorConfig` ``speed`` and
-    :class:`~ngcc112.replay.TranscriptServer` ``speed`` build one, for the callers
-    that still pass a speed. ``now()`` is the host's wall time so that event
-    ``Timestamp`` values agree with a daemon on the system clock; ``monotonic()``
-    and ``sleep()`` are scaled. Results on it depend on the machine's load: new
-    code uses a :class:`VirtualClock`.
-    """
-
-    def __init__(self, factor: float) -> None:
-        if factor <= 0:
-            raise ValueError("factor must be positive")
-        self.factor = factor
-        self._t0 = time.monotonic()
-
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return (time.monotonic() - self._t0) * self.factor
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds, 0.0) / self.factor)

@@ -37,7 +37,7 @@ from pathlib import Path
 import structlog
 
 from ngcc112.ami.message import parse_frame
-from ngcc112.clock import SYSTEM_CLOCK, Clock, ScaledClock, wait_for
+from ngcc112.clock import SYSTEM_CLOCK, Clock, wait_for
 
 log = structlog.get_logger(__name__)
 
@@ -220,19 +220,17 @@ def _with_timestamp(raw: bytes, wall: float) -> bytes:
 class TranscriptServer:
     """Serves recorded transcripts to one client connection after another.
 
-    ``clock`` paces the events (the host's by default). ``speed`` is deprecated: for
-    callers not yet on a clock it runs the pacing that many times faster
-    (:class:`~ngcc112.clock.ScaledClock`).
+    ``clock`` paces the events: the host's by default (the recording's own pace), a
+    :class:`~ngcc112.clock.VirtualClock` moved by a :class:`~ngcc112.sim.driver.Driver`
+    in the tests.
     """
 
     def __init__(self, transcripts: list[Transcript], book: AnswerBook, *,
-                 clock: Clock | None = None, speed: float | None = None,
-                 timestamps: bool = True, host: str = "127.0.0.1") -> None:
+                 clock: Clock | None = None, timestamps: bool = True,
+                 host: str = "127.0.0.1") -> None:
         self._transcripts = list(transcripts)
         self._book = book
-        if clock is None:
-            clock = ScaledClock(speed) if speed is not None else SYSTEM_CLOCK
-        self.clock = clock
+        self.clock = clock or SYSTEM_CLOCK
         self._timestamps = timestamps
         self._host = host
         self._server: asyncio.Server | None = None

@@ -119,11 +119,6 @@ class SimulatorConfig:
     #: right after ``Privilege`` (the shipped manager.conf says yes; the recordings were
     #: made with no).
     timestamp_events: bool = True
-    #: Deprecated, for callers not yet on an injected clock: with no ``clock`` given,
-    #: :class:`~ngcc112.sim.server.AmiSimulator` runs its timers this many times faster
-    #: than the host's clock (:class:`~ngcc112.clock.ScaledClock`). Pass a
-    #: :class:`~ngcc112.clock.VirtualClock` instead.
-    speed: float = 1.0
     #: Background generated calls per (simulated) minute; 0 disables.
     rate_per_minute: float = 0.0
     seed: int = 112
@@ -154,8 +149,6 @@ class SimulatorConfig:
     initial_uptime: int = 155
 
     def __post_init__(self) -> None:
-        if self.speed <= 0:
-            raise ValueError("speed must be positive")
         if self.flow not in FLOWS:
             raise ValueError(f"flow must be one of {', '.join(FLOWS)}")
         if self.rate_per_minute < 0:

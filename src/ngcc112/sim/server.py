@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import structlog
 
 from ngcc112 import names
-from ngcc112.clock import SYSTEM_CLOCK, Clock, ScaledClock
+from ngcc112.clock import SYSTEM_CLOCK, Clock
 from ngcc112.settings import Settings
 from ngcc112.sim.actions import ACTIONS, QUEUE_ACTIONS, cli_words, error, queue_show
 from ngcc112.sim.calls import CallScript, PlacedCall
@@ -129,10 +129,8 @@ class AmiSimulator:
 
     def __init__(self, config: SimulatorConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = config or SimulatorConfig()
-        if clock is None:
-            clock = ScaledClock(self.config.speed) if self.config.speed != 1.0 else SYSTEM_CLOCK
-        self.clock = clock
-        self.engine = Engine(self.config, self._broadcast, clock)
+        self.clock = clock or SYSTEM_CLOCK
+        self.engine = Engine(self.config, self._broadcast, self.clock)
         self.sessions: set[Session] = set()
         #: Every action clients sent: (username or "", headers as a dict).
         self.received_actions: list[tuple[str, dict[str, str]]] = []
