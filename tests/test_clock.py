@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ngcc112.clock import SYSTEM_CLOCK, VIRTUAL_EPOCH, ScaledClock, VirtualClock, utc, wait_for
+from ngcc112.clock import SYSTEM_CLOCK, VIRTUAL_EPOCH, VirtualClock, utc, wait_for
 from ngcc112.sim.driver import Driver, NotSettled
 
 
@@ -88,17 +88,6 @@ async def test_wait_for_on_virtual_time():
         await timing_out
     assert clock.monotonic() == 3.0 and not never.cancelled()  # shielded: kept
     assert await wait_for(clock, asyncio.sleep(0, result=7), None) == 7
-
-
-async def test_the_scaled_clock_keeps_wall_time_and_runs_timers_faster():
-    clock = ScaledClock(100.0)
-    assert abs(clock.now() - time.time()) < 1.0
-    started = time.monotonic()
-    await clock.sleep(1.0)
-    assert time.monotonic() - started < 0.5
-    assert clock.monotonic() >= 1.0
-    with pytest.raises(ValueError):
-        ScaledClock(0)
 
 
 async def test_the_driver_moves_time_only_when_the_quiet_conditions_hold():
