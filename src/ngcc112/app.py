@@ -59,7 +59,7 @@ async def build(settings: Settings, *, migrate: bool = True, clock: Clock = SYST
         try:
             await upgrade(settings.database_url)
         except Exception as exc:
-            reachable = await answers(engine)
+            reachable = await answers(engine.connect)
             if reachable:  # it answers, but cannot be brought to the schema: nothing to run on
                 await engine.dispose()
                 raise FatalError(f"cannot prepare the database {_safe_url(settings.database_url)}: "

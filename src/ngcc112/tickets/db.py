@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -65,12 +68,13 @@ async def upgrade(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade_sync, url, revision)
 
 
-async def answers(engine: AsyncEngine, timeout: float = 5.0) -> bool:
-    """Does the database answer ``SELECT 1`` within ``timeout`` seconds?"""
+async def answers(connect: Callable[[], AsyncContextManager[Any]], timeout: float = 5.0) -> bool:
+    """Does the database answer ``SELECT 1`` within ``timeout`` seconds? ``connect`` is an
+    engine's ``connect`` or a session factory: anything ``async with connect() as c``."""
     from sqlalchemy import text
 
     async def probe() -> None:
-        async with engine.connect() as connection:
+        async with connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     try:

@@ -65,17 +65,9 @@ class TicketStore:
 
     async def answers(self, timeout: float = 5.0) -> bool:
         """Does the database answer ``SELECT 1`` within ``timeout`` seconds?"""
-        from sqlalchemy import text
+        from ngcc112.tickets.db import answers
 
-        async def probe() -> None:
-            async with self._sessions() as session:
-                await session.execute(text("SELECT 1"))
-
-        try:
-            await asyncio.wait_for(probe(), timeout)
-        except Exception:
-            return False
-        return True
+        return await answers(self._sessions, timeout)
 
     async def record(self, event: CallEvent) -> TicketChanged | None:
         """Apply one call event to its ticket (opening it when needed)."""
