@@ -66,7 +66,9 @@ async def running_stack(database: Path, *, tile_url: str = "") -> AsyncIterator[
     port = free_port()
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{database}",
-        ami=AmiSettings(port=sim.port, secret="ngcc-secret", reconnect_min=0.1, reconnect_max=1.0),
+        # real-time bounds on the AMI link's own actions: generous, a busy machine is no fault
+        ami=AmiSettings(port=sim.port, secret="ngcc-secret", reconnect_min=0.1, reconnect_max=1.0,
+                        ping_interval=30.0, action_timeout=30.0),
         panel=PanelSettings(port=port, cookie_secret="e2e", tile_url=tile_url),
         log_format="console", log_level="warning",
     )
