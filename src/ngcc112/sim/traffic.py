@@ -31,8 +31,8 @@ def random_script(rng: random.Random) -> CallScript:
         return CallScript(number=number, name=name, endpoint=endpoint, talk=bursts,
                           hangup_after=rng.uniform(40.0, 120.0),
                           exten=rng.choice(("112", "112", "112", "110", "113", "118")))
-    if roll < 0.60:  # ghost: silent, hangs up in the queue
-        return CallScript(number=number, name=name, endpoint=endpoint, hangup_after=rng.uniform(5.0, 15.0))
+    if roll < 0.60:  # ghost: silent, hangs up in the queue (the prompt ends 7 s after the answer)
+        return CallScript(number=number, name=name, endpoint=endpoint, hangup_after=rng.uniform(8.0, 18.0))
     if roll < 0.70:  # ghost in the prompt
         return CallScript(number=number, name=name, endpoint=endpoint, hangup_after=rng.uniform(0.5, 3.0))
     if roll < 0.80:  # prank: a repeat number, short, maybe talks
