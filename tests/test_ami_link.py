@@ -30,7 +30,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def wait_for(predicate, timeout: float = 10.0, what: str = "condition") -> None:
+async def wait_for(predicate, timeout: float | None = None, what: str = "condition") -> None:
+    """Until ``predicate()`` holds; a real-time bound that only a hang can reach."""
+    timeout = REAL_TIMEOUT if timeout is None else timeout
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -62,7 +64,7 @@ async def test_wrong_secret_is_a_fatal_auth_error(transcripts_dir):
     await server.start()
     link = AmiLink(AmiSettings(port=server.port, secret="wrong"), lambda item: None)
     with pytest.raises(AmiAuthError, match="Authentication failed"):
-        await asyncio.wait_for(link.run(), 5)
+        await asyncio.wait_for(link.run(), REAL_TIMEOUT)
     await server.stop()
 
 
@@ -70,7 +72,7 @@ async def test_unreachable_asterisk_gives_up_at_start_with_a_clear_error():
     link = AmiLink(AmiSettings(port=free_port(), reconnect_min=0.01), lambda item: None,
                    startup_attempts=2)
     with pytest.raises(AmiUnreachableError, match=r"cannot reach Asterisk AMI at 127\.0\.0\.1:\d+"):
-        await asyncio.wait_for(link.run(), 5)
+        await asyncio.wait_for(link.run(), REAL_TIMEOUT)
 
 
 class ScriptedAsterisk:
