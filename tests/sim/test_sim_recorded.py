@@ -123,16 +123,20 @@ def test_the_defaults_are_the_shipped_configuration() -> None:
 # -- one caller, one recording --------------------------------------------------------
 
 
-async def test_r_answered(drive, shipped, connect) -> None:
+@pytest.mark.parametrize("name, number, caller_name", [
+    ("r_answered", "5550101", "Anrufer Eins"),
+    # the same call with the daemon stopped: Asterisk does not care
+    ("r_daemon_stopped", "5554101", "Tanpa Daemon"),
+])
+async def test_r_answered(drive, shipped, connect, name, number, caller_name) -> None:
     """Prompt 6.5 s, queue, op1 rings 0.5 s, answers, talks 3 s and hangs up."""
-    name = "r_answered"
     script = sent(name)
     client = await logged_in(shipped, connect, script)
     await client.action(script[1])
     shipped.set_softphone("op1", ring_seconds=0.5, talk_seconds=3.0, registered=True)
     await client.action(script[2])
     await client.action(script[3])
-    call = await shipped.place_call(carrier("5550101", "Anrufer Eins", hangup_after=None))
+    call = await shipped.place_call(carrier(number, caller_name, hangup_after=None))
     assert await drive.ended(call) == "answered"
     for action in script[4:]:
         await client.action(action)
@@ -244,24 +248,6 @@ async def test_r_ring_no_answer(drive, shipped, connect) -> None:
         await client.action(action)
     shipped.engine.set_registered("op1", False)
     shipped.engine.set_registered("op2", False)
-    await drive.settle()
-    assert_same(client.messages, recorded(name))
-
-
-async def test_r_daemon_stopped(drive, shipped, connect) -> None:
-    """The same as r_answered, only the daemon was stopped: Asterisk does not care."""
-    name = "r_daemon_stopped"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    shipped.set_softphone("op1", ring_seconds=0.5, talk_seconds=3.0, registered=True)
-    await client.action(script[2])
-    await client.action(script[3])
-    call = await shipped.place_call(carrier("5554101", "Tanpa Daemon", hangup_after=None))
-    assert await drive.ended(call) == "answered"
-    for action in script[4:]:
-        await client.action(action)
-    shipped.engine.set_registered("op1", False)
     await drive.settle()
     assert_same(client.messages, recorded(name))
 
