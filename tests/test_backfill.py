@@ -227,22 +227,29 @@ async def test_a_resync_on_the_hub_triggers_it_and_calls_seen_live_are_skipped(d
     url, engine, sessions = db
     hub = Hub()
     settled = asyncio.Event()  # the daemon's pipeline has written what it received
+    asked = asyncio.Event()  # the backfill is waiting for that
+
+    async def wait_settled() -> None:
+        asked.set()
+        await settled.wait()
+
     backfill = Backfill(settings_for(url, DATA / "lab-calls.csv"), sessions, engine=engine, hub=hub,
-                        publish=hub.publish, clock=FixedClock(), settled=settled.wait)
+                        publish=hub.publish, clock=FixedClock(), settled=wait_settled)
     await backfill.start()
     try:
         # the tracker saw the prompt hang-up live (its ticket is the live path's business)
         hub.publish(CallArrived(call_id=GHOST, at=NOW, channel="PJSIP/carrier-00000000", uniqueid=GHOST,
                                 caller_number="5559003", caller_name="Hantu", exten="112"))
         hub.publish(CallsResynced(at=NOW, live_call_ids=frozenset()))
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(asked.wait(), 30)
         assert backfill.last is None, "it waits for the live path to settle first"
         settled.set()
-        for _ in range(200):
-            if backfill.last is not None:
-                break
-            await asyncio.sleep(0.02)
-        assert backfill.last is not None
+
+        async def ran() -> None:
+            while backfill.last is None:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(ran(), 30)
         assert sorted(backfill.last.recovered) == sorted([ANSWERED, WAITING, NAMELESS])
         assert backfill.status()["recovered_total"] == 3
     finally:

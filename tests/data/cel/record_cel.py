@@ -27,7 +27,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,7 +36,7 @@ from tests.conftest import _drop_postgres_database, _postgres_database  # noqa: 
 from tests.real_asterisk.ami_listener import AmiListener  # noqa: E402
 from tests.real_asterisk.conftest import PHONE_PASSWORDS, device_reachable, queue_add  # noqa: E402
 from tests.real_asterisk.daemon import Daemon  # noqa: E402
-from tests.real_asterisk.lab import AsteriskLab, asterisk_prefix  # noqa: E402
+from tests.real_asterisk.lab import AsteriskLab, asterisk_prefix, wait_for  # noqa: E402
 from tests.real_asterisk.sipp import Caller, Sip, wait_all  # noqa: E402
 
 LIVE_FIELDS = ("linkedid", "state", "caller_number", "caller_name", "channel", "exten", "category",
@@ -93,7 +92,12 @@ def main(out: Path) -> None:
         calls = ami.calls(since=mark)
         for linkedid in calls:
             daemon.wait_ticket(linkedid, ended_at=bool)
-        time.sleep(1)
+        # Asterisk has logged every call's end (CEL writes as the events happen)
+        def ended_in_cel() -> bool:
+            ends = [row for row in lab.cel_csv.read_text().splitlines() if '"LINKEDID_END"' in row]
+            return all(any(f'"{linkedid}"' in row for row in ends) for linkedid in calls)
+
+        wait_for(ended_in_cel, 30, "every call's LINKEDID_END in the CEL file")
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy(lab.cel_csv, out / "lab-calls.csv")
         rows = asyncio.run(dump_cel(url))
