@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
+from replay_helpers import drive_replay
 
-from ngcc112.ami.events import MembersResynced
 from ngcc112.ami.message import parse_frame
 from ngcc112.clock import VirtualClock
 from ngcc112.replay import AnswerBook, Transcript, TranscriptServer
-from ngcc112.sim.driver import Driver
 
 #: Real seconds a replay may take before the test fails (a hang, never a slow machine).
 REAL_TIMEOUT = 30.0
@@ -76,23 +75,7 @@ async def replay(transcripts_dir, start_daemon, *names: str):
     await server.start()
     running = await start_daemon(server.port)
     daemon = running.daemon
-    resyncs = running.hub.subscribe()
-    done = 0
-
-    def resynced() -> bool:
-        """Every session the link opened has finished its resync (no action of its own in flight)."""
-        nonlocal done
-        while not resyncs.queue.empty():
-            done += isinstance(resyncs.queue.get_nowait(), MembersResynced)
-        return done >= daemon.link.status.session
-
-    driver = Driver(clock)
-    driver.watch(quiet=lambda: (daemon.stats.ami_events == server.events_sent and daemon.is_drained
-                                and resynced()),
-                 probe=lambda: (server.events_sent, daemon.stats.ami_events,
-                                daemon.stats.tickets_written, daemon.link.status.session))
-    await driver.run_until(server.finished.is_set, timeout=REAL_TIMEOUT)
-    resyncs.close()
+    await drive_replay(server, daemon, running.hub.subscribe(), clock, timeout=REAL_TIMEOUT)
     tickets = {t.linkedid: t for t in await running.store.recent(100)}
     await server.stop()
     return transcripts, tickets, running

@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.exc import OperationalError
+from replay_helpers import drive_replay
 
 from ngcc112.ami.events import (
     CallArrived,
@@ -13,14 +14,12 @@ from ngcc112.ami.events import (
     CallEnded,
     CallQueued,
     CallsResynced,
-    MembersResynced,
 )
 from ngcc112.clock import VirtualClock
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
 from ngcc112.replay import AnswerBook, Transcript, TranscriptServer
 from ngcc112.settings import AmiSettings, Settings
-from ngcc112.sim.driver import Driver
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.store import TicketChanged, TicketStore
 
@@ -101,22 +100,8 @@ async def test_a_database_outage_delays_tickets_but_loses_nothing(database_url, 
     daemon = CallDaemon(Settings(database_url=database_url, ami=AmiSettings(port=server.port)), store, hub)
     await daemon.start()
     link = asyncio.create_task(daemon.run_link())
-    done = 0
-
-    def resynced() -> bool:
-        nonlocal done
-        while not resyncs.queue.empty():
-            done += isinstance(resyncs.queue.get_nowait(), MembersResynced)
-        return done >= daemon.link.status.session
-
-    driver = Driver(clock)
-    driver.watch(quiet=lambda: (daemon.stats.ami_events == server.events_sent and daemon.is_drained
-                                and resynced()),
-                 probe=lambda: (server.events_sent, daemon.stats.ami_events, daemon.stats.db_failures,
-                                daemon.stats.tickets_written, daemon.link.status.session))
     # generous real-time bound: the retries back off in real time (0.2 + 0.4 + 0.8 s)
-    await driver.run_until(server.finished.is_set, timeout=60.0)
-    resyncs.close()
+    await drive_replay(server, daemon, resyncs, clock, timeout=60.0)
     (ticket,) = await store.recent()
     assert ticket.answered_at and ticket.ended_at and ticket.operator_interface == "PJSIP/op2"
     assert daemon.stats.db_failures == 3 and "database is away" in daemon.stats.last_db_error
