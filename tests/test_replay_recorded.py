@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from replay_helpers import drive_replay
-from test_replay_tickets import REAL_TIMEOUT, Expected, oracle
+from test_replay_tickets import REAL_TIMEOUT, Expected, assert_call_facts, oracle
 
 from ngcc112.ami.message import parse_frame
 from ngcc112.clock import VirtualClock
@@ -177,13 +177,7 @@ async def test_every_recorded_call_gets_exactly_its_ticket(name, transcripts_dir
     assert set(tickets) == set(want)
     for linkedid, call in want.items():
         ticket = tickets[linkedid]
-        assert ticket.arrived_at == call.arrived_at
-        assert ticket.queued_at == call.queued_at
-        assert ticket.answered_at == call.answered_at
-        assert ticket.operator_interface == call.operator
-        assert ticket.ended_at == call.ended_at
-        assert ticket.abandoned == (call.answered_at is None)
-        assert ticket.state == ("in_call" if call.answered_at else "new")
+        assert_call_facts(ticket, call)
         assert (ticket.caller_number, ticket.caller_name) == (ids[linkedid].number, ids[linkedid].name)
         assert ticket.withdrawn == ids[linkedid].withdrawn
     assert running.daemon.link.status.session == len(transcripts)

@@ -68,6 +68,17 @@ def oracle(transcript: Transcript) -> dict[str, Expected]:
     return calls
 
 
+def assert_call_facts(ticket, want: Expected) -> None:
+    """The ticket holds what the recording's own events say happened to its call."""
+    assert ticket.arrived_at == want.arrived_at
+    assert ticket.queued_at == want.queued_at
+    assert ticket.answered_at == want.answered_at
+    assert ticket.operator_interface == want.operator
+    assert ticket.ended_at == want.ended_at
+    assert ticket.abandoned == (want.answered_at is None)
+    assert ticket.state == ("in_call" if want.answered_at else "new")
+
+
 async def replay(transcripts_dir, start_daemon, *names: str):
     transcripts = [Transcript.load(transcripts_dir / name) for name in names]
     clock = VirtualClock()
@@ -87,14 +98,7 @@ async def test_every_recorded_call_gets_exactly_its_ticket(name, transcripts_dir
     expected = oracle(transcript)
     assert set(tickets) == set(expected)
     for linkedid, want in expected.items():
-        ticket = tickets[linkedid]
-        assert ticket.arrived_at == want.arrived_at
-        assert ticket.queued_at == want.queued_at
-        assert ticket.answered_at == want.answered_at
-        assert ticket.operator_interface == want.operator
-        assert ticket.ended_at == want.ended_at
-        assert ticket.abandoned == (want.answered_at is None)
-        assert ticket.state == ("in_call" if want.answered_at else "new")
+        assert_call_facts(tickets[linkedid], want)
 
 
 def _by_number(tickets):
