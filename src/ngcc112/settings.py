@@ -57,6 +57,14 @@ class PanelSettings:
     #: Tile server URL template for maps ({z}/{x}/{y}); empty: no tiles.
     tile_url: str = ""
     language: str = "id"
+    #: A bearer token that opens /metrics and the detailed /healthz to any address;
+    #: empty: only ``metrics_allow`` may read them.
+    metrics_token: str = dataclasses.field(default="", repr=False)
+    #: Networks (CIDR) allowed to read /metrics and the detailed /healthz without the token.
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    #: Reverse proxies (CIDR) whose ``X-Forwarded-For`` names the real client address
+    #: (login throttling, AML allow-list); empty: the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,26 @@ class LocationSettings:
     #: recent within this window around the message's time, in seconds.
     aml_window_before_seconds: float = 30.0
     aml_window_after_seconds: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class AmlSettings:
+    """Who may post AML positions (/aml/els, /aml/sms), and when a fix is trusted on its own."""
+
+    #: Authenticated senders as ``name:secret`` (secret at least 16 characters).
+    senders: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    #: Networks (CIDR) whose posts are accepted without a secret (an SMS gateway on the LAN).
+    allow_networks: tuple[str, ...] = ()
+    #: A fix less accurate than this (radius, metres) is never accepted without an operator.
+    max_accuracy_m: float = 1000.0
+    #: A fix older than this when received (seconds) is never accepted without an operator.
+    max_age_seconds: float = 600.0
+    #: A fix dated more than this ahead of the receiving clock (seconds) is implausible.
+    future_skew_seconds: float = 30.0
+    #: Messages a minute one sender (or one refused address) may post; the rest are counted, not stored.
+    rate_per_minute: int = 120
+    #: Bytes an hour stored for one sender (or one refused address); the rest are counted, not stored.
+    bytes_per_hour: int = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +119,7 @@ class Settings:
     calls: CallFlowSettings = field(default_factory=CallFlowSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
     location: LocationSettings = field(default_factory=LocationSettings)
+    aml: AmlSettings = field(default_factory=AmlSettings)
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
     #: Free-form policy table for routing/ (thresholds); validated there.
     routing: Mapping[str, Any] = field(default_factory=dict)
@@ -121,12 +150,18 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_PANEL_COOKIE_SECRET": ("panel", "cookie_secret"),
     "NGCC112_PANEL_COOKIE_SECURE": ("panel", "cookie_secure"),
     "NGCC112_TILE_URL": ("panel", "tile_url"),
+    "NGCC112_METRICS_TOKEN": ("panel", "metrics_token"),
+    "NGCC112_METRICS_ALLOW": ("panel", "metrics_allow"),
+    "NGCC112_TRUSTED_PROXIES": ("panel", "trusted_proxies"),
+    "NGCC112_AML_SENDERS": ("aml", "senders"),
+    "NGCC112_AML_ALLOW": ("aml", "allow_networks"),
     "NGCC112_BACKFILL_SOURCE": ("backfill", "source"),
     "NGCC112_CEL_CSV": ("backfill", "cel_csv"),
 }
 
 _SECTIONS: dict[str, type] = {"ami": AmiSettings, "calls": CallFlowSettings, "panel": PanelSettings,
-                              "location": LocationSettings, "backfill": BackfillSettings}
+                              "location": LocationSettings, "aml": AmlSettings,
+                              "backfill": BackfillSettings}
 
 
 def load_settings(
@@ -185,7 +220,36 @@ def _build(raw: Mapping[str, Any]) -> Settings:
             f" got {settings.database_url.split('://')[0]!r}"
         )
     _check_backfill(settings)
+    _check_networks(settings)
     return settings
+
+
+def _check_networks(settings: Settings) -> None:
+    """Every CIDR parses; every AML sender is ``name:secret`` with a long enough secret."""
+    import ipaddress
+
+    for label, networks in (("[panel] metrics_allow", settings.panel.metrics_allow),
+                            ("[panel] trusted_proxies", settings.panel.trusted_proxies),
+                            ("[aml] allow_networks", settings.aml.allow_networks)):
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(f"{label}: {network!r} is not an address or network"
+                                    " like 10.0.0.0/8") from None
+    names_seen: set[str] = set()
+    for entry in settings.aml.senders:
+        name, sep, secret = entry.partition(":")
+        name = name.strip()
+        if not sep or not name:
+            raise SettingsError("[aml] senders: each entry is name:secret")
+        if len(secret) < 16:
+            raise SettingsError(f"[aml] senders: the secret of {name!r} must be at least 16 characters")
+        if name in names_seen:
+            raise SettingsError(f"[aml] senders: {name!r} is listed twice")
+        names_seen.add(name)
+    if settings.panel.metrics_token and len(settings.panel.metrics_token) < 16:
+        raise SettingsError("[panel] metrics_token must be at least 16 characters (or empty)")
 
 
 def _check_backfill(settings: Settings) -> None:

@@ -61,6 +61,11 @@ class AmlMessageRow(Base):
     content_type: Mapped[str] = mapped_column(String(200), default="")
     #: Who delivered it: the SMS originating address, the HTTP peer.
     sender: Mapped[str] = mapped_column(String(200), default="")
+    #: How the sender proved itself: ``secret:<name>`` (a configured sender's secret),
+    #: ``network:<cidr>`` (an allow-listed network); None when it did not.
+    authenticated_as: Mapped[str | None] = mapped_column(String(120))
+    #: Why the message was refused (kept as evidence, never parsed or matched); None when taken.
+    refused: Mapped[str | None] = mapped_column(String(200))
     #: The bytes received, exactly (cut at ``body_limit`` when larger).
     body: Mapped[bytes] = mapped_column(LargeBinary)
     size_bytes: Mapped[int] = mapped_column(Integer)

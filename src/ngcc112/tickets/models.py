@@ -125,3 +125,24 @@ class User(Base):
     interface: Mapped[str | None] = mapped_column(String(120), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PanelSession(Base):
+    """A login on the panel: the cookie carries its id, the database decides whether it still counts.
+
+    Logout, a password change and an admin's disable set ``revoked_at`` at once, so a
+    copied cookie stops working the moment its session is ended.
+    """
+
+    __tablename__ = "panel_sessions"
+
+    #: SHA-256 (hex) of the random session id the cookie carries; the id itself is never stored.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    #: Why it ended: "logout", "password", "disabled", "admin"...
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    #: The client address at login (as the panel saw it, proxies resolved).
+    address: Mapped[str] = mapped_column(String(64), default="")
