@@ -187,11 +187,27 @@ def _check(ticket: Ticket, target: State, actor: User) -> None:
         raise IntakeRefused("forbidden" if exists else "conflict", exc.reason) from None
 
 
+def caller_waiting(ticket: Ticket) -> bool:
+    """The call is live and nobody has answered it yet (in the prompt, the queue, or ringing)."""
+    return ticket.ended_at is None and ticket.answered_at is None and not ticket.recovered
+
+
 def _check_owner(ticket: Ticket, actor: User) -> None:
+    """Whose intake this is: the operator who answered; anyone's once the call ended unanswered.
+
+    While the caller still waits, no operator may classify or close the ticket: only the
+    one who answers will have heard the caller. A dispatcher may (a supervisor's
+    override), and the audit entry records that the caller was waiting.
+    """
     role = _role(actor)
     if role not in INTAKE_ROLES:
         raise IntakeRefused("forbidden", f"the intake is for operators and dispatchers; not for {role}")
-    if role is Role.OPERATOR and ticket.operator_interface not in (None, actor.interface):
+    if role is not Role.OPERATOR:
+        return
+    if caller_waiting(ticket):
+        raise IntakeRefused("forbidden", f"the caller of ticket #{ticket.id} is still waiting for an "
+                                         "operator; the operator who answers takes the intake")
+    if ticket.operator_interface not in (None, actor.interface):
         raise IntakeRefused("forbidden", f"ticket #{ticket.id} was answered by another operator "
                                          f"({ticket.operator_interface})")
 
@@ -244,6 +260,8 @@ class _Step:
         self.session, self.ticket, self.actor, self.action = session, ticket, actor, action
         self.before = ticket.state
         self.changes: dict[str, Any] = {}
+        if caller_waiting(ticket):  # only a dispatcher gets here: the override is on record
+            self.changes["caller_waiting"] = True
         self.at = utcnow()
 
     def done(self) -> TicketChanged:
