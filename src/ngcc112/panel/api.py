@@ -314,12 +314,20 @@ def _health(request: web.Request, db_ok: bool, db_error: str) -> dict[str, objec
     }
 
 
+def _health_answer(request: web.Request, body: dict[str, object]) -> dict[str, object]:
+    """The whole body for the center's monitoring, only the status for anyone else."""
+    from ngcc112.panel.metrics import monitoring_allowed
+
+    return body if monitoring_allowed(request) else {"status": body["status"]}
+
+
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     """Liveness: 200 while the daemon runs, within a second whatever is down; the body says
-    what is degraded (AMI link, database, the backlog of events waiting for the database)."""
+    what is degraded (AMI link, database, the backlog of events waiting for the database)
+    to the center's monitoring, only ``status`` to anyone else."""
     db_ok, db_error = await database_ok(request)
-    return web.json_response(_health(request, db_ok, db_error))
+    return web.json_response(_health_answer(request, _health(request, db_ok, db_error)))
 
 
 @routes.get("/readyz")
@@ -328,7 +336,7 @@ async def readyz(request: web.Request) -> web.Response:
     database answers, 503 otherwise (same body as /healthz)."""
     db_ok, db_error = await database_ok(request)
     body = _health(request, db_ok, db_error)
-    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+    return web.json_response(_health_answer(request, body), status=200 if body["status"] == "ok" else 503)
 
 
 async def ticket_counts(request: web.Request) -> dict[str, int]:

@@ -1,7 +1,14 @@
-"""``GET /metrics`` in the Prometheus text format (prometheus-client), one registry per app."""
+"""``GET /metrics`` in the Prometheus text format (prometheus-client), one registry per app.
+
+The metrics, and the details of ``/healthz`` and ``/readyz``, describe the center's
+load and its weak moments (AMI down, database away): they are for its own monitoring
+only. :func:`operator_view_allowed` admits a client from ``panel.metrics_allow``
+(loopback by default) or one that sends ``Authorization: Bearer <panel.metrics_token>``.
+"""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +16,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ngcc112.addresses import client_address, matching_network
 from ngcc112.panel.state import PANEL
 from ngcc112.tickets.states import State
 
@@ -68,10 +76,27 @@ def setup(app: web.Application) -> None:
     app[COLLECTOR] = collector
 
 
+def monitoring_allowed(request: web.Request) -> bool:
+    """May this client read /metrics and the health details? (see the module docstring)"""
+    settings = request.app[PANEL].services.settings.panel
+    if settings.metrics_token:
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(),
+                                                               settings.metrics_token.encode()):
+            return True
+    address = client_address(request, settings.trusted_proxies)
+    return matching_network(address, settings.metrics_allow) is not None
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     from ngcc112.panel.api import database_ok, ticket_counts
 
+    if not monitoring_allowed(request):
+        return web.json_response(
+            {"error": "the metrics are for the center's monitoring: send the metrics token as "
+                      "'Authorization: Bearer …' or ask from an address in [panel] metrics_allow"},
+            status=403)
     panel = request.app[PANEL]
     status = panel.services.daemon.status()
     db_ok, _ = await database_ok(request)
