@@ -123,14 +123,12 @@ async def serve(
         from ngcc112.routing.policy import PolicyError
         from ngcc112.triage import Triage
 
-        from datetime import timedelta
+        from ngcc112.tickets.locations import locations_from_settings
 
-        from ngcc112.tickets.locations import Locations
-
-        windows = settings.location
-        locations = Locations(services.sessions, services.hub.publish, clock=lambda: utc(clock),
-                              window_before=timedelta(seconds=windows.aml_window_before_seconds),
-                              window_after=timedelta(seconds=windows.aml_window_after_seconds))
+        # one Locations for triage and the AML intake: the same windows, limits and clock
+        locations = locations_from_settings(settings, services.sessions, services.hub.publish,
+                                            clock=lambda: utc(clock))
+        services.extras["locations"] = locations
         try:
             triage = Triage(services, clock=clock, locations=locations)
         except PolicyError as exc:

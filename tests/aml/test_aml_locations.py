@@ -14,6 +14,8 @@ from ngcc112.tickets.models import AuditEntry
 from ngcc112.tickets.store import TicketChanged
 
 T0 = datetime(2026, 11, 28, 6, 0, 0, tzinfo=UTC)
+#: How a configured sender is recorded (the HTTP layer authenticates it).
+GATEWAY = "secret:test-gateway"
 
 
 def minutes(n: float) -> timedelta:
@@ -56,7 +58,8 @@ async def test_an_aml_fix_is_attached_only_inside_the_window(db, fix_offset, cal
     ticket_id = await db.call("081234567890", T0, T0 + minutes(call_minutes))
     at = T0 + fix_offset
     receipt = await locations(db).receive_aml(els("+6281234567890", at), "application/x-www-form-urlencoded",
-                                              "http:127.0.0.1", at + timedelta(seconds=1))
+                                              "http:127.0.0.1", at + timedelta(seconds=1),
+                                              authenticated_as=GATEWAY)
     assert (receipt.ticket_id == ticket_id) is expected
     assert receipt.outcome == ("accepted" if expected else "unmatched")
 
@@ -65,14 +68,14 @@ async def test_the_window_is_configurable(db):
     ticket_id = await db.call("081234567890", T0, T0 + minutes(2))
     at = T0 + minutes(2 + 20)
     loc = locations(db, window_after=minutes(30))
-    receipt = await loc.receive_aml(els("+6281234567890", at), "", "", at)
+    receipt = await loc.receive_aml(els("+6281234567890", at), "", "", at, authenticated_as=GATEWAY)
     assert receipt.ticket_id == ticket_id
 
 
 async def test_a_live_call_takes_fixes_however_long_it_lasts(db):
     ticket_id = await db.call("+6281234567890", T0)
     at = T0 + minutes(45)
-    receipt = await locations(db).receive_aml(els("081234567890", at), "", "", at)
+    receipt = await locations(db).receive_aml(els("081234567890", at), "", "", at, authenticated_as=GATEWAY)
     assert receipt.ticket_id == ticket_id
 
 
@@ -80,7 +83,7 @@ async def test_of_two_calls_from_one_number_the_fix_goes_to_the_one_it_falls_in(
     first = await db.call("081234567890", T0, T0 + minutes(1))
     second = await db.call("081234567890", T0 + minutes(5), T0 + minutes(6))
     at = T0 + minutes(5) + timedelta(seconds=20)
-    receipt = await locations(db).receive_aml(els("+6281234567890", at), "", "", at)
+    receipt = await locations(db).receive_aml(els("+6281234567890", at), "", "", at, authenticated_as=GATEWAY)
     assert receipt.ticket_id == second != first
 
 
@@ -88,24 +91,29 @@ async def test_a_handset_with_a_wrong_clock_is_matched_by_when_we_received_it(db
     ticket_id = await db.call("081234567890", T0)
     wrong = T0 - timedelta(days=3)
     receipt = await locations(db).receive_aml(els("+6281234567890", wrong), "", "",
-                                              T0 + timedelta(seconds=8))
+                                              T0 + timedelta(seconds=8), authenticated_as=GATEWAY)
     assert receipt.ticket_id == ticket_id
-    assert receipt.outcome == "accepted"
+    # a position dated days ago is not the caller's position now: an operator decides
+    assert receipt.outcome == "candidate"
+    assert set(receipt.trust.codes) == {"stale", "before_call"}
 
 
 async def test_another_number_or_no_number_is_never_matched(db):
     await db.call("081234567890", T0)
     loc = locations(db)
-    assert (await loc.receive_aml(els("+6281299999999", T0), "", "", T0)).ticket_id is None
-    assert (await loc.receive_aml(els("", T0), "", "", T0)).ticket_id is None
+    async def receive(number: str):
+        return await loc.receive_aml(els(number, T0), "", "", T0, authenticated_as=GATEWAY)
+
+    assert (await receive("+6281299999999")).ticket_id is None
+    assert (await receive("")).ticket_id is None
     anonymous = await db.call(None, T0)
-    assert anonymous and (await loc.receive_aml(els("", T0), "", "", T0)).ticket_id is None
+    assert anonymous and (await receive("")).ticket_id is None
 
 
 async def test_an_unmatched_message_is_kept_and_attached_when_its_call_arrives(db):
     loc = locations(db)
     early = T0 - timedelta(seconds=10)
-    receipt = await loc.receive_aml(els("+6281234567890", early), "", "", early)
+    receipt = await loc.receive_aml(els("+6281234567890", early), "", "", early, authenticated_as=GATEWAY)
     assert receipt.ticket_id is None and receipt.outcome == "unmatched"
     ticket_id = await db.call("081234567890", T0)
     (late,) = await loc.attach_pending_aml(ticket_id)
@@ -120,7 +128,7 @@ async def test_an_unmatched_message_is_kept_and_attached_when_its_call_arrives(d
 async def test_a_pending_message_from_long_before_the_call_is_not_attached(db):
     loc = locations(db)
     old = T0 - minutes(5)
-    await loc.receive_aml(els("+6281234567890", old), "", "", old)
+    await loc.receive_aml(els("+6281234567890", old), "", "", old, authenticated_as=GATEWAY)
     ticket_id = await db.call("081234567890", T0)
     assert await loc.attach_pending_aml(ticket_id) == []
 
@@ -142,7 +150,7 @@ async def test_an_aml_fix_never_silently_replaces_the_accepted_position(db):
     loc = locations(db)
     sip = await loc.record_sip_fix(ticket_id, GEO, at=T0)
     at = T0 + timedelta(seconds=15)
-    receipt = await loc.receive_aml(els("+6281234567890", at), "", "", at)
+    receipt = await loc.receive_aml(els("+6281234567890", at), "", "", at, authenticated_as=GATEWAY)
     assert receipt.outcome == "candidate"
     views = {v.id: v for v in await loc.fixes_for(ticket_id)}
     assert views[sip.id].accepted and views[receipt.fix_id].candidate
@@ -162,7 +170,8 @@ async def test_an_aml_fix_never_silently_replaces_the_accepted_position(db):
 
     # a later AML report does not move the operator's position
     later = T0 + minutes(1)
-    again = await loc.receive_aml(els("+6281234567890", later, lat=-6.18), "", "", later)
+    again = await loc.receive_aml(els("+6281234567890", later, lat=-6.18), "", "", later,
+                                  authenticated_as=GATEWAY)
     assert again.outcome == "candidate"
     assert (await loc.accepted_fix(ticket_id)).id == manual.id
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from ngcc112.location.fix import LocationFix
 from ngcc112.location.matching import CallRef, accept_candidate, decide_fix, match_call
+from ngcc112.location.trust import TRUSTED, Doubt, FixTrust
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 NUMBER = "081234567890"
@@ -100,12 +101,12 @@ MANUAL = fix("manual", -6.22, 60)
 
 
 def test_the_first_automatic_fix_is_accepted() -> None:
-    decision = decide_fix(None, (), SIP)
+    decision = decide_fix(None, (), SIP, trust=TRUSTED)
     assert (decision.accepted, decision.candidates, decision.outcome) == (SIP, (), "accepted")
 
 
 def test_an_automatic_fix_never_overwrites_an_accepted_one() -> None:
-    decision = decide_fix(SIP, (), AML)
+    decision = decide_fix(SIP, (), AML, trust=TRUSTED)
     assert decision.accepted == SIP
     assert decision.candidates == (AML,)
     assert decision.outcome == "candidate"
@@ -113,20 +114,39 @@ def test_an_automatic_fix_never_overwrites_an_accepted_one() -> None:
 
 def test_an_automatic_fix_does_not_replace_the_operators_position() -> None:
     later = fix("aml", -6.30, 120)
-    decision = decide_fix(MANUAL, (AML,), later)
+    decision = decide_fix(MANUAL, (AML,), later, trust=TRUSTED)
     assert decision.accepted == MANUAL
     assert decision.candidates == (AML, later)
 
 
+DOUBTED = FixTrust((Doubt("future", "dated 5 min after it was received"),))
+
+
+def test_a_doubted_automatic_fix_waits_even_when_there_is_no_position_yet() -> None:
+    decision = decide_fix(None, (), AML, trust=DOUBTED)
+    assert (decision.accepted, decision.candidates, decision.outcome) == (None, (AML,), "candidate")
+
+
+def test_a_doubted_fix_is_still_one_click_away() -> None:
+    waiting = decide_fix(None, (), AML, trust=DOUBTED)
+    clicked = accept_candidate(waiting.accepted, waiting.candidates, AML)
+    assert (clicked.accepted, clicked.outcome) == (AML, "accepted")
+
+
+def test_the_operators_own_fix_is_accepted_whatever_the_trust_says() -> None:
+    decision = decide_fix(None, (AML,), MANUAL, trust=DOUBTED)
+    assert decision.accepted == MANUAL and decision.outcome == "accepted"
+
+
 def test_the_same_report_twice_changes_nothing() -> None:
     again = fix("aml", -6.21, 3)
-    assert decide_fix(SIP, (AML,), again).outcome == "duplicate"
-    assert decide_fix(SIP, (AML,), again).candidates == (AML,)
-    assert decide_fix(SIP, (), fix("sip", -6.20)).outcome == "duplicate"
+    assert decide_fix(SIP, (AML,), again, trust=TRUSTED).outcome == "duplicate"
+    assert decide_fix(SIP, (AML,), again, trust=TRUSTED).candidates == (AML,)
+    assert decide_fix(SIP, (), fix("sip", -6.20), trust=TRUSTED).outcome == "duplicate"
 
 
 def test_an_operators_fix_is_accepted_and_the_replaced_one_kept() -> None:
-    decision = decide_fix(SIP, (AML,), MANUAL)
+    decision = decide_fix(SIP, (AML,), MANUAL, trust=TRUSTED)
     assert decision.accepted == MANUAL
     assert decision.candidates == (AML, SIP)
     assert decision.outcome == "accepted"
@@ -134,7 +154,7 @@ def test_an_operators_fix_is_accepted_and_the_replaced_one_kept() -> None:
 
 def test_an_operator_correcting_their_own_fix_replaces_it() -> None:
     corrected = fix("manual", -6.23, 90)
-    decision = decide_fix(MANUAL, (), corrected)
+    decision = decide_fix(MANUAL, (), corrected, trust=TRUSTED)
     assert (decision.accepted, decision.candidates) == (corrected, ())
 
 

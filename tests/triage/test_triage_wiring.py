@@ -38,7 +38,8 @@ async def test_the_sip_position_and_an_early_aml_message_end_up_on_the_ticket(pi
     body = urlencode({"v": "3", "device_number": "+6281277770001", "time": int(at.timestamp() * 1000),
                       "location_latitude": "-6.3001", "location_longitude": "106.9002",
                       "location_accuracy": "8"}).encode()
-    early = await pipe.triage.locations.receive_aml(body, "application/x-www-form-urlencoded", "", at)
+    early = await pipe.triage.locations.receive_aml(body, "application/x-www-form-urlencoded", "", at,
+                                                   authenticated_as="secret:sms-gateway")
     assert early.ticket_id is None
     await pipe.sim.place_call(CallScript.with_location(
         number=number, location=Location.circle(-6.25, 106.85, radius=30, confidence=90)))

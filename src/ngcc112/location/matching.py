@@ -3,7 +3,9 @@
 An AML message arrives on its own channel (HTTPS or SMS), usually seconds
 after the call starts, sometimes after it ended: it is matched to the call by
 number and time. An automatic fix never silently replaces a position an
-operator has accepted; it waits beside it as a candidate, one click away.
+operator has accepted; it waits beside it as a candidate, one click away. It
+becomes the position on its own only when the ticket has none yet and the
+trust decision (:mod:`ngcc112.location.trust`) has no doubt about it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Literal
 
 from ngcc112.location.fix import LocationFix
 from ngcc112.location.numbers import canonical_number
+from ngcc112.location.trust import FixTrust
 
 #: How long before a call's arrival a fix may date from (the handset starts
 #: positioning when 112 is dialled, before the network delivers the call).
@@ -93,14 +96,16 @@ def decide_fix(
     current_accepted: LocationFix | None,
     candidates: Iterable[LocationFix],
     new: LocationFix,
+    *,
+    trust: FixTrust,
 ) -> FixDecision:
     """Take a new fix into a ticket's location without losing anything.
 
     * a ``manual`` fix is the operator's own decision: it becomes the accepted
       one, and a replaced automatic fix stays among the candidates;
     * an automatic fix (SIP, AML) is accepted only when there is no accepted
-      position yet; otherwise it is added as a candidate, never silently
-      replacing what an operator sees;
+      position yet and ``trust`` has no doubt about it; otherwise it is added
+      as a candidate, never silently replacing what an operator sees;
     * the same report again (same source, position, radius and time) changes nothing.
     """
     pending = tuple(candidates)
@@ -112,7 +117,7 @@ def decide_fix(
         if current_accepted is not None and current_accepted.is_automatic:
             kept = (*pending, current_accepted)
         return FixDecision(new, kept, "accepted")
-    if current_accepted is None:
+    if current_accepted is None and trust.auto_accept:
         return FixDecision(new, pending, "accepted")
     return FixDecision(current_accepted, (*pending, new), "candidate")
 

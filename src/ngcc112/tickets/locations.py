@@ -7,10 +7,14 @@ silently replaces a position an operator accepted: the decision is
 :func:`ngcc112.location.matching.decide_fix` / ``accept_candidate``.
 
 An AML message is stored *before* it is parsed: whatever arrives, the raw
-bytes are in ``aml_messages`` first. It is then matched by number and time to
-the ticket of a live or recent call; a message that matches nothing is kept
-and matched again when a call from that number arrives
-(:meth:`Locations.attach_pending_aml`).
+bytes are in ``aml_messages`` first. A message from a refused sender stays
+just that, evidence: never parsed, never matched. Any other is matched by
+number and time to the ticket of a live or recent call; a message that matches
+nothing is kept and matched again when a call from that number arrives
+(:meth:`Locations.attach_pending_aml`). Its fix becomes the ticket's position
+on its own only when the ticket has none yet, the sender authenticated and the
+fix is plausible (:func:`ngcc112.location.trust.aml_trust`); otherwise it
+waits as a candidate and the audit entry says why.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from ngcc112.location.matching import (
 )
 from ngcc112.location.numbers import canonical_number
 from ngcc112.location.sip import parse_sip_geolocation
+from ngcc112.location.trust import TRUSTED, FixLimits, FixTrust, aml_trust
+from ngcc112.settings import Settings
 from ngcc112.tickets.location_models import AmlMessageRow, LocationFixRow
 from ngcc112.tickets.models import AuditEntry, Ticket
 from ngcc112.tickets.store import TicketChanged, jsonable
@@ -107,7 +113,9 @@ class AmlReceipt:
     message: AmlMessage
     ticket_id: int | None
     fix_id: int | None
-    outcome: str  # "accepted", "candidate", "duplicate", "no_fix", "unmatched"
+    outcome: str  # "accepted", "candidate", "duplicate", "no_fix", "unmatched", "refused"
+    #: Why the fix was not accepted on its own (empty when it was, or there is none).
+    trust: FixTrust = TRUSTED
 
 
 def _now() -> datetime:
@@ -138,6 +146,7 @@ class Locations:
 
     ``window_before`` / ``window_after``: how long before a call's arrival and
     after its end an AML fix is still attached to it (30 s and 10 min by default).
+    ``limits``: what makes an AML fix plausible enough to be accepted on its own.
     """
 
     def __init__(
@@ -148,6 +157,7 @@ class Locations:
         window_before: timedelta = WINDOW_BEFORE,
         window_after: timedelta = WINDOW_AFTER,
         clock: Callable[[], datetime] | None = None,
+        limits: FixLimits = FixLimits(),
     ) -> None:
         if window_before < timedelta(0) or window_after < timedelta(0):
             raise LocationError("the AML matching window must not be negative")
@@ -155,7 +165,12 @@ class Locations:
         self._publish = publish or (lambda change: None)
         self.window_before = window_before
         self.window_after = window_after
+        self.limits = limits
         self._clock = clock or _now
+
+    def now(self) -> datetime:
+        """This clock's time (what received AML messages are stamped with)."""
+        return self._clock()
 
     # -- reads ------------------------------------------------------------------
 
@@ -191,7 +206,7 @@ class Locations:
                 log.warning("location.sip_unreadable", ticket_id=ticket_id,
                             variables={k: str(v)[:200] for k, v in geo.items()})
             return None
-        return await self._add(ticket_id, fix, actor=SIP_ACTOR)
+        return await self._add(ticket_id, fix, actor=SIP_ACTOR)  # the carrier's: trusted
 
     # -- manual -----------------------------------------------------------------
 
@@ -249,11 +264,15 @@ class Locations:
 
     async def store_aml_raw(self, body: bytes, content_type: str, sender: str,
                             received_at: datetime, channel: str, *,
-                            size_bytes: int | None = None) -> int:
+                            size_bytes: int | None = None, authenticated_as: str | None = None,
+                            refused: str | None = None) -> int:
         """Step one: keep the bytes. Returns the message id. Raises only if the database does.
 
         ``size_bytes`` is the size of the whole body when ``body`` is only its
         beginning (an oversized request the endpoint did not read in full).
+        ``authenticated_as`` is how the sender proved itself (``secret:<name>``,
+        ``network:<cidr>``); ``refused`` why it was refused (the message is then
+        only evidence: :meth:`process_stored` leaves it alone).
         """
         data = bytes(body)
         size = max(len(data), size_bytes or 0)
@@ -262,37 +281,49 @@ class Locations:
                 received_at=received_at, channel=channel,
                 content_type=_clean_text(content_type, 200), sender=_clean_text(sender, 200),
                 body=data[:MAX_STORED_BYTES], size_bytes=size,
-                truncated=size > MAX_STORED_BYTES, number="", emergency_number="",
-                fields={}, errors=[])
+                truncated=size > len(data[:MAX_STORED_BYTES]), number="", emergency_number="",
+                fields={}, errors=[], authenticated_as=_optional_text(authenticated_as, 120),
+                refused=_optional_text(refused, 200))
             session.add(row)
             await session.flush()
             return row.id
 
     async def receive_aml(self, body: bytes, content_type: str, sender: str,
-                          received_at: datetime, *, channel: str | None = None) -> AmlReceipt:
+                          received_at: datetime, *, channel: str | None = None,
+                          authenticated_as: str | None = None) -> AmlReceipt:
         """Store an AML message first, then parse it and attach its fix to the matching call.
 
         ``channel`` is ``"http"`` or ``"sms"``; by default it is guessed from
         the body (an SMS starts with ``A"ML=``). ``sender`` is the SMS
         originating address (its number) or the HTTP peer; for the HTTP form
-        the number comes from ``device_number``. Raises only when the database
-        does; if that happens after the raw message was stored, the message is
-        kept (unparsed) and :meth:`process_stored` can finish it later.
+        the number comes from ``device_number``. ``authenticated_as`` is how
+        the sender proved itself; None: it did not, and its fix is never
+        accepted without an operator. Raises only when the database does; if
+        that happens after the raw message was stored, the message is kept
+        (unparsed) and :meth:`process_stored` can finish it later.
         """
         data = bytes(body) if isinstance(body, bytes | bytearray | memoryview) else \
             str(body).encode("utf-8", errors="replace")
         message_id = await self.store_aml_raw(data, content_type, sender, received_at,
-                                              aml_channel(data, channel))
+                                              aml_channel(data, channel),
+                                              authenticated_as=authenticated_as)
         return await self.process_stored(message_id)
 
     async def process_stored(self, message_id: int) -> AmlReceipt:
-        """Parse a stored AML message and attach its fix to the call it belongs to."""
+        """Parse a stored AML message and attach its fix to the call it belongs to.
+
+        A refused message is left as it is: outcome ``refused``, nothing parsed.
+        """
         async with self._sessions() as session:
             stored = await session.get(AmlMessageRow, message_id)
             if stored is None:
                 raise LocationError(f"no AML message {message_id}")
             data, sender = bytes(stored.body), stored.sender
             received_at, form = stored.received_at, stored.channel
+            refused = stored.refused
+        if refused is not None:
+            return AmlReceipt(message_id, _unparsed(form, received_at, refused), None, None,
+                              "refused")
         number_hint = sender if form == "sms" else ""
         try:
             parsed = (parse_aml_sms if form == "sms" else parse_aml_http)(
@@ -308,16 +339,17 @@ class Locations:
                 raise LocationError(f"AML message {message_id} vanished")
             _fill_parsed(row, parsed, self._clock())
             ticket = await self._match(session, parsed, received_at)
-            fix_id, outcome, change = None, "unmatched", None
+            fix_id, outcome, change, trust = None, "unmatched", None, TRUSTED
             if ticket is not None:
                 row.ticket_id, row.matched_at = ticket.id, self._clock()
-                fix_id, outcome, change = await self._attach_aml(session, ticket, row, parsed)
+                fix_id, outcome, change, trust = await self._attach_aml(session, ticket, row, parsed)
         log.info("aml.received", message_id=message_id, form=form, number=parsed.number,
                  ticket_id=None if ticket is None else ticket.id, outcome=outcome,
-                 errors=len(parsed.errors))
+                 errors=len(parsed.errors), doubts=list(trust.codes))
         if change is not None:
             self._publish(change)
-        return AmlReceipt(message_id, parsed, None if ticket is None else ticket.id, fix_id, outcome)
+        return AmlReceipt(message_id, parsed, None if ticket is None else ticket.id, fix_id, outcome,
+                          trust)
 
     async def attach_pending_aml(self, ticket_id: int) -> list[AmlReceipt]:
         """A call arrived (or its number became known): attach earlier unmatched AML messages."""
@@ -331,6 +363,7 @@ class Locations:
             pending = (await session.scalars(
                 select(AmlMessageRow).where(
                     AmlMessageRow.ticket_id.is_(None),
+                    AmlMessageRow.refused.is_(None),
                     AmlMessageRow.parsed_at.is_not(None),
                     AmlMessageRow.number == canonical_number(ticket.caller_number or ""),
                     AmlMessageRow.received_at >= since,
@@ -341,8 +374,8 @@ class Locations:
                 if not self._matches(parsed, row.received_at, [ref]):
                     continue
                 row.ticket_id, row.matched_at = ticket.id, self._clock()
-                fix_id, outcome, change = await self._attach_aml(session, ticket, row, parsed)
-                receipts.append(AmlReceipt(row.id, parsed, ticket.id, fix_id, outcome))
+                fix_id, outcome, change, trust = await self._attach_aml(session, ticket, row, parsed)
+                receipts.append(AmlReceipt(row.id, parsed, ticket.id, fix_id, outcome, trust))
                 if change is not None:
                     changes.append(change)
         for change in changes:
@@ -386,15 +419,19 @@ class Locations:
         return next(t for t in tickets if t.id == found.ticket_id)
 
     async def _attach_aml(self, session: AsyncSession, ticket: Ticket, message: AmlMessageRow,
-                          parsed: AmlMessage) -> tuple[int | None, str, TicketChanged | None]:
+                          parsed: AmlMessage,
+                          ) -> tuple[int | None, str, TicketChanged | None, FixTrust]:
         if parsed.fix is None:
             change = self._audit(session, ticket, AML_ACTOR, "aml_received", self._clock(),
                                  {"aml_message_id": message.id, "fix": None,
                                   "errors": list(parsed.errors)[:10]})
-            return None, "no_fix", change
+            return None, "no_fix", change, TRUSTED
+        trust = aml_trust(parsed.fix, authenticated=message.authenticated_as is not None,
+                          received_at=message.received_at,
+                          not_before=ticket.arrived_at - self.window_before, limits=self.limits)
         row, outcome, change = await self._decide(session, ticket, parsed.fix, AML_ACTOR,
-                                                  aml_message_id=message.id)
-        return (None if row is None else row.id), outcome, change
+                                                  aml_message_id=message.id, trust=trust)
+        return (None if row is None else row.id), outcome, change, trust
 
     async def _add(self, ticket_id: int, fix: LocationFix, *, actor: str,
                    address: str | None = None) -> FixView | None:
@@ -402,7 +439,8 @@ class Locations:
             ticket = await session.get(Ticket, ticket_id)
             if ticket is None:
                 raise LocationError(f"no ticket {ticket_id}")
-            row, outcome, change = await self._decide(session, ticket, fix, actor, address=address)
+            row, outcome, change = await self._decide(session, ticket, fix, actor, address=address,
+                                                      trust=TRUSTED)
         log.info("location.fix", ticket_id=ticket_id, source=fix.source, outcome=outcome,
                  actor=actor)
         if change is not None:
@@ -410,13 +448,14 @@ class Locations:
         return None if row is None else _view(row)
 
     async def _decide(self, session: AsyncSession, ticket: Ticket, fix: LocationFix, actor: str,
-                      *, address: str | None = None, aml_message_id: int | None = None,
+                      *, trust: FixTrust, address: str | None = None,
+                      aml_message_id: int | None = None,
                       ) -> tuple[LocationFixRow | None, str, TicketChanged | None]:
         rows = await self._rows(session, ticket.id)
         accepted_row = next((r for r in rows if r.accepted), None)
         candidates = [r for r in rows if not r.accepted and r.superseded_at is None]
         decision = decide_fix(None if accepted_row is None else _to_fix(accepted_row),
-                              [_to_fix(r) for r in candidates], fix)
+                              [_to_fix(r) for r in candidates], fix, trust=trust)
         if decision.outcome == "duplicate":
             return None, "duplicate", None
         now = self._clock()
@@ -431,9 +470,11 @@ class Locations:
         if decision.outcome == "accepted":
             self._apply([*rows, row], row, actor, now)
         action = "location_fix" if decision.outcome == "candidate" else "location_accepted"
-        change = self._audit(session, ticket, actor, action, now,
-                             {"fix_id": row.id, "outcome": decision.outcome,
-                              "address": address, **_fix_summary(fix)})
+        details: dict[str, Any] = {"fix_id": row.id, "outcome": decision.outcome,
+                                   "address": address, **_fix_summary(fix)}
+        if trust.doubts:  # why it waits for an operator, on the ticket's record
+            details["doubts"] = [{"code": d.code, "text": d.text} for d in trust.doubts]
+        change = self._audit(session, ticket, actor, action, now, details)
         return row, decision.outcome, change
 
     @staticmethod
@@ -468,6 +509,20 @@ class Locations:
                              state=ticket.state, changes=jsonable(changes))
 
 
+def locations_from_settings(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                            publish: Callable[[TicketChanged], None] | None = None, *,
+                            clock: Callable[[], datetime] | None = None) -> Locations:
+    """The location use cases with the ``[location]`` windows and the ``[aml]`` limits."""
+    aml = settings.aml
+    return Locations(
+        sessions, publish, clock=clock,
+        window_before=timedelta(seconds=settings.location.aml_window_before_seconds),
+        window_after=timedelta(seconds=settings.location.aml_window_after_seconds),
+        limits=FixLimits(max_accuracy_m=aml.max_accuracy_m,
+                         max_age=timedelta(seconds=aml.max_age_seconds),
+                         future_skew=timedelta(seconds=aml.future_skew_seconds)))
+
+
 def aml_channel(body: bytes, hint: str | None = None) -> str:
     """``"sms"`` or ``"http"``: the hint when it is one of them, else guessed from the body."""
     if hint in ("http", "sms"):
@@ -483,6 +538,16 @@ def _ref(ticket: Ticket) -> CallRef:
 def _clean_text(text: str, limit: int) -> str:
     """Text a database column can hold: no NUL (PostgreSQL refuses it), cut at ``limit``."""
     return (text or "").replace("\x00", "\ufffd")[:limit]
+
+
+def _optional_text(text: str | None, limit: int) -> str | None:
+    return None if text is None else _clean_text(text, limit)
+
+
+def _unparsed(form: str, received_at: datetime, refused: str) -> AmlMessage:
+    """What a receipt says of a message that is not parsed (a refused sender's)."""
+    return AmlMessage(number="", fix=None, fields={}, errors=(f"refused: {refused}",), raw="",
+                      form="sms" if form == "sms" else "http", received_at=received_at)
 
 
 def _fill_parsed(row: AmlMessageRow, parsed: AmlMessage, now: datetime) -> None:
