@@ -10,7 +10,7 @@ import pytest
 
 from ngcc112.app import FatalError, Services, serve
 from ngcc112.clock import VirtualClock
-from ngcc112.settings import AmiSettings, PanelSettings, Settings
+from ngcc112.settings import AmiSettings, AmlSettings, PanelSettings, Settings
 from ngcc112.sim import AmiSimulator
 from ngcc112.sim.calls import CallScript
 from ngcc112.sim.config import SimulatorConfig
@@ -30,6 +30,9 @@ async def eventually(condition, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.01)
 
 
+AML_SECRET = "wiring-secret-0123456789"
+
+
 @pytest.fixture
 async def stack(tmp_path):
     # one virtual clock for Asterisk and the daemon; nothing here lets it move
@@ -38,7 +41,8 @@ async def stack(tmp_path):
     await sim.start()
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
                         ami=AmiSettings(port=sim.port, reconnect_min=0.1),
-                        panel=PanelSettings(port=free_port()))
+                        panel=PanelSettings(port=free_port()),
+                        aml=AmlSettings(senders=(f"gateway:{AML_SECRET}",)))
     stop = asyncio.Event()
     ready: asyncio.Future[Services] = asyncio.get_running_loop().create_future()
 
@@ -59,18 +63,23 @@ async def test_aml_posts_reach_the_store_without_a_session_and_get_200(stack):
     base = f"http://127.0.0.1:{settings.panel.port}"
     call = await sim.place_call(CallScript(number="081234567890", hangup_after=None))
     await eventually(lambda: services.daemon.tracker.live_calls)
+    gateway = {"Authorization": f"Bearer {AML_SECRET}"}
     async with aiohttp.ClientSession() as http:
         form = {"v": "3", "device_number": "+6281234567890", "location_latitude": "-6.2",
                 "location_longitude": "106.8166", "location_accuracy": "25", "time": "1795843875000"}
-        async with http.post(f"{base}/aml/els", data=form) as response:
+        async with http.post(f"{base}/aml/els", data=form, headers=gateway) as response:
             assert response.status == 200
-        async with http.post(f"{base}/aml/sms", data={"from": "081234567890", "text": "garbage"}) as response:
+        async with http.post(f"{base}/aml/sms", data={"from": "081234567890", "text": "garbage"},
+                             headers=gateway) as response:
             assert response.status == 200
+        async with http.post(f"{base}/aml/els", data=form) as response:  # [aml] senders only
+            assert response.status == 401
         async with http.get(f"{base}/healthz") as response:
             assert response.status in (200, 503)
     intake = services.extras["aml_intake"]
     await intake.flush(5)
-    assert intake.status()["aml_received"] == 2
+    assert intake.status()["aml_received"] == 3 and intake.status()["aml_refused"] == 1
+    assert intake.locations is services.extras["triage"].locations
     assert services.extras["triage"] is not None
     await sim.engine.cancel_all()
     del call

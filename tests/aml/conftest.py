@@ -7,11 +7,13 @@ from datetime import datetime
 
 import pytest
 from aiohttp import web
+from aml_helpers import GATEWAY, GATEWAY_SECRET
 from sqlalchemy.exc import OperationalError
 
-from ngcc112.aml_http import AmlIntake, aml_routes
+from ngcc112.aml_http import AmlGuard, AmlIntake, aml_routes
 from ngcc112.ami.events import CallArrived, CallEnded
 from ngcc112.hub import Hub
+from ngcc112.settings import AmlSettings
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.store import TicketStore
@@ -66,15 +68,40 @@ class FlakySessions:
 
 
 @pytest.fixture
-async def intake_app(db, aiohttp_client):
+def aml_settings() -> AmlSettings:
+    """The test client posts from 127.0.0.1, an allowed network: a gateway on the LAN."""
+    return AmlSettings(senders=(f"{GATEWAY}:{GATEWAY_SECRET}",), allow_networks=("127.0.0.1/32",))
+
+
+@pytest.fixture
+def trusted_proxies() -> tuple[str, ...]:
+    """Reverse proxies whose X-Forwarded-For is believed: none unless a test says so."""
+    return ()
+
+
+class ManualMonotonic:
+    """The budgets' clock: it moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def intake_app(db, aiohttp_client, aml_settings, trusted_proxies):
     """An aiohttp client for an app with only the AML routes, on a database that can fail."""
     flaky = FlakySessions(db.sessions)
     locations = Locations(flaky, db.hub.publish)  # type: ignore[arg-type]
-    intake = AmlIntake(locations, retry_min=0.02, retry_max=0.1)
+    monotonic = ManualMonotonic()
+    guard = AmlGuard(aml_settings, trusted_proxies=trusted_proxies, monotonic=monotonic)
+    intake = AmlIntake(locations, guard=guard, retry_min=0.02, retry_max=0.1)
     services = types.SimpleNamespace(sessions=flaky, hub=db.hub, extras={})
     app = web.Application()
     app.add_routes(aml_routes(services, intake))
     client = await aiohttp_client(app)
     yield types.SimpleNamespace(client=client, intake=intake, flaky=flaky, db=db,
-                                locations=Locations(db.sessions, db.hub.publish))
+                                locations=Locations(db.sessions, db.hub.publish),
+                                monotonic=monotonic)
     await intake.close(timeout=1.0)

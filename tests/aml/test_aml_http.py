@@ -1,55 +1,17 @@
-"""POST /aml/els and /aml/sms: always 2xx, every message stored before anything else."""
+"""POST /aml/els and /aml/sms from an allowed sender: always 2xx, every message stored
+before anything else (tests/aml/test_aml_senders.py: who is allowed, and how much)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import select
+from aml_helpers import FORM, NUMBER, els_body, fixes, messages, sms_text
 
 from ngcc112.location.aml import MAX_AML_BYTES
-from ngcc112.tickets.location_models import AmlMessageRow, LocationFixRow
 from ngcc112.tickets.locations import MAX_STORED_BYTES
-
-NUMBER = "081234567890"
-
-
-def els_body(**overrides: object) -> bytes:
-    now_ms = int(time.time() * 1000)
-    fields: dict[str, object] = {
-        "v": "3", "emergency_number": "112", "source": "phone", "time": now_ms,
-        "location_latitude": "-6.17539", "location_longitude": "106.82715",
-        "location_time": now_ms - 2000, "location_accuracy": "12.5",
-        "location_confidence": "68", "location_source": "gps",
-        "device_number": "+6281234567890", "device_imei": "356938035643809",
-    }
-    fields.update(overrides)
-    return urlencode({k: v for k, v in fields.items() if v is not None}).encode()
-
-
-def sms_text(**overrides: str) -> str:
-    top = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    fields = {"lt": "-6.20010", "lg": "106.81660", "rd": "40", "top": top, "lc": "68", "pm": "G",
-              "si": "510101234567890", "ei": "356938035643809", "mcc": "510", "mnc": "10"}
-    fields.update(overrides)
-    return 'A"ML=1;' + ";".join(f"{k}={v}" for k, v in fields.items() if v) + ";ml=124"
-
-
-async def messages(db) -> list[AmlMessageRow]:
-    async with db.sessions() as session:
-        return list((await session.scalars(select(AmlMessageRow).order_by(AmlMessageRow.id))).all())
-
-
-async def fixes(db) -> list[LocationFixRow]:
-    async with db.sessions() as session:
-        return list((await session.scalars(select(LocationFixRow).order_by(LocationFixRow.id))).all())
-
-
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
 
 async def test_a_complete_els_post_is_stored_and_attached_to_the_live_call(intake_app):
     app = intake_app
@@ -183,7 +145,8 @@ async def test_the_spool_is_bounded_and_says_how_many_it_lost(intake_app):
                                          headers={"X-AML-Sender": f"0812000000{i}"})
         assert response.status == 200
     assert len(app.intake.spool) == 2 and app.intake.dropped == 2
-    assert app.intake.status() == {"aml_received": 4, "aml_spooled": 2, "aml_dropped": 2}
+    assert app.intake.status() == {"aml_received": 4, "aml_spooled": 2, "aml_dropped": 2,
+                                   "aml_refused": 0, "aml_rate_limited": 0}
     app.flaky.down = False
     await asyncio.wait_for(app.intake.flush(5.0), 6)
     assert [r.sender for r in await messages(app.db)] == ["08120000002", "08120000003"]
