@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+#: The run fails when a secret the tests use shows in any log line (tests/log_secrets.py).
+pytest_plugins = ["log_secrets"]
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The recorded Asterisk 22 traffic: ../shared/ami-transcripts beside the checkout.
 TRANSCRIPTS = ROOT.parent / "shared" / "ami-transcripts"
