@@ -8,6 +8,7 @@ happened. Classified and closed use the ticket's own columns when set.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -24,6 +25,13 @@ from ngcc112.tickets.sla import DEFAULT_TARGETS, STAGES, Milestones, SlaTargets,
 OPERATOR_STAGES: tuple[Stage, ...] = (Stage.INTAKE, Stage.CLASSIFICATION)
 UNKNOWN_OPERATOR = "(unknown)"
 _AUDITED_STATES = ("classified", "escalated", "dispatched", "reported", "closed")
+#: The days a report may cover: no call is older, and local midnights stay far from the
+#: calendar's ends (``date.max`` + 1 day overflows, year 1 has no UTC before it).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+#: What an IANA time zone name looks like ("America/Argentina/ComodRivadavia" is the longest).
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,3}")
+_ZONE_NAME_MAX = 64
 
 
 class ReportError(ValueError):
@@ -33,6 +41,8 @@ class ReportError(ValueError):
 def zone(name: str) -> tzinfo:
     if name.upper() == "UTC":
         return timezone.utc
+    if len(name) > _ZONE_NAME_MAX or not _ZONE_NAME.fullmatch(name):  # never a path for zoneinfo to walk
+        raise ReportError(f"unknown time zone {name[:_ZONE_NAME_MAX]!r} (use an IANA name such as Asia/Jakarta)")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -43,6 +53,8 @@ def day_bounds(start: date, end: date, tz: tzinfo) -> tuple[datetime, datetime]:
     """From local midnight of ``start`` to local midnight after ``end``, in UTC."""
     if end < start:
         raise ReportError(f"the range ends ({end}) before it starts ({start})")
+    if start < FIRST_DAY or end > LAST_DAY:
+        raise ReportError(f"a report covers days from {FIRST_DAY} to {LAST_DAY}")
     lower = datetime.combine(start, time(0), tz).astimezone(timezone.utc)
     upper = datetime.combine(end + timedelta(days=1), time(0), tz).astimezone(timezone.utc)
     return lower, upper
