@@ -1192,7 +1192,7 @@ async def reports_csv(request: web.Request) -> web.StreamResponse:
 
 def validate_new_user(values: dict[str, str], agency_codes: set[str]) -> dict[str, str]:
     errors = {}
-    if not USERNAME_PATTERN.match(values["username"]):
+    if not USERNAME_PATTERN.fullmatch(values["username"]):
         errors["username"] = N_("2-40 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter")
     if len(values["password"]) < MIN_PASSWORD:
         errors["password"] = N_("At least 8 characters")
@@ -1207,7 +1207,7 @@ def validate_user_change(values: dict[str, str], agency_codes: set[str]) -> dict
     if values.get("role") not in USER_ROLES:
         errors["role"] = N_("Choose a role from the list")
     interface = values.get("interface", "").strip()
-    if interface and not INTERFACE_PATTERN.match(interface):
+    if interface and not INTERFACE_PATTERN.fullmatch(interface):
         errors["interface"] = N_("A softphone interface like PJSIP/op1, or empty")
     agency = values.get("agency", "")
     if agency and (agency not in agency_codes or values.get("role") != AGENCY):
@@ -1217,7 +1217,7 @@ def validate_user_change(values: dict[str, str], agency_codes: set[str]) -> dict
 
 def validate_agency(values: dict[str, str], *, new: bool) -> dict[str, str]:
     errors = {}
-    if new and not agency_admin.AGENCY_CODE_PATTERN.match(values.get("code", "")):
+    if new and not agency_admin.AGENCY_CODE_PATTERN.fullmatch(values.get("code", "")):
         errors["code"] = N_("2-32 characters: lower-case letters, digits, '_' or '-', starting with a letter")
     name = values.get("name", "").strip()
     if not name:

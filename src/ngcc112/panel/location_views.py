@@ -290,8 +290,8 @@ def _template_values(request: web.Request, state: dict[str, Any]) -> dict[str, A
 
 # -- validation --------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
-_PAIR = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*[,;\s]\s*([+-]?\d+(?:\.\d+)?)\s*$")
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)")
+_PAIR = re.compile(r"\s*([+-]?\d+(?:\.\d+)?)\s*[,;\s]\s*([+-]?\d+(?:\.\d+)?)\s*")
 
 
 class ManualInvalid(ValueError):
@@ -310,7 +310,7 @@ class ManualFix:
 
 def _number(text: str) -> float | None:
     value = text.strip().replace(" ", "")
-    if not _NUMBER.match(value):
+    if not _NUMBER.fullmatch(value):
         return None
     if "," in value and "." not in value:
         value = value.replace(",", ".")  # Indonesian decimal comma: -6,9147
@@ -326,7 +326,7 @@ def validate_manual(raw: dict[str, Any]) -> ManualFix:
     and the values exactly as typed."""
     values = {key: "" if raw.get(key) is None else str(raw.get(key)) for key in (*FIELDS, "radius_m")}
     lat_text, lon_text = values["latitude"].strip(), values["longitude"].strip()
-    pair = _PAIR.match(lat_text) if lat_text and not lon_text else None
+    pair = _PAIR.fullmatch(lat_text) if lat_text and not lon_text else None
     if pair:  # "-6.9147, 107.6098" pasted into the latitude field
         lat_text, lon_text = pair.group(1), pair.group(2)
     errors: dict[str, str] = {}

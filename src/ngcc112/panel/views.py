@@ -44,7 +44,7 @@ async def context(request: web.Request) -> dict[str, Any]:
     }
 
 
-_DIALLABLE = re.compile(r"^\+?[0-9]{3,20}$")
+_DIALLABLE = re.compile(r"\+?[0-9]{3,20}")
 
 
 def intake_values(ticket: dict[str, Any], form_values: dict[str, str] | None) -> dict[str, str]:
@@ -64,7 +64,7 @@ def intake_values(ticket: dict[str, Any], form_values: dict[str, str] | None) ->
 
     return {
         "caller_name": pick("caller_name", ticket.get("caller_name")),
-        "callback_number": pick("callback_number", number if _DIALLABLE.match(number) else None),
+        "callback_number": pick("callback_number", number if _DIALLABLE.fullmatch(number) else None),
         "address": pick("address"),
         "latitude": pick("latitude", location.get("latitude")),
         "longitude": pick("longitude", location.get("longitude")),

@@ -31,7 +31,8 @@ log = structlog.get_logger(__name__)
 
 #: OPD: a regional government work unit; Instansi: another agency (SOP glossary).
 AGENCY_KINDS: tuple[str, ...] = ("OPD", "Instansi")
-AGENCY_CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
+#: Whole-string only (``fullmatch``): ``$`` would let a trailing newline through.
+AGENCY_CODE_PATTERN = re.compile(r"[a-z][a-z0-9_-]{1,31}")
 MAX_AGENCY_NAME = 120
 
 #: The agencies a fresh database starts with: code, name, kind. The admin edits them freely.
@@ -193,7 +194,7 @@ async def _agency_by_code(session: AsyncSession, code: str) -> Agency:
 async def create_agency(sessions: async_sessionmaker[AsyncSession], actor: User, *, code: str,
                         name: str, kind: str) -> Agency:
     """Add an agency (admin only)."""
-    if not AGENCY_CODE_PATTERN.match(code or ""):
+    if not AGENCY_CODE_PATTERN.fullmatch(code or ""):
         raise AgencyError("code", "2-32 characters: lower-case letters, digits, '_' or '-', "
                                   "starting with a letter")
     name, kind = _clean_name(name), _check_kind(kind)

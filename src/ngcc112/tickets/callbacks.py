@@ -56,7 +56,7 @@ Clock = Callable[[], datetime]
 #: Roles that may call a caller back (they have a softphone).
 CALLBACK_ROLES = frozenset({Role.OPERATOR.value, Role.DISPATCHER.value})
 #: A number Asterisk may dial: digits, an optional leading +.
-DIALLABLE = re.compile(r"^\+?[0-9]{3,20}$")
+DIALLABLE = re.compile(r"\+?[0-9]{3,20}")
 #: How long the softphone rings before Asterisk gives up (Originate Timeout).
 RING_MS = 30_000
 #: After this long without an OriginateResponse, a pending callback no longer blocks a new one.
@@ -111,7 +111,7 @@ def callback_number(ticket: Ticket) -> str | None:
     """The number to call back: the intake's callback number, else the caller ID, when diallable."""
     for candidate in ((ticket.intake or {}).get("callback_number"), ticket.caller_number):
         text = re.sub(r"[\s\-().]", "", str(candidate or ""))
-        if DIALLABLE.match(text):
+        if DIALLABLE.fullmatch(text):
             return text
     return None
 
