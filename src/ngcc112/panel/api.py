@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
-import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,6 +12,8 @@ from aiohttp_session import get_session
 from sqlalchemy import func, select, text
 
 from ngcc112.panel.auth import check_login, csrf_token, error_response, log_in, log_out, require
+from ngcc112.panel.bodies import BodyRefused, read_json
+from ngcc112.panel.bodies import refusal as body_refusal
 from ngcc112.panel.i18n import LANGUAGES
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence, refusal
@@ -30,22 +30,20 @@ ADMIN = Role.ADMIN.value
 AGENCY = Role.AGENCY.value
 
 
-class BadJson(Exception):
-    pass
+#: A refused JSON body: not JSON, too deep, or a string that cannot be stored.
+BadJson = BodyRefused
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        raise BadJson() from None
-    if not isinstance(body, dict):
-        raise BadJson()
-    return body
+    """The request's JSON object, through the panel's one body check (:func:`bodies.read_json`)."""
+    return await read_json(request)
 
 
-async def _bad_json(request: web.Request) -> web.Response:
-    return await error_response(request, 400, "The request is not valid JSON", code="json")
+async def _bad_json(request: web.Request, refused: BodyRefused | None = None) -> web.Response:
+    """400 for what is not a JSON object; 422 naming the field for what cannot be stored."""
+    if refused is None:
+        return await error_response(request, 400, "The request is not valid JSON", code="json")
+    return await body_refusal(request, refused)
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -74,8 +72,8 @@ async def session_get(request: web.Request) -> web.Response:
 async def session_create(request: web.Request) -> web.Response:
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     username, password = body.get("username"), body.get("password")
     errors = {}
     if not isinstance(username, str) or not username.strip():
@@ -107,8 +105,8 @@ async def session_delete(request: web.Request) -> web.StreamResponse:
 async def language_set(request: web.Request) -> web.Response:
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     language = body.get("language")
     if language not in LANGUAGES:
         return await _invalid(request, {"language": "Choose a language from the list"},
@@ -145,8 +143,8 @@ async def me_presence(request: web.Request) -> web.Response:
     user: User = request[USER]
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     wanted = body.get("presence")
     reason = body.get("reason", "")
     if not isinstance(reason, str):
@@ -218,8 +216,8 @@ async def _use_case(request: web.Request, run) -> web.Response:  # type: ignore[
     ticket_id = int(request.match_info["ticket_id"])
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     try:
         changed = await run(panel, user, ticket_id, body)
     except intake.IntakeInvalid as exc:

@@ -109,8 +109,8 @@ async def dispatch(request: web.Request) -> web.Response:
     ticket_id = int(request.match_info["ticket_id"])
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     chosen, instructions = body.get("agencies", []), _str(body, "instructions")
     values = {"agencies": chosen, "instructions": instructions}
     if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
@@ -132,8 +132,8 @@ async def close(request: web.Request) -> web.Response:
     ticket_id = int(request.match_info["ticket_id"])
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     reason = _str(body, "override_reason")
     if reason is None:
         return await _invalid(request, {"override_reason": "Too long"}, {"override_reason": ""})
@@ -161,8 +161,8 @@ async def callback(request: web.Request) -> web.Response:
     ticket_id = int(request.match_info["ticket_id"])
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     request_id = _str(body, "request_id")
     result = await place_callback(request, ticket_id, request_id or None)
     if isinstance(result, tuple):
@@ -189,8 +189,8 @@ async def _status(request: web.Request) -> web.Response:
     dispatch_id = int(request.match_info["dispatch_id"])
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     status, reason = _str(body, "status"), _str(body, "reason")
     values = {"status": status or "", "reason": reason or ""}
     if status is None or reason is None:
@@ -209,8 +209,8 @@ async def _report(request: web.Request) -> web.Response:
     dispatch_id = int(request.match_info["dispatch_id"])
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     text = _str(body, "report")
     if text is None:
         return await _invalid(request, {"report": "Write the field report"}, {"report": ""})
@@ -325,8 +325,8 @@ async def users(request: web.Request) -> web.Response:
 async def users_add(request: web.Request) -> web.Response:
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     keys = ("username", "display_name", "role", "password", "interface", "agency")
     values = {key: body.get(key) if isinstance(body.get(key), str) else "" for key in keys}
     values["interface"] = values["interface"] or ""
@@ -347,8 +347,8 @@ async def users_change(request: web.Request) -> web.Response:
     user_id = int(request.match_info["user_id"])
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     values: dict[str, Any] = {}
     for key in ("role", "interface", "agency"):
         if key in body:
@@ -390,8 +390,8 @@ async def agencies(request: web.Request) -> web.Response:
 async def agencies_add(request: web.Request) -> web.Response:
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     values = {key: body.get(key).strip() if isinstance(body.get(key), str) else "" for key in ("code", "name", "kind")}
     errors = validate_agency(values, new=True)
     if errors:
@@ -412,8 +412,8 @@ async def agencies_change(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     try:
         body = await _json(request)
-    except BadJson:
-        return await _bad_json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
     sessions = request.app[PANEL].services.sessions
     current = await agency_admin.get_agency(sessions, code)
     if current is None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gettext
+import re
 import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -51,14 +52,14 @@ from ngcc112.ami.events import (
 )
 from ngcc112.ami.link import AmiNotConnected
 from ngcc112.hub import Hub, Subscription
-from ngcc112.panel import labels
+from ngcc112.panel import bodies, labels
 from ngcc112.panel.auth import error_response, require
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.live import Client, Clients
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, presence_view, ticket_view
 from ngcc112.panel.views import _flash, render, render_error
 from ngcc112.panel.ws import HEARTBEAT, _same_origin
-from ngcc112.reports.build import ReportError, build_report, zone
+from ngcc112.reports.build import FIRST_DAY, LAST_DAY, ReportError, build_report, zone
 from ngcc112.reports.csv import report_to_csv
 from ngcc112.reports.model import Report
 from ngcc112.tickets import agencies as agency_admin
@@ -412,6 +413,9 @@ def setup(app: web.Application, panel: Panel, *, targets: SlaTargets | None = No
     """
     from ngcc112.panel import dispatch_api
 
+    # The input boundary (path ids, forms) in front of the CSRF check: the whole panel's, set up
+    # here because this is the panel's setup that runs after auth's (create_app calls it).
+    bodies.setup(app)
     services = panel.services
     settings = services.settings
     if targets is None:
@@ -1014,6 +1018,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 # -- reports ------------------------------------------------------------------------------
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 @dataclass(frozen=True, slots=True)
 class ReportQuery:
     start: date
@@ -1035,14 +1042,18 @@ def parse_report_query(query: Any, default_tz: str) -> tuple[ReportQuery | None,
     parsed: dict[str, date] = {}
     for key, fallback in (("end", today), ("start", None)):
         text = values[key].strip()
-        if not text:
-            parsed[key] = fallback if fallback is not None else parsed["end"] - timedelta(days=6)
+        if not text:  # the start by default: the week up to the end (the end still to be fixed: today's)
+            parsed[key] = fallback if fallback is not None else \
+                max(FIRST_DAY, parsed.get("end", today) - timedelta(days=6))
             values[key] = parsed[key].isoformat()
             continue
-        try:
-            parsed[key] = date.fromisoformat(text)
+        try:  # YYYY-MM-DD only (fromisoformat also takes week dates and the basic format)
+            parsed[key] = date.fromisoformat(text if _DAY.fullmatch(text) else "")
         except ValueError:
             errors[key] = N_("Enter a date like 2026-11-28")
+            continue
+        if not FIRST_DAY <= parsed[key] <= LAST_DAY:
+            errors[key] = bodies.DATE_RANGE
     if not errors:
         if parsed["end"] < parsed["start"]:
             errors["end"] = N_("The end is before the start")

@@ -37,7 +37,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 from ngcc112.panel import openapi
-from ngcc112.panel.auth import error_response, require
+from ngcc112.panel.auth import error_response, require, wants_json
+from ngcc112.panel.bodies import BodyRefused, parse_id, read_json
+from ngcc112.panel.bodies import refusal as body_refusal
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, ticket_view
 from ngcc112.panel.views import render, safe_next
@@ -151,9 +153,11 @@ def tile_img_src(tile_url: str) -> str:
 
 
 class Refused(Exception):
-    def __init__(self, status: int, message: str, code: str) -> None:
+    """``field``: the field a 422 is about (the API names it, as every 422 of the API does)."""
+
+    def __init__(self, status: int, message: str, code: str, field: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.message, self.code = status, message, code
+        self.status, self.message, self.code, self.field = status, message, code, field
 
 
 async def ticket_for(request: web.Request, ticket_id: int) -> Ticket:
@@ -174,6 +178,11 @@ async def ticket_for(request: web.Request, ticket_id: int) -> Ticket:
 
 
 async def _refusal(request: web.Request, refused: Refused) -> web.Response:
+    if refused.field is not None and wants_json(request):
+        translate = request[GETTEXT]
+        return web.json_response({"error": translate(_("Please correct the marked fields")), "code": refused.code,
+                                  "errors": {refused.field: translate(refused.message)}, "values": {}},
+                                 status=refused.status)
     return await error_response(request, refused.status, refused.message, code=refused.code)
 
 
@@ -372,19 +381,6 @@ def _invalid_json(request: web.Request, exc: ManualInvalid) -> web.Response:
                               "values": exc.values}, status=422)
 
 
-async def _json_body(request: web.Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _bad_json(request: web.Request) -> web.Response:
-    return web.json_response({"error": request[GETTEXT](_("The request is not valid JSON")),
-                              "code": "json"}, status=400)
-
-
 # -- use cases ---------------------------------------------------------------------------
 
 
@@ -396,10 +392,9 @@ def _check_open(ticket: Ticket) -> None:
 
 async def _accept(request: web.Request, ticket: Ticket, raw_fix_id: Any) -> FixView:
     _check_open(ticket)
-    try:
-        fix_id = int(str(raw_fix_id).strip())
-    except ValueError:
-        raise Refused(422, _("Choose a position to accept"), "invalid") from None
+    fix_id = parse_id(raw_fix_id)
+    if fix_id is None:  # not an id, or beyond any row's
+        raise Refused(422, _("Choose a position to accept"), "invalid", "fix_id")
     locations = locations_of(request.app)
     if not any(v.id == fix_id for v in await locations.fixes_for(ticket.id)):
         raise Refused(404, _("Not found"), "not_found")
@@ -440,12 +435,14 @@ async def api_location(request: web.Request) -> web.StreamResponse:
 @require(*ROLES)
 async def api_accept(request: web.Request) -> web.StreamResponse:
     """One click: the candidate ``fix_id`` becomes the ticket's position."""
-    body = await _json_body(request)
-    if body is None:
-        return _bad_json(request)
+    try:
+        body = await read_json(request)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     try:
         ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
-        view = await _accept(request, ticket, body.get("fix_id"))
+        fix_id = body.get("fix_id")
+        view = await _accept(request, ticket, fix_id if type(fix_id) is int else None)  # JSON: a number only
     except Refused as refused:
         return await _refusal(request, refused)
     state = await location_state(request, ticket)
@@ -456,9 +453,10 @@ async def api_accept(request: web.Request) -> web.StreamResponse:
 @require(*ROLES)
 async def api_manual(request: web.Request) -> web.StreamResponse:
     """The operator's own position (becomes the accepted one)."""
-    body = await _json_body(request)
-    if body is None:
-        return _bad_json(request)
+    try:
+        body = await read_json(request)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     try:
         ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
         manual = validate_manual(body)
