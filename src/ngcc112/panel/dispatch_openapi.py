@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ngcc112.panel.openapi import ID, NOT_A_WEBSOCKET
 from ngcc112.tickets.agencies import AGENCY_KINDS
 from ngcc112.tickets.dispatch import STATUS_UPDATES, DispatchStatus
 from ngcc112.tickets.users import USER_ROLES
@@ -24,14 +25,16 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 _INVALID = {"$ref": "#/components/schemas/Invalid"}
 _CSRF = {"name": "X-CSRF-Token", "in": "header", "required": True,
          "description": "The session's CSRF token (GET /api/session)", "schema": {"type": "string"}}
-_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_DISPATCH_ID = {"name": "dispatch_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": ID}
+_DISPATCH_ID = {"name": "dispatch_id", "in": "path", "required": True, "schema": ID}
+_USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": ID}
 _CODE = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+#: A report day, YYYY-MM-DD from 2000-01-01 to 2099-12-31; empty (as a form sends it): the default.
+_DAY = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
 _RANGE = [
-    {"name": "start", "in": "query", "schema": {"type": "string", "format": "date"},
-     "description": "First day (local); default: six days before the end"},
-    {"name": "end", "in": "query", "schema": {"type": "string", "format": "date"},
+    {"name": "start", "in": "query", "schema": _DAY,
+     "description": "First day (local, 2000-01-01 to 2099-12-31); default: six days before the end"},
+    {"name": "end", "in": "query", "schema": _DAY,
      "description": "Last day (local), included; default: today"},
     {"name": "tz", "in": "query", "schema": {"type": "string", "default": "Asia/Jakarta"},
      "description": "IANA time zone the days and hours are counted in"},
@@ -216,7 +219,8 @@ PATHS: dict[str, Any] = {
                            "{type: dispatch, ticket_ids: [...]} to an agency user, only for tickets dispatched "
                            "to their agency; changes are gathered for 0.1 s. Fetch the state again on each "
                            "(re)connect.",
-                "responses": {"101": {"description": "Switching protocols"}, **_refusals(401, 403)}},
+                "responses": {"101": {"description": "Switching protocols"}, **_refusals(401, 403),
+                              **NOT_A_WEBSOCKET}},
     },
 }
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ngcc112.panel.openapi import ID
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _INVALID = {"$ref": "#/components/schemas/Invalid"}
 _STATE = {"$ref": "#/components/schemas/LocationState"}
 _CSRF = {"name": "X-CSRF-Token", "in": "header", "required": True,
          "description": "The session's CSRF token (GET /api/session)", "schema": {"type": "string"}}
-_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": ID}
 _TEXT = {
     400: "The body is not a JSON object",
     401: "Not logged in",
@@ -106,7 +108,7 @@ PATHS: dict[str, Any] = {
             "summary": "Accept a candidate fix with one click (it becomes the ticket's position)",
             "parameters": [_TICKET_ID, _CSRF],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["fix_id"], "properties": {"fix_id": {"type": "integer"}}}}}},
+                "type": "object", "required": ["fix_id"], "properties": {"fix_id": ID}}}}},
             "responses": {"200": _json(_STATE, "The positions after the change; 'fix' is the accepted one"),
                           **_refusals(400, 401, 403, 404, 409, 422)},
         },

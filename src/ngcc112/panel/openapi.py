@@ -35,9 +35,14 @@ def _refusals(*codes: int) -> dict[str, Any]:
     return out
 
 
+#: A plain GET of a websocket address: aiohttp's own refusal, in plain text.
+NOT_A_WEBSOCKET = {"400": {"description": "Not a websocket upgrade request",
+                           "content": {"text/plain": {"schema": {"type": "string"}}}}}
 _CSRF = [{"name": "X-CSRF-Token", "in": "header", "required": True,
           "description": "The session's CSRF token (GET /api/session)", "schema": {"type": "string"}}]
-_TICKET_ID = [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+#: Every id (path or body): what the tables hold; beyond it nothing is found (404 in a path).
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+_TICKET_ID = [{"name": "ticket_id", "in": "path", "required": True, "schema": ID}]
 
 
 def _unsafe(summary: str, body: dict[str, Any] | None, ok: dict[str, Any], *codes: int,
@@ -92,7 +97,8 @@ def spec() -> dict[str, Any]:
                 "post": _unsafe("Go ready (QueueAdd), on break (QueuePause) or log out (QueueRemove)",
                                 {"type": "object", "required": ["presence"], "properties": {
                                     "presence": {"enum": ["ready", "break", "logged_out"]},
-                                    "reason": {"enum": list(BREAK_REASONS)}}},
+                                    "reason": {"type": "string", "description": "Read only with break, and "
+                                               "then one of: " + ", ".join(BREAK_REASONS)}}},
                                 _json({"type": "object", "properties": {
                                     "presence": {"$ref": "#/components/schemas/Presence"}}},
                                     "What Asterisk now reports"), 400, 401, 403, 502, 503, 504),
@@ -102,12 +108,12 @@ def spec() -> dict[str, Any]:
                         "responses": {"200": _json({"type": "object", "properties": {
                             "queue": {"type": "string"}, "synced": {"type": "boolean"},
                             "members": {"type": "array", "items": {"$ref": "#/components/schemas/Presence"}}}},
-                            "Presence board"), **_refusals(401)}},
+                            "Presence board"), **_refusals(401, 403)}},
             },
             "/api/tickets": {
                 "get": {"summary": "Recent tickets, newest first",
-                        "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer",
-                                                                                   "maximum": 200}}],
+                        "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "default": 50},
+                                        "description": "How many (newest first); brought into 1-200"}],
                         "responses": {"200": _json({"type": "object", "properties": {"tickets": {
                             "type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}}}, "Tickets"),
                             **_refusals(401, 403),
@@ -162,7 +168,7 @@ def spec() -> dict[str, Any]:
                 "get": {"summary": "Websocket: pushes {type: hello|presence|call|board|resync}; "
                                    "fetch /api/me/state on each (re)connect",
                         "responses": {"101": {"description": "Switching protocols"},
-                                      **_refusals(401, 403)}},
+                                      **_refusals(401, 403), **NOT_A_WEBSOCKET}},
             },
         },
         "components": {"schemas": _schemas()},
