@@ -7,7 +7,7 @@ What a request may carry, whatever page or API call it goes to:
   surrogate such as ``"\\ud800"`` cannot be written as UTF-8: stored, it would break every page
   that shows it; PostgreSQL refuses NUL), every number finite and within 64 bits. Anything
   else is refused: 400 (not JSON, too deep) or 422 with the field (``code: invalid``).
-* **Forms** (:func:`form_guard`, a middleware in front of the CSRF check, which reads the form
+* **Forms** (:func:`input_guard`, a middleware in front of the CSRF check, which reads the form
   first): UTF-8 (``%ED%A0%80``, raw invalid bytes or another charset are refused, not replaced
   by U+FFFD), no NUL, text fields only (no file uploads). 422 for invalid text, 400 for a form
   that cannot be read at all.
@@ -16,7 +16,8 @@ What a request may carry, whatever page or API call it goes to:
   any query (asyncpg refuses such a value with an error, SQLite overflows).
 
 Refusals have the panel's usual shapes (:func:`ngcc112.panel.auth.error_response`): JSON for the
-API (``error``, ``code``; ``errors`` and ``values`` for 422), a small page for forms.
+API (``error``, ``code``; ``errors`` and ``values`` for 422), a small page for forms. The
+router's own 404 and 405 (no such path, wrong method) get the API's shape on the API too.
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ def _path_ids_ok(request: web.Request) -> bool:
 
 
 @web.middleware
-async def form_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def input_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The boundary in front of the CSRF check: path ids in range, forms readable and storable;
     the router's own 404 and 405 in the API's shape for the API."""
     from ngcc112.panel.auth import UNSAFE_METHODS, _NO_SESSION_PREFIXES, _prepare_language, error_response, wants_json
@@ -255,11 +256,11 @@ async def form_guard(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def setup(app: web.Application) -> None:
-    """Put :func:`form_guard` right in front of the CSRF middleware (which reads forms) and add
+    """Put :func:`input_guard` right in front of the CSRF middleware (which reads forms) and add
     this module's catalog. Call after :func:`ngcc112.panel.auth.setup`. Idempotent."""
     from ngcc112.panel.auth import csrf_middleware
     from ngcc112.panel.state import PANEL
 
-    if form_guard not in app.middlewares:
-        app.middlewares.insert(app.middlewares.index(csrf_middleware), form_guard)
+    if input_guard not in app.middlewares:
+        app.middlewares.insert(app.middlewares.index(csrf_middleware), input_guard)
     add_domain(app[PANEL].catalogs, DOMAIN)

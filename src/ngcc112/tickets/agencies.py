@@ -316,7 +316,7 @@ async def set_interface(sessions: async_sessionmaker[AsyncSession], actor: User,
     An interface belongs to one user at most: the screen pop finds the operator by it.
     """
     interface = (interface or "").strip() or None
-    if interface is not None and not INTERFACE_PATTERN.match(interface):
+    if interface is not None and not INTERFACE_PATTERN.fullmatch(interface):
         raise UserError("interface", f"{interface!r} is not a queue member interface like PJSIP/op1")
     async with sessions.begin() as session:
         admin = await _require_admin(session, actor)
