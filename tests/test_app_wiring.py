@@ -76,9 +76,13 @@ async def test_aml_posts_reach_the_store_without_a_session_and_get_200(stack):
             assert response.status == 401
         async with http.get(f"{base}/healthz") as response:
             assert response.status in (200, 503)
-    intake = services.extras["aml_intake"]
-    await intake.flush(5)
-    assert intake.status()["aml_received"] == 3 and intake.status()["aml_refused"] == 1
+        intake = services.extras["aml_intake"]
+        await intake.flush(5)
+        assert intake.status()["aml_received"] == 3 and intake.status()["aml_refused"] == 1
+        async with http.get(f"{base}/metrics") as response:
+            metrics = await response.text()
+    assert "ngcc112_aml_received_total 3.0" in metrics and "ngcc112_aml_refused_total 1.0" in metrics
+    assert "ngcc112_aml_rate_limited_total 0.0" in metrics and "ngcc112_aml_spooled 0.0" in metrics
     assert intake.locations is services.extras["triage"].locations
     assert services.extras["triage"] is not None
     await sim.engine.cancel_all()

@@ -77,3 +77,38 @@ def test_the_aml_matching_window_is_configurable(tmp_path):
     s = load_settings(path, environ={})
     assert (s.location.aml_window_before_seconds, s.location.aml_window_after_seconds) == (60.0, 1800.0)
     assert load_settings(environ={}).location.aml_window_after_seconds == 600.0
+
+
+def test_the_security_settings_come_from_the_environment_and_are_checked():
+    s = load_settings(environ={"NGCC112_AML_SENDERS": "sms-gateway:0123456789abcdef,els:fedcba9876543210",
+                               "NGCC112_AML_ALLOW": "10.20.0.0/24",
+                               "NGCC112_METRICS_ALLOW": "10.9.0.5,::1/128",
+                               "NGCC112_METRICS_TOKEN": "a-long-metrics-token-0123456789",
+                               "NGCC112_TRUSTED_PROXIES": "10.0.0.1"})
+    assert s.aml.senders == ("sms-gateway:0123456789abcdef", "els:fedcba9876543210")
+    assert s.aml.allow_networks == ("10.20.0.0/24",)
+    assert s.panel.metrics_allow == ("10.9.0.5", "::1/128") and s.panel.trusted_proxies == ("10.0.0.1",)
+    assert "0123456789abcdef" not in repr(s) and "metrics-token" not in repr(s)
+    assert load_settings(environ={}).panel.metrics_allow == ("127.0.0.1/32", "::1/128")
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"NGCC112_AML_SENDERS": "gateway"}, "each entry is name:secret"),
+    ({"NGCC112_AML_SENDERS": "gateway:short"}, "at least 16 characters"),
+    ({"NGCC112_AML_SENDERS": "gw:0123456789abcdef,gw:fedcba9876543210"}, "listed twice"),
+    ({"NGCC112_AML_ALLOW": "10.0.0.0/33"}, r"\[aml\] allow_networks: '10.0.0.0/33' is not"),
+    ({"NGCC112_METRICS_ALLOW": "localhost"}, r"\[panel\] metrics_allow: 'localhost' is not"),
+    ({"NGCC112_TRUSTED_PROXIES": "proxy"}, r"\[panel\] trusted_proxies"),
+    ({"NGCC112_METRICS_TOKEN": "short"}, "metrics_token must be at least 16"),
+])
+def test_bad_security_settings_are_refused_at_start(environ, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)
+
+
+@pytest.mark.parametrize("key", ["rate_per_minute", "bytes_per_hour"])
+def test_the_aml_budgets_must_allow_something(tmp_path, key):
+    path = tmp_path / "ngcc112.toml"
+    path.write_text(f"[aml]\n{key} = 0\n")
+    with pytest.raises(SettingsError, match=rf"\[aml\] {key} must be at least 1"):
+        load_settings(path, environ={})

@@ -248,6 +248,9 @@ def _check_networks(settings: Settings) -> None:
         if name in names_seen:
             raise SettingsError(f"[aml] senders: {name!r} is listed twice")
         names_seen.add(name)
+    for key in ("rate_per_minute", "bytes_per_hour"):
+        if getattr(settings.aml, key) < 1:
+            raise SettingsError(f"[aml] {key} must be at least 1")
     if settings.panel.metrics_token and len(settings.panel.metrics_token) < 16:
         raise SettingsError("[panel] metrics_token must be at least 16 characters (or empty)")
 

@@ -63,6 +63,24 @@ class PanelCollector:
         for presence, count in s["operators"].items():
             operators.add_metric([presence], count)
         yield operators
+        aml = s.get("aml")
+        if aml:
+            for key, help_text in AML_COUNTERS.items():
+                counter = CounterMetricFamily(f"ngcc112_{key}", help_text)
+                counter.add_metric([], aml.get(key, 0))
+                yield counter
+            spooled = GaugeMetricFamily("ngcc112_aml_spooled", "AML messages waiting for the database")
+            spooled.add_metric([], aml.get("aml_spooled", 0))
+            yield spooled
+
+
+#: The AML intake's counts (aml_http.AmlIntake.status), as counters.
+AML_COUNTERS = {
+    "aml_received": "AML messages received since start",
+    "aml_refused": "AML messages refused: the sender did not prove itself (kept as evidence, never matched)",
+    "aml_rate_limited": "AML messages over their sender's budget (429, not stored)",
+    "aml_dropped": "AML messages lost because the spool was full while the database was away",
+}
 
 
 COLLECTOR = web.AppKey("ngcc112_metrics_collector", PanelCollector)
@@ -88,6 +106,13 @@ def monitoring_allowed(request: web.Request) -> bool:
     return matching_network(address, settings.metrics_allow) is not None
 
 
+def _aml_status(panel: Any) -> dict[str, int]:
+    from ngcc112.aml_http import INTAKE_KEY
+
+    intake = panel.services.extras.get(INTAKE_KEY)
+    return intake.status() if intake is not None else {}
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     from ngcc112.panel.api import database_ok, ticket_counts
@@ -106,6 +131,7 @@ async def metrics(request: web.Request) -> web.Response:
         "websocket_clients": panel.live.client_count,
         "websocket_dropped": panel.live.dropped_clients,
         "operators": panel.presence.counts(),
+        "aml": _aml_status(panel),
     }
     body = generate_latest(request.app[METRICS_REGISTRY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
