@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112.tickets.dispatch_models import AdminLogEntry, Agency, AgencyMember
 from ngcc112.tickets.models import User, utcnow
+from ngcc112.tickets.panel_sessions import end_user_sessions
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import jsonable
 from ngcc112.tickets.users import INTERFACE_PATTERN, USER_ROLES, UserError
@@ -269,7 +270,8 @@ async def list_accounts(sessions: async_sessionmaker[AsyncSession], actor: User)
 
 async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int,
                       role: str) -> User:
-    """Give a user another role (admin only). Leaving the agency role ends agency membership."""
+    """Give a user another role (admin only). Leaving the agency role ends agency membership;
+    the user's panel sessions end (they log in again, with the new role's rights)."""
     if role not in USER_ROLES:
         raise UserError("role", f"unknown role {role!r}; choose one of {', '.join(USER_ROLES)}")
     async with sessions.begin() as session:
@@ -287,6 +289,10 @@ async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, u
                 await session.execute(delete(AgencyMember).where(AgencyMember.user_id == user.id))
                 changes["agency"] = {"from": left, "to": None}
         user.role = role
+        # whoever is logged in as this user starts again with the new role's rights
+        ended = await end_user_sessions(session, user.id, "role")
+        if ended:
+            changes["sessions_ended"] = ended
         _admin_log(session, admin, "role_changed", "user", user.id, changes)
     log.info("user.role_changed", user=user.username, role=role, actor=admin.username)
     return user
@@ -294,7 +300,8 @@ async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, u
 
 async def set_active(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int,
                      active: bool) -> User:
-    """Deactivate (no more logins, no more actions) or reactivate an account (admin only)."""
+    """Deactivate (no more logins, no more actions, open sessions ended) or reactivate an
+    account (admin only)."""
     async with sessions.begin() as session:
         admin = await _require_admin(session, actor)
         user = await _target_user(session, user_id)
@@ -303,8 +310,11 @@ async def set_active(sessions: async_sessionmaker[AsyncSession], actor: User, us
         if not active and user.role == Role.ADMIN.value and not await _other_active_admins(session, user):
             raise UserError("active", "this is the last active admin; it cannot be deactivated")
         user.active = active
-        _admin_log(session, admin, "activated" if active else "deactivated", "user", user.id,
-                   {"username": user.username, "active": {"from": not active, "to": active}})
+        changes: dict[str, Any] = {"username": user.username, "active": {"from": not active, "to": active}}
+        ended = 0 if active else await end_user_sessions(session, user.id, "disabled")
+        if ended:  # a disabled account's open sessions end now, copied cookies included
+            changes["sessions_ended"] = ended
+        _admin_log(session, admin, "activated" if active else "deactivated", "user", user.id, changes)
     log.info("user.active_changed", user=user.username, active=active, actor=admin.username)
     return user
 

@@ -1,14 +1,26 @@
-"""Panel users: create, authenticate, seed the demo accounts.
+"""Panel users: create, authenticate, change a password, seed the demo accounts.
 
 Passwords are stored as argon2id hashes (argon2-cffi); the clear password
 never leaves this module. Every value is checked before it is written, and a
 refusal names the field and says why (:class:`UserError`).
+
+One argon2 hash or check costs 0.2-0.4 s of CPU, so from async code it never runs
+on the event loop: :data:`PASSWORD_WORK` runs it on a few worker threads
+(argon2-cffi releases the GIL), and a login that would wait behind more than
+``max_waiting`` others is refused at once (:class:`PasswordWorkBusy`) instead of
+queueing without end. A flood of logins then costs login latency, never the
+calls' event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -16,19 +28,23 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112 import names
-from ngcc112.tickets.models import User
+from ngcc112.tickets.dispatch_models import AdminLogEntry
+from ngcc112.tickets.models import User, utcnow
+from ngcc112.tickets.panel_sessions import end_user_sessions
 from ngcc112.tickets.states import Role
 
 #: Roles a person can have (``system`` is the daemon itself, never a login).
 USER_ROLES: tuple[str, ...] = (Role.OPERATOR.value, Role.DISPATCHER.value, Role.AGENCY.value,
                                Role.ADMIN.value)
-USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
+#: Anchored with ``\Z`` and matched whole: ``$`` would let a trailing newline through.
+USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{1,39}\Z")
 #: A queue member interface: technology/resource, e.g. ``PJSIP/op1``.
-INTERFACE_PATTERN = re.compile(r"^(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9][A-Za-z0-9._@-]{0,100}$")
+INTERFACE_PATTERN = re.compile(r"^(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9][A-Za-z0-9._@-]{0,100}\Z")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 
 _hasher = PasswordHasher()
+T = TypeVar("T")
 
 
 class UserError(ValueError):
@@ -38,6 +54,68 @@ class UserError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class PasswordWorkBusy(RuntimeError):
+    """More password checks are waiting than allowed: this login is refused now, not queued."""
+
+
+def default_password_workers() -> int:
+    """One worker per core but one (the event loop keeps a core), at least 1, at most 4."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+class PasswordWork:
+    """argon2 off the event loop: ``workers`` threads, and at most ``max_waiting`` jobs queued
+    behind them when the caller asks to be refused rather than wait (logins)."""
+
+    def __init__(self, workers: int | None = None, max_waiting: int = 32) -> None:
+        self.workers = workers or default_password_workers()
+        self.max_waiting = max_waiting
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs running or queued now."""
+        return self._in_flight
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="ngcc112-argon2")
+        return self._executor
+
+    def _finished(self, _future: Future[object] | None = None) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    async def run(self, work: Callable[..., T], *args: object, refuse_when_busy: bool = False) -> T:
+        """``work(*args)`` on a worker thread; :class:`PasswordWorkBusy` when ``refuse_when_busy``
+        and ``workers + max_waiting`` jobs are already running or queued."""
+        with self._lock:
+            if refuse_when_busy and self._in_flight >= self.workers + self.max_waiting:
+                raise PasswordWorkBusy(f"{self._in_flight} password checks in progress")
+            self._in_flight += 1
+            try:
+                future = self._pool().submit(work, *args)
+            except BaseException:
+                self._in_flight -= 1
+                raise
+        # counted down when the job ends or is dropped from the queue (a cancelled caller)
+        future.add_done_callback(self._finished)
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """Stop the threads (the next :meth:`run` starts new ones)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+#: The process's password work: the panel's logins and every hash made from async code.
+PASSWORD_WORK = PasswordWork()
 
 
 def hash_password(password: str) -> str:
@@ -53,20 +131,24 @@ def verify_password(user: User | str, password: str) -> bool:
         return False
 
 
-def _validate(username: str, role: str, password: str, display_name: str,
-              interface: str | None) -> None:
-    if role not in USER_ROLES:
-        raise UserError("role", f"unknown role {role!r}; choose one of {', '.join(USER_ROLES)}")
-    if not USERNAME_PATTERN.match(username or ""):
-        raise UserError("username", "2-40 characters: lower-case letters, digits, '.', '_' or '-', "
-                                    "starting with a letter")
+def _check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
         raise UserError("password", f"must be at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise UserError("password", f"must be at most {MAX_PASSWORD} characters")
+
+
+def _validate(username: str, role: str, password: str, display_name: str,
+              interface: str | None) -> None:
+    if role not in USER_ROLES:
+        raise UserError("role", f"unknown role {role!r}; choose one of {', '.join(USER_ROLES)}")
+    if not USERNAME_PATTERN.fullmatch(username or ""):
+        raise UserError("username", "2-40 characters: lower-case letters, digits, '.', '_' or '-', "
+                                    "starting with a letter")
+    _check_password(password)
     if len(display_name) > 160 or any(c in display_name for c in "\r\n\x00"):
         raise UserError("display_name", "at most 160 characters, on one line")
-    if interface is not None and not INTERFACE_PATTERN.match(interface):
+    if interface is not None and not INTERFACE_PATTERN.fullmatch(interface):
         raise UserError("interface", f"{interface!r} is not a queue member interface like PJSIP/op1")
 
 
@@ -75,6 +157,7 @@ async def add_user(sessions: async_sessionmaker[AsyncSession], *, username: str,
     """Create a user; :class:`UserError` when a value is invalid or already taken."""
     interface = interface or None
     _validate(username, role, password, display_name, interface)
+    password_hash = await PASSWORD_WORK.run(hash_password, password)
     async with sessions.begin() as session:
         if await session.scalar(select(func.count()).select_from(User)
                                 .where(User.username == username)):
@@ -83,7 +166,7 @@ async def add_user(sessions: async_sessionmaker[AsyncSession], *, username: str,
             holder = await session.scalar(select(User.username).where(User.interface == interface))
             if holder is not None:
                 raise UserError("interface", f"{interface} already belongs to {holder!r}")
-        user = User(username=username, role=role, password_hash=hash_password(password),
+        user = User(username=username, role=role, password_hash=password_hash,
                     display_name=display_name or username, interface=interface, active=True)
         session.add(user)
         await session.flush()
@@ -91,22 +174,53 @@ async def add_user(sessions: async_sessionmaker[AsyncSession], *, username: str,
 
 
 async def authenticate(sessions: async_sessionmaker[AsyncSession], username: str,
-                       password: str) -> User | None:
-    """The active user with this username and password, or None (no hint which was wrong)."""
+                       password: str, *, work: PasswordWork | None = None) -> User | None:
+    """The active user with this username and password, or None (no hint which was wrong).
+
+    The argon2 check runs on ``work``'s threads (:data:`PASSWORD_WORK`); when too many
+    checks are waiting already it raises :class:`PasswordWorkBusy` before reading anything.
+    """
+    work = work or PASSWORD_WORK
+    if len(password) > MAX_PASSWORD:
+        password = password[:MAX_PASSWORD + 1]  # never a valid one; bounded work for the hasher
     async with sessions() as session:
         user = await session.scalar(select(User).where(User.username == username))
-    if user is None:
-        # Spend the same time as a real check, so usernames cannot be probed by timing.
-        verify_password(_DUMMY_HASH, password)
+    # An unknown user costs one check against a dummy hash: usernames cannot be probed by timing.
+    stored = _DUMMY_HASH if user is None else user.password_hash
+    if not await work.run(verify_password, stored, password, refuse_when_busy=True):
         return None
-    if not verify_password(user, password) or not user.active:
+    if user is None or not user.active:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
+        rehashed = await work.run(hash_password, password)
         async with sessions.begin() as session:
-            stored = await session.get(User, user.id)
-            if stored is not None:
-                stored.password_hash = hash_password(password)
+            current = await session.get(User, user.id)
+            if current is not None:
+                current.password_hash = rehashed
     return user
+
+
+async def change_password(sessions: async_sessionmaker[AsyncSession], username: str, password: str, *,
+                          actor: str) -> int:
+    """Give ``username`` a new password and end all of their panel sessions; how many ended.
+
+    Checked like :func:`add_user` (:class:`UserError`); written with its ``admin_log`` row
+    (``password_changed``, by ``actor``; never the password or its hash) in one transaction.
+    The caller proves who asks (the current password on the panel; the server's shell for
+    the command line) and, on the panel, starts a fresh session for the one who changed it.
+    """
+    _check_password(password)
+    password_hash = await PASSWORD_WORK.run(hash_password, password)
+    now = utcnow()
+    async with sessions.begin() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise UserError("username", f"there is no user {username!r}")
+        user.password_hash = password_hash
+        ended = await end_user_sessions(session, user.id, "password", now=now)
+        session.add(AdminLogEntry(at=now, actor=actor[:120], action="password_changed", subject="user",
+                                  subject_id=user.id, changes={"username": username, "sessions_ended": ended}))
+    return ended
 
 
 async def get_user(sessions: async_sessionmaker[AsyncSession], user_id: int) -> User | None:
@@ -147,12 +261,13 @@ async def seed_demo_users(sessions: async_sessionmaker[AsyncSession]) -> list[tu
                 holder = None
                 if interface is not None:
                     holder = await session.scalar(select(User).where(User.interface == interface))
-                session.add(User(username=username, role=role, password_hash=hash_password(password),
+                session.add(User(username=username, role=role,
+                                 password_hash=await PASSWORD_WORK.run(hash_password, password),
                                  display_name=username,
                                  interface=interface if holder is None else None, active=True))
             else:
-                if not verify_password(user, password):
-                    user.password_hash = hash_password(password)
+                if not await PASSWORD_WORK.run(verify_password, user, password):
+                    user.password_hash = await PASSWORD_WORK.run(hash_password, password)
                 user.active = True
         seeded.append((username, password, role))
     return seeded
