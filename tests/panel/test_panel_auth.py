@@ -195,16 +195,21 @@ def test_throttle_lockout_ends():
 
     now = [0.0]
     throttle = LoginThrottle(limit=3, window=10, lockout=30, clock=lambda: now[0])
+
+    def fail(username: str) -> None:
+        assert throttle.admit(username, "192.0.2.1") == 0
+        throttle.settle(username, "192.0.2.1", False)
+
     for _ in range(3):
-        throttle.failed("Op1")
-    assert throttle.retry_after("op1") == 30
+        fail("Op1")
+    assert throttle.retry_after("op1", "192.0.2.1") == 30
     now[0] = 31
-    assert throttle.retry_after("op1") == 0
-    throttle.failed("op1")
+    assert throttle.retry_after("op1", "192.0.2.1") == 0
+    fail("op1")
     now[0] = 50  # outside the window: the old failure does not count
-    throttle.failed("op1")
-    throttle.failed("op1")
-    assert throttle.retry_after("op1") == 0
+    fail("op1")
+    fail("op1")
+    assert throttle.retry_after("op1", "192.0.2.1") == 0
 
 
 async def test_a_mounted_module_can_take_over_a_roles_home(aiohttp_client, services):

@@ -1,47 +1,142 @@
 """Sessions, login, roles and CSRF.
 
-* The session lives in an encrypted cookie (aiohttp-session), HttpOnly and
-  SameSite=Strict. Its key is derived from ``panel.cookie_secret``; when that
-  is empty a random key is made per start (everyone logs in again after a restart).
+* The session cookie (aiohttp-session, encrypted with a key derived from
+  ``panel.cookie_secret``, HttpOnly, SameSite=Strict) carries a random session
+  id, the CSRF token and the language. The id counts only while its row in
+  ``panel_sessions`` (:mod:`ngcc112.tickets.panel_sessions`) is neither ended nor
+  older than 14 h and its user is active: one primary-key lookup per request, so
+  logout, a password change, an admin's disable or role change end a session on
+  its very next request, copied cookies included.
+* While the database is away, a session that counted at its last lookup keeps
+  working (:class:`SessionCache`): the operator keeps the desk and the screen-pop
+  (fail safe for the desk, the same as before server-side sessions). What the
+  outage hides: a session ended by another process meanwhile (``ngcc112 user
+  passwd``) stops when the database is back. A logout on this panel during the
+  outage takes effect at once; it is written at the next login.
+* Logins are throttled per (username, client address) with backoff and per client
+  address (:class:`LoginThrottle`), so guessing from one place cannot lock out an
+  operator at another desk; argon2 runs on worker threads with a bounded queue
+  (:data:`~ngcc112.tickets.users.PASSWORD_WORK`), so a flood of logins never stalls
+  the calls' event loop. Refusals are 429 with ``Retry-After``.
 * Every state-changing request (POST, PUT, PATCH, DELETE) must carry the
   session's CSRF token, as the ``csrf_token`` form field or the
   ``X-CSRF-Token`` header; otherwise 403 with a clear message.
 * ``request[USER]`` is the logged-in :class:`User` or None.
+* Never logged: passwords, the cookie, the session id (at most its hash's first
+  12 characters).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import math
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import structlog
 from aiohttp import web
-from aiohttp_session import get_session, new_session
+from aiohttp_session import Session, get_session, new_session
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
+from ngcc112.addresses import client_address
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER
-from ngcc112.tickets.models import User
-from ngcc112.tickets.users import get_user
+from ngcc112.tickets.models import User, utcnow
+from ngcc112.tickets.panel_sessions import (SESSION_LIFETIME, end_session, live_session, open_session,
+                                            session_hash)
+from ngcc112.tickets.users import PASSWORD_WORK, USERNAME_PATTERN, PasswordWork, PasswordWorkBusy
+
+log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COOKIE_NAME = "ngcc112_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 #: A login lasts at most this long (a long shift), then the user logs in again.
-SESSION_SECONDS = 14 * 3600
+SESSION_SECONDS = int(SESSION_LIFETIME.total_seconds())
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths that are neither pages nor API: no session is loaded for them.
 # /aml/: Android ELS and SMS gateways post there without a session and must always get a 2xx.
 _NO_SESSION_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/aml/")
 
-#: The users of live sessions as last read from the database (user id → row): while the
-#: database is away, an operator who was logged in keeps the desk and the screen-pop.
-KNOWN_USERS = web.AppKey("ngcc112_known_users", dict)
+#: Refusals of a login (the form's and the API's msgids; both start "Too many": 429).
+THROTTLED = "Too many failed attempts. Wait a few minutes and try again."
+BUSY = "Too many logins at once. Try again in a few seconds."
+WRONG = "Wrong username or password"
+#: Seconds a login refused as busy is told to wait.
+BUSY_RETRY_SECONDS = 5
+#: Purge ended sessions at a login at most this often (seconds).
+PURGE_EVERY = 3600.0
+
+#: The seconds a refused request should wait; sent as ``Retry-After``.
+RETRY_AFTER = web.RequestKey("ngcc112_retry_after", int)
+
+
+class SessionCache:
+    """What the panel knows of sessions without the database.
+
+    * live: hash → (user, expiry) as last read from the database, so an operator who
+      was logged in keeps the desk while the database is away;
+    * ended: sessions logged out here while the database was away, refused at once and
+      written at the next login.
+    Bounded: expired entries go first, then the oldest.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._live: dict[str, tuple[User, datetime]] = {}
+        self._ended: dict[str, datetime] = {}
+        self.last_purge = -math.inf
+
+    def remember(self, hashed: str, user: User, expires_at: datetime) -> None:
+        self._live.pop(hashed, None)
+        self._live[hashed] = (user, expires_at)
+        self._bound(self._live, utcnow())
+
+    def forget(self, hashed: str) -> None:
+        self._live.pop(hashed, None)
+
+    def user(self, hashed: str, now: datetime) -> User | None:
+        """The user of a session that counted at its last lookup and has not expired since."""
+        found = self._live.get(hashed)
+        if found is None or found[1] <= now or hashed in self._ended:
+            return None
+        return found[0]
+
+    def end_later(self, hashed: str, now: datetime) -> None:
+        self.forget(hashed)
+        self._ended[hashed] = now + SESSION_LIFETIME
+        self._bound(self._ended, now)
+
+    def ended(self, hashed: str) -> bool:
+        return hashed in self._ended
+
+    def ends_to_write(self) -> list[str]:
+        return list(self._ended)
+
+    def written(self, hashes: Iterable[str]) -> None:
+        for hashed in hashes:
+            self._ended.pop(hashed, None)
+
+    def _bound(self, entries: dict[str, Any], now: datetime) -> None:
+        if len(entries) <= self.max_entries:
+            return
+        for key in [k for k, v in entries.items() if (v[1] if isinstance(v, tuple) else v) <= now]:
+            del entries[key]
+        while len(entries) > self.max_entries:
+            del entries[next(iter(entries))]
+
+
+#: The panel's :class:`SessionCache`.
+KNOWN_SESSIONS = web.AppKey("ngcc112_known_sessions", SessionCache)
 
 
 def session_key(cookie_secret: str) -> bytes:
@@ -57,7 +152,9 @@ def setup(app: web.Application, cookie_secret: str, secure: bool = False) -> Non
                                      secure=secure)
     setup_sessions(app, storage)
     app[THROTTLE] = LoginThrottle()
-    app[KNOWN_USERS] = {}
+    app[PASSWORDS] = PASSWORD_WORK
+    app[KNOWN_SESSIONS] = SessionCache()
+    app.on_response_prepare.append(_retry_after_header)
     from ngcc112.panel.outage import database_outage_middleware
 
     app.middlewares.append(database_outage_middleware)
@@ -134,107 +231,321 @@ async def user_middleware(request: web.Request, handler: Handler) -> web.StreamR
     await _prepare_language(request)
     if not request.path.startswith(_NO_SESSION_PREFIXES):
         session = await get_session(request)
-        user_id = session.get("uid")
-        if isinstance(user_id, int) and time.time() - float(session.get("since") or 0) > SESSION_SECONDS:
-            session.invalidate()  # a shift is over: log in again
-            user_id = None
-        if isinstance(user_id, int):
-            user = await _session_user(request, user_id)
-            if user is None or not user.active or session.get("role") != user.role:
-                session.invalidate()
+        session_id = session.get("sid")
+        if isinstance(session_id, str) and session_id:
+            hashed = session_hash(session_id)
+            user = await _session_user(request, hashed)
+            if user is None:
+                _forget_login(session)  # ended, expired or disabled: log in again
             else:
                 request[USER] = user
+        elif "uid" in session:
+            _forget_login(session)  # a cookie from before server-side sessions
     return await handler(request)
 
 
-async def _session_user(request: web.Request, user_id: int) -> User | None:
+def _forget_login(session: Session) -> None:
+    """Drop the login from the cookie; keep the chosen language."""
+    language = session.get("lang")
+    session.invalidate()
+    if language:
+        session["lang"] = language
+
+
+async def _session_user(request: web.Request, hashed: str) -> User | None:
     from ngcc112.panel.outage import is_database_away
 
-    known: dict[int, User] = request.app[KNOWN_USERS]
+    known = request.app[KNOWN_SESSIONS]
+    if known.ended(hashed):
+        return None
+    now = utcnow()
     try:
-        user = await get_user(request.app[PANEL].services.sessions, user_id)
+        live = await live_session(request.app[PANEL].services.sessions, hashed, now=now)
     except Exception as exc:
-        if not is_database_away(exc) or user_id not in known:
+        user = known.user(hashed, now) if is_database_away(exc) else None
+        if user is None:
             raise
-        return known[user_id]
-    if user is None:
-        known.pop(user_id, None)
-    else:
-        known[user_id] = user
-    return user
+        return user
+    if live is None:
+        known.forget(hashed)
+        return None
+    known.remember(hashed, live.user, live.expires_at)
+    return live.user
+
+
+def request_address(request: web.BaseRequest) -> str:
+    """The client's address as the throttle and the session record see it (proxies resolved)."""
+    return client_address(request, request.app[PANEL].services.settings.panel.trusted_proxies)
 
 
 async def log_in(request: web.Request, user: User) -> str:
-    """Start a fresh session for ``user`` (new CSRF token); keep the chosen language."""
+    """Start a fresh session for ``user`` (new id, new CSRF token); keep the chosen language.
+
+    A session this browser still had ends now (with any logouts the database missed while
+    it was away); at most once an hour the sessions ended a week ago are purged.
+    """
+    known = request.app[KNOWN_SESSIONS]
     old = await get_session(request)
     language = old.get("lang")
+    ending = known.ends_to_write()
+    previous = old.get("sid")
+    if isinstance(previous, str) and previous:
+        ending.append(session_hash(previous))
+        known.forget(ending[-1])
+    address = request_address(request)
+    now = utcnow()
+    purge = time.monotonic() - known.last_purge >= PURGE_EVERY
+    session_id = await open_session(request.app[PANEL].services.sessions, user.id, address, now=now,
+                                    end_first=ending, purge=purge)
+    known.written(ending)
+    if purge:
+        known.last_purge = time.monotonic()
+    hashed = session_hash(session_id)
     session = await new_session(request)
-    session["uid"] = user.id
-    session["role"] = user.role
-    session["since"] = time.time()
+    session["sid"] = session_id
     if language:
         session["lang"] = language
     token = secrets.token_urlsafe(32)
     session["csrf"] = token
+    request[USER] = user
+    log.info("panel.logged_in", user=user.username, address=address, session=hashed[:12])
     return token
 
 
 async def log_out(request: web.Request) -> None:
+    """End this browser's session: in the database at once (or, while it is away, here at
+    once and in the database at the next login). Keep the chosen language."""
+    from ngcc112.panel.outage import is_database_away
+
     session = await get_session(request)
     language = session.get("lang")
+    session_id = session.get("sid")
     session.invalidate()
     if language:
         fresh = await new_session(request)
         fresh["lang"] = language
+    if not isinstance(session_id, str) or not session_id:
+        return
+    known = request.app[KNOWN_SESSIONS]
+    hashed = session_hash(session_id)
+    known.forget(hashed)
+    try:
+        await end_session(request.app[PANEL].services.sessions, hashed, "logout")
+    except Exception as exc:
+        if not is_database_away(exc):
+            raise
+        known.end_later(hashed, utcnow())
+        log.warning("panel.logout_written_later", session=hashed[:12])
+
+
+def _address_key(address: str) -> str:
+    """One key per client: an IPv4 address, or an IPv6 /64 (one host's usual share)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+@dataclass(slots=True)
+class _Pair:
+    """One username from one address."""
+
+    failures: list[float] = field(default_factory=list)
+    pending: int = 0
+    strikes: int = 0
+    locked_until: float = -math.inf
+
+
+@dataclass(slots=True)
+class _Address:
+    failures: deque[float]
+    pending: int = 0
 
 
 class LoginThrottle:
-    """Slows password guessing: after ``limit`` failures for one username within ``window``
-    seconds, that username is refused for ``lockout`` seconds (the right password too)."""
+    """Slows password guessing without letting anyone lock out someone else.
 
-    def __init__(self, limit: int = 5, window: float = 300.0, lockout: float = 60.0,
+    * per (username, address): after ``limit`` failures within ``window`` seconds that pair
+      waits ``lockout`` seconds, doubling with each further lock up to ``max_lockout``
+      (the count starts again after ``forget`` quiet seconds, or at a success);
+    * per address: after ``address_limit`` failures within ``address_window`` seconds,
+      whatever the usernames, the address waits until the oldest of them is that old.
+
+    Attempts in flight count as failures until they are settled, so a burst cannot slip
+    past the limits. Keys are bounded (``max_tracked`` of each; idle ones go first).
+    """
+
+    #: What an attempt waits while earlier ones from the same place are still being checked.
+    IN_FLIGHT_WAIT = 1.0
+    _MAX_STRIKES = 16
+
+    def __init__(self, *, limit: int = 5, window: float = 300.0, lockout: float = 60.0,
+                 max_lockout: float = 900.0, forget: float = 3600.0, address_limit: int = 20,
+                 address_window: float = 300.0, max_tracked: int = 10_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.lockout, self._clock = limit, window, lockout, clock
-        self._failures: dict[str, list[float]] = {}
-        self._locked: dict[str, float] = {}
+        self.limit, self.window, self.lockout, self.max_lockout = limit, window, lockout, max_lockout
+        self.forget, self.address_limit, self.address_window = forget, address_limit, address_window
+        self.max_tracked, self._clock = max_tracked, clock
+        self._pairs: dict[tuple[str, str], _Pair] = {}
+        self._addresses: dict[str, _Address] = {}
 
-    def retry_after(self, username: str) -> float:
-        """Seconds until ``username`` may try again; 0 when it may try now."""
-        until = self._locked.get(username.lower(), 0.0)
-        return max(0.0, until - self._clock())
+    @staticmethod
+    def _keys(username: str, address: str) -> tuple[tuple[str, str], str]:
+        where = _address_key(address)
+        return (username.strip().lower()[:64], where), where
 
-    def failed(self, username: str) -> None:
-        key, now = username.lower(), self._clock()
-        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-        recent.append(now)
-        if len(recent) >= self.limit:
-            self._locked[key] = now + self.lockout
-            recent = []
-        self._failures[key] = recent
-        if len(self._failures) > 10000:  # bounded memory under a spray of usernames
-            self._failures.clear()
-            self._locked = {k: v for k, v in self._locked.items() if v > now}
+    def _pair_wait(self, pair: _Pair | None, now: float) -> float:
+        if pair is None:
+            return 0.0
+        if pair.locked_until > now:
+            return pair.locked_until - now
+        recent = sum(1 for t in pair.failures if now - t < self.window)
+        return self.IN_FLIGHT_WAIT if recent + pair.pending >= self.limit else 0.0
 
-    def succeeded(self, username: str) -> None:
-        self._failures.pop(username.lower(), None)
+    def _address_wait(self, entry: _Address | None, now: float) -> float:
+        if entry is None:
+            return 0.0
+        while entry.failures and now - entry.failures[0] >= self.address_window:
+            entry.failures.popleft()
+        if len(entry.failures) >= self.address_limit:
+            return entry.failures[-self.address_limit] + self.address_window - now
+        if len(entry.failures) + entry.pending >= self.address_limit:
+            return self.IN_FLIGHT_WAIT
+        return 0.0
+
+    def retry_after(self, username: str, address: str) -> float:
+        """Seconds until ``username`` may try again from ``address``; 0 when it may try now."""
+        pair_key, where = self._keys(username, address)
+        now = self._clock()
+        return max(self._pair_wait(self._pairs.get(pair_key), now),
+                   self._address_wait(self._addresses.get(where), now))
+
+    def admit(self, username: str, address: str) -> float:
+        """0 and the attempt is counted in flight (settle it with :meth:`settle`), or the
+        seconds to wait before trying again."""
+        wait = self.retry_after(username, address)
+        if wait > 0:
+            return wait
+        pair_key, where = self._keys(username, address)
+        pair = self._pairs.pop(pair_key, None) or _Pair()
+        self._pairs[pair_key] = pair  # newest last: the oldest go first when bounding
+        pair.pending += 1
+        entry = self._addresses.pop(where, None) or _Address(deque(maxlen=self.address_limit))
+        self._addresses[where] = entry
+        entry.pending += 1
+        self._bound()
+        return 0.0
+
+    def settle(self, username: str, address: str, succeeded: bool | None) -> float:
+        """The attempt's outcome: True right, False wrong, None no verdict (busy, an error).
+        Returns the lock that a wrong password started (seconds), else 0."""
+        pair_key, where = self._keys(username, address)
+        now = self._clock()
+        pair, entry = self._pairs.get(pair_key), self._addresses.get(where)
+        locked = 0.0
+        if entry is not None:
+            entry.pending = max(0, entry.pending - 1)
+            if succeeded is False:
+                entry.failures.append(now)
+        if pair is not None:
+            pair.pending = max(0, pair.pending - 1)
+            if succeeded:
+                pair.failures, pair.strikes, pair.locked_until = [], 0, -math.inf
+            elif succeeded is False:
+                pair.failures = [t for t in pair.failures if now - t < self.window] + [now]
+                if len(pair.failures) >= self.limit:
+                    if now - pair.locked_until >= self.forget:
+                        pair.strikes = 0
+                    pair.strikes = min(pair.strikes + 1, self._MAX_STRIKES)
+                    locked = min(self.lockout * 2 ** (pair.strikes - 1), self.max_lockout)
+                    pair.locked_until = now + locked
+                    pair.failures = []
+        self._drop_idle(pair_key, where, now)
+        return locked
+
+    def _pair_idle(self, pair: _Pair, now: float) -> bool:
+        return (pair.pending == 0 and now - pair.locked_until >= self.forget
+                and not any(now - t < self.window for t in pair.failures))
+
+    def _address_idle(self, entry: _Address, now: float) -> bool:
+        return entry.pending == 0 and not any(now - t < self.address_window for t in entry.failures)
+
+    def _drop_idle(self, pair_key: tuple[str, str], where: str, now: float) -> None:
+        pair, entry = self._pairs.get(pair_key), self._addresses.get(where)
+        if pair is not None and self._pair_idle(pair, now):
+            del self._pairs[pair_key]
+        if entry is not None and self._address_idle(entry, now):
+            del self._addresses[where]
+
+    def _bound(self) -> None:
+        now = self._clock()
+        for entries, idle in ((self._pairs, self._pair_idle), (self._addresses, self._address_idle)):
+            if len(entries) <= self.max_tracked:
+                continue
+            for key in [k for k, v in entries.items() if idle(v, now)]:  # type: ignore[operator]
+                del entries[key]
+            # still full: forget the least recently tried (keep a tenth free, so this is rare)
+            for key in list(entries)[:max(0, len(entries) - self.max_tracked * 9 // 10)]:
+                del entries[key]
+
+    def tracked(self) -> tuple[int, int]:
+        """How many (username, address) pairs and addresses are remembered now."""
+        return len(self._pairs), len(self._addresses)
 
 
 async def check_login(request: web.Request, username: str, password: str) -> tuple[User | None, str]:
-    """Authenticate through the throttle: (user, "") or (None, msgid of the refusal)."""
+    """Authenticate through the throttle and the password workers: (user, "") or (None, the
+    msgid of the refusal). A refusal to wait sets ``request[RETRY_AFTER]`` (``Retry-After``)."""
     from ngcc112.tickets.users import authenticate
 
     throttle = request.app[THROTTLE]
-    if throttle.retry_after(username) > 0:
-        return None, "Too many failed attempts. Wait a minute and try again."
-    user = await authenticate(request.app[PANEL].services.sessions, username, password)
+    address = request_address(request)
+    wait = throttle.admit(username, address)
+    if wait > 0:
+        request[RETRY_AFTER] = max(1, math.ceil(wait))
+        log.debug("panel.login_throttled", user=_loggable(username), address=address,
+                  retry_after=request[RETRY_AFTER])
+        return None, THROTTLED
+    outcome: bool | None = None
+    try:
+        user = await authenticate(request.app[PANEL].services.sessions, username, password,
+                                  work=request.app[PASSWORDS])
+        outcome = user is not None
+    except PasswordWorkBusy:
+        request[RETRY_AFTER] = BUSY_RETRY_SECONDS
+        log.warning("panel.login_busy", address=address, checks=request.app[PASSWORDS].in_flight)
+        return None, BUSY
+    finally:
+        locked = throttle.settle(username, address, outcome)
     if user is None:
-        throttle.failed(username)
-        return None, "Wrong username or password"
-    throttle.succeeded(username)
+        if locked:
+            log.warning("panel.login_locked", user=_loggable(username), address=address, seconds=locked)
+        else:
+            log.info("panel.login_failed", user=_loggable(username), address=address)
+        return None, WRONG
     return user, ""
 
 
+def _loggable(username: str) -> str:
+    """What a log line may say of an attempted username: only something shaped like one
+    (no control characters, bounded), never whatever was typed into the field."""
+    return username if USERNAME_PATTERN.fullmatch(username) else "(not a username)"
+
+
+async def _retry_after_header(request: web.Request, response: web.StreamResponse) -> None:
+    seconds = request.get(RETRY_AFTER)
+    if seconds and response.status in (429, 503):
+        response.headers.setdefault("Retry-After", str(seconds))
+
+
 THROTTLE = web.AppKey("ngcc112_login_throttle", LoginThrottle)
+#: Where the panel's argon2 work runs (tests give an app a smaller one).
+PASSWORDS = web.AppKey("ngcc112_password_work", PasswordWork)
 
 
 def require(*roles: str) -> Callable[[Handler], Handler]:

@@ -51,7 +51,15 @@ ROLE_LABELS = {
 #: Messages the panel's Python code shows (errors and notices).
 MESSAGES = (
     N_("Wrong username or password"),
-    N_("Too many failed attempts. Wait a minute and try again."),
+    N_("Too many failed attempts. Wait a few minutes and try again."),
+    N_("Too many logins at once. Try again in a few seconds."),
+    N_("Enter your current password"),
+    N_("Enter a new password"),
+    N_("The new password is too short (at least 8 characters)"),
+    N_("The new password is too long"),
+    N_("The new passwords differ"),
+    N_("The current password is wrong"),
+    N_("Your password was changed. Your other sessions were logged out."),
     N_("Enter your username"),
     N_("Enter your password"),
     N_("The form expired or was sent from elsewhere. Reload the page and try again."),
