@@ -87,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", default="")
     add.add_argument("--interface", help="operator softphone as a queue interface, e.g. PJSIP/op1")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    passwd = user_sub.add_parser("passwd", help="set a panel user's password; ends all their panel sessions")
+    passwd.add_argument("name", metavar="USERNAME")
+    passwd.add_argument("--password-stdin", action="store_true",
+                        help="read the new password from standard input (never from the command line)")
     return parser
 
 
@@ -290,32 +294,56 @@ def _check_asterisk(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(main_check(settings))
 
 
+def _read_password(args: argparse.Namespace, prompt: str) -> str | None:
+    """From standard input, or typed twice at a prompt; None when the two differ."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(prompt)
+    return password if password == getpass.getpass("again: ") else None
+
+
+def _login_name() -> str:
+    """Who ran the command, for the admin log."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
 def _user(args: argparse.Namespace, settings: Settings) -> int:
     from ngcc112.tickets.db import make_engine, make_sessions, upgrade
-    from ngcc112.tickets.users import add_user
+    from ngcc112.tickets.users import add_user, change_password
 
     logs.configure("console", "warning")
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass(f"password for {args.name}: ")
-        if password != getpass.getpass("again: "):
-            return _fatal("the passwords differ")
+    passwd = args.user_command == "passwd"
+    password = _read_password(args, f"{'new ' if passwd else ''}password for {args.name}: ")
+    if password is None:
+        return _fatal("the passwords differ")
 
-    async def add() -> None:
-        await upgrade(settings.database_url)
+    async def act() -> int:
+        if not passwd:
+            await upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
         try:
+            if passwd:
+                return await change_password(make_sessions(engine), args.name, password,
+                                             actor=f"cli:{_login_name()}")
             await add_user(make_sessions(engine), username=args.name, role=args.role, password=password,
                            display_name=args.display_name, interface=args.interface)
+            return 0
         finally:
             await engine.dispose()
 
     try:
-        asyncio.run(add())
+        ended = asyncio.run(act())
     except ValueError as exc:
         return _fatal(str(exc))
-    print(f"user {args.name!r} added with role {args.role}")
+    except Exception as exc:
+        return _fatal(f"cannot use the database: {str(exc).splitlines()[0]} (did you run `ngcc112 db upgrade`?)")
+    if passwd:
+        print(f"password of {args.name!r} changed; {ended} panel session(s) ended")
+    else:
+        print(f"user {args.name!r} added with role {args.role}")
     return EXIT_OK
 
 

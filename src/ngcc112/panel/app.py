@@ -17,7 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ngcc112.panel import api, auth, metrics, openapi, views, ws
+from ngcc112.panel import account, api, auth, metrics, openapi, views, ws
 from ngcc112.panel.calls import CallBoard
 from ngcc112.panel.i18n import load_catalogs
 from ngcc112.panel.live import LiveHub
@@ -109,6 +109,7 @@ def create_app(services: Services) -> web.Application:
     app.add_routes(openapi.routes)
     app.add_routes(metrics.routes)
     app.add_routes(ws.routes)
+    account.setup(app)
     _mount_dispatch(app, panel)
     _mount_location(app, panel)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
