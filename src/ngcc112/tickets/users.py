@@ -65,6 +65,20 @@ def default_password_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
+#: How much nicer (lower priority) the argon2 threads are than the rest of the daemon.
+WORKER_NICENESS = 10
+
+
+def _yield_to_the_loop() -> None:
+    """Lower this worker thread's CPU priority (Linux: per thread), so the event loop and the
+    database threads run first when a flood keeps the workers busy."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                       os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + WORKER_NICENESS)
+    except (AttributeError, OSError):  # no per-thread priorities here: plain threads still work
+        pass
+
+
 class PasswordWork:
     """argon2 off the event loop: ``workers`` threads, and at most ``max_waiting`` jobs queued
     behind them when the caller asks to be refused rather than wait (logins)."""
@@ -83,7 +97,8 @@ class PasswordWork:
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="ngcc112-argon2")
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="ngcc112-argon2",
+                                                initializer=_yield_to_the_loop)
         return self._executor
 
     def _finished(self, _future: Future[object] | None = None) -> None:
