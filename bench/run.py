@@ -5,6 +5,8 @@
    SQLite; ticket-open latency (Newchannel as stamped by the simulated Asterisk → ticket
    committed: events carry Asterisk's Timestamp) as percentiles.
 3. memory: tracker bytes per live call (tracemalloc), 2,000 calls held open.
+4. login flood (bench/login_flood.py): 40 parallel bad logins against the panel; the event loop's lag
+   and /healthz latency meanwhile.
 
 Run with `make bench` (or `.venv/bin/python bench/run.py [--calls N]`).
 """
@@ -135,10 +137,19 @@ async def bench_pipeline(calls: int) -> None:
         await sim.wait()
 
 
+def bench_login_flood(logins: int) -> None:
+    from login_flood import run_flood  # bench/login_flood.py, beside this file
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = asyncio.run(run_flood(Path(folder), logins=logins))
+    print(result.summary())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--logins", type=int, default=40, help="parallel bad logins in the login flood")
     args = parser.parse_args()
     from ngcc112 import logs
 
@@ -146,6 +157,7 @@ def main() -> int:
     bench_tracker(args.rounds)
     bench_memory(2000)
     asyncio.run(bench_pipeline(args.calls))
+    bench_login_flood(args.logins)
     return 0
 
 
