@@ -265,7 +265,7 @@ def _check_backfill(settings: Settings) -> None:
     if backfill.source == "pgsql" and not settings.database_url.startswith("postgresql"):
         raise SettingsError("[backfill] source 'pgsql' reads the cel table of a PostgreSQL database_url;"
                             " on SQLite use 'csv'")
-    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", backfill.cel_table):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", backfill.cel_table):
         raise SettingsError(f"[backfill] cel_table must be a table name, got {backfill.cel_table!r}")
 
 

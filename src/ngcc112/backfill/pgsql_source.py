@@ -25,7 +25,7 @@ from ngcc112.backfill.cel import CelRecord
 
 PAGE = 5000
 TIME_SLACK = timedelta(minutes=5)
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
 
 class PgSourceError(Exception):
@@ -33,7 +33,7 @@ class PgSourceError(Exception):
 
 
 def valid_table(name: str) -> bool:
-    return bool(_IDENTIFIER.match(name))
+    return bool(_IDENTIFIER.fullmatch(name))
 
 
 @dataclass(slots=True)

@@ -43,7 +43,7 @@ INTAKE_KEYS: tuple[str, ...] = ("caller_name", "callback_number", "address", "la
                                 "longitude", "description")
 LIMITS = {"caller_name": 160, "callback_number": 32, "address": 300, "description": 2000,
           "note": 1000}
-_PHONE = re.compile(r"^\+?[0-9]{3,20}$")
+_PHONE = re.compile(r"\+?[0-9]{3,20}")
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 #: Roles that may take a call's intake.
 INTAKE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER})
@@ -129,7 +129,7 @@ def validate_intake(raw: Mapping[str, object], *, final: bool = True) -> IntakeD
         if key not in errors and any(c in values[key] for c in "\r\n"):
             errors[key] = N_("Must be on one line")
     number = _PHONE_SEPARATORS.sub("", values["callback_number"])
-    if number and "callback_number" not in errors and not _PHONE.match(number):
+    if number and "callback_number" not in errors and not _PHONE.fullmatch(number):
         errors["callback_number"] = N_("Enter a phone number: digits only, optionally starting with +")
     latitude = _coordinate(values["latitude"], -90.0, 90.0, errors, "latitude",
                            N_("Latitude must be between -90 and 90"))
