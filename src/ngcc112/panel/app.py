@@ -17,7 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ngcc112.panel import account, api, auth, metrics, openapi, views, ws
+from ngcc112.panel import account, api, auth, bodies, metrics, openapi, views, ws
 from ngcc112.panel.calls import CallBoard
 from ngcc112.panel.i18n import load_catalogs
 from ngcc112.panel.live import LiveHub
@@ -43,6 +43,20 @@ SECURITY_HEADERS = {
 
 #: The Content-Security-Policy with the configured tile server's origin allowed for images.
 CSP = web.AppKey("ngcc112_csp", str)
+
+
+def printable(value: object) -> object:
+    """What a page shows of a value: text that can be sent as UTF-8.
+
+    The input boundary refuses lone surrogates; a row stored before it existed (or
+    written by another tool) must still not turn every page that shows it into a 500.
+    """
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -100,8 +114,9 @@ def create_app(services: Services) -> web.Application:
         "img-src 'self' data:", tile_img_src(services.settings.panel.tile_url))
     services.extras["panel"] = panel
     auth.setup(app, services.settings.panel.cookie_secret, secure=services.settings.panel.cookie_secure)
+    bodies.setup(app)  # the input boundary (bodies, forms, path ids), in front of the CSRF check
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                         autoescape=True,
+                         autoescape=True, finalize=printable,
                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     metrics.setup(app)
     app.add_routes(views.routes)

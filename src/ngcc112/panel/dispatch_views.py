@@ -413,9 +413,6 @@ def setup(app: web.Application, panel: Panel, *, targets: SlaTargets | None = No
     """
     from ngcc112.panel import dispatch_api
 
-    # The input boundary (path ids, forms) in front of the CSRF check: the whole panel's, set up
-    # here because this is the panel's setup that runs after auth's (create_app calls it).
-    bodies.setup(app)
     services = panel.services
     settings = services.settings
     if targets is None:
