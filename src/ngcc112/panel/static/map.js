@@ -279,7 +279,7 @@
 
   function submitAccept(form, entry) {
     setBusy(form, true);
-    post("/api/tickets/" + entry.id + "/location/accept", { fix_id: form.elements.fix_id.value })
+    post("/api/tickets/" + entry.id + "/location/accept", { fix_id: Number(form.elements.fix_id.value) })
       .then(function (result) {
         showActionError(entry, result.ok ? "" : (result.answer.error || entry.el.dataset.labelFailed));
       }, function () { showActionError(entry, entry.el.dataset.labelFailed); })
