@@ -64,7 +64,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SESSION_SECONDS = int(SESSION_LIFETIME.total_seconds())
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths that are neither pages nor API: no session is loaded for them.
-# /aml/: Android ELS and SMS gateways post there without a session and must always get a 2xx.
+# /aml/: Android ELS and SMS gateways post there without a session; they prove themselves to aml_http.
 _NO_SESSION_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/aml/")
 
 #: Refusals of a login (the form's and the API's msgids; both start "Too many": 429).

@@ -28,7 +28,7 @@ def _refusals(*codes: int) -> dict[str, Any]:
     text = {400: "The body is not a JSON object", 401: "Not logged in", 403:
             "Wrong role, missing or wrong CSRF token, or another operator's ticket",
             404: "No such ticket", 409: "Not possible in the ticket's state",
-            429: "Too many failed logins for this username: wait a minute",
+            429: "Too many failed logins from this address, or too many logins waiting: wait as Retry-After says",
             502: "Asterisk refused the change", 503: "Asterisk is not connected",
             504: "Asterisk did not answer in time"}
     out = {str(code): _json(_ERROR, text[code]) for code in codes}
@@ -151,7 +151,8 @@ def spec() -> dict[str, Any]:
                 "get": {"summary": "This description", "responses": {"200": {"description": "OpenAPI 3"}}},
             },
             "/healthz": {
-                "get": {"summary": "Liveness: 200 within a second whatever is down; the body says what is degraded",
+                "get": {"summary": "Liveness: 200 within a second whatever is down; the body says what is degraded "
+                                   "(only 'status' unless asked by the center's monitoring, as /metrics)",
                         "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "Running")}},
             },
             "/readyz": {
@@ -160,9 +161,13 @@ def spec() -> dict[str, Any]:
                                       "503": _json({"$ref": "#/components/schemas/Health"}, "Not ready")}},
             },
             "/metrics": {
-                "get": {"summary": "Prometheus metrics (text format)",
+                "get": {"summary": "Prometheus metrics (text format), for [panel] metrics_allow or the "
+                                   "metrics token ('Authorization: Bearer …')",
                         "responses": {"200": {"description": "Prometheus text exposition",
-                                              "content": {"text/plain": {"schema": {"type": "string"}}}}}},
+                                              "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                      "403": _json({"type": "object", "required": ["error"],
+                                                    "properties": {"error": {"type": "string"}}},
+                                                   "Not the center's monitoring")}},
             },
             "/ws": {
                 "get": {"summary": "Websocket: pushes {type: hello|presence|call|board|resync}; "
