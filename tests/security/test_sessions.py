@@ -11,14 +11,17 @@ import asyncio
 import re
 import sys
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
+from aiohttp import WSCloseCode, WSMsgType
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from ngcc112.app import build
 from ngcc112.panel.app import create_app
+from ngcc112.panel.session_sockets import SOCKETS
 from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.dispatch_models import AdminLogEntry
@@ -298,3 +301,56 @@ async def test_a_logout_while_the_database_is_away_still_ends_the_session(client
 async def _user_id(services, username: str) -> int:
     async with services.sessions() as session:
         return await session.scalar(select(User.id).where(User.username == username))
+
+
+# -- the live channels of an ended session close too ---------------------------------------------
+
+
+async def _closed(ws) -> int:
+    """The close code the server sent (a hang fails the test after a generous bound)."""
+    message = await asyncio.wait_for(ws.receive(), 30)
+    while message.type not in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+        message = await asyncio.wait_for(ws.receive(), 30)
+    return message.data if message.type == WSMsgType.CLOSE else ws.close_code
+
+
+async def test_a_logout_closes_the_live_channels_of_the_copied_cookie_too(client, browser):
+    token = await login(client, "op1")
+    thief = await browser(copy_of=client)
+    mine = await client.ws_connect("/ws")
+    copied = await thief.ws_connect("/ws/dispatch")
+    assert (await mine.receive_json(timeout=30))["type"] == "hello"
+    assert (await copied.receive_json(timeout=30))["type"] == "hello"
+    assert (await client.delete("/api/session", headers={"X-CSRF-Token": token})).status == 204
+    assert await _closed(copied) == WSCloseCode.POLICY_VIOLATION
+    assert await _closed(mine) == WSCloseCode.POLICY_VIOLATION
+    refused = await thief.get("/ws")
+    assert refused.status == 401  # its reconnect meets the login
+
+
+async def test_a_disabled_operators_live_channel_closes_at_once(client, browser, services):
+    admin_token = await login(client, "admin")
+    operator = await browser()
+    await login(operator, "op2")
+    ws = await operator.ws_connect("/ws")
+    assert (await ws.receive_json(timeout=30))["type"] == "hello"
+    off = await client.post(f"/api/admin/users/{await _user_id(services, 'op2')}", json={"active": False},
+                            headers={"X-CSRF-Token": admin_token})
+    assert off.status == 200, await off.text()
+    assert await _closed(ws) == WSCloseCode.POLICY_VIOLATION
+
+
+async def test_sessions_ended_elsewhere_close_at_the_next_recheck_and_an_outage_closes_nothing(
+        client, browser, services):
+    await login(client, "op1")
+    ws = await client.ws_connect("/ws")
+    assert (await ws.receive_json(timeout=30))["type"] == "hello"
+    sockets = client.server.app[SOCKETS]
+    assert len(sockets) == 1 and await sockets.recheck() == 0
+    with patch.object(sockets, "_still_open", side_effect=OperationalError("SELECT", {}, Exception("gone"))):
+        assert await sockets.recheck() == 0  # the database is away: the desk keeps its live channel
+    assert not ws.closed
+    # `ngcc112 user passwd op1` in another process: the database says the session ended
+    await change_password(services.sessions, "op1", "a-long-password", actor="cli")
+    assert await sockets.recheck() == 1
+    assert await _closed(ws) == WSCloseCode.POLICY_VIOLATION and len(sockets) == 0

@@ -16,6 +16,7 @@ from ngcc112.panel.auth import WRONG, check_login, error_response, log_in, requi
 from ngcc112.panel.bodies import BodyRefused, read_json
 from ngcc112.panel.bodies import refusal as body_refusal
 from ngcc112.panel.openapi import register
+from ngcc112.panel.session_sockets import sessions_changed
 from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.tickets.models import User
 from ngcc112.tickets.users import MAX_PASSWORD, MIN_PASSWORD, UserError, change_password
@@ -54,6 +55,7 @@ async def _change(request: web.Request, current: str, new: str) -> tuple[int, di
         await change_password(request.app[PANEL].services.sessions, user.username, new, actor=user.username)
     except UserError as exc:  # the account vanished meanwhile
         return 422, {"form": exc.message}, None
+    await sessions_changed(request)  # the other sessions' live channels close too
     return 200, {}, await log_in(request, checked)
 
 

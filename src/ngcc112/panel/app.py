@@ -17,12 +17,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ngcc112.panel import account, api, auth, bodies, metrics, openapi, views, ws
+from ngcc112.panel import account, api, auth, bodies, metrics, openapi, session_sockets, views, ws
 from ngcc112.panel.calls import CallBoard
 from ngcc112.panel.i18n import load_catalogs
 from ngcc112.panel.live import LiveHub
 from ngcc112.panel.state import PANEL, Panel
 from ngcc112.routing.presence import PresenceBoard, PresenceControl
+from ngcc112.tickets.panel_sessions import still_open
 
 if TYPE_CHECKING:
     from ngcc112.app import Services
@@ -115,6 +116,7 @@ def create_app(services: Services) -> web.Application:
     services.extras["panel"] = panel
     auth.setup(app, services.settings.panel.cookie_secret, secure=services.settings.panel.cookie_secure)
     bodies.setup(app)  # the input boundary (bodies, forms, path ids), in front of the CSRF check
+    session_sockets.setup(app, lambda hashes: still_open(services.sessions, hashes))
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                          autoescape=True, finalize=printable,
                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

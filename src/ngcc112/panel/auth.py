@@ -48,7 +48,8 @@ from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from ngcc112.addresses import client_address
-from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER
+from ngcc112.panel.session_sockets import SOCKETS
+from ngcc112.panel.state import GETTEXT, LANG, PANEL, SESSION_HASH, USER
 from ngcc112.tickets.models import User, utcnow
 from ngcc112.tickets.panel_sessions import (SESSION_LIFETIME, end_session, live_session, open_session,
                                             session_hash)
@@ -239,6 +240,7 @@ async def user_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 _forget_login(session)  # ended, expired or disabled: log in again
             else:
                 request[USER] = user
+                request[SESSION_HASH] = hashed
         elif "uid" in session:
             _forget_login(session)  # a cookie from before server-side sessions
     return await handler(request)
@@ -329,6 +331,9 @@ async def log_out(request: web.Request) -> None:
     known = request.app[KNOWN_SESSIONS]
     hashed = session_hash(session_id)
     known.forget(hashed)
+    sockets = request.app.get(SOCKETS)
+    if sockets is not None:
+        await sockets.close_session(hashed)  # its live channels too, database or not
     try:
         await end_session(request.app[PANEL].services.sessions, hashed, "logout")
     except Exception as exc:

@@ -56,7 +56,8 @@ from ngcc112.panel import bodies, labels
 from ngcc112.panel.auth import error_response, require
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.live import Client, Clients
-from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, presence_view, ticket_view
+from ngcc112.panel.session_sockets import SOCKETS, sessions_changed
+from ngcc112.panel.state import GETTEXT, LANG, PANEL, SESSION_HASH, USER, Panel, presence_view, ticket_view
 from ngcc112.panel.views import _flash, render, render_error
 from ngcc112.panel.ws import HEARTBEAT, _same_origin
 from ngcc112.reports.build import FIRST_DAY, LAST_DAY, ReportError, build_report, zone
@@ -1004,9 +1005,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     client = state.live.add(ws, user, agency_id)
     client.offer({"type": "hello", "client": client.id})
     try:
-        async for message in ws:
-            if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
-                break
+        with request.app[SOCKETS].holding(ws, request[SESSION_HASH]):
+            async for message in ws:
+                if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                    break
     finally:
         await state.live.remove(client)
     return ws
@@ -1303,6 +1305,9 @@ async def change_account(request: web.Request, user_id: int, values: dict[str, A
             await agency_admin.set_active(sessions, actor, user_id, bool(values["active"]))
     except UserError as exc:
         return {exc.field: exc.message}
+    finally:
+        if "role" in values or "active" in values:
+            await sessions_changed(request)  # a disable or a new role ends the account's live channels
     return {}
 
 

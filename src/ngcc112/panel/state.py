@@ -47,6 +47,8 @@ PANEL = web.AppKey("ngcc112_panel", Panel)
 USER = web.RequestKey("ngcc112_user", object)
 LANG = web.RequestKey("ngcc112_lang", str)
 GETTEXT = web.RequestKey("ngcc112_gettext", object)
+#: The SHA-256 of the logged-in request's session id (panel_sessions.id); absent without a login.
+SESSION_HASH = web.RequestKey("ngcc112_session_hash", str)
 
 #: How long a page waits for a call's ticket the store is still writing.
 TICKET_WAIT = 1.5

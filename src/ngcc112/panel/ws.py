@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from ngcc112.panel.auth import error_response, require
-from ngcc112.panel.state import LANG, PANEL, USER, presence_view
+from ngcc112.panel.session_sockets import SOCKETS
+from ngcc112.panel.state import LANG, PANEL, SESSION_HASH, USER, presence_view
 from ngcc112.routing.presence import MemberPresence
 from ngcc112.tickets.models import User
 from ngcc112.tickets.states import Role
@@ -42,9 +43,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                             describe=describe)
     client.offer({"type": "hello", "client": client.id})
     try:
-        async for message in ws:
-            if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
-                break
+        with request.app[SOCKETS].holding(ws, request[SESSION_HASH]):
+            async for message in ws:
+                if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                    break
     finally:
         await panel.live.remove(client)
     return ws

@@ -119,3 +119,18 @@ async def open_sessions(sessions: async_sessionmaker[AsyncSession], user_id: int
             select(PanelSession).where(PanelSession.user_id == user_id, PanelSession.revoked_at.is_(None),
                                        PanelSession.expires_at > now)
             .order_by(PanelSession.created_at.desc()))).all())
+
+
+async def still_open(sessions: async_sessionmaker[AsyncSession], hashes: Iterable[str], *,
+                     now: datetime | None = None) -> set[str]:
+    """Which of these session hashes still count (not ended, not expired, user active): one query."""
+    wanted = list(set(hashes))
+    if not wanted:
+        return set()
+    now = now or utcnow()
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(PanelSession.id).join(User, User.id == PanelSession.user_id)
+            .where(PanelSession.id.in_(wanted), PanelSession.revoked_at.is_(None),
+                   PanelSession.expires_at > now, User.active.is_(True)))
+        return set(rows)
