@@ -120,3 +120,21 @@ async def start_daemon(database_url):
     for handle in running:
         await handle.stop()
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_database(tmp_path_factory) -> Path:
+    """A migrated SQLite database with the demo users, made once; each test copies it."""
+    from ngcc112.tickets.users import seed_demo_users
+
+    path = tmp_path_factory.mktemp("panel-template") / "panel.db"
+    url = f"sqlite+aiosqlite:///{path}"
+
+    async def prepare() -> None:
+        await upgrade(url)
+        engine = make_engine(url)
+        await seed_demo_users(make_sessions(engine))
+        await engine.dispose()
+
+    asyncio.run(prepare())
+    return path

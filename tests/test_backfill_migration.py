@@ -5,30 +5,16 @@ from __future__ import annotations
 import asyncio
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from migration_helpers import inspect_database, schema_diffs
+
 import ngcc112.backfill.models  # noqa: F401  (registers backfill_marks on Base.metadata)
-from ngcc112.tickets.db import alembic_config, make_engine, upgrade_sync
-from ngcc112.tickets.models import Base
-
-
-async def _inspect(url: str, fn):
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(fn)
-    finally:
-        await engine.dispose()
+from ngcc112.tickets.db import alembic_config, upgrade_sync
 
 
 async def test_the_schema_at_head_matches_the_models(database_url):
-    def compare(sync_connection):
-        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
-        return compare_metadata(context, Base.metadata)
-
-    diffs = await _inspect(database_url, compare)
+    diffs = await schema_diffs(database_url)
     mine = [d for d in diffs if "backfill_marks" in repr(d) or "'recovered'" in repr(d)]
     assert mine == []
 
@@ -40,7 +26,7 @@ async def test_the_origin_row_and_on_postgresql_the_cel_table(database_url):
         columns = ({c["name"] for c in inspect(sync_connection).get_columns("cel")} if "cel" in tables else set())
         return origin, tables, columns
 
-    origin, tables, columns = await _inspect(database_url, look)
+    origin, tables, columns = await inspect_database(database_url, look)
     assert len(origin) == 1
     if database_url.startswith("postgresql"):
         # what cel_pgsql writes (cel/cel_pgsql.c knows these names) and the daemon reads
@@ -58,9 +44,9 @@ async def test_0005_goes_down_and_up_again(tmp_path):
         return "backfill_marks" in insp.get_table_names(), {c["name"] for c in insp.get_columns("tickets")}
 
     await asyncio.to_thread(upgrade_sync, url, "0005")
-    marks, columns = await _inspect(url, state)
+    marks, columns = await inspect_database(url, state)
     assert marks and "recovered" in columns
     await asyncio.to_thread(command.downgrade, alembic_config(url), "-1")
-    marks, columns = await _inspect(url, state)
+    marks, columns = await inspect_database(url, state)
     assert not marks and "recovered" not in columns
     await asyncio.to_thread(upgrade_sync, url, "head")

@@ -5,30 +5,16 @@ from __future__ import annotations
 import asyncio
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from migration_helpers import inspect_database, schema_diffs
+
 import ngcc112.tickets.location_models  # noqa: F401  (registers aml_messages on Base.metadata)
-from ngcc112.tickets.db import alembic_config, make_engine, upgrade_sync
-from ngcc112.tickets.models import Base
-
-
-async def _inspect(url: str, fn):
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(fn)
-    finally:
-        await engine.dispose()
+from ngcc112.tickets.db import alembic_config, upgrade_sync
 
 
 async def test_the_schema_at_head_matches_the_models(database_url):
-    def compare(sync_connection):
-        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
-        return compare_metadata(context, Base.metadata)
-
-    diffs = await _inspect(database_url, compare)
+    diffs = await schema_diffs(database_url)
     mine = [d for d in diffs if "panel_sessions" in repr(d) or "'authenticated_as'" in repr(d)
             or "'refused'" in repr(d)]
     assert mine == []
@@ -43,8 +29,8 @@ async def test_0006_goes_down_and_up_again(tmp_path):
                 {c["name"] for c in insp.get_columns("aml_messages")} & {"authenticated_as", "refused"})
 
     await asyncio.to_thread(upgrade_sync, url, "0006")
-    assert await _inspect(url, state) == (True, {"authenticated_as", "refused"})
+    assert await inspect_database(url, state) == (True, {"authenticated_as", "refused"})
     await asyncio.to_thread(command.downgrade, alembic_config(url), "-1")
-    assert await _inspect(url, state) == (False, set())
+    assert await inspect_database(url, state) == (False, set())
     await asyncio.to_thread(upgrade_sync, url, "head")
-    assert await _inspect(url, state) == (True, {"authenticated_as", "refused"})
+    assert await inspect_database(url, state) == (True, {"authenticated_as", "refused"})

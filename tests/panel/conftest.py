@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-from pathlib import Path
 
 import pytest
 from panel_helpers import FakeLink
@@ -12,24 +10,6 @@ from panel_helpers import FakeLink
 from ngcc112.app import build
 from ngcc112.panel.app import create_app
 from ngcc112.settings import PanelSettings, Settings
-from ngcc112.tickets.db import make_engine, make_sessions, upgrade
-from ngcc112.tickets.users import seed_demo_users
-
-
-@pytest.fixture(scope="session")
-def seeded_database(tmp_path_factory) -> Path:
-    """A migrated database with the demo users, made once; each test gets a copy."""
-    path = tmp_path_factory.mktemp("panel-template") / "panel.db"
-    url = f"sqlite+aiosqlite:///{path}"
-
-    async def prepare() -> None:
-        await upgrade(url)
-        engine = make_engine(url)
-        await seed_demo_users(make_sessions(engine))
-        await engine.dispose()
-
-    asyncio.run(prepare())
-    return path
 
 
 @pytest.fixture

@@ -13,31 +13,15 @@ from ngcc112.app import build
 from ngcc112.panel.app import create_app
 from ngcc112.panel.auth import PASSWORDS, THROTTLE, LoginThrottle
 from ngcc112.settings import PanelSettings, Settings
-from ngcc112.tickets.db import make_engine, make_sessions, upgrade
-from ngcc112.tickets.users import PasswordWork, PasswordWorkBusy, authenticate, seed_demo_users
+from ngcc112.tickets.users import PasswordWork, PasswordWorkBusy, authenticate
 
 DESK_A, DESK_B = "198.51.100.10", "203.0.113.20"
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    path = tmp_path_factory.mktemp("throttle") / "panel.db"
-
-    async def prepare() -> None:
-        url = f"sqlite+aiosqlite:///{path}"
-        await upgrade(url)
-        engine = make_engine(url)
-        await seed_demo_users(make_sessions(engine))
-        await engine.dispose()
-
-    asyncio.run(prepare())
-    return path
-
-
 @pytest.fixture
-async def services(tmp_path, seeded):
+async def services(tmp_path, seeded_database):
     database = tmp_path / "panel.db"
-    database.write_bytes(seeded.read_bytes())
+    database.write_bytes(seeded_database.read_bytes())
     settings = Settings(database_url=f"sqlite+aiosqlite:///{database}",
                         panel=PanelSettings(cookie_secret="test-secret", trusted_proxies=("127.0.0.1/32",)))
     built = await build(settings, migrate=False)
