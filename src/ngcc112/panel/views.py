@@ -19,6 +19,7 @@ from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_
 from ngcc112.routing.presence import BREAK_REASONS, Presence, PresenceError, check_reason
 from ngcc112.tickets import intake
 from ngcc112.tickets.models import User
+from ngcc112.tickets.users import INTERFACE_PATTERN
 from ngcc112.tickets.states import Role
 
 routes = web.RouteTableDef()
@@ -273,6 +274,8 @@ async def change_presence(request: web.Request, user: User, wanted: str,
     panel = request.app[PANEL]
     if not user.interface:
         return 409, "This account has no softphone interface; ask an administrator"
+    if not INTERFACE_PATTERN.fullmatch(user.interface):  # stored before the validators matched whole values
+        return 409, "This account's softphone interface is not valid; ask an administrator"
     if wanted not in {p.value for p in Presence}:
         return 422, "Choose ready, break or logged out"
     if wanted == Presence.BREAK.value:
