@@ -191,7 +191,7 @@ async def test_password_guessing_is_throttled(client):
 
 
 def test_throttle_lockout_ends():
-    from ngcc112.panel.auth import LoginThrottle
+    from ngcc112.panel.login_throttle import LoginThrottle
 
     now = [0.0]
     throttle = LoginThrottle(limit=3, window=10, lockout=30, clock=lambda: now[0])

@@ -11,7 +11,8 @@ import pytest
 
 from ngcc112.app import build
 from ngcc112.panel.app import create_app
-from ngcc112.panel.auth import PASSWORDS, THROTTLE, LoginThrottle
+from ngcc112.panel.auth import PASSWORDS, THROTTLE
+from ngcc112.panel.login_throttle import LoginThrottle
 from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets.users import PasswordWork, PasswordWorkBusy, authenticate
 
