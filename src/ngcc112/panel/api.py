@@ -8,10 +8,9 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from aiohttp_session import get_session
 from sqlalchemy import func, select, text
 
-from ngcc112.panel.auth import check_login, csrf_token, error_response, log_in, log_out, require
+from ngcc112.panel.auth import check_login, choose_language, csrf_token, error_response, log_in, log_out, require
 from ngcc112.panel.bodies import BodyRefused, read_json
 from ngcc112.panel.bodies import refusal as body_refusal
 from ngcc112.panel.i18n import LANGUAGES
@@ -111,8 +110,7 @@ async def language_set(request: web.Request) -> web.Response:
     if language not in LANGUAGES:
         return await _invalid(request, {"language": "Choose a language from the list"},
                         {"language": language if isinstance(language, str) else ""})
-    session = await get_session(request)
-    session["lang"] = language
+    await choose_language(request, language)
     return web.json_response({"language": language})
 
 

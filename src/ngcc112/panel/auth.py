@@ -239,9 +239,40 @@ async def user_middleware(request: web.Request, handler: Handler) -> web.StreamR
             else:
                 request[USER] = user
                 request[SESSION_HASH] = hashed
+                _use_language(request, user.language)
         elif "uid" in session:
             _forget_login(session)  # a cookie from before server-side sessions
     return await handler(request)
+
+
+def _use_language(request: web.Request, language: str | None) -> None:
+    """The logged-in person's own language, when they chose one, wins over the browser's."""
+    from ngcc112.panel.i18n import LANGUAGES
+
+    if language in LANGUAGES:
+        request[LANG] = language
+        request[GETTEXT] = request.app[PANEL].catalogs[language].gettext
+
+
+async def choose_language(request: web.Request, language: str) -> None:
+    """Remember ``language`` for this browser and, when someone is logged in, for that person
+    (it follows them to any desk). A database that is away keeps it for this browser only."""
+    from ngcc112.panel.outage import is_database_away
+    from ngcc112.tickets.users import remember_language
+
+    session = await get_session(request)
+    session["lang"] = language
+    user: User | None = request.get(USER)
+    if user is None:
+        return
+    try:
+        await remember_language(request.app[PANEL].services.sessions, user.id, language)
+    except Exception as exc:
+        if not is_database_away(exc):
+            raise
+        log.warning("panel.language_not_remembered", user=user.username, error=type(exc).__name__)
+    user.language = language
+    _use_language(request, language)
 
 
 def _forget_login(session: Session) -> None:
@@ -303,6 +334,7 @@ async def log_in(request: web.Request, user: User) -> str:
     hashed = session_hash(session_id)
     session = await new_session(request)
     session["sid"] = session_id
+    language = user.language or language  # the person's own choice follows them to this desk
     if language:
         session["lang"] = language
     token = secrets.token_urlsafe(32)

@@ -13,7 +13,7 @@ from aiohttp_session import get_session
 
 from ngcc112.ami.link import AmiActionTimeout, AmiNotConnected
 from ngcc112.panel import labels
-from ngcc112.panel.auth import check_login, csrf_token, error_response, log_in, log_out, require
+from ngcc112.panel.auth import check_login, choose_language, csrf_token, error_response, log_in, log_out, require
 from ngcc112.panel.i18n import LANGUAGE_NAMES, LANGUAGES
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.routing.presence import BREAK_REASONS, Presence, PresenceError, check_reason
@@ -168,8 +168,7 @@ async def language_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     language = str(form.get("language", ""))
     if language in LANGUAGES:
-        session = await get_session(request)
-        session["lang"] = language
+        await choose_language(request, language)
     raise web.HTTPSeeOther(safe_next(str(form.get("next", "/"))))
 
 

@@ -124,6 +124,8 @@ class User(Base):
     #: The operator's softphone as a queue member interface, e.g. ``PJSIP/op1``.
     interface: Mapped[str | None] = mapped_column(String(120), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The panel language this person chose ("id", "en"); None: the center's default.
+    language: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112 import names
@@ -286,3 +286,9 @@ async def seed_demo_users(sessions: async_sessionmaker[AsyncSession]) -> list[tu
                 user.active = True
         seeded.append((username, password, role))
     return seeded
+
+
+async def remember_language(sessions: async_sessionmaker[AsyncSession], user_id: int, language: str) -> None:
+    """Keep the panel language ``user_id`` chose (the panel checks it is one it has)."""
+    async with sessions.begin() as session:
+        await session.execute(update(User).where(User.id == user_id).values(language=language))
