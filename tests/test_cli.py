@@ -145,6 +145,7 @@ async def test_db_upgrade_then_tickets_on_an_empty_database(tmp_path):
 
 async def test_demo_runs_for_its_duration_shows_tickets_and_exits_0(tmp_path):
     env = environment(tmp_path)
+    del env["NGCC112_DATABASE_URL"]  # nothing configured: the demo keeps its own SQLite file
     code, out, err = await run("demo", "--duration", "4", "--rate", "120", env=env, cwd=tmp_path)
     assert code == 0, err
     assert "ticket #1 opened: 112 call from" in out

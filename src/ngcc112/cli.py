@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -40,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, metavar="SECONDS", help="stop cleanly after this long")
     demo.add_argument("--rate", type=float, default=6.0, metavar="CALLS_PER_MINUTE",
                       help="generated call rate (default 6)")
-    demo.add_argument("--database", metavar="URL", help="database URL (default: a fresh SQLite file in ./var/)")
+    demo.add_argument("--database", metavar="URL",
+                      help="database URL (default: NGCC112_DATABASE_URL, else a fresh SQLite file in ./var/)")
 
     sim = sub.add_parser("sim", help="the AMI simulator alone, for pointing `run` at")
     sim.add_argument("--port", type=int, help="TCP port (default: the AMI port from settings, 5038)")
@@ -141,9 +143,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from ngcc112.demo import run_demo
 
     logs.configure("console", "warning")
+    # The demo writes where the user asked (option or environment), never into a database
+    # that only a config file names: that may be production.
+    database_url, origin = args.database, "--database"
+    if database_url is None and os.environ.get("NGCC112_DATABASE_URL"):
+        database_url, origin = settings.database_url, "NGCC112_DATABASE_URL"
     try:
         return asyncio.run(run_demo(settings, duration=args.duration, rate=args.rate,
-                                    database_url=args.database))
+                                    database_url=database_url, database_origin=origin))
     except Exception as exc:  # the demo is for newcomers: one line, not a traceback
         from ngcc112.app import FatalError
 
@@ -183,9 +190,10 @@ def _tickets(args: argparse.Namespace, settings: Settings) -> int:
     from ngcc112.tickets.store import TicketStore, ticket_summary
 
     logs.configure("console", "warning")
+    database_url = _tickets_database(settings)
 
     async def recent() -> list[dict]:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(database_url)
         try:
             return [ticket_summary(t) for t in await TicketStore(make_sessions(engine)).recent(args.limit)]
         finally:
@@ -201,6 +209,27 @@ def _tickets(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(format_ticket_line(row))
     return EXIT_OK
+
+
+def _tickets_database(settings: Settings) -> str:
+    """The configured database; the demo's when none is configured and the default one is absent.
+
+    So `ngcc112 tickets` after `ngcc112 demo` in the same directory lists the demo's
+    tickets, and says (on stderr) which file it reads.
+    """
+    from pathlib import Path
+
+    from ngcc112.demo import DEMO_DATABASE
+
+    default = Settings().database_url
+    if settings.database_url != default or os.environ.get("NGCC112_DATABASE_URL"):
+        return settings.database_url
+    default_file = Path(default.split(":///", 1)[1])
+    if default_file.exists() or not DEMO_DATABASE.exists():
+        return settings.database_url
+    print(f"ngcc112: no database configured and {default_file} does not exist; "
+          f"reading the demo's {DEMO_DATABASE}", file=sys.stderr)
+    return f"sqlite+aiosqlite:///{DEMO_DATABASE}"
 
 
 def format_ticket_line(row: dict) -> str:

@@ -1,9 +1,18 @@
 """``ngcc112 demo``: the AMI simulator, the daemon, SQLite and the panel in one process.
 
 The simulator generates a realistic mix of 112 calls; two simulated operators
-(op1, op2) are put in the queue as if they had pressed Ready, op3 is left for
-you to log in through the panel. Every ticket is printed as it opens and as
-its call ends.
+(op1, op2) are put in the queue as if they had pressed Ready and complete the
+intake of every call they answered (normal calls escalated with a category,
+an address and a description; ghosts and pranks closed with a note), op3 is
+left for you to log in through the panel. A few calls carry a SIP (PIDF-LO)
+position, so the map has something to show. Every ticket is printed as it
+opens, as its call ends and as its operator gives the verdict.
+
+Where the tickets go: ``--database``, else ``NGCC112_DATABASE_URL`` (the user
+asked for it; the demo says so at start), else a fresh ``var/demo.db``, which
+``ngcc112 tickets`` run in the same directory reads when no database is
+configured and the default one does not exist. A database set only in a
+config file is not used: a production config must not receive demo tickets.
 """
 
 from __future__ import annotations
@@ -11,19 +20,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ngcc112 import names
 from ngcc112.ami import actions
 from ngcc112.app import Services, serve
 from ngcc112.settings import Settings
 from ngcc112.sim import AmiSimulator
+from ngcc112.sim.calls import CallScript, Location, TalkBurst
 from ngcc112.sim.config import AmiUser, SimulatorConfig
 from ngcc112.tickets.store import TicketChanged
+
+if TYPE_CHECKING:
+    from ngcc112.tickets.models import Ticket
 
 DEMO_DATABASE = Path("var") / "demo.db"
 #: Softphones the demo puts in the queue itself; the rest are for people.
 DEMO_MEMBERS = names.SAMPLE_OPERATORS[:2]
+#: Callers the demo places itself at start, each with a SIP position (Jakarta).
+LOCATED_CALLERS: tuple[tuple[str, str, float, float, int], ...] = (
+    ("081355501001", "Lokasi Monas", -6.1754, 106.8272, 10),
+    ("081355501002", "Lokasi Blok M", -6.2443, 106.7991, 50),
+)
+_ADDRESSES = ("Jl. Sudirman 12, Jakarta Pusat", "Jl. Gatot Subroto 45, Jakarta Selatan",
+              "Jl. Thamrin 3, Jakarta Pusat", "Jl. Hayam Wuruk 88, Jakarta Barat",
+              "Jl. Pramuka 21, Jakarta Timur")
+_INCIDENTS = (("fire", "Smoke from a house kitchen, residents outside"),
+              ("traffic_accident", "Motorbike and car collision, one rider injured"),
+              ("medical", "Elderly man collapsed, breathing"),
+              ("crime", "Shop robbery, suspect fled on foot"),
+              ("public_order", "Fight outside a market"))
+
+
+def demo_database_url(explicit: str | None) -> str:
+    """The database the demo writes: ``explicit`` (option or environment) or a fresh var/demo.db."""
+    if explicit:
+        return explicit
+    DEMO_DATABASE.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DEMO_DATABASE}{suffix}").unlink(missing_ok=True)
+    return f"sqlite+aiosqlite:///{DEMO_DATABASE}"
 
 
 def _line(text: str) -> None:
@@ -31,12 +69,15 @@ def _line(text: str) -> None:
 
 
 async def run_demo(settings: Settings, *, duration: float | None = None, rate: float = 6.0,
-                   database_url: str | None = None) -> int:
-    if database_url is None:
-        DEMO_DATABASE.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{DEMO_DATABASE}{suffix}").unlink(missing_ok=True)
-        database_url = f"sqlite+aiosqlite:///{DEMO_DATABASE}"
+                   database_url: str | None = None, database_origin: str = "") -> int:
+    """Run the demo; ``database_url`` is the one the user asked for (``database_origin`` says how)."""
+    if database_url:
+        _line(f"ngcc112 demo: writing demo tickets to {_safe_url(database_url)}"
+              f" ({database_origin or 'as asked'})")
+    else:
+        _line(f"ngcc112 demo: writing demo tickets to {DEMO_DATABASE} "
+              "(`ngcc112 tickets` in this directory reads it)")
+    database_url = demo_database_url(database_url)
     user = AmiUser(secret=settings.ami.secret, read=("all",), write=("all",))
     sim = AmiSimulator(SimulatorConfig(host="127.0.0.1", port=0, users={settings.ami.username: user},
                                        rate_per_minute=rate))
@@ -59,6 +100,11 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
         await _seed_users(services)
         for endpoint in DEMO_MEMBERS:
             await _join_queue(services, endpoint)
+        for number, name, lat, lon, radius in LOCATED_CALLERS:
+            await sim.place_call(CallScript(
+                number=number, name=name, endpoint="caller1", location=Location.circle(lat, lon, radius=radius),
+                # talks to the prompt and to the operator, hangs up once the operator has the story
+                talk=(TalkBurst(at=4.0, seconds=2.0), TalkBurst(at=10.0, seconds=2.0)), hangup_after=14.0))
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
 
@@ -72,6 +118,16 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
         await sim.stop()
     _line("ngcc112 demo: stopped")
     return 0
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without its password, for the terminal."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("://")[0] + "://…"
 
 
 async def _join_queue(services: Services, endpoint: str) -> None:
@@ -100,8 +156,50 @@ async def _seed_users(services: Services) -> None:
         _line(f"  {username:<12} {password:<16} {role}")
 
 
+def demo_intake(ticket: Ticket, rng: random.Random) -> dict[str, str]:
+    """What a simulated operator types for an answered call: the verdict a person would give."""
+    if ticket.caller_talked_at is not None or ticket.silent_digit:
+        number = ticket.caller_number or ""  # a withheld or "anonymous" number is no callback number
+        category, description = rng.choice(_INCIDENTS)
+        if ticket.silent_digit:
+            category, description = "other", "Caller could not speak and pressed 5; line kept open"
+        return {"verdict": "normal", "category": category, "address": rng.choice(_ADDRESSES),
+                "description": description, "caller_name": ticket.caller_name or "",
+                "callback_number": number if number.lstrip("+").isdigit() else ""}
+    if (ticket.prank_score or 0.0) >= 0.5:
+        return {"verdict": "prank", "note": "Repeat caller, no emergency; warned"}
+    return {"verdict": "ghost", "note": "Silent line, nobody spoke"}
+
+
+async def _complete_intake(services: Services, ticket_id: int, rng: random.Random) -> None:
+    """A simulated operator submits the intake form of a call it answered, through the real use case."""
+    from sqlalchemy import select
+
+    from ngcc112.tickets.intake import IntakeInvalid, IntakeRefused, complete_intake, validate_intake
+    from ngcc112.tickets.models import User
+
+    ticket = await services.store.get(ticket_id)
+    members = {names.operator_interface(endpoint) for endpoint in DEMO_MEMBERS}
+    if ticket is None or ticket.verdict or ticket.operator_interface not in members:
+        return
+    async with services.sessions() as session:
+        operator = await session.scalar(select(User).where(User.interface == ticket.operator_interface))
+    if operator is None:
+        return
+    form = demo_intake(ticket, rng)
+    try:
+        await complete_intake(services.sessions, services.hub.publish, ticket_id, operator,
+                              validate_intake(form))
+    except (IntakeInvalid, IntakeRefused) as exc:
+        _line(f"ticket #{ticket_id}: {operator.username} could not complete the intake: {exc}")
+        return
+    how = f"escalated as {form['category']}" if form["verdict"] == "normal" else "closed"
+    _line(f"ticket #{ticket_id}: {operator.username} classified it {form['verdict']}, {how}")
+
+
 async def _print_tickets(services: Services) -> None:
     subscription = services.hub.subscribe(maxsize=10_000)
+    rng = random.Random(112)
     try:
         while True:
             change = await subscription.get()
@@ -119,5 +217,6 @@ async def _print_tickets(services: Services) -> None:
                 if ticket is not None:
                     how = "abandoned (call back)" if ticket.abandoned else "call ended"
                     _line(f"ticket #{ticket.id}: {how}")
+                    await _complete_intake(services, ticket.id, rng)
     finally:
         subscription.close()

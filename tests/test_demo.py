@@ -1,0 +1,106 @@
+"""`ngcc112 demo`: where its tickets go, and what its simulated operators and callers leave in them.
+
+The demo is a whole process on the wall clock; the tests wait for its tickets to be
+classified (polling the database it writes), then stop it the way a user does (SIGINT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import sqlite3
+from pathlib import Path
+from types import SimpleNamespace
+
+from ngcc112.demo import LOCATED_CALLERS, demo_intake
+from ngcc112.tickets.intake import CATEGORIES, validate_intake
+from tests.test_cli import NGCC112, environment, run
+
+
+def _classified(db: Path) -> list[tuple[int, str, str | None]]:
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT id, verdict, category FROM tickets WHERE verdict IS NOT NULL").fetchall()
+    except sqlite3.OperationalError:  # the demo is still creating the schema
+        return []
+
+
+def _positions(db: Path) -> list[tuple[int, float, float]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT ticket_id, latitude, longitude FROM location_fixes").fetchall()
+
+
+async def _demo_until_classified(db: Path, env: dict[str, str], cwd: Path) -> str:
+    """Run the demo until its operators have classified the located calls; return its output."""
+    process = await asyncio.create_subprocess_exec(
+        *NGCC112, "demo", "--rate", "0", env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(60):
+            while len(_classified(db)) < len(LOCATED_CALLERS):
+                assert process.returncode is None, (await process.stderr.read()).decode()
+                await asyncio.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_the_demo_honours_ngcc112_database_url_and_says_so(tmp_path):
+    env = environment(tmp_path)  # NGCC112_DATABASE_URL = tmp_path/cli.db
+    db = tmp_path / "cli.db"
+    out = await _demo_until_classified(db, env, tmp_path)
+    assert f"writing demo tickets to sqlite+aiosqlite:///{db} (NGCC112_DATABASE_URL)" in out
+    assert not (tmp_path / "var" / "demo.db").exists()
+    code, listed, err = await run("tickets", "--json", env=env, cwd=tmp_path)
+    assert code == 0, err
+    rows = [json.loads(line) for line in listed.splitlines()]
+    assert {row["caller_number"] for row in rows} >= {c[0] for c in LOCATED_CALLERS}
+    # the operators' verdicts: normal calls escalated with a category
+    assert all(row["state"] == "escalated" and row["category"] in CATEGORIES for row in rows)
+    located = {(lat, lon) for _, lat, lon in _positions(db)}
+    assert located == {(lat, lon) for _, _, lat, lon, _ in LOCATED_CALLERS}
+
+
+async def test_tickets_after_the_demo_in_the_same_shell_lists_the_demos_tickets(tmp_path):
+    env = environment(tmp_path)
+    del env["NGCC112_DATABASE_URL"]  # a newcomer's shell: nothing configured
+    db = tmp_path / "var" / "demo.db"
+    out = await _demo_until_classified(db, env, tmp_path)
+    assert "writing demo tickets to var/demo.db" in out
+    assert "op1 classified it normal, escalated as" in out
+    code, listed, err = await run("tickets", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "reading the demo's var/demo.db" in err
+    for number, name, *_ in LOCATED_CALLERS:
+        assert f"escalated  {number} {name!r}" in listed
+    assert {ticket for ticket, _, _ in _positions(db)}
+    assert not (tmp_path / "ngcc112.db").exists()
+
+
+def _ticket(**fields) -> SimpleNamespace:
+    base = dict(caller_talked_at=None, silent_digit=None, prank_score=None,
+                caller_name="Budi", caller_number="081234567890")
+    return SimpleNamespace(**{**base, **fields})
+
+
+def test_simulated_operators_give_realistic_verdicts_the_intake_form_accepts():
+    rng = random.Random(1)
+    talked = demo_intake(_ticket(caller_talked_at=object()), rng)
+    assert talked["verdict"] == "normal" and talked["category"] in CATEGORIES
+    assert talked["address"] and talked["description"]
+    silent = demo_intake(_ticket(silent_digit="5"), rng)
+    assert (silent["verdict"], silent["category"]) == ("normal", "other")
+    assert demo_intake(_ticket(caller_talked_at=object(), caller_number="anonymous"), rng)["callback_number"] == ""
+    assert demo_intake(_ticket(), rng)["verdict"] == "ghost"
+    assert demo_intake(_ticket(prank_score=0.9), rng)["verdict"] == "prank"
+    for form in (talked, silent, demo_intake(_ticket(), rng), demo_intake(_ticket(prank_score=0.9), rng)):
+        validate_intake(form)  # the real form's rules: every verdict is complete
