@@ -12,11 +12,14 @@ import random
 import signal
 import sqlite3
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
-from ngcc112.demo import LOCATED_CALLERS, demo_intake
+import aiohttp
+
+from ngcc112.demo import ABANDONED_CALLER, LOCATED_CALLERS, demo_intake
 from ngcc112.tickets.intake import CATEGORIES, validate_intake
-from tests.test_cli import NGCC112, environment, run
+from tests.test_cli import NGCC112, environment, run, wait_port
 
 
 def _classified(db: Path) -> list[tuple[int, str, str | None]]:
@@ -34,14 +37,24 @@ def _positions(db: Path) -> list[tuple[int, float, float]]:
         return conn.execute("SELECT ticket_id, latitude, longitude FROM location_fixes").fetchall()
 
 
-async def _demo_until_classified(db: Path, env: dict[str, str], cwd: Path) -> str:
-    """Run the demo until its operators have classified the located calls; return its output."""
+def _rows(db: Path, query: str, *params: object) -> list[tuple]:
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute(query, params).fetchall()
+    except sqlite3.OperationalError:  # the demo is still creating the schema
+        return []
+
+
+async def _demo_until(db: Path, env: dict[str, str], cwd: Path, done: Callable[[], Awaitable[bool]]) -> str:
+    """Run the demo until ``done()``; stop it as a user does (Ctrl-C) and return its output."""
     process = await asyncio.create_subprocess_exec(
         *NGCC112, "demo", "--rate", "0", env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         async with asyncio.timeout(60):
-            while len(_classified(db)) < len(LOCATED_CALLERS):
+            while not await done():
                 assert process.returncode is None, (await process.stderr.read()).decode()
                 await asyncio.sleep(0.2)
         process.send_signal(signal.SIGINT)
@@ -54,6 +67,13 @@ async def _demo_until_classified(db: Path, env: dict[str, str], cwd: Path) -> st
     return out.decode()
 
 
+async def _demo_until_classified(db: Path, env: dict[str, str], cwd: Path) -> str:
+    """Run the demo until its operators have classified the located calls."""
+    async def classified() -> bool:
+        return len(_classified(db)) >= len(LOCATED_CALLERS)
+    return await _demo_until(db, env, cwd, classified)
+
+
 async def test_the_demo_honours_ngcc112_database_url_and_says_so(tmp_path):
     env = environment(tmp_path)  # NGCC112_DATABASE_URL = tmp_path/cli.db
     db = tmp_path / "cli.db"
@@ -62,8 +82,9 @@ async def test_the_demo_honours_ngcc112_database_url_and_says_so(tmp_path):
     assert not (tmp_path / "var" / "demo.db").exists()
     code, listed, err = await run("tickets", "--json", env=env, cwd=tmp_path)
     assert code == 0, err
-    rows = [json.loads(line) for line in listed.splitlines()]
-    assert {row["caller_number"] for row in rows} >= {c[0] for c in LOCATED_CALLERS}
+    located_numbers = {c[0] for c in LOCATED_CALLERS}
+    rows = [row for line in listed.splitlines() if (row := json.loads(line))["caller_number"] in located_numbers]
+    assert len(rows) == len(LOCATED_CALLERS)
     # the operators' verdicts: normal calls escalated with a category
     assert all(row["state"] == "escalated" and row["category"] in CATEGORIES for row in rows)
     located = {(lat, lon) for _, lat, lon in _positions(db)}
@@ -104,3 +125,38 @@ def test_simulated_operators_give_realistic_verdicts_the_intake_form_accepts():
     assert demo_intake(_ticket(prank_score=0.9), rng)["verdict"] == "prank"
     for form in (talked, silent, demo_intake(_ticket(), rng), demo_intake(_ticket(prank_score=0.9), rng)):
         validate_intake(form)  # the real form's rules: every verdict is complete
+
+
+async def test_the_demo_dispatcher_calls_an_abandoned_caller_back(tmp_path):
+    env = environment(tmp_path)
+    db = tmp_path / "cli.db"
+    panel = f"http://{env['NGCC112_PANEL_LISTEN']}"
+    placed: dict[str, object] = {}
+
+    async def called_back() -> bool:
+        abandoned = _rows(db, "SELECT id FROM tickets WHERE caller_number = ? AND abandoned AND ended_at "
+                              "IS NOT NULL", ABANDONED_CALLER[0])
+        if not abandoned:
+            return False
+        [(ticket_id,)] = abandoned
+        if not placed:
+            await wait_port(int(env["NGCC112_PANEL_LISTEN"].rpartition(":")[2]))
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                token = (await (await http.get(f"{panel}/api/session")).json())["csrf_token"]
+                login = await http.post(f"{panel}/api/session", headers={"X-CSRF-Token": token},
+                                        json={"username": "dispatcher", "password": "dispatcher-demo-112"})
+                assert login.status == 200, await login.text()
+                token = (await login.json())["csrf_token"]
+                response = await http.post(f"{panel}/api/dispatch/tickets/{ticket_id}/callback",
+                                           json={"request_id": "demo-click"}, headers={"X-CSRF-Token": token})
+                assert response.status == 202, await response.text()
+                placed.update((await response.json())["callback"], ticket_id=ticket_id)
+        return bool(_rows(db, "SELECT 1 FROM audit_log WHERE ticket_id = ? AND action = 'callback_result'",
+                          ticket_id))
+
+    out = await _demo_until(db, env, tmp_path, called_back)
+    assert "dispatcher's softphone: PJSIP/disp1" in out
+    assert (placed["number"], placed["interface"]) == (ABANDONED_CALLER[0], "PJSIP/disp1")
+    [(changes,)] = _rows(db, "SELECT changes FROM audit_log WHERE ticket_id = ? AND action = 'callback_result'",
+                         placed["ticket_id"])
+    assert json.loads(changes)["result"] == "success"

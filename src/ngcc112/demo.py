@@ -5,7 +5,9 @@ The simulator generates a realistic mix of 112 calls; two simulated operators
 intake of every call they answered (normal calls escalated with a category,
 an address and a description; ghosts and pranks closed with a note), op3 is
 left for you to log in through the panel. A few calls carry a SIP (PIDF-LO)
-position, so the map has something to show. Every ticket is printed as it
+position, so the map has something to show; one caller gives up in the prompt,
+and the demo dispatcher (given the softphone disp1) can call it back from
+/callbacks. Every ticket is printed as it
 opens, as its call ends and as its operator gives the verdict.
 
 Where the tickets go: ``--database``, else ``NGCC112_DATABASE_URL`` (the user
@@ -44,6 +46,10 @@ LOCATED_CALLERS: tuple[tuple[str, str, float, float, int], ...] = (
     ("081355501001", "Lokasi Monas", -6.1754, 106.8272, 10),
     ("081355501002", "Lokasi Blok M", -6.2443, 106.7991, 50),
 )
+#: A caller the demo places at start who gives up in the prompt: one to call back from /callbacks.
+ABANDONED_CALLER = ("081355501003", "Tutup Telepon")
+#: The demo dispatcher's softphone, so it can place callbacks (the simulator rings and answers it).
+DISPATCHER_ENDPOINT = "disp1"
 _ADDRESSES = ("Jl. Sudirman 12, Jakarta Pusat", "Jl. Gatot Subroto 45, Jakarta Selatan",
               "Jl. Thamrin 3, Jakarta Pusat", "Jl. Hayam Wuruk 88, Jakarta Barat",
               "Jl. Pramuka 21, Jakarta Timur")
@@ -82,7 +88,7 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
     sim = AmiSimulator(SimulatorConfig(host="127.0.0.1", port=0, users={settings.ami.username: user},
                                        rate_per_minute=rate))
     await sim.start()
-    for endpoint in names.SAMPLE_OPERATORS:
+    for endpoint in (*names.SAMPLE_OPERATORS, DISPATCHER_ENDPOINT):
         sim.set_softphone(endpoint, answers=True, ring_seconds=2.0, talk_seconds=20.0)
     settings = dataclasses.replace(
         settings, database_url=database_url, log_format="console",
@@ -100,6 +106,9 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
         await _seed_users(services)
         for endpoint in DEMO_MEMBERS:
             await _join_queue(services, endpoint)
+        await _give_dispatcher_a_softphone(services)
+        await sim.place_call(CallScript(number=ABANDONED_CALLER[0], name=ABANDONED_CALLER[1],
+                                        endpoint="caller2", hangup_after=3.0))
         for number, name, lat, lon, radius in LOCATED_CALLERS:
             await sim.place_call(CallScript(
                 number=number, name=name, endpoint="caller1", location=Location.circle(lat, lon, radius=radius),
@@ -118,6 +127,22 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
         await sim.stop()
     _line("ngcc112 demo: stopped")
     return 0
+
+
+async def _give_dispatcher_a_softphone(services: Services) -> None:
+    """A callback rings the placer's softphone first: the demo dispatcher gets one if it has none."""
+    from sqlalchemy import select
+
+    from ngcc112.tickets.models import User
+
+    interface = names.operator_interface(DISPATCHER_ENDPOINT)
+    async with services.sessions.begin() as session:
+        dispatcher = await session.scalar(select(User).where(User.username == "dispatcher"))
+        holder = await session.scalar(select(User).where(User.interface == interface))
+        if dispatcher is None or dispatcher.interface or holder is not None:
+            return
+        dispatcher.interface = interface
+    _line(f"  dispatcher's softphone: {interface} (calls back abandoned callers from /callbacks)")
 
 
 def _safe_url(url: str) -> str:
