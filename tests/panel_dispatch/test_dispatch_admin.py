@@ -37,8 +37,9 @@ async def test_add_a_user_with_per_field_errors_then_an_agency_user(client, serv
     assert body["values"]["username"] == "Bad Name" and body["values"]["display_name"] == "Siti"
     assert body["values"]["password"] == ""
     taken = await client.post("/api/admin/users", json={"username": "op1", "role": "operator",
-                                                        "password": "long-enough-1"}, headers=h(token))
-    assert taken.status == 422 and "already exists" in (await taken.json())["errors"]["username"]
+                                                        "interface": "PJSIP/op99", "password": "long-enough-1"},
+                              headers=h(token))
+    assert taken.status == 422 and (await taken.json())["errors"]["username"] == "'op1' sudah ada"
     added = await client.post("/api/admin/users", json={"username": "bpbd1", "role": "agency",
                                                         "password": "bpbd1-demo-112", "agency": "bpbd"},
                               headers=h(token))
@@ -53,7 +54,7 @@ async def test_change_role_interface_and_deactivate(client, other_client, servic
     users = {u["username"]: u for u in (await (await client.get("/api/admin/users")).json())["users"]}
     op2 = users["op2"]["id"]
     taken = await client.post(f"/api/admin/users/{op2}", json={"interface": "PJSIP/op1"}, headers=h(token))
-    assert taken.status == 422 and "already belongs" in (await taken.json())["errors"]["interface"]
+    assert taken.status == 422 and "sudah dipakai oleh 'op1'" in (await taken.json())["errors"]["interface"]
     bad = await client.post(f"/api/admin/users/{op2}", json={"interface": "op2\r\nAction: Originate"},
                             headers=h(token))
     assert bad.status == 422
@@ -71,7 +72,7 @@ async def test_change_role_interface_and_deactivate(client, other_client, servic
     assert refused.status == 401
     admin_id = users["admin"]["id"]
     last = await client.post(f"/api/admin/users/{admin_id}", json={"active": False}, headers=h(token))
-    assert last.status == 422 and "last active admin" in (await last.json())["errors"]["active"]
+    assert last.status == 422 and "admin aktif terakhir" in (await last.json())["errors"]["active"]
     assert (await client.post("/api/admin/users/99999", json={"active": False}, headers=h(token))).status == 404
     actions = [e.action for e in await admin_log(services.sessions, users_admin(users))]
     assert {"interface_changed", "role_changed", "deactivated"} <= set(actions)
@@ -93,7 +94,7 @@ async def test_agencies_add_edit_deactivate(client, services):
     assert set(body["errors"]) == {"code", "name", "kind"} and body["values"]["code"] == "Bad Code"
     dup = await client.post("/api/admin/agencies", json={"code": "damkar", "name": "Damkar 2", "kind": "OPD"},
                             headers=h(token))
-    assert dup.status == 422 and "already exists" in (await dup.json())["errors"]["code"]
+    assert dup.status == 422 and (await dup.json())["errors"]["code"] == "'damkar' sudah ada"
     added = await client.post("/api/admin/agencies", json={"code": "tagana", "name": "Tagana", "kind": "Instansi"},
                               headers=h(token))
     assert added.status == 201
@@ -128,7 +129,7 @@ async def test_admin_forms_keep_what_was_typed(client, services):
                                                                   "interface": "PJSIP/op1", "agency": "",
                                                                   "active": "on"})
     assert response.status == 422
-    assert "already belongs" in await response.text()
+    assert "PJSIP/op1 sudah dipakai oleh &#39;op1&#39;" in await response.text()
     html = await (await client.get("/admin/agencies")).text()
     response = await client.post("/admin/agencies", data={"csrf_token": token, "code": "9x", "name": "Tim SAR",
                                                           "kind": "OPD"})

@@ -29,6 +29,7 @@ ALLOWED = {
     ("GET", "/api/admin/users"): {"admin"},
     ("POST", "/api/admin/users"): {"admin"},
     ("POST", "/api/admin/users/{user_id}"): {"admin"},
+    ("POST", "/api/admin/users/{user_id}/password"): {"admin"},
     ("GET", "/api/admin/agencies"): {"admin"},
     ("POST", "/api/admin/agencies"): {"admin"},
     ("POST", "/api/admin/agencies/{code}"): {"admin"},

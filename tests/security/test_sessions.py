@@ -23,6 +23,7 @@ from ngcc112.app import build
 from ngcc112.panel.app import create_app
 from ngcc112.panel.session_sockets import SOCKETS
 from ngcc112.settings import PanelSettings, Settings
+from ngcc112.tickets.agencies import seed_agencies
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.dispatch_models import AdminLogEntry
 from ngcc112.tickets.models import PanelSession, User, utcnow
@@ -190,7 +191,8 @@ async def test_an_admin_disable_or_role_change_ends_the_users_sessions(client, b
                             headers={"X-CSRF-Token": admin_token})
     assert off.status == 200, await off.text()
     await assert_logged_out(operator)
-    moved = await client.post(f"/api/admin/users/{dispatcher_id}", json={"role": "agency"},
+    await seed_agencies(services.sessions)  # an agency user needs an agency to join
+    moved = await client.post(f"/api/admin/users/{dispatcher_id}", json={"role": "agency", "agency": "damkar"},
                               headers={"X-CSRF-Token": admin_token})
     assert moved.status == 200, await moved.text()
     await assert_logged_out(dispatcher)

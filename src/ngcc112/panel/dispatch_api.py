@@ -33,6 +33,7 @@ from ngcc112.panel.dispatch_views import (
     parse_report_query,
     place_callback,
     report_json,
+    reset_account_password,
     ticket_data,
     ticket_state_of,
     validate_agency,
@@ -41,7 +42,7 @@ from ngcc112.panel.dispatch_views import (
     validate_report,
     validate_status,
 )
-from ngcc112.panel.state import PANEL, USER
+from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.states import TransitionRefused
@@ -378,6 +379,32 @@ async def users_change(request: web.Request) -> web.Response:
     return web.json_response({"user": account})
 
 
+@routes.post("/api/admin/users/{user_id:\\d+}/password")
+@require(ADMIN)
+async def users_reset_password(request: web.Request) -> web.Response:
+    """Give another user a temporary password; every session of theirs ends."""
+    user_id = int(request.match_info["user_id"])
+    try:
+        body = await _json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
+    password = body.get("password")
+    if not isinstance(password, str):
+        return await _invalid(request, {"password": "At least 8 characters"}, {"password": ""})
+    try:
+        errors = await reset_account_password(request, user_id, password)
+    except agency_admin.NotPermitted:
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    if errors:
+        if "user" in errors:
+            return await _not_found(request)
+        return await _invalid(request, errors, {"password": ""})
+    account = next((a for a in await _accounts(request) if a["id"] == user_id), None)
+    if account is None:
+        return await _not_found(request)
+    return web.json_response({"user": account})
+
+
 @routes.get("/api/admin/agencies")
 @require(ADMIN)
 async def agencies(request: web.Request) -> web.Response:
@@ -399,7 +426,7 @@ async def agencies_add(request: web.Request) -> web.Response:
     try:
         agency = await agency_admin.create_agency(request.app[PANEL].services.sessions, request[USER], **values)
     except agency_admin.AgencyError as exc:
-        return await _invalid(request, {exc.field: exc.message}, values)
+        return await _invalid(request, {exc.field: exc.translated(request[GETTEXT])}, values)
     except agency_admin.NotPermitted:
         return await error_response(request, 403, "Your role may not do this", code="role")
     return web.json_response({"agency": _agency(agency)}, status=201)
@@ -431,7 +458,7 @@ async def agencies_change(request: web.Request) -> web.Response:
         agency = await agency_admin.update_agency(sessions, request[USER], code, name=values["name"],
                                                   kind=values["kind"], active=active)
     except agency_admin.AgencyError as exc:
-        return await _invalid(request, {exc.field: exc.message}, {**values, "active": active})
+        return await _invalid(request, {exc.field: exc.translated(request[GETTEXT])}, {**values, "active": active})
     except agency_admin.NotPermitted:
         return await error_response(request, 403, "Your role may not do this", code="role")
     return web.json_response({"agency": _agency(agency)})

@@ -179,7 +179,7 @@ PATHS: dict[str, Any] = {
     "/api/admin/users": {
         "get": _get("Every account with its agency", _json({"type": "object", "properties": {
             "users": {"type": "array", "items": _ref("Account")}}}, "Accounts"), 401, 403),
-        "post": _post("Add a user (an agency user may be put in their agency at once)",
+        "post": _post("Add a user (an agency user needs 'agency', an operator 'interface')",
                       {"type": "object", "required": ["username", "role", "password"], "properties": {
                           "username": {"type": "string"}, "display_name": {"type": "string"},
                           "role": {"enum": list(USER_ROLES)}, "password": {"type": "string", "minLength": 8},
@@ -194,6 +194,14 @@ PATHS: dict[str, Any] = {
                           "role": {"enum": list(USER_ROLES)}, "interface": {"type": "string", "nullable": True},
                           "agency": {"type": "string", "nullable": True}, "active": {"type": "boolean"}}},
                       _json({"type": "object", "properties": {"user": _ref("Account")}}, "Changed"),
+                      400, 401, 403, 404, params=[_USER_ID]),
+    },
+    "/api/admin/users/{user_id}/password": {
+        "post": _post("Give another user a temporary password (at least 8 characters); every panel "
+                      "session of theirs ends; your own is changed on /account/password",
+                      {"type": "object", "required": ["password"], "properties": {
+                          "password": {"type": "string", "minLength": 8}}},
+                      _json({"type": "object", "properties": {"user": _ref("Account")}}, "Reset"),
                       400, 401, 403, 404, params=[_USER_ID]),
     },
     "/api/admin/agencies": {

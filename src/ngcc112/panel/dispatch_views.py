@@ -73,7 +73,8 @@ from ngcc112.tickets.models import AuditEntry, Ticket, User
 from ngcc112.tickets.sla import DEFAULT_TARGETS, SlaTargets, Stage
 from ngcc112.tickets.states import Role, State, TransitionRefused
 from ngcc112.tickets.store import TicketChanged, jsonable
-from ngcc112.tickets.users import INTERFACE_PATTERN, MIN_PASSWORD, USER_ROLES, USERNAME_PATTERN, UserError, add_user
+from ngcc112.tickets.users import (INTERFACE_PATTERN, MIN_PASSWORD, USER_ROLES, USERNAME_PATTERN, UserError, add_user,
+                                   check_account_links)
 
 log = structlog.get_logger(__name__)
 
@@ -821,7 +822,7 @@ async def dispatch_submit(request: web.Request) -> web.StreamResponse:
         except dispatching.NotFoundOrForbidden:
             return await render_error(request, 404, request[GETTEXT]("Not found"))
         except dispatching.DispatchError as exc:
-            errors = {exc.field: exc.message}
+            errors = {exc.field: exc.translated(request[GETTEXT])}
         except TransitionRefused as exc:
             return await ticket_page(request, ticket_id, values=values, error=refused_text(request, exc),
                                      status=409)
@@ -850,7 +851,7 @@ async def close_submit(request: web.Request) -> web.StreamResponse:
         except dispatching.NotFoundOrForbidden:
             return await render_error(request, 404, request[GETTEXT]("Not found"))
         except dispatching.DispatchError as exc:
-            errors = {exc.field: exc.message}
+            errors = {exc.field: exc.translated(request[GETTEXT])}
         except TransitionRefused as exc:
             return await ticket_page(request, ticket_id, values=values, error=refused_text(request, exc),
                                      status=409)
@@ -942,7 +943,7 @@ async def _agency_action(request: web.Request, run: Callable[[], Any], values: d
         except dispatching.NotFoundOrForbidden:
             return await render_error(request, 404, request[GETTEXT]("Not found"))
         except dispatching.DispatchError as exc:
-            errors = {exc.field: exc.message}
+            errors = {exc.field: exc.translated(request[GETTEXT])}
         except TransitionRefused as exc:
             return await agency_dispatch_page(request, dispatch_id, values=values,
                                               error=refused_text(request, exc), status=409)
@@ -1222,6 +1223,10 @@ def validate_user_change(values: dict[str, str], agency_codes: set[str]) -> dict
     agency = values.get("agency", "")
     if agency and (agency not in agency_codes or values.get("role") != AGENCY):
         errors["agency"] = N_("Choose an agency from the list")
+    try:
+        check_account_links(values.get("role", ""), interface or None, agency or None)
+    except UserError as exc:
+        errors.setdefault(exc.field, exc.msgid or exc.message)
     return errors
 
 
@@ -1280,31 +1285,47 @@ async def create_account(request: web.Request, values: dict[str, str]) -> tuple[
         if values.get("agency"):
             await agency_admin.set_user_agency(sessions, request[USER], user.id, values["agency"])
     except UserError as exc:
-        return None, {exc.field: exc.message}
+        return None, {exc.field: exc.translated(request[GETTEXT])}
     return user, {}
 
 
 async def change_account(request: web.Request, user_id: int, values: dict[str, Any]
                          ) -> dict[str, str]:
-    """Apply the admin's changes to one account: role, interface, agency, active. Errors or {}."""
+    """Apply the admin's changes to one account: role, interface, agency, active. Errors or {}.
+
+    Role, interface and agency are checked together, as the account will be after the
+    change (an agency user needs an agency, an operator an interface) — only when one of
+    them changes, so disabling an account that predates the rule still works."""
     sessions = request.app[PANEL].services.sessions
     actor = request[USER]
     codes = {a.code for a in await agency_admin.list_agencies(sessions)}
-    errors = validate_user_change({k: v for k, v in values.items() if isinstance(v, str)}, codes) \
-        if "role" in values else {}
-    if errors:
-        return errors
+    current = next((a for a in await agency_admin.list_accounts(sessions, actor) if a.id == user_id), None)
+    if current is None:
+        return {"user": "Not found"}
+    role = values.get("role", current.role)
+    interface = values["interface"] if "interface" in values else (current.interface or "")
+    agency = values["agency"] if "agency" in values else (current.agency_code or "")
+    if role != AGENCY:
+        agency = values.get("agency", "")
+    wanted = {"role": role, "interface": interface, "agency": agency}
+    if (role, interface or None, agency or None) != (current.role, current.interface, current.agency_code):
+        errors = validate_user_change(wanted, codes)
+        if errors:
+            return errors
     try:
-        if "role" in values:
-            await agency_admin.change_role(sessions, actor, user_id, values["role"])
-        if "interface" in values:
-            await agency_admin.set_interface(sessions, actor, user_id, values["interface"] or None)
-        if "agency" in values and (values.get("role") == AGENCY or values["agency"]):
-            await agency_admin.set_user_agency(sessions, actor, user_id, values["agency"] or None)
+        if interface != (current.interface or "") and role == Role.OPERATOR.value:
+            await agency_admin.set_interface(sessions, actor, user_id, interface or None)
+        if role != current.role:
+            await agency_admin.change_role(sessions, actor, user_id, role,
+                                           agency_code=agency or None if role == AGENCY else None)
+        if interface != (current.interface or "") and role != Role.OPERATOR.value:
+            await agency_admin.set_interface(sessions, actor, user_id, interface or None)
+        if role == AGENCY and agency != (current.agency_code or "") and role == current.role:
+            await agency_admin.set_user_agency(sessions, actor, user_id, agency or None)
         if "active" in values:
             await agency_admin.set_active(sessions, actor, user_id, bool(values["active"]))
     except UserError as exc:
-        return {exc.field: exc.message}
+        return {exc.field: exc.translated(request[GETTEXT])}
     finally:
         if "role" in values or "active" in values:
             await sessions_changed(request)  # a disable or a new role ends the account's live channels
@@ -1346,6 +1367,35 @@ async def users_change(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/admin/users")
 
 
+async def reset_account_password(request: web.Request, user_id: int, password: str) -> dict[str, str]:
+    """The admin gives another user a temporary password; their sessions end. Errors or {}."""
+    if len(password) < MIN_PASSWORD:
+        return {"password": N_("At least 8 characters")}
+    try:
+        await agency_admin.reset_password(request.app[PANEL].services.sessions, request[USER], user_id, password)
+    except UserError as exc:
+        return {exc.field: exc.translated(request[GETTEXT])}
+    await sessions_changed(request)  # their live channels close with their sessions
+    return {}
+
+
+@routes.post("/admin/users/{user_id:\\d+}/password")
+@require(ADMIN)
+async def users_reset_password(request: web.Request) -> web.StreamResponse:
+    user_id = int(request.match_info["user_id"])
+    form = await request.post()
+    try:
+        errors = await reset_account_password(request, user_id, str(form.get("password", "")))
+    except agency_admin.NotPermitted:
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    if errors:
+        if "user" in errors:
+            return await error_response(request, 404, "Not found", code="not_found")
+        return await users_page(request, form=f"password-{user_id}", errors=errors, status=422)
+    await _flash(request, "Password reset; the user's sessions have ended")
+    raise web.HTTPSeeOther("/admin/users")
+
+
 @routes.get("/admin/agencies", name="admin_agencies")
 @require(ADMIN)
 async def agencies_get(request: web.Request) -> web.StreamResponse:
@@ -1362,7 +1412,7 @@ async def agencies_add(request: web.Request) -> web.StreamResponse:
         try:
             await agency_admin.create_agency(request.app[PANEL].services.sessions, request[USER], **values)
         except agency_admin.AgencyError as exc:
-            errors = {exc.field: exc.message}
+            errors = {exc.field: exc.translated(request[GETTEXT])}
         except agency_admin.NotPermitted:
             return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
@@ -1386,7 +1436,7 @@ async def agencies_change(request: web.Request) -> web.StreamResponse:
         except agency_admin.AgencyError as exc:
             if exc.field == "code":
                 return await render_error(request, 404, request[GETTEXT]("Not found"))
-            errors = {exc.field: exc.message}
+            errors = {exc.field: exc.translated(request[GETTEXT])}
         except agency_admin.NotPermitted:
             return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:

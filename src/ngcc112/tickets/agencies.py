@@ -13,7 +13,7 @@ and its ``admin_log`` row in one transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from ngcc112.tickets.models import User, utcnow
 from ngcc112.tickets.panel_sessions import end_user_sessions
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import jsonable
-from ngcc112.tickets.users import INTERFACE_PATTERN, USER_ROLES, UserError
+from ngcc112.tickets.users import INTERFACE_PATTERN, USER_ROLES, UserError, change_password, check_account_links
 
 log = structlog.get_logger(__name__)
 
@@ -51,12 +51,24 @@ DEFAULT_AGENCIES: tuple[tuple[str, str, str], ...] = (
 
 
 class AgencyError(ValueError):
-    """An agency cannot be written as asked; ``field`` names the culprit."""
+    """An agency cannot be written as asked; ``field`` names the culprit.
 
-    def __init__(self, field: str, message: str) -> None:
+    ``msgid`` and ``params`` as in :class:`~ngcc112.tickets.users.UserError` (the panel
+    translates, then formats)."""
+
+    def __init__(self, field: str, message: str, *, msgid: str | None = None,
+                 params: dict[str, object] | None = None) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.msgid = msgid
+        self.params = dict(params or {})
+
+    def translated(self, translate: Callable[[str], str]) -> str:
+        """The message in the language of ``translate`` (a gettext function)."""
+        if self.msgid is None:
+            return self.message
+        return translate(self.msgid).format(**self.params)
 
 
 class NotPermitted(PermissionError):
@@ -157,15 +169,16 @@ async def seed_agency_member(sessions: async_sessionmaker[AsyncSession], usernam
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise AgencyError("name", "must not be empty")
+        raise AgencyError("name", "must not be empty", msgid="Enter a name")
     if len(name) > MAX_AGENCY_NAME or any(c in name for c in "\r\n\x00"):
-        raise AgencyError("name", f"at most {MAX_AGENCY_NAME} characters, on one line")
+        raise AgencyError("name", f"at most {MAX_AGENCY_NAME} characters, on one line", msgid="Too long")
     return name
 
 
 def _check_kind(kind: str) -> str:
     if kind not in AGENCY_KINDS:
-        raise AgencyError("kind", f"unknown kind {kind!r}; choose one of {', '.join(AGENCY_KINDS)}")
+        raise AgencyError("kind", f"unknown kind {kind!r}; choose one of {', '.join(AGENCY_KINDS)}",
+                          msgid="Choose OPD or Instansi")
     return kind
 
 
@@ -197,12 +210,14 @@ async def create_agency(sessions: async_sessionmaker[AsyncSession], actor: User,
     """Add an agency (admin only)."""
     if not AGENCY_CODE_PATTERN.fullmatch(code or ""):
         raise AgencyError("code", "2-32 characters: lower-case letters, digits, '_' or '-', "
-                                  "starting with a letter")
+                                  "starting with a letter",
+                          msgid="2-32 characters: lower-case letters, digits, '_' or '-', starting with a letter")
     name, kind = _clean_name(name), _check_kind(kind)
     async with sessions.begin() as session:
         admin = await _require_admin(session, actor)
         if await session.scalar(select(func.count()).select_from(Agency).where(Agency.code == code)):
-            raise AgencyError("code", f"{code!r} already exists")
+            raise AgencyError("code", f"{code!r} already exists", msgid="'{code}' already exists",
+                              params={"code": code})
         agency = Agency(code=code, name=name, kind=kind, active=True)
         session.add(agency)
         await session.flush()
@@ -269,9 +284,13 @@ async def list_accounts(sessions: async_sessionmaker[AsyncSession], actor: User)
 
 
 async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int,
-                      role: str) -> User:
+                      role: str, *, agency_code: str | None = None) -> User:
     """Give a user another role (admin only). Leaving the agency role ends agency membership;
-    the user's panel sessions end (they log in again, with the new role's rights)."""
+    the user's panel sessions end (they log in again, with the new role's rights).
+
+    Becoming an operator needs a softphone interface already mapped (:func:`set_interface`
+    first); becoming an agency user needs ``agency_code``, the agency they join in the
+    same step (:func:`~ngcc112.tickets.users.check_account_links`)."""
     if role not in USER_ROLES:
         raise UserError("role", f"unknown role {role!r}; choose one of {', '.join(USER_ROLES)}")
     async with sessions.begin() as session:
@@ -280,7 +299,15 @@ async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, u
         if user.role == role:
             return user
         if user.role == Role.ADMIN.value and user.active and not await _other_active_admins(session, user):
-            raise UserError("role", "this is the last active admin; make another admin first")
+            raise UserError("role", "this is the last active admin; make another admin first",
+                            msgid="This is the last active admin; make another admin first")
+        check_account_links(role, user.interface, agency_code)
+        joined = None
+        if role == Role.AGENCY.value:
+            try:
+                joined = await _agency_by_code(session, agency_code or "")
+            except AgencyError as exc:
+                raise UserError("agency", exc.message, msgid="Choose an agency from the list") from None
         changes: dict[str, Any] = {"username": user.username, "role": {"from": user.role, "to": role}}
         if user.role == Role.AGENCY.value:
             left = await session.scalar(select(Agency.code).join(AgencyMember, AgencyMember.agency_id == Agency.id)
@@ -289,6 +316,9 @@ async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, u
                 await session.execute(delete(AgencyMember).where(AgencyMember.user_id == user.id))
                 changes["agency"] = {"from": left, "to": None}
         user.role = role
+        if joined is not None:
+            session.add(AgencyMember(user_id=user.id, agency_id=joined.id))
+            changes["agency"] = {"from": None, "to": joined.code}
         # whoever is logged in as this user starts again with the new role's rights
         ended = await end_user_sessions(session, user.id, "role")
         if ended:
@@ -308,7 +338,8 @@ async def set_active(sessions: async_sessionmaker[AsyncSession], actor: User, us
         if user.active == active:
             return user
         if not active and user.role == Role.ADMIN.value and not await _other_active_admins(session, user):
-            raise UserError("active", "this is the last active admin; it cannot be deactivated")
+            raise UserError("active", "this is the last active admin; it cannot be deactivated",
+                            msgid="This is the last active admin; it cannot be deactivated")
         user.active = active
         changes: dict[str, Any] = {"username": user.username, "active": {"from": not active, "to": active}}
         ended = 0 if active else await end_user_sessions(session, user.id, "disabled")
@@ -337,7 +368,9 @@ async def set_interface(sessions: async_sessionmaker[AsyncSession], actor: User,
             holder = await session.scalar(select(User.username).where(User.interface == interface,
                                                                       User.id != user.id))
             if holder is not None:
-                raise UserError("interface", f"{interface} already belongs to {holder!r}")
+                raise UserError("interface", f"{interface} already belongs to {holder!r}",
+                                msgid="{interface} already belongs to '{holder}'",
+                                params={"interface": interface, "holder": holder})
         _admin_log(session, admin, "interface_changed", "user", user.id,
                    {"username": user.username, "interface": {"from": user.interface, "to": interface}})
         user.interface = interface
@@ -359,11 +392,12 @@ async def set_user_agency(sessions: async_sessionmaker[AsyncSession], actor: Use
         else:
             if user.role != Role.AGENCY.value:
                 raise UserError("agency", f"{user.username!r} is {user.role}; only agency users "
-                                          "belong to an agency")
+                                          "belong to an agency",
+                                msgid="Only agency users belong to an agency")
             try:
                 agency = await _agency_by_code(session, agency_code)
             except AgencyError as exc:
-                raise UserError("agency", exc.message) from None
+                raise UserError("agency", exc.message, msgid="Choose an agency from the list") from None
             if member is None:
                 session.add(AgencyMember(user_id=user.id, agency_id=agency.id))
             else:
@@ -373,6 +407,25 @@ async def set_user_agency(sessions: async_sessionmaker[AsyncSession], actor: Use
                        {"username": user.username, "agency": {"from": before, "to": agency_code}})
     log.info("user.agency_set", user=user.username, agency=agency_code, actor=admin.username)
     return user
+
+
+async def reset_password(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int,
+                         password: str) -> int:
+    """Give another user a new (temporary) password (admin only); how many of their sessions ended.
+
+    Every panel session of the user ends, copied cookies included, and the ``admin_log``
+    row (``password_changed``) names the admin (:func:`~ngcc112.tickets.users.change_password`).
+    An admin's own password is changed on the account page, with the current password.
+    """
+    async with sessions() as session:
+        admin = await _require_admin(session, actor)
+        user = await _target_user(session, user_id)
+    if user.id == admin.id:
+        raise UserError("password", "change your own password on the account page",
+                        msgid="Change your own password on the account page")
+    ended = await change_password(sessions, user.username, password, actor=admin.username)
+    log.info("user.password_reset", user=user.username, actor=admin.username, sessions_ended=ended)
+    return ended
 
 
 async def admin_log(sessions: async_sessionmaker[AsyncSession], actor: User,

@@ -48,12 +48,39 @@ T = TypeVar("T")
 
 
 class UserError(ValueError):
-    """A user cannot be created as asked; ``field`` names the culprit."""
+    """A user cannot be created as asked; ``field`` names the culprit.
 
-    def __init__(self, field: str, message: str) -> None:
+    ``msgid`` (with ``{name}`` placeholders filled from ``params``) is the message for
+    translation: the panel translates ``msgid`` first, then formats it, so a name in the
+    message never keeps it from being translated. ``message`` is the English text.
+    """
+
+    def __init__(self, field: str, message: str, *, msgid: str | None = None,
+                 params: dict[str, object] | None = None) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.msgid = msgid
+        self.params = dict(params or {})
+
+    def translated(self, translate: Callable[[str], str]) -> str:
+        """The message in the language of ``translate`` (a gettext function)."""
+        if self.msgid is None:
+            return self.message
+        return translate(self.msgid).format(**self.params)
+
+
+def check_account_links(role: str, interface: str | None, agency: str | None) -> None:
+    """An agency user needs an agency, an operator a softphone interface (:class:`UserError`).
+
+    The admin's rule for creating and changing accounts (the screen pop finds an operator
+    by their interface; an agency user without an agency sees nothing).
+    """
+    if role == Role.AGENCY.value and not agency:
+        raise UserError("agency", "an agency user needs an agency", msgid="An agency user needs an agency")
+    if role == Role.OPERATOR.value and not interface:
+        raise UserError("interface", "an operator needs a softphone interface",
+                        msgid="An operator needs a softphone interface like PJSIP/op1")
 
 
 class PasswordWorkBusy(RuntimeError):
@@ -148,7 +175,7 @@ def verify_password(user: User | str, password: str) -> bool:
 
 def _check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
-        raise UserError("password", f"must be at least {MIN_PASSWORD} characters")
+        raise UserError("password", f"must be at least {MIN_PASSWORD} characters", msgid="At least 8 characters")
     if len(password) > MAX_PASSWORD:
         raise UserError("password", f"must be at most {MAX_PASSWORD} characters")
 
@@ -176,11 +203,14 @@ async def add_user(sessions: async_sessionmaker[AsyncSession], *, username: str,
     async with sessions.begin() as session:
         if await session.scalar(select(func.count()).select_from(User)
                                 .where(User.username == username)):
-            raise UserError("username", f"{username!r} already exists")
+            raise UserError("username", f"{username!r} already exists",
+                            msgid="'{username}' already exists", params={"username": username})
         if interface is not None:
             holder = await session.scalar(select(User.username).where(User.interface == interface))
             if holder is not None:
-                raise UserError("interface", f"{interface} already belongs to {holder!r}")
+                raise UserError("interface", f"{interface} already belongs to {holder!r}",
+                                msgid="{interface} already belongs to '{holder}'",
+                                params={"interface": interface, "holder": holder})
         user = User(username=username, role=role, password_hash=password_hash,
                     display_name=display_name or username, interface=interface, active=True)
         session.add(user)
