@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
+import socket
 import signal
 import subprocess
 import time
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from .lab import CARRIER_IP, LAB_IP, free_port
+from .lab import CARRIER_IP, LAB_IP
 
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 DTMF_5 = Path("/usr/share/sip-tester/dtmf_2833_5.pcap")
@@ -247,8 +249,8 @@ class Sipp:
         self.folder = folder
         self.name = name
         self.local_ip = local_ip
-        self.port = port or free_port(local_ip, kind=2)  # SOCK_DGRAM
-        self.media_port = _even_free_port(local_ip)
+        sip_port, self.media_port = sipp_ports(local_ip)
+        self.port = port or sip_port
         folder.mkdir(parents=True, exist_ok=True)
         self.scenario_path = folder / f"{name}.xml"
         self.scenario_path.write_text(scenario, encoding="utf-8")
@@ -290,12 +292,40 @@ class Sipp:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _even_free_port(host: str) -> int:
-    for _ in range(100):
-        port = free_port(host, kind=2)
-        if port % 2 == 0 and port < 65000:
-            return port
-    return 40000 + (os.getpid() % 1000) * 2
+#: SIPp's own ports come from a block nobody else allocates from: above Asterisk's default
+#: RTP range (5000-31000, the shipped config sets none) and below the kernel's ephemeral
+#: ports (32768+), where a port probed free can be taken again before SIPp binds it (SIPp
+#: then exits 254, "cannot bind", and a caller is lost to the test, not to the code).
+SIPP_PORTS = range(31004, 32764)
+_next_sipp_port = itertools.cycle(range(SIPP_PORTS.start, SIPP_PORTS.stop, 4))
+
+
+def _udp_free(host: str, ports: range) -> bool:
+    sockets = []
+    try:
+        for port in ports:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sockets.append(sock)
+            sock.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def sipp_ports(host: str) -> tuple[int, int]:
+    """(SIP port, even media port) for one SIPp: media uses mp, mp+1 (RTCP) and mp+2, mp+3 (video)."""
+    for _ in range(len(SIPP_PORTS) // 4):
+        base = next(_next_sipp_port)
+        if _udp_free(host, range(base, base + 4)):
+            media = base
+            for _ in range(len(SIPP_PORTS) // 4):
+                sip = next(_next_sipp_port)
+                if _udp_free(host, range(sip, sip + 1)):
+                    return sip, media
+    raise AssertionError(f"no free SIPp ports left in {SIPP_PORTS} on {host}")
 
 
 class Sip:
