@@ -13,7 +13,7 @@ and its ``admin_log`` row in one transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,25 +50,11 @@ DEFAULT_AGENCIES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class AgencyError(ValueError):
+class AgencyError(UserError):
     """An agency cannot be written as asked; ``field`` names the culprit.
 
-    ``msgid`` and ``params`` as in :class:`~ngcc112.tickets.users.UserError` (the panel
-    translates, then formats)."""
-
-    def __init__(self, field: str, message: str, *, msgid: str | None = None,
-                 params: dict[str, object] | None = None) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.msgid = msgid
-        self.params = dict(params or {})
-
-    def translated(self, translate: Callable[[str], str]) -> str:
-        """The message in the language of ``translate`` (a gettext function)."""
-        if self.msgid is None:
-            return self.message
-        return translate(self.msgid).format(**self.params)
+    ``msgid``, ``params`` and :meth:`translated` as in :class:`~ngcc112.tickets.users.UserError`
+    (the panel translates, then formats)."""
 
 
 class NotPermitted(PermissionError):
