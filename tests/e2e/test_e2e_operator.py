@@ -55,7 +55,7 @@ async def test_normal_call_is_popped_taken_and_escalated(page: Page, stack):
     await expect(page.locator("#verdict-normal")).to_be_checked()  # the draft kept the choice
     await page.click("#intake-submit")
 
-    await expect(page.locator("#flash")).to_have_text("Tiket diteruskan ke dispatcher")
+    await expect(page.locator("#flash")).to_have_text("Tiket diserahkan ke dispatcher")
     await expect(page.locator("#intake")).to_have_count(0)
     ticket = await stack.services.store.by_linkedid(call.linkedid)
     assert (ticket.state, ticket.verdict, ticket.category) == ("escalated", "normal", "fire")
@@ -72,7 +72,7 @@ async def test_silent_ghost_call_is_closed_with_a_note(page: Page, stack):
 
     await expect(page.locator("#active .caller-number")).to_have_text("085700001111")
     await expect(page.locator("#active .silent-banner")).to_have_text(
-        "Penelepon mungkin tidak bisa berbicara — tekan 5")
+        "Penelepon mungkin tidak bisa berbicara — menekan tombol 5")
 
     # submitting without a note keeps what was typed and says what is missing
     await page.check("#verdict-ghost")

@@ -59,7 +59,7 @@ async def test_aml_fix_shows_marker_circle_accuracy_and_a_new_one_is_accepted_wi
 
     # a newer position from the handset never replaces the accepted one by itself
     await post_aml(stack, lat=-6.92010, lon=107.61230, accuracy=40)
-    await expect(loc.locator(".loc-new-banner")).to_have_text("Posisi baru diterima — terima?")
+    await expect(loc.locator(".loc-new-banner")).to_have_text("Ada posisi baru — konfirmasi?")
     await expect(loc.locator(".leaflet-marker-icon.loc-marker-candidate")).to_have_count(1)
     await expect(loc.locator("path.loc-circle-candidate")).to_have_count(1)
     await expect(accepted.locator(".loc-coords")).to_have_text("-6.91470, 107.60980")
@@ -83,7 +83,7 @@ async def test_silent_call_with_digit_5_shows_the_banner_once_with_the_scores(pa
     await log_in_and_go_ready(page, stack)
     await answered_call(page, stack, CallScript.silent_pressing(number="085700001111", after=None))
     banner = page.locator("#active .silent-banner")
-    await expect(banner).to_have_text("Penelepon mungkin tidak bisa berbicara — tekan 5")
+    await expect(banner).to_have_text("Penelepon mungkin tidak bisa berbicara — menekan tombol 5")
     await expect(banner).to_have_count(1)  # the card's own banner; ours adds none
     scores = page.locator("#active .loc-scores")
     await expect(scores).to_contain_text("Mengapa sistem meragukan panggilan ini")
@@ -102,7 +102,7 @@ async def test_sip_position_without_tiles_is_text_and_a_circle_on_a_plain_backgr
     await expect(accepted.locator(".loc-accuracy")).to_contain_text("± 25 m")
     await expect(accepted.locator(".loc-source")).to_have_text("SIP (jaringan)")
     await expect(loc.locator(".loc-no-tiles")).to_have_text(
-        "Tidak ada ubin peta yang dikonfigurasi: posisi digambar di latar polos")
+        "Peta dasar belum diatur: posisi digambar di latar polos")
     await expect(loc.locator(".loc-map.loc-plain")).to_have_count(1)
     await expect(loc.locator(".leaflet-tile")).to_have_count(0)
     await expect(loc.locator("path.loc-circle-accepted")).to_have_count(1)

@@ -179,7 +179,7 @@ async def test_dispatcher_ticket_page_follows_a_new_position_live(page: Page, st
     await expect(loc.locator(".loc-fix.loc-accepted .loc-accuracy")).to_contain_text("± 35 m")
     await expect(page.locator("#ticket-head .loc-scores")).to_be_visible()
     await post_aml(stack, lat=-6.92010, lon=107.61230, accuracy=40)  # the handset, a minute later
-    await expect(loc.locator(".loc-new-banner")).to_have_text("Posisi baru diterima — terima?")
+    await expect(loc.locator(".loc-new-banner")).to_have_text("Ada posisi baru — konfirmasi?")
     await expect(loc.locator(".leaflet-marker-icon.loc-marker-candidate")).to_have_count(1)
     assert page.errors == []  # type: ignore[attr-defined]
 

@@ -42,7 +42,7 @@ async def test_sop_from_a_112_call_to_close_ticket_live_in_three_browsers(stack,
     await operator.select_option("#category", "fire")
     await operator.fill("#description", "Asap tebal dari lantai dua, penghuni masih di dalam")
     await operator.click("#intake-submit")
-    await expect(operator.locator("#flash")).to_have_text("Tiket diteruskan ke dispatcher")
+    await expect(operator.locator("#flash")).to_have_text("Tiket diserahkan ke dispatcher")
     ticket = await stack.services.store.by_linkedid(call.linkedid)
     assert ticket.state == "escalated"
 
@@ -55,7 +55,7 @@ async def test_sop_from_a_112_call_to_close_ticket_live_in_three_browsers(stack,
     await dispatcher.check("#agency-damkar")
     await dispatcher.fill("#instructions", "Kebakaran rumah dua lantai, penghuni terjebak")
     await dispatcher.click("#dispatch-submit")
-    await expect(dispatcher.locator("#flash")).to_have_text("Diteruskan ke instansi")
+    await expect(dispatcher.locator("#flash")).to_have_text("Diteruskan ke OPD/Instansi")
     await expect(dispatcher.locator("#dispatch-damkar")).to_have_attribute("data-status", "sent")
     await expect(dispatcher.locator("body")).to_have_attribute("data-live", "up")
     # a second tab of the dispatcher's keeps the board open: the incident and Damkar's status on it

@@ -113,7 +113,7 @@ async def test_refusals(client, other_client, services):
     assert again.status == 409
     body = await again.json()
     assert "escalated" in body["detail"]
-    assert body["error"] == "Tindakan ini tidak mungkin untuk tiket ini sekarang"
+    assert body["error"] == "Tindakan ini tidak bisa dilakukan untuk tiket ini sekarang"
     await second.close()
     await agency.close()
 
@@ -177,7 +177,7 @@ async def test_html_form_keeps_what_was_typed_and_then_escalates(client, service
     assert done.status == 303
     assert (await services.store.get(ticket_id)).state == "escalated"
     after = await (await client.get("/")).text()
-    assert "Tiket diteruskan ke dispatcher" in after
+    assert "Tiket diserahkan ke dispatcher" in after
     assert 'id="intake"' not in after
 
 

@@ -43,3 +43,16 @@ async def test_the_api_choice_is_remembered_too_and_others_keep_their_own(client
     colleague = await other_client()
     await login(colleague, "op3")
     assert await _lang_attribute(colleague) == "id"
+
+
+async def test_the_not_found_and_not_allowed_pages_speak_the_persons_language(client):
+    missing = await client.get("/no-such-page")
+    assert missing.status == 404
+    page = await missing.text()
+    assert '<html lang="id">' in page and "Tidak ditemukan" in page and "Terjadi kesalahan" in page
+    await login(client, "op1")
+    await _switch(client, "en")
+    missing = await client.get("/no-such-page")
+    assert "Not found" in await missing.text()
+    wrong_method = await client.get("/logout")
+    assert wrong_method.status == 405 and "This method is not allowed here" in await wrong_method.text()

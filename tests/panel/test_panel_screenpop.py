@@ -134,8 +134,8 @@ async def test_history_location_and_silent_banner(client, services):
     assert ticket["silent_call"] is True
     assert ticket["location"]["latitude"] == -6.2 and ticket["location"]["radius_m"] == 50
     html = await (await client.get("/panel/call")).text()
-    assert "Penelepon mungkin tidak bisa berbicara — tekan 5" in html
-    assert "-6.20000, 106.81660" in html and "Prank call" in html
+    assert "Penelepon mungkin tidak bisa berbicara — menekan tombol 5" in html
+    assert "-6.20000, 106.81660" in html and "Panggilan iseng (prank)" in html
 
 
 async def test_ticket_written_after_the_event_is_still_found(client, services):

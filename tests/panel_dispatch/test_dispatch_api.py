@@ -56,7 +56,7 @@ async def test_dispatch_refusals_csrf_role_input_and_state(client, other_client,
     empty = await client.post(url, json={"agencies": [], "instructions": "tetap"}, headers=h(token))
     assert empty.status == 422
     body = await empty.json()
-    assert body["errors"] == {"agencies": "Pilih minimal satu instansi"}
+    assert body["errors"] == {"agencies": "Pilih minimal satu OPD / Instansi"}
     assert body["values"] == {"agencies": [], "instructions": "tetap"}
     unknown = await client.post(url, json={"agencies": ["nasa"], "instructions": "x"}, headers=h(token))
     assert unknown.status == 422

@@ -21,8 +21,8 @@ async def test_board_page_shows_every_section_in_indonesian(client, services):
     response = await client.get("/dispatch")
     assert response.status == 200
     html = await response.text()
-    for text in ("Panggilan menunggu di antrean", "Operator", "Diteruskan, menunggu penugasan",
-                 "Kejadian yang ditugaskan", "Panggilan terputus untuk ditelepon balik"):
+    for text in ("Panggilan menunggu di antrean", "Operator", "Diserahkan ke dispatcher, menunggu diteruskan",
+                 "Kejadian yang sudah diteruskan", "Panggilan terputus untuk ditelepon balik"):
         assert text in html
     assert f'id="escalated-{escalated}"' in html
     assert "085711112222" in html
@@ -57,14 +57,14 @@ async def test_dispatch_form_errors_keep_what_was_typed_and_success_redirects(cl
     response = await client.post(f"{page}/dispatch", data={"csrf_token": token, "instructions": "Bawa tangga"})
     assert response.status == 422
     html = await response.text()
-    assert "Pilih minimal satu instansi" in html
+    assert "Pilih minimal satu OPD / Instansi" in html
     assert ">Bawa tangga</textarea>" in html
     response = await client.post(f"{page}/dispatch", data=[("csrf_token", token), ("agencies", "damkar"),
                                                             ("agencies", "polisi"), ("instructions", "Bawa tangga")],
                                  allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == page
     html = await (await client.get(page)).text()
-    assert "Diteruskan ke instansi" in html  # the flash
+    assert "Diteruskan ke OPD/Instansi" in html  # the flash
     assert 'id="dispatch-damkar" data-status="sent"' in html and 'id="dispatch-polisi"' in html
     assert 'id="agency-damkar"' not in html  # no longer offered
     assert "Jejak audit" in html and "dispatcher" in html
@@ -83,7 +83,7 @@ async def test_close_form_needs_a_reason_before_reports_and_a_refusal_shows_its_
                                 data={"csrf_token": token, "agencies": "damkar", "instructions": "cepat"})
     assert refused.status == 409
     html = await refused.text()
-    assert "Tindakan ini tidak mungkin untuk tiket ini sekarang: a ticket in state &#39;new&#39; cannot go to" in html
+    assert "Tindakan ini tidak bisa dilakukan untuk tiket ini sekarang: a ticket in state &#39;new&#39; cannot go to" in html
     response = await client.post(f"{page}/close", data={"csrf_token": token, "override_reason": "Salah sambung"},
                                  allow_redirects=False)
     assert response.status == 303
@@ -137,7 +137,7 @@ async def test_the_english_switch_applies_to_the_dispatch_pages(client, services
                                  allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/dispatch"
     html = await (await client.get("/dispatch")).text()
-    assert "Escalated, awaiting dispatch" in html and "Diteruskan, menunggu penugasan" not in html
+    assert "Escalated, awaiting dispatch" in html and "Diserahkan ke dispatcher, menunggu diteruskan" not in html
     api = await client.post("/api/dispatch/tickets/1/dispatch", json={"agencies": []},
                             headers={"X-CSRF-Token": token})
     assert (await api.json())["errors"] == {"agencies": "Choose at least one agency"}

@@ -35,14 +35,14 @@ async def test_fragment_shows_every_fix_as_text_and_the_candidate_banner(client,
     response = await client.get(f"/panel/tickets/{ticket_id}/location")
     assert response.status == 200
     html = await response.text()
-    assert "Posisi baru diterima — terima?" in html
+    assert "Ada posisi baru — konfirmasi?" in html
     assert f'id="loc-fix-{sip_id}"' in html and 'data-accepted="true"' in html
     assert "-6.20000, 106.81660" in html and "± 50 m" in html and "SIP (jaringan)" in html
     assert "-6.17539, 106.82715" in html and "± 15 m" in html and "AML (ponsel)" in html
     assert "keyakinan 68%" in html
     assert re.search(r'<span class="loc-age" data-age data-at="[^"]+">(baru saja|1 menit lalu)</span>', html)
-    assert "diterima otomatis (posisi pertama)" in html
-    assert f'name="fix_id" value="{aml_id}"' in html and "Terima posisi ini" in html
+    assert "terkonfirmasi otomatis (posisi pertama)" in html
+    assert f'name="fix_id" value="{aml_id}"' in html and "Konfirmasi posisi ini" in html
     assert html.index(f"loc-fix-{sip_id}") < html.index(f"loc-fix-{aml_id}")  # accepted first
 
 
@@ -70,7 +70,7 @@ async def test_page_has_map_scores_and_manual_form_without_tiles(client, service
     html = await response.text()
     assert f'data-loc-ticket="{ticket_id}"' in html and 'data-tile-url=""' in html
     assert "loc-map loc-plain" in html
-    assert "Tidak ada ubin peta yang dikonfigurasi" in html
+    assert "Peta dasar belum diatur" in html
     assert "-6.20000, 106.81660" in html  # the text is there without any script
     assert "leaflet/leaflet.js" in html and "map.js" in html
     assert 'action="/tickets/%d/location/manual"' % ticket_id in html
@@ -168,7 +168,7 @@ async def test_dispatcher_ticket_page_includes_scores_and_large_map(client, serv
 async def test_dispatcher_board_includes_the_board_map(client, services):
     await login(client, "dispatcher")
     html = await (await client.get("/dispatch")).text()
-    assert 'data-loc-board="/api/location/board"' in html and "Insiden terbuka di peta" in html
+    assert 'data-loc-board="/api/location/board"' in html and "Kejadian terbuka di peta" in html
 
 
 def test_tile_settings_and_csp():
@@ -189,7 +189,7 @@ async def test_tile_url_reaches_the_map(client, services, tile_url):
     await login(client, "op1")
     html = await (await client.get(f"/tickets/{ticket_id}/location")).text()
     assert 'data-tile-url="http://127.0.0.1:9/{z}/{x}/{y}.png"' in html
-    assert "loc-plain" not in html and "Tidak ada ubin peta" not in html
+    assert "loc-plain" not in html and "Peta dasar belum diatur" not in html
 
 
 async def test_openapi_describes_every_location_api_route(client, services):

@@ -228,8 +228,8 @@ def _path_ids_ok(request: web.Request) -> bool:
 @web.middleware
 async def input_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The boundary in front of the CSRF check: path ids in range, forms readable and storable;
-    the router's own 404 and 405 in the API's shape for the API."""
-    from ngcc112.panel.auth import UNSAFE_METHODS, _NO_SESSION_PREFIXES, _prepare_language, error_response, wants_json
+    the router's own 404 and 405 as the panel's translated page (the API's shape on the API)."""
+    from ngcc112.panel.auth import UNSAFE_METHODS, _NO_SESSION_PREFIXES, _prepare_language, error_response
 
     if request.path.startswith(_NO_SESSION_PREFIXES):
         return await handler(request)
@@ -245,8 +245,7 @@ async def input_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
-        if not wants_json(request):
-            raise
+        # The router's refusals, translated like every other page (JSON on the API).
         await _prepare_language(request)
         answer = await error_response(request, exc.status, NOT_FOUND if exc.status == 404 else NOT_ALLOWED,
                                       code="not_found" if exc.status == 404 else "method")
