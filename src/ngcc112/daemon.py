@@ -265,6 +265,8 @@ class CallDaemon:
         link = self.link.status
         return {
             "ami_connected": link.connected,
+            "ami_phase": link.phase.value,
+            "ami_reconnects": link.reconnects,
             "ami_session": link.session,
             "ami_since": link.since.isoformat() if link.since else None,
             "ami_last_error": link.last_error,

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from ngcc112 import names
 from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.events import MemberState
-from ngcc112.ami.link import AmiNotConnected, AmiResponse, LinkStatus
+from ngcc112.ami.link import AmiNotConnected, AmiResponse, LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
 
 QUEUE = names.OPERATOR_QUEUE
@@ -30,7 +30,7 @@ class FakeLink:
     connected_: bool = True
     sent: list[AmiAction] = field(default_factory=list)
     members: dict[str, dict[str, object]] = field(default_factory=dict)
-    status: LinkStatus = field(default_factory=lambda: LinkStatus(connected=True, session=1))
+    status: LinkStatus = field(default_factory=lambda: LinkStatus(phase=LinkPhase.UP, session=1))
     refuse: str | None = None
     silent: bool = False
     listeners: list[object] = field(default_factory=list)
@@ -46,7 +46,7 @@ class FakeLink:
 
     def set_connected(self, up: bool) -> None:
         self.connected_ = up
-        self.status.connected = up
+        self.status.phase = LinkPhase.UP if up else LinkPhase.BACKING_OFF
 
     def _report(self, interface: str, in_queue: bool) -> None:
         if self.silent:

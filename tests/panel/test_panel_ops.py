@@ -26,6 +26,7 @@ async def test_healthz_reports_ami_and_database(client, fake_link):
     not_ready = await client.get("/readyz")
     assert not_ready.status == 503
     assert (await not_ready.json())["ami"]["connected"] is False
+    assert (await not_ready.json())["ami"]["phase"] == "backing_off"
 
 
 async def test_healthz_when_the_database_is_gone(client, services):
@@ -82,6 +83,9 @@ async def test_metrics_in_prometheus_text_format(client, services):
         text = await response.text()
     assert "# TYPE ngcc112_ami_link_up gauge" in text
     assert "ngcc112_ami_link_up 1.0" in text
+    assert 'ngcc112_ami_link_phase{phase="up"} 1.0' in text
+    assert 'ngcc112_ami_link_phase{phase="backing_off"} 0.0' in text
+    assert "ngcc112_ami_reconnects_total 0.0" in text
     assert 'ngcc112_tickets{state="new"} 1.0' in text
     assert "ngcc112_websocket_clients 1.0" in text
     assert "ngcc112_calls_live 0.0" in text

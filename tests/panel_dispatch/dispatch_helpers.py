@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ngcc112.ami.actions import AmiAction
-from ngcc112.ami.link import AmiNotConnected, AmiResponse, LinkStatus
+from ngcc112.ami.link import AmiNotConnected, AmiResponse, LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
 from ngcc112.tickets.models import AuditEntry, Ticket
 
@@ -37,7 +37,7 @@ class OriginateLink:
     connected_: bool = True
     sent: list[AmiAction] = field(default_factory=list)
     refuse: str | None = None
-    status: LinkStatus = field(default_factory=lambda: LinkStatus(connected=True, session=1))
+    status: LinkStatus = field(default_factory=lambda: LinkStatus(phase=LinkPhase.UP, session=1))
     sunk: list[Any] = field(default_factory=list)
     listeners: list[Any] = field(default_factory=list)
 

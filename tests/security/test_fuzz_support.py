@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.events import CallAbandoned, CallArrived, CallConnected, CallEnded, CallQueued, MemberState
-from ngcc112.ami.link import AmiResponse, LinkStatus
+from ngcc112.ami.link import AmiResponse, LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
 from ngcc112.app import Services, build
 from ngcc112.names import OPERATOR_QUEUE
@@ -57,7 +57,7 @@ class QuietLink:
 
     def __init__(self, hub: object) -> None:
         self._hub = hub
-        self.status = LinkStatus(connected=True, session=1)
+        self.status = LinkStatus(phase=LinkPhase.UP, session=1)
         self._members: dict[str, bool] = {}
 
     connected = True

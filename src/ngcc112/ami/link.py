@@ -1,11 +1,18 @@
 """The AMI link: connect, log in, keep alive, reconnect, resync.
 
 One :class:`AmiLink` owns one Asterisk connection at a time and runs as a
-supervisor (after aioesphomeapi's reconnect logic): capped exponential backoff,
-the first failure logged as a warning and repeats at debug level, a Ping
-watchdog that drops a half-open connection after two missed pings, and on
-every (re)connect a resync (``CoreShowChannels`` + ``QueueStatus``) handed to
-the sink as a :class:`Snapshot` in the same ordered stream as live events.
+supervisor (after aioesphomeapi's ``reconnect_logic``): an explicit
+:class:`LinkPhase` that every transition goes through (logged, visible in
+``/readyz`` and ``/metrics``), capped exponential backoff after *any* failure
+but a refused login, the first failure logged as a warning and repeats at
+debug level, a Ping watchdog that drops a half-open connection after two
+missed pings and is itself supervised (a watchdog that dies drops the
+connection instead of leaving it unwatched), and on every (re)connect a resync
+(``CoreShowChannels`` + ``QueueStatus``) handed to the sink as a
+:class:`Snapshot` in the same ordered stream as live events.
+
+Every wait the link makes on its own (the backoff, the watchdog's tick) goes
+through one injected ``sleep``, so tests fire the timers instead of waiting.
 
 The sink is one synchronous callback; it must not block (the daemon puts
 items on a queue consumed by one task).
@@ -15,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import structlog
@@ -108,16 +116,43 @@ def backoff_delay(attempt: int, minimum: float, maximum: float) -> float:
     return min(maximum, minimum * (2 ** max(0, attempt)))
 
 
+class LinkPhase(enum.Enum):
+    """Where the supervisor is. ``connected`` means logged in (resyncing or up)."""
+
+    STARTING = "starting"        #: not tried yet
+    CONNECTING = "connecting"    #: TCP connect and login
+    RESYNCING = "resyncing"      #: logged in, asking Asterisk what it has
+    UP = "up"                    #: logged in and resynced; events flow
+    BACKING_OFF = "backing_off"  #: waiting before the next attempt
+    STOPPED = "stopped"          #: :meth:`AmiLink.stop` was called
+    FAILED = "failed"            #: a fatal error (login refused, unreachable at start)
+
+
+#: The phases in which the link is logged in.
+LOGGED_IN = frozenset({LinkPhase.RESYNCING, LinkPhase.UP})
+
+
 @dataclass(slots=True)
 class LinkStatus:
-    connected: bool = False
+    phase: LinkPhase = LinkPhase.STARTING
+    #: When the link entered ``phase``.
+    phase_since: datetime | None = None
     session: int = 0
+    #: When the current session logged in.
     since: datetime | None = None
     last_error: str = ""
     asterisk_banner: str = ""
     malformed_frames: int = 0
     reconnects: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
+    #: Watchdog tasks that ended on an unexpected error (each dropped its connection).
+    watchdog_failures: int = 0
+
+    @property
+    def connected(self) -> bool:
+        return self.phase in LOGGED_IN
+
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class AmiLink:
@@ -131,12 +166,14 @@ class AmiLink:
         resync_queues: tuple[str, ...] = (),
         startup_attempts: int = 3,
         clock: Callable[[], datetime] | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._settings = settings
         self._sink = sink
         self._resync_queues = resync_queues
         self._startup_attempts = startup_attempts
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._sleep = sleep
         self._protocol: AmiProtocol | None = None
         self._lost: asyncio.Future[Exception | None] | None = None
         self._booted = asyncio.Event()
@@ -155,11 +192,14 @@ class AmiLink:
         """Keep the link up until :meth:`stop`. Raises only for fatal errors.
 
         :class:`AmiAuthError` at any time, and :class:`AmiUnreachableError` when
-        no connection could be made in the first ``startup_attempts`` tries.
+        no connection could be made in the first ``startup_attempts`` tries (a
+        wrong host or port shows at start, not as a daemon that waits forever).
+        Once a session has been up, every other failure is retried.
         """
         attempt = 0
         ever_connected = False
         while not self._stopping:
+            self._enter(LinkPhase.CONNECTING)
             try:
                 await self._session()
                 ever_connected = True
@@ -168,24 +208,35 @@ class AmiLink:
                     break
                 reason = self.status.last_error or "connection closed"
                 self.log.warning("ami.link_lost", reason=reason)
-            except AmiAuthError:
+            except AmiAuthError as exc:
+                self.status.last_error = str(exc)
+                self._enter(LinkPhase.FAILED)
                 raise
-            except (OSError, asyncio.TimeoutError, ConnectionError, AmiError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure but a refused login is retried
                 text = _describe(exc)
                 self.status.last_error = text
                 if not ever_connected and attempt + 1 >= self._startup_attempts:
+                    self._enter(LinkPhase.FAILED)
                     raise AmiUnreachableError(
                         f"cannot reach Asterisk AMI at {self._settings.host}:{self._settings.port}: {text}"
                     ) from None
-                emit = self.log.warning if attempt == 0 else self.log.debug
-                emit("ami.connect_failed", error=text, attempt=attempt + 1)
+                expected = isinstance(exc, (OSError, asyncio.TimeoutError, ConnectionError, AmiError))
+                if not expected:
+                    self.log.exception("ami.session_failed", error=text, attempt=attempt + 1)
+                else:
+                    emit = self.log.warning if attempt == 0 else self.log.debug
+                    emit("ami.connect_failed", error=text, attempt=attempt + 1)
             if self._stopping:
                 break
             delay = backoff_delay(attempt, self._settings.reconnect_min, self._settings.reconnect_max)
             attempt += 1
             self.status.reconnects += 1
+            self._enter(LinkPhase.BACKING_OFF)
             self.log.debug("ami.reconnect_in", seconds=delay)
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
+        self._enter(LinkPhase.STOPPED)
 
     async def stop(self) -> None:
         """Log off politely and close; idempotent."""
@@ -204,7 +255,7 @@ class AmiLink:
     async def send(self, action: AmiAction, timeout: float | None = None) -> AmiResponse:
         """Send one action and wait (bounded) for its complete answer."""
         protocol = self._protocol
-        if protocol is None or protocol.closed or not self.status.connected:
+        if protocol is None or protocol.closed or self.status.phase not in LOGGED_IN:
             raise AmiNotConnected(f"AMI link is down; {action.name} not sent")
         return await self._send_on(protocol, action, timeout)
 
@@ -261,17 +312,18 @@ class AmiLink:
                     f"Asterisk refused the AMI login for user {self._settings.username!r}: "
                     f"{answer.message or answer.response.name}"
                 )
-            self.status = LinkStatus(
-                connected=True, session=session, since=self._clock(),
-                asterisk_banner=protocol.banner or "", reconnects=self.status.reconnects,
-            )
+            self.status.session, self.status.since = session, self._clock()
+            self.status.asterisk_banner = protocol.banner or ""
+            self._enter(LinkPhase.RESYNCING)
             self.log.info("ami.connected", session=session, asterisk=protocol.version)
             self._sink(LinkState(up=True, at=self._clock(), session=session))
             watchdog = self._spawn(self._watchdog(protocol))
+            watchdog.add_done_callback(lambda task: self._watchdog_ended(task, protocol))
             # Asterisk sends FullyBooted right after login when it is up; resync then.
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._booted.wait(), self._settings.action_timeout)
             await self._resync(protocol, session)
+            self._enter(LinkPhase.UP)
             resync_on_boot = self._spawn(self._resync_on_reboot(protocol, session))
             exc = await self._lost
             watchdog.cancel()
@@ -282,9 +334,9 @@ class AmiLink:
             self.status.malformed_frames += protocol.malformed_frames
             if not protocol.closed:
                 protocol.close()
-            was_up = self.status.connected
-            self.status.connected = False
-            if was_up:
+            if self.status.phase in LOGGED_IN:
+                self._enter(LinkPhase.STOPPED if self._stopping else LinkPhase.BACKING_OFF,
+                            reason=self.status.last_error or "connection closed")
                 self._sink(LinkState(up=False, at=self._clock(), session=session,
                                      reason=self.status.last_error))
 
@@ -313,20 +365,42 @@ class AmiLink:
                 self.log.warning("ami.resync_failed", error=_describe(exc))
 
     async def _watchdog(self, protocol: AmiProtocol) -> None:
+        """Every ``ping_interval``: was the last Ping answered? Two misses drop the link."""
         interval = self._settings.ping_interval
         missed = 0
+        pending: asyncio.Future[AmiResponse] | None = None
         while not protocol.closed:
-            await asyncio.sleep(interval)
-            try:
-                await self._send_on(protocol, actions.ping(), timeout=interval)
-                missed = 0
-            except (AmiActionTimeout, ConnectionError):
-                missed += 1
-                self.log.warning("ami.ping_missed", missed=missed)
-                if missed >= 2:
-                    self.status.last_error = "no answer to two pings"
-                    protocol.transport.abort()
-                    return
+            await self._sleep(interval)
+            if pending is not None:
+                answered = pending.done() and not pending.cancelled() and pending.exception() is None
+                if not answered:
+                    pending.cancel()
+                    missed += 1
+                    self.log.warning("ami.ping_missed", missed=missed)
+                    if missed >= 2:
+                        self.status.last_error = "no answer to two pings"
+                        protocol.transport.abort()
+                        return
+                else:
+                    missed = 0
+            pending = asyncio.ensure_future(self._send_on(protocol, actions.ping(), timeout=interval))
+            pending.add_done_callback(_consume)
+
+    def _watchdog_ended(self, task: asyncio.Task[None], protocol: AmiProtocol) -> None:
+        """Supervision: a watchdog that died of a bug must not leave the link unwatched."""
+        if task.cancelled() or task.exception() is None:
+            return
+        self.status.watchdog_failures += 1
+        self.status.last_error = f"watchdog failed: {_describe(task.exception())}"
+        self.log.error("ami.watchdog_failed", error=_describe(task.exception()))
+        if not protocol.closed:
+            protocol.transport.abort()
+
+    def _enter(self, phase: LinkPhase, **why: object) -> None:
+        if phase is self.status.phase:
+            return
+        self.log.debug("ami.link_phase", phase=phase.value, was=self.status.phase.value, **why)
+        self.status.phase, self.status.phase_since = phase, self._clock()
 
     async def _send_on(self, protocol: AmiProtocol, action: AmiAction,
                        timeout: float | None = None,
@@ -355,6 +429,12 @@ class AmiLink:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _consume(future: asyncio.Future[AmiResponse]) -> None:
+    """Retrieve a finished ping's outcome so asyncio never reports it as unhandled."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _describe(exc: BaseException) -> str:

@@ -302,7 +302,8 @@ def _health(request: web.Request, db_ok: bool, db_error: str) -> dict[str, objec
     ready = bool(status["ami_connected"]) and db_ok
     return {
         "status": "ok" if ready else "degraded",
-        "ami": {"connected": status["ami_connected"], "since": status["ami_since"],
+        "ami": {"connected": status["ami_connected"], "phase": status["ami_phase"],
+                "since": status["ami_since"],
                 "last_error": status["ami_last_error"]},
         "database": {"reachable": db_ok, "error": db_error, "backlog": status["db_backlog"]},
         "live_calls": status["live_calls"],

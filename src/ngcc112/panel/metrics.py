@@ -17,11 +17,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ngcc112.addresses import client_address, matching_network
+from ngcc112.ami.link import LinkPhase
 from ngcc112.panel.state import PANEL
 from ngcc112.tickets.states import State
 
 routes = web.RouteTableDef()
 METRICS_REGISTRY = web.AppKey("ngcc112_metrics_registry", CollectorRegistry)
+
+#: Every phase the link can be in, each a label of ngcc112_ami_link_phase.
+LINK_PHASES = tuple(p.value for p in LinkPhase)
 
 
 class PanelCollector:
@@ -37,6 +41,14 @@ class PanelCollector:
         up = GaugeMetricFamily("ngcc112_ami_link_up", "1 when the AMI link to Asterisk is logged in")
         up.add_metric([], 1.0 if s["ami_connected"] else 0.0)
         yield up
+        phase = GaugeMetricFamily("ngcc112_ami_link_phase", "1 for the AMI link's current phase",
+                                  labels=["phase"])
+        for name in LINK_PHASES:
+            phase.add_metric([name], 1.0 if s["ami_phase"] == name else 0.0)
+        yield phase
+        reconnects = CounterMetricFamily("ngcc112_ami_reconnects", "AMI reconnect attempts since start")
+        reconnects.add_metric([], s["ami_reconnects"])
+        yield reconnects
         live = GaugeMetricFamily("ngcc112_calls_live", "112 calls Asterisk currently has")
         live.add_metric([], s["live_calls"])
         yield live
