@@ -107,7 +107,11 @@ class CallTracker:
         extensions: Iterable[str],
         queues: Iterable[str],
         server_name: str = "",
+        strict: bool = False,
     ) -> None:
+        #: Re-raise instead of logging at the error boundaries: for replaying recordings
+        #: in tests, where ``tracker.event_failed`` must never happen.
+        self._strict = strict
         self._context = context
         self._extensions = frozenset(extensions)
         self._queues = frozenset(queues)
@@ -144,6 +148,8 @@ class CallTracker:
         try:
             return handler(message)
         except Exception:  # the error boundary: one bad event must not stop the loop
+            if self._strict:
+                raise
             log.exception("tracker.event_failed", ami_event=message.name,
                           uniqueid=message.get("Uniqueid"), linkedid=message.get("Linkedid"))
             return []
@@ -166,6 +172,8 @@ class CallTracker:
         try:
             return self._resync(at, list(channels))
         except Exception:
+            if self._strict:
+                raise
             log.exception("tracker.resync_failed")
             return []
 
@@ -174,6 +182,8 @@ class CallTracker:
         try:
             return self._resync_queues(at, list(items))
         except Exception:
+            if self._strict:
+                raise
             log.exception("tracker.queue_resync_failed")
             return []
 
