@@ -317,7 +317,7 @@ def _blocklist_line(row, now) -> str:
 
 
 def _check_asterisk(args: argparse.Namespace, settings: Settings) -> int:
-    from ngcc112.checker import main_check
+    from ngcc112.ami.checker import main_check
 
     logs.configure("console", "warning")
     return asyncio.run(main_check(settings))

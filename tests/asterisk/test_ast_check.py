@@ -16,7 +16,7 @@ import socket
 import pytest
 
 from ngcc112 import names
-from ngcc112.checker import (
+from ngcc112.ami.checker import (
     DAEMON_ACTIONS,
     REQUIRED_MODULES,
     CheckResult,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ngcc112.checker import DAEMON_ACTIONS
+from ngcc112.ami.checker import DAEMON_ACTIONS
 
 from .ami_listener import AmiListener
 from .conftest import OPERATOR_QUEUE

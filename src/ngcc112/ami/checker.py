@@ -7,8 +7,9 @@ action the daemon sends, and the operators' phones. Every action has a
 timeout; every failure is a line that says what is wrong and where to fix it,
 never a traceback.
 
-It speaks AMI with its own small reader (the checker sends one action at a
-time and logs in with ``Events: off``), so it has no state to share with the
+It reads frames with its own small sequential reader (one action at a time,
+logged in with ``Events: off``) and parses them with the link's parser
+(:func:`ngcc112.ami.message.parse_frame`), so it shares no state with the
 daemon's link and works while the daemon is running.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ngcc112 import names
+from ngcc112.ami.message import AmiMessage, parse_frame
 from ngcc112.settings import Settings
 
 #: Oldest Asterisk the shipped configuration is written for.
@@ -72,39 +74,6 @@ class AmiError(Exception):
     """The AMI exchange failed: closed, timed out or unreadable."""
 
 
-@dataclass(frozen=True, slots=True)
-class AmiMessage:
-    """One AMI message: its headers in order (a key may repeat)."""
-
-    headers: tuple[tuple[str, str], ...]
-
-    def get(self, key: str, default: str = "") -> str:
-        lowered = key.lower()
-        for name, value in self.headers:
-            if name.lower() == lowered:
-                return value
-        return default
-
-    @property
-    def ok(self) -> bool:
-        return self.get("Response").lower() in ("success", "follows", "goodbye")
-
-
-def parse_message(raw: bytes) -> AmiMessage:
-    """Parse one CRLF-separated AMI message (without its blank terminating line)."""
-    headers = []
-    for line in raw.decode("utf-8", errors="replace").split("\r\n"):
-        if not line:
-            continue
-        key, sep, value = line.partition(":")
-        if not sep:
-            # A line without a colon (old "Follows" output); keep it whole.
-            headers.append(("", line))
-            continue
-        headers.append((key.strip(), value.strip()))
-    return AmiMessage(tuple(headers))
-
-
 class _AmiSession:
     """A minimal, sequential AMI client: one action in flight at a time."""
 
@@ -145,15 +114,19 @@ class _AmiSession:
             pass
 
     async def _read(self) -> AmiMessage:
-        try:
-            raw = await asyncio.wait_for(self._reader.readuntil(b"\r\n\r\n"), self._timeout)
-        except asyncio.TimeoutError:
-            raise AmiError(f"no answer within {self._timeout:g} s") from None
-        except asyncio.IncompleteReadError:
-            raise AmiError("Asterisk closed the connection") from None
-        except (asyncio.LimitOverrunError, OSError) as exc:
-            raise AmiError(f"AMI read failed: {exc}") from None
-        return parse_message(raw[:-4])
+        """The next frame that is an event or a response (anything else is skipped)."""
+        while True:
+            try:
+                raw = await asyncio.wait_for(self._reader.readuntil(b"\r\n\r\n"), self._timeout)
+            except asyncio.TimeoutError:
+                raise AmiError(f"no answer within {self._timeout:g} s") from None
+            except asyncio.IncompleteReadError:
+                raise AmiError("Asterisk closed the connection") from None
+            except (asyncio.LimitOverrunError, OSError) as exc:
+                raise AmiError(f"AMI read failed: {exc}") from None
+            message = parse_frame(raw[:-4].decode("utf-8", errors="replace"))
+            if message is not None:
+                return message
 
     async def _send(self, action: str, fields: dict[str, str]) -> str:
         action_id = f"ngcc-check-{next(self._ids)}"
@@ -176,7 +149,7 @@ class _AmiSession:
         action_id = await self._send(action, fields)
         while True:
             message = await self._read()
-            if message.get("Response") and message.get("ActionID") in (action_id, ""):
+            if message.kind == "response" and message.action_id in (action_id, ""):
                 return message
 
     async def list_action(self, action: str, **fields: str) -> tuple[AmiMessage, list[AmiMessage]]:
@@ -186,12 +159,12 @@ class _AmiSession:
         events: list[AmiMessage] = []
         while True:
             message = await self._read()
-            if message.get("Response") and message.get("ActionID") in (action_id, ""):
+            if message.kind == "response" and message.action_id in (action_id, ""):
                 response = message
-                if not message.ok or message.get("EventList").lower() != "start":
+                if not message.success or message.get("EventList").lower() != "start":
                     return response, events
                 continue
-            if not message.get("Event") or message.get("ActionID") != action_id:
+            if message.kind != "event" or message.action_id != action_id:
                 continue
             if message.get("EventList").lower() == "complete":
                 return response or message, events
@@ -234,7 +207,7 @@ async def check_asterisk(
         login = await session.action(
             "Login", Username=ami.username, Secret=ami.secret, Events="off"
         )
-        if not login.ok:
+        if not login.success:
             results.append(
                 CheckResult(
                     "login",
@@ -271,7 +244,7 @@ async def check_asterisk(
 
 async def _check_version(session: _AmiSession) -> CheckResult:
     response = await session.action("CoreSettings")
-    if not response.ok:
+    if not response.success:
         return CheckResult(
             "Asterisk version",
             False,
@@ -296,7 +269,7 @@ async def _check_modules(session: _AmiSession) -> list[CheckResult]:
     for module in REQUIRED_MODULES:
         response = await session.action("ModuleCheck", Module=module)
         name = f"module {module}"
-        if response.ok:
+        if response.success:
             results.append(CheckResult(name, True, "loaded"))
             continue
         message = response.get("Message")
@@ -313,7 +286,7 @@ async def _check_queues(session: _AmiSession, queues: Iterable[str]) -> list[Che
     for queue in queues:
         name = f"queue {queue}"
         response, events = await session.list_action("QueueSummary", Queue=queue)
-        if not response.ok:
+        if not response.success:
             results.append(
                 CheckResult(name, False, f"QueueSummary failed: {response.get('Message')}")
             )
@@ -346,10 +319,10 @@ async def _check_queues(session: _AmiSession, queues: Iterable[str]) -> list[Che
 async def _check_permissions(session: _AmiSession) -> CheckResult:
     name = "AMI permissions"
     response = await session.action("ListCommands")
-    if not response.ok:
+    if not response.success:
         return CheckResult(name, False, f"ListCommands refused: {response.get('Message')}")
     skip = {"response", "actionid", "message", ""}
-    permitted = {key.lower() for key, _ in response.headers if key.lower() not in skip}
+    permitted = {key for key in response.headers if key not in skip}
     missing = [action for action in DAEMON_ACTIONS if action.lower() not in permitted]
     if missing:
         return CheckResult(
@@ -366,7 +339,7 @@ async def _check_operators(session: _AmiSession, operators: Sequence[str]) -> li
     if not operators:
         return []
     response, events = await session.list_action("DeviceStateList")
-    if not response.ok:
+    if not response.success:
         detail = f"DeviceStateList failed: {response.get('Message')}"
         if "permission" not in detail.lower():
             detail += " (is res_manager_devicestate.so loaded?)"
