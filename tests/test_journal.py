@@ -47,8 +47,8 @@ def sample_events(call_id: str = "1796128134.3") -> list:
 
 def test_every_call_event_type_round_trips() -> None:
     events = sample_events()
-    assert {type(e).__name__ for e in events} | {"CallerIdentified", "OperatorRinging",
-                                                  "OperatorRingNoAnswer"} == set(EVENT_TYPES)
+    assert {e.kind for e in events} | {"caller_identified", "operator_ringing",
+                                       "operator_ring_no_answer"} == set(EVENT_TYPES)
     for event in events:
         assert decode(*encode(event)) == event
 

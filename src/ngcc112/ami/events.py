@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
 class CallEvent:
+    #: The stable name of the event kind in audit rows and the journal; each subclass sets
+    #: its own, so renaming a class never changes stored data.
+    kind: ClassVar[str] = ""
     call_id: str
     at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class CallArrived(CallEvent):
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "call_arrived"
     channel: str
     uniqueid: str
     caller_number: str | None
@@ -32,6 +38,8 @@ class CallArrived(CallEvent):
 class CallerIdentified(CallEvent):
     """Caller ID became known or changed (NewCallerid, dialplan override)."""
 
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "caller_identified"
     caller_number: str | None
     caller_name: str | None
 
@@ -40,11 +48,15 @@ class CallerIdentified(CallEvent):
 class CallVariables(CallEvent):
     """NGCC_* channel variables set by the shipped dialplan (values unescaped)."""
 
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "call_variables"
     variables: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class CallQueued(CallEvent):
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "call_queued"
     queue: str
     position: int | None
     channel: str
@@ -52,6 +64,8 @@ class CallQueued(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class OperatorRinging(CallEvent):
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "operator_ringing"
     queue: str
     interface: str
     member_name: str
@@ -59,6 +73,8 @@ class OperatorRinging(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class OperatorRingNoAnswer(CallEvent):
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "operator_ring_no_answer"
     queue: str
     interface: str
     member_name: str
@@ -69,6 +85,8 @@ class OperatorRingNoAnswer(CallEvent):
 class CallConnected(CallEvent):
     """An operator answered: only ``AgentConnect`` means this."""
 
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "call_connected"
     queue: str
     interface: str
     member_name: str
@@ -79,6 +97,8 @@ class CallConnected(CallEvent):
 class CallAbandoned(CallEvent):
     """The caller left the queue before an operator answered."""
 
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "call_abandoned"
     queue: str
     position: int | None
     waited_seconds: float | None
@@ -88,12 +108,16 @@ class CallAbandoned(CallEvent):
 class CallWithdrawn(CallEvent):
     """The caller was taken out of the queue by ``QueueWithdrawCaller``, not by hanging up."""
 
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "call_withdrawn"
     queue: str
     info: str
 
 
 @dataclass(frozen=True, slots=True)
 class CallerTalking(CallEvent):
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "caller_talking"
     talking: bool
     #: ``ChannelTalkingStop``'s Duration (ms); None on start.
     duration_ms: int | None = None
@@ -101,12 +125,16 @@ class CallerTalking(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class CallerDigit(CallEvent):
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "caller_digit"
     digit: str
     duration_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CallEnded(CallEvent):
+    #: The stable name of this event in audit rows and the journal (data: never rename).
+    kind: ClassVar[str] = "call_ended"
     cause: int | None
     cause_text: str
     #: True when the end was inferred by a resync (it ended while we were away).

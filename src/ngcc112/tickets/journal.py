@@ -31,9 +31,11 @@ from ngcc112.ami.events import CallEvent
 
 #: Every call event type by name: what the journal can hold.
 EVENT_TYPES: dict[str, type[CallEvent]] = {
-    cls.__name__: cls for cls in vars(call_events).values()
+    cls.kind: cls for cls in vars(call_events).values()
     if isinstance(cls, type) and issubclass(cls, CallEvent) and cls is not CallEvent
 }
+#: Journals written before the kinds were explicit hold class names; still read them.
+_LEGACY_NAMES: dict[str, type[CallEvent]] = {cls.__name__: cls for cls in EVENT_TYPES.values()}
 
 
 class JournalError(Exception):
@@ -42,8 +44,8 @@ class JournalError(Exception):
 
 def encode(event: CallEvent) -> tuple[str, str]:
     """(type name, JSON) of a call event."""
-    kind = type(event).__name__
-    if kind not in EVENT_TYPES:
+    kind = event.kind
+    if EVENT_TYPES.get(kind) is not type(event):
         raise TypeError(f"not a journalled call event: {kind}")
     fields: dict[str, Any] = {}
     for item in dataclasses.fields(event):
@@ -60,7 +62,7 @@ def encode(event: CallEvent) -> tuple[str, str]:
 
 def decode(kind: str, payload: str) -> CallEvent:
     """The call event :func:`encode` stored."""
-    cls = EVENT_TYPES.get(kind)
+    cls = EVENT_TYPES.get(kind) or _LEGACY_NAMES.get(kind)
     if cls is None:
         raise JournalError(f"unknown event type in the journal: {kind!r}")
     fields = json.loads(payload)

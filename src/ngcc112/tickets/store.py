@@ -52,11 +52,6 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def _action_name(event: CallEvent) -> str:
-    name = type(event).__name__
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-
-
 class TicketStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
                  publish: Callable[[TicketChanged], None] | None = None) -> None:
@@ -130,7 +125,7 @@ class TicketStore:
             if ticket.state != before:
                 changes["state"] = ticket.state
         audit = AuditEntry(ticket_id=ticket.id, at=event.at, actor=SYSTEM_ACTOR,
-                           action="call_arrived" if opening else _action_name(event),
+                           action="call_arrived" if opening else event.kind,
                            from_state=before, to_state=ticket.state, changes=jsonable(changes))
         session.add(audit)
         if isinstance(event, CallEnded):
