@@ -1,6 +1,6 @@
 """``ngcc112 eval-heuristics``: replay labelled calls through the simulator and score them.
 
-A case file (JSON, in ``tests/data/heuristics/`` by default) holds labelled
+A case file (JSON, in the package's ``routing/cases/`` by default) holds labelled
 cases. Each case is a short story about one number: the calls it places
 (simulator :class:`~ngcc112.sim.calls.CallScript` fields plus ``at``, when
 the call starts, in simulated seconds from the case's start), what the
@@ -74,7 +74,8 @@ MAX_CASE_SECONDS = 600.0
 #: Real seconds the whole replay may take before it is given up (a hang, not a slow machine).
 REPLAY_TIMEOUT = 600.0
 #: The case files shipped with the source tree.
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "tests" / "data" / "heuristics"
+#: The labelled cases shipped with the package (so the tool works from a wheel too).
+DEFAULT_PATH = Path(__file__).resolve().parent / "routing" / "cases"
 
 _CALL_KEYS = {"at", "number", "name", "presentation", "kind", "exten", "talk", "dtmf", "dtmf_at",
               "hangup_after", "verdict"}
