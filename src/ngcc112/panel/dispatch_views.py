@@ -52,7 +52,7 @@ from ngcc112.ami.events import (
 )
 from ngcc112.ami.link import AmiNotConnected
 from ngcc112.hub import Hub, Subscription
-from ngcc112.panel import bodies, labels
+from ngcc112.panel import bodies, form_memory, labels
 from ngcc112.panel.auth import error_response, require
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.live import Client, Clients
@@ -427,6 +427,7 @@ def setup(app: web.Application, panel: Panel, *, targets: SlaTargets | None = No
     state = DispatchState(panel=panel, live=live, callbacks=callbacks, targets=targets, report_tz=report_tz)
     app[DISPATCH] = state
     services.extras["dispatch"] = state
+    form_memory.install(app)
     app.add_routes(routes)
     app.add_routes(dispatch_api.routes)
     app.cleanup_ctx.append(_run_live)
@@ -767,7 +768,7 @@ async def ticket_state_of(request: web.Request, ticket_id: int) -> str | None:
 
 def _page_values(request: web.Request, **values: Any) -> dict[str, Any]:
     return {"dlabels": _Labels, "click_id": secrets.token_urlsafe(12), "error": None, "flash": None,
-            "errors": {}, "values": {}, **values}
+            "errors": {}, "values": {}, "summary": [], **values}
 
 
 class _Labels:
@@ -783,20 +784,44 @@ class _Labels:
 @routes.get("/dispatch", name="dispatch_board")
 @require(DISPATCHER, ADMIN)
 async def board_page(request: web.Request) -> web.StreamResponse:
-    values = _page_values(request, board=await board_data(request), flash=await _flash(request))
+    values = _page_values(request, board=await board_data(request), flash=await _flash(request),
+                          **_page_refusal(request, "/dispatch"))
     return await render(request, "dispatch/board.html", values)
 
 
-async def ticket_page(request: web.Request, ticket_id: int, *, errors: dict[str, str] | None = None,
-                      values: dict[str, Any] | None = None, error: str | None = None,
-                      status: int = 200) -> web.Response:
+#: Where the error summary's link for each form field goes (the field itself, or its group).
+FIELD_ANCHORS = {"agencies": "agencies-error", "instructions": "instructions",
+                 "override_reason": "override_reason"}
+
+
+def error_summary(errors: dict[str, str]) -> list[dict[str, str | None]]:
+    """The page-top summary of a refused form: each (translated) message, linked to its field."""
+    return [{"href": None if key == form_memory.FORM else "#" + FIELD_ANCHORS.get(key, key), "text": text}
+            for key, text in errors.items()]
+
+
+def _ticket_form_key(ticket_id: int) -> str:
+    return f"dispatch-ticket-{ticket_id}"
+
+
+async def ticket_page(request: web.Request, ticket_id: int) -> web.Response:
+    """The ticket page; a form refused just before (kept by :mod:`.form_memory`) shows its errors."""
     try:
         data = await ticket_data(request, ticket_id)
     except dispatching.NotFoundOrForbidden:
         return await render_error(request, 404, request[GETTEXT]("Not found"))
-    page = _page_values(request, data=data, errors=translate_errors(request, errors or {}),
-                        values=values or {}, error=error, flash=await _flash(request))
-    return await render(request, "dispatch/ticket.html", page, status=status)
+    kept = form_memory.recall(request, _ticket_form_key(ticket_id))
+    errors = {k: v for k, v in kept.errors.items() if k != form_memory.FORM} if kept else {}
+    page = _page_values(request, data=data, errors=errors, values=kept.values if kept else {},
+                        flash=await _flash(request), summary=error_summary(kept.errors) if kept else [])
+    return await render(request, "dispatch/ticket.html", page)
+
+
+def refuse_form(request: web.Request, key: str, values: dict[str, Any], errors: dict[str, str],
+                back: str) -> web.HTTPSeeOther:
+    """Post/redirect/get for a refused form: keep what was typed and why, and go back to ``back``."""
+    form_memory.remember(request, key, values, errors)
+    return web.HTTPSeeOther(back)
 
 
 @routes.get("/dispatch/tickets/{ticket_id:\\d+}", name="dispatch_ticket")
@@ -809,11 +834,12 @@ async def ticket_get(request: web.Request) -> web.StreamResponse:
 @require(DISPATCHER)
 async def dispatch_submit(request: web.Request) -> web.StreamResponse:
     ticket_id = int(request.match_info["ticket_id"])
+    page = f"/dispatch/tickets/{ticket_id}"
     form = await request.post()
     chosen = form_list(form, "agencies")
     instructions = str(form.get("instructions", ""))
     values = {"agencies": chosen, "instructions": instructions}
-    errors = validate_dispatch(chosen, instructions)
+    errors = translate_errors(request, validate_dispatch(chosen, instructions))
     if not errors:
         panel = request.app[PANEL]
         try:
@@ -824,25 +850,25 @@ async def dispatch_submit(request: web.Request) -> web.StreamResponse:
         except dispatching.DispatchError as exc:
             errors = {exc.field: exc.translated(request[GETTEXT])}
         except TransitionRefused as exc:
-            return await ticket_page(request, ticket_id, values=values, error=refused_text(request, exc),
-                                     status=409)
+            errors = {form_memory.FORM: refused_text(request, exc)}
     if errors:
-        return await ticket_page(request, ticket_id, errors=errors, values=values, status=422)
+        raise refuse_form(request, _ticket_form_key(ticket_id), values, errors, page)
     await _flash(request, "Dispatched to the agencies")
-    raise web.HTTPSeeOther(f"/dispatch/tickets/{ticket_id}")
+    raise web.HTTPSeeOther(page)
 
 
 @routes.post("/dispatch/tickets/{ticket_id:\\d+}/close")
 @require(DISPATCHER)
 async def close_submit(request: web.Request) -> web.StreamResponse:
     ticket_id = int(request.match_info["ticket_id"])
+    page = f"/dispatch/tickets/{ticket_id}"
     form = await request.post()
     reason = str(form.get("override_reason", ""))
     values = {"override_reason": reason}
     current = await ticket_state_of(request, ticket_id)
     if current is None:
         return await render_error(request, 404, request[GETTEXT]("Not found"))
-    errors = validate_close(needs_override(current), reason)
+    errors = translate_errors(request, validate_close(needs_override(current), reason))
     if not errors:
         panel = request.app[PANEL]
         try:
@@ -853,12 +879,11 @@ async def close_submit(request: web.Request) -> web.StreamResponse:
         except dispatching.DispatchError as exc:
             errors = {exc.field: exc.translated(request[GETTEXT])}
         except TransitionRefused as exc:
-            return await ticket_page(request, ticket_id, values=values, error=refused_text(request, exc),
-                                     status=409)
+            errors = {form_memory.FORM: refused_text(request, exc)}
     if errors:
-        return await ticket_page(request, ticket_id, errors=errors, values=values, status=422)
+        raise refuse_form(request, _ticket_form_key(ticket_id), values, errors, page)
     await _flash(request, "Ticket closed")
-    raise web.HTTPSeeOther(f"/dispatch/tickets/{ticket_id}")
+    raise web.HTTPSeeOther(page)
 
 
 async def place_callback(request: web.Request, ticket_id: int, click_id: str | None
@@ -877,7 +902,8 @@ async def place_callback(request: web.Request, ticket_id: int, click_id: str | N
 @require(OPERATOR, DISPATCHER, ADMIN)
 async def callbacks_page(request: web.Request) -> web.StreamResponse:
     """Abandoned calls to call back: for operators (whose desk is elsewhere) as for dispatchers."""
-    values = _page_values(request, board=await callbacks_data(request), flash=await _flash(request))
+    values = _page_values(request, board=await callbacks_data(request), flash=await _flash(request),
+                          **_page_refusal(request, "/callbacks"))
     return await render(request, "dispatch/callbacks.html", values)
 
 
@@ -887,23 +913,34 @@ async def callback_submit(request: web.Request) -> web.StreamResponse:
     ticket_id = int(request.match_info["ticket_id"])
     form = await request.post()
     result = await place_callback(request, ticket_id, str(form.get("click_id", "")) or None)
-    back = {"board": "/dispatch", "callbacks": "/callbacks"}.get(str(form.get("back", "")),
-                                                                f"/dispatch/tickets/{ticket_id}")
-    if isinstance(result, tuple):
-        status, message, _code = result
-        translate = request[GETTEXT]
-        text = translate(message) if status == 503 else \
-            f"{translate('The callback could not be placed')}: {message}"
-        if request[USER].role != DISPATCHER or back != f"/dispatch/tickets/{ticket_id}":
-            return await render_error(request, status, text)
-        return await ticket_page(request, ticket_id, error=text, status=status)
-    if result.outcome == "refused":
-        text = f"{request[GETTEXT]('The callback could not be placed')}: {result.message}"
-        return await render_error(request, 502, text)
-    await _flash(request, "Callback placed: your softphone rings first")
+    ticket_page_path = f"/dispatch/tickets/{ticket_id}"
+    back = {"board": "/dispatch", "callbacks": "/callbacks"}.get(str(form.get("back", "")), ticket_page_path)
     if request[USER].role != DISPATCHER:
         back = "/callbacks"
+    translate = request[GETTEXT]
+    text = None
+    if isinstance(result, tuple):
+        status, message, _code = result
+        if status == 404:
+            return await render_error(request, 404, translate("Not found"))
+        text = translate(message) if status == 503 else f"{translate('The callback could not be placed')}: {message}"
+    elif result.outcome == "refused":
+        text = f"{translate('The callback could not be placed')}: {result.message}"
+    if text is not None:
+        key = _ticket_form_key(ticket_id) if back == ticket_page_path else _page_form_key(back)
+        raise refuse_form(request, key, {}, {form_memory.FORM: text}, back)
+    await _flash(request, "Callback placed: your softphone rings first")
     raise web.HTTPSeeOther(back)
+
+
+def _page_form_key(path: str) -> str:
+    return f"page-{path}"
+
+
+def _page_refusal(request: web.Request, path: str) -> dict[str, Any]:
+    """A refusal kept for a page without a form of its own (the board, the callbacks page)."""
+    kept = form_memory.recall(request, _page_form_key(path))
+    return {"summary": error_summary(kept.errors) if kept else []}
 
 
 # -- the agency's pages ---------------------------------------------------------------------

@@ -147,6 +147,10 @@
     });
   });
 
+  /* A refused form came back (post/redirect/get): say what was wrong first, where focus is. */
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+
   localTimes(document);
   if (livePages.indexOf(page) < 0) {
     var status = document.getElementById("live-status");
