@@ -92,9 +92,11 @@ _TICKET_RESULT = _json(_ref("DispatchTicket"), "The ticket now, with its dispatc
 
 PATHS: dict[str, Any] = {
     "/api/dispatch/board": {
-        "get": _get("The dispatcher board: waiting calls, operators, escalated tickets, dispatched "
-                    "incidents with each agency's status, abandoned calls to call back; 'overdue' marks "
-                    "what is past its SLA target", _json(_ref("Board"), "Board"), 401, 403),
+        "get": _get("The dispatcher board: what needs the dispatcher first ('attention': awaiting dispatch, "
+                    "an agency that cannot handle, dispatches overdue for acknowledgement or arrival against "
+                    "the [sla] acknowledge / arrival targets), waiting calls, operators, escalated tickets, "
+                    "dispatched incidents with each agency's status, abandoned calls to call back; 'overdue' "
+                    "marks what is past its SLA target", _json(_ref("Board"), "Board"), 401, 403),
     },
     "/api/dispatch/tickets/{ticket_id}": {
         "get": _get("One ticket with every dispatch, its audit trail and what the dispatcher may do",
@@ -251,8 +253,19 @@ SCHEMAS: dict[str, Any] = {
         "can_dispatch": {"type": "boolean"}, "can_close": {"type": "boolean"},
         "needs_override": {"type": "boolean"}, "can_callback": {"type": "boolean"},
         "callback_number": _nullable, "callback_pending": {"type": "boolean"}}},
+    "Attention": {"type": "object", "description": "One thing the dispatcher must act on", "properties": {
+        "kind": {"enum": ["awaiting_dispatch", "cannot_handle", "overdue_acknowledgement", "overdue_arrival"]},
+        "key": _string, "ticket_id": {"type": "integer"}, "category": _nullable, "address": _string,
+        "agency": _nullable, "agency_name": _nullable, "reason": _nullable, "since": _nullable,
+        "seconds": {"type": "number", "nullable": True}, "target_seconds": {"type": "number", "nullable": True},
+        "overdue": {"type": "boolean"}}},
     "Board": {"type": "object", "properties": {
-        "server_time": _string, "ami_connected": {"type": "boolean"}, "targets": {"type": "object"},
+        "server_time": _string, "ami_connected": {"type": "boolean"},
+        "targets": {"type": "object", "description": "Seconds: answer, intake, dispatch, field_handling, "
+                                                     "closing, acknowledge, arrival (null: not judged)"},
+        "attention": {"type": "array", "items": _ref("Attention"),
+                      "description": "Awaiting dispatch, then cannot handle, then overdue acknowledgement, "
+                                     "then overdue arrival; oldest first within each"},
         "waiting": {"type": "array", "items": {"type": "object", "properties": {
             "call_id": _string, "caller_number": _nullable, "priority": {"type": "integer", "nullable": True},
             "wait_seconds": {"type": "number"}, "overdue": {"type": "boolean"}}}},

@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp_jinja2
 import structlog
 from aiohttp import WSMsgType, web
 from sqlalchemy import func, select
@@ -388,6 +389,8 @@ class DispatchState:
     targets: SlaTargets = DEFAULT_TARGETS
     report_tz: str = DEFAULT_REPORT_TZ
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The board's clock (aware UTC); tests put their own.
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
 
 DISPATCH = web.AppKey("ngcc112_dispatch", DispatchState)
@@ -428,11 +431,31 @@ def setup(app: web.Application, panel: Panel, *, targets: SlaTargets | None = No
     app[DISPATCH] = state
     services.extras["dispatch"] = state
     form_memory.install(app)
+    env = aiohttp_jinja2.get_env(app)
+    env.globals["center_tz"] = report_tz
+    env.filters["local_time"] = local_time
     app.add_routes(routes)
     app.add_routes(dispatch_api.routes)
     app.cleanup_ctx.append(_run_live)
     app.on_shutdown.append(_close_websockets)
     return state
+
+
+# -- times in the center's zone ---------------------------------------------------------------
+
+
+def local_time(value: datetime | str | None, tz: str = DEFAULT_REPORT_TZ) -> str:
+    """A moment as the center reads it: ``2026-12-01 19:05:03 WIB`` (its zone's own abbreviation)."""
+    if value is None or value == "":
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:  # stored naive (SQLite) means UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        local = moment.astimezone(zone(tz))
+    except ReportError:
+        local = moment.astimezone(timezone.utc)
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
 
 
 # -- SLA on the board -----------------------------------------------------------------------
@@ -511,7 +534,7 @@ async def board_data(request: web.Request) -> dict[str, Any]:
     sessions = panel.services.sessions
     translate = panel.catalogs[request[LANG]]
     targets = state.targets
-    now = datetime.now(timezone.utc)
+    now = state.now()
 
     waiting = []
     wait_target = answer_target(targets)
@@ -565,19 +588,83 @@ async def board_data(request: web.Request) -> dict[str, Any]:
         else:
             stage, since = Stage.FIELD_HANDLING, seen.get(State.DISPATCHED.value)
         seconds, target = _age(since, now), targets.target(stage)
+        summaries = [_judged(dispatching.dispatch_summary(v), v, targets, now)
+                     for v in sorted(views, key=lambda v: v.id)]
         item.update(jsonable({
             "dispatched_at": seen.get(State.DISPATCHED.value), "reported_at": seen.get(State.REPORTED.value),
             "stage": stage.value, "since": since, "stage_seconds": seconds, "target_seconds": target,
-            "overdue": _overdue(seconds, target),
-            "dispatches": [dispatching.dispatch_summary(v) for v in sorted(views, key=lambda v: v.id)]}))
+            "overdue": _overdue(seconds, target) or any(d["ack_overdue"] or d["arrival_overdue"] for d in summaries),
+            "cannot_handle": any(d["status"] == CANNOT_HANDLE for d in summaries),
+            "dispatches": summaries}))
         incidents.append(item)
 
+    escalated.sort(key=lambda item: (item["escalated_at"] or "", item["id"]))  # longest waiting first
     callbacks = await _callback_items(state, abandoned)
-    return {"server_time": now.isoformat(), "waiting": waiting, "operators": operators,
+    return {"server_time": now.isoformat(), "attention": needs_action(escalated, incidents),
+            "waiting": waiting, "operators": operators,
             "escalated": escalated, "incidents": incidents, "callbacks": callbacks,
             "ami_connected": panel.services.daemon.link.connected,
             "targets": {"answer": wait_target, "intake": targets.intake, "dispatch": targets.dispatch,
-                        "field_handling": targets.field_handling, "closing": targets.closing}}
+                        "field_handling": targets.field_handling, "closing": targets.closing,
+                        "acknowledge": targets.acknowledge, "arrival": targets.arrival}}
+
+
+CANNOT_HANDLE = dispatching.DispatchStatus.CANNOT_HANDLE.value
+#: Dispatch statuses still waiting for the agency to arrive.
+_NOT_ARRIVED = frozenset({dispatching.DispatchStatus.SENT.value, dispatching.DispatchStatus.ACKNOWLEDGED.value,
+                          dispatching.DispatchStatus.EN_ROUTE.value})
+#: What needs the dispatcher, most urgent kind first: the board lists them in this order.
+ATTENTION_KINDS = ("awaiting_dispatch", "cannot_handle", "overdue_acknowledgement", "overdue_arrival")
+ATTENTION_LABELS = {
+    "awaiting_dispatch": N_("Awaiting dispatch"),
+    "cannot_handle": N_("Agency cannot handle"),
+    "overdue_acknowledgement": N_("Not acknowledged in time"),
+    "overdue_arrival": N_("Not on scene in time"),
+}
+
+
+def _judged(summary: dict[str, Any], view: dispatching.DispatchView, targets: SlaTargets,
+            now: datetime) -> dict[str, Any]:
+    """One dispatch with its clocks against the agency targets (from the moment it was sent)."""
+    seconds = _age(view.sent_at, now)
+    ack = view.status == dispatching.DispatchStatus.SENT.value and _overdue(seconds, targets.acknowledge)
+    arrival = view.status in _NOT_ARRIVED and _overdue(seconds, targets.arrival)
+    return {**summary, "sent_seconds": seconds, "acknowledge_target": targets.acknowledge,
+            "arrival_target": targets.arrival, "ack_overdue": ack, "arrival_overdue": arrival}
+
+
+def needs_action(escalated: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Everything waiting for the dispatcher, in :data:`ATTENTION_KINDS` order, oldest first in each.
+
+    A dispatch both unacknowledged and late on arrival is listed once, as unacknowledged.
+    """
+    found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ATTENTION_KINDS}
+    for ticket in escalated:
+        found["awaiting_dispatch"].append({
+            "kind": "awaiting_dispatch", "key": f"ticket-{ticket['id']}", "ticket_id": ticket["id"],
+            "category": ticket["category"], "address": ticket["address"], "agency": None, "agency_name": None,
+            "reason": None, "since": ticket["escalated_at"], "seconds": ticket["wait_seconds"],
+            "target_seconds": ticket["target_seconds"], "overdue": ticket["overdue"]})
+    for ticket in incidents:
+        for d in ticket["dispatches"]:
+            if d["status"] == CANNOT_HANDLE:
+                kind, target, since = "cannot_handle", None, d["finished_at"] or d["sent_at"]
+            elif d["ack_overdue"]:
+                kind, target, since = "overdue_acknowledgement", d["acknowledge_target"], d["sent_at"]
+            elif d["arrival_overdue"]:
+                kind, target, since = "overdue_arrival", d["arrival_target"], d["sent_at"]
+            else:
+                continue
+            found[kind].append({
+                "kind": kind, "key": f"{kind}-{d['id']}", "ticket_id": ticket["id"],
+                "category": ticket["category"], "address": ticket["address"], "agency": d["agency"],
+                "agency_name": d["agency_name"], "reason": d["reason"], "since": since,
+                "seconds": d["sent_seconds"] if kind != "cannot_handle" else None,
+                "target_seconds": target, "overdue": kind != "cannot_handle"})
+    ordered = []
+    for kind in ATTENTION_KINDS:
+        ordered.extend(sorted(found[kind], key=lambda item: (item["since"] or "", item["ticket_id"])))
+    return ordered
 
 
 async def _abandoned(session: AsyncSession, now: datetime) -> list[Ticket]:
@@ -776,6 +863,7 @@ class _Labels:
 
     DISPATCH_STATUS = DISPATCH_STATUS_LABELS
     STAGE = STAGE_LABELS
+    ATTENTION = ATTENTION_LABELS
     AUDIT_ACTION = AUDIT_ACTION_LABELS
     AGENCY_KIND = AGENCY_KIND_LABELS
     CALLBACK = CALLBACK_LABELS
