@@ -39,6 +39,20 @@ _RANGE = [
     {"name": "tz", "in": "query", "schema": {"type": "string", "default": "Asia/Jakarta"},
      "description": "IANA time zone the days and hours are counted in"},
 ]
+_SEARCH = [
+    {"name": "number", "in": "query", "schema": {"type": "string", "maxLength": 32, "pattern": "^[0-9+ -]*$"},
+     "description": "Part of the caller's number"},
+    {"name": "state", "in": "query", "schema": {"type": "string"}, "description": "A ticket state (e.g. closed)"},
+    {"name": "verdict", "in": "query", "schema": {"type": "string"},
+     "description": "normal, ghost, prank or information"},
+    {"name": "agency", "in": "query", "schema": {"type": "string"},
+     "description": "An agency code: tickets dispatched to it"},
+    {"name": "start", "in": "query", "schema": _DAY,
+     "description": "First day of arrival (the center's time zone), included"},
+    {"name": "end", "in": "query", "schema": _DAY,
+     "description": "Last day of arrival (the center's time zone), included"},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+]
 _TEXT = {
     400: "The body is not a JSON object", 401: "Not logged in",
     403: "Wrong role, or missing or wrong CSRF token",
@@ -97,6 +111,15 @@ PATHS: dict[str, Any] = {
                     "the [sla] acknowledge / arrival targets), waiting calls, operators, escalated tickets, "
                     "dispatched incidents with each agency's status, abandoned calls to call back; 'overdue' "
                     "marks what is past its SLA target", _json(_ref("Board"), "Board"), 401, 403),
+    },
+    "/api/dispatch/tickets": {
+        "get": _get("Find tickets: every filter optional, newest first, 50 a page (as /dispatch/tickets; "
+                    "the same filters give /dispatch/tickets.csv, one row per ticket)",
+                    _json({"type": "object", "properties": {
+                        "tickets": {"type": "array", "items": _ref("TicketFound")},
+                        "total": {"type": "integer"}, "page": {"type": "integer"}, "pages": {"type": "integer"},
+                        "page_size": {"type": "integer"}}}, "One page of tickets"),
+                    401, 403, params=_SEARCH, invalid=True),
     },
     "/api/dispatch/tickets/{ticket_id}": {
         "get": _get("One ticket with every dispatch, its audit trail and what the dispatcher may do",
@@ -243,6 +266,10 @@ SCHEMAS: dict[str, Any] = {
         "acknowledged_by": _nullable, "en_route_at": _nullable, "on_scene_at": _nullable,
         "finished_at": _nullable, "reason": _nullable, "report": _nullable, "reported_at": _nullable,
         "reported_by": _nullable}},
+    "TicketFound": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "arrived_at": _string, "arrived_local": _string, "caller_number": _nullable,
+        "state": _string, "verdict": _nullable, "category": _nullable,
+        "agencies": {"type": "array", "items": _string}, "closed_at": _nullable, "closed_reason": _nullable}},
     "AuditEntry": {"type": "object", "properties": {
         "at": _string, "actor": _string, "action": _string, "from_state": _nullable, "to_state": _nullable,
         "changes": {"type": "object"}}},

@@ -54,6 +54,7 @@ from ngcc112.ami.events import (
 from ngcc112.ami.link import AmiNotConnected
 from ngcc112.hub import Hub, Subscription
 from ngcc112.panel import bodies, form_memory, labels
+from ngcc112.panel import ticket_search as ticket_search_mod
 from ngcc112.panel.auth import error_response, require
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.live import Client, Clients
@@ -1019,6 +1020,67 @@ async def callback_submit(request: web.Request) -> web.StreamResponse:
         raise refuse_form(request, key, {}, {form_memory.FORM: text}, back)
     await _flash(request, "Callback placed: your softphone rings first")
     raise web.HTTPSeeOther(back)
+
+
+# -- finding tickets -----------------------------------------------------------------------
+
+
+async def ticket_search(request: web.Request) -> tuple[ticket_search_mod.TicketQuery | None, dict[str, str],
+                                                       dict[str, str], list[dict[str, str]]]:
+    """The search's query from the request's GET parameters: (query or None, errors, values, agencies)."""
+    state = request.app[DISPATCH]
+    agencies = [{"code": a.code, "name": a.name}
+                for a in await agency_admin.list_agencies(state.panel.services.sessions)]
+    query, errors, values = ticket_search_mod.parse_ticket_query(
+        request.query, {a["code"] for a in agencies}, state.report_tz)
+    return query, errors, values, agencies
+
+
+def _when(request: web.Request) -> Callable[[datetime | None], str]:
+    tz = request.app[DISPATCH].report_tz
+    return lambda moment: local_time(moment, tz)
+
+
+def _search_link(values: dict[str, str], **changes: Any) -> str:
+    wanted = {k: v for k, v in {**values, **changes}.items() if v not in ("", None) and not (k == "page" and str(v) == "1")}
+    return "?" + urlencode(wanted) if wanted else ""
+
+
+@routes.get("/dispatch/tickets", name="dispatch_tickets")
+@require(DISPATCHER, ADMIN)
+async def tickets_page(request: web.Request) -> web.StreamResponse:
+    """Every ticket, searched and filtered (number, state, verdict, agency, days), a page at a time."""
+    query, errors, values, agencies = await ticket_search(request)
+    found = None
+    if query is not None:
+        found = await ticket_search_mod.search_tickets(request.app[DISPATCH].panel.services.sessions, query)
+    translated = translate_errors(request, errors)
+    links = {}
+    if found is not None:
+        links = {"csv": "/dispatch/tickets.csv" + _search_link(values, page=""),
+                 "previous": _search_link(values, page=found.page - 1) or "?" if found.page > 1 else None,
+                 "next": _search_link(values, page=found.page + 1) if found.page < found.pages else None}
+    return await render(request, "dispatch/tickets.html", _page_values(
+        request, found=found, rows=[ticket_search_mod.row_json(r, _when(request)) for r in found.rows] if found else [],
+        errors=translated, values=values, agencies=agencies, links=links,
+        summary=error_summary({k: v for k, v in translated.items()}), page_size=ticket_search_mod.PAGE_SIZE),
+        status=422 if errors else 200)
+
+
+@routes.get("/dispatch/tickets.csv")
+@require(DISPATCHER, ADMIN)
+async def tickets_csv(request: web.Request) -> web.StreamResponse:
+    """The tickets the search finds (every page), one CSV row each."""
+    query, errors, _values, _agencies = await ticket_search(request)
+    if query is None:
+        return await tickets_page(request)
+    rows = await ticket_search_mod.all_matching(request.app[DISPATCH].panel.services.sessions, query)
+    text = ticket_search_mod.tickets_csv(rows, request[GETTEXT], _when(request))
+    response = web.Response(text=text, content_type="text/csv", charset="utf-8")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    response.headers["Content-Disposition"] = f'attachment; filename="ngcc112-tickets-{stamp}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _page_form_key(path: str) -> str:
