@@ -272,7 +272,13 @@ SCHEMAS: dict[str, Any] = {
         "agencies": {"type": "array", "items": _string}, "closed_at": _nullable, "closed_reason": _nullable}},
     "AuditEntry": {"type": "object", "properties": {
         "at": _string, "actor": _string, "action": _string, "from_state": _nullable, "to_state": _nullable,
-        "changes": {"type": "object"}}},
+        "changes": {"type": "object"},
+        "at_local": {"type": "string", "description": "In the center's time zone, e.g. 2026-12-01 19:05:03 WIB"},
+        "action_label": {"type": "string", "description": "The action in the reader's language"},
+        "actor_role": {"type": "string", "nullable": True, "description": "null: an automatic actor"},
+        "actor_label": _string,
+        "details": {"type": "array", "description": "changes as translated key: value text", "items": {
+            "type": "object", "properties": {"key": _string, "label": _string, "text": _string}}}}},
     "DispatchTicket": {"type": "object", "properties": {
         "ticket": _ref("Ticket"), "dispatches": {"type": "array", "items": _ref("Dispatch")},
         "audit": {"type": "array", "items": _ref("AuditEntry")},

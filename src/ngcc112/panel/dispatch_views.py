@@ -114,8 +114,22 @@ STAGE_LABELS = {
     "field_handling": N_("Field handling"),
     "closing": N_("Closing"),
 }
+#: Every action an audit row can name (store: one per call event; intake, triage, dispatch,
+#: callbacks, locations, backfill): a test checks this against the code that writes them.
 AUDIT_ACTION_LABELS = {
     "call_arrived": N_("Call arrived"),
+    "caller_identified": N_("Caller identified"),
+    "call_variables": N_("Call details from Asterisk"),
+    "call_queued": N_("Call queued"),
+    "operator_ringing": N_("Operator's phone ringing"),
+    "operator_ring_no_answer": N_("Operator did not answer"),
+    "call_connected": N_("Call answered by an operator"),
+    "call_abandoned": N_("Caller hung up before an answer"),
+    "call_withdrawn": N_("Call left the queue"),
+    "caller_talking": N_("Caller speaking"),
+    "caller_digit": N_("Caller pressed a key"),
+    "call_ended": N_("Call ended"),
+    "recovered": N_("Recovered from Asterisk's call records"),
     "dispatch": N_("Dispatched"),
     "acknowledge": N_("Acknowledged"),
     "dispatch_status": N_("Status update"),
@@ -127,6 +141,79 @@ AUDIT_ACTION_LABELS = {
     "escalate": N_("Escalated"),
     "intake_saved": N_("Intake saved"),
     "scored": N_("Scored"),
+    "location_fix": N_("Position received"),
+    "location_accepted": N_("Position accepted"),
+    "aml_received": N_("AML message received"),
+}
+#: The audit rows' detail keys, as the dispatcher reads them (others are shown with spaces for '_').
+AUDIT_KEY_LABELS = {
+    "caller_number": N_("Number"),
+    "caller_name": N_("Name"),
+    "caller_presentation": N_("Number shown"),
+    "channel": N_("Channel"),
+    "exten": N_("Dialled number"),
+    "variables": N_("Call details"),
+    "queue": N_("Queue"),
+    "queue_position": N_("Place in the queue"),
+    "queue_priority": N_("Queue priority"),
+    "queued_at": N_("Queued"),
+    "arrived_at": N_("Arrived"),
+    "ringing_at": N_("Ringing since"),
+    "ringing_interface": N_("Ringing phone"),
+    "answered_at": N_("Answered"),
+    "operator_interface": N_("Operator's phone"),
+    "operator_name": N_("Operator"),
+    "waited_seconds": N_("Waited (seconds)"),
+    "ended_at": N_("Ended"),
+    "hangup_cause": N_("Hang-up cause"),
+    "hangup_cause_text": N_("Hang-up cause"),
+    "abandoned": N_("Hung up before an answer"),
+    "abandoned_at": N_("Hung up"),
+    "withdrawn": N_("Left the queue"),
+    "caller_talked_at": N_("Caller spoke"),
+    "silent_digit": N_("Key pressed"),
+    "silent_digit_at": N_("Key pressed at"),
+    "state": N_("State"),
+    "verdict": N_("Verdict"),
+    "category": N_("Category"),
+    "classified_at": N_("Classified"),
+    "closed_at": N_("Closed"),
+    "ghost_score": N_("Ghost score"),
+    "prank_score": N_("Prank score"),
+    "score_reasons": N_("Reasons"),
+    "intake": N_("Intake"),
+    "note": N_("Note"),
+    "address": N_("Address"),
+    "description": N_("Description"),
+    "latitude": N_("Latitude"),
+    "longitude": N_("Longitude"),
+    "caller_waiting": N_("Caller still on the line"),
+    "dispatches": N_("Agencies"),
+    "dispatch": N_("Dispatch"),
+    "agency": N_("Agency"),
+    "instructions": N_("Instructions"),
+    "status": N_("Status"),
+    "reason": N_("Reason"),
+    "report": N_("Field report"),
+    "on_behalf_of": N_("On behalf of"),
+    "acknowledged_at": N_("Acknowledged"),
+    "acknowledged_by": N_("Acknowledged by"),
+    "override_reason": N_("Reason for closing now"),
+    "unreported": N_("Not reported"),
+    "number": N_("Number"),
+    "interface": N_("Softphone"),
+    "outcome": N_("Outcome"),
+    "result": N_("Result"),
+    "reason_text": N_("Meaning"),
+    "message": N_("Message"),
+    "fix_id": N_("Position"),
+    "source": N_("Source"),
+    "radius_m": N_("Accuracy (m)"),
+    "confidence_pct": N_("Confidence (%)"),
+    "method": N_("Method"),
+    "time": N_("Measured"),
+    "doubts": N_("Doubts"),
+    "errors": N_("Errors"),
 }
 CALLBACK_LABELS = {
     "queued": N_("Queued"),
@@ -173,6 +260,9 @@ MESSAGES = (
     N_("Your role may not do this"),
     N_("Please log in"),
     N_("Not found"),
+    N_("Yes"),
+    N_("No"),
+    N_("System"),
 )
 
 
@@ -700,10 +790,82 @@ async def callbacks_data(request: web.Request) -> dict[str, Any]:
             "ami_connected": state.panel.services.daemon.link.connected}
 
 
-def _audit_view(entry: AuditEntry) -> dict[str, Any]:
-    return jsonable({"at": entry.at, "actor": entry.actor, "action": entry.action,
-                     "from_state": entry.from_state, "to_state": entry.to_state,
-                     "changes": entry.changes or {}})
+_ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([+-][0-9]{2}:[0-9]{2}|Z)?")
+#: Values shown through a label table, by the key they come under.
+_VALUE_LABELS = {"status": DISPATCH_STATUS_LABELS, "state": labels.STATE_LABELS, "verdict": labels.VERDICT_LABELS,
+                 "category": labels.CATEGORY_LABELS, "outcome": CALLBACK_LABELS, "result": CALLBACK_LABELS}
+
+
+class AuditReader:
+    """An audit row as the dispatcher reads it: translated labels, local times, key: value details."""
+
+    def __init__(self, translate: Callable[[str], str], tz: str, roles: dict[str, str]) -> None:
+        self.translate, self.tz, self.roles = translate, tz, roles
+
+    def key(self, key: str, *, nested: bool = False) -> str:
+        """A known key translated; another top-level one spelled out; a nested one (a channel
+        variable, an intake field of its own) as it is."""
+        label = AUDIT_KEY_LABELS.get(key)
+        if label:
+            return self.translate(label)
+        return key if nested else key.replace("_", " ").capitalize()
+
+    def value(self, key: str, value: Any) -> str:
+        t = self.translate
+        if value is None or value == "" or value == [] or value == {}:
+            return "—"
+        if isinstance(value, bool):
+            return t("Yes") if value else t("No")
+        if isinstance(value, float):
+            return f"{value:.2f}".rstrip("0").rstrip(".")
+        if isinstance(value, str):
+            table = _VALUE_LABELS.get(key)
+            if table is not None and value in table:
+                return t(table[value])
+            if _ISO_MOMENT.fullmatch(value):
+                return local_time(value, self.tz)
+            return value
+        if isinstance(value, dict):
+            if set(value) == {"from", "to"}:
+                return f"{self.value(key, value['from'])} → {self.value(key, value['to'])}"
+            return ", ".join(f"{self.key(k, nested=True)}: {self.value(k, v)}" for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return "; ".join(self.value(key, item) for item in value)
+        return str(value)
+
+    def actor_role(self, actor: str) -> str:
+        role = self.roles.get(actor)
+        return self.translate(labels.ROLE_LABELS[role]) if role in labels.ROLE_LABELS else self.translate("System")
+
+    def row(self, entry: AuditEntry) -> dict[str, Any]:
+        changes = entry.changes or {}
+        view = jsonable({"at": entry.at, "actor": entry.actor, "action": entry.action,
+                         "from_state": entry.from_state, "to_state": entry.to_state, "changes": changes})
+        label = AUDIT_ACTION_LABELS.get(entry.action)
+        view.update({"at_local": local_time(entry.at, self.tz),
+                     "action_label": self.translate(label) if label else entry.action.replace("_", " "),
+                     "actor_role": self.roles.get(entry.actor), "actor_label": self.actor_role(entry.actor),
+                     "details": [{"key": k, "label": self.key(k), "text": self.value(k, jsonable(v))}
+                                 for k, v in changes.items() if k != "state"]})
+        return view
+
+
+async def actor_roles(sessions: async_sessionmaker[AsyncSession], actors: set[str]) -> dict[str, str]:
+    """The role of each actor who is a user (automatic actors — Asterisk, triage, AML — are not)."""
+    if not actors:
+        return {}
+    async with sessions() as session:
+        return dict((await session.execute(select(User.username, User.role)
+                                           .where(User.username.in_(actors)))).tuples().all())
+
+
+async def audit_trail(request: web.Request, ticket_id: int) -> list[dict[str, Any]]:
+    state = request.app[DISPATCH]
+    services = state.panel.services
+    entries = await services.store.audit(ticket_id)
+    roles = await actor_roles(services.sessions, {e.actor for e in entries})
+    reader = AuditReader(request[GETTEXT], state.report_tz, roles)
+    return [reader.row(e) for e in entries]
 
 
 async def ticket_data(request: web.Request, ticket_id: int) -> dict[str, Any]:
@@ -729,7 +891,7 @@ async def ticket_data(request: web.Request, ticket_id: int) -> dict[str, Any]:
     return {
         "ticket": view,
         "dispatches": dispatches,
-        "audit": [_audit_view(a) for a in await panel.services.store.audit(ticket.id)],
+        "audit": await audit_trail(request, ticket.id),
         "agencies": offered,
         "can_dispatch": can_dispatch and bool(offered),
         "can_close": can_close,
