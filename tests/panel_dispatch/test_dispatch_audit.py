@@ -90,3 +90,16 @@ async def test_the_ticket_page_shows_the_trail_translated_and_in_local_time(clie
     [row] = [a for a in data["audit"] if a["action"] == "call_variables"]
     assert row["at_local"] == "2026-12-01 19:05:03 WIB" and row["action_label"] == "Rincian panggilan dari Asterisk"
     assert row["changes"] == {"variables": {"NGCC112_TRUNK": "pstn"}}  # the raw record stays in the API
+
+
+async def test_a_position_typed_by_the_dispatcher_says_so(client, services):
+    ticket = await make_ticket(services)
+    token = await login(client, "dispatcher")
+    response = await client.post(f"/api/tickets/{ticket}/location/manual",
+                                 json={"latitude": -6.9147, "longitude": 107.6098, "address": "Alun-alun"},
+                                 headers={"X-CSRF-Token": token})
+    assert response.status == 200, await response.text()
+    html = await (await client.get(f"/panel/tickets/{ticket}/location")).text()
+    assert '<span class="loc-source" data-source="manual">Diketik dispatcher</span>' in html
+    assert '<span class="loc-typed-by muted">(dispatcher)</span>' in html
+    assert "Diketik operator" not in html
