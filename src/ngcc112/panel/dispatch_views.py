@@ -1042,7 +1042,7 @@ async def board_page(request: web.Request) -> web.StreamResponse:
 
 #: Where the error summary's link for each form field goes (the field itself, or its group).
 FIELD_ANCHORS = {"agencies": "agencies-error", "instructions": "instructions",
-                 "override_reason": "override_reason"}
+                 "override_reason": "override_reason", "page": "page-error"}
 
 
 def error_summary(errors: dict[str, str]) -> list[dict[str, str | None]]:
@@ -1204,7 +1204,8 @@ def _when(request: web.Request) -> Callable[[datetime | None], str]:
 
 
 def _search_link(values: dict[str, str], **changes: Any) -> str:
-    wanted = {k: v for k, v in {**values, **changes}.items() if v not in ("", None) and not (k == "page" and str(v) == "1")}
+    wanted = {k: v for k, v in {**values, **changes}.items()
+              if v not in ("", None) and not (k == "page" and str(v) == "1")}
     return "?" + urlencode(wanted) if wanted else ""
 
 
@@ -1225,7 +1226,7 @@ async def tickets_page(request: web.Request) -> web.StreamResponse:
     return await render(request, "dispatch/tickets.html", _page_values(
         request, found=found, rows=[ticket_search_mod.row_json(r, _when(request)) for r in found.rows] if found else [],
         errors=translated, values=values, agencies=agencies, links=links,
-        summary=error_summary({k: v for k, v in translated.items()}), page_size=ticket_search_mod.PAGE_SIZE),
+        summary=error_summary(translated), page_size=ticket_search_mod.PAGE_SIZE),
         status=422 if errors else 200)
 
 
