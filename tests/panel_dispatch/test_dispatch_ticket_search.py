@@ -110,7 +110,7 @@ async def test_the_csv_has_one_row_per_ticket_and_no_formulas(client, services):
     assert by_id[str(old)][1].endswith(" WIB") and by_id[str(old)][4] == "Ghost call"  # the panel calls it so in Indonesian too
     everything = list(csv.reader(io.StringIO(await (await client.get("/dispatch/tickets.csv")).text())))
     [fire_row] = [r for r in everything if r[0] == str(fire)]
-    assert fire_row[6] == "Damkar" or "Damkar" in fire_row[6]
+    assert fire_row[6] == "Damkar (Pemadam Kebakaran dan Penyelamatan)"
 
 
 async def test_only_staff_find_tickets(client, other_client, services):
