@@ -58,6 +58,10 @@ async def test_overdue_acknowledgement_and_arrival_follow_the_targets_on_an_inje
     assert 'class="attention attention-overdue_arrival"' in html
     assert "Belum tiba di lokasi tepat waktu" in row[:row.index("</tr>")]
     assert "Belum dikonfirmasi tepat waktu" in html
+    page = await (await client.get(f"/dispatch/tickets/{first}")).text()
+    row = page[page.index('id="dispatch-damkar"'):]
+    row = row[:row.index("</tr>")]
+    assert 'class="status-sent late"' in row and "Belum dikonfirmasi tepat waktu" in row
 
 
 async def test_the_board_puts_awaiting_dispatch_first_then_cannot_handle_then_overdue(
@@ -94,6 +98,10 @@ async def test_the_board_puts_awaiting_dispatch_first_then_cannot_handle_then_ov
     incident = html[html.index(f'id="incident-{refused}"'):]
     assert 'class="dispatch-status status-cannot_handle"' in incident[:incident.index("</tr>")]
     assert f'data-action-key="ticket-{waiting}"' in html  # what the page's beep listens for
+    page = await (await client.get(f"/dispatch/tickets/{refused}")).text()
+    row = page[page.index('id="dispatch-damkar"'):]
+    row = row[:row.index("</tr>")]
+    assert 'class="status-cannot_handle"' in row and "Tidak dapat menangani" in row and "Mobil tangga rusak" in row
 
 
 def test_local_time_is_the_centers_zone_with_its_abbreviation():

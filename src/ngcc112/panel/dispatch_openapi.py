@@ -265,7 +265,12 @@ SCHEMAS: dict[str, Any] = {
         "instructions": _string, "sent_at": _string, "sent_by": _string, "acknowledged_at": _nullable,
         "acknowledged_by": _nullable, "en_route_at": _nullable, "on_scene_at": _nullable,
         "finished_at": _nullable, "reason": _nullable, "report": _nullable, "reported_at": _nullable,
-        "reported_by": _nullable}},
+        "reported_by": _nullable,
+        "sent_seconds": {"type": "number", "description": "Board and dispatcher's ticket: seconds since sent"},
+        "ack_overdue": {"type": "boolean", "description": "Still not acknowledged past [sla] acknowledge"},
+        "arrival_overdue": {"type": "boolean", "description": "Not on scene past [sla] arrival"},
+        "acknowledge_target": {"type": "number", "nullable": True},
+        "arrival_target": {"type": "number", "nullable": True}}},
     "TicketFound": {"type": "object", "properties": {
         "id": {"type": "integer"}, "arrived_at": _string, "arrived_local": _string, "caller_number": _nullable,
         "state": _string, "verdict": _nullable, "category": _nullable,

@@ -880,7 +880,11 @@ async def ticket_data(request: web.Request, ticket_id: int) -> dict[str, Any]:
     found = await dispatching.get_ticket_for(sessions, user, ticket_id)
     ticket = found.ticket
     view = await ticket_view(panel, ticket)
-    dispatches = [dispatching.dispatch_summary(v) for v in found.dispatches]
+    now = state.now()
+    judge = ticket.state != State.CLOSED.value
+    dispatches = [_judged(dispatching.dispatch_summary(v), v, state.targets, now) if judge
+                  else {**dispatching.dispatch_summary(v), "ack_overdue": False, "arrival_overdue": False}
+                  for v in found.dispatches]
     on_ticket = {d["agency"] for d in dispatches}
     offered = [{"code": a.code, "name": a.name, "kind": a.kind}
                for a in await agency_admin.list_agencies(sessions, active_only=True) if a.code not in on_ticket]
