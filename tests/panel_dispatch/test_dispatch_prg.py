@@ -107,3 +107,16 @@ def test_form_memory_is_bounded_expires_and_is_read_once():
     assert len(memory) == 2 and memory.take("s1", "a") is None  # the oldest went first
     memory.forget_session("s1")
     assert len(memory) == 0
+
+
+async def test_an_operators_refused_callback_goes_back_to_the_callbacks_page(client, services, link):
+    ticket = await make_ticket(services, state="new", verdict=None, abandoned=True)
+    await login(client, "op1")
+    token = await _token(client, "/callbacks")
+    link.connected_ = False
+    response = await client.post(f"/dispatch/tickets/{ticket}/callback",
+                                 data={"csrf_token": token, "click_id": "c-2", "back": "callbacks"},
+                                 allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/callbacks"
+    assert "Asterisk tidak terhubung" in _summary(await (await client.get("/callbacks")).text())
+    assert 'id="error-summary"' not in await (await client.get("/callbacks")).text()

@@ -218,7 +218,7 @@ def tickets_csv(rows: Sequence[TicketRow], translate: Callable[[str], str],
                 when: Callable[[datetime | None], str]) -> str:
     """One row per ticket; states, verdicts and categories in the reader's language."""
     def label(table: Mapping[str, str], value: str | None) -> str:
-        return translate(table[value]) if value in table else (value or "")
+        return translate(table[value]) if value is not None and value in table else (value or "")
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
