@@ -2,10 +2,15 @@
 
 ``setup(app, panel)`` registers everything here and in :mod:`ngcc112.panel.dispatch_api`:
 
-* ``/dispatch`` — the dispatcher board (dispatcher; admin may view): calls waiting in the
-  queue, operators, escalated tickets awaiting dispatch, dispatched incidents with each
-  agency's status, abandoned calls to call back; what is past its SLA target is marked.
-* ``/dispatch/tickets/{id}`` — one ticket: dispatch form, Close Ticket, callback, audit trail.
+* ``/dispatch`` — the dispatcher board (dispatcher; admin may view), what needs action first:
+  escalated tickets awaiting dispatch, then agencies that cannot handle, then dispatches overdue
+  for acknowledgement or arrival (``[sla] acknowledge`` / ``arrival``); then calls waiting in the
+  queue, operators, dispatched incidents with each agency's status, abandoned calls to call back;
+  what is past its SLA target is marked (colour and a text label); the incidents map folded below.
+* ``/dispatch/tickets`` (+ ``.csv``) — find tickets (:mod:`ngcc112.panel.ticket_search`).
+* ``/dispatch/tickets/{id}`` — one ticket: dispatch form, Close Ticket, callback, audit trail
+  (translated, in the center's time zone). A refused form answers 303 back to the ticket
+  (post/redirect/get), what was typed and why kept by :mod:`ngcc112.panel.form_memory`.
 * ``/agency`` and ``/agency/dispatches/{id}`` — an agency user's own dispatches only.
 * ``/reports`` (+ ``/reports.csv``), ``/admin/users``, ``/admin/agencies``.
 * ``/ws/dispatch`` — the live channel: its own hub subscription, one bounded queue and one
