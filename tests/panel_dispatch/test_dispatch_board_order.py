@@ -98,6 +98,7 @@ async def test_the_board_puts_awaiting_dispatch_first_then_cannot_handle_then_ov
     incident = html[html.index(f'id="incident-{refused}"'):]
     assert 'class="dispatch-status status-cannot_handle"' in incident[:incident.index("</tr>")]
     assert f'data-action-key="ticket-{waiting}"' in html  # what the page's beep listens for
+    assert " WIB</time>" in html  # the attention list's and the callbacks' times in the center's zone
     page = await (await client.get(f"/dispatch/tickets/{refused}")).text()
     row = page[page.index('id="dispatch-damkar"'):]
     row = row[:row.index("</tr>")]
