@@ -112,3 +112,29 @@ def test_the_aml_budgets_must_allow_something(tmp_path, key):
     path.write_text(f"[aml]\n{key} = 0\n")
     with pytest.raises(SettingsError, match=rf"\[aml\] {key} must be at least 1"):
         load_settings(path, environ={})
+
+
+def test_the_agency_targets_come_from_the_file_or_the_environment_and_are_checked(tmp_path):
+    from ngcc112.tickets.sla import SlaTargets
+
+    defaults = SlaTargets.from_mapping(load_settings(environ={}).sla)
+    assert (defaults.acknowledge, defaults.arrival) == (120.0, 900.0)
+    config = tmp_path / "ngcc112.toml"
+    config.write_text("[sla]\nacknowledge = 60\narrival = 600\n", encoding="utf-8")
+    settings = load_settings(config, environ={"NGCC112_SLA_ARRIVAL": "1200"})
+    targets = SlaTargets.from_mapping(settings.sla)
+    assert (targets.acknowledge, targets.arrival) == (60.0, 1200.0)
+    with pytest.raises(SettingsError, match="acknowledge must be"):
+        load_settings(environ={"NGCC112_SLA_ACKNOWLEDGE": "soon"})
+    with pytest.raises(SettingsError, match="arrival must be a positive"):
+        load_settings(environ={"NGCC112_SLA_ARRIVAL": "-5"})
+
+
+def test_the_example_file_loads_with_its_agency_targets():
+    from pathlib import Path
+
+    from ngcc112.tickets.sla import SlaTargets
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "ngcc112.example.toml"
+    targets = SlaTargets.from_mapping(load_settings(example, environ={}).sla)
+    assert (targets.acknowledge, targets.arrival) == (120.0, 900.0)

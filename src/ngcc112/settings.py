@@ -140,6 +140,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_LOG_FORMAT": ("", "log_format"),
     "NGCC112_LOG_LEVEL": ("", "log_level"),
     "NGCC112_TIMEZONE": ("", "timezone"),
+    "NGCC112_SLA_ACKNOWLEDGE": ("sla", "acknowledge"),
+    "NGCC112_SLA_ARRIVAL": ("sla", "arrival"),
     "NGCC112_JOURNAL_PATH": ("", "journal_path"),
     "NGCC112_AMI_HOST": ("ami", "host"),
     "NGCC112_AMI_PORT": ("ami", "port"),
@@ -212,6 +214,12 @@ def _build(raw: Mapping[str, Any]) -> Settings:
         ZoneInfo(settings.timezone)
     except (KeyError, ValueError):
         raise SettingsError(f"timezone: unknown time zone {settings.timezone!r}") from None
+    from ngcc112.tickets.sla import SlaTargets, SlaTargetsError
+
+    try:
+        SlaTargets.from_mapping(settings.sla)
+    except SlaTargetsError as exc:
+        raise SettingsError(f"[sla]: {exc}") from None
     if settings.log_format not in ("json", "console"):
         raise SettingsError(f"log_format must be 'json' or 'console', got {settings.log_format!r}")
     if not settings.database_url.startswith(("sqlite", "postgresql")):

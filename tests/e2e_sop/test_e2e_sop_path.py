@@ -116,4 +116,4 @@ async def test_sop_from_a_112_call_to_close_ticket_live_in_three_browsers(stack,
         ("dispatcher", "close", "reported", "closed"),
     ]
     # the audit trail on the dispatcher's page, live
-    await expect(dispatcher.locator("#audit tr[data-action='close'] .actor")).to_have_text("dispatcher")
+    await expect(dispatcher.locator("#audit tr[data-action='close'] .actor")).to_have_text("dispatcher (Dispatcher)")

@@ -112,11 +112,16 @@ async def test_callback_from_the_board_form(client, services, link):
     form = {"csrf_token": token, "click_id": click, "back": "board"}
     response = await client.post(f"/dispatch/tickets/{ticket}/callback", data=form, allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/dispatch"
-    resent = await client.post(f"/dispatch/tickets/{ticket}/callback", data=form)
-    assert resent.status == 409
-    assert len(link.sent) == 1
     html = await (await client.get("/dispatch")).text()
     assert "Telepon balik dilakukan: softphone Anda berdering lebih dulu" in html
+    # the same click again is refused: back to the board (post/redirect/get), the reason on top
+    resent = await client.post(f"/dispatch/tickets/{ticket}/callback", data=form, allow_redirects=False)
+    assert resent.status == 303 and resent.headers["Location"] == "/dispatch"
+    assert len(link.sent) == 1
+    html = await (await client.get("/dispatch")).text()
+    summary = html[html.index('id="error-summary"'):]
+    assert "Telepon balik tidak dapat dilakukan" in summary[:summary.index("</div>")]
+    assert 'id="error-summary"' not in await (await client.get("/dispatch")).text()  # shown once
     assert "Berdering…" in html
     await settle()
 

@@ -23,7 +23,13 @@ def messages() -> set[str]:
     for path in TEMPLATES:
         for match in MSG_CALL.finditer(path.read_text(encoding="utf-8")):
             found.add(match.group(1) if match.group(1) is not None else match.group(2))
-    source = (PANEL / "dispatch_views.py").read_text(encoding="utf-8")
+    for module in ("dispatch_views.py", "ticket_search.py"):
+        found |= _n_calls((PANEL / module).read_text(encoding="utf-8"))
+    return found
+
+
+def _n_calls(source: str) -> set[str]:
+    found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "N_" and node.args \
                 and isinstance(node.args[0], ast.Constant):

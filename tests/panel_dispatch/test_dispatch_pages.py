@@ -54,10 +54,11 @@ async def test_dispatch_form_errors_keep_what_was_typed_and_success_redirects(cl
     token = await form_token(client, page)
     no_csrf = await client.post(f"{page}/dispatch", data={"agencies": "damkar"})
     assert no_csrf.status == 403
-    response = await client.post(f"{page}/dispatch", data={"csrf_token": token, "instructions": "Bawa tangga"})
-    assert response.status == 422
-    html = await response.text()
-    assert "Pilih minimal satu OPD / Instansi" in html
+    response = await client.post(f"{page}/dispatch", data={"csrf_token": token, "instructions": "Bawa tangga"},
+                                 allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == page  # never a page on the POST URL
+    html = await (await client.get(page)).text()
+    assert 'id="error-summary"' in html and '<a href="#agencies-error">Pilih minimal satu OPD / Instansi</a>' in html
     assert ">Bawa tangga</textarea>" in html
     response = await client.post(f"{page}/dispatch", data=[("csrf_token", token), ("agencies", "damkar"),
                                                             ("agencies", "polisi"), ("instructions", "Bawa tangga")],
@@ -77,12 +78,13 @@ async def test_close_form_needs_a_reason_before_reports_and_a_refusal_shows_its_
     page = f"/dispatch/tickets/{ticket}"
     token = await form_token(client, page)
     response = await client.post(f"{page}/close", data={"csrf_token": token, "override_reason": ""})
-    assert response.status == 422
+    assert response.status == 200 and str(response.url).endswith(page)  # redirected to the GET page
     assert "Tulis alasan menutup sebelum semua instansi melapor" in await response.text()
     refused = await client.post(f"/dispatch/tickets/{new_ticket}/dispatch",
                                 data={"csrf_token": token, "agencies": "damkar", "instructions": "cepat"})
-    assert refused.status == 409
+    assert refused.status == 200 and str(refused.url).endswith(f"/dispatch/tickets/{new_ticket}")
     html = await refused.text()
+    assert 'id="error-summary"' in html
     assert "Tindakan ini tidak bisa dilakukan untuk tiket ini sekarang: a ticket in state &#39;new&#39; cannot go to" in html
     response = await client.post(f"{page}/close", data={"csrf_token": token, "override_reason": "Salah sambung"},
                                  allow_redirects=False)

@@ -13,6 +13,7 @@ ROLES_USERS = {"operator": "op1", "dispatcher": "dispatcher", "agency": "agency"
 ALLOWED = {
     ("GET", "/api/dispatch/board"): {"dispatcher", "admin"},
     ("GET", "/api/dispatch/callbacks"): {"operator", "dispatcher", "admin"},
+    ("GET", "/api/dispatch/tickets"): {"dispatcher", "admin"},
     ("GET", "/api/dispatch/tickets/{ticket_id}"): {"dispatcher", "admin"},
     ("POST", "/api/dispatch/tickets/{ticket_id}/dispatch"): {"dispatcher"},
     ("POST", "/api/dispatch/tickets/{ticket_id}/close"): {"dispatcher"},

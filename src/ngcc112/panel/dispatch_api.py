@@ -17,6 +17,8 @@ from ngcc112.panel.api import BadJson, _bad_json, _invalid, _json
 from ngcc112.panel.auth import error_response, require
 from ngcc112.panel.dispatch_views import (
     ADMIN,
+    _when,
+    ticket_search,
     AGENCY,
     DISPATCH,
     DISPATCHER,
@@ -43,6 +45,7 @@ from ngcc112.panel.dispatch_views import (
     validate_status,
 )
 from ngcc112.panel.state import GETTEXT, PANEL, USER
+from ngcc112.panel.ticket_search import PAGE_SIZE, row_json, search_tickets
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.states import TransitionRefused
@@ -95,6 +98,19 @@ async def ticket(request: web.Request) -> web.Response:
         return web.json_response(await ticket_data(request, int(request.match_info["ticket_id"])))
     except dispatching.NotFoundOrForbidden:
         return await _not_found(request)
+
+
+@routes.get("/api/dispatch/tickets")
+@require(DISPATCHER, ADMIN)
+async def tickets(request: web.Request) -> web.Response:
+    """The ticket search: the same filters and pages as /dispatch/tickets."""
+    query, errors, values, _agencies = await ticket_search(request)
+    if query is None:
+        return await _invalid(request, errors, values)
+    found = await search_tickets(request.app[DISPATCH].panel.services.sessions, query)
+    when = _when(request)
+    return web.json_response({"tickets": [row_json(r, when) for r in found.rows], "total": found.total,
+                              "page": found.page, "pages": found.pages, "page_size": PAGE_SIZE})
 
 
 def _ticket_result(request: web.Request, ticket_id: int) -> Callable[[Any], Awaitable[dict[str, Any]]]:

@@ -39,6 +39,20 @@ _RANGE = [
     {"name": "tz", "in": "query", "schema": {"type": "string", "default": "Asia/Jakarta"},
      "description": "IANA time zone the days and hours are counted in"},
 ]
+_SEARCH = [
+    {"name": "number", "in": "query", "schema": {"type": "string", "maxLength": 32, "pattern": "^[0-9+ -]*$"},
+     "description": "Part of the caller's number"},
+    {"name": "state", "in": "query", "schema": {"type": "string"}, "description": "A ticket state (e.g. closed)"},
+    {"name": "verdict", "in": "query", "schema": {"type": "string"},
+     "description": "normal, ghost, prank or information"},
+    {"name": "agency", "in": "query", "schema": {"type": "string"},
+     "description": "An agency code: tickets dispatched to it"},
+    {"name": "start", "in": "query", "schema": _DAY,
+     "description": "First day of arrival (the center's time zone), included"},
+    {"name": "end", "in": "query", "schema": _DAY,
+     "description": "Last day of arrival (the center's time zone), included"},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+]
 _TEXT = {
     400: "The body is not a JSON object", 401: "Not logged in",
     403: "Wrong role, or missing or wrong CSRF token",
@@ -92,9 +106,20 @@ _TICKET_RESULT = _json(_ref("DispatchTicket"), "The ticket now, with its dispatc
 
 PATHS: dict[str, Any] = {
     "/api/dispatch/board": {
-        "get": _get("The dispatcher board: waiting calls, operators, escalated tickets, dispatched "
-                    "incidents with each agency's status, abandoned calls to call back; 'overdue' marks "
-                    "what is past its SLA target", _json(_ref("Board"), "Board"), 401, 403),
+        "get": _get("The dispatcher board: what needs the dispatcher first ('attention': awaiting dispatch, "
+                    "an agency that cannot handle, dispatches overdue for acknowledgement or arrival against "
+                    "the [sla] acknowledge / arrival targets), waiting calls, operators, escalated tickets, "
+                    "dispatched incidents with each agency's status, abandoned calls to call back; 'overdue' "
+                    "marks what is past its SLA target", _json(_ref("Board"), "Board"), 401, 403),
+    },
+    "/api/dispatch/tickets": {
+        "get": _get("Find tickets: every filter optional, newest first, 50 a page (as /dispatch/tickets; "
+                    "the same filters give /dispatch/tickets.csv, one row per ticket)",
+                    _json({"type": "object", "properties": {
+                        "tickets": {"type": "array", "items": _ref("TicketFound")},
+                        "total": {"type": "integer"}, "page": {"type": "integer"}, "pages": {"type": "integer"},
+                        "page_size": {"type": "integer"}}}, "One page of tickets"),
+                    401, 403, params=_SEARCH, invalid=True),
     },
     "/api/dispatch/tickets/{ticket_id}": {
         "get": _get("One ticket with every dispatch, its audit trail and what the dispatcher may do",
@@ -240,10 +265,25 @@ SCHEMAS: dict[str, Any] = {
         "instructions": _string, "sent_at": _string, "sent_by": _string, "acknowledged_at": _nullable,
         "acknowledged_by": _nullable, "en_route_at": _nullable, "on_scene_at": _nullable,
         "finished_at": _nullable, "reason": _nullable, "report": _nullable, "reported_at": _nullable,
-        "reported_by": _nullable}},
+        "reported_by": _nullable,
+        "sent_seconds": {"type": "number", "description": "Board and dispatcher's ticket: seconds since sent"},
+        "ack_overdue": {"type": "boolean", "description": "Still not acknowledged past [sla] acknowledge"},
+        "arrival_overdue": {"type": "boolean", "description": "Not on scene past [sla] arrival"},
+        "acknowledge_target": {"type": "number", "nullable": True},
+        "arrival_target": {"type": "number", "nullable": True}}},
+    "TicketFound": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "arrived_at": _string, "arrived_local": _string, "caller_number": _nullable,
+        "state": _string, "verdict": _nullable, "category": _nullable,
+        "agencies": {"type": "array", "items": _string}, "closed_at": _nullable, "closed_reason": _nullable}},
     "AuditEntry": {"type": "object", "properties": {
         "at": _string, "actor": _string, "action": _string, "from_state": _nullable, "to_state": _nullable,
-        "changes": {"type": "object"}}},
+        "changes": {"type": "object"},
+        "at_local": {"type": "string", "description": "In the center's time zone, e.g. 2026-12-01 19:05:03 WIB"},
+        "action_label": {"type": "string", "description": "The action in the reader's language"},
+        "actor_role": {"type": "string", "nullable": True, "description": "null: an automatic actor"},
+        "actor_label": _string,
+        "details": {"type": "array", "description": "changes as translated key: value text", "items": {
+            "type": "object", "properties": {"key": _string, "label": _string, "text": _string}}}}},
     "DispatchTicket": {"type": "object", "properties": {
         "ticket": _ref("Ticket"), "dispatches": {"type": "array", "items": _ref("Dispatch")},
         "audit": {"type": "array", "items": _ref("AuditEntry")},
@@ -251,8 +291,19 @@ SCHEMAS: dict[str, Any] = {
         "can_dispatch": {"type": "boolean"}, "can_close": {"type": "boolean"},
         "needs_override": {"type": "boolean"}, "can_callback": {"type": "boolean"},
         "callback_number": _nullable, "callback_pending": {"type": "boolean"}}},
+    "Attention": {"type": "object", "description": "One thing the dispatcher must act on", "properties": {
+        "kind": {"enum": ["awaiting_dispatch", "cannot_handle", "overdue_acknowledgement", "overdue_arrival"]},
+        "key": _string, "ticket_id": {"type": "integer"}, "category": _nullable, "address": _string,
+        "agency": _nullable, "agency_name": _nullable, "reason": _nullable, "since": _nullable,
+        "seconds": {"type": "number", "nullable": True}, "target_seconds": {"type": "number", "nullable": True},
+        "overdue": {"type": "boolean"}}},
     "Board": {"type": "object", "properties": {
-        "server_time": _string, "ami_connected": {"type": "boolean"}, "targets": {"type": "object"},
+        "server_time": _string, "ami_connected": {"type": "boolean"},
+        "targets": {"type": "object", "description": "Seconds: answer, intake, dispatch, field_handling, "
+                                                     "closing, acknowledge, arrival (null: not judged)"},
+        "attention": {"type": "array", "items": _ref("Attention"),
+                      "description": "Awaiting dispatch, then cannot handle, then overdue acknowledgement, "
+                                     "then overdue arrival; oldest first within each"},
         "waiting": {"type": "array", "items": {"type": "object", "properties": {
             "call_id": _string, "caller_number": _nullable, "priority": {"type": "integer", "nullable": True},
             "wait_seconds": {"type": "number"}, "overdue": {"type": "boolean"}}}},

@@ -2,10 +2,15 @@
 
 ``setup(app, panel)`` registers everything here and in :mod:`ngcc112.panel.dispatch_api`:
 
-* ``/dispatch`` — the dispatcher board (dispatcher; admin may view): calls waiting in the
-  queue, operators, escalated tickets awaiting dispatch, dispatched incidents with each
-  agency's status, abandoned calls to call back; what is past its SLA target is marked.
-* ``/dispatch/tickets/{id}`` — one ticket: dispatch form, Close Ticket, callback, audit trail.
+* ``/dispatch`` — the dispatcher board (dispatcher; admin may view), what needs action first:
+  escalated tickets awaiting dispatch, then agencies that cannot handle, then dispatches overdue
+  for acknowledgement or arrival (``[sla] acknowledge`` / ``arrival``); then calls waiting in the
+  queue, operators, dispatched incidents with each agency's status, abandoned calls to call back;
+  what is past its SLA target is marked (colour and a text label); the incidents map folded below.
+* ``/dispatch/tickets`` (+ ``.csv``) — find tickets (:mod:`ngcc112.panel.ticket_search`).
+* ``/dispatch/tickets/{id}`` — one ticket: dispatch form, Close Ticket, callback, audit trail
+  (translated, in the center's time zone). A refused form answers 303 back to the ticket
+  (post/redirect/get), what was typed and why kept by :mod:`ngcc112.panel.form_memory`.
 * ``/agency`` and ``/agency/dispatches/{id}`` — an agency user's own dispatches only.
 * ``/reports`` (+ ``/reports.csv``), ``/admin/users``, ``/admin/agencies``.
 * ``/ws/dispatch`` — the live channel: its own hub subscription, one bounded queue and one
@@ -32,6 +37,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp_jinja2
 import structlog
 from aiohttp import WSMsgType, web
 from sqlalchemy import func, select
@@ -52,7 +58,8 @@ from ngcc112.ami.events import (
 )
 from ngcc112.ami.link import AmiNotConnected
 from ngcc112.hub import Hub, Subscription
-from ngcc112.panel import bodies, labels
+from ngcc112.panel import bodies, form_memory, labels
+from ngcc112.panel import ticket_search as ticket_search_mod
 from ngcc112.panel.auth import error_response, require
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.live import Client, Clients
@@ -112,8 +119,22 @@ STAGE_LABELS = {
     "field_handling": N_("Field handling"),
     "closing": N_("Closing"),
 }
+#: Every action an audit row can name (store: one per call event; intake, triage, dispatch,
+#: callbacks, locations, backfill): a test checks this against the code that writes them.
 AUDIT_ACTION_LABELS = {
     "call_arrived": N_("Call arrived"),
+    "caller_identified": N_("Caller identified"),
+    "call_variables": N_("Call details from Asterisk"),
+    "call_queued": N_("Call queued"),
+    "operator_ringing": N_("Operator's phone ringing"),
+    "operator_ring_no_answer": N_("Operator did not answer"),
+    "call_connected": N_("Call answered by an operator"),
+    "call_abandoned": N_("Caller hung up before an answer"),
+    "call_withdrawn": N_("Call left the queue"),
+    "caller_talking": N_("Caller speaking"),
+    "caller_digit": N_("Caller pressed a key"),
+    "call_ended": N_("Call ended"),
+    "recovered": N_("Recovered from Asterisk's call records"),
     "dispatch": N_("Dispatched"),
     "acknowledge": N_("Acknowledged"),
     "dispatch_status": N_("Status update"),
@@ -125,6 +146,79 @@ AUDIT_ACTION_LABELS = {
     "escalate": N_("Escalated"),
     "intake_saved": N_("Intake saved"),
     "scored": N_("Scored"),
+    "location_fix": N_("Position received"),
+    "location_accepted": N_("Position accepted"),
+    "aml_received": N_("AML message received"),
+}
+#: The audit rows' detail keys, as the dispatcher reads them (others are shown with spaces for '_').
+AUDIT_KEY_LABELS = {
+    "caller_number": N_("Number"),
+    "caller_name": N_("Name"),
+    "caller_presentation": N_("Number shown"),
+    "channel": N_("Channel"),
+    "exten": N_("Dialled number"),
+    "variables": N_("Call details"),
+    "queue": N_("Queue"),
+    "queue_position": N_("Place in the queue"),
+    "queue_priority": N_("Queue priority"),
+    "queued_at": N_("Queued"),
+    "arrived_at": N_("Arrived"),
+    "ringing_at": N_("Ringing since"),
+    "ringing_interface": N_("Ringing phone"),
+    "answered_at": N_("Answered"),
+    "operator_interface": N_("Operator's phone"),
+    "operator_name": N_("Operator"),
+    "waited_seconds": N_("Waited (seconds)"),
+    "ended_at": N_("Ended"),
+    "hangup_cause": N_("Hang-up cause"),
+    "hangup_cause_text": N_("Hang-up cause"),
+    "abandoned": N_("Hung up before an answer"),
+    "abandoned_at": N_("Hung up"),
+    "withdrawn": N_("Left the queue"),
+    "caller_talked_at": N_("Caller spoke"),
+    "silent_digit": N_("Key pressed"),
+    "silent_digit_at": N_("Key pressed at"),
+    "state": N_("State"),
+    "verdict": N_("Verdict"),
+    "category": N_("Category"),
+    "classified_at": N_("Classified"),
+    "closed_at": N_("Closed"),
+    "ghost_score": N_("Ghost score"),
+    "prank_score": N_("Prank score"),
+    "score_reasons": N_("Reasons"),
+    "intake": N_("Intake"),
+    "note": N_("Note"),
+    "address": N_("Address"),
+    "description": N_("Description"),
+    "latitude": N_("Latitude"),
+    "longitude": N_("Longitude"),
+    "caller_waiting": N_("Caller still on the line"),
+    "dispatches": N_("Agencies"),
+    "dispatch": N_("Dispatch"),
+    "agency": N_("Agency"),
+    "instructions": N_("Instructions"),
+    "status": N_("Status"),
+    "reason": N_("Reason"),
+    "report": N_("Field report"),
+    "on_behalf_of": N_("On behalf of"),
+    "acknowledged_at": N_("Acknowledged"),
+    "acknowledged_by": N_("Acknowledged by"),
+    "override_reason": N_("Reason for closing now"),
+    "unreported": N_("Not reported"),
+    "number": N_("Number"),
+    "interface": N_("Softphone"),
+    "outcome": N_("Outcome"),
+    "result": N_("Result"),
+    "reason_text": N_("Meaning"),
+    "message": N_("Message"),
+    "fix_id": N_("Position"),
+    "source": N_("Source"),
+    "radius_m": N_("Accuracy (m)"),
+    "confidence_pct": N_("Confidence (%)"),
+    "method": N_("Method"),
+    "time": N_("Measured"),
+    "doubts": N_("Doubts"),
+    "errors": N_("Errors"),
 }
 CALLBACK_LABELS = {
     "queued": N_("Queued"),
@@ -171,6 +265,9 @@ MESSAGES = (
     N_("Your role may not do this"),
     N_("Please log in"),
     N_("Not found"),
+    N_("Yes"),
+    N_("No"),
+    N_("System"),
 )
 
 
@@ -388,6 +485,8 @@ class DispatchState:
     targets: SlaTargets = DEFAULT_TARGETS
     report_tz: str = DEFAULT_REPORT_TZ
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The board's clock (aware UTC); tests put their own.
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
 
 DISPATCH = web.AppKey("ngcc112_dispatch", DispatchState)
@@ -427,11 +526,32 @@ def setup(app: web.Application, panel: Panel, *, targets: SlaTargets | None = No
     state = DispatchState(panel=panel, live=live, callbacks=callbacks, targets=targets, report_tz=report_tz)
     app[DISPATCH] = state
     services.extras["dispatch"] = state
+    form_memory.install(app)
+    env = aiohttp_jinja2.get_env(app)
+    env.globals["center_tz"] = report_tz
+    env.filters["local_time"] = local_time
     app.add_routes(routes)
     app.add_routes(dispatch_api.routes)
     app.cleanup_ctx.append(_run_live)
     app.on_shutdown.append(_close_websockets)
     return state
+
+
+# -- times in the center's zone ---------------------------------------------------------------
+
+
+def local_time(value: datetime | str | None, tz: str = DEFAULT_REPORT_TZ) -> str:
+    """A moment as the center reads it: ``2026-12-01 19:05:03 WIB`` (its zone's own abbreviation)."""
+    if value is None or value == "":
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:  # stored naive (SQLite) means UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        local = moment.astimezone(zone(tz))
+    except ReportError:
+        local = moment.astimezone(timezone.utc)
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
 
 
 # -- SLA on the board -----------------------------------------------------------------------
@@ -510,7 +630,7 @@ async def board_data(request: web.Request) -> dict[str, Any]:
     sessions = panel.services.sessions
     translate = panel.catalogs[request[LANG]]
     targets = state.targets
-    now = datetime.now(timezone.utc)
+    now = state.now()
 
     waiting = []
     wait_target = answer_target(targets)
@@ -564,19 +684,83 @@ async def board_data(request: web.Request) -> dict[str, Any]:
         else:
             stage, since = Stage.FIELD_HANDLING, seen.get(State.DISPATCHED.value)
         seconds, target = _age(since, now), targets.target(stage)
+        summaries = [_judged(dispatching.dispatch_summary(v), v, targets, now)
+                     for v in sorted(views, key=lambda v: v.id)]
         item.update(jsonable({
             "dispatched_at": seen.get(State.DISPATCHED.value), "reported_at": seen.get(State.REPORTED.value),
             "stage": stage.value, "since": since, "stage_seconds": seconds, "target_seconds": target,
-            "overdue": _overdue(seconds, target),
-            "dispatches": [dispatching.dispatch_summary(v) for v in sorted(views, key=lambda v: v.id)]}))
+            "overdue": _overdue(seconds, target) or any(d["ack_overdue"] or d["arrival_overdue"] for d in summaries),
+            "cannot_handle": any(d["status"] == CANNOT_HANDLE for d in summaries),
+            "dispatches": summaries}))
         incidents.append(item)
 
+    escalated.sort(key=lambda item: (item["escalated_at"] or "", item["id"]))  # longest waiting first
     callbacks = await _callback_items(state, abandoned)
-    return {"server_time": now.isoformat(), "waiting": waiting, "operators": operators,
+    return {"server_time": now.isoformat(), "attention": needs_action(escalated, incidents),
+            "waiting": waiting, "operators": operators,
             "escalated": escalated, "incidents": incidents, "callbacks": callbacks,
             "ami_connected": panel.services.daemon.link.connected,
             "targets": {"answer": wait_target, "intake": targets.intake, "dispatch": targets.dispatch,
-                        "field_handling": targets.field_handling, "closing": targets.closing}}
+                        "field_handling": targets.field_handling, "closing": targets.closing,
+                        "acknowledge": targets.acknowledge, "arrival": targets.arrival}}
+
+
+CANNOT_HANDLE = dispatching.DispatchStatus.CANNOT_HANDLE.value
+#: Dispatch statuses still waiting for the agency to arrive.
+_NOT_ARRIVED = frozenset({dispatching.DispatchStatus.SENT.value, dispatching.DispatchStatus.ACKNOWLEDGED.value,
+                          dispatching.DispatchStatus.EN_ROUTE.value})
+#: What needs the dispatcher, most urgent kind first: the board lists them in this order.
+ATTENTION_KINDS = ("awaiting_dispatch", "cannot_handle", "overdue_acknowledgement", "overdue_arrival")
+ATTENTION_LABELS = {
+    "awaiting_dispatch": N_("Awaiting dispatch"),
+    "cannot_handle": N_("Agency cannot handle"),
+    "overdue_acknowledgement": N_("Not acknowledged in time"),
+    "overdue_arrival": N_("Not on scene in time"),
+}
+
+
+def _judged(summary: dict[str, Any], view: dispatching.DispatchView, targets: SlaTargets,
+            now: datetime) -> dict[str, Any]:
+    """One dispatch with its clocks against the agency targets (from the moment it was sent)."""
+    seconds = _age(view.sent_at, now)
+    ack = view.status == dispatching.DispatchStatus.SENT.value and _overdue(seconds, targets.acknowledge)
+    arrival = view.status in _NOT_ARRIVED and _overdue(seconds, targets.arrival)
+    return {**summary, "sent_seconds": seconds, "acknowledge_target": targets.acknowledge,
+            "arrival_target": targets.arrival, "ack_overdue": ack, "arrival_overdue": arrival}
+
+
+def needs_action(escalated: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Everything waiting for the dispatcher, in :data:`ATTENTION_KINDS` order, oldest first in each.
+
+    A dispatch both unacknowledged and late on arrival is listed once, as unacknowledged.
+    """
+    found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ATTENTION_KINDS}
+    for ticket in escalated:
+        found["awaiting_dispatch"].append({
+            "kind": "awaiting_dispatch", "key": f"ticket-{ticket['id']}", "ticket_id": ticket["id"],
+            "category": ticket["category"], "address": ticket["address"], "agency": None, "agency_name": None,
+            "reason": None, "since": ticket["escalated_at"], "seconds": ticket["wait_seconds"],
+            "target_seconds": ticket["target_seconds"], "overdue": ticket["overdue"]})
+    for ticket in incidents:
+        for d in ticket["dispatches"]:
+            if d["status"] == CANNOT_HANDLE:
+                kind, target, since = "cannot_handle", None, d["finished_at"] or d["sent_at"]
+            elif d["ack_overdue"]:
+                kind, target, since = "overdue_acknowledgement", d["acknowledge_target"], d["sent_at"]
+            elif d["arrival_overdue"]:
+                kind, target, since = "overdue_arrival", d["arrival_target"], d["sent_at"]
+            else:
+                continue
+            found[kind].append({
+                "kind": kind, "key": f"{kind}-{d['id']}", "ticket_id": ticket["id"],
+                "category": ticket["category"], "address": ticket["address"], "agency": d["agency"],
+                "agency_name": d["agency_name"], "reason": d["reason"], "since": since,
+                "seconds": d["sent_seconds"] if kind != "cannot_handle" else None,
+                "target_seconds": target, "overdue": kind != "cannot_handle"})
+    ordered = []
+    for kind in ATTENTION_KINDS:
+        ordered.extend(sorted(found[kind], key=lambda item: (item["since"] or "", item["ticket_id"])))
+    return ordered
 
 
 async def _abandoned(session: AsyncSession, now: datetime) -> list[Ticket]:
@@ -611,10 +795,82 @@ async def callbacks_data(request: web.Request) -> dict[str, Any]:
             "ami_connected": state.panel.services.daemon.link.connected}
 
 
-def _audit_view(entry: AuditEntry) -> dict[str, Any]:
-    return jsonable({"at": entry.at, "actor": entry.actor, "action": entry.action,
-                     "from_state": entry.from_state, "to_state": entry.to_state,
-                     "changes": entry.changes or {}})
+_ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([+-][0-9]{2}:[0-9]{2}|Z)?")
+#: Values shown through a label table, by the key they come under.
+_VALUE_LABELS = {"status": DISPATCH_STATUS_LABELS, "state": labels.STATE_LABELS, "verdict": labels.VERDICT_LABELS,
+                 "category": labels.CATEGORY_LABELS, "outcome": CALLBACK_LABELS, "result": CALLBACK_LABELS}
+
+
+class AuditReader:
+    """An audit row as the dispatcher reads it: translated labels, local times, key: value details."""
+
+    def __init__(self, translate: Callable[[str], str], tz: str, roles: dict[str, str]) -> None:
+        self.translate, self.tz, self.roles = translate, tz, roles
+
+    def key(self, key: str, *, nested: bool = False) -> str:
+        """A known key translated; another top-level one spelled out; a nested one (a channel
+        variable, an intake field of its own) as it is."""
+        label = AUDIT_KEY_LABELS.get(key)
+        if label:
+            return self.translate(label)
+        return key if nested else key.replace("_", " ").capitalize()
+
+    def value(self, key: str, value: Any) -> str:
+        t = self.translate
+        if value is None or value == "" or value == [] or value == {}:
+            return "—"
+        if isinstance(value, bool):
+            return t("Yes") if value else t("No")
+        if isinstance(value, float):
+            return f"{value:.2f}".rstrip("0").rstrip(".")
+        if isinstance(value, str):
+            table = _VALUE_LABELS.get(key)
+            if table is not None and value in table:
+                return t(table[value])
+            if _ISO_MOMENT.fullmatch(value):
+                return local_time(value, self.tz)
+            return value
+        if isinstance(value, dict):
+            if set(value) == {"from", "to"}:
+                return f"{self.value(key, value['from'])} → {self.value(key, value['to'])}"
+            return ", ".join(f"{self.key(k, nested=True)}: {self.value(k, v)}" for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return "; ".join(self.value(key, item) for item in value)
+        return str(value)
+
+    def actor_role(self, actor: str) -> str:
+        role = self.roles.get(actor)
+        return self.translate(labels.ROLE_LABELS[role]) if role in labels.ROLE_LABELS else self.translate("System")
+
+    def row(self, entry: AuditEntry) -> dict[str, Any]:
+        changes = entry.changes or {}
+        view = jsonable({"at": entry.at, "actor": entry.actor, "action": entry.action,
+                         "from_state": entry.from_state, "to_state": entry.to_state, "changes": changes})
+        label = AUDIT_ACTION_LABELS.get(entry.action)
+        view.update({"at_local": local_time(entry.at, self.tz),
+                     "action_label": self.translate(label) if label else entry.action.replace("_", " "),
+                     "actor_role": self.roles.get(entry.actor), "actor_label": self.actor_role(entry.actor),
+                     "details": [{"key": k, "label": self.key(k), "text": self.value(k, jsonable(v))}
+                                 for k, v in changes.items() if k != "state"]})
+        return view
+
+
+async def actor_roles(sessions: async_sessionmaker[AsyncSession], actors: set[str]) -> dict[str, str]:
+    """The role of each actor who is a user (automatic actors — Asterisk, triage, AML — are not)."""
+    if not actors:
+        return {}
+    async with sessions() as session:
+        return dict((await session.execute(select(User.username, User.role)
+                                           .where(User.username.in_(actors)))).tuples().all())
+
+
+async def audit_trail(request: web.Request, ticket_id: int) -> list[dict[str, Any]]:
+    state = request.app[DISPATCH]
+    services = state.panel.services
+    entries = await services.store.audit(ticket_id)
+    roles = await actor_roles(services.sessions, {e.actor for e in entries})
+    reader = AuditReader(request[GETTEXT], state.report_tz, roles)
+    return [reader.row(e) for e in entries]
 
 
 async def ticket_data(request: web.Request, ticket_id: int) -> dict[str, Any]:
@@ -629,7 +885,11 @@ async def ticket_data(request: web.Request, ticket_id: int) -> dict[str, Any]:
     found = await dispatching.get_ticket_for(sessions, user, ticket_id)
     ticket = found.ticket
     view = await ticket_view(panel, ticket)
-    dispatches = [dispatching.dispatch_summary(v) for v in found.dispatches]
+    now = state.now()
+    judge = ticket.state != State.CLOSED.value
+    dispatches = [_judged(dispatching.dispatch_summary(v), v, state.targets, now) if judge
+                  else {**dispatching.dispatch_summary(v), "ack_overdue": False, "arrival_overdue": False}
+                  for v in found.dispatches]
     on_ticket = {d["agency"] for d in dispatches}
     offered = [{"code": a.code, "name": a.name, "kind": a.kind}
                for a in await agency_admin.list_agencies(sessions, active_only=True) if a.code not in on_ticket]
@@ -640,7 +900,7 @@ async def ticket_data(request: web.Request, ticket_id: int) -> dict[str, Any]:
     return {
         "ticket": view,
         "dispatches": dispatches,
-        "audit": [_audit_view(a) for a in await panel.services.store.audit(ticket.id)],
+        "audit": await audit_trail(request, ticket.id),
         "agencies": offered,
         "can_dispatch": can_dispatch and bool(offered),
         "can_close": can_close,
@@ -767,7 +1027,7 @@ async def ticket_state_of(request: web.Request, ticket_id: int) -> str | None:
 
 def _page_values(request: web.Request, **values: Any) -> dict[str, Any]:
     return {"dlabels": _Labels, "click_id": secrets.token_urlsafe(12), "error": None, "flash": None,
-            "errors": {}, "values": {}, **values}
+            "errors": {}, "values": {}, "summary": [], **values}
 
 
 class _Labels:
@@ -775,6 +1035,7 @@ class _Labels:
 
     DISPATCH_STATUS = DISPATCH_STATUS_LABELS
     STAGE = STAGE_LABELS
+    ATTENTION = ATTENTION_LABELS
     AUDIT_ACTION = AUDIT_ACTION_LABELS
     AGENCY_KIND = AGENCY_KIND_LABELS
     CALLBACK = CALLBACK_LABELS
@@ -783,20 +1044,44 @@ class _Labels:
 @routes.get("/dispatch", name="dispatch_board")
 @require(DISPATCHER, ADMIN)
 async def board_page(request: web.Request) -> web.StreamResponse:
-    values = _page_values(request, board=await board_data(request), flash=await _flash(request))
+    values = _page_values(request, board=await board_data(request), flash=await _flash(request),
+                          **_page_refusal(request, "/dispatch"))
     return await render(request, "dispatch/board.html", values)
 
 
-async def ticket_page(request: web.Request, ticket_id: int, *, errors: dict[str, str] | None = None,
-                      values: dict[str, Any] | None = None, error: str | None = None,
-                      status: int = 200) -> web.Response:
+#: Where the error summary's link for each form field goes (the field itself, or its group).
+FIELD_ANCHORS = {"agencies": "agencies-error", "instructions": "instructions",
+                 "override_reason": "override_reason", "page": "page-error"}
+
+
+def error_summary(errors: dict[str, str]) -> list[dict[str, str | None]]:
+    """The page-top summary of a refused form: each (translated) message, linked to its field."""
+    return [{"href": None if key == form_memory.FORM else "#" + FIELD_ANCHORS.get(key, key), "text": text}
+            for key, text in errors.items()]
+
+
+def _ticket_form_key(ticket_id: int) -> str:
+    return f"dispatch-ticket-{ticket_id}"
+
+
+async def ticket_page(request: web.Request, ticket_id: int) -> web.Response:
+    """The ticket page; a form refused just before (kept by :mod:`.form_memory`) shows its errors."""
     try:
         data = await ticket_data(request, ticket_id)
     except dispatching.NotFoundOrForbidden:
         return await render_error(request, 404, request[GETTEXT]("Not found"))
-    page = _page_values(request, data=data, errors=translate_errors(request, errors or {}),
-                        values=values or {}, error=error, flash=await _flash(request))
-    return await render(request, "dispatch/ticket.html", page, status=status)
+    kept = form_memory.recall(request, _ticket_form_key(ticket_id))
+    errors = {k: v for k, v in kept.errors.items() if k != form_memory.FORM} if kept else {}
+    page = _page_values(request, data=data, errors=errors, values=kept.values if kept else {},
+                        flash=await _flash(request), summary=error_summary(kept.errors) if kept else [])
+    return await render(request, "dispatch/ticket.html", page)
+
+
+def refuse_form(request: web.Request, key: str, values: dict[str, Any], errors: dict[str, str],
+                back: str) -> web.HTTPSeeOther:
+    """Post/redirect/get for a refused form: keep what was typed and why, and go back to ``back``."""
+    form_memory.remember(request, key, values, errors)
+    return web.HTTPSeeOther(back)
 
 
 @routes.get("/dispatch/tickets/{ticket_id:\\d+}", name="dispatch_ticket")
@@ -809,11 +1094,12 @@ async def ticket_get(request: web.Request) -> web.StreamResponse:
 @require(DISPATCHER)
 async def dispatch_submit(request: web.Request) -> web.StreamResponse:
     ticket_id = int(request.match_info["ticket_id"])
+    page = f"/dispatch/tickets/{ticket_id}"
     form = await request.post()
     chosen = form_list(form, "agencies")
     instructions = str(form.get("instructions", ""))
     values = {"agencies": chosen, "instructions": instructions}
-    errors = validate_dispatch(chosen, instructions)
+    errors = translate_errors(request, validate_dispatch(chosen, instructions))
     if not errors:
         panel = request.app[PANEL]
         try:
@@ -824,25 +1110,25 @@ async def dispatch_submit(request: web.Request) -> web.StreamResponse:
         except dispatching.DispatchError as exc:
             errors = {exc.field: exc.translated(request[GETTEXT])}
         except TransitionRefused as exc:
-            return await ticket_page(request, ticket_id, values=values, error=refused_text(request, exc),
-                                     status=409)
+            errors = {form_memory.FORM: refused_text(request, exc)}
     if errors:
-        return await ticket_page(request, ticket_id, errors=errors, values=values, status=422)
+        raise refuse_form(request, _ticket_form_key(ticket_id), values, errors, page)
     await _flash(request, "Dispatched to the agencies")
-    raise web.HTTPSeeOther(f"/dispatch/tickets/{ticket_id}")
+    raise web.HTTPSeeOther(page)
 
 
 @routes.post("/dispatch/tickets/{ticket_id:\\d+}/close")
 @require(DISPATCHER)
 async def close_submit(request: web.Request) -> web.StreamResponse:
     ticket_id = int(request.match_info["ticket_id"])
+    page = f"/dispatch/tickets/{ticket_id}"
     form = await request.post()
     reason = str(form.get("override_reason", ""))
     values = {"override_reason": reason}
     current = await ticket_state_of(request, ticket_id)
     if current is None:
         return await render_error(request, 404, request[GETTEXT]("Not found"))
-    errors = validate_close(needs_override(current), reason)
+    errors = translate_errors(request, validate_close(needs_override(current), reason))
     if not errors:
         panel = request.app[PANEL]
         try:
@@ -853,12 +1139,11 @@ async def close_submit(request: web.Request) -> web.StreamResponse:
         except dispatching.DispatchError as exc:
             errors = {exc.field: exc.translated(request[GETTEXT])}
         except TransitionRefused as exc:
-            return await ticket_page(request, ticket_id, values=values, error=refused_text(request, exc),
-                                     status=409)
+            errors = {form_memory.FORM: refused_text(request, exc)}
     if errors:
-        return await ticket_page(request, ticket_id, errors=errors, values=values, status=422)
+        raise refuse_form(request, _ticket_form_key(ticket_id), values, errors, page)
     await _flash(request, "Ticket closed")
-    raise web.HTTPSeeOther(f"/dispatch/tickets/{ticket_id}")
+    raise web.HTTPSeeOther(page)
 
 
 async def place_callback(request: web.Request, ticket_id: int, click_id: str | None
@@ -877,7 +1162,8 @@ async def place_callback(request: web.Request, ticket_id: int, click_id: str | N
 @require(OPERATOR, DISPATCHER, ADMIN)
 async def callbacks_page(request: web.Request) -> web.StreamResponse:
     """Abandoned calls to call back: for operators (whose desk is elsewhere) as for dispatchers."""
-    values = _page_values(request, board=await callbacks_data(request), flash=await _flash(request))
+    values = _page_values(request, board=await callbacks_data(request), flash=await _flash(request),
+                          **_page_refusal(request, "/callbacks"))
     return await render(request, "dispatch/callbacks.html", values)
 
 
@@ -887,23 +1173,96 @@ async def callback_submit(request: web.Request) -> web.StreamResponse:
     ticket_id = int(request.match_info["ticket_id"])
     form = await request.post()
     result = await place_callback(request, ticket_id, str(form.get("click_id", "")) or None)
-    back = {"board": "/dispatch", "callbacks": "/callbacks"}.get(str(form.get("back", "")),
-                                                                f"/dispatch/tickets/{ticket_id}")
-    if isinstance(result, tuple):
-        status, message, _code = result
-        translate = request[GETTEXT]
-        text = translate(message) if status == 503 else \
-            f"{translate('The callback could not be placed')}: {message}"
-        if request[USER].role != DISPATCHER or back != f"/dispatch/tickets/{ticket_id}":
-            return await render_error(request, status, text)
-        return await ticket_page(request, ticket_id, error=text, status=status)
-    if result.outcome == "refused":
-        text = f"{request[GETTEXT]('The callback could not be placed')}: {result.message}"
-        return await render_error(request, 502, text)
-    await _flash(request, "Callback placed: your softphone rings first")
+    ticket_page_path = f"/dispatch/tickets/{ticket_id}"
+    back = {"board": "/dispatch", "callbacks": "/callbacks"}.get(str(form.get("back", "")), ticket_page_path)
     if request[USER].role != DISPATCHER:
         back = "/callbacks"
+    translate = request[GETTEXT]
+    text = None
+    if isinstance(result, tuple):
+        status, message, _code = result
+        if status == 404:
+            return await render_error(request, 404, translate("Not found"))
+        text = translate(message) if status == 503 else f"{translate('The callback could not be placed')}: {message}"
+    elif result.outcome == "refused":
+        text = f"{translate('The callback could not be placed')}: {result.message}"
+    if text is not None:
+        key = _ticket_form_key(ticket_id) if back == ticket_page_path else _page_form_key(back)
+        raise refuse_form(request, key, {}, {form_memory.FORM: text}, back)
+    await _flash(request, "Callback placed: your softphone rings first")
     raise web.HTTPSeeOther(back)
+
+
+# -- finding tickets -----------------------------------------------------------------------
+
+
+async def ticket_search(request: web.Request) -> tuple[ticket_search_mod.TicketQuery | None, dict[str, str],
+                                                       dict[str, str], list[dict[str, str]]]:
+    """The search's query from the request's GET parameters: (query or None, errors, values, agencies)."""
+    state = request.app[DISPATCH]
+    agencies = [{"code": a.code, "name": a.name}
+                for a in await agency_admin.list_agencies(state.panel.services.sessions)]
+    query, errors, values = ticket_search_mod.parse_ticket_query(
+        request.query, {a["code"] for a in agencies}, state.report_tz)
+    return query, errors, values, agencies
+
+
+def _when(request: web.Request) -> Callable[[datetime | None], str]:
+    tz = request.app[DISPATCH].report_tz
+    return lambda moment: local_time(moment, tz)
+
+
+def _search_link(values: dict[str, str], **changes: Any) -> str:
+    wanted = {k: v for k, v in {**values, **changes}.items()
+              if v not in ("", None) and not (k == "page" and str(v) == "1")}
+    return "?" + urlencode(wanted) if wanted else ""
+
+
+@routes.get("/dispatch/tickets", name="dispatch_tickets")
+@require(DISPATCHER, ADMIN)
+async def tickets_page(request: web.Request) -> web.StreamResponse:
+    """Every ticket, searched and filtered (number, state, verdict, agency, days), a page at a time."""
+    query, errors, values, agencies = await ticket_search(request)
+    found = None
+    if query is not None:
+        found = await ticket_search_mod.search_tickets(request.app[DISPATCH].panel.services.sessions, query)
+    translated = translate_errors(request, errors)
+    links = {}
+    if found is not None:
+        links = {"csv": "/dispatch/tickets.csv" + _search_link(values, page=""),
+                 "previous": _search_link(values, page=found.page - 1) or "?" if found.page > 1 else None,
+                 "next": _search_link(values, page=found.page + 1) if found.page < found.pages else None}
+    return await render(request, "dispatch/tickets.html", _page_values(
+        request, found=found, rows=[ticket_search_mod.row_json(r, _when(request)) for r in found.rows] if found else [],
+        errors=translated, values=values, agencies=agencies, links=links,
+        summary=error_summary(translated), page_size=ticket_search_mod.PAGE_SIZE),
+        status=422 if errors else 200)
+
+
+@routes.get("/dispatch/tickets.csv")
+@require(DISPATCHER, ADMIN)
+async def tickets_csv(request: web.Request) -> web.StreamResponse:
+    """The tickets the search finds (every page), one CSV row each."""
+    query, errors, _values, _agencies = await ticket_search(request)
+    if query is None:
+        return await tickets_page(request)
+    rows = await ticket_search_mod.all_matching(request.app[DISPATCH].panel.services.sessions, query)
+    text = ticket_search_mod.tickets_csv(rows, request[GETTEXT], _when(request))
+    response = web.Response(text=text, content_type="text/csv", charset="utf-8")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    response.headers["Content-Disposition"] = f'attachment; filename="ngcc112-tickets-{stamp}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page_form_key(path: str) -> str:
+    return f"page-{path}"
+
+
+def _page_refusal(request: web.Request, path: str) -> dict[str, Any]:
+    """A refusal kept for a page without a form of its own (the board, the callbacks page)."""
+    kept = form_memory.recall(request, _page_form_key(path))
+    return {"summary": error_summary(kept.errors) if kept else []}
 
 
 # -- the agency's pages ---------------------------------------------------------------------

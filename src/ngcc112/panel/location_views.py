@@ -69,6 +69,11 @@ BOARD_LIMIT = 200
 CLOCK_AHEAD_SECONDS = 60
 SOURCE_LABELS = {"sip": "SIP (network)", "aml": "AML (handset)", "manual": "Typed by an operator"}
 SOURCE_SHORT = {"sip": "SIP", "aml": "AML", "manual": "Manual"}
+#: A typed position says who typed it: the typist's role (from their account).
+MANUAL_BY_ROLE = {"operator": "Typed by an operator", "dispatcher": "Typed by a dispatcher",
+                  "admin": "Typed by an administrator"}
+#: A typed position whose typist has no account (any more).
+MANUAL_UNKNOWN = "Typed in by hand"
 FIELDS = ("latitude", "longitude", "address")
 
 FALLBACK = web.AppKey("ngcc112_location_fallback", Locations)
@@ -283,14 +288,32 @@ def _silent(ticket: Ticket) -> bool:
     return ticket.silent_digit == names.SILENT_DIGIT
 
 
-def _template_values(request: web.Request, state: dict[str, Any]) -> dict[str, Any]:
+async def _typists(request: web.Request, fixes: list[dict[str, Any]]) -> dict[str, str]:
+    """The role of whoever typed each manual position (username → role)."""
+    names = {f["created_by"] for f in fixes if f["source"] == "manual" and f.get("created_by")}
+    if not names:
+        return {}
+    async with request.app[PANEL].services.sessions() as session:
+        return dict((await session.execute(select(User.username, User.role)
+                                           .where(User.username.in_(names)))).tuples().all())
+
+
+def source_label(fix: dict[str, Any], roles: dict[str, str]) -> str:
+    """How a fix's source is shown (a msgid): a typed one says by whom (their role)."""
+    if fix["source"] != "manual":
+        return SOURCE_LABELS.get(fix["source"], fix["source"])
+    return MANUAL_BY_ROLE.get(roles.get(fix.get("created_by") or "", ""), MANUAL_UNKNOWN)
+
+
+async def _template_values(request: web.Request, state: dict[str, Any]) -> dict[str, Any]:
     translate = request[GETTEXT]
     now = datetime.fromisoformat(state["server_now"])
+    roles = await _typists(request, state["fixes"])
     fixes = []
     for fix in state["fixes"]:
         age = (now - datetime.fromisoformat(fix["time"])).total_seconds()
         fixes.append({**fix, "age_text": age_text(age, translate),
-                      "source_label": SOURCE_LABELS.get(fix["source"], fix["source"]),
+                      "source_label": source_label(fix, roles),
                       "source_short": SOURCE_SHORT.get(fix["source"], fix["source"])})
     return {"loc": {**state, "fixes": fixes,
                     "has_new": any(f["new"] for f in fixes)},
@@ -508,7 +531,7 @@ async def fixes_fragment(request: web.Request) -> web.StreamResponse:
     except Refused as refused:
         return await _refusal(request, refused)
     return await render(request, "location/_fixes.html",
-                        _template_values(request, await location_state(request, ticket)))
+                        await _template_values(request, await location_state(request, ticket)))
 
 
 async def location_page(request: web.Request, ticket: Ticket, *, errors: dict[str, str] | None = None,
@@ -517,7 +540,7 @@ async def location_page(request: web.Request, ticket: Ticket, *, errors: dict[st
     panel = request.app[PANEL]
     state = await location_state(request, ticket)
     return await render(request, "location/page.html", {
-        **_template_values(request, state), "t": await ticket_view(panel, ticket, history=False),
+        **await _template_values(request, state), "t": await ticket_view(panel, ticket, history=False),
         "loc_errors": errors or {}, "loc_values": values or {}, "loc_message": message,
     }, status=status)
 

@@ -18,6 +18,16 @@ stage               from → to                                   SOP target (de
 A stage is measured only when both of its timestamps exist; a target of
 ``None`` means the stage is timed but not judged.
 
+Two more targets judge each agency's dispatch on the dispatcher board (the SOP gives the
+coordination with the OPD / agency no time, so these are the center's own choice):
+
+==================  ==========================================  =====================
+target              from → to                                   default
+==================  ==========================================  =====================
+``acknowledge``     sent to the agency → acknowledged by it     120 s
+``arrival``         sent to the agency → the agency on scene    900 s (15 minutes)
+==================  ==========================================  =====================
+
 Answer time is measured from the call's **arrival** (the moment Asterisk
 answered it into the 112 flow), not from joining the queue: that is what the
 caller lives through — the silent-call prompt included — and what the usual
@@ -66,6 +76,10 @@ class SlaTargets:
     dispatch: float | None = None
     field_handling: float | None = None
     closing: float | None = 30.0
+    #: An agency's dispatch: sent → acknowledged (seconds).
+    acknowledge: float | None = 120.0
+    #: An agency's dispatch: sent → on scene (seconds).
+    arrival: float | None = 900.0
     answer_thresholds: tuple[float, ...] = (10.0, 15.0, 20.0)
 
     def target(self, stage: Stage | str) -> float | None:

@@ -3,7 +3,9 @@
    something changed, the page fetches itself again and swaps its live regions
    ([data-live-region] by id). A form region ([data-form-region]) is swapped only when its
    data-version changed and nothing was typed into it, so typing is never thrown away.
-   Elapsed times ([data-since]) tick every second and turn "overdue" past data-target. */
+   Elapsed times ([data-since]) tick every second and turn "overdue" past data-target.
+   The board beeps (WebAudio, no sound file) when something new needs the dispatcher: a row
+   with a data-action-key not seen before (awaiting dispatch, cannot handle, overdue). */
 (function () {
   "use strict";
   var body = document.body;
@@ -14,6 +16,55 @@
   var retry = 250;
   var busy = false;
   var again = false;
+
+  var known = null;  /* the board's action keys at the last look */
+  var audio = null;
+  /* How often the board looks again on its own: a dispatch turns overdue with no event at all. */
+  var BOARD_REFRESH_MS = 15000;
+
+  function actionKeys() {
+    return Array.prototype.map.call(document.querySelectorAll("[data-action-key]"), function (el) {
+      return el.dataset.actionKey;
+    });
+  }
+
+  function unlockAudio() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) { return null; }
+    try {
+      if (!audio) { audio = new Context(); }
+      if (audio.state === "suspended") { audio.resume(); }
+    } catch (e) { audio = null; }
+    return audio;
+  }
+
+  function beep() {
+    body.dataset.beeps = String(parseInt(body.dataset.beeps || "0", 10) + 1);
+    var ctx = unlockAudio();
+    if (!ctx) { return; }
+    try {
+      var start = ctx.currentTime;
+      [0, 0.25].forEach(function (delay) {
+        var osc = ctx.createOscillator();
+        var gain = ctx.createGain();
+        osc.type = "square";
+        osc.frequency.value = 880;
+        gain.gain.setValueAtTime(0.12, start + delay);
+        gain.gain.exponentialRampToValueAtTime(0.001, start + delay + 0.2);
+        osc.connect(gain);
+        gain.connect(ctx.destination);
+        osc.start(start + delay);
+        osc.stop(start + delay + 0.2);
+      });
+    } catch (e) { /* no sound: the colour and the label still say it */ }
+  }
+
+  function checkNew() {
+    if (page !== "dispatch_board") { return; }
+    var keys = actionKeys();
+    if (known !== null && keys.some(function (k) { return known.indexOf(k) < 0; })) { beep(); }
+    known = keys;
+  }
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
 
@@ -88,6 +139,7 @@
         });
         localTimes(document);
         tick();
+        checkNew();
       })
       .catch(function () {})
       .then(function () {
@@ -147,6 +199,10 @@
     });
   });
 
+  /* A refused form came back (post/redirect/get): say what was wrong first, where focus is. */
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+
   localTimes(document);
   if (livePages.indexOf(page) < 0) {
     var status = document.getElementById("live-status");
@@ -156,5 +212,15 @@
   setOffset(root);
   tick();
   window.setInterval(tick, 1000);
+  if (page === "dispatch_board") {
+    checkNew();
+    window.setInterval(refresh, BOARD_REFRESH_MS);
+    /* browsers play sound only after the person has used the page once */
+    ["pointerdown", "keydown"].forEach(function (name) { document.addEventListener(name, unlockAudio, true); });
+    /* the map was drawn while folded away: let it measure itself when opened */
+    document.addEventListener("toggle", function (event) {
+      if (event.target.id === "board-map-details" && event.target.open) { window.dispatchEvent(new Event("resize")); }
+    }, true);
+  }
   connect();
 })();
