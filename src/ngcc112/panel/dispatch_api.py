@@ -33,6 +33,7 @@ from ngcc112.panel.dispatch_views import (
     parse_report_query,
     place_callback,
     report_json,
+    refusal_reason,
     reset_account_password,
     ticket_data,
     ticket_state_of,
@@ -51,8 +52,9 @@ from ngcc112.tickets.store import jsonable
 routes = web.RouteTableDef()
 
 
-def _conflict(exc: TransitionRefused) -> web.Response:
-    return web.json_response({"error": exc.reason, "code": "state"}, status=409)
+def _conflict(request: web.Request, exc: TransitionRefused) -> web.Response:
+    """409; a refusal that carries a ``msgid`` is told in the user's language."""
+    return web.json_response({"error": refusal_reason(request, exc), "code": "state"}, status=409)
 
 
 async def _not_found(request: web.Request) -> web.Response:
@@ -75,7 +77,7 @@ async def _run(request: web.Request, use_case: Callable[[], Awaitable[Any]], val
     except dispatching.DispatchError as exc:
         return await _invalid(request, {exc.field: exc.message}, values)
     except TransitionRefused as exc:
-        return _conflict(exc)
+        return _conflict(request, exc)
     return web.json_response(await ok(result))
 
 

@@ -54,6 +54,8 @@ from ngcc112.ami.link import AmiNotConnected
 from ngcc112.hub import Hub, Subscription
 from ngcc112.panel import bodies, labels
 from ngcc112.panel.auth import error_response, require
+from ngcc112.panel import form_recall
+from ngcc112.panel.form_recall import recall, remember
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.live import Client, Clients
 from ngcc112.panel.session_sockets import SOCKETS, sessions_changed
@@ -171,6 +173,7 @@ MESSAGES = (
     N_("Your role may not do this"),
     N_("Please log in"),
     N_("Not found"),
+    N_("The agency said it cannot handle this dispatch: its reason is the report, no field report follows"),
 )
 
 
@@ -427,6 +430,7 @@ def setup(app: web.Application, panel: Panel, *, targets: SlaTargets | None = No
     state = DispatchState(panel=panel, live=live, callbacks=callbacks, targets=targets, report_tz=report_tz)
     app[DISPATCH] = state
     services.extras["dispatch"] = state
+    form_recall.setup(app)
     app.add_routes(routes)
     app.add_routes(dispatch_api.routes)
     app.cleanup_ctx.append(_run_live)
@@ -690,15 +694,63 @@ async def agency_dispatch(request: web.Request, dispatch_id: int) -> dict[str, A
     item = dispatching.dispatch_summary(view)
     status = dispatching.DispatchStatus(view.status)
     open_ticket = ticket.state != State.CLOSED.value
+    translate = request[GETTEXT]
+    local = zone(request.app[DISPATCH].report_tz)
+    closing = await dispatching.closing_of(sessions, ticket.id) if not open_ticket else None
+    fellows = await dispatching.fellow_agencies(sessions, user, ticket.id)
     return {
         "dispatch": item,
         "ticket": {**_brief(ticket), "intake": full["intake"], "location": full["location"],
                    "silent_call": full["silent_call"]},
+        "timeline": dispatch_timeline(view, closing, translate, local),
+        "other_agencies": [{"agency": f.agency_code, "agency_name": f.agency_name, "status": f.status,
+                            "status_label": translate(DISPATCH_STATUS_LABELS[f.status])} for f in fellows],
+        "closing": None if closing is None else {
+            **jsonable(closing), "local": local_time(closing["at"], local)},
+        "timezone": request.app[DISPATCH].report_tz,
         "can_acknowledge": open_ticket and status is dispatching.DispatchStatus.SENT,
         "next_statuses": [s.value for s in dispatching.STATUS_UPDATES
                           if open_ticket and s in dispatching.DISPATCH_STEPS[status]],
-        "can_report": open_ticket and view.reported_at is None,
+        # "Cannot handle": its reason is the report back; no field report follows.
+        "can_report": open_ticket and view.reported_at is None
+        and status is not dispatching.DispatchStatus.CANNOT_HANDLE,
     }
+
+
+#: The stages of one dispatch, in order: (key, label, the view's time field, its "by" field).
+TIMELINE_STAGES = (
+    ("sent", N_("Sent"), "sent_at", "sent_by"),
+    ("acknowledged", N_("Acknowledged"), "acknowledged_at", "acknowledged_by"),
+    ("en_route", N_("En route"), "en_route_at", None),
+    ("on_scene", N_("On scene"), "on_scene_at", None),
+    ("finished", None, "finished_at", None),
+    ("reported", N_("Field report sent"), "reported_at", "reported_by"),
+)
+
+
+def local_time(at: datetime, local: Any) -> str:
+    """``at`` as the center's wall clock: ``2026-11-27 15:04:05 WIB``."""
+    return at.astimezone(local).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def dispatch_timeline(view: dispatching.DispatchView, closing: dict[str, Any] | None,
+                      translate: Callable[[str], str], local: Any) -> list[dict[str, Any]]:
+    """What happened to one dispatch, oldest first, in the center's time zone; then the ticket's closing."""
+    steps = []
+    for key, label, at_field, by_field in TIMELINE_STAGES:
+        at = getattr(view, at_field)
+        if at is None:
+            continue
+        if key == "finished":
+            key, label = view.status, DISPATCH_STATUS_LABELS[view.status]
+        if key == "reported" and view.status == dispatching.DispatchStatus.CANNOT_HANDLE.value and not view.report:
+            continue  # "cannot handle" reports back by its reason, told on its own line
+        steps.append({"stage": key, "label": translate(label), "at": at.isoformat(),
+                      "local": local_time(at, local), "by": getattr(view, by_field) if by_field else None})
+    if closing is not None:
+        steps.append({"stage": "closed", "label": translate(N_("Ticket closed")),
+                      "at": closing["at"].isoformat(), "local": local_time(closing["at"], local), "by": None})
+    return sorted(steps, key=lambda s: s["at"])
 
 
 # -- helpers for refusals -----------------------------------------------------------------
@@ -709,8 +761,16 @@ def translate_errors(request: web.Request, errors: dict[str, str]) -> dict[str, 
     return {key: translate(value) for key, value in errors.items()}
 
 
+def refusal_reason(request: web.Request, exc: TransitionRefused) -> str:
+    """Why it was refused: translated when the refusal carries a ``msgid``, else the use case's words."""
+    msgid = getattr(exc, "msgid", None)
+    if msgid is None:
+        return exc.reason
+    return request[GETTEXT](msgid).format(**getattr(exc, "params", {}))
+
+
 def refused_text(request: web.Request, exc: TransitionRefused) -> str:
-    return f"{request[GETTEXT]('This action is not possible for this ticket now')}: {exc.reason}"
+    return f"{request[GETTEXT]('This action is not possible for this ticket now')}: {refusal_reason(request, exc)}"
 
 
 def form_list(form: Any, key: str) -> list[str]:
@@ -916,16 +976,19 @@ async def agency_page(request: web.Request) -> web.StreamResponse:
     return await render(request, "dispatch/agency.html", values)
 
 
-async def agency_dispatch_page(request: web.Request, dispatch_id: int, *,
-                               errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
-                               error: str | None = None, status: int = 200) -> web.Response:
+async def agency_dispatch_page(request: web.Request, dispatch_id: int) -> web.Response:
+    """One dispatch; a form refused a moment ago comes back (post/redirect/get) with its errors."""
     try:
         data = await agency_dispatch(request, dispatch_id)
     except dispatching.NotFoundOrForbidden:
         return await render_error(request, 404, request[GETTEXT]("Not found"))
-    page = _page_values(request, data=data, errors=translate_errors(request, errors or {}),
-                        values=values or {}, error=error, flash=await _flash(request))
-    return await render(request, "dispatch/agency_dispatch.html", page, status=status)
+    refused = recall(request, f"agency-dispatch-{dispatch_id}")
+    values = dict(refused.values) if refused else {}
+    errors = dict(refused.errors) if refused else {}
+    error = errors.pop("", None)
+    page = _page_values(request, data=data, errors=errors, values=values, form_error=error,
+                        flash=await _flash(request))
+    return await render(request, "dispatch/agency_dispatch.html", page)
 
 
 @routes.get("/agency/dispatches/{dispatch_id:\\d+}", name="agency_dispatch")
@@ -936,7 +999,10 @@ async def agency_dispatch_get(request: web.Request) -> web.StreamResponse:
 
 async def _agency_action(request: web.Request, run: Callable[[], Any], values: dict[str, Any],
                          errors: dict[str, str], notice: str) -> web.StreamResponse:
+    """Run one agency action; refused or not, answer 303 to the dispatch's page (post/redirect/get)."""
     dispatch_id = int(request.match_info["dispatch_id"])
+    page = f"/agency/dispatches/{dispatch_id}"
+    errors = translate_errors(request, errors)
     if not errors:
         try:
             await run()
@@ -945,12 +1011,12 @@ async def _agency_action(request: web.Request, run: Callable[[], Any], values: d
         except dispatching.DispatchError as exc:
             errors = {exc.field: exc.translated(request[GETTEXT])}
         except TransitionRefused as exc:
-            return await agency_dispatch_page(request, dispatch_id, values=values,
-                                              error=refused_text(request, exc), status=409)
+            errors = {"": refused_text(request, exc)}  # "": about the form, not one field
     if errors:
-        return await agency_dispatch_page(request, dispatch_id, errors=errors, values=values, status=422)
+        remember(request, f"agency-dispatch-{dispatch_id}", values, errors)
+        raise web.HTTPSeeOther(page)
     await _flash(request, notice)
-    raise web.HTTPSeeOther(f"/agency/dispatches/{dispatch_id}")
+    raise web.HTTPSeeOther(page)
 
 
 @routes.post("/agency/dispatches/{dispatch_id:\\d+}/acknowledge")
@@ -1244,25 +1310,39 @@ def validate_agency(values: dict[str, str], *, new: bool) -> dict[str, str]:
     return errors
 
 
-async def users_page(request: web.Request, *, form: str | None = None, errors: dict[str, str] | None = None,
-                     values: dict[str, str] | None = None, status: int = 200) -> web.Response:
+def refuse_form(request: web.Request, page: str, form: str, errors: dict[str, str],
+                values: dict[str, Any] | None = None) -> web.HTTPSeeOther:
+    """A refused admin form: remembered (never a password) and answered 303 to its page."""
+    remember(request, page, {"form": form, **{k: str(v) for k, v in (values or {}).items()}},
+             translate_errors(request, errors))
+    return web.HTTPSeeOther(page)
+
+
+def _recalled(request: web.Request, page: str) -> tuple[str | None, dict[str, str], dict[str, str]]:
+    """(the refused form's name, its errors, its values) after the redirect; (None, {}, {}) else."""
+    refused = recall(request, page)
+    if refused is None:
+        return None, {}, {}
+    values = dict(refused.values)
+    return values.pop("form", None), dict(refused.errors), values
+
+
+async def users_page(request: web.Request) -> web.Response:
     sessions = request.app[PANEL].services.sessions
     accounts = await agency_admin.list_accounts(sessions, request[USER])
     agencies = await agency_admin.list_agencies(sessions)
+    form, errors, values = _recalled(request, "/admin/users")
     return await render(request, "dispatch/admin_users.html", _page_values(
         request, accounts=accounts, agencies=agencies, roles=USER_ROLES, form=form,
-        errors=translate_errors(request, errors or {}), values=values or {}, flash=await _flash(request)),
-        status=status)
+        errors=errors, values=values, flash=await _flash(request)))
 
 
-async def agencies_page(request: web.Request, *, form: str | None = None,
-                        errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
-                        status: int = 200) -> web.Response:
+async def agencies_page(request: web.Request) -> web.Response:
     agencies = await agency_admin.list_agencies(request.app[PANEL].services.sessions)
+    form, errors, values = _recalled(request, "/admin/agencies")
     return await render(request, "dispatch/admin_agencies.html", _page_values(
         request, agencies=agencies, kinds=agency_admin.AGENCY_KINDS, form=form,
-        errors=translate_errors(request, errors or {}), values=values or {}, flash=await _flash(request)),
-        status=status)
+        errors=errors, values=values, flash=await _flash(request)))
 
 
 @routes.get("/admin/users", name="admin_users")
@@ -1343,8 +1423,7 @@ async def users_add(request: web.Request) -> web.StreamResponse:
     except agency_admin.NotPermitted:
         return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
-        return await users_page(request, form="new", errors=errors, values={**values, "password": ""},
-                                status=422)
+        raise refuse_form(request, "/admin/users", "new", errors, {**values, "password": ""})
     await _flash(request, "User added")
     raise web.HTTPSeeOther("/admin/users")
 
@@ -1361,8 +1440,7 @@ async def users_change(request: web.Request) -> web.StreamResponse:
     except agency_admin.NotPermitted:
         return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
-        return await users_page(request, form=f"user-{user_id}", errors=errors,
-                                values={k: str(v) for k, v in values.items()}, status=422)
+        raise refuse_form(request, "/admin/users", f"user-{user_id}", errors, values)
     await _flash(request, "User updated")
     raise web.HTTPSeeOther("/admin/users")
 
@@ -1391,7 +1469,7 @@ async def users_reset_password(request: web.Request) -> web.StreamResponse:
     if errors:
         if "user" in errors:
             return await error_response(request, 404, "Not found", code="not_found")
-        return await users_page(request, form=f"password-{user_id}", errors=errors, status=422)
+        raise refuse_form(request, "/admin/users", f"password-{user_id}", errors)
     await _flash(request, "Password reset; the user's sessions have ended")
     raise web.HTTPSeeOther("/admin/users")
 
@@ -1416,7 +1494,7 @@ async def agencies_add(request: web.Request) -> web.StreamResponse:
         except agency_admin.NotPermitted:
             return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
-        return await agencies_page(request, form="new", errors=errors, values=values, status=422)
+        raise refuse_form(request, "/admin/agencies", "new", errors, values)
     await _flash(request, "Agency added")
     raise web.HTTPSeeOther("/admin/agencies")
 
@@ -1440,8 +1518,8 @@ async def agencies_change(request: web.Request) -> web.StreamResponse:
         except agency_admin.NotPermitted:
             return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
-        return await agencies_page(request, form=f"agency-{code}", errors=errors,
-                                   values={**values, "active": "on" if active else ""}, status=422)
+        raise refuse_form(request, "/admin/agencies", f"agency-{code}", errors,
+                          {**values, "active": "on" if active else ""})
     await _flash(request, "Agency updated")
     raise web.HTTPSeeOther("/admin/agencies")
 

@@ -3,7 +3,8 @@
    something changed, the page fetches itself again and swaps its live regions
    ([data-live-region] by id). A form region ([data-form-region]) is swapped only when its
    data-version changed and nothing was typed into it, so typing is never thrown away.
-   Elapsed times ([data-since]) tick every second and turn "overdue" past data-target. */
+   Elapsed times ([data-since]) tick every second and turn "overdue" past data-target.
+   A time[data-local] is already in the center's time zone (server-rendered) and kept as is. */
 (function () {
   "use strict";
   var body = document.body;
@@ -148,6 +149,9 @@
   });
 
   localTimes(document);
+  /* A refused form comes back after a redirect with its errors summed up at the top: read them first. */
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
   if (livePages.indexOf(page) < 0) {
     var status = document.getElementById("live-status");
     if (status) { status.hidden = true; }  /* nothing on this page is live */
