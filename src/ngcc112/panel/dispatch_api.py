@@ -46,6 +46,7 @@ from ngcc112.panel.dispatch_views import (
 from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
+from ngcc112.tickets.callbacks import OutcomeRefused, record_outcome
 from ngcc112.tickets.states import TransitionRefused
 from ngcc112.tickets.store import jsonable
 
@@ -179,6 +180,31 @@ async def callback(request: web.Request) -> web.Response:
     if result.outcome == "refused":
         return web.json_response({"error": result.message, "code": "asterisk", "callback": answer}, status=502)
     return web.json_response({"callback": answer}, status=202)
+
+
+@routes.post("/api/dispatch/tickets/{ticket_id:\\d+}/callback/outcome")
+@require(OPERATOR, DISPATCHER)
+async def callback_outcome(request: web.Request) -> web.Response:
+    ticket_id = int(request.match_info["ticket_id"])
+    try:
+        body = await _json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
+    outcome = _str(body, "outcome") or ""
+    panel = request.app[PANEL]
+    try:
+        change = await record_outcome(panel.services.sessions, panel.services.hub.publish, ticket_id,
+                                      request[USER], outcome)
+    except OutcomeRefused as exc:
+        if exc.status == 404:
+            return await _not_found(request)
+        if exc.status == 403:
+            return await error_response(request, 403, "Your role may not do this", code="role")
+        if exc.field is not None:
+            return await _invalid(request, {exc.field: exc.msgid or exc.reason}, {"outcome": outcome})
+        message = request[GETTEXT](exc.msgid) if exc.msgid else exc.reason
+        return web.json_response({"error": message, "code": exc.code}, status=exc.status)
+    return web.json_response(jsonable({"ticket_id": ticket_id, "outcome": outcome, "at": change.at}))
 
 
 # -- agency side (and a dispatcher recording what an agency reported by radio or phone) -------

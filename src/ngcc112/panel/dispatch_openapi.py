@@ -129,6 +129,16 @@ PATHS: dict[str, Any] = {
                             "Originate queued (or its answer unknown: never re-sent)"),
                       400, 401, 403, 404, 409, 502, 503, params=[_TICKET_ID], status="202"),
     },
+    "/api/dispatch/tickets/{ticket_id}/callback/outcome": {
+        "post": _post("Record how a callback went: reached, no_answer (may be tried again) or dismissed; "
+                      "audited. After reached or dismissed the ticket takes no further callback (409).",
+                      {"type": "object", "required": ["outcome"], "properties": {
+                          "outcome": {"type": "string", "enum": ["reached", "no_answer", "dismissed"]}}},
+                      _json({"type": "object", "properties": {
+                          "ticket_id": {"type": "integer"}, "outcome": {"type": "string"},
+                          "at": {"type": "string"}}}, "Outcome recorded"),
+                      400, 401, 403, 404, 409, params=[_TICKET_ID]),
+    },
     "/api/dispatch/dispatches/{dispatch_id}/status": {
         "post": _post("Record an agency's status on its behalf (told by radio or phone; audited as on_behalf_of)",
                       _STATUS_BODY, _DISPATCH_RESULT, 400, 401, 403, 404, 409, params=[_DISPATCH_ID]),

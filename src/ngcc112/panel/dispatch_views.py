@@ -67,7 +67,8 @@ from ngcc112.reports.csv import report_to_csv
 from ngcc112.reports.model import Report
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
-from ngcc112.tickets.callbacks import CallbackAttempt, CallbackRefused, Callbacks, callback_history
+from ngcc112.tickets.callbacks import (FINAL_OUTCOMES, CallbackAttempt, CallbackRefused, Callbacks, OutcomeRefused,
+                                       callback_history, record_outcome)
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
 from ngcc112.tickets.dispatch_models import Agency, Dispatch
 from ngcc112.tickets.intake import N_
@@ -123,6 +124,7 @@ AUDIT_ACTION_LABELS = {
     "close": N_("Closed"),
     "callback": N_("Callback placed"),
     "callback_result": N_("Callback result"),
+    "callback_outcome": N_("Callback outcome"),
     "classify": N_("Classified"),
     "escalate": N_("Escalated"),
     "intake_saved": N_("Intake saved"),
@@ -134,6 +136,11 @@ CALLBACK_LABELS = {
     "unknown": N_("Unknown (no answer from Asterisk)"),
     "success": N_("Answered"),
     "failure": N_("Not answered"),
+}
+CALLBACK_OUTCOME_LABELS = {
+    "reached": N_("Reached"),
+    "no_answer": N_("No answer"),
+    "dismissed": N_("Dismissed"),
 }
 AGENCY_KIND_LABELS = {"OPD": N_("OPD (regional government unit)"), "Instansi": N_("Instansi (other agency)")}
 #: Messages this module's Python code shows (errors and notices); translated where shown.
@@ -174,6 +181,10 @@ MESSAGES = (
     N_("Please log in"),
     N_("Not found"),
     N_("The agency said it cannot handle this dispatch: its reason is the report, no field report follows"),
+    N_("Choose an outcome from the list"),
+    N_("This call was not abandoned: there is no callback to record"),
+    N_("The outcome of this callback is already recorded"),
+    N_("Outcome recorded"),
 )
 
 
@@ -596,11 +607,16 @@ async def _callback_items(state: DispatchState, abandoned: list[Ticket]) -> list
     items = []
     for ticket in abandoned:
         item = _brief(ticket)
+        rows = history.get(ticket.id, [])
+        outcome = next((r["outcome"] for r in reversed(rows) if r["action"] == "callback_outcome"), None)
         item.update(jsonable({"abandoned_at": ticket.abandoned_at or ticket.ended_at,
                               "waited_seconds": ticket.waited_seconds,
                               "callback_number": callback_number_of(ticket),
-                              "callbacks": history.get(ticket.id, []),
-                              "callback_pending": state.callbacks.pending_for(ticket.id) is not None}))
+                              "callbacks": rows,
+                              "callback_pending": state.callbacks.pending_for(ticket.id) is not None,
+                              # reached / dismissed close the loop; no answer may be tried again
+                              "outcome": outcome, "loop_closed": outcome in FINAL_OUTCOMES,
+                              "taken_by": ticket.operator_interface}))
         items.append(item)
     return items
 
@@ -838,6 +854,7 @@ class _Labels:
     AUDIT_ACTION = AUDIT_ACTION_LABELS
     AGENCY_KIND = AGENCY_KIND_LABELS
     CALLBACK = CALLBACK_LABELS
+    CALLBACK_OUTCOME = CALLBACK_OUTCOME_LABELS
 
 
 @routes.get("/dispatch", name="dispatch_board")
@@ -937,7 +954,10 @@ async def place_callback(request: web.Request, ticket_id: int, click_id: str | N
 @require(OPERATOR, DISPATCHER, ADMIN)
 async def callbacks_page(request: web.Request) -> web.StreamResponse:
     """Abandoned calls to call back: for operators (whose desk is elsewhere) as for dispatchers."""
-    values = _page_values(request, board=await callbacks_data(request), flash=await _flash(request))
+    refused = recall(request, "/callbacks")
+    values = _page_values(request, board=await callbacks_data(request), flash=await _flash(request),
+                          errors=dict(refused.errors) if refused else {},
+                          values=dict(refused.values) if refused else {})
     return await render(request, "dispatch/callbacks.html", values)
 
 
@@ -963,6 +983,41 @@ async def callback_submit(request: web.Request) -> web.StreamResponse:
     await _flash(request, "Callback placed: your softphone rings first")
     if request[USER].role != DISPATCHER:
         back = "/callbacks"
+    raise web.HTTPSeeOther(back)
+
+
+async def record_callback_outcome(request: web.Request, ticket_id: int, outcome: str) -> str | None:
+    """Record the outcome; None when done, else the refusal in the user's language (raises 404/403 as
+    :class:`OutcomeRefused` for the caller to answer)."""
+    panel = request.app[PANEL]
+    try:
+        await record_outcome(panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER],
+                             outcome)
+    except OutcomeRefused as exc:
+        if exc.status in (403, 404):
+            raise
+        return request[GETTEXT](exc.msgid) if exc.msgid else exc.reason
+    return None
+
+
+@routes.post("/dispatch/tickets/{ticket_id:\\d+}/callback/outcome")
+@require(OPERATOR, DISPATCHER)
+async def callback_outcome_submit(request: web.Request) -> web.StreamResponse:
+    """Reached / no answer / dismissed, from the callbacks list; back to it (post/redirect/get)."""
+    ticket_id = int(request.match_info["ticket_id"])
+    form = await request.post()
+    back = "/dispatch" if str(form.get("back", "")) == "board" and request[USER].role == DISPATCHER \
+        else "/callbacks"
+    try:
+        refused = await record_callback_outcome(request, ticket_id, str(form.get("outcome", "")))
+    except OutcomeRefused as exc:
+        if exc.status == 404:
+            return await render_error(request, 404, request[GETTEXT]("Not found"))
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    if refused is not None:  # told on the callbacks page, where the row is
+        remember(request, "/callbacks", {"ticket_id": str(ticket_id)}, {"outcome": refused})
+        raise web.HTTPSeeOther("/callbacks")
+    await _flash(request, "Outcome recorded")
     raise web.HTTPSeeOther(back)
 
 
