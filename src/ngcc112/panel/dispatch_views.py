@@ -1416,9 +1416,8 @@ async def create_account(request: web.Request, values: dict[str, str]) -> tuple[
     try:
         user = await add_user(sessions, username=values["username"], role=values["role"],
                               password=values["password"], display_name=values.get("display_name", "").strip(),
-                              interface=values.get("interface", "").strip() or None)
-        if values.get("agency"):
-            await agency_admin.set_user_agency(sessions, request[USER], user.id, values["agency"])
+                              interface=values.get("interface", "").strip() or None,
+                              agency=values.get("agency") or None)
     except UserError as exc:
         return None, {exc.field: exc.translated(request[GETTEXT])}
     return user, {}
