@@ -134,6 +134,9 @@ async def test_a_refused_agency_form_redirects_and_keeps_errors_and_typing(clien
     response = await agency.post(f"{page}/status", data={"csrf_token": form, "status": "cannot_handle",
                                                          "reason": ""}, allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == page
+    # the page's own live refresh (still in flight from before the post) neither shows nor takes it
+    live = await (await agency.get(page, headers={"X-Live-Refresh": "1"})).text()
+    assert 'id="error-summary"' not in live
     html = await (await agency.get(page)).text()
     summary = html[html.index('id="error-summary"'):]
     assert 'tabindex="-1"' in html[html.index('<div class="error-summary"'):html.index('id="error-summary"') + 80]

@@ -26,6 +26,9 @@ from ngcc112.panel.state import SESSION_HASH
 CAPACITY = 2000
 #: A remembered form not recalled within this long is dropped.
 MAX_AGE_SECONDS = 300.0
+#: The header a page's own live refresh sends (dispatch.js): such a fetch neither shows nor takes a
+#: remembered form — one still in flight when the form is posted must not take it from the redirect.
+LIVE_REFRESH_HEADER = "X-Live-Refresh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +81,9 @@ def remember(request: web.Request, key: str, values: dict[str, Any], errors: dic
 def recall(request: web.Request, key: str) -> Recalled | None:
     """The form remembered under ``key`` for this session, once; None when there is none."""
     session = _session(request)
-    if session is None:
+    if session is None or request.headers.get(LIVE_REFRESH_HEADER):
         return None
     return request.app[FORM_MEMORY].take(session, key)
 
 
-__all__ = ["FORM_MEMORY", "FormMemory", "Recalled", "recall", "remember", "setup"]
+__all__ = ["FORM_MEMORY", "LIVE_REFRESH_HEADER", "FormMemory", "Recalled", "recall", "remember", "setup"]

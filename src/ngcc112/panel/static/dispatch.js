@@ -69,7 +69,9 @@
   function refresh() {
     if (busy) { again = true; return; }
     busy = true;
-    fetch(location.pathname + location.search, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    /* X-Live-Refresh: this fetch never takes a refused form's errors meant for the page after a redirect */
+    fetch(location.pathname + location.search,
+          { credentials: "same-origin", headers: { "Accept": "text/html", "X-Live-Refresh": "1" } })
       .then(function (r) {
         if (r.redirected && r.url.indexOf("/login") >= 0) { location.assign("/login"); return null; }
         return r.text();
