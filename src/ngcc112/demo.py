@@ -204,7 +204,7 @@ async def _send_aml(services: Services, linkedid: str, number: str, latitude: fl
                 headers={"Content-Type": "application/x-www-form-urlencoded",
                          "Authorization": f"Bearer {secret}"}) as answer:
             status = answer.status
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         _line(f"AML for {number}: not delivered ({type(exc).__name__})")
         return
     _line(f"AML position from {number}'s handset posted to /aml/els as {AML_SENDER!r}: HTTP {status}")

@@ -7,7 +7,7 @@ import re
 import pytest
 from dispatch_helpers import login
 
-NAV = re.compile(r'<nav class="topnav" id="topnav" aria-label="([^"]+)">(.*?)</nav>', re.S)
+NAV = re.compile(r'<nav class="topnav" id="topnav" aria-label="([^"]+)">(.*?)</nav>', re.DOTALL)
 LINK = re.compile(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>')
 
 EXPECTED = {

@@ -156,12 +156,28 @@ PATHS: dict[str, Any] = {
                         "server_time": {"type": "string"}}}, "Dispatches"), 401, 403),
     },
     "/api/agency/dispatches/{dispatch_id}": {
-        "get": _get("One of the agency's own dispatches with the ticket facts the field team needs",
+        "get": _get("One of the agency's own dispatches with the ticket facts the field team needs: its "
+                    "timeline (the center's time zone), the other agencies on the incident (name and stage "
+                    "only) and, once the ticket is closed, the dispatcher's closing reason",
                     _json({"type": "object", "properties": {
                         "dispatch": _ref("Dispatch"), "ticket": {"type": "object"},
+                        "timeline": {"type": "array", "items": {"type": "object", "properties": {
+                            "stage": {"type": "string"}, "label": {"type": "string"},
+                            "at": {"type": "string", "format": "date-time"},
+                            "local": {"type": "string", "description": "In the center's time zone"},
+                            "by": {"type": "string", "nullable": True}}}},
+                        "other_agencies": {"type": "array", "items": {"type": "object", "properties": {
+                            "agency": {"type": "string"}, "agency_name": {"type": "string"},
+                            "status": {"type": "string"}, "status_label": {"type": "string"}}}},
+                        "closing": {"type": "object", "nullable": True, "properties": {
+                            "at": {"type": "string"}, "local": {"type": "string"},
+                            "reason": {"type": "string", "nullable": True}}},
+                        "timezone": {"type": "string"},
                         "can_acknowledge": {"type": "boolean"},
                         "next_statuses": {"type": "array", "items": {"type": "string"}},
-                        "can_report": {"type": "boolean"}}}, "Dispatch"),
+                        "can_report": {"type": "boolean",
+                                       "description": "False after 'cannot handle': its reason is the report"}}},
+                          "Dispatch"),
                     401, 403, 404, params=[_DISPATCH_ID]),
     },
     "/api/agency/dispatches/{dispatch_id}/acknowledge": {

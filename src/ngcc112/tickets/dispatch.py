@@ -18,9 +18,10 @@ A dispatch moves forward only, along :data:`DISPATCH_STEPS`:
 (steps may be skipped; any move out of ``sent`` also stamps the
 acknowledgement). "Cannot handle" needs a reason, and that reason is the
 agency's report back: it stamps the dispatch reported, and no field report
-follows it (:class:`NoReportAfterCannotHandle`). The ticket follows its dispatches: ``dispatched → on_scene``
-when the first agency is on scene, ``→ reported`` when every dispatch is
-finished (handled or cannot handle) and has its field report. The dispatcher
+follows it (:class:`NoReportAfterCannotHandle`). The ticket follows its
+dispatches: ``dispatched → on_scene`` when the first agency is on scene,
+``→ reported`` when every dispatch is finished (handled or cannot handle) and
+has reported back (its field report, or the reason it cannot handle). The dispatcher
 closes a reported ticket; closing earlier needs an override reason, audited.
 
 Refusals: :class:`NotFoundOrForbidden` (404), :class:`RoleRefused` (403: the
@@ -681,9 +682,8 @@ def dispatch_summary(view: DispatchView) -> dict[str, Any]:
 
 
 __all__: Sequence[str] = (
-    "DISPATCH_STEPS", "DispatchError", "DispatchStatus", "DispatchView", "NoReportAfterCannotHandle",
-    "NotFoundOrForbidden", "RoleRefused",
-    "TicketDispatches", "acknowledge", "close", "dispatch", "dispatch_summary", "file_report",
-    "FellowAgency", "actor_agency", "closing_of", "fellow_agencies", "get_dispatch_for", "get_ticket_for", "ticket_agencies", "update_status",
-    "visible_dispatches",
+    "DISPATCH_STEPS", "DispatchError", "DispatchStatus", "DispatchView", "FellowAgency",
+    "NoReportAfterCannotHandle", "NotFoundOrForbidden", "RoleRefused", "TicketDispatches", "acknowledge",
+    "actor_agency", "close", "closing_of", "dispatch", "dispatch_summary", "fellow_agencies", "file_report",
+    "get_dispatch_for", "get_ticket_for", "ticket_agencies", "update_status", "visible_dispatches",
 )
