@@ -164,3 +164,25 @@ async def test_agencies_and_admins_may_not_record_outcomes(client, other_client,
                                       json={"outcome": "dismissed"}, headers=h(token))
         assert response.status == 403, username
     assert await _audit(services, ticket, "callback_outcome") == []
+
+
+async def test_no_answer_frees_the_desk_of_who_called_back(client, services, link):
+    ticket = await make_ticket(services, state="new", verdict=None, abandoned=True, caller_number="085711116666")
+    token = await login(client, "op1")
+    placed = await client.post(f"/api/dispatch/tickets/{ticket}/callback", json={"request_id": "x"},
+                               headers=h(token))
+    link.originate_response((await placed.json())["callback"]["action_id"], ok=True, reason="4")
+
+    async def desk_ticket():
+        active = (await (await client.get("/api/me/state")).json())["desk"]["active"]
+        return active["ticket"]["id"] if active and active["ticket"] else None
+
+    assert await _until(desk_ticket, "the intake on the desk") == ticket
+    response = await client.post(f"/api/dispatch/tickets/{ticket}/callback/outcome", json={"outcome": "no_answer"},
+                                 headers=h(token))
+    assert response.status == 200
+
+    async def freed():
+        return await desk_ticket() is None
+
+    assert await _until(freed, "the desk freed")

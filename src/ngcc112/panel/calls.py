@@ -130,6 +130,12 @@ class CallBoard:
                 desk = self.desk(interface)
                 self._set(interface, replace(desk, active=OperatorCall(
                     event.linkedid, interface, "connected", event.at)), changed)
+        elif isinstance(event, TicketChanged) and event.action == "callback_outcome" \
+                and event.changes.get("outcome") in ("no_answer", "dismissed"):
+            # Nobody to take an intake from: the desk is free again (a no answer may be called again).
+            for interface, desk in list(self._desks.items()):
+                if desk.active is not None and desk.active.call_id == event.linkedid:
+                    self._set(interface, replace(desk, active=None), changed)
         elif isinstance(event, TicketChanged) and event.state not in INTAKE_STATES:
             for interface, desk in list(self._desks.items()):
                 if desk.active is not None and desk.active.call_id == event.linkedid:
