@@ -53,6 +53,12 @@ async def test_an_answered_callback_pops_the_intake_on_the_callers_desk_and_it_c
     stored = await services.store.get(ticket)
     assert (stored.operator_interface, stored.answered_at) == ("PJSIP/op1", None), \
         "taken by op1; the 112 call itself stays unanswered in the reports"
+    # a panel restart forgets the desks: the intake is found again in the database
+    from ngcc112.panel.state import PANEL
+
+    assert client.app[PANEL].calls.clear_active("PJSIP/op1", stored.linkedid)
+    again = (await (await client.get("/api/me/state")).json())["desk"]["active"]
+    assert again is not None and again["ticket"]["id"] == ticket
 
     # another operator cannot take it; op1 completes it
     other = await login_other(client, "op2")
@@ -186,3 +192,6 @@ async def test_no_answer_frees_the_desk_of_who_called_back(client, services, lin
         return await desk_ticket() is None
 
     assert await _until(freed, "the desk freed")
+    assert (await services.store.get(ticket)).operator_interface is None, "released until answered again"
+    [row] = await _audit(services, ticket, "callback_outcome")
+    assert row.changes == {"outcome": "no_answer", "intake_released": "PJSIP/op1"}

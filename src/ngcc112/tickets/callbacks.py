@@ -24,7 +24,8 @@ number in the operators' dialplan context (:data:`ngcc112.names.OPERATOR_CONTEXT
   audit row names that interface, which the operator's desk pops (:mod:`ngcc112.panel.calls`).
 * The person records how the callback went (:func:`record_outcome`): ``reached``,
   ``no_answer`` (it may be tried again) or ``dismissed``; audited as ``callback_outcome``.
-  After ``reached`` or ``dismissed`` the ticket takes no further callback.
+  After ``reached`` or ``dismissed`` the ticket takes no further callback; after
+  ``no_answer`` or ``dismissed`` the intake is released (nobody's until a callback is answered).
 
 ``OriginateResponse`` events are not call events, so the tracker does not
 report them on the hub. :meth:`Callbacks.attach` tees the AMI link's event
@@ -370,6 +371,10 @@ async def record_outcome(sessions: async_sessionmaker[AsyncSession], publish: Pu
             raise OutcomeRefused(409, f"ticket #{ticket_id} was already recorded as {before}", "outcome",
                                  msgid="The outcome of this callback is already recorded")
         changes = jsonable({"outcome": outcome, **({"previous": before} if before else {})})
+        if outcome != "reached" and ticket.operator_interface is not None:
+            # nobody was reached: the intake is nobody's until a callback is answered again
+            changes["intake_released"] = ticket.operator_interface
+            ticket.operator_interface = None
         session.add(AuditEntry(ticket_id=ticket_id, at=at, actor=current.username, action="callback_outcome",
                                from_state=ticket.state, to_state=ticket.state, changes=changes))
         change = TicketChanged(ticket_id=ticket_id, linkedid=ticket.linkedid, action="callback_outcome", at=at,
