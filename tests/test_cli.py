@@ -191,6 +191,17 @@ async def test_user_add_reads_the_password_from_stdin_and_refuses_bad_input_clea
     assert code == 2 and "op9" in err and "Traceback" not in err
     code, _, err = await add("--role", "dispatcher", "--name", "disp2", password="short")
     assert code == 2 and "password" in err.lower() and "Traceback" not in err
+    # the data layer's rule: an operator needs a softphone, an agency user an agency
+    code, _, err = await add("--role", "operator", "--name", "op10", password="a-long-password")
+    assert code == 2 and "an operator needs a softphone interface" in err and "Traceback" not in err
+    code, _, err = await add("--role", "agency", "--name", "damkar9", password="a-long-password")
+    assert code == 2 and "an agency user needs an agency" in err and "Traceback" not in err
+    code, _, err = await add("--role", "agency", "--name", "damkar9", "--agency", "nowhere",
+                             password="a-long-password")
+    assert code == 2 and "no active agency 'nowhere'" in err
+    code, _, err = await add("--role", "dispatcher", "--name", "disp3", "--agency", "damkar",
+                             password="a-long-password")
+    assert code == 2 and "only agency users belong to an agency" in err
 
 
 async def test_blocklist_entries_are_evidence_with_who_why_and_expiry_never_a_refusal(tmp_path):

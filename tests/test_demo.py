@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import aiohttp
 
-from ngcc112.demo import ABANDONED_CALLER, LOCATED_CALLERS, demo_intake
+from ngcc112.demo import ABANDONED_CALLER, AML_CALLERS, AML_SENDER, LOCATED_CALLERS, demo_intake
 from ngcc112.tickets.intake import CATEGORIES, validate_intake
 from tests.test_cli import NGCC112, environment, run, wait_port
 
@@ -32,9 +32,12 @@ def _classified(db: Path) -> list[tuple[int, str, str | None]]:
         return []
 
 
-def _positions(db: Path) -> list[tuple[int, float, float]]:
+def _positions(db: Path, source: str | None = None) -> list[tuple[int, float, float]]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT ticket_id, latitude, longitude FROM location_fixes").fetchall()
+        if source is None:
+            return conn.execute("SELECT ticket_id, latitude, longitude FROM location_fixes").fetchall()
+        return conn.execute("SELECT ticket_id, latitude, longitude FROM location_fixes WHERE source = ?",
+                            (source,)).fetchall()
 
 
 def _rows(db: Path, query: str, *params: object) -> list[tuple]:
@@ -87,7 +90,7 @@ async def test_the_demo_honours_ngcc112_database_url_and_says_so(tmp_path):
     assert len(rows) == len(LOCATED_CALLERS)
     # the operators' verdicts: normal calls escalated with a category
     assert all(row["state"] == "escalated" and row["category"] in CATEGORIES for row in rows)
-    located = {(lat, lon) for _, lat, lon in _positions(db)}
+    located = {(lat, lon) for _, lat, lon in _positions(db, "sip")}
     assert located == {(lat, lon) for _, _, lat, lon, _ in LOCATED_CALLERS}
 
 
@@ -160,3 +163,29 @@ async def test_the_demo_dispatcher_calls_an_abandoned_caller_back(tmp_path):
     [(changes,)] = _rows(db, "SELECT changes FROM audit_log WHERE ticket_id = ? AND action = 'callback_result'",
                          placed["ticket_id"])
     assert json.loads(changes)["result"] == "success"
+
+
+async def test_some_demo_calls_get_an_aml_position_through_the_real_intake(tmp_path):
+    env = environment(tmp_path)
+    db = tmp_path / "cli.db"
+    numbers = [number for number, *_ in AML_CALLERS]
+    marks = ",".join("?" * len(numbers))
+    query = ("SELECT t.caller_number, f.latitude, f.longitude, f.radius_m, m.authenticated_as, m.refused "
+             "FROM location_fixes f JOIN tickets t ON t.id = f.ticket_id "
+             "JOIN aml_messages m ON m.id = f.aml_message_id "
+             f"WHERE f.source = 'aml' AND t.caller_number IN ({marks})")
+
+    async def positioned() -> bool:
+        return len(_rows(db, query, *numbers)) >= len(AML_CALLERS)
+
+    out = await _demo_until(db, env, tmp_path, positioned)
+    rows = _rows(db, query, *numbers)
+    assert {(n, round(lat, 4), round(lon, 4), radius) for n, lat, lon, radius, _a, _r in rows} == \
+        {(n, lat, lon, accuracy) for n, _name, lat, lon, accuracy in AML_CALLERS}
+    # posted as the configured sender, authenticated, never refused: the real /aml/els path
+    assert {(who, refused) for *_x, who, refused in rows} == {(f"secret:{AML_SENDER}", None)}
+    assert f"posted to /aml/els as {AML_SENDER!r}: HTTP 200" in out
+    # their tickets carry no SIP position: the map's dot for them comes from AML alone
+    sip = {ticket for ticket, _lat, _lon in _positions(db, "sip")}
+    aml_tickets = {row[0] for row in _rows(db, f"SELECT id FROM tickets WHERE caller_number IN ({marks})", *numbers)}
+    assert aml_tickets and not aml_tickets & sip

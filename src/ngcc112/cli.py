@@ -87,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=["operator", "dispatcher", "agency", "admin"])
     add.add_argument("--name", required=True, help="login name")
     add.add_argument("--display-name", default="")
-    add.add_argument("--interface", help="operator softphone as a queue interface, e.g. PJSIP/op1")
+    add.add_argument("--interface", help="operator softphone as a queue interface, e.g. PJSIP/op1 "
+                                         "(required for an operator)")
+    add.add_argument("--agency", help="the agency code of an agency user, e.g. damkar (required for an agency user)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     passwd = user_sub.add_parser("passwd", help="set a panel user's password; ends all their panel sessions")
     passwd.add_argument("name", metavar="USERNAME")
@@ -358,7 +360,7 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
                 return await change_password(make_sessions(engine), args.name, password,
                                              actor=f"cli:{_login_name()}")
             await add_user(make_sessions(engine), username=args.name, role=args.role, password=password,
-                           display_name=args.display_name, interface=args.interface)
+                           display_name=args.display_name, interface=args.interface, agency=args.agency)
             return 0
         finally:
             await engine.dispose()

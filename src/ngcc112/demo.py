@@ -5,7 +5,9 @@ The simulator generates a realistic mix of 112 calls; two simulated operators
 intake of every call they answered (normal calls escalated with a category,
 an address and a description; ghosts and pranks closed with a note), op3 is
 left for you to log in through the panel. A few calls carry a SIP (PIDF-LO)
-position, so the map has something to show; one caller gives up in the prompt,
+position and a few others an AML position (their handset posts an Android ELS
+message to /aml/els as a configured AML sender, the real intake path), so the
+map has something to show; one caller gives up in the prompt,
 and the demo dispatcher (given the softphone disp1) can call it back from
 /callbacks. Every ticket is printed as it
 opens, as its call ends and as its operator gives the verdict.
@@ -23,6 +25,7 @@ import asyncio
 import contextlib
 import dataclasses
 import random
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +49,15 @@ LOCATED_CALLERS: tuple[tuple[str, str, float, float, int], ...] = (
     ("081355501001", "Lokasi Monas", -6.1754, 106.8272, 10),
     ("081355501002", "Lokasi Blok M", -6.2443, 106.7991, 50),
 )
+#: Callers the demo places at start whose handset sends an AML position (Android ELS) while they talk:
+#: number, name, latitude, longitude, accuracy (m). Posted to the panel's /aml/els as a configured
+#: AML sender (:data:`AML_SENDER`), the path a real handset's HTTPS message takes.
+AML_CALLERS: tuple[tuple[str, str, float, float, float], ...] = (
+    ("081355501004", "Lokasi Kota Tua", -6.1352, 106.8133, 15.0),
+    ("081355501005", "Lokasi Senayan", -6.2186, 106.8022, 25.0),
+)
+#: The name of the AML sender the demo configures (its secret is made at each start).
+AML_SENDER = "demo-els"
 #: A caller the demo places at start who gives up in the prompt: one to call back from /callbacks.
 ABANDONED_CALLER = ("081355501003", "Tutup Telepon")
 #: The demo dispatcher's softphone, so it can place callbacks (the simulator rings and answers it).
@@ -90,8 +102,11 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
     await sim.start()
     for endpoint in (*names.SAMPLE_OPERATORS, DISPATCHER_ENDPOINT):
         sim.set_softphone(endpoint, answers=True, ring_seconds=2.0, talk_seconds=20.0)
+    aml_secret = secrets.token_urlsafe(24)
     settings = dataclasses.replace(
         settings, database_url=database_url, log_format="console",
+        # the demo's handsets post their AML positions as this configured sender
+        aml=dataclasses.replace(settings.aml, senders=(*settings.aml.senders, f"{AML_SENDER}:{aml_secret}")),
         # the simulator keeps no CEL of its own: nothing to recover calls from
         backfill=dataclasses.replace(settings.backfill, source="off"),
         ami=dataclasses.replace(settings.ami, host="127.0.0.1", port=sim.port),
@@ -99,6 +114,7 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
     _line(f"ngcc112 demo: simulated Asterisk on 127.0.0.1:{sim.port}, {rate:g} calls/min")
     stop = asyncio.Event()
     printer: asyncio.Task[None] | None = None
+    helpers: set[asyncio.Task[None]] = set()
 
     async def ready(services: Services) -> None:
         nonlocal printer
@@ -114,16 +130,23 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
                 number=number, name=name, endpoint="caller1", location=Location.circle(lat, lon, radius=radius),
                 # talks to the prompt and to the operator, hangs up once the operator has the story
                 talk=(TalkBurst(at=4.0, seconds=2.0), TalkBurst(at=10.0, seconds=2.0)), hangup_after=14.0))
+        for number, name, lat, lon, accuracy in AML_CALLERS:
+            placed = await sim.place_call(CallScript(
+                number=number, name=name, endpoint="caller1",
+                talk=(TalkBurst(at=4.0, seconds=2.0), TalkBurst(at=10.0, seconds=2.0)), hangup_after=14.0))
+            helpers.add(asyncio.create_task(_send_aml(services, placed.linkedid, number, lat, lon, accuracy,
+                                                      aml_secret)))
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
 
     try:
         await serve(settings, stop=stop, on_ready=ready, say=_line)
     finally:
-        if printer is not None:
-            printer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await printer
+        for task in (printer, *helpers):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await sim.stop()
     _line("ngcc112 demo: stopped")
     return 0
@@ -143,6 +166,48 @@ async def _give_dispatcher_a_softphone(services: Services) -> None:
             return
         dispatcher.interface = interface
     _line(f"  dispatcher's softphone: {interface} (calls back abandoned callers from /callbacks)")
+
+
+def els_body(number: str, latitude: float, longitude: float, accuracy: float, now_ms: int) -> bytes:
+    """An Android ELS HTTPS message for ``number``'s handset, as a phone sends it to /aml/els."""
+    from urllib.parse import urlencode
+
+    device = "+62" + number[1:] if number.startswith("0") else number
+    return urlencode({
+        "v": "3", "emergency_number": "112", "source": "phone", "time": now_ms,
+        "location_latitude": f"{latitude:.5f}", "location_longitude": f"{longitude:.5f}",
+        "location_time": now_ms - 2000, "location_accuracy": f"{accuracy:.1f}",
+        "location_confidence": "68", "location_source": "gps", "device_number": device,
+    }).encode()
+
+
+async def _send_aml(services: Services, linkedid: str, number: str, latitude: float, longitude: float,
+                    accuracy: float, secret: str) -> None:
+    """Once the call has its ticket, the caller's handset posts its position through the real intake."""
+    import time
+
+    import aiohttp
+
+    for _ in range(200):  # the ticket opens as the call arrives; wait for it (at most 20 s)
+        if await services.store.by_linkedid(linkedid) is not None:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        _line(f"AML for {number}: the call never got a ticket; nothing sent")
+        return
+    host, port = services.settings.panel.host, services.settings.panel.port
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/aml/els"
+    body = els_body(number, latitude, longitude, accuracy, int(time.time() * 1000))
+    try:
+        async with aiohttp.ClientSession() as http, http.post(
+                url, data=body, timeout=aiohttp.ClientTimeout(total=10),
+                headers={"Content-Type": "application/x-www-form-urlencoded",
+                         "Authorization": f"Bearer {secret}"}) as answer:
+            status = answer.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        _line(f"AML for {number}: not delivered ({type(exc).__name__})")
+        return
+    _line(f"AML position from {number}'s handset posted to /aml/els as {AML_SENDER!r}: HTTP {status}")
 
 
 def _safe_url(url: str) -> str:

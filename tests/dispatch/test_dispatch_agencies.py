@@ -140,8 +140,12 @@ async def test_accounts_roles_interfaces_and_agency_membership(world):
     with pytest.raises(UserError) as refused:
         await ag.set_interface(s, admin, u["disp"].id, "PJSIP/op 1\r\nAction: Originate")
     assert refused.value.field == "interface"
-    await ag.set_interface(s, admin, u["op1"].id, "")
-    assert await ag.interface_map(s) == {}
+    with pytest.raises(UserError) as refused:  # an operator keeps a softphone: the rule is the data layer's
+        await ag.set_interface(s, admin, u["op1"].id, "")
+    assert refused.value.field == "interface"
+    await ag.set_interface(s, admin, u["disp"].id, "PJSIP/disp1")
+    await ag.set_interface(s, admin, u["disp"].id, "")  # anyone else's may be unmapped
+    assert await ag.interface_map(s) == {"PJSIP/op1": "op1"}
 
     await ag.set_active(s, admin, u["op1"].id, False)
     assert not {a.username: a for a in await ag.list_accounts(s, admin)}["op1"].active
@@ -149,7 +153,7 @@ async def test_accounts_roles_interfaces_and_agency_membership(world):
     log = await ag.admin_log(s, admin)
     assert [e.action for e in reversed(log)] == [
         "agency_membership", "agency_membership", "role_changed", "interface_changed", "interface_changed",
-        "deactivated"]
+        "interface_changed", "deactivated"]
     role_change = next(e for e in log if e.action == "role_changed")
     assert role_change.changes == {"username": "psc1", "role": {"from": "agency", "to": "dispatcher"},
                                    "agency": {"from": "psc119", "to": None}}

@@ -67,8 +67,11 @@ async def test_the_whole_road_from_escalated_to_closed(world):
                                  clock=clock)
     assert (view.status, view.reason, view.acknowledged_by, view.finished_at) == (
         "cannot_handle", "Semua unit sedang bertugas", "psc1", clock.now)
+    assert (view.reported_at, view.reported_by) == (clock.now, "psc1"), "the reason is the report back"
     clock.tick(5)
-    await d.file_report(s, pub, psc.id, "Tidak ada unit; diteruskan ke RS swasta", u["psc1"], clock=clock)
+    # No field report after "cannot handle": refused, nothing written.
+    with pytest.raises(d.NoReportAfterCannotHandle):
+        await d.file_report(s, pub, psc.id, "Tidak ada unit; diteruskan ke RS swasta", u["psc1"], clock=clock)
     assert (await _ticket(world, ticket.id)).state == "on_scene", "damkar has not finished"
 
     clock.tick(1200)
@@ -93,7 +96,6 @@ async def test_the_whole_road_from_escalated_to_closed(world):
         ("damkar1", "dispatch_status", "dispatched", "dispatched"),
         ("damkar1", "dispatch_status", "dispatched", "on_scene"),
         ("psc1", "dispatch_status", "on_scene", "on_scene"),
-        ("psc1", "field_report", "on_scene", "on_scene"),
         ("damkar1", "dispatch_status", "on_scene", "on_scene"),
         ("damkar1", "field_report", "on_scene", "reported"),
         ("disp", "close", "reported", "closed"),
@@ -102,6 +104,7 @@ async def test_the_whole_road_from_escalated_to_closed(world):
     assert [x["agency"] for x in audit[0].changes["dispatches"]] == ["damkar", "psc119"]
     assert audit[4].changes["status"] == {"from": "sent", "to": "cannot_handle"}
     assert audit[4].changes["reason"] == "Semua unit sedang bertugas"
+    assert audit[4].changes["reported_at"] is not None
     assert "override_reason" not in audit[-1].changes
     assert [a.at for a in audit] == sorted(a.at for a in audit)
     assert len(world.published) == len(audit)

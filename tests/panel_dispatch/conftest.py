@@ -38,9 +38,7 @@ def seeded_dispatch_database(tmp_path_factory) -> Path:
         await seed_agency_member(sessions, "agency", "damkar")
         for username, role, interface, agency in EXTRA_USERS:
             await add_user(sessions, username=username, role=role, password=f"{username}-demo-112",
-                           interface=interface)
-            if agency:
-                await seed_agency_member(sessions, username, agency)
+                           interface=interface, agency=agency)
         await engine.dispose()
 
     asyncio.run(prepare())

@@ -109,3 +109,11 @@ async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
     await asyncio.sleep(0.02)
+
+
+def redirected_back(response, page: str) -> bool:
+    """Post/redirect/get: the refused form was answered 303 to ``page``, and the page came back
+    (followed by the client) with 200 — the browser is on a GET URL, never on the POST's."""
+    return (len(response.history) == 1 and response.history[0].status == 303
+            and response.history[0].headers["Location"] == page
+            and response.status == 200 and response.url.path == page)

@@ -80,7 +80,7 @@ async def test_the_ticket_page_shows_the_trail_translated_and_in_local_time(clie
     assert "2026-12-01 19:05:03 WIB" in trail
     assert not re.search(r">[0-9]{4}-[0-9]{2}-[0-9]{2}T", trail)  # no UTC ISO time shown
     assert "Rincian panggilan dari Asterisk" in trail and "Telepon operator berdering" in trail
-    assert '<td class="action">Dikirim ke instansi</td>' in trail
+    assert '<td class="action">Diteruskan ke OPD/Instansi</td>' in trail
     assert "<dt>Instruksi</dt><dd>Bawa tangga</dd>" in trail
     assert "dispatcher <span class=\"muted actor-role\">(Dispatcher)</span>" in trail
     assert "asterisk <span class=\"muted actor-role\">(Sistem)</span>" in trail

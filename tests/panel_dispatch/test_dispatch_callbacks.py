@@ -58,7 +58,9 @@ async def test_callback_originates_once_from_the_users_softphone_and_records_the
     link.originate_response(callback["action_id"], ok=True, reason="4")
     [result] = await _wait_for_audit(services, ticket, "callback_result")
     assert result.changes == {"action_id": callback["action_id"], "result": "success", "reason": "4",
-                              "reason_text": "answered"}
+                              "reason_text": "answered",
+                              # answered: the intake opens for the one who called back
+                              "interface": "PJSIP/disp1", "placed_by": "dispatcher2", "intake_opened": True}
     assert len(link.sunk) == 2  # the daemon's own sink still got every event
     board = await (await client.get("/api/dispatch/board")).json()
     [candidate] = [c for c in board["callbacks"] if c["id"] == ticket]

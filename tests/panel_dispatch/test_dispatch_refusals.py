@@ -18,6 +18,7 @@ ALLOWED = {
     ("POST", "/api/dispatch/tickets/{ticket_id}/dispatch"): {"dispatcher"},
     ("POST", "/api/dispatch/tickets/{ticket_id}/close"): {"dispatcher"},
     ("POST", "/api/dispatch/tickets/{ticket_id}/callback"): {"operator", "dispatcher"},
+    ("POST", "/api/dispatch/tickets/{ticket_id}/callback/outcome"): {"operator", "dispatcher"},
     ("POST", "/api/dispatch/dispatches/{dispatch_id}/status"): {"dispatcher"},
     ("POST", "/api/dispatch/dispatches/{dispatch_id}/report"): {"dispatcher"},
     ("GET", "/api/agency/dispatches"): {"agency"},

@@ -108,7 +108,7 @@ async def test_the_csv_has_one_row_per_ticket_and_no_formulas(client, services):
     assert by_id[str(prank)][2] == "'=HYPERLINK(\"x\")"  # a formula is shown, never run
     assert by_id[str(old)][2] == "'+6281299990000"
     assert by_id[str(old)][1].endswith(" WIB")
-    assert by_id[str(old)][4] == "Ghost call"  # the panel calls it so in Indonesian too
+    assert by_id[str(old)][4] == "Panggilan kosong (ghost)"
     everything = list(csv.reader(io.StringIO(await (await client.get("/dispatch/tickets.csv")).text())))
     [fire_row] = [r for r in everything if r[0] == str(fire)]
     assert fire_row[6] == "Damkar (Pemadam Kebakaran dan Penyelamatan)"

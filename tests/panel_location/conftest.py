@@ -31,8 +31,7 @@ def seeded_location_database(tmp_path_factory) -> Path:
         await seed_demo_users(sessions)
         await seed_agencies(sessions)
         await seed_agency_member(sessions, "agency", "damkar")
-        await add_user(sessions, username="agency2", role="agency", password="agency2-demo-112")
-        await seed_agency_member(sessions, "agency2", "psc119")
+        await add_user(sessions, username="agency2", role="agency", password="agency2-demo-112", agency="psc119")
         await engine.dispose()
 
     asyncio.run(prepare())

@@ -90,9 +90,9 @@ async def seed(url: str, *, observers: bool = True) -> None:
         await seed_agencies(sessions)
         await seed_agency_member(sessions, "agency", "damkar")
         for role, username in OBSERVERS.items() if observers else ():
-            await add_user(sessions, username=username, role=role, password=password(username))
-            if role == "agency":
-                await seed_agency_member(sessions, username, "damkar")
+            await add_user(sessions, username=username, role=role, password=password(username),
+                           interface="PJSIP/watch-operator" if role == "operator" else None,
+                           agency="damkar" if role == "agency" else None)
         store = TicketStore(sessions, None)
         now = datetime.now(timezone.utc)
 

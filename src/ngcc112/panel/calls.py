@@ -3,7 +3,8 @@
 A small in-memory board, keyed by queue member interface. A ringing call goes
 when it is answered (here or elsewhere), not answered, or over. An answered
 call stays as the operator's *active* call after the caller hangs up, until
-its intake is finished (the ticket leaves ``in_call`` / ``classified``).
+its intake is finished (the ticket leaves ``in_call`` / ``classified``). An answered
+callback on an abandoned call becomes the active call of whoever called back, for its intake.
 """
 
 from __future__ import annotations
@@ -121,6 +122,20 @@ class CallBoard:
                 if desk.active is not None and desk.active.call_id not in event.live_call_ids:
                     new = replace(new, active=replace(desk.active, ended=True))
                 self._set(interface, new, changed)
+        elif isinstance(event, TicketChanged) and event.action == "callback_result" \
+                and event.changes.get("intake_opened") and event.state in INTAKE_STATES:
+            # An answered callback: the abandoned call's intake pops on the desk of who called back.
+            interface = str(event.changes.get("interface") or "")
+            if interface:
+                desk = self.desk(interface)
+                self._set(interface, replace(desk, active=OperatorCall(
+                    event.linkedid, interface, "connected", event.at)), changed)
+        elif isinstance(event, TicketChanged) and event.action == "callback_outcome" \
+                and event.changes.get("outcome") in ("no_answer", "dismissed"):
+            # Nobody to take an intake from: the desk is free again (a no answer may be called again).
+            for interface, desk in list(self._desks.items()):
+                if desk.active is not None and desk.active.call_id == event.linkedid:
+                    self._set(interface, replace(desk, active=None), changed)
         elif isinstance(event, TicketChanged) and event.state not in INTAKE_STATES:
             for interface, desk in list(self._desks.items()):
                 if desk.active is not None and desk.active.call_id == event.linkedid:

@@ -34,6 +34,7 @@ from ngcc112.panel.dispatch_views import (
     needs_override,
     parse_report_query,
     place_callback,
+    refusal_reason,
     report_json,
     reset_account_password,
     ticket_data,
@@ -48,14 +49,16 @@ from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.panel.ticket_search import PAGE_SIZE, row_json, search_tickets
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
+from ngcc112.tickets.callbacks import OutcomeRefused, record_outcome
 from ngcc112.tickets.states import TransitionRefused
 from ngcc112.tickets.store import jsonable
 
 routes = web.RouteTableDef()
 
 
-def _conflict(exc: TransitionRefused) -> web.Response:
-    return web.json_response({"error": exc.reason, "code": "state"}, status=409)
+def _conflict(request: web.Request, exc: TransitionRefused) -> web.Response:
+    """409; a refusal that carries a ``msgid`` is told in the user's language."""
+    return web.json_response({"error": refusal_reason(request, exc), "code": "state"}, status=409)
 
 
 async def _not_found(request: web.Request) -> web.Response:
@@ -78,7 +81,7 @@ async def _run(request: web.Request, use_case: Callable[[], Awaitable[Any]], val
     except dispatching.DispatchError as exc:
         return await _invalid(request, {exc.field: exc.message}, values)
     except TransitionRefused as exc:
-        return _conflict(exc)
+        return _conflict(request, exc)
     return web.json_response(await ok(result))
 
 
@@ -193,6 +196,31 @@ async def callback(request: web.Request) -> web.Response:
     if result.outcome == "refused":
         return web.json_response({"error": result.message, "code": "asterisk", "callback": answer}, status=502)
     return web.json_response({"callback": answer}, status=202)
+
+
+@routes.post("/api/dispatch/tickets/{ticket_id:\\d+}/callback/outcome")
+@require(OPERATOR, DISPATCHER)
+async def callback_outcome(request: web.Request) -> web.Response:
+    ticket_id = int(request.match_info["ticket_id"])
+    try:
+        body = await _json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
+    outcome = _str(body, "outcome") or ""
+    panel = request.app[PANEL]
+    try:
+        change = await record_outcome(panel.services.sessions, panel.services.hub.publish, ticket_id,
+                                      request[USER], outcome)
+    except OutcomeRefused as exc:
+        if exc.status == 404:
+            return await _not_found(request)
+        if exc.status == 403:
+            return await error_response(request, 403, "Your role may not do this", code="role")
+        if exc.field is not None:
+            return await _invalid(request, {exc.field: exc.msgid or exc.reason}, {"outcome": outcome})
+        message = request[GETTEXT](exc.msgid) if exc.msgid else exc.reason
+        return web.json_response({"error": message, "code": exc.code}, status=exc.status)
+    return web.json_response(jsonable({"ticket_id": ticket_id, "outcome": outcome, "at": change.at}))
 
 
 # -- agency side (and a dispatcher recording what an agency reported by radio or phone) -------

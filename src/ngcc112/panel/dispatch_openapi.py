@@ -154,6 +154,16 @@ PATHS: dict[str, Any] = {
                             "Originate queued (or its answer unknown: never re-sent)"),
                       400, 401, 403, 404, 409, 502, 503, params=[_TICKET_ID], status="202"),
     },
+    "/api/dispatch/tickets/{ticket_id}/callback/outcome": {
+        "post": _post("Record how a callback went: reached, no_answer (may be tried again) or dismissed; "
+                      "audited. After reached or dismissed the ticket takes no further callback (409).",
+                      {"type": "object", "required": ["outcome"], "properties": {
+                          "outcome": {"type": "string", "enum": ["reached", "no_answer", "dismissed"]}}},
+                      _json({"type": "object", "properties": {
+                          "ticket_id": {"type": "integer"}, "outcome": {"type": "string"},
+                          "at": {"type": "string"}}}, "Outcome recorded"),
+                      400, 401, 403, 404, 409, params=[_TICKET_ID]),
+    },
     "/api/dispatch/dispatches/{dispatch_id}/status": {
         "post": _post("Record an agency's status on its behalf (told by radio or phone; audited as on_behalf_of)",
                       _STATUS_BODY, _DISPATCH_RESULT, 400, 401, 403, 404, 409, params=[_DISPATCH_ID]),
@@ -171,12 +181,28 @@ PATHS: dict[str, Any] = {
                         "server_time": {"type": "string"}}}, "Dispatches"), 401, 403),
     },
     "/api/agency/dispatches/{dispatch_id}": {
-        "get": _get("One of the agency's own dispatches with the ticket facts the field team needs",
+        "get": _get("One of the agency's own dispatches with the ticket facts the field team needs: its "
+                    "timeline (the center's time zone), the other agencies on the incident (name and stage "
+                    "only) and, once the ticket is closed, the dispatcher's closing reason",
                     _json({"type": "object", "properties": {
                         "dispatch": _ref("Dispatch"), "ticket": {"type": "object"},
+                        "timeline": {"type": "array", "items": {"type": "object", "properties": {
+                            "stage": {"type": "string"}, "label": {"type": "string"},
+                            "at": {"type": "string", "format": "date-time"},
+                            "local": {"type": "string", "description": "In the center's time zone"},
+                            "by": {"type": "string", "nullable": True}}}},
+                        "other_agencies": {"type": "array", "items": {"type": "object", "properties": {
+                            "agency": {"type": "string"}, "agency_name": {"type": "string"},
+                            "status": {"type": "string"}, "status_label": {"type": "string"}}}},
+                        "closing": {"type": "object", "nullable": True, "properties": {
+                            "at": {"type": "string"}, "local": {"type": "string"},
+                            "reason": {"type": "string", "nullable": True}}},
+                        "timezone": {"type": "string"},
                         "can_acknowledge": {"type": "boolean"},
                         "next_statuses": {"type": "array", "items": {"type": "string"}},
-                        "can_report": {"type": "boolean"}}}, "Dispatch"),
+                        "can_report": {"type": "boolean",
+                                       "description": "False after 'cannot handle': its reason is the report"}}},
+                          "Dispatch"),
                     401, 403, 404, params=[_DISPATCH_ID]),
     },
     "/api/agency/dispatches/{dispatch_id}/acknowledge": {

@@ -61,6 +61,7 @@ from ngcc112.hub import Hub, Subscription
 from ngcc112.panel import bodies, form_memory, labels
 from ngcc112.panel import ticket_search as ticket_search_mod
 from ngcc112.panel.auth import error_response, require
+from ngcc112.panel.form_memory import recall, remember
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.live import Client, Clients
 from ngcc112.panel.session_sockets import SOCKETS, sessions_changed
@@ -72,7 +73,8 @@ from ngcc112.reports.csv import report_to_csv
 from ngcc112.reports.model import Report
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
-from ngcc112.tickets.callbacks import CallbackAttempt, CallbackRefused, Callbacks, callback_history
+from ngcc112.tickets.callbacks import (FINAL_OUTCOMES, CallbackAttempt, CallbackRefused, Callbacks, OutcomeRefused,
+                                       callback_history, record_outcome)
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
 from ngcc112.tickets.dispatch_models import Agency, Dispatch
 from ngcc112.tickets.intake import N_
@@ -142,6 +144,7 @@ AUDIT_ACTION_LABELS = {
     "close": N_("Closed"),
     "callback": N_("Callback placed"),
     "callback_result": N_("Callback result"),
+    "callback_outcome": N_("Callback outcome"),
     "classify": N_("Classified"),
     "escalate": N_("Escalated"),
     "intake_saved": N_("Intake saved"),
@@ -227,6 +230,11 @@ CALLBACK_LABELS = {
     "success": N_("Answered"),
     "failure": N_("Not answered"),
 }
+CALLBACK_OUTCOME_LABELS = {
+    "reached": N_("Reached"),
+    "no_answer": N_("No answer"),
+    "dismissed": N_("Dismissed"),
+}
 AGENCY_KIND_LABELS = {"OPD": N_("OPD (regional government unit)"), "Instansi": N_("Instansi (other agency)")}
 #: Messages this module's Python code shows (errors and notices); translated where shown.
 MESSAGES = (
@@ -268,6 +276,11 @@ MESSAGES = (
     N_("Yes"),
     N_("No"),
     N_("System"),
+    N_("The agency said it cannot handle this dispatch: its reason is the report, no field report follows"),
+    N_("Choose an outcome from the list"),
+    N_("This call was not abandoned: there is no callback to record"),
+    N_("The outcome of this callback is already recorded"),
+    N_("Outcome recorded"),
 )
 
 
@@ -776,11 +789,16 @@ async def _callback_items(state: DispatchState, abandoned: list[Ticket]) -> list
     items = []
     for ticket in abandoned:
         item = _brief(ticket)
+        rows = history.get(ticket.id, [])
+        outcome = next((r["outcome"] for r in reversed(rows) if r["action"] == "callback_outcome"), None)
         item.update(jsonable({"abandoned_at": ticket.abandoned_at or ticket.ended_at,
                               "waited_seconds": ticket.waited_seconds,
                               "callback_number": callback_number_of(ticket),
-                              "callbacks": history.get(ticket.id, []),
-                              "callback_pending": state.callbacks.pending_for(ticket.id) is not None}))
+                              "callbacks": rows,
+                              "callback_pending": state.callbacks.pending_for(ticket.id) is not None,
+                              # reached / dismissed close the loop; no answer may be tried again
+                              "outcome": outcome, "loop_closed": outcome in FINAL_OUTCOMES,
+                              "taken_by": ticket.operator_interface}))
         items.append(item)
     return items
 
@@ -950,15 +968,58 @@ async def agency_dispatch(request: web.Request, dispatch_id: int) -> dict[str, A
     item = dispatching.dispatch_summary(view)
     status = dispatching.DispatchStatus(view.status)
     open_ticket = ticket.state != State.CLOSED.value
+    translate = request[GETTEXT]
+    local = request.app[DISPATCH].report_tz
+    closing = await dispatching.closing_of(sessions, ticket.id) if not open_ticket else None
+    fellows = await dispatching.fellow_agencies(sessions, user, ticket.id)
     return {
         "dispatch": item,
         "ticket": {**_brief(ticket), "intake": full["intake"], "location": full["location"],
                    "silent_call": full["silent_call"]},
+        "timeline": dispatch_timeline(view, closing, translate, local),
+        "other_agencies": [{"agency": f.agency_code, "agency_name": f.agency_name, "status": f.status,
+                            "status_label": translate(DISPATCH_STATUS_LABELS[f.status])} for f in fellows],
+        "closing": None if closing is None else {
+            **jsonable(closing), "local": local_time(closing["at"], local)},
+        "timezone": request.app[DISPATCH].report_tz,
         "can_acknowledge": open_ticket and status is dispatching.DispatchStatus.SENT,
         "next_statuses": [s.value for s in dispatching.STATUS_UPDATES
                           if open_ticket and s in dispatching.DISPATCH_STEPS[status]],
-        "can_report": open_ticket and view.reported_at is None,
+        # "Cannot handle": its reason is the report back; no field report follows.
+        "can_report": open_ticket and view.reported_at is None
+        and status is not dispatching.DispatchStatus.CANNOT_HANDLE,
     }
+
+
+#: The stages of one dispatch, in order: (key, label, the view's time field, its "by" field).
+TIMELINE_STAGES = (
+    ("sent", N_("Sent"), "sent_at", "sent_by"),
+    ("acknowledged", N_("Acknowledged"), "acknowledged_at", "acknowledged_by"),
+    ("en_route", N_("En route"), "en_route_at", None),
+    ("on_scene", N_("On scene"), "on_scene_at", None),
+    ("finished", None, "finished_at", None),
+    ("reported", N_("Field report sent"), "reported_at", "reported_by"),
+)
+
+
+def dispatch_timeline(view: dispatching.DispatchView, closing: dict[str, Any] | None,
+                      translate: Callable[[str], str], local: str) -> list[dict[str, Any]]:
+    """What happened to one dispatch, oldest first, in the center's time zone; then the ticket's closing."""
+    steps = []
+    for key, label, at_field, by_field in TIMELINE_STAGES:
+        at = getattr(view, at_field)
+        if at is None:
+            continue
+        if key == "finished":
+            key, label = view.status, DISPATCH_STATUS_LABELS[view.status]
+        if key == "reported" and view.status == dispatching.DispatchStatus.CANNOT_HANDLE.value and not view.report:
+            continue  # "cannot handle" reports back by its reason, told on its own line
+        steps.append({"stage": key, "label": translate(label), "at": at.isoformat(),
+                      "local": local_time(at, local), "by": getattr(view, by_field) if by_field else None})
+    if closing is not None:
+        steps.append({"stage": "closed", "label": translate(N_("Ticket closed")),
+                      "at": closing["at"].isoformat(), "local": local_time(closing["at"], local), "by": None})
+    return sorted(steps, key=lambda s: s["at"])
 
 
 # -- helpers for refusals -----------------------------------------------------------------
@@ -969,8 +1030,16 @@ def translate_errors(request: web.Request, errors: dict[str, str]) -> dict[str, 
     return {key: translate(value) for key, value in errors.items()}
 
 
+def refusal_reason(request: web.Request, exc: TransitionRefused) -> str:
+    """Why it was refused: translated when the refusal carries a ``msgid``, else the use case's words."""
+    msgid = getattr(exc, "msgid", None)
+    if msgid is None:
+        return exc.reason
+    return request[GETTEXT](msgid).format(**getattr(exc, "params", {}))
+
+
 def refused_text(request: web.Request, exc: TransitionRefused) -> str:
-    return f"{request[GETTEXT]('This action is not possible for this ticket now')}: {exc.reason}"
+    return f"{request[GETTEXT]('This action is not possible for this ticket now')}: {refusal_reason(request, exc)}"
 
 
 def form_list(form: Any, key: str) -> list[str]:
@@ -1026,8 +1095,14 @@ async def ticket_state_of(request: web.Request, ticket_id: int) -> str | None:
 
 
 def _page_values(request: web.Request, **values: Any) -> dict[str, Any]:
-    return {"dlabels": _Labels, "click_id": secrets.token_urlsafe(12), "error": None, "flash": None,
-            "errors": {}, "values": {}, "summary": [], **values}
+    """What every dispatch page's template gets; the error summary is built from ``errors``
+    (and ``form_error``, about the form as a whole) unless a page passes its own."""
+    page = {"dlabels": _Labels, "click_id": secrets.token_urlsafe(12), "error": None, "flash": None,
+            "errors": {}, "values": {}, **values}
+    if "summary" not in values:
+        whole = values.get("form_error")
+        page["summary"] = ([{"href": None, "field": None, "text": whole}] if whole else []) + error_summary(page["errors"])
+    return page
 
 
 class _Labels:
@@ -1039,6 +1114,7 @@ class _Labels:
     AUDIT_ACTION = AUDIT_ACTION_LABELS
     AGENCY_KIND = AGENCY_KIND_LABELS
     CALLBACK = CALLBACK_LABELS
+    CALLBACK_OUTCOME = CALLBACK_OUTCOME_LABELS
 
 
 @routes.get("/dispatch", name="dispatch_board")
@@ -1056,8 +1132,8 @@ FIELD_ANCHORS = {"agencies": "agencies-error", "instructions": "instructions",
 
 def error_summary(errors: dict[str, str]) -> list[dict[str, str | None]]:
     """The page-top summary of a refused form: each (translated) message, linked to its field."""
-    return [{"href": None if key == form_memory.FORM else "#" + FIELD_ANCHORS.get(key, key), "text": text}
-            for key, text in errors.items()]
+    return [{"href": None if key in (form_memory.FORM, "") else "#" + FIELD_ANCHORS.get(key, key),
+             "field": key, "text": text} for key, text in errors.items()]
 
 
 def _ticket_form_key(ticket_id: int) -> str:
@@ -1262,7 +1338,48 @@ def _page_form_key(path: str) -> str:
 def _page_refusal(request: web.Request, path: str) -> dict[str, Any]:
     """A refusal kept for a page without a form of its own (the board, the callbacks page)."""
     kept = form_memory.recall(request, _page_form_key(path))
-    return {"summary": error_summary(kept.errors) if kept else []}
+    if kept is None:
+        return {"summary": []}
+    return {"summary": error_summary(kept.errors), "values": kept.values,
+            "errors": {k: v for k, v in kept.errors.items() if k != form_memory.FORM}}
+
+
+# -- callback outcomes ------------------------------------------------------------------------
+
+
+async def record_callback_outcome(request: web.Request, ticket_id: int, outcome: str) -> str | None:
+    """Record the outcome; None when done, else the refusal in the user's language (raises 404/403 as
+    :class:`OutcomeRefused` for the caller to answer)."""
+    panel = request.app[PANEL]
+    try:
+        await record_outcome(panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER],
+                             outcome)
+    except OutcomeRefused as exc:
+        if exc.status in (403, 404):
+            raise
+        return request[GETTEXT](exc.msgid) if exc.msgid else exc.reason
+    return None
+
+
+@routes.post("/dispatch/tickets/{ticket_id:\\d+}/callback/outcome")
+@require(OPERATOR, DISPATCHER)
+async def callback_outcome_submit(request: web.Request) -> web.StreamResponse:
+    """Reached / no answer / dismissed, from the callbacks list; back to it (post/redirect/get)."""
+    ticket_id = int(request.match_info["ticket_id"])
+    form = await request.post()
+    back = "/dispatch" if str(form.get("back", "")) == "board" and request[USER].role == DISPATCHER \
+        else "/callbacks"
+    try:
+        refused = await record_callback_outcome(request, ticket_id, str(form.get("outcome", "")))
+    except OutcomeRefused as exc:
+        if exc.status == 404:
+            return await render_error(request, 404, request[GETTEXT]("Not found"))
+        return await error_response(request, 403, "Your role may not do this", code="role")
+    if refused is not None:  # told on the callbacks page, where the row is
+        remember(request, _page_form_key("/callbacks"), {"ticket_id": str(ticket_id)}, {"outcome": refused})
+        raise web.HTTPSeeOther("/callbacks")
+    await _flash(request, "Outcome recorded")
+    raise web.HTTPSeeOther(back)
 
 
 # -- the agency's pages ---------------------------------------------------------------------
@@ -1275,16 +1392,19 @@ async def agency_page(request: web.Request) -> web.StreamResponse:
     return await render(request, "dispatch/agency.html", values)
 
 
-async def agency_dispatch_page(request: web.Request, dispatch_id: int, *,
-                               errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
-                               error: str | None = None, status: int = 200) -> web.Response:
+async def agency_dispatch_page(request: web.Request, dispatch_id: int) -> web.Response:
+    """One dispatch; a form refused a moment ago comes back (post/redirect/get) with its errors."""
     try:
         data = await agency_dispatch(request, dispatch_id)
     except dispatching.NotFoundOrForbidden:
         return await render_error(request, 404, request[GETTEXT]("Not found"))
-    page = _page_values(request, data=data, errors=translate_errors(request, errors or {}),
-                        values=values or {}, error=error, flash=await _flash(request))
-    return await render(request, "dispatch/agency_dispatch.html", page, status=status)
+    refused = recall(request, f"agency-dispatch-{dispatch_id}")
+    values = dict(refused.values) if refused else {}
+    errors = dict(refused.errors) if refused else {}
+    error = errors.pop("", None)
+    page = _page_values(request, data=data, errors=errors, values=values, form_error=error,
+                        flash=await _flash(request))
+    return await render(request, "dispatch/agency_dispatch.html", page)
 
 
 @routes.get("/agency/dispatches/{dispatch_id:\\d+}", name="agency_dispatch")
@@ -1295,7 +1415,10 @@ async def agency_dispatch_get(request: web.Request) -> web.StreamResponse:
 
 async def _agency_action(request: web.Request, run: Callable[[], Any], values: dict[str, Any],
                          errors: dict[str, str], notice: str) -> web.StreamResponse:
+    """Run one agency action; refused or not, answer 303 to the dispatch's page (post/redirect/get)."""
     dispatch_id = int(request.match_info["dispatch_id"])
+    page = f"/agency/dispatches/{dispatch_id}"
+    errors = translate_errors(request, errors)
     if not errors:
         try:
             await run()
@@ -1304,12 +1427,12 @@ async def _agency_action(request: web.Request, run: Callable[[], Any], values: d
         except dispatching.DispatchError as exc:
             errors = {exc.field: exc.translated(request[GETTEXT])}
         except TransitionRefused as exc:
-            return await agency_dispatch_page(request, dispatch_id, values=values,
-                                              error=refused_text(request, exc), status=409)
+            errors = {"": refused_text(request, exc)}  # "": about the form, not one field
     if errors:
-        return await agency_dispatch_page(request, dispatch_id, errors=errors, values=values, status=422)
+        remember(request, f"agency-dispatch-{dispatch_id}", values, errors)
+        raise web.HTTPSeeOther(page)
     await _flash(request, notice)
-    raise web.HTTPSeeOther(f"/agency/dispatches/{dispatch_id}")
+    raise web.HTTPSeeOther(page)
 
 
 @routes.post("/agency/dispatches/{dispatch_id:\\d+}/acknowledge")
@@ -1603,25 +1726,39 @@ def validate_agency(values: dict[str, str], *, new: bool) -> dict[str, str]:
     return errors
 
 
-async def users_page(request: web.Request, *, form: str | None = None, errors: dict[str, str] | None = None,
-                     values: dict[str, str] | None = None, status: int = 200) -> web.Response:
+def refuse_admin_form(request: web.Request, page: str, form: str, errors: dict[str, str],
+                values: dict[str, Any] | None = None) -> web.HTTPSeeOther:
+    """A refused admin form: remembered (never a password) and answered 303 to its page."""
+    remember(request, page, {"form": form, **{k: str(v) for k, v in (values or {}).items()}},
+             translate_errors(request, errors))
+    return web.HTTPSeeOther(page)
+
+
+def _recalled(request: web.Request, page: str) -> tuple[str | None, dict[str, str], dict[str, str]]:
+    """(the refused form's name, its errors, its values) after the redirect; (None, {}, {}) else."""
+    refused = recall(request, page)
+    if refused is None:
+        return None, {}, {}
+    values = dict(refused.values)
+    return values.pop("form", None), dict(refused.errors), values
+
+
+async def users_page(request: web.Request) -> web.Response:
     sessions = request.app[PANEL].services.sessions
     accounts = await agency_admin.list_accounts(sessions, request[USER])
     agencies = await agency_admin.list_agencies(sessions)
+    form, errors, values = _recalled(request, "/admin/users")
     return await render(request, "dispatch/admin_users.html", _page_values(
         request, accounts=accounts, agencies=agencies, roles=USER_ROLES, form=form,
-        errors=translate_errors(request, errors or {}), values=values or {}, flash=await _flash(request)),
-        status=status)
+        errors=errors, values=values, flash=await _flash(request)))
 
 
-async def agencies_page(request: web.Request, *, form: str | None = None,
-                        errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
-                        status: int = 200) -> web.Response:
+async def agencies_page(request: web.Request) -> web.Response:
     agencies = await agency_admin.list_agencies(request.app[PANEL].services.sessions)
+    form, errors, values = _recalled(request, "/admin/agencies")
     return await render(request, "dispatch/admin_agencies.html", _page_values(
         request, agencies=agencies, kinds=agency_admin.AGENCY_KINDS, form=form,
-        errors=translate_errors(request, errors or {}), values=values or {}, flash=await _flash(request)),
-        status=status)
+        errors=errors, values=values, flash=await _flash(request)))
 
 
 @routes.get("/admin/users", name="admin_users")
@@ -1640,9 +1777,8 @@ async def create_account(request: web.Request, values: dict[str, str]) -> tuple[
     try:
         user = await add_user(sessions, username=values["username"], role=values["role"],
                               password=values["password"], display_name=values.get("display_name", "").strip(),
-                              interface=values.get("interface", "").strip() or None)
-        if values.get("agency"):
-            await agency_admin.set_user_agency(sessions, request[USER], user.id, values["agency"])
+                              interface=values.get("interface", "").strip() or None,
+                              agency=values.get("agency") or None)
     except UserError as exc:
         return None, {exc.field: exc.translated(request[GETTEXT])}
     return user, {}
@@ -1702,8 +1838,7 @@ async def users_add(request: web.Request) -> web.StreamResponse:
     except agency_admin.NotPermitted:
         return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
-        return await users_page(request, form="new", errors=errors, values={**values, "password": ""},
-                                status=422)
+        raise refuse_admin_form(request, "/admin/users", "new", errors, {**values, "password": ""})
     await _flash(request, "User added")
     raise web.HTTPSeeOther("/admin/users")
 
@@ -1720,8 +1855,7 @@ async def users_change(request: web.Request) -> web.StreamResponse:
     except agency_admin.NotPermitted:
         return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
-        return await users_page(request, form=f"user-{user_id}", errors=errors,
-                                values={k: str(v) for k, v in values.items()}, status=422)
+        raise refuse_admin_form(request, "/admin/users", f"user-{user_id}", errors, values)
     await _flash(request, "User updated")
     raise web.HTTPSeeOther("/admin/users")
 
@@ -1750,7 +1884,7 @@ async def users_reset_password(request: web.Request) -> web.StreamResponse:
     if errors:
         if "user" in errors:
             return await error_response(request, 404, "Not found", code="not_found")
-        return await users_page(request, form=f"password-{user_id}", errors=errors, status=422)
+        raise refuse_admin_form(request, "/admin/users", f"password-{user_id}", errors)
     await _flash(request, "Password reset; the user's sessions have ended")
     raise web.HTTPSeeOther("/admin/users")
 
@@ -1775,7 +1909,7 @@ async def agencies_add(request: web.Request) -> web.StreamResponse:
         except agency_admin.NotPermitted:
             return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
-        return await agencies_page(request, form="new", errors=errors, values=values, status=422)
+        raise refuse_admin_form(request, "/admin/agencies", "new", errors, values)
     await _flash(request, "Agency added")
     raise web.HTTPSeeOther("/admin/agencies")
 
@@ -1799,8 +1933,8 @@ async def agencies_change(request: web.Request) -> web.StreamResponse:
         except agency_admin.NotPermitted:
             return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
-        return await agencies_page(request, form=f"agency-{code}", errors=errors,
-                                   values={**values, "active": "on" if active else ""}, status=422)
+        raise refuse_admin_form(request, "/admin/agencies", f"agency-{code}", errors,
+                          {**values, "active": "on" if active else ""})
     await _flash(request, "Agency updated")
     raise web.HTTPSeeOther("/admin/agencies")
 

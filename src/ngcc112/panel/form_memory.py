@@ -39,6 +39,9 @@ FORM = "_form"
 KEEP = 600.0
 #: How many refused forms are kept at most (every session together).
 MAX_ENTRIES = 5000
+#: The header a page's own live refresh sends (dispatch.js): such a fetch neither shows nor takes
+#: a remembered form — one still in flight when the form is posted must not take it from the redirect.
+LIVE_REFRESH_HEADER = "X-Live-Refresh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +119,13 @@ def remember(request: web.Request, key: str, values: Mapping[str, Any], errors: 
 
 
 def recall(request: web.Request, key: str) -> Recalled | None:
-    """What :func:`remember` kept under ``key`` for this login session, once; else None."""
+    """What :func:`remember` kept under ``key`` for this login session, once; else None
+    (always None for a page's own live refresh)."""
     where = _where(request)
-    if where is None:
+    if where is None or request.headers.get(LIVE_REFRESH_HEADER):
         return None
     memory, session = where
     return memory.take(session, key)
 
 
-__all__ = ["FORM", "FORM_MEMORY", "FormMemory", "Recalled", "install", "recall", "remember"]
+__all__ = ["FORM", "FORM_MEMORY", "LIVE_REFRESH_HEADER", "FormMemory", "Recalled", "install", "recall", "remember"]

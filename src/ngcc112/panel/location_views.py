@@ -530,8 +530,10 @@ async def fixes_fragment(request: web.Request) -> web.StreamResponse:
         ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
     except Refused as refused:
         return await _refusal(request, refused)
-    return await render(request, "location/_fixes.html",
-                        await _template_values(request, await location_state(request, ticket)))
+    values = await _template_values(request, await location_state(request, ticket))
+    # ?readonly=1: the agency's page shows the position; accepting one is the 112 center's.
+    values["loc"]["readonly"] = request.query.get("readonly") == "1"
+    return await render(request, "location/_fixes.html", values)
 
 
 async def location_page(request: web.Request, ticket: Ticket, *, errors: dict[str, str] | None = None,

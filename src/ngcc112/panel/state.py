@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from ngcc112 import names
 from ngcc112.location.sip import parse_sip_geolocation
@@ -130,14 +130,17 @@ async def ticket_view(panel: Panel, ticket: Ticket, *, history: bool = True) -> 
 
 
 async def _open_intake_ticket(panel: Panel, interface: str) -> Ticket | None:
-    """After a panel restart: the latest call this operator answered whose intake is unfinished."""
+    """After a panel restart: the latest call this operator answered whose intake is unfinished —
+    or an abandoned call whose callback this operator's softphone answered (never itself answered)."""
     since = datetime.now(timezone.utc) - timedelta(hours=12)
     async with panel.services.sessions() as session:
         return await session.scalar(
             select(Ticket).where(Ticket.operator_interface == interface,
                                  Ticket.state.in_(sorted(INTAKE_STATES)),
-                                 Ticket.answered_at.is_not(None), Ticket.answered_at >= since)
-            .order_by(Ticket.answered_at.desc()).limit(1))
+                                 or_(Ticket.answered_at >= since,
+                                     and_(Ticket.answered_at.is_(None), Ticket.abandoned.is_(True),
+                                          Ticket.updated_at >= since)))
+            .order_by(func.coalesce(Ticket.answered_at, Ticket.updated_at).desc()).limit(1))
 
 
 async def desk_view(panel: Panel, user: User) -> dict[str, Any]:

@@ -26,7 +26,8 @@ from ngcc112.tickets.models import User, utcnow
 from ngcc112.tickets.panel_sessions import end_user_sessions
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import jsonable
-from ngcc112.tickets.users import INTERFACE_PATTERN, USER_ROLES, UserError, change_password, check_account_links
+from ngcc112.tickets.users import (INTERFACE_PATTERN, USER_ROLES, UserError, change_password, check_account_links,
+                                  check_agency_link, check_operator_interface)
 
 log = structlog.get_logger(__name__)
 
@@ -350,6 +351,8 @@ async def set_interface(sessions: async_sessionmaker[AsyncSession], actor: User,
         user = await _target_user(session, user_id)
         if user.interface == interface:
             return user
+        if interface is None:
+            check_operator_interface(user.role, None)  # an operator keeps an interface
         if interface is not None:
             holder = await session.scalar(select(User.username).where(User.interface == interface,
                                                                       User.id != user.id))
@@ -373,6 +376,7 @@ async def set_user_agency(sessions: async_sessionmaker[AsyncSession], actor: Use
         member = await session.get(AgencyMember, user.id)
         before = None if member is None else (await session.get(Agency, member.agency_id)).code
         if agency_code is None:
+            check_agency_link(user.role, None)  # an agency user keeps an agency
             if member is not None:
                 await session.delete(member)
         else:

@@ -17,6 +17,16 @@ number in the operators' dialplan context (:data:`ngcc112.names.OPERATOR_CONTEXT
 * :class:`~ngcc112.ami.link.AmiNotConnected`: nothing was sent and nothing is
   audited; the caller of :meth:`Callbacks.call_back` answers 503.
 
+* An answered callback (``OriginateResponse`` Success: the placer's softphone answered and
+  Asterisk dials the caller) opens the abandoned call's intake for the one who placed it:
+  the ticket is put on their interface (``operator_interface``; never ``answered_at``: the
+  112 call itself stayed unanswered, the reports keep it so) and the ``callback_result``
+  audit row names that interface, which the operator's desk pops (:mod:`ngcc112.panel.calls`).
+* The person records how the callback went (:func:`record_outcome`): ``reached``,
+  ``no_answer`` (it may be tried again) or ``dismissed``; audited as ``callback_outcome``.
+  After ``reached`` or ``dismissed`` the ticket takes no further callback; after
+  ``no_answer`` or ``dismissed`` the intake is released (nobody's until a callback is answered).
+
 ``OriginateResponse`` events are not call events, so the tracker does not
 report them on the hub. :meth:`Callbacks.attach` tees the AMI link's event
 sink (synchronous, never blocking, the daemon's own sink still gets every item
@@ -36,7 +46,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112 import names
@@ -45,7 +55,7 @@ from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.link import AmiActionTimeout, AmiNotConnected
 from ngcc112.ami.message import AmiMessage
 from ngcc112.tickets.models import AuditEntry, Ticket, User, utcnow
-from ngcc112.tickets.states import Role
+from ngcc112.tickets.states import Role, State
 from ngcc112.tickets.store import SYSTEM_ACTOR, TicketChanged, jsonable
 
 log = structlog.get_logger(__name__)
@@ -66,6 +76,12 @@ CLICK_MEMORY = 2000
 #: Asterisk's OriginateResponse Reason codes (AST_CONTROL_*).
 REASONS = {"0": "no such channel / not registered", "1": "hung up", "3": "no answer",
            "4": "answered", "5": "busy", "8": "congestion"}
+
+
+#: How a callback went, as the person who made it records it.
+OUTCOMES = ("reached", "no_answer", "dismissed")
+#: Outcomes that close the loop: no further callback on the ticket.
+FINAL_OUTCOMES = frozenset({"reached", "dismissed"})
 
 
 class CallbackRefused(Exception):
@@ -105,6 +121,8 @@ class CallbackAttempt:
 class _Pending:
     ticket_id: int
     at: datetime
+    interface: str = ""
+    actor: str = ""
 
 
 def callback_number(ticket: Ticket) -> str | None:
@@ -155,7 +173,7 @@ class Callbacks:
         ok = item.get("Response") == "Success"
         reason = item.get("Reason")
         task = asyncio.get_running_loop().create_task(
-            self._record_result(pending.ticket_id, item.action_id, ok, reason))
+            self._record_result(pending, item.action_id, ok, reason))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -212,6 +230,10 @@ class Callbacks:
         if not current.interface:
             raise CallbackRefused(409, "this account has no softphone interface; ask an administrator",
                                   "interface")
+        final = await last_outcome(self._sessions, ticket_id)
+        if final in FINAL_OUTCOMES:
+            raise CallbackRefused(409, f"ticket #{ticket_id} needs no callback: it was recorded as {final}",
+                                  "outcome")
         number = callback_number(ticket)
         if number is None:
             raise CallbackRefused(409, f"ticket #{ticket_id} has no number that can be dialled",
@@ -228,7 +250,7 @@ class Callbacks:
         action = replace(action, headers=(*action.headers, ("ActionID", action_id)))
         at = self._clock()
         # Registered before sending: the OriginateResponse may arrive before send() returns.
-        self._pending[action_id] = _Pending(ticket_id, at)
+        self._pending[action_id] = _Pending(ticket_id, at, current.interface, current.username)
         if click_id is not None:
             self._remember_click(click_id, action_id)
         outcome, message = "queued", ""
@@ -255,23 +277,33 @@ class Callbacks:
                  outcome=outcome, actor=current.username)
         return attempt
 
-    async def _record_result(self, ticket_id: int, action_id: str, ok: bool, reason: str) -> None:
+    async def _record_result(self, pending: _Pending, action_id: str, ok: bool, reason: str) -> None:
+        ticket_id = pending.ticket_id
+        changes: dict[str, Any] = {"action_id": action_id, "result": "success" if ok else "failure",
+                                   "reason": reason, "reason_text": REASONS.get(reason, "")}
+        if ok and pending.interface:
+            # Answered: the abandoned call's intake opens for the one who called back.
+            changes.update(interface=pending.interface, placed_by=pending.actor)
         try:
-            await self._audit(ticket_id, SYSTEM_ACTOR, "callback_result", self._clock(), {
-                "action_id": action_id, "result": "success" if ok else "failure",
-                "reason": reason, "reason_text": REASONS.get(reason, "")})
+            await self._audit(ticket_id, SYSTEM_ACTOR, "callback_result", self._clock(), changes,
+                              take_for=pending.interface if ok else None)
         except Exception:
             log.exception("callback.result_not_recorded", ticket_id=ticket_id, action_id=action_id)
             return
         log.info("callback.result", ticket_id=ticket_id, action_id=action_id, ok=ok, reason=reason)
 
     async def _audit(self, ticket_id: int, actor: str, action: str, at: datetime,
-                     changes: dict[str, Any]) -> None:
+                     changes: dict[str, Any], *, take_for: str | None = None) -> None:
         changes = jsonable(changes)
         async with self._sessions.begin() as session:
             ticket = await session.get(Ticket, ticket_id)
             if ticket is None:
                 return
+            if take_for and ticket.state == State.NEW.value and ticket.answered_at is None:
+                if ticket.operator_interface not in (None, take_for):
+                    changes["intake_taken_from"] = ticket.operator_interface
+                ticket.operator_interface = take_for
+                changes["intake_opened"] = True
             session.add(AuditEntry(ticket_id=ticket_id, at=at, actor=actor, action=action,
                                    from_state=ticket.state, to_state=ticket.state, changes=changes))
             change = TicketChanged(ticket_id=ticket_id, linkedid=ticket.linkedid, action=action, at=at,
@@ -280,15 +312,89 @@ class Callbacks:
             self._publish(change)
 
 
+class OutcomeRefused(Exception):
+    """The outcome cannot be recorded; ``status`` is the HTTP answer, ``field`` the culprit (or None)."""
+
+    def __init__(self, status: int, reason: str, code: str, *, msgid: str | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.code = code
+        self.msgid = msgid
+        self.field = field
+
+
+async def last_outcome(sessions: async_sessionmaker[AsyncSession], ticket_id: int) -> str | None:
+    """The latest recorded outcome of the callbacks on a ticket, or None."""
+    async with sessions() as session:
+        row = await session.scalar(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id,
+                                                            AuditEntry.action == "callback_outcome")
+                                   .order_by(AuditEntry.id.desc()).limit(1))
+    return None if row is None else (row.changes or {}).get("outcome")
+
+
+async def record_outcome(sessions: async_sessionmaker[AsyncSession], publish: Publish | None, ticket_id: int,
+                         actor: User, outcome: str, *, clock: Clock = utcnow) -> TicketChanged:
+    """Record how calling back an abandoned caller went: ``reached``, ``no_answer`` or ``dismissed``.
+
+    For operators and dispatchers (active accounts), on an abandoned call nobody answered;
+    audited as ``callback_outcome`` in one transaction with the checks. ``no_answer`` may be
+    followed by another callback and another outcome; after ``reached`` or ``dismissed``
+    the loop is closed: a further outcome is refused (409), and so is a further callback.
+    """
+    if outcome not in OUTCOMES:
+        raise OutcomeRefused(422, f"choose one of {', '.join(OUTCOMES)}", "outcome",
+                             msgid="Choose an outcome from the list", field="outcome")
+    at = clock()
+    async with sessions.begin() as session:
+        current = await session.get(User, actor.id, populate_existing=True)
+        if current is None or not current.active:
+            raise OutcomeRefused(403, f"the account {actor.username!r} is not active", "role")
+        if current.role not in CALLBACK_ROLES:
+            raise OutcomeRefused(403, f"callbacks are for operators and dispatchers; not for {current.role}",
+                                 "role")
+        # the write first: the ticket's row lock (PostgreSQL) / the write lock (SQLite) before reading
+        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(updated_at=at)
+                              .execution_options(synchronize_session=False))
+        ticket = await session.get(Ticket, ticket_id, populate_existing=True)
+        if ticket is None:
+            raise OutcomeRefused(404, f"there is no ticket #{ticket_id}", "not_found")
+        if not ticket.abandoned or ticket.answered_at is not None:
+            raise OutcomeRefused(409, f"ticket #{ticket_id} is not an abandoned call", "state",
+                                 msgid="This call was not abandoned: there is no callback to record")
+        previous = await session.scalar(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id,
+                                                                 AuditEntry.action == "callback_outcome")
+                                        .order_by(AuditEntry.id.desc()).limit(1))
+        before = None if previous is None else (previous.changes or {}).get("outcome")
+        if before in FINAL_OUTCOMES:
+            raise OutcomeRefused(409, f"ticket #{ticket_id} was already recorded as {before}", "outcome",
+                                 msgid="The outcome of this callback is already recorded")
+        changes = jsonable({"outcome": outcome, **({"previous": before} if before else {})})
+        if outcome != "reached" and ticket.operator_interface is not None:
+            # nobody was reached: the intake is nobody's until a callback is answered again
+            changes["intake_released"] = ticket.operator_interface
+            ticket.operator_interface = None
+        session.add(AuditEntry(ticket_id=ticket_id, at=at, actor=current.username, action="callback_outcome",
+                               from_state=ticket.state, to_state=ticket.state, changes=changes))
+        change = TicketChanged(ticket_id=ticket_id, linkedid=ticket.linkedid, action="callback_outcome", at=at,
+                               state=ticket.state, changes=changes)
+    log.info("callback.outcome", ticket_id=ticket_id, outcome=outcome, actor=current.username)
+    if publish is not None:
+        publish(change)
+    return change
+
+
 async def callback_history(sessions: async_sessionmaker[AsyncSession],
                            ticket_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The callback audit rows (attempts and results) per ticket, oldest first."""
+    """The callback audit rows (attempts, results and recorded outcomes) per ticket, oldest first."""
     if not ticket_ids:
         return {}
     async with sessions() as session:
         rows = (await session.scalars(
             select(AuditEntry).where(AuditEntry.ticket_id.in_(ticket_ids),
-                                     AuditEntry.action.in_(("callback", "callback_result")))
+                                     AuditEntry.action.in_(("callback", "callback_result",
+                                                            "callback_outcome")))
             .order_by(AuditEntry.id))).all()
     out: dict[int, list[dict[str, Any]]] = {}
     for row in rows:

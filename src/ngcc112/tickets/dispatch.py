@@ -16,9 +16,12 @@ Anything refused changes nothing.
 A dispatch moves forward only, along :data:`DISPATCH_STEPS`:
 ``sent → acknowledged → en_route → on_scene → handled | cannot_handle``
 (steps may be skipped; any move out of ``sent`` also stamps the
-acknowledgement). The ticket follows its dispatches: ``dispatched → on_scene``
-when the first agency is on scene, ``→ reported`` when every dispatch is
-finished (handled or cannot handle) and has its field report. The dispatcher
+acknowledgement). "Cannot handle" needs a reason, and that reason is the
+agency's report back: it stamps the dispatch reported, and no field report
+follows it (:class:`NoReportAfterCannotHandle`). The ticket follows its
+dispatches: ``dispatched → on_scene`` when the first agency is on scene,
+``→ reported`` when every dispatch is finished (handled or cannot handle) and
+has reported back (its field report, or the reason it cannot handle). The dispatcher
 closes a reported ticket; closing earlier needs an override reason, audited.
 
 Refusals: :class:`NotFoundOrForbidden` (404), :class:`RoleRefused` (403: the
@@ -112,6 +115,19 @@ class RoleRefused(TransitionRefused):
     """
 
 
+class NoReportAfterCannotHandle(TransitionRefused):
+    """A field report on a dispatch the agency said it cannot handle: its reason is its report.
+
+    ``msgid`` / ``params`` give the panel the message to translate (409)."""
+
+    msgid = "The agency said it cannot handle this dispatch: its reason is the report, no field report follows"
+
+    def __init__(self, dispatch_id: int) -> None:
+        super().__init__(f"dispatch #{dispatch_id} is cannot_handle: the agency's reason is its report; "
+                         "no field report after 'cannot handle'")
+        self.params: dict[str, object] = {"dispatch": dispatch_id}
+
+
 class DispatchError(ValueError):
     """A value the use case cannot accept; ``field`` names the culprit (the panel answers 400)."""
 
@@ -119,6 +135,11 @@ class DispatchError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+    def translated(self, translate: Callable[[str], str]) -> str:
+        """As :meth:`UserError.translated <ngcc112.tickets.users.UserError.translated>`: the panel's
+        own checks catch these values first in the user's language; what reaches here is told as is."""
+        return self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +456,10 @@ async def update_status(sessions: async_sessionmaker[AsyncSession], publish: Pub
         if reason:
             item.reason = reason
             fields["reason"] = reason
+        if target is D.CANNOT_HANDLE and item.reported_at is None:
+            # The reason is the agency's report back: no field report follows "cannot handle".
+            item.reported_at, item.reported_by = now, who.user.username
+            fields["reported_at"] = now
         await session.flush()
         await _follow_dispatches(session, ticket, who)
         change = _audit(session, ticket, who, "dispatch_status", before, now,
@@ -459,6 +484,8 @@ async def file_report(sessions: async_sessionmaker[AsyncSession], publish: Publi
         who = await _actor(session, actor)
         behalf = _check_agency_side(who, item, agency, dispatcher_may=True, what="filing a field report")
         _check_open(ticket)
+        if item.status == D.CANNOT_HANDLE.value:
+            raise NoReportAfterCannotHandle(item.id)
         if item.reported_at is not None:
             raise TransitionRefused(f"dispatch #{item.id} already has its field report "
                                     f"(filed by {item.reported_by})")
@@ -582,6 +609,45 @@ async def get_ticket_for(sessions: async_sessionmaker[AsyncSession], actor: User
     return TicketDispatches(ticket, tuple(_view(d, a, ticket.state) for d, a in rows))
 
 
+@dataclass(frozen=True, slots=True)
+class FellowAgency:
+    """Another agency on the same incident, as an agency user may see it: its name and stage only."""
+
+    agency_code: str
+    agency_name: str
+    status: str
+
+
+async def fellow_agencies(sessions: async_sessionmaker[AsyncSession], actor: User,
+                          ticket_id: int) -> list[FellowAgency]:
+    """The other agencies dispatched on a ticket: name and status, nothing else.
+
+    For an agency user only on a ticket dispatched to their agency (else
+    :class:`NotFoundOrForbidden`); their own agency is left out. Instructions,
+    reasons, reports and who did what stay with each agency and the 112 center.
+    """
+    async with sessions() as session:
+        who = await _reader(session, actor)
+        rows = (await session.execute(select(Dispatch.agency_id, Agency.code, Agency.name, Dispatch.status)
+                                      .join(Agency, Agency.id == Dispatch.agency_id)
+                                      .where(Dispatch.ticket_id == ticket_id).order_by(Dispatch.id))).all()
+    if who.role is Role.AGENCY and (who.agency_id is None or all(r[0] != who.agency_id for r in rows)):
+        raise NotFoundOrForbidden(f"there is no ticket #{ticket_id}")
+    return [FellowAgency(code, name, status) for agency_id, code, name, status in rows
+            if agency_id != who.agency_id]
+
+
+async def closing_of(sessions: async_sessionmaker[AsyncSession], ticket_id: int) -> dict[str, Any] | None:
+    """When the ticket was closed and the dispatcher's reason (None: closed after every report)."""
+    async with sessions() as session:
+        row = await session.scalar(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id,
+                                                            AuditEntry.action == "close")
+                                   .order_by(AuditEntry.id.desc()).limit(1))
+    if row is None:
+        return None
+    return {"at": row.at, "reason": (row.changes or {}).get("override_reason")}
+
+
 async def ticket_agencies(sessions: async_sessionmaker[AsyncSession], ticket_id: int) -> frozenset[int]:
     """The ids of the agencies a ticket is dispatched to: who may hear of its changes.
 
@@ -616,8 +682,8 @@ def dispatch_summary(view: DispatchView) -> dict[str, Any]:
 
 
 __all__: Sequence[str] = (
-    "DISPATCH_STEPS", "DispatchError", "DispatchStatus", "DispatchView", "NotFoundOrForbidden", "RoleRefused",
-    "TicketDispatches", "acknowledge", "close", "dispatch", "dispatch_summary", "file_report",
-    "actor_agency", "get_dispatch_for", "get_ticket_for", "ticket_agencies", "update_status",
-    "visible_dispatches",
+    "DISPATCH_STEPS", "DispatchError", "DispatchStatus", "DispatchView", "FellowAgency",
+    "NoReportAfterCannotHandle", "NotFoundOrForbidden", "RoleRefused", "TicketDispatches", "acknowledge",
+    "actor_agency", "close", "closing_of", "dispatch", "dispatch_summary", "fellow_agencies", "file_report",
+    "get_dispatch_for", "get_ticket_for", "ticket_agencies", "update_status", "visible_dispatches",
 )

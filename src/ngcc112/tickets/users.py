@@ -28,7 +28,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112 import names
-from ngcc112.tickets.dispatch_models import AdminLogEntry
+from ngcc112.tickets.dispatch_models import AdminLogEntry, Agency, AgencyMember
 from ngcc112.tickets.models import User, utcnow
 from ngcc112.tickets.panel_sessions import end_user_sessions
 from ngcc112.tickets.states import Role
@@ -73,11 +73,22 @@ class UserError(ValueError):
 def check_account_links(role: str, interface: str | None, agency: str | None) -> None:
     """An agency user needs an agency, an operator a softphone interface (:class:`UserError`).
 
-    The admin's rule for creating and changing accounts (the screen pop finds an operator
-    by their interface; an agency user without an agency sees nothing).
+    The rule for creating and changing accounts, kept by the data layer (:func:`add_user`,
+    :mod:`ngcc112.tickets.agencies`), so the admin page and the command line refuse alike (the
+    screen pop finds an operator by their interface; an agency user without an agency sees nothing).
     """
+    check_agency_link(role, agency)
+    check_operator_interface(role, interface)
+
+
+def check_agency_link(role: str, agency: str | None) -> None:
+    """An agency user needs an agency (:class:`UserError` on ``agency``)."""
     if role == Role.AGENCY.value and not agency:
         raise UserError("agency", "an agency user needs an agency", msgid="An agency user needs an agency")
+
+
+def check_operator_interface(role: str, interface: str | None) -> None:
+    """An operator needs a softphone interface (:class:`UserError` on ``interface``)."""
     if role == Role.OPERATOR.value and not interface:
         raise UserError("interface", "an operator needs a softphone interface",
                         msgid="An operator needs a softphone interface like PJSIP/op1")
@@ -195,10 +206,20 @@ def _validate(username: str, role: str, password: str, display_name: str,
 
 
 async def add_user(sessions: async_sessionmaker[AsyncSession], *, username: str, role: str,
-                   password: str, display_name: str = "", interface: str | None = None) -> User:
-    """Create a user; :class:`UserError` when a value is invalid or already taken."""
+                   password: str, display_name: str = "", interface: str | None = None,
+                   agency: str | None = None) -> User:
+    """Create a user; :class:`UserError` when a value is invalid or already taken.
+
+    An agency user is created in their agency (``agency``: its code) in the same transaction;
+    an operator needs their softphone ``interface`` (:func:`check_account_links`): the panel's
+    admin page and ``ngcc112 user add`` are refused alike.
+    """
     interface = interface or None
+    agency = agency or None
     _validate(username, role, password, display_name, interface)
+    if agency is not None and role != Role.AGENCY.value:
+        raise UserError("agency", f"{username!r} is {role}; only agency users belong to an agency",
+                        msgid="Only agency users belong to an agency")
     password_hash = await PASSWORD_WORK.run(hash_password, password)
     async with sessions.begin() as session:
         if await session.scalar(select(func.count()).select_from(User)
@@ -211,10 +232,19 @@ async def add_user(sessions: async_sessionmaker[AsyncSession], *, username: str,
                 raise UserError("interface", f"{interface} already belongs to {holder!r}",
                                 msgid="{interface} already belongs to '{holder}'",
                                 params={"interface": interface, "holder": holder})
+        check_account_links(role, interface, agency)
+        joined = None
+        if agency is not None:
+            joined = await session.scalar(select(Agency).where(Agency.code == agency))
+            if joined is None or not joined.active:
+                raise UserError("agency", f"there is no active agency {agency!r}",
+                                msgid="Choose an agency from the list")
         user = User(username=username, role=role, password_hash=password_hash,
                     display_name=display_name or username, interface=interface, active=True)
         session.add(user)
         await session.flush()
+        if joined is not None:
+            session.add(AgencyMember(user_id=user.id, agency_id=joined.id))
         return user
 
 

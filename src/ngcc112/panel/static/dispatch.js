@@ -5,7 +5,8 @@
    data-version changed and nothing was typed into it, so typing is never thrown away.
    Elapsed times ([data-since]) tick every second and turn "overdue" past data-target.
    The board beeps (WebAudio, no sound file) when something new needs the dispatcher: a row
-   with a data-action-key not seen before (awaiting dispatch, cannot handle, overdue). */
+   with a data-action-key not seen before (awaiting dispatch, cannot handle, overdue).
+   A time[data-local] is already in the center's time zone (server-rendered) and kept as is. */
 (function () {
   "use strict";
   var body = document.body;
@@ -119,7 +120,9 @@
   function refresh() {
     if (busy) { again = true; return; }
     busy = true;
-    fetch(location.pathname + location.search, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    /* X-Live-Refresh: this fetch never takes a refused form's errors meant for the page after a redirect */
+    fetch(location.pathname + location.search,
+          { credentials: "same-origin", headers: { "Accept": "text/html", "X-Live-Refresh": "1" } })
       .then(function (r) {
         if (r.redirected && r.url.indexOf("/login") >= 0) { location.assign("/login"); return null; }
         return r.text();
@@ -204,6 +207,9 @@
   if (summary) { summary.focus(); }
 
   localTimes(document);
+  /* A refused form comes back after a redirect with its errors summed up at the top: read them first. */
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
   if (livePages.indexOf(page) < 0) {
     var status = document.getElementById("live-status");
     if (status) { status.hidden = true; }  /* nothing on this page is live */
