@@ -112,3 +112,14 @@ def test_the_aml_budgets_must_allow_something(tmp_path, key):
     path.write_text(f"[aml]\n{key} = 0\n")
     with pytest.raises(SettingsError, match=rf"\[aml\] {key} must be at least 1"):
         load_settings(path, environ={})
+
+
+def test_wrapup_seconds_defaults_to_a_minute_and_is_bounded(tmp_path):
+    assert load_settings(environ={}).calls.wrapup_seconds == 60
+    config = tmp_path / "c.toml"
+    config.write_text("[calls]\nwrapup_seconds = 90\n")
+    assert load_settings(config, environ={}).calls.wrapup_seconds == 90
+    assert load_settings(config, environ={"NGCC112_WRAPUP_SECONDS": "45"}).calls.wrapup_seconds == 45
+    for bad in ("0", "-5", "4", "601", "nan", "soon"):
+        with pytest.raises(SettingsError, match="wrapup_seconds"):
+            load_settings(environ={"NGCC112_WRAPUP_SECONDS": bad})
