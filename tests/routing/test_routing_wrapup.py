@@ -118,3 +118,13 @@ def test_calls_that_ended_while_away_start_the_wrap_up():
 def test_limit_must_be_positive():
     with pytest.raises(ValueError):
         WrapUpRule(0)
+
+
+def test_a_break_chosen_during_the_call_is_kept_at_its_end():
+    rule = WrapUpRule(60)
+    rule.call_connected("c1", OP)
+    rule.member(MemberFact(OP, True, True, "meal"), T0 - 5)
+    assert rule.call_ended("c1", T0) == []
+    rule.call_connected("c2", "PJSIP/op2")
+    rule.member(MemberFact("PJSIP/op2", False, False, ""), T0 - 5)
+    assert rule.call_ended("c2", T0) == []

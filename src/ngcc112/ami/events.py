@@ -135,6 +135,8 @@ class MemberState:
     pause_reason: str
     #: AST_DEVICE_* number: 1 not in use, 2 in use, 5 unavailable, 6 ringing …
     status: int | None
+    #: Epoch seconds of the member's last pause (``LastPause``; 0 or None: never / not reported).
+    last_pause: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

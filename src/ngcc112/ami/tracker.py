@@ -510,4 +510,5 @@ def _member_state(message: AmiMessage, *, in_queue: bool, at: datetime | None = 
         paused=message.get("Paused") == "1",
         pause_reason=message.get("PausedReason") or message.get("Reason"),
         status=_int(message.get("Status")),
+        last_pause=_int(message.get("LastPause")),
     )

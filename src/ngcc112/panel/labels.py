@@ -9,6 +9,8 @@ PRESENCE_LABELS = {
     "break": N_("On break"),
     "logged_out": N_("Logged out"),
 }
+#: The presence label of an operator the daemon paused after a call (reason ``wrap-up``).
+WRAPUP_LABEL = N_("After-call work")
 BREAK_REASON_LABELS = {
     "rest": N_("Rest"),
     "meal": N_("Meal"),

@@ -16,13 +16,15 @@ from ngcc112 import names
 from ngcc112.location.sip import parse_sip_geolocation
 from ngcc112.panel.calls import INTAKE_STATES, CallBoard, OperatorCall
 from ngcc112.panel.live import LiveHub
-from ngcc112.routing.presence import MemberPresence, PresenceBoard, PresenceControl
+from ngcc112.routing.presence import MemberPresence, Presence, PresenceBoard, PresenceControl
+from ngcc112.routing.wrapup import WRAPUP_REASON
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.store import jsonable, ticket_summary
 
 if TYPE_CHECKING:
     from ngcc112.app import Services
+    from ngcc112.wrapup import WrapUpService
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +38,8 @@ class Panel:
     live: LiveHub
     catalogs: dict[str, gettext.NullTranslations]
     started_at: datetime
+    #: After-call work (QueuePause with the wrap-up reason after each call).
+    wrapup: WrapUpService
 
     @property
     def queue(self) -> str:
@@ -195,8 +199,12 @@ async def _call_view(panel: Panel, call: OperatorCall) -> dict[str, Any]:
 
 
 def presence_view(member: MemberPresence, translate: gettext.NullTranslations) -> dict[str, Any]:
-    from ngcc112.panel.labels import PRESENCE_LABELS
+    from ngcc112.panel.labels import PRESENCE_LABELS, WRAPUP_LABEL
 
     out = member.as_dict()
     out["label"] = translate.gettext(PRESENCE_LABELS[member.presence.value])
+    # paused by the daemon after a call (QueuePause Reason wrap-up): after-call work, not a break
+    out["wrap_up"] = member.presence is Presence.BREAK and member.pause_reason == WRAPUP_REASON
+    if out["wrap_up"]:
+        out["label"] = translate.gettext(WRAPUP_LABEL)
     return out

@@ -68,6 +68,8 @@ class WrapUpRule:
         #: Calls answered by an operator: call id → interface.
         self._answered: dict[str, str] = {}
         self._active: dict[str, WrapUp] = {}
+        #: The last fact Asterisk gave about each member.
+        self._members: dict[str, MemberFact] = {}
 
     # facts in -------------------------------------------------------------------
     def call_connected(self, call_id: str, interface: str) -> list[Decision]:
@@ -81,6 +83,9 @@ class WrapUpRule:
         interface = self._answered.pop(call_id, None)
         if interface is None:
             return []
+        known = self._members.get(interface)
+        if known is not None and (not known.in_queue or (known.paused and known.reason != WRAPUP_REASON)):
+            return []  # on a break (chosen during the call) or out of the queue: leave them so
         self._active[interface] = WrapUp(interface, call_id, now + self.limit)
         return [Pause(interface, call_id)]
 
@@ -102,6 +107,7 @@ class WrapUpRule:
 
     def member(self, fact: MemberFact, now: float) -> list[Decision]:
         """Asterisk reported a member: confirm our pause, or forget it when the operator moved on."""
+        self._members[fact.interface] = fact
         wrap = self._active.get(fact.interface)
         if wrap is None:
             return []
@@ -122,6 +128,8 @@ class WrapUpRule:
         """
         out: list[Decision] = []
         seen: set[str] = set()
+        members = list(members)
+        self._members = {fact.interface: fact for fact in members}
         for fact in members:
             seen.add(fact.interface)
             wrap = self._active.get(fact.interface)
