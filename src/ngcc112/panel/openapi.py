@@ -129,6 +129,17 @@ def spec() -> dict[str, Any]:
                 "post": _unsafe("Save the intake typed so far (no state change)", _INTAKE_BODY,
                                 _TICKET_RESULT, *ticket_ops, params=_TICKET_ID),
             },
+            "/api/tickets/{ticket_id}/draft": {
+                "post": _unsafe("Keep the intake form as typed (any text, checked only for length; "
+                                "no ticket change). Only the operator who answered, while the intake "
+                                "is open or the ticket is with the dispatchers",
+                                {"type": "object", "additionalProperties": {"type": "string"}},
+                                _json({"type": "object", "properties": {
+                                    "ticket_id": {"type": "integer"},
+                                    "draft": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                                    "The whole draft now"),
+                                400, 401, 403, 409, params=_TICKET_ID),
+            },
             "/api/tickets/{ticket_id}/classify": {
                 "post": _unsafe("Give the verdict with the intake (→ classified)", _INTAKE_BODY,
                                 _TICKET_RESULT, *ticket_ops, params=_TICKET_ID),

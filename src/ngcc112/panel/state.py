@@ -18,6 +18,8 @@ from ngcc112.panel.calls import INTAKE_STATES, CallBoard, OperatorCall
 from ngcc112.panel.live import LiveHub
 from ngcc112.routing.presence import MemberPresence, Presence, PresenceBoard, PresenceControl
 from ngcc112.routing.wrapup import WRAPUP_REASON
+from ngcc112.tickets.drafts import drafted_tickets
+from ngcc112.tickets.intake import NOTE_STATES
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.store import jsonable, ticket_summary
@@ -133,44 +135,81 @@ async def ticket_view(panel: Panel, ticket: Ticket, *, history: bool = True) -> 
     return view
 
 
-async def _open_intake_ticket(panel: Panel, interface: str) -> Ticket | None:
-    """After a panel restart: the latest call this operator answered whose intake is unfinished."""
-    since = datetime.now(timezone.utc) - timedelta(hours=12)
+#: How far back the desk looks for this operator's unfinished intakes.
+PENDING_HOURS = 12
+PENDING_LIMIT = 20
+
+
+async def pending_tickets(panel: Panel, interface: str) -> list[Ticket]:
+    """The calls this operator answered whose intake is not submitted yet, newest first."""
+    since = datetime.now(timezone.utc) - timedelta(hours=PENDING_HOURS)
     async with panel.services.sessions() as session:
-        return await session.scalar(
+        return list((await session.scalars(
             select(Ticket).where(Ticket.operator_interface == interface,
                                  Ticket.state.in_(sorted(INTAKE_STATES)),
                                  Ticket.answered_at.is_not(None), Ticket.answered_at >= since)
-            .order_by(Ticket.answered_at.desc()).limit(1))
+            .order_by(Ticket.answered_at.desc(), Ticket.id.desc()).limit(PENDING_LIMIT))).all())
 
 
-async def desk_view(panel: Panel, user: User) -> dict[str, Any]:
-    """The operator's desk: the call ringing and the call being taken, each with its ticket."""
+async def _ticket_call(panel: Panel, ticket: Ticket) -> dict[str, Any]:
+    """A ticket whose call is no longer on the call board (ended, or before a panel restart)."""
+    return {"call_id": ticket.linkedid, "phase": "connected", "since": jsonable(ticket.answered_at),
+            "ended": ticket.ended_at is not None, "caller_number": ticket.caller_number,
+            "caller_name": ticket.caller_name, "ticket": await ticket_view(panel, ticket)}
+
+
+async def desk_view(panel: Panel, user: User, selected: int | None = None) -> dict[str, Any]:
+    """The operator's desk.
+
+    ``active``: the call whose intake form is on screen — the ticket the operator chose
+    (``selected``, one of their pending intakes), else the call they are on, else their
+    latest unfinished intake. ``live``: the call they are on when it is not the one on
+    screen (the page shows it in a banner; the operator switches deliberately).
+    ``followup``: the call they are on after its ticket went to the dispatchers, while
+    the caller is still on the line (caller card and a notes field). ``pending``: their
+    other unfinished intakes. ``ringing``: the call their softphone rings for.
+    """
+    from ngcc112.panel.outage import is_database_away
+
     desk = panel.calls.desk(user.interface)
-    out: dict[str, Any] = {"ringing": None, "active": None}
+    out: dict[str, Any] = {"ringing": None, "active": None, "live": None, "followup": None,
+                           "pending": []}
     if desk.ringing is not None:
         out["ringing"] = await _call_view(panel, desk.ringing)
-    if desk.active is not None:
-        out["active"] = await _call_view(panel, desk.active)
-        ticket = out["active"]["ticket"]
-        if ticket is not None and ticket["state"] not in INTAKE_STATES:
+    live = await _call_view(panel, desk.active) if desk.active is not None else None
+    if live is not None and live["ticket"] is not None and live["ticket"]["state"] not in INTAKE_STATES:
+        if not live["ended"] and live["ticket"]["state"] in NOTE_STATES:
+            out["followup"] = live
+        else:
             panel.calls.clear_active(desk.active.interface, desk.active.call_id)
-            out["active"] = None
-    elif user.interface:
-        from ngcc112.panel.outage import is_database_away
-
+        live = None
+    pending: list[Ticket] = []
+    if user.interface:
         try:
-            ticket = await _open_intake_ticket(panel, user.interface)
+            pending = await pending_tickets(panel, user.interface)
         except Exception as exc:
             if not is_database_away(exc):
                 raise
-            ticket = None
-        if ticket is not None:
-            out["active"] = {"call_id": ticket.linkedid, "phase": "connected",
-                             "since": jsonable(ticket.answered_at),
-                             "ended": ticket.ended_at is not None,
-                             "caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
-                             "ticket": await ticket_view(panel, ticket)}
+    chosen = next((t for t in pending if t.id == selected), None) if selected is not None else None
+    if chosen is not None and (live is None or live["ticket"] is None or live["ticket"]["id"] != chosen.id):
+        out["active"] = await _ticket_call(panel, chosen)
+        out["live"] = live
+    elif live is not None:
+        out["active"] = live
+    elif pending and out["followup"] is None:
+        out["active"] = await _ticket_call(panel, pending[0])
+    shown = {c["ticket"]["id"] for c in (out["active"], out["live"]) if c and c["ticket"]}
+    drafted = set()
+    if user.id is not None and pending:
+        try:
+            drafted = await drafted_tickets(panel.services.sessions, user.id, [t.id for t in pending])
+        except Exception as exc:
+            if not is_database_away(exc):
+                raise
+    out["pending"] = [jsonable({"id": t.id, "caller_number": t.caller_number, "caller_name": t.caller_name,
+                                "answered_at": t.answered_at, "ended": t.ended_at is not None,
+                                "drafted": t.id in drafted})
+                      for t in pending if t.id not in shown]
     return out
 
 
