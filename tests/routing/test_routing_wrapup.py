@@ -128,3 +128,13 @@ def test_a_break_chosen_during_the_call_is_kept_at_its_end():
     rule.call_connected("c2", "PJSIP/op2")
     rule.member(MemberFact("PJSIP/op2", False, False, ""), T0 - 5)
     assert rule.call_ended("c2", T0) == []
+
+
+def test_an_intake_submitted_during_the_call_needs_no_wrap_up():
+    rule = WrapUpRule(60)
+    rule.call_connected("c1", OP)
+    assert rule.intake_done(OP, "c1") == []
+    assert rule.call_ended("c1", T0) == []
+    assert rule.next_deadline() is None
+    rule.call_connected("c2", OP)  # the next call is protected again
+    assert rule.call_ended("c2", T0 + 5) == [Pause(OP, "c2")]

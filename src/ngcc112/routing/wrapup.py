@@ -68,6 +68,8 @@ class WrapUpRule:
         #: Calls answered by an operator: call id → interface.
         self._answered: dict[str, str] = {}
         self._active: dict[str, WrapUp] = {}
+        #: Calls whose intake was submitted while they were still up.
+        self._submitted: set[str] = set()
         #: The last fact Asterisk gave about each member.
         self._members: dict[str, MemberFact] = {}
 
@@ -83,6 +85,9 @@ class WrapUpRule:
         interface = self._answered.pop(call_id, None)
         if interface is None:
             return []
+        if call_id in self._submitted:  # the intake was in before the call ended: nothing to protect
+            self._submitted.discard(call_id)
+            return []
         known = self._members.get(interface)
         if known is not None and (not known.in_queue or (known.paused and known.reason != WRAPUP_REASON)):
             return []  # on a break (chosen during the call) or out of the queue: leave them so
@@ -95,11 +100,15 @@ class WrapUpRule:
         out: list[Decision] = []
         for call_id in [c for c in self._answered if c not in live]:
             out += self.call_ended(call_id, now)
+        self._submitted &= live
         return out
 
     def intake_done(self, interface: str, call_id: str | None) -> list[Decision]:
         """The operator submitted a call's intake: resume them if it is the call they wrap up."""
         wrap = self._active.get(interface)
+        if wrap is None and call_id is not None and self._answered.get(call_id) == interface:
+            self._submitted.add(call_id)  # submitted while the caller is still on the line
+            return []
         if wrap is None or (wrap.call_id is not None and call_id is not None and wrap.call_id != call_id):
             return []
         del self._active[interface]
