@@ -22,7 +22,14 @@ from datetime import datetime
 import structlog
 
 from ngcc112.ami import actions
-from ngcc112.ami.events import CallConnected, CallEnded, CallsResynced, MembersResynced, MemberState
+from ngcc112.ami.events import (
+    CallConnected,
+    CallEnded,
+    CallsResynced,
+    MembersResynced,
+    MemberState,
+    OperatorLegEnded,
+)
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub, Subscription
 from ngcc112.routing.presence import Link
@@ -128,8 +135,10 @@ class WrapUpService:
             if self._expired.pop(item.interface, None) is not None:
                 self._publish(item.interface, "resumed")
             decisions = self.rule.call_connected(item.call_id, item.interface)
+        elif isinstance(item, OperatorLegEnded) and item.queue == self.queue:
+            decisions = self.rule.call_ended(item.call_id, now)  # the operator's leg: the earliest sign
         elif isinstance(item, CallEnded):
-            decisions = self.rule.call_ended(item.call_id, now)
+            decisions = self.rule.call_ended(item.call_id, now)  # no AgentComplete seen (a resync, ...)
         elif isinstance(item, CallsResynced):
             decisions = self.rule.calls_live(item.live_call_ids, now)
         elif isinstance(item, MemberState) and item.queue == self.queue:

@@ -114,6 +114,19 @@ class CallEnded(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorLegEnded:
+    """The operator's leg of an answered call is over (``AgentComplete``): the operator hung up,
+    the caller did, or the call was transferred. Not a call fact (the call may go on)."""
+
+    call_id: str
+    at: datetime
+    queue: str
+    interface: str
+    #: Asterisk's ``Reason``: ``caller``, ``agent`` or ``transfer``.
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallsResynced:
     """After a resync: the calls Asterisk still has. Anything else is over."""
 
@@ -147,4 +160,4 @@ class MembersResynced:
     members: tuple[MemberState, ...]
 
 
-TrackerEvent = CallEvent | CallsResynced | MemberState | MembersResynced
+TrackerEvent = CallEvent | CallsResynced | MemberState | MembersResynced | OperatorLegEnded
