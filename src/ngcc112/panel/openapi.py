@@ -138,7 +138,7 @@ def spec() -> dict[str, Any]:
                                     "ticket_id": {"type": "integer"},
                                     "draft": {"type": "object", "additionalProperties": {"type": "string"}}}},
                                     "The whole draft now"),
-                                400, 401, 403, 409, params=_TICKET_ID),
+                                400, 401, 403, 404, 409, params=_TICKET_ID),
             },
             "/api/tickets/{ticket_id}/classify": {
                 "post": _unsafe("Give the verdict with the intake (→ classified)", _INTAKE_BODY,

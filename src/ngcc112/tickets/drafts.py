@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112.tickets.intake import FIELDS, LIMITS, NOTE_STATES
@@ -55,15 +56,23 @@ async def save_draft(sessions: async_sessionmaker[AsyncSession], ticket_id: int,
                      values: Mapping[str, object]) -> dict[str, str]:
     """Merge ``values`` into the user's draft of the ticket; return the whole draft."""
     fresh = clean(values)
-    async with sessions() as session, session.begin():
-        draft = await session.get(IntakeDraft, (ticket_id, user_id), with_for_update=True)
-        if draft is None:
-            draft = IntakeDraft(ticket_id=ticket_id, user_id=user_id, values=fresh)
-            session.add(draft)
-        else:
-            draft.values = {**(draft.values or {}), **fresh}
-            draft.updated_at = utcnow()
-        return dict(draft.values)
+    for attempt in (1, 2):
+        try:
+            async with sessions() as session, session.begin():
+                draft = await session.get(IntakeDraft, (ticket_id, user_id), with_for_update=True)
+                if draft is None:
+                    draft = IntakeDraft(ticket_id=ticket_id, user_id=user_id, values=fresh)
+                    session.add(draft)
+                else:
+                    draft.values = {**(draft.values or {}), **fresh}
+                    draft.updated_at = utcnow()
+                return dict(draft.values)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            # two saves of a new draft at once (the page's autosave and a form post): the
+            # other one created the row; merge into it
+    raise AssertionError("unreachable")
 
 
 async def load_draft(sessions: async_sessionmaker[AsyncSession], ticket_id: int,

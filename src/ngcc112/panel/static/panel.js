@@ -105,7 +105,7 @@
         });
         var oldFollow = desk.querySelector("#followup"), newFollow = newDesk.querySelector("#followup");
         if (oldFollow && newFollow && oldFollow.dataset.ticketId === newFollow.dataset.ticketId) {
-          oldFollow.querySelector(".caller-card").replaceWith(newFollow.querySelector(".caller-card"));
+          swapCard(oldFollow, newFollow);
         } else if (oldFollow && !newFollow) {
           oldFollow.remove();
         } else if (newFollow) {
@@ -118,7 +118,7 @@
         var form = oldActive.querySelector("#intake");
         if (form && oldActive.dataset.ticketId === newActive.dataset.ticketId) {
           oldActive.querySelector(".call-head").replaceWith(newActive.querySelector(".call-head"));
-          oldActive.querySelector(".caller-card").replaceWith(newActive.querySelector(".caller-card"));
+          swapCard(oldActive, newActive);
         } else {
           var wasIdle = !form;
           oldActive.replaceWith(newActive);
@@ -134,6 +134,16 @@
         refreshing = null;
         if (again) { again = false; refreshDesk(); }
       });
+  }
+
+  /* The caller card, fresh from the server; the map stays unfolded if the operator unfolded it. */
+  function swapCard(oldRoot, newRoot) {
+    var oldCard = oldRoot.querySelector(".caller-card"), newCard = newRoot.querySelector(".caller-card");
+    if (!oldCard || !newCard) { return; }
+    var was = oldCard.querySelector("details.map-details");
+    var now = newCard.querySelector("details.map-details");
+    if (was && now && was.open) { now.open = true; }
+    oldCard.replaceWith(newCard);
   }
 
   /* -- the call bar: fixed on screen, with a sound and (if allowed) a desktop notification -- */
@@ -249,7 +259,11 @@
         if (event.target.name === "verdict") { presetNote(form, event.target); }
         scheduleDraft(form);
       });
-      form.addEventListener("submit", function () { flushDrafts(true); });
+      // the form's own post keeps what was typed: no autosave may race it or follow it
+      form.addEventListener("submit", function () {
+        window.clearTimeout(draftTimers[form.dataset.draft]);
+        delete pendingDrafts[form.dataset.draft];
+      });
     });
   }
 
@@ -413,7 +427,20 @@
         " " + two(t.getHours()) + ":" + two(t.getMinutes());
     });
   }
-  new MutationObserver(function () { localTimes(document); })
+  /* The map and the position form wait folded until wanted; a new position to accept unfolds
+     them, and unfolding lets the map measure itself again (Leaflet follows window resizes). */
+  document.addEventListener("toggle", function (event) {
+    var el = event.target;
+    if (el && el.matches && el.matches("details.map-details") && el.open) {
+      window.dispatchEvent(new Event("resize"));
+    }
+  }, true);
+  function unfoldForNews(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("details.map-details:not([open])"), function (d) {
+      if (d.querySelector(".loc-new-banner")) { d.open = true; }
+    });
+  }
+  new MutationObserver(function () { localTimes(document); unfoldForNews(document); })
     .observe(document.getElementById("main") || body, { childList: true, subtree: true });
   localTimes(document);
 
