@@ -194,6 +194,18 @@
     } catch (e) { /* some browsers allow notifications only from a service worker */ }
   }
 
+  /* Browsers start sound only after a gesture: the first click or key on the page unlocks it. */
+  function unlockAudio() {
+    try {
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) { return; }
+      audio = audio || new Context();
+      if (audio.state === "suspended") { audio.resume(); }
+    } catch (e) { /* no sound device */ }
+  }
+  document.addEventListener("click", unlockAudio, { once: true, capture: true });
+  document.addEventListener("keydown", unlockAudio, { once: true, capture: true });
+
   function askNotifications() {
     if ("Notification" in window && Notification.permission === "default") {
       try { Notification.requestPermission(); } catch (e) { /* old API: ignore */ }
