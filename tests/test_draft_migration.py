@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from alembic import command
-from sqlalchemy import inspect
-
 from migration_helpers import inspect_database, schema_diffs
+from sqlalchemy import inspect
 
 from ngcc112.tickets.db import alembic_config, upgrade_sync
 

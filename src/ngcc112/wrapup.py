@@ -30,10 +30,18 @@ from ngcc112.ami.events import (
     MemberState,
     OperatorLegEnded,
 )
+from ngcc112.ami.link import AmiActionTimeout, AmiNotConnected
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub, Subscription
 from ngcc112.routing.presence import Link
-from ngcc112.routing.wrapup import WRAPUP_REASON, Decision, MemberFact, Pause, Resume, WrapUpRule
+from ngcc112.routing.wrapup import (
+    WRAPUP_REASON,
+    Decision,
+    MemberFact,
+    Pause,
+    Resume,
+    WrapUpRule,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -196,7 +204,7 @@ class WrapUpService:
                                      reason=WRAPUP_REASON if paused else None)
         try:
             response = await self._link.send(action)
-        except Exception as exc:  # link down or slow: the resync after reconnect corrects
+        except (AmiNotConnected, AmiActionTimeout) as exc:  # the resync after reconnect corrects
             log.warning("wrapup.action_failed", interface=decision.interface, paused=paused,
                         error=str(exc) or type(exc).__name__)
             return

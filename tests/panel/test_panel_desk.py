@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from panel_helpers import login, settle
 from test_panel_screenpop import arrive, connected, emit, ringing
@@ -28,7 +28,7 @@ async def answered(services, call_id: str, interface: str = OP) -> int:
 
 
 async def ended(services, call_id: str) -> None:
-    await emit(services, CallEnded(call_id=call_id, at=datetime.now(timezone.utc), cause=16,
+    await emit(services, CallEnded(call_id=call_id, at=datetime.now(UTC), cause=16,
                                    cause_text="Normal Clearing"))
 
 
@@ -137,7 +137,9 @@ async def test_after_call_work_pauses_and_the_submitted_intake_resumes(client, s
                               headers={"X-CSRF-Token": token})).status == 200
     ticket_id = await answered(services, "w.1")
     await ended(services, "w.1")
-    pauses = lambda: [(a.get("Paused"), a.get("Reason")) for a in fake_link.sent if a.name == "QueuePause"]  # noqa: E731
+    def pauses():
+        return [(a.get("Paused"), a.get("Reason")) for a in fake_link.sent if a.name == "QueuePause"]
+
     await until(lambda: pauses() == [("true", "wrap-up")])
     await settle(services)
     page = await (await client.get("/")).text()

@@ -224,23 +224,16 @@ async def desk_values(request: web.Request, user: User, selected: int | None, *,
     active = desk["active"]
     ticket = active["ticket"] if active else None
     form_values = form_errors = None
-    if ticket is not None and user.id is not None:
-        from ngcc112.panel.outage import is_database_away
-
-        try:
-            form_values = await drafts.load_draft(panel.services.sessions, ticket["id"], user.id)
-        except Exception as exc:
-            if not is_database_away(exc):
-                raise
+    if ticket is not None:
+        form_values = await _draft(request, user, ticket["id"])
     if errors and ticket is not None and errors.get("ticket_id") == ticket["id"]:
         form_errors = dict(errors.get("errors") or {})
     followup = desk["followup"]
     note_errors = errors.get("errors") if errors and followup and followup["ticket"] \
         and errors.get("ticket_id") == followup["ticket"]["id"] else None
     note_value = note_errors and (errors or {}).get("values", {}).get("call_note", "") or ""
-    if followup and followup["ticket"] and not note_errors and user.id is not None:
-        kept = await drafts.load_draft(panel.services.sessions, followup["ticket"]["id"], user.id)
-        note_value = (kept or {}).get("call_note", "")
+    if followup and followup["ticket"] and not note_errors:
+        note_value = ((await _draft(request, user, followup["ticket"]["id"])) or {}).get("call_note", "")
     wrapup = panel.wrapup
     deadline = wrapup.deadline(user.interface)
     return {
@@ -251,8 +244,23 @@ async def desk_values(request: web.Request, user: User, selected: int | None, *,
         "wrapup_expired": wrapup.expired_at(user.interface) is not None,
         "server_now": datetime.now(timezone.utc).isoformat(),
         "intake_target": INTAKE_TARGET_SECONDS, "categories": intake.CATEGORIES,
-        "verdicts": intake.VERDICTS, "verdict_keys": labels.VERDICT_KEYS, "verdict_notes": labels.VERDICT_NOTES,
+        "verdicts": intake.VERDICTS, "verdict_keys": labels.VERDICT_KEYS,
+        "verdict_notes": labels.VERDICT_NOTES,
     }
+
+
+async def _draft(request: web.Request, user: User, ticket_id: int) -> dict[str, str] | None:
+    """The user's draft of the ticket; None when there is none or the database is away."""
+    from ngcc112.panel.outage import is_database_away
+
+    if user.id is None:
+        return None
+    try:
+        return await drafts.load_draft(request.app[PANEL].services.sessions, ticket_id, user.id)
+    except Exception as exc:
+        if not is_database_away(exc):
+            raise
+        return None
 
 
 async def board_values(request: web.Request) -> dict[str, Any]:
