@@ -152,7 +152,10 @@
     ringingTitle();
     var bar = document.getElementById("callbar");
     var main = document.getElementById("main");
-    if (bar && main) { main.style.paddingTop = bar.offsetHeight ? (bar.offsetHeight + 16) + "px" : ""; }
+    var height = bar ? bar.offsetHeight : 0;
+    if (main) { main.style.paddingTop = height ? (height + 8) + "px" : ""; }
+    /* the sticky stopwatch stays below the bar, never under it */
+    document.documentElement.style.setProperty("--callbar", height + "px");
     var calls = document.querySelectorAll("#callbar .popup[data-call-id]");
     Array.prototype.forEach.call(calls, function (el) {
       var key = el.className + ":" + el.dataset.callId;
