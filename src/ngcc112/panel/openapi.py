@@ -221,7 +221,20 @@ def _schemas() -> dict[str, Any]:
             "presence": {"allOf": [{"$ref": "#/components/schemas/Presence"}], "nullable": True},
             "desk": {"type": "object", "nullable": True, "properties": {
                 "ringing": {"$ref": "#/components/schemas/Call"},
-                "active": {"$ref": "#/components/schemas/Call"}}},
+                "active": {"$ref": "#/components/schemas/Call"},
+                "live": {"$ref": "#/components/schemas/Call",
+                         "description": "The call the operator is on when another ticket's form is "
+                                        "on screen (?ticket=); the page shows it in its call bar"},
+                "followup": {"$ref": "#/components/schemas/Call",
+                             "description": "The call still on the line after its ticket went to the "
+                                            "dispatchers (notes: POST /tickets/{id}/note)"},
+                "pending": {"type": "array", "description": "Calls this operator answered whose intake "
+                                                           "is not submitted yet, newest first",
+                            "items": {"type": "object", "properties": {
+                                "id": {"type": "integer"}, "caller_number": {"type": "string", "nullable": True},
+                                "caller_name": {"type": "string", "nullable": True},
+                                "answered_at": {"type": "string", "nullable": True},
+                                "ended": {"type": "boolean"}, "drafted": {"type": "boolean"}}}}}},
             "ami_connected": {"type": "boolean"}, "server_time": string}},
         "IntakeInput": {"type": "object",
                         "description": "Fields left out keep their saved value. Classifying needs "
