@@ -202,8 +202,11 @@ async def test_html_form_draft_and_refusal(client, services):
     assert "draft_verdict" not in ticket.intake and ticket.intake["caller_name"] == "Ani"
     no_token = await client.post(f"/tickets/{ticket_id}/intake", data={"caller_name": "Ani"})
     assert no_token.status == 403
-    missing = await client.post("/tickets/4242/intake", data={**GOOD, "csrf_token": _token(page)})
-    assert missing.status == 404
+    missing = await client.post("/tickets/4242/intake", data={**GOOD, "csrf_token": _token(page)},
+                                allow_redirects=False)
+    assert (missing.status, missing.headers["Location"]) == (303, "/")  # post/redirect/get
+    html = await (await client.get("/")).text()
+    assert 'id="desk-error"' in html and "Tidak ditemukan" in html
 
 
 def test_validation_without_the_web():

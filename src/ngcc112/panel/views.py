@@ -203,6 +203,7 @@ async def operator_page(request: web.Request, user: User, *, status: int = 200) 
         "presence": presence_view(member, translate),
         "break_reasons": BREAK_REASONS,
         "presence_error": session.pop("presence_error", None),
+        "desk_error": session.pop("desk_error", None),
         "flash": await _flash(request),
         "ami_connected": panel.services.daemon.link.connected,
         **await desk_values(request, user, selected, errors=session.pop("intake_errors", None)),
@@ -385,11 +386,20 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
         session["desk_ticket"] = ticket_id
         raise web.HTTPSeeOther("/") from None
     except intake.IntakeRefused as exc:
+        if user.role == OPERATOR:
+            await _refused(request, exc)
         status, message = refusal(exc)
         return await render_error(request, status, f"{request[GETTEXT](message)} ({exc.reason})")
     await _flash(request, notice)
     if not final:
         session["desk_ticket"] = ticket_id
+    raise web.HTTPSeeOther("/")
+
+
+async def _refused(request: web.Request, exc: intake.IntakeRefused) -> None:
+    """Post/redirect/get for a refused use case: the refusal shows at the top of the desk."""
+    session = await get_session(request)
+    session["desk_error"] = [refusal(exc)[1], exc.reason[:300]]
     raise web.HTTPSeeOther("/")
 
 
@@ -418,6 +428,8 @@ async def call_note_submit(request: web.Request) -> web.StreamResponse:
                                     "values": {"call_note": text[:1000]}}
         raise web.HTTPSeeOther("/") from None
     except intake.IntakeRefused as exc:
+        if user.role == OPERATOR:
+            await _refused(request, exc)
         status, message = refusal(exc)
         return await render_error(request, status, f"{request[GETTEXT](message)} ({exc.reason})")
     await drafts.clear_drafts(panel.services.sessions, ticket_id, fields=drafts.NOTE_FIELDS)

@@ -332,7 +332,7 @@
 
   /* After a refused submit the page opens on the list of problems. */
   function focusErrors() {
-    var summary = document.getElementById("error-summary");
+    var summary = document.getElementById("error-summary") || document.getElementById("desk-error");
     if (summary) { summary.focus(); }
   }
 
