@@ -447,7 +447,11 @@
   document.addEventListener("toggle", function (event) {
     var el = event.target;
     if (el && el.matches && el.matches("details.map-details") && el.open) {
-      window.dispatchEvent(new Event("resize"));
+      /* later than map.js's own scan (which retires the maps of replaced cards), and only
+         for a card still on the page: a resize must never reach a map being taken down */
+      window.setTimeout(function () {
+        if (document.contains(el) && el.open) { window.dispatchEvent(new Event("resize")); }
+      }, 50);
     }
   }, true);
   function unfoldForNews(root) {
