@@ -125,7 +125,7 @@ async def main(out: Path, language: str) -> int:
             await sim.place_call(CallScript(number=NUMBER, name="Budi Santoso", hangup_after=None,
                                             location=Location.circle(-6.9147, 107.6098, radius=30)))
             await expect(page.locator("#ringing .caller-number")).to_have_text(NUMBER)
-            await expect(page.locator("#ringing .history")).to_be_visible()
+            await expect(page.locator("#ringing .history-line")).to_be_visible()
             await _shoot(page, out, "03-screen-pop.png")
 
             await expect(page.locator("#intake")).to_be_visible(timeout=30_000)
@@ -137,8 +137,10 @@ async def main(out: Path, language: str) -> int:
             await _shoot(page, out, "04-intake.png")
 
             await page.fill("#description", "")
+            await page.click("details.coordinates summary")
             await page.fill("#latitude", "-95")
             await page.click("#intake-submit")
+            await expect(page.locator("#error-summary")).to_be_focused()
             await expect(page.locator("#description-error")).to_be_visible()
             await _shoot(page, out, "05-intake-errors.png")
             await browser.close()

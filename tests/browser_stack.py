@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from ngcc112.app import Services, serve
-from ngcc112.settings import AmiSettings, AmlSettings, PanelSettings, Settings
+from ngcc112.settings import AmiSettings, AmlSettings, CallFlowSettings, PanelSettings, Settings
 from ngcc112.sim.config import SimulatorConfig
 from ngcc112.sim.server import AmiSimulator
 from ngcc112.tickets.agencies import seed_agency_member
@@ -58,7 +58,8 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(database: Path, *, tile_url: str = "") -> AsyncIterator[Stack]:
+async def running_stack(database: Path, *, tile_url: str = "",
+                        wrapup_seconds: float = 60.0) -> AsyncIterator[Stack]:
     """Simulator, then daemon + panel; yields once the daemon is logged in to the simulator."""
     # the host's clock; no prompt file installed: the dialplan's beep (0.5 s + 3 s)
     sim = AmiSimulator(SimulatorConfig(port=0, prompt_sound=False))
@@ -70,6 +71,7 @@ async def running_stack(database: Path, *, tile_url: str = "") -> AsyncIterator[
         ami=AmiSettings(port=sim.port, secret="ngcc-secret", reconnect_min=0.1, reconnect_max=1.0,
                         ping_interval=30.0, action_timeout=30.0),
         panel=PanelSettings(port=port, cookie_secret="e2e", tile_url=tile_url),
+        calls=CallFlowSettings(wrapup_seconds=wrapup_seconds),
         # the tests post AML positions from this host, as a gateway on an allowed network would
         aml=AmlSettings(allow_networks=("127.0.0.1/32",)),
         log_format="console", log_level="warning",

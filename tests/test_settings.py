@@ -138,3 +138,14 @@ def test_the_example_file_loads_with_its_agency_targets():
     example = Path(__file__).resolve().parents[1] / "docs" / "ngcc112.example.toml"
     targets = SlaTargets.from_mapping(load_settings(example, environ={}).sla)
     assert (targets.acknowledge, targets.arrival) == (120.0, 900.0)
+
+
+def test_wrapup_seconds_defaults_to_a_minute_and_is_bounded(tmp_path):
+    assert load_settings(environ={}).calls.wrapup_seconds == 60
+    config = tmp_path / "c.toml"
+    config.write_text("[calls]\nwrapup_seconds = 90\n")
+    assert load_settings(config, environ={}).calls.wrapup_seconds == 90
+    assert load_settings(config, environ={"NGCC112_WRAPUP_SECONDS": "45"}).calls.wrapup_seconds == 45
+    for bad in ("0", "-5", "4", "601", "nan", "soon"):
+        with pytest.raises(SettingsError, match="wrapup_seconds"):
+            load_settings(environ={"NGCC112_WRAPUP_SECONDS": bad})

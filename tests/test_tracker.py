@@ -192,3 +192,17 @@ def test_any_event_sequence_is_tolerated_and_each_call_arrives_once_and_ends_onc
                 assert event.call_id in arrived
     assert len(ended) <= len(arrived)
     assert set(t.live_calls) <= set(arrived)
+
+
+def test_agent_complete_reports_the_end_of_the_operators_leg_only_for_an_answered_call():
+    t = tracker()
+    t.feed(caller("Newchannel", "12.1"))
+    assert t.feed(caller("AgentComplete", "12.1", at=1, Queue="ngcc112-operators", Interface="PJSIP/op1",
+                         Reason="agent")) == []  # never answered: no operator leg to end
+    t.feed(caller("AgentConnect", "12.1", at=2, Queue="ngcc112-operators", Interface="PJSIP/op1",
+                  MemberName="op1", HoldTime="1"))
+    (done,) = t.feed(caller("AgentComplete", "12.1", at=9, Queue="ngcc112-operators", Interface="PJSIP/op1",
+                            Reason="transfer"))
+    assert (kinds([done]), done.call_id, done.interface, done.reason) == (
+        ["OperatorLegEnded"], "12.1", "PJSIP/op1", "transfer")
+    assert t.live_calls == frozenset({"12.1"})  # a transferred caller is still on the line

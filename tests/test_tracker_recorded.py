@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TRANSCRIPTS
 from ngcc112.ami import events
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.protocol import AmiProtocol
@@ -72,8 +71,8 @@ def replay(path: Path) -> list[TrackerEvent]:
     return produced
 
 
-def test_the_table_covers_every_recording():
-    assert set(FACTS) == {p.stem for p in TRANSCRIPTS.glob("*.jsonl")}
+def test_the_table_covers_every_recording(transcripts_dir):
+    assert set(FACTS) == {p.stem for p in transcripts_dir.glob("*.jsonl")}
 
 
 @pytest.mark.parametrize("name", sorted(FACTS))

@@ -44,6 +44,9 @@ class CallFlowSettings:
     supervisor_queue: str = names.SUPERVISOR_QUEUE
     context: str = names.INCOMING_CONTEXT
     extensions: tuple[str, ...] = tuple(names.EMERGENCY_NUMBERS)
+    #: After-call work: seconds an operator stays paused (reason ``wrap-up``) after a call
+    #: ends, unless the intake is submitted first; then they are resumed and warned.
+    wrapup_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_AMI_SECRET": ("ami", "secret"),
     "NGCC112_AMI_SERVER_NAME": ("ami", "server_name"),
     "NGCC112_QUEUE": ("calls", "queue"),
+    "NGCC112_WRAPUP_SECONDS": ("calls", "wrapup_seconds"),
     "NGCC112_PANEL_COOKIE_SECRET": ("panel", "cookie_secret"),
     "NGCC112_PANEL_COOKIE_SECURE": ("panel", "cookie_secure"),
     "NGCC112_TILE_URL": ("panel", "tile_url"),
@@ -229,7 +233,22 @@ def _build(raw: Mapping[str, Any]) -> Settings:
         )
     _check_backfill(settings)
     _check_networks(settings)
+    _check_calls(settings)
     return settings
+
+
+#: Bounds of ``[calls] wrapup_seconds``: long enough to type, short enough that a forgotten
+#: intake never keeps an operator out of the queue for long.
+WRAPUP_MIN, WRAPUP_MAX = 5.0, 600.0
+
+
+def _check_calls(settings: Settings) -> None:
+    import math
+
+    seconds = settings.calls.wrapup_seconds
+    if not math.isfinite(seconds) or not WRAPUP_MIN <= seconds <= WRAPUP_MAX:
+        raise SettingsError(f"[calls] wrapup_seconds must be between {WRAPUP_MIN:g} and {WRAPUP_MAX:g},"
+                            f" got {seconds!r}")
 
 
 def _check_networks(settings: Settings) -> None:

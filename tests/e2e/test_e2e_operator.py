@@ -76,6 +76,8 @@ async def test_silent_ghost_call_is_closed_with_a_note(page: Page, stack):
 
     # submitting without a note keeps what was typed and says what is missing
     await page.check("#verdict-ghost")
+    await expect(page.locator("#note")).to_have_value("Panggilan kosong: tidak ada suara di saluran")
+    await page.fill("#note", "")  # the operator clears the preset closing note
     await page.fill("#caller_name", "tidak diketahui")
     await page.click("#intake-submit")
     await expect(page.locator("#note-error")).to_have_text("Tulis catatan penutupan singkat")

@@ -37,6 +37,8 @@ async def answered_call(page: Page, stack, script: CallScript) -> None:
     stack.sim.set_softphone("op1", answers=True, ring_seconds=1.0)
     await stack.sim.place_call(script)
     await expect(page.locator("#active .caller-number")).to_have_text(script.number)
+    # the map and the position form stay folded until wanted (the call type comes first)
+    await page.locator("#active details.map-details summary").click()
 
 
 async def test_aml_fix_shows_marker_circle_accuracy_and_a_new_one_is_accepted_with_one_click(page: Page, stack):

@@ -70,6 +70,8 @@ async def answered_call(page: Page, stack, number: str = "081234567890") -> None
     stack.sim.set_softphone("op1", answers=True, ring_seconds=1.0)
     await stack.sim.place_call(CallScript(number=number, name="Budi", hangup_after=None))
     await expect(page.locator("#active .caller-number")).to_have_text(number)
+    # the map and the position form stay folded until wanted (the call type comes first)
+    await page.locator("#active details.map-details summary").click()
 
 
 async def post_aml(stack, **fields) -> None:

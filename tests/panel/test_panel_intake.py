@@ -165,9 +165,10 @@ async def test_html_form_keeps_what_was_typed_and_then_escalates(client, service
     page = await (await client.get("/")).text()
     assert f'action="/tickets/{ticket_id}/intake"' in page
     form = {**GOOD, "latitude": "abc", "description": "", "csrf_token": _token(page), "action": "submit"}
-    response = await client.post(f"/tickets/{ticket_id}/intake", data=form)
-    assert response.status == 422
-    html = await response.text()
+    response = await client.post(f"/tickets/{ticket_id}/intake", data=form, allow_redirects=False)
+    assert (response.status, response.headers["Location"]) == (303, "/")  # post/redirect/get
+    html = await (await client.get("/")).text()
+    assert 'id="error-summary"' in html and 'href="#latitude"' in html
     assert 'value="abc"' in html and 'value="Jl. Merdeka 1, Bandung"' in html
     assert "Isi angka, mis. -6.2000" in html and "Jelaskan apa yang terjadi" in html
     assert 'aria-invalid="true"' in html
@@ -190,7 +191,7 @@ async def test_html_form_draft_and_refusal(client, services):
                                     "action": "save", "csrf_token": _token(page)})
     assert saved.status == 303
     html = await (await client.get("/")).text()
-    assert 'value="Ani"' in html and 'value="prank" id="verdict-prank" checked' in html
+    assert 'value="Ani"' in html and re.search(r'value="prank" id="verdict-prank"[^>]* checked', html)
     assert ">tertawa</textarea>" in html
     ticket = await services.store.get(ticket_id)
     assert (ticket.state, ticket.verdict) == ("in_call", None)
@@ -201,8 +202,11 @@ async def test_html_form_draft_and_refusal(client, services):
     assert "draft_verdict" not in ticket.intake and ticket.intake["caller_name"] == "Ani"
     no_token = await client.post(f"/tickets/{ticket_id}/intake", data={"caller_name": "Ani"})
     assert no_token.status == 403
-    missing = await client.post("/tickets/4242/intake", data={**GOOD, "csrf_token": _token(page)})
-    assert missing.status == 404
+    missing = await client.post("/tickets/4242/intake", data={**GOOD, "csrf_token": _token(page)},
+                                allow_redirects=False)
+    assert (missing.status, missing.headers["Location"]) == (303, "/")  # post/redirect/get
+    html = await (await client.get("/")).text()
+    assert 'id="desk-error"' in html and "Tidak ditemukan" in html
 
 
 def test_validation_without_the_web():

@@ -79,7 +79,8 @@ async def test_ringing_pops_on_that_operators_panel_only(client, other_client, s
         assert "Panggilan masuk" in html
         assert 'id="intake"' not in html  # the form opens on answer
         other = await (await second.get("/api/me/state")).json()
-        assert other["desk"] == {"ringing": None, "active": None}
+        assert other["desk"] == {"ringing": None, "active": None, "live": None, "followup": None,
+                                 "pending": []}
         with_timeout = asyncio.create_task(ws2.receive_json(timeout=0.3))
         try:
             message = await with_timeout

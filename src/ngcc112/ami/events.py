@@ -142,6 +142,19 @@ class CallEnded(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorLegEnded:
+    """The operator's leg of an answered call is over (``AgentComplete``): the operator hung up,
+    the caller did, or the call was transferred. Not a call fact (the call may go on)."""
+
+    call_id: str
+    at: datetime
+    queue: str
+    interface: str
+    #: Asterisk's ``Reason``: ``caller``, ``agent`` or ``transfer``.
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallsResynced:
     """After a resync: the calls Asterisk still has. Anything else is over."""
 
@@ -163,6 +176,8 @@ class MemberState:
     pause_reason: str
     #: AST_DEVICE_* number: 1 not in use, 2 in use, 5 unavailable, 6 ringing …
     status: int | None
+    #: Epoch seconds of the member's last pause (``LastPause``; 0 or None: never / not reported).
+    last_pause: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,4 +188,4 @@ class MembersResynced:
     members: tuple[MemberState, ...]
 
 
-TrackerEvent = CallEvent | CallsResynced | MemberState | MembersResynced
+TrackerEvent = CallEvent | CallsResynced | MemberState | MembersResynced | OperatorLegEnded

@@ -37,6 +37,7 @@ from ngcc112.ami.events import (
     CallWithdrawn,
     MembersResynced,
     MemberState,
+    OperatorLegEnded,
     OperatorRinging,
     OperatorRingNoAnswer,
     TrackerEvent,
@@ -128,6 +129,7 @@ class CallTracker:
             "AgentCalled": self._on_agent_called,
             "AgentRingNoAnswer": self._on_agent_ring_no_answer,
             "AgentConnect": self._on_agent_connect,
+            "AgentComplete": self._on_agent_complete,
             "QueueCallerAbandon": self._on_queue_abandon,
             "ChannelTalkingStart": self._on_talking,
             "ChannelTalkingStop": self._on_talking,
@@ -371,6 +373,13 @@ class CallTracker:
                               member_name=message.get("MemberName"),
                               waited_seconds=self._waited(call, message))]
 
+    def _on_agent_complete(self, message: AmiMessage) -> list[TrackerEvent]:
+        call = self._call_of(message)
+        if call is None or not call.connected:
+            return []
+        return [OperatorLegEnded(call_id=call.call_id, at=message.received_at, queue=message.get("Queue"),
+                                 interface=message.get("Interface"), reason=message.get("Reason"))]
+
     def _on_queue_abandon(self, message: AmiMessage) -> list[TrackerEvent]:
         call = self._call_of(message)
         if call is None or call.connected:
@@ -520,4 +529,5 @@ def _member_state(message: AmiMessage, *, in_queue: bool, at: datetime | None = 
         paused=message.get("Paused") == "1",
         pause_reason=message.get("PausedReason") or message.get("Reason"),
         status=_int(message.get("Status")),
+        last_pause=_int(message.get("LastPause")),
     )

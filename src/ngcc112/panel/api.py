@@ -15,8 +15,9 @@ from ngcc112.panel.bodies import BodyRefused, read_json
 from ngcc112.panel.bodies import refusal as body_refusal
 from ngcc112.panel.i18n import LANGUAGES
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
-from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence, refusal
-from ngcc112.tickets import intake
+from ngcc112.panel.calls import INTAKE_STATES
+from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence, intake_finished, refusal
+from ngcc112.tickets import drafts, intake
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import TicketChanged, jsonable
@@ -208,7 +209,9 @@ async def ticket_get(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
-async def _use_case(request: web.Request, run) -> web.Response:  # type: ignore[no-untyped-def]
+async def _use_case(request: web.Request, run, *, finishes: bool = False) -> web.Response:  # type: ignore[no-untyped-def]
+    """Run one intake use case on the JSON body; ``finishes``: a submitted intake (its drafts
+    go and the operator's after-call work ends once the ticket has left the intake)."""
     panel = request.app[PANEL]
     user: User = request[USER]
     ticket_id = int(request.match_info["ticket_id"])
@@ -225,6 +228,8 @@ async def _use_case(request: web.Request, run) -> web.Response:  # type: ignore[
         return web.json_response({"error": request[GETTEXT](message), "detail": exc.reason,
                                   "code": exc.kind}, status=status)
     last: TicketChanged = changed[-1] if isinstance(changed, list) else changed
+    if finishes and last.state not in INTAKE_STATES:
+        await intake_finished(request, user, ticket_id, last.linkedid)
     ticket = await panel.services.store.get(ticket_id)
     return web.json_response({"ticket": await ticket_view(panel, ticket) if ticket else None,
                               "state": last.state, "action": last.action})
@@ -242,6 +247,24 @@ async def ticket_intake(request: web.Request) -> web.Response:
         panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=False)))
 
 
+@routes.post("/api/tickets/{ticket_id:\\d+}/draft")
+@require(OPERATOR)
+async def ticket_draft(request: web.Request) -> web.Response:
+    """Keep what the operator typed so far, as typed (valid or not yet): the page autosaves here."""
+    panel = request.app[PANEL]
+    user: User = request[USER]
+    ticket_id = int(request.match_info["ticket_id"])
+    try:
+        body = await _json(request)
+    except BadJson as refused:
+        return await _bad_json(request, refused)
+    if not await drafts.draftable(panel.services.sessions, ticket_id, user.interface):
+        return await error_response(request, 409, "This action is not possible for this ticket now",
+                                    code="conflict")
+    values = await drafts.save_draft(panel.services.sessions, ticket_id, user.id, body)
+    return web.json_response({"ticket_id": ticket_id, "draft": values})
+
+
 @routes.post("/api/tickets/{ticket_id:\\d+}/classify")
 @require(OPERATOR, DISPATCHER)
 async def ticket_classify(request: web.Request) -> web.Response:
@@ -253,14 +276,14 @@ async def ticket_classify(request: web.Request) -> web.Response:
 @require(OPERATOR, DISPATCHER)
 async def ticket_escalate(request: web.Request) -> web.Response:
     return await _use_case(request, lambda panel, user, tid, body: intake.escalate(
-        panel.services.sessions, _publish(panel), tid, user))
+        panel.services.sessions, _publish(panel), tid, user), finishes=True)
 
 
 @routes.post("/api/tickets/{ticket_id:\\d+}/close")
 @require(OPERATOR, DISPATCHER)
 async def ticket_close(request: web.Request) -> web.Response:
     return await _use_case(request, lambda panel, user, tid, body: intake.close_by_operator(
-        panel.services.sessions, _publish(panel), tid, user, str(body.get("note") or "")))
+        panel.services.sessions, _publish(panel), tid, user, str(body.get("note") or "")), finishes=True)
 
 
 @routes.post("/api/tickets/{ticket_id:\\d+}/complete")
@@ -268,7 +291,7 @@ async def ticket_close(request: web.Request) -> web.Response:
 async def ticket_complete(request: web.Request) -> web.Response:
     """Classify and then escalate (normal) or close (the others), in one transaction."""
     return await _use_case(request, lambda panel, user, tid, body: intake.complete_intake(
-        panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)))
+        panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)), finishes=True)
 
 
 # -- operations --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ngcc112.panel.live import LiveHub
 from ngcc112.panel.state import PANEL, Panel
 from ngcc112.routing.presence import PresenceBoard, PresenceControl
 from ngcc112.tickets.panel_sessions import still_open
+from ngcc112.wrapup import WrapUpService
 
 if TYPE_CHECKING:
     from ngcc112.app import Services
@@ -73,7 +74,9 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 async def _live(app: web.Application) -> AsyncIterator[None]:
     panel = app[PANEL]
     await panel.live.start()
+    await panel.wrapup.start()
     yield
+    await panel.wrapup.stop()
     await panel.live.stop()
 
 
@@ -104,9 +107,12 @@ def create_app(services: Services) -> web.Application:
     presence = PresenceBoard(queue)
     calls = CallBoard()
     control = PresenceControl(services.daemon.link, queue)
+    wrapup = WrapUpService(services.hub, services.daemon.link, queue,
+                           services.settings.calls.wrapup_seconds, clock=services.daemon.clock)
     panel = Panel(services=services, presence=presence, control=control, calls=calls,
                   live=LiveHub(services.hub, presence, calls, refresh=control.snapshot),
-                  catalogs=load_catalogs(), started_at=datetime.now(timezone.utc))
+                  catalogs=load_catalogs(), started_at=datetime.now(timezone.utc), wrapup=wrapup)
+    services.extras["wrapup"] = wrapup
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel
     from ngcc112.panel.location_views import tile_img_src

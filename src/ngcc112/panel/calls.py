@@ -3,7 +3,8 @@
 A small in-memory board, keyed by queue member interface. A ringing call goes
 when it is answered (here or elsewhere), not answered, or over. An answered
 call stays as the operator's *active* call after the caller hangs up, until
-its intake is finished (the ticket leaves ``in_call`` / ``classified``). An answered
+its intake is finished (the ticket leaves ``in_call`` / ``classified``); after
+escalation it stays while the caller is still on the line. An answered
 callback on an abandoned call becomes the active call of whoever called back, for its intake.
 """
 
@@ -28,6 +29,9 @@ from ngcc112.tickets.store import TicketChanged
 
 #: Ticket states in which the operator is still taking the call's intake.
 INTAKE_STATES = frozenset({State.NEW.value, State.IN_CALL.value, State.CLASSIFIED.value})
+#: Ticket states in which a call still on the line stays on the desk (the caller can add details).
+FOLLOWUP_STATES = frozenset({State.ESCALATED.value, State.DISPATCHED.value, State.ON_SCENE.value,
+                             State.REPORTED.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +142,12 @@ class CallBoard:
                     self._set(interface, replace(desk, active=None), changed)
         elif isinstance(event, TicketChanged) and event.state not in INTAKE_STATES:
             for interface, desk in list(self._desks.items()):
-                if desk.active is not None and desk.active.call_id == event.linkedid:
+                # an escalated call whose caller is still on the line stays (caller card, notes)
+                if desk.active is not None and desk.active.call_id == event.linkedid \
+                        and (desk.active.ended or event.state not in FOLLOWUP_STATES):
                     self._set(interface, replace(desk, active=None), changed)
+                elif desk.active is not None and desk.active.call_id == event.linkedid:
+                    changed.add(interface)
         return changed
 
     def interfaces_for(self, call_id: str) -> set[str]:

@@ -152,6 +152,7 @@ AUDIT_ACTION_LABELS = {
     "location_fix": N_("Position received"),
     "location_accepted": N_("Position accepted"),
     "aml_received": N_("AML message received"),
+    "call_note": N_("Operator's note during the call"),
 }
 #: The audit rows' detail keys, as the dispatcher reads them (others are shown with spaces for '_').
 AUDIT_KEY_LABELS = {

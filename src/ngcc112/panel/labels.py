@@ -9,6 +9,8 @@ PRESENCE_LABELS = {
     "break": N_("On break"),
     "logged_out": N_("Logged out"),
 }
+#: The presence label of an operator the daemon paused after a call (reason ``wrap-up``).
+WRAPUP_LABEL = N_("After-call work")
 BREAK_REASON_LABELS = {
     "rest": N_("Rest"),
     "meal": N_("Meal"),
@@ -32,6 +34,14 @@ VERDICT_LABELS = {
     "prank": N_("Prank call"),
     "information": N_("Information request"),
 }
+#: One key each (with Alt) for the call types; shown on screen beside each choice.
+VERDICT_KEYS = {"normal": "N", "ghost": "G", "prank": "P", "information": "I"}
+#: The note a ghost, prank or information call closes with unless the operator writes another.
+VERDICT_NOTES = {
+    "ghost": N_("Ghost call: no voice on the line"),
+    "prank": N_("Prank call: the caller reported no emergency"),
+    "information": N_("Information given to the caller; no emergency"),
+}
 STATE_LABELS = {
     "new": N_("New"),
     "in_call": N_("In call"),
@@ -50,6 +60,7 @@ ROLE_LABELS = {
 }
 #: Messages the panel's Python code shows (errors and notices).
 MESSAGES = (
+    N_("Note added to the ticket"),
     N_("Wrong username or password"),
     N_("Too many failed attempts. Wait a few minutes and try again."),
     N_("Too many logins at once. Try again in a few seconds."),

@@ -35,6 +35,7 @@ from ngcc112.panel.calls import CallBoard
 from ngcc112.routing.presence import MemberPresence, PresenceBoard
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import TicketChanged
+from ngcc112.wrapup import WrapUpChanged
 
 log = structlog.get_logger(__name__)
 
@@ -259,6 +260,13 @@ class LiveHub:
         await self.handle(resynced)
 
     async def handle(self, item: object) -> None:
+        if isinstance(item, WrapUpChanged):
+            # the desk shows the after-call work deadline, or the warning once the limit passed
+            desk = self.calls.desk(item.interface)
+            self._to_interface(item.interface, {
+                "type": "call", "ringing": desk.ringing.call_id if desk.ringing else None,
+                "active": desk.active.call_id if desk.active else None, "wrap_up": item.state})
+            return
         if isinstance(item, (MemberState, MembersResynced)):
             for member in self.presence.apply(item):
                 self._broadcast_presence(member)

@@ -129,6 +129,17 @@ def spec() -> dict[str, Any]:
                 "post": _unsafe("Save the intake typed so far (no state change)", _INTAKE_BODY,
                                 _TICKET_RESULT, *ticket_ops, params=_TICKET_ID),
             },
+            "/api/tickets/{ticket_id}/draft": {
+                "post": _unsafe("Keep the intake form as typed (any text, checked only for length; "
+                                "no ticket change). Only the operator who answered, while the intake "
+                                "is open or the ticket is with the dispatchers",
+                                {"type": "object", "additionalProperties": {"type": "string"}},
+                                _json({"type": "object", "properties": {
+                                    "ticket_id": {"type": "integer"},
+                                    "draft": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                                    "The whole draft now"),
+                                400, 401, 403, 404, 409, params=_TICKET_ID),
+            },
             "/api/tickets/{ticket_id}/classify": {
                 "post": _unsafe("Give the verdict with the intake (→ classified)", _INTAKE_BODY,
                                 _TICKET_RESULT, *ticket_ops, params=_TICKET_ID),
@@ -210,7 +221,20 @@ def _schemas() -> dict[str, Any]:
             "presence": {"allOf": [{"$ref": "#/components/schemas/Presence"}], "nullable": True},
             "desk": {"type": "object", "nullable": True, "properties": {
                 "ringing": {"$ref": "#/components/schemas/Call"},
-                "active": {"$ref": "#/components/schemas/Call"}}},
+                "active": {"$ref": "#/components/schemas/Call"},
+                "live": {"$ref": "#/components/schemas/Call",
+                         "description": "The call the operator is on when another ticket's form is "
+                                        "on screen (?ticket=); the page shows it in its call bar"},
+                "followup": {"$ref": "#/components/schemas/Call",
+                             "description": "The call still on the line after its ticket went to the "
+                                            "dispatchers (notes: POST /tickets/{id}/note)"},
+                "pending": {"type": "array", "description": "Calls this operator answered whose intake "
+                                                           "is not submitted yet, newest first",
+                            "items": {"type": "object", "properties": {
+                                "id": {"type": "integer"}, "caller_number": {"type": "string", "nullable": True},
+                                "caller_name": {"type": "string", "nullable": True},
+                                "answered_at": {"type": "string", "nullable": True},
+                                "ended": {"type": "boolean"}, "drafted": {"type": "boolean"}}}}}},
             "ami_connected": {"type": "boolean"}, "server_time": string}},
         "IntakeInput": {"type": "object",
                         "description": "Fields left out keep their saved value. Classifying needs "

@@ -16,13 +16,17 @@ from ngcc112 import names
 from ngcc112.location.sip import parse_sip_geolocation
 from ngcc112.panel.calls import INTAKE_STATES, CallBoard, OperatorCall
 from ngcc112.panel.live import LiveHub
-from ngcc112.routing.presence import MemberPresence, PresenceBoard, PresenceControl
+from ngcc112.routing.presence import MemberPresence, Presence, PresenceBoard, PresenceControl
+from ngcc112.routing.wrapup import WRAPUP_REASON
+from ngcc112.tickets.drafts import drafted_tickets
+from ngcc112.tickets.intake import NOTE_STATES
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.store import jsonable, ticket_summary
 
 if TYPE_CHECKING:
     from ngcc112.app import Services
+    from ngcc112.wrapup import WrapUpService
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +40,8 @@ class Panel:
     live: LiveHub
     catalogs: dict[str, gettext.NullTranslations]
     started_at: datetime
+    #: After-call work (QueuePause with the wrap-up reason after each call).
+    wrapup: WrapUpService
 
     @property
     def queue(self) -> str:
@@ -129,47 +135,85 @@ async def ticket_view(panel: Panel, ticket: Ticket, *, history: bool = True) -> 
     return view
 
 
-async def _open_intake_ticket(panel: Panel, interface: str) -> Ticket | None:
-    """After a panel restart: the latest call this operator answered whose intake is unfinished —
-    or an abandoned call whose callback this operator's softphone answered (never itself answered)."""
-    since = datetime.now(timezone.utc) - timedelta(hours=12)
+#: How far back the desk looks for this operator's unfinished intakes.
+PENDING_HOURS = 12
+PENDING_LIMIT = 20
+
+
+async def pending_tickets(panel: Panel, interface: str) -> list[Ticket]:
+    """The calls this operator answered whose intake is not submitted yet, newest first — and
+    abandoned calls whose callback this operator's softphone answered (never answered themselves)."""
+    since = datetime.now(timezone.utc) - timedelta(hours=PENDING_HOURS)
     async with panel.services.sessions() as session:
-        return await session.scalar(
+        return list((await session.scalars(
             select(Ticket).where(Ticket.operator_interface == interface,
                                  Ticket.state.in_(sorted(INTAKE_STATES)),
                                  or_(Ticket.answered_at >= since,
                                      and_(Ticket.answered_at.is_(None), Ticket.abandoned.is_(True),
                                           Ticket.updated_at >= since)))
-            .order_by(func.coalesce(Ticket.answered_at, Ticket.updated_at).desc()).limit(1))
+            .order_by(func.coalesce(Ticket.answered_at, Ticket.updated_at).desc(), Ticket.id.desc())
+            .limit(PENDING_LIMIT))).all())
 
 
-async def desk_view(panel: Panel, user: User) -> dict[str, Any]:
-    """The operator's desk: the call ringing and the call being taken, each with its ticket."""
+async def _ticket_call(panel: Panel, ticket: Ticket) -> dict[str, Any]:
+    """A ticket whose call is no longer on the call board (ended, or before a panel restart)."""
+    return {"call_id": ticket.linkedid, "phase": "connected", "since": jsonable(ticket.answered_at),
+            "ended": ticket.ended_at is not None, "caller_number": ticket.caller_number,
+            "caller_name": ticket.caller_name, "ticket": await ticket_view(panel, ticket)}
+
+
+async def desk_view(panel: Panel, user: User, selected: int | None = None) -> dict[str, Any]:
+    """The operator's desk.
+
+    ``active``: the call whose intake form is on screen — the ticket the operator chose
+    (``selected``, one of their pending intakes), else the call they are on, else their
+    latest unfinished intake. ``live``: the call they are on when it is not the one on
+    screen (the page shows it in a banner; the operator switches deliberately).
+    ``followup``: the call they are on after its ticket went to the dispatchers, while
+    the caller is still on the line (caller card and a notes field). ``pending``: their
+    other unfinished intakes. ``ringing``: the call their softphone rings for.
+    """
+    from ngcc112.panel.outage import is_database_away
+
     desk = panel.calls.desk(user.interface)
-    out: dict[str, Any] = {"ringing": None, "active": None}
+    out: dict[str, Any] = {"ringing": None, "active": None, "live": None, "followup": None,
+                           "pending": []}
     if desk.ringing is not None:
         out["ringing"] = await _call_view(panel, desk.ringing)
-    if desk.active is not None:
-        out["active"] = await _call_view(panel, desk.active)
-        ticket = out["active"]["ticket"]
-        if ticket is not None and ticket["state"] not in INTAKE_STATES:
+    live = await _call_view(panel, desk.active) if desk.active is not None else None
+    if live is not None and live["ticket"] is not None and live["ticket"]["state"] not in INTAKE_STATES:
+        if not live["ended"] and live["ticket"]["state"] in NOTE_STATES:
+            out["followup"] = live
+        else:
             panel.calls.clear_active(desk.active.interface, desk.active.call_id)
-            out["active"] = None
-    elif user.interface:
-        from ngcc112.panel.outage import is_database_away
-
+        live = None
+    pending: list[Ticket] = []
+    if user.interface:
         try:
-            ticket = await _open_intake_ticket(panel, user.interface)
+            pending = await pending_tickets(panel, user.interface)
         except Exception as exc:
             if not is_database_away(exc):
                 raise
-            ticket = None
-        if ticket is not None:
-            out["active"] = {"call_id": ticket.linkedid, "phase": "connected",
-                             "since": jsonable(ticket.answered_at),
-                             "ended": ticket.ended_at is not None,
-                             "caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
-                             "ticket": await ticket_view(panel, ticket)}
+    chosen = next((t for t in pending if t.id == selected), None) if selected is not None else None
+    if chosen is not None and (live is None or live["ticket"] is None or live["ticket"]["id"] != chosen.id):
+        out["active"] = await _ticket_call(panel, chosen)
+        out["live"] = live
+    elif live is not None:
+        out["active"] = live
+    elif pending and out["followup"] is None:
+        out["active"] = await _ticket_call(panel, pending[0])
+    shown = {c["ticket"]["id"] for c in (out["active"], out["live"]) if c and c["ticket"]}
+    drafted = set()
+    if user.id is not None and pending:
+        try:
+            drafted = await drafted_tickets(panel.services.sessions, user.id, [t.id for t in pending])
+        except Exception as exc:
+            if not is_database_away(exc):
+                raise
+    out["pending"] = [jsonable({"id": t.id, "caller_number": t.caller_number, "caller_name": t.caller_name,
+                                "answered_at": t.answered_at, "ended": t.ended_at is not None,
+                                "drafted": t.id in drafted})
+                      for t in pending if t.id not in shown]
     return out
 
 
@@ -198,8 +242,12 @@ async def _call_view(panel: Panel, call: OperatorCall) -> dict[str, Any]:
 
 
 def presence_view(member: MemberPresence, translate: gettext.NullTranslations) -> dict[str, Any]:
-    from ngcc112.panel.labels import PRESENCE_LABELS
+    from ngcc112.panel.labels import PRESENCE_LABELS, WRAPUP_LABEL
 
     out = member.as_dict()
     out["label"] = translate.gettext(PRESENCE_LABELS[member.presence.value])
+    # paused by the daemon after a call (QueuePause Reason wrap-up): after-call work, not a break
+    out["wrap_up"] = member.presence is Presence.BREAK and member.pause_reason == WRAPUP_REASON
+    if out["wrap_up"]:
+        out["label"] = translate.gettext(WRAPUP_LABEL)
     return out

@@ -17,7 +17,7 @@ from ngcc112.panel.auth import check_login, choose_language, csrf_token, error_r
 from ngcc112.panel.i18n import LANGUAGE_NAMES, LANGUAGES
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.routing.presence import BREAK_REASONS, Presence, PresenceError, check_reason
-from ngcc112.tickets import intake
+from ngcc112.tickets import drafts, intake
 from ngcc112.tickets.models import User
 from ngcc112.tickets.users import INTERFACE_PATTERN
 from ngcc112.tickets.states import Role
@@ -51,8 +51,10 @@ _DIALLABLE = re.compile(r"\+?[0-9]{3,20}")
 def intake_values(ticket: dict[str, Any], form_values: dict[str, str] | None) -> dict[str, str]:
     """The intake form's values: what was typed (after an error), else the saved intake,
     else what the call told us (caller ID, name, position)."""
-    if form_values is not None:
-        return {key: str(form_values.get(key) or "") for key in intake.FIELDS}
+    if form_values is not None:  # what was typed (a draft, or a refused submit) over the rest
+        base = intake_values(ticket, None)
+        return {key: str(form_values[key] if form_values.get(key) is not None else base[key])
+                for key in intake.FIELDS}
     saved = ticket.get("intake") or {}
     location = ticket.get("location") or {}
     number = ticket.get("caller_number") or ""
@@ -189,28 +191,77 @@ async def index(request: web.Request) -> web.StreamResponse:
     return await board_page(request, user)
 
 
-async def operator_page(request: web.Request, user: User, *, form_values: dict[str, str] | None = None,
-                        form_errors: dict[str, str] | None = None, form_ticket_id: int | None = None,
-                        status: int = 200, presence_error: str | None = None) -> web.Response:
+async def operator_page(request: web.Request, user: User, *, status: int = 200) -> web.Response:
     panel = request.app[PANEL]
     translate = panel.catalogs[request[LANG]]
     member = panel.presence.get(user.interface or "")
+    session = await get_session(request)
+    selected = _ticket_param(request.query.get("ticket"))
+    if selected is None:
+        selected = session.pop("desk_ticket", None)
     values = {
         "presence": presence_view(member, translate),
         "break_reasons": BREAK_REASONS,
-        "desk": await desk_view(panel, user),
-        "form_values": form_values,
-        "form_errors": form_errors or {},
-        "form_ticket_id": form_ticket_id,
-        "presence_error": presence_error,
+        "presence_error": session.pop("presence_error", None),
+        "desk_error": session.pop("desk_error", None),
         "flash": await _flash(request),
-        "server_now": datetime.now(timezone.utc).isoformat(),
-        "intake_target": INTAKE_TARGET_SECONDS,
-        "categories": intake.CATEGORIES,
-        "verdicts": intake.VERDICTS,
         "ami_connected": panel.services.daemon.link.connected,
+        **await desk_values(request, user, selected, errors=session.pop("intake_errors", None)),
     }
     return await render(request, "operator.html", values, status=status)
+
+
+def _ticket_param(raw: object) -> int | None:
+    text = str(raw) if raw is not None else ""
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+async def desk_values(request: web.Request, user: User, selected: int | None, *,
+                      errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What _desk.html needs: the desk, the form's values (the saved draft over the ticket's
+    data) and, after a refused submit, its errors (kept in the session across the redirect)."""
+    panel = request.app[PANEL]
+    desk = await desk_view(panel, user, selected)
+    active = desk["active"]
+    ticket = active["ticket"] if active else None
+    form_values = form_errors = None
+    if ticket is not None:
+        form_values = await _draft(request, user, ticket["id"])
+    if errors and ticket is not None and errors.get("ticket_id") == ticket["id"]:
+        form_errors = dict(errors.get("errors") or {})
+    followup = desk["followup"]
+    note_errors = errors.get("errors") if errors and followup and followup["ticket"] \
+        and errors.get("ticket_id") == followup["ticket"]["id"] else None
+    note_value = note_errors and (errors or {}).get("values", {}).get("call_note", "") or ""
+    if followup and followup["ticket"] and not note_errors:
+        note_value = ((await _draft(request, user, followup["ticket"]["id"])) or {}).get("call_note", "")
+    wrapup = panel.wrapup
+    deadline = wrapup.deadline(user.interface)
+    return {
+        "desk": desk, "form_values": form_values, "form_errors": form_errors or {},
+        "form_ticket_id": ticket["id"] if ticket else None,
+        "note_errors": note_errors or {}, "note_value": note_value,
+        "wrapup_deadline": deadline.isoformat() if deadline else None,
+        "wrapup_expired": wrapup.expired_at(user.interface) is not None,
+        "server_now": datetime.now(timezone.utc).isoformat(),
+        "intake_target": INTAKE_TARGET_SECONDS, "categories": intake.CATEGORIES,
+        "verdicts": intake.VERDICTS, "verdict_keys": labels.VERDICT_KEYS,
+        "verdict_notes": labels.VERDICT_NOTES,
+    }
+
+
+async def _draft(request: web.Request, user: User, ticket_id: int) -> dict[str, str] | None:
+    """The user's draft of the ticket; None when there is none or the database is away."""
+    from ngcc112.panel.outage import is_database_away
+
+    if user.id is None:
+        return None
+    try:
+        return await drafts.load_draft(request.app[PANEL].services.sessions, ticket_id, user.id)
+    except Exception as exc:
+        if not is_database_away(exc):
+            raise
+        return None
 
 
 async def board_values(request: web.Request) -> dict[str, Any]:
@@ -245,14 +296,8 @@ async def board_fragment(request: web.Request) -> web.StreamResponse:
 async def call_fragment(request: web.Request) -> web.StreamResponse:
     """The operator's desk (ringing call, active call with its intake form) as an HTML fragment."""
     user: User = request[USER]
-    panel = request.app[PANEL]
-    return await render(request, "_desk.html", {
-        "desk": await desk_view(panel, user), "form_values": None, "form_errors": {},
-        "form_ticket_id": None,
-        "server_now": datetime.now(timezone.utc).isoformat(),
-        "intake_target": INTAKE_TARGET_SECONDS, "categories": intake.CATEGORIES,
-        "verdicts": intake.VERDICTS,
-    })
+    return await render(request, "_desk.html",
+                        await desk_values(request, user, _ticket_param(request.query.get("ticket"))))
 
 
 @routes.post("/presence")
@@ -262,8 +307,9 @@ async def presence_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     message = await change_presence(request, user, str(form.get("presence", "")),
                                     str(form.get("reason", "")))
-    if message is not None:
-        return await operator_page(request, user, presence_error=message[1], status=message[0])
+    if message is not None:  # post/redirect/get: the refusal shows on the page it came from
+        session = await get_session(request)
+        session["presence_error"] = message[1]
     raise web.HTTPSeeOther("/")
 
 
@@ -305,34 +351,87 @@ def refusal(exc: intake.IntakeRefused) -> tuple[int, str]:
 @routes.post("/tickets/{ticket_id:\\d+}/intake")
 @require(OPERATOR, Role.DISPATCHER.value)
 async def intake_submit(request: web.Request) -> web.StreamResponse:
-    """The intake form: ``action=save`` keeps a draft, ``action=submit`` classifies and escalates/closes."""
+    """The intake form: ``action=save`` keeps a draft, ``action=submit`` classifies and escalates/closes.
+
+    Post/redirect/get: every outcome answers 303 to ``/``. What was typed stays in the
+    server-side draft, a refusal's errors in the session, so the page shows them again.
+    """
     user: User = request[USER]
     panel = request.app[PANEL]
     ticket_id = int(request.match_info["ticket_id"])
     form = await request.post()
     raw = {key: str(form[key]) for key in intake.FIELDS if key in form}
     final = form.get("action") != "save"
+    session = await get_session(request)
     try:
+        if user.role == OPERATOR and raw and await drafts.draftable(panel.services.sessions, ticket_id,
+                                                                    user.interface):
+            # keep what was typed before anything can refuse it
+            await drafts.save_draft(panel.services.sessions, ticket_id, user.id, raw)
         data = intake.validate_intake(raw, final=final)
         if final:
             changed = await intake.complete_intake(panel.services.sessions, panel.services.hub.publish,
                                                    ticket_id, user, data)
             notice = "Ticket escalated to the dispatchers" if changed[-1].state == "escalated" \
                 else "Ticket closed"
+            await intake_finished(request, user, ticket_id, changed[-1].linkedid)
         else:
             await intake.save_intake(panel.services.sessions, panel.services.hub.publish,
                                      ticket_id, user, data)
             notice = "Saved"
     except intake.IntakeInvalid as exc:
-        errors = {**exc.errors, "form": "Please correct the marked fields"}
-        desk = await desk_view(panel, user) if user.role == OPERATOR else {"active": None}
-        active = desk["active"]
-        if active is not None and active["ticket"] is not None and active["ticket"]["id"] == ticket_id:
-            return await operator_page(request, user, form_values={**raw, **exc.values},
-                                       form_errors=errors, form_ticket_id=ticket_id, status=422)
-        return await render_error(request, 422, request[GETTEXT]("Please correct the marked fields"))
+        if user.role != OPERATOR:
+            return await render_error(request, 422, request[GETTEXT]("Please correct the marked fields"))
+        session["intake_errors"] = {"ticket_id": ticket_id, "errors": dict(exc.errors)}
+        session["desk_ticket"] = ticket_id
+        raise web.HTTPSeeOther("/") from None
     except intake.IntakeRefused as exc:
+        if user.role == OPERATOR:
+            await _refused(request, exc)
         status, message = refusal(exc)
         return await render_error(request, status, f"{request[GETTEXT](message)} ({exc.reason})")
     await _flash(request, notice)
+    if not final:
+        session["desk_ticket"] = ticket_id
+    raise web.HTTPSeeOther("/")
+
+
+async def _refused(request: web.Request, exc: intake.IntakeRefused) -> None:
+    """Post/redirect/get for a refused use case: the refusal shows at the top of the desk."""
+    session = await get_session(request)
+    session["desk_error"] = [refusal(exc)[1], exc.reason[:300]]
+    raise web.HTTPSeeOther("/")
+
+
+async def intake_finished(request: web.Request, user: User, ticket_id: int, call_id: str | None) -> None:
+    """After a submitted intake: its drafts go, and the operator's after-call work ends."""
+    panel = request.app[PANEL]
+    await drafts.clear_drafts(panel.services.sessions, ticket_id)
+    if user.role == OPERATOR:
+        await panel.wrapup.intake_done(user.interface, call_id)
+
+
+@routes.post("/tickets/{ticket_id:\\d+}/note")
+@require(OPERATOR, Role.DISPATCHER.value)
+async def call_note_submit(request: web.Request) -> web.StreamResponse:
+    """A note about the call after its ticket went to the dispatchers (the caller still talks)."""
+    user: User = request[USER]
+    panel = request.app[PANEL]
+    ticket_id = int(request.match_info["ticket_id"])
+    form = await request.post()
+    text = str(form.get("call_note", ""))
+    session = await get_session(request)
+    try:
+        await intake.add_call_note(panel.services.sessions, panel.services.hub.publish, ticket_id, user, text)
+    except intake.IntakeInvalid as exc:
+        session["intake_errors"] = {"ticket_id": ticket_id, "errors": dict(exc.errors),
+                                    "values": {"call_note": text[:1000]}}
+        raise web.HTTPSeeOther("/") from None
+    except intake.IntakeRefused as exc:
+        if user.role == OPERATOR:
+            await _refused(request, exc)
+        status, message = refusal(exc)
+        return await render_error(request, status, f"{request[GETTEXT](message)} ({exc.reason})")
+    await drafts.clear_drafts(panel.services.sessions, ticket_id, fields=drafts.NOTE_FIELDS)
+    await _flash(request, "Note added to the ticket")
     raise web.HTTPSeeOther("/")

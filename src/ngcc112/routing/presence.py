@@ -213,7 +213,8 @@ class PresenceControl:
                         member_name=item.get("MemberName") or item.get("Name"), in_queue=True,
                         paused=item.get("Paused") == "1",
                         pause_reason=item.get("PausedReason") or item.get("Reason"),
-                        status=int(item.get("Status")) if item.get("Status").isdigit() else None)
+                        status=int(item.get("Status")) if item.get("Status").isdigit() else None,
+                        last_pause=int(item.get("LastPause")) if item.get("LastPause").isdigit() else None)
             for item in getattr(response, "items", ())
             if item.name == "QueueMember" and item.get("Queue") == self.queue)
         return MembersResynced(at=at, members=members)

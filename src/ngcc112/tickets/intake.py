@@ -372,3 +372,29 @@ async def complete_intake(sessions: async_sessionmaker[AsyncSession], publish: P
         return [first, _close_step(session, ticket, actor, data.note)]
 
     return await _run(sessions, publish, ticket_id, actor, steps)
+
+
+#: States in which the operator who took the call may still add what the caller says.
+NOTE_STATES = frozenset({State.ESCALATED.value, State.DISPATCHED.value, State.ON_SCENE.value,
+                         State.REPORTED.value})
+
+
+async def add_call_note(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
+                        ticket_id: int, actor: User, text: str) -> TicketChanged:
+    """What the caller still says after the ticket went to the dispatchers: one audit row
+    (``call_note``, no state change) that the dispatcher's ticket page shows in its trail."""
+    note = (text or "").strip()
+    if not note:
+        raise IntakeInvalid({"call_note": N_("Write the note first")}, {"call_note": ""})
+    if len(note) > LIMITS["note"]:
+        raise IntakeInvalid({"call_note": N_("Too long")}, {"call_note": note})
+
+    def steps(session: AsyncSession, ticket: Ticket) -> list[TicketChanged]:
+        if ticket.state not in NOTE_STATES:
+            raise IntakeRefused("conflict", f"ticket #{ticket.id} is {ticket.state}; notes are added "
+                                            "once it went to the dispatchers")
+        step = _Step(session, ticket, actor, "call_note")
+        step.changes["note"] = note
+        return [step.done()]
+
+    return (await _run(sessions, publish, ticket_id, actor, steps))[0]

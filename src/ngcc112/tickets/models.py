@@ -129,6 +129,23 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class IntakeDraft(Base):
+    """What an operator typed into a ticket's intake form and has not submitted yet.
+
+    Saved as typed (the panel autosaves), unchecked: a half-written phone number or a
+    latitude of "-6," is kept exactly, so nothing typed is ever lost to a reload, a new
+    call or a validation error. Submitting the intake deletes the ticket's drafts.
+    """
+
+    __tablename__ = "intake_drafts"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    #: Field name -> text as typed (only the intake form's fields).
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class PanelSession(Base):
     """A login on the panel: the cookie carries its id, the database decides whether it still counts.
 
