@@ -126,3 +126,38 @@ async def new_page(browser: Any, width: int = 1280, height: int = 900) -> tuple[
     page = await context.new_page()
     page.set_default_timeout(BROWSER_TIMEOUT_MS)
     return context, page
+
+
+# -- what every browser test does ---------------------------------------------------------
+
+
+async def log_in(page: Any, stack: Stack, username: str, landing: str = "/") -> None:
+    """Log in as ``username`` (the demo password) and wait until the page's live channel is up."""
+    from playwright.async_api import expect
+
+    await page.goto(f"{stack.url}/login?next={landing}")
+    await page.fill("#username", username)
+    await page.fill("#password", f"{username}-demo-112")
+    await page.click("button[type=submit].primary")
+    await expect(page.locator("body")).to_have_attribute("data-live", "up")
+
+
+async def log_in_and_go_ready(page: Any, stack: Stack, username: str = "op1") -> None:
+    """An operator logged in and Ready in the queue."""
+    from playwright.async_api import expect
+
+    await log_in(page, stack, username)
+    await page.click("#go-ready")
+    await expect(page.locator("#presence-state")).to_have_attribute("data-state", "ready")
+
+
+async def until(check: Any, timeout: float = 15.0, what: str = "the condition") -> Any:
+    """Poll an async ``check`` until it returns something true; a real-time bound only a hang reaches."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)

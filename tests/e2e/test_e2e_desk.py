@@ -7,7 +7,7 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from browser_stack import Stack, new_page, running_stack
+from browser_stack import Stack, log_in_and_go_ready, new_page, running_stack
 from playwright.async_api import Page, expect
 
 from ngcc112.sim.calls import CallScript
@@ -24,16 +24,6 @@ async def quick_stack(tmp_path) -> AsyncIterator[Stack]:
     """The stack with a short after-call limit, so a second call can ring in a test's time."""
     async with running_stack(tmp_path / "t.db", wrapup_seconds=4.0) as running:
         yield running
-
-
-async def log_in_and_go_ready(page: Page, stack: Stack, username: str = "op1") -> None:
-    await page.goto(f"{stack.url}/login")
-    await page.fill("#username", username)
-    await page.fill("#password", f"{username}-demo-112")
-    await page.click("button[type=submit].primary")
-    await expect(page.locator("body")).to_have_attribute("data-live", "up")
-    await page.click("#go-ready")
-    await expect(page.locator("#presence-state")).to_have_attribute("data-state", "ready")
 
 
 class Keys:
@@ -157,7 +147,7 @@ async def test_a_normal_call_costs_the_text_typed_plus_six_keys(browser, stack):
     await keys.type("Asap tebal dari lantai dua")
     await keys.press("Alt+S")
 
-    await expect(page.locator("#flash")).to_have_text("Tiket diteruskan ke dispatcher")
+    await expect(page.locator("#flash")).to_have_text("Tiket diserahkan ke dispatcher")
     assert keys.count <= keys.typed + 6
     ticket = await stack.services.store.by_linkedid(call.linkedid)
     assert (ticket.state, ticket.verdict, ticket.category) == ("escalated", "normal", "fire")

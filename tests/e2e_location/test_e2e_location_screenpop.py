@@ -12,19 +12,10 @@ from location_helpers import els_body
 from playwright.async_api import Page, expect
 
 from ngcc112.sim.calls import CallScript, Location
+from browser_stack import log_in_and_go_ready
 
 pytestmark = pytest.mark.browser
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-async def log_in_and_go_ready(page: Page, stack, username: str = "op1") -> None:
-    await page.goto(f"{stack.url}/login")
-    await page.fill("#username", username)
-    await page.fill("#password", f"{username}-demo-112")
-    await page.click("button[type=submit].primary")
-    await expect(page.locator("body")).to_have_attribute("data-live", "up")
-    await page.click("#go-ready")
-    await expect(page.locator("#presence-state")).to_have_attribute("data-state", "ready")
 
 
 async def post_aml(stack, **fields) -> None:

@@ -104,7 +104,7 @@ async def test_tiles_failing_leave_the_text_and_the_circle(page: Page, stack, ti
     loc = page.locator("#active section.loc")
     await expect(loc.locator(".loc-fix.loc-accepted .loc-coords")).to_have_text("-6.91470, 107.60980")
     await expect(loc.locator(".loc-tiles-failed")).to_have_text(
-        "Ubin peta tidak tersedia: posisi digambar di latar polos")
+        "Peta dasar tidak tersedia: posisi digambar di latar polos")
     await expect(loc.locator(".loc-map.loc-tiles-down")).to_have_count(1)
     await expect(loc.locator("path.loc-circle-accepted")).to_have_count(1)
     await expect(loc.locator(".leaflet-marker-icon.loc-marker-accepted")).to_have_count(1)

@@ -5,34 +5,15 @@ dispatcher's closing reason, each arriving live."""
 
 from __future__ import annotations
 
-import asyncio
 
 import aiohttp
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from ngcc112.sim.calls import CallScript, Location
+from browser_stack import log_in, until
 
 pytestmark = pytest.mark.browser
-
-
-async def log_in(page: Page, stack, username: str, landing: str) -> None:
-    await page.goto(f"{stack.url}/login?next={landing}")
-    await page.fill("#username", username)
-    await page.fill("#password", f"{username}-demo-112")
-    await page.click("button[type=submit].primary")
-    await expect(page.locator("body")).to_have_attribute("data-live", "up")
-
-
-async def _until(check, timeout: float = 15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.05)
 
 
 async def dispatcher_session(stack) -> tuple[aiohttp.ClientSession, dict[str, str]]:
@@ -53,7 +34,7 @@ async def test_the_agency_page_shows_map_timeline_other_agencies_and_the_closing
         ticket = await stack.services.store.by_linkedid(call.linkedid)
         return ticket if ticket is not None and ticket.ended_at else None
 
-    ticket = await _until(ended)
+    ticket = await until(ended)
     http, headers = await dispatcher_session(stack)
     try:
         done = await http.post(f"/api/tickets/{ticket.id}/complete", headers=headers, json={

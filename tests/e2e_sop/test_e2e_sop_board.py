@@ -9,10 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from ngcc112.tickets.models import AuditEntry, Ticket
 from ngcc112.tickets.store import TicketChanged
+from browser_stack import log_in
 
 pytestmark = pytest.mark.browser
 _ids = itertools.count(1)
@@ -37,14 +38,6 @@ async def escalated_ticket(stack, address: str) -> int:
     return ticket_id
 
 
-async def log_in(page: Page, stack, username: str, landing: str) -> None:
-    await page.goto(f"{stack.url}/login?next={landing}")
-    await page.fill("#username", username)
-    await page.fill("#password", f"{username}-demo-112")
-    await page.click("button[type=submit].primary")
-    await expect(page.locator("body")).to_have_attribute("data-live", "up")
-
-
 async def test_awaiting_dispatch_is_above_the_fold_and_a_refused_close_keeps_the_page_live(stack, browser):
     import browser_stack
 
@@ -53,7 +46,7 @@ async def test_awaiting_dispatch_is_above_the_fold_and_a_refused_close_keeps_the
         first = await escalated_ticket(stack, "Jl. Braga 12, Bandung")
         await log_in(page, stack, "dispatcher", "/dispatch")
         row = page.locator(f"#escalated-{first}")
-        await expect(row).to_contain_text("Menunggu penugasan")  # a text label, not colour alone
+        await expect(row).to_contain_text("Menunggu diteruskan ke OPD/Instansi")  # a text label, not colour alone
         await expect(row).to_be_in_viewport(ratio=1)  # wholly on screen at 1280×720: no scrolling
         await expect(row.locator("a.button")).to_be_in_viewport(ratio=1)
         await expect(page.locator("#loc-board")).not_to_be_in_viewport()  # the map waits, folded below

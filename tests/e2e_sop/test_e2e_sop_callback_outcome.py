@@ -4,33 +4,14 @@ the outcome is recorded and shown, and the row no longer offers "call back"."""
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from ngcc112.sim.calls import CallScript
+from browser_stack import log_in, until
 
 pytestmark = pytest.mark.browser
-
-
-async def log_in(page: Page, stack, username: str, landing: str) -> None:
-    await page.goto(f"{stack.url}/login?next={landing}")
-    await page.fill("#username", username)
-    await page.fill("#password", f"{username}-demo-112")
-    await page.click("button[type=submit].primary")
-    await expect(page.locator("body")).to_have_attribute("data-live", "up")
-
-
-async def _until(check, timeout: float = 15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.05)
 
 
 async def test_an_answered_callback_opens_the_intake_and_its_outcome_closes_the_row(stack, new_page):
@@ -40,7 +21,7 @@ async def test_an_answered_callback_opens_the_intake_and_its_outcome_closes_the_
         ticket = await stack.services.store.by_linkedid(call.linkedid)
         return ticket if ticket is not None and ticket.abandoned and ticket.ended_at else None
 
-    ticket = await _until(abandoned)
+    ticket = await until(abandoned)
     stack.sim.set_softphone("op1", answers=True, ring_seconds=1.0, talk_seconds=60.0)
     operator = await new_page()
     await log_in(operator, stack, "op1", "/")
@@ -57,7 +38,7 @@ async def test_an_answered_callback_opens_the_intake_and_its_outcome_closes_the_
         return [a for a in await stack.services.store.audit(ticket.id)
                 if a.action == "callback_result" and a.changes.get("intake_opened")]
 
-    [result] = await _until(answered)
+    [result] = await until(answered)
     assert result.changes["interface"] == "PJSIP/op1"
     await operator.locator("#topnav a[href='/']").click()
     await expect(operator.locator("#active")).to_have_attribute("data-ticket-id", str(ticket.id))
@@ -87,5 +68,5 @@ async def test_an_answered_callback_opens_the_intake_and_its_outcome_closes_the_
         current = await stack.services.store.get(ticket.id)
         return current if current.state == "closed" else None
 
-    done = await _until(closed)
+    done = await until(closed)
     assert (done.verdict, done.answered_at) == ("information", None)

@@ -5,25 +5,18 @@ Each user sees the others' changes live, without reloading."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from ngcc112.sim.calls import CallScript
+from browser_stack import log_in
 
 pytestmark = pytest.mark.browser
-
-
-async def log_in(page: Page, stack, username: str, landing: str) -> None:
-    await page.goto(f"{stack.url}/login?next={landing}")
-    await page.fill("#username", username)
-    await page.fill("#password", f"{username}-demo-112")
-    await page.click("button[type=submit].primary")
-    await expect(page.locator("body")).to_have_attribute("data-live", "up")
 
 
 async def test_sop_from_a_112_call_to_close_ticket_live_in_three_browsers(stack, new_page):
     operator, dispatcher, agency = await new_page(), await new_page(), await new_page()
     await log_in(dispatcher, stack, "dispatcher", "/dispatch")
-    await expect(dispatcher.locator("#escalated")).to_contain_text("Tidak ada yang menunggu penugasan")
+    await expect(dispatcher.locator("#escalated")).to_contain_text("Tidak ada yang menunggu diteruskan")
     await log_in(agency, stack, "agency", "/agency")
     await expect(agency.locator("#agency-name")).to_contain_text("Damkar")
     await expect(agency.locator("#open-dispatches")).to_contain_text("Tidak ada yang perlu ditangani")

@@ -7,21 +7,14 @@ import asyncio
 from datetime import datetime, timezone
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.models import AuditEntry, Ticket, User
+from browser_stack import log_in
 
 pytestmark = pytest.mark.browser
-
-
-async def log_in(page: Page, stack, username: str, landing: str) -> None:
-    await page.goto(f"{stack.url}/login?next={landing}")
-    await page.fill("#username", username)
-    await page.fill("#password", f"{username}-demo-112")
-    await page.click("button[type=submit].primary")
-    await expect(page.locator("body")).to_have_attribute("data-live", "up")
 
 
 async def _escalated_ticket(services) -> int:
