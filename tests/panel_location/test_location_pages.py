@@ -113,14 +113,16 @@ async def test_form_accept_without_csrf_is_403(client, services):
     assert (await locations(client).accepted_fix(ticket_id)).fix.source == "sip"
 
 
-async def test_form_manual_422_keeps_what_was_typed(client, services):
+async def test_form_manual_refused_goes_back_to_the_page_with_what_was_typed(client, services):
     ticket_id = await make_ticket(services)
     token = await login(client, "op1")
     response = await client.post(f"/tickets/{ticket_id}/location/manual",
                                  data={"csrf_token": token, "latitude": "-6,9x", "longitude": "107.6",
                                        "address": "Gang Mawar <3>"}, allow_redirects=False)
-    assert response.status == 422
-    html = await response.text()
+    assert response.status == 303  # post/redirect/get: never a page left on the POST URL
+    assert response.headers["Location"] == f"/tickets/{ticket_id}/location"
+    html = await (await client.get(response.headers["Location"])).text()
+    assert "Perbaiki isian yang ditandai" in html
     assert 'value="-6,9x"' in html and 'value="107.6"' in html and 'value="Gang Mawar &lt;3&gt;"' in html
     assert "Lintang harus berupa angka, mis. -6.91470" in html
     assert 'aria-invalid="true"' in html
@@ -209,3 +211,15 @@ async def test_openapi_describes_every_location_api_route(client, services):
     assert registered == described
     refs = re.findall(r'"\$ref": "#/components/schemas/(\w+)"', str(location_openapi.PATHS).replace("'", '"'))
     assert set(refs) <= set(spec["components"]["schemas"])
+
+
+async def test_a_refused_accept_goes_back_to_the_page_and_says_why_once(client, services):
+    ticket_id, _sip, aml_id = await _with_candidate(client, services, state="closed")
+    token = await login(client, "dispatcher")
+    response = await client.post(f"/tickets/{ticket_id}/location/accept",
+                                 data={"csrf_token": token, "fix_id": str(aml_id)}, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == f"/tickets/{ticket_id}/location"
+    page = await client.get(response.headers["Location"])
+    assert page.status == 200 and "Tiket sudah ditutup: posisinya tidak bisa diubah lagi" in await page.text()
+    again = await (await client.get(response.headers["Location"])).text()
+    assert "Tiket sudah ditutup" not in again  # told once; a reload is clean

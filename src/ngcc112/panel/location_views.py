@@ -36,7 +36,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 
-from ngcc112.panel import openapi
+from ngcc112.panel import form_memory, openapi
 from ngcc112.panel.auth import error_response, require, wants_json
 from ngcc112.panel.bodies import BodyRefused, parse_id, read_json
 from ngcc112.panel.bodies import refusal as body_refusal
@@ -98,6 +98,7 @@ def setup(app: web.Application, panel: Panel) -> None:
     env.globals["location_tiles"] = tile_config(services.settings.panel.tile_url)
     env.globals["location_reasons"] = reasons_for
     env.globals["location_unit"] = _unit
+    form_memory.install(app)
     app.add_routes(routes)
     from ngcc112.panel import location_openapi
 
@@ -555,7 +556,23 @@ async def page(request: web.Request) -> web.StreamResponse:
         ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
     except Refused as refused:
         return await _refusal(request, refused)
-    return await location_page(request, ticket)
+    kept = form_memory.recall(request, _form_key(ticket.id))
+    if kept is None:
+        return await location_page(request, ticket)
+    errors = dict(kept.errors)
+    message = errors.pop(form_memory.FORM, None)
+    return await location_page(request, ticket, errors=errors, values=kept.values, message=message)
+
+
+def _form_key(ticket_id: int) -> str:
+    return f"location-{ticket_id}"
+
+
+def _refused_form(request: web.Request, ticket_id: int, values: dict[str, str], errors: dict[str, str],
+                  message: str) -> web.HTTPSeeOther:
+    """Post/redirect/get: the location page shows what was typed and why it was refused."""
+    form_memory.remember(request, _form_key(ticket_id), values, {**errors, form_memory.FORM: message})
+    return web.HTTPSeeOther(f"/tickets/{ticket_id}/location")
 
 
 def _back(form: Any, ticket_id: int) -> str:
@@ -578,7 +595,7 @@ async def accept_submit(request: web.Request) -> web.StreamResponse:
     except Refused as refused:
         if refused.status == 404:
             return await _refusal(request, refused)
-        return await location_page(request, ticket, message=refused.message, status=refused.status)
+        raise _refused_form(request, ticket.id, {}, {}, refused.message) from None
     raise web.HTTPSeeOther(_back(form, ticket_id))
 
 
@@ -595,11 +612,12 @@ async def manual_submit(request: web.Request) -> web.StreamResponse:
     try:
         await _add_manual(request, ticket, validate_manual(raw))
     except ManualInvalid as exc:
-        return await location_page(request, ticket, errors=exc.errors, values=exc.values,
-                                   message=_("Please correct the marked fields"), status=422)
+        raise _refused_form(request, ticket.id, exc.values, exc.errors,
+                            _("Please correct the marked fields")) from None
     except Refused as refused:
-        return await location_page(request, ticket, values=raw, message=refused.message,
-                                   status=refused.status)
+        if refused.status == 404:
+            return await _refusal(request, refused)
+        raise _refused_form(request, ticket.id, raw, {}, refused.message) from None
     raise web.HTTPSeeOther(_back(form, ticket_id))
 
 
