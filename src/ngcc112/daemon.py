@@ -35,7 +35,7 @@ from ngcc112.ami.tracker import CallTracker
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
-from ngcc112.tickets.journal import Journal, JournalError, default_path
+from ngcc112.tickets.journal import Journal, default_path
 from ngcc112.tickets.store import TicketStore
 
 log = structlog.get_logger(__name__)

@@ -281,7 +281,8 @@ class TranscriptServer:
                         break
                     streamer = asyncio.create_task(self._stream(transcript, writer, resynced))
                 elif name.lower() == "logoff":
-                    writer.write(_with_action_id(b"Response: Goodbye\r\nMessage: Thanks for all the fish.\r\n\r\n", action_id))
+                    goodbye = b"Response: Goodbye\r\nMessage: Thanks for all the fish.\r\n\r\n"
+                    writer.write(_with_action_id(goodbye, action_id))
                     await writer.drain()
                     break
                 else:

@@ -1102,7 +1102,8 @@ def _page_values(request: web.Request, **values: Any) -> dict[str, Any]:
             "errors": {}, "values": {}, **values}
     if "summary" not in values:
         whole = values.get("form_error")
-        page["summary"] = ([{"href": None, "field": None, "text": whole}] if whole else []) + error_summary(page["errors"])
+        first = [{"href": None, "field": None, "text": whole}] if whole else []
+        page["summary"] = first + error_summary(page["errors"])
     return page
 
 

@@ -44,7 +44,8 @@ SCHEMAS: dict[str, Any] = {
                     "properties": {
         "id": {"type": "integer"}, "ticket_id": {"type": "integer"},
         "source": {"enum": ["sip", "aml", "manual"],
-                   "description": "SIP Geolocation (network), AML (handset), or typed by a person (operator, dispatcher or admin: created_by)"},
+                   "description": "SIP Geolocation (network), AML (handset), or typed by a person "
+                                  "(operator, dispatcher or admin: created_by)"},
         "latitude": {"type": "number", "minimum": -90, "maximum": 90},
         "longitude": {"type": "number", "minimum": -180, "maximum": 180},
         "radius_m": {**_nullable_number, "description": "Uncertainty radius in metres"},

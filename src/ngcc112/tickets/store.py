@@ -8,7 +8,6 @@ call's Linkedid: a replayed or resynced call never makes a second ticket.
 
 from __future__ import annotations
 
-import asyncio
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field

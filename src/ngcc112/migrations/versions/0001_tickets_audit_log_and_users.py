@@ -1,7 +1,7 @@
 """tickets, audit log and users
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 05:51:31.054563
 """
 
