@@ -27,6 +27,7 @@ from ngcc112.sim.calls import CallScript, Location
 from ngcc112.sim.config import SimulatorConfig
 from ngcc112.sim.server import AmiSimulator
 from ngcc112.tickets import intake
+from ngcc112.tickets.agencies import seed_agency_member
 from ngcc112.tickets.users import seed_demo_users
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,7 @@ async def _stack(database: Path):
 
     async def on_ready(services: Services) -> None:
         await seed_demo_users(services.sessions)
+        await seed_agency_member(services.sessions, "agency", "damkar")
         ready.set_result(services)
 
     stop = asyncio.Event()
@@ -97,6 +99,38 @@ async def _shoot(page: Page, out: Path, name: str) -> None:
     path = out / name
     await page.screenshot(path=str(path), full_page=True)
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+async def _log_in(browser, url: str, username: str, landing: str, language: str) -> Page:
+    page = await browser.new_page(viewport={"width": 1280, "height": 860})
+    page.set_default_timeout(15_000)
+    await page.goto(f"{url}/login?next={landing}")
+    if language != "id":
+        await page.click(f"form.lang button[value={language}]")
+    await page.fill("#username", username)
+    await page.fill("#password", f"{username}-demo-112")
+    await page.click("button[type=submit].primary")
+    await expect(page).to_have_url(f"{url}{landing}")
+    return page
+
+
+async def _as_other_roles(browser, url: str, out: Path, ticket_id: int, language: str) -> None:
+    """The dispatcher's board and ticket search, and the agency's page of its dispatch."""
+    dispatcher = await _log_in(browser, url, "dispatcher", "/dispatch", language)
+    await expect(dispatcher.locator(f"#escalated-{ticket_id}")).to_be_visible()
+    await _shoot(dispatcher, out, "06-dispatcher-board.png")
+    await dispatcher.goto(f"{url}/dispatch/tickets/{ticket_id}")
+    await dispatcher.check("#agency-damkar")
+    await dispatcher.fill("#instructions", "Bawa tangga dan alat bantu napas")
+    await dispatcher.click("#dispatch-submit")
+    await expect(dispatcher.locator("#dispatch-damkar")).to_have_attribute("data-status", "sent")
+    await dispatcher.goto(f"{url}/dispatch/tickets?number={NUMBER[:4]}")
+    await expect(dispatcher.locator(f"#found-{ticket_id}")).to_be_visible()
+    await _shoot(dispatcher, out, "07-ticket-search.png")
+    agency = await _log_in(browser, url, "agency", "/agency", language)
+    await agency.locator("a.button").first.click()
+    await expect(agency.locator("body")).to_have_attribute("data-live", "up")
+    await _shoot(agency, out, "08-agency-dispatch.png")
 
 
 async def main(out: Path, language: str) -> int:
@@ -143,6 +177,14 @@ async def main(out: Path, language: str) -> int:
             await expect(page.locator("#error-summary")).to_be_focused()
             await expect(page.locator("#description-error")).to_be_visible()
             await _shoot(page, out, "05-intake-errors.png")
+
+            # the intake completed: the ticket goes to the dispatchers
+            await page.fill("#latitude", "-6.9147")
+            await page.fill("#description", "Asap tebal dari lantai dua, penghuni masih di dalam")
+            await page.click("#intake-submit")
+            await expect(page.locator("#flash")).to_be_visible()
+            ticket_id = (await services.store.recent(1))[0].id
+            await _as_other_roles(browser, url, out, ticket_id, language)
             await browser.close()
     return 0
 

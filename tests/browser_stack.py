@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ from ngcc112.settings import AmiSettings, AmlSettings, CallFlowSettings, PanelSe
 from ngcc112.sim.config import SimulatorConfig
 from ngcc112.sim.server import AmiSimulator
 from ngcc112.tickets.agencies import seed_agency_member
+from ngcc112.tickets.models import AuditEntry, Ticket
+from ngcc112.tickets.store import TicketChanged
 from ngcc112.tickets.users import seed_demo_users
 
 CHROMIUM = os.environ.get("NGCC112_CHROMIUM", "/usr/bin/chromium")
@@ -131,15 +135,19 @@ async def new_page(browser: Any, width: int = 1280, height: int = 900) -> tuple[
 # -- what every browser test does ---------------------------------------------------------
 
 
-async def log_in(page: Any, stack: Stack, username: str, landing: str = "/") -> None:
-    """Log in as ``username`` (the demo password) and wait until the page's live channel is up."""
+async def log_in(page: Any, stack: Stack, username: str, landing: str = "/", *, live: bool = True) -> None:
+    """Log in as ``username`` (the demo password) and wait for the landing page (and, on a
+    page with live updates, until its live channel is up)."""
     from playwright.async_api import expect
 
     await page.goto(f"{stack.url}/login?next={landing}")
     await page.fill("#username", username)
     await page.fill("#password", f"{username}-demo-112")
     await page.click("button[type=submit].primary")
-    await expect(page.locator("body")).to_have_attribute("data-live", "up")
+    if live:
+        await expect(page.locator("body")).to_have_attribute("data-live", "up")
+    else:
+        await expect(page).to_have_url(f"{stack.url}{landing}")
 
 
 async def log_in_and_go_ready(page: Any, stack: Stack, username: str = "op1") -> None:
@@ -161,3 +169,25 @@ async def until(check: Any, timeout: float = 15.0, what: str = "the condition") 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+_ids = itertools.count(1)
+
+
+async def escalated_ticket(stack: Stack, address: str, number: str = "081234567890") -> int:
+    """A ticket the operator escalated a moment ago, announced on the hub as the use case would."""
+    now = datetime.now(timezone.utc)
+    linkedid = f"1764990000.{next(_ids)}"
+    async with stack.services.sessions.begin() as session:
+        ticket = Ticket(linkedid=linkedid, state="escalated", verdict="normal", category="fire",
+                        arrived_at=now - timedelta(seconds=90), variables={}, score_reasons=[], abandoned=False,
+                        withdrawn=False, ended_unobserved=False, caller_number=number,
+                        intake={"address": address, "description": "Asap tebal"})
+        session.add(ticket)
+        await session.flush()
+        session.add(AuditEntry(ticket_id=ticket.id, at=now, actor="op1", action="escalate",
+                               from_state="classified", to_state="escalated", changes={}))
+        ticket_id = ticket.id
+    stack.services.hub.publish(TicketChanged(ticket_id=ticket_id, linkedid=linkedid, action="escalate", at=now,
+                                             state="escalated", changes={"state": "escalated"}))
+    return ticket_id

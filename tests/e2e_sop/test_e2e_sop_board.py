@@ -4,38 +4,13 @@ page on its GET address (post/redirect/get) with the error on top and live updat
 
 from __future__ import annotations
 
-import itertools
-from datetime import datetime, timedelta, timezone
-
 import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from ngcc112.tickets.models import AuditEntry, Ticket
-from ngcc112.tickets.store import TicketChanged
-from browser_stack import log_in
+from browser_stack import escalated_ticket, log_in
 
 pytestmark = pytest.mark.browser
-_ids = itertools.count(1)
-
-
-async def escalated_ticket(stack, address: str) -> int:
-    """A ticket the operator escalated a moment ago, announced on the hub as the use case would."""
-    now = datetime.now(timezone.utc)
-    linkedid = f"1764990000.{next(_ids)}"
-    async with stack.services.sessions.begin() as session:
-        ticket = Ticket(linkedid=linkedid, state="escalated", verdict="normal", category="fire",
-                        arrived_at=now - timedelta(seconds=90), variables={}, score_reasons=[], abandoned=False,
-                        withdrawn=False, ended_unobserved=False, caller_number="081234567890",
-                        intake={"address": address, "description": "Asap tebal"})
-        session.add(ticket)
-        await session.flush()
-        session.add(AuditEntry(ticket_id=ticket.id, at=now, actor="op1", action="escalate",
-                               from_state="classified", to_state="escalated", changes={}))
-        ticket_id = ticket.id
-    stack.services.hub.publish(TicketChanged(ticket_id=ticket_id, linkedid=linkedid, action="escalate", at=now,
-                                             state="escalated", changes={"state": "escalated"}))
-    return ticket_id
 
 
 async def test_awaiting_dispatch_is_above_the_fold_and_a_refused_close_keeps_the_page_live(stack, browser):
