@@ -44,8 +44,7 @@ def client_address(request: web.BaseRequest, trusted_proxies: tuple[str, ...] = 
     peer = request.remote or ""
     if not trusted_proxies or matching_network(peer, trusted_proxies) is None:
         return peer
-    hops = [hop.strip() for header in request.headers.getall("X-Forwarded-For", [])
-            for hop in header.split(",")]
+    hops = [hop.strip() for header in request.headers.getall("X-Forwarded-For", []) for hop in header.split(",")]
     for hop in reversed(hops):
         if not hop:
             continue

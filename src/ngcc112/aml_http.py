@@ -106,10 +106,14 @@ class AmlGuard:
     the budgets refill on (injected by tests).
     """
 
-    def __init__(self, settings: AmlSettings | None = None, *,
-                 trusted_proxies: tuple[str, ...] = (),
-                 monotonic: Callable[[], float] = time.monotonic,
-                 max_keys: int = MAX_KEYS) -> None:
+    def __init__(
+        self,
+        settings: AmlSettings | None = None,
+        *,
+        trusted_proxies: tuple[str, ...] = (),
+        monotonic: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_KEYS,
+    ) -> None:
         settings = settings or AmlSettings()
         self.senders = parse_senders(settings.senders)
         self.allow_networks = tuple(settings.allow_networks)
@@ -130,10 +134,15 @@ class AmlGuard:
                 bearer = value.strip()
             else:
                 problem = "the Authorization header must be Bearer <secret>"
-        return Credentials(address=client_address(request, self.trusted_proxies), body=body,
-                           bearer=bearer, signature=request.headers.get(SIGNATURE_HEADER),
-                           key=request.query.get(KEY_PARAMETER), body_cut=size > len(body),
-                           problem=problem)
+        return Credentials(
+            address=client_address(request, self.trusted_proxies),
+            body=body,
+            bearer=bearer,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            key=request.query.get(KEY_PARAMETER),
+            body_cut=size > len(body),
+            problem=problem,
+        )
 
     def admit(self, credentials: Credentials, size: int) -> Admission:
         """Authenticate, then spend the budget of the sender (or of the refused address)."""
@@ -162,8 +171,7 @@ class AmlGuard:
             if len(self._limited) >= MAX_KEYS:
                 self._limited.clear()
             self._limited.add(key)
-        (log.warning if first else log.debug)("aml.rate_limited", key=key,
-                                               retry_after=retry_after(wait))
+        (log.warning if first else log.debug)("aml.rate_limited", key=key, retry_after=retry_after(wait))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +193,16 @@ class AmlIntake:
     """Takes every admitted AML message to the database, through a spool when it is away;
     counts what it refused and what it held back (:meth:`status`)."""
 
-    def __init__(self, locations: Locations, *, guard: AmlGuard | None = None,
-                 spool_size: int = SPOOL_SIZE, retry_min: float = 0.5, retry_max: float = 30.0,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        locations: Locations,
+        *,
+        guard: AmlGuard | None = None,
+        spool_size: int = SPOOL_SIZE,
+        retry_min: float = 0.5,
+        retry_max: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.locations = locations
         #: Without one, no sender is configured: every message is refused.
         self.guard = guard or AmlGuard()
@@ -212,16 +227,30 @@ class AmlIntake:
             self.refused += 1
         return admission
 
-    async def take(self, body: bytes, content_type: str, sender: str,
-                   channel: str | None, *, size: int | None = None,
-                   authenticated_as: str | None = None) -> str:
+    async def take(
+        self,
+        body: bytes,
+        content_type: str,
+        sender: str,
+        channel: str | None,
+        *,
+        size: int | None = None,
+        authenticated_as: str | None = None,
+    ) -> str:
         """Store and process one message; ``"stored"`` or ``"spooled"``. Never raises.
 
         ``size`` is the whole body's size when ``body`` is only its beginning;
         ``authenticated_as`` how its sender proved itself.
         """
-        item = SpooledMessage(body[:MAX_STORED_BYTES + 1], content_type, sender, self._clock(),
-                              channel, max(len(body), size or 0), authenticated_as=authenticated_as)
+        item = SpooledMessage(
+            body[: MAX_STORED_BYTES + 1],
+            content_type,
+            sender,
+            self._clock(),
+            channel,
+            max(len(body), size or 0),
+            authenticated_as=authenticated_as,
+        )
         try:
             await self._write(item)
         except _Parsing as exc:
@@ -234,15 +263,22 @@ class AmlIntake:
             self._wake.set()  # the database is back: retry the spool now
         return "stored"
 
-    async def keep_refused(self, body: bytes, content_type: str, sender: str,
-                           channel: str | None, refused: str, *, size: int) -> str:
+    async def keep_refused(
+        self, body: bytes, content_type: str, sender: str, channel: str | None, refused: str, *, size: int
+    ) -> str:
         """Store a refused message's beginning as evidence; ``"refused"``, or ``"lost"``
         when the database is away (it is not spooled: the spool is for callers). Never raises."""
         kept = body[:REFUSED_KEPT_BYTES]
         try:
-            await self.locations.store_aml_raw(kept, content_type, sender, self._clock(),
-                                               aml_channel(kept, channel),
-                                               size_bytes=max(size, len(body)), refused=refused)
+            await self.locations.store_aml_raw(
+                kept,
+                content_type,
+                sender,
+                self._clock(),
+                aml_channel(kept, channel),
+                size_bytes=max(size, len(body)),
+                refused=refused,
+            )
         except Exception as exc:
             log.warning("aml.refused_message_not_stored", error=_error(exc), sender=sender)
             return "lost"
@@ -252,9 +288,14 @@ class AmlIntake:
         message_id = item.message_id
         if message_id is None:
             message_id = await self.locations.store_aml_raw(
-                item.body, item.content_type, item.sender, item.received_at,
-                aml_channel(item.body, item.channel), size_bytes=item.size,
-                authenticated_as=item.authenticated_as)
+                item.body,
+                item.content_type,
+                item.sender,
+                item.received_at,
+                aml_channel(item.body, item.channel),
+                size_bytes=item.size,
+                authenticated_as=item.authenticated_as,
+            )
         try:
             await self.locations.process_stored(message_id)
         except Exception as exc:
@@ -265,11 +306,19 @@ class AmlIntake:
         if len(self.spool) >= self.spool_size:
             lost = self.spool.popleft()
             self.dropped += 1
-            log.error("aml.spool_full_message_lost", received_at=lost.received_at.isoformat(),
-                      size=len(lost.body), dropped_total=self.dropped)
+            log.error(
+                "aml.spool_full_message_lost",
+                received_at=lost.received_at.isoformat(),
+                size=len(lost.body),
+                dropped_total=self.dropped,
+            )
         self.spool.append(item)
-        log.error("aml.database_unavailable_message_spooled", error=error,
-                  spooled=len(self.spool), stored_already=item.message_id is not None)
+        log.error(
+            "aml.database_unavailable_message_spooled",
+            error=error,
+            spooled=len(self.spool),
+            stored_already=item.message_id is not None,
+        )
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="ngcc112-aml-spool")
 
@@ -322,9 +371,13 @@ class AmlIntake:
 
     def status(self) -> dict[str, Any]:
         """Counters since start: every request, the refused (401) and rate-limited (429) ones."""
-        return {"aml_received": self.received, "aml_spooled": len(self.spool),
-                "aml_dropped": self.dropped, "aml_refused": self.refused,
-                "aml_rate_limited": self.rate_limited}
+        return {
+            "aml_received": self.received,
+            "aml_spooled": len(self.spool),
+            "aml_dropped": self.dropped,
+            "aml_refused": self.refused,
+            "aml_rate_limited": self.rate_limited,
+        }
 
 
 class _Parsing(Exception):
@@ -372,30 +425,33 @@ async def _receive(request: web.Request, intake: AmlIntake, route: str) -> web.R
     credentials = intake.guard.credentials(request, body, size)
     admission = intake.admit(credentials, size)
     if admission.wait > 0:
-        return web.Response(status=429, text="Too many AML messages from this sender\n",
-                            headers={"Retry-After": str(retry_after(admission.wait)),
-                                     "X-AML-Intake": "rate-limited"})
+        return web.Response(
+            status=429,
+            text="Too many AML messages from this sender\n",
+            headers={"Retry-After": str(retry_after(admission.wait)), "X-AML-Intake": "rate-limited"},
+        )
     content_type = request.headers.get("Content-Type", "")[:200]
     client = f"http:{credentials.address}"[:200]
     channel = "sms" if route == "sms" else None
     refused = admission.verdict.refused
     if refused is not None:
         outcome = await intake.keep_refused(body, content_type, client, channel, refused, size=size)
-        log.warning("aml.refused", route=route, client=credentials.address, reason=refused,
-                    outcome=outcome)
-        return web.Response(status=401, text=f"AML message refused: {refused}\n",
-                            headers={"WWW-Authenticate": 'Bearer realm="ngcc112-aml"',
-                                     "X-AML-Intake": outcome})
+        log.warning("aml.refused", route=route, client=credentials.address, reason=refused, outcome=outcome)
+        return web.Response(
+            status=401,
+            text=f"AML message refused: {refused}\n",
+            headers={"WWW-Authenticate": 'Bearer realm="ngcc112-aml"', "X-AML-Intake": outcome},
+        )
     try:
         authenticated_as = admission.verdict.authenticated_as
         if route == "els":
-            outcome = await intake.take(body, content_type, client, None, size=size,
-                                        authenticated_as=authenticated_as)
+            outcome = await intake.take(body, content_type, client, None, size=size, authenticated_as=authenticated_as)
         else:
             text, sender = _sms_parts(body, content_type, request)
             whole = size if text is body else len(text)
-            outcome = await intake.take(text, content_type, sender, "sms", size=whole,
-                                        authenticated_as=authenticated_as)
+            outcome = await intake.take(
+                text, content_type, sender, "sms", size=whole, authenticated_as=authenticated_as
+            )
         if size > len(body):
             log.warning("aml.body_cut", route=route, size=size, kept=len(body))
     except Exception:  # whatever happened, the sender gets its 2xx; we log it
@@ -425,8 +481,7 @@ def _sms_parts(body: bytes, content_type: str, request: web.Request) -> tuple[by
     sender = request.headers.get(SENDER_HEADER, "") or request.query.get("from", "")
     if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         try:
-            pairs = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True,
-                              max_num_fields=50)
+            pairs = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=50)
         except ValueError:
             pairs = []
         fields: dict[str, str] = {}

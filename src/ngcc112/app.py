@@ -62,13 +62,17 @@ async def build(settings: Settings, *, migrate: bool = True, clock: Clock = SYST
             reachable = await answers(engine.connect)
             if reachable:  # it answers, but cannot be brought to the schema: nothing to run on
                 await engine.dispose()
-                raise FatalError(f"cannot prepare the database {_safe_url(settings.database_url)}: "
-                                 f"{str(exc).splitlines()[0]}") from None
+                raise FatalError(
+                    f"cannot prepare the database {_safe_url(settings.database_url)}: {str(exc).splitlines()[0]}"
+                ) from None
             # Away (refused, silent): calls must still be followed. Every event goes to the
             # journal and is written when the database is back (`ngcc112 db upgrade` runs
             # before each start in the systemd unit, so the schema is there).
-            log.error("ngcc112.database_away_at_start", database=_safe_url(settings.database_url),
-                      error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            log.error(
+                "ngcc112.database_away_at_start",
+                database=_safe_url(settings.database_url),
+                error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+            )
     sessions = make_sessions(engine)
     if migrate and reachable:
         from ngcc112.tickets.agencies import seed_agencies
@@ -126,8 +130,7 @@ async def serve(
         from ngcc112.tickets.locations import locations_from_settings
 
         # one Locations for triage and the AML intake: the same windows, limits and clock
-        locations = locations_from_settings(settings, services.sessions, services.hub.publish,
-                                            clock=lambda: utc(clock))
+        locations = locations_from_settings(settings, services.sessions, services.hub.publish, clock=lambda: utc(clock))
         services.extras["locations"] = locations
         try:
             triage = Triage(services, clock=clock, locations=locations)
@@ -135,8 +138,10 @@ async def serve(
             raise FatalError(f"bad [routing] settings: {exc}") from None
         services.extras["triage"] = triage
         say(f"database: {_safe_url(settings.database_url)}")
-        say(f"asterisk AMI: {settings.ami.host}:{settings.ami.port} as {settings.ami.username!r}, "
-            f"queue {settings.calls.queue!r}")
+        say(
+            f"asterisk AMI: {settings.ami.host}:{settings.ami.port} as {settings.ami.username!r}, "
+            f"queue {settings.calls.queue!r}"
+        )
         factory = _panel_factory() if panel else None
         if factory is not None:
             app = factory(services)
@@ -151,8 +156,9 @@ async def serve(
             try:
                 await site.start()
             except OSError as exc:
-                raise FatalError(f"cannot listen on {settings.panel.host}:{settings.panel.port}: "
-                                 f"{exc.strerror or exc}") from None
+                raise FatalError(
+                    f"cannot listen on {settings.panel.host}:{settings.panel.port}: {exc.strerror or exc}"
+                ) from None
             say(f"panel: http://{settings.panel.host}:{settings.panel.port}/")
         await triage.start()
         from ngcc112.backfill import Backfill

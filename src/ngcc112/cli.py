@@ -39,15 +39,24 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="simulator + daemon + SQLite + panel in one command")
     demo.add_argument("--duration", type=float, metavar="SECONDS", help="stop cleanly after this long")
-    demo.add_argument("--rate", type=float, default=6.0, metavar="CALLS_PER_MINUTE",
-                      help="generated call rate (default 6)")
-    demo.add_argument("--database", metavar="URL",
-                      help="database URL (default: NGCC112_DATABASE_URL, else a fresh SQLite file in ./var/)")
+    demo.add_argument(
+        "--rate", type=float, default=6.0, metavar="CALLS_PER_MINUTE", help="generated call rate (default 6)"
+    )
+    demo.add_argument(
+        "--database",
+        metavar="URL",
+        help="database URL (default: NGCC112_DATABASE_URL, else a fresh SQLite file in ./var/)",
+    )
 
     sim = sub.add_parser("sim", help="the AMI simulator alone, for pointing `run` at")
     sim.add_argument("--port", type=int, help="TCP port (default: the AMI port from settings, 5038)")
-    sim.add_argument("--rate", type=float, default=0.0, metavar="CALLS_PER_MINUTE",
-                     help="generated call rate; 0: only calls that clients originate")
+    sim.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        metavar="CALLS_PER_MINUTE",
+        help="generated call rate; 0: only calls that clients originate",
+    )
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
@@ -87,14 +96,18 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=["operator", "dispatcher", "agency", "admin"])
     add.add_argument("--name", required=True, help="login name")
     add.add_argument("--display-name", default="")
-    add.add_argument("--interface", help="operator softphone as a queue interface, e.g. PJSIP/op1 "
-                                         "(required for an operator)")
+    add.add_argument(
+        "--interface", help="operator softphone as a queue interface, e.g. PJSIP/op1 (required for an operator)"
+    )
     add.add_argument("--agency", help="the agency code of an agency user, e.g. damkar (required for an agency user)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     passwd = user_sub.add_parser("passwd", help="set a panel user's password; ends all their panel sessions")
     passwd.add_argument("name", metavar="USERNAME")
-    passwd.add_argument("--password-stdin", action="store_true",
-                        help="read the new password from standard input (never from the command line)")
+    passwd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the new password from standard input (never from the command line)",
+    )
     return parser
 
 
@@ -106,9 +119,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ngcc112: bad configuration: {exc}", file=sys.stderr)
         return EXIT_FATAL
     command = {
-        "run": _run, "demo": _demo, "sim": _sim, "db": _db, "tickets": _tickets,
-        "check-asterisk": _check_asterisk, "user": _user, "report": _report,
-        "eval-heuristics": _eval_heuristics, "blocklist": _blocklist,
+        "run": _run,
+        "demo": _demo,
+        "sim": _sim,
+        "db": _db,
+        "tickets": _tickets,
+        "check-asterisk": _check_asterisk,
+        "user": _user,
+        "report": _report,
+        "eval-heuristics": _eval_heuristics,
+        "blocklist": _blocklist,
     }[args.command]
     try:
         return command(args, settings)
@@ -151,8 +171,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     if database_url is None and os.environ.get("NGCC112_DATABASE_URL"):
         database_url, origin = settings.database_url, "NGCC112_DATABASE_URL"
     try:
-        return asyncio.run(run_demo(settings, duration=args.duration, rate=args.rate,
-                                    database_url=database_url, database_origin=origin))
+        return asyncio.run(
+            run_demo(
+                settings, duration=args.duration, rate=args.rate, database_url=database_url, database_origin=origin
+            )
+        )
     except Exception as exc:  # the demo is for newcomers: one line, not a traceback
         from ngcc112.app import FatalError
 
@@ -229,8 +252,10 @@ def _tickets_database(settings: Settings) -> str:
     default_file = Path(default.split(":///", 1)[1])
     if default_file.exists() or not DEMO_DATABASE.exists():
         return settings.database_url
-    print(f"ngcc112: no database configured and {default_file} does not exist; "
-          f"reading the demo's {DEMO_DATABASE}", file=sys.stderr)
+    print(
+        f"ngcc112: no database configured and {default_file} does not exist; reading the demo's {DEMO_DATABASE}",
+        file=sys.stderr,
+    )
     return f"sqlite+aiosqlite:///{DEMO_DATABASE}"
 
 
@@ -238,8 +263,11 @@ def format_ticket_line(row: dict) -> str:
     caller = row["caller_number"] or "(no caller ID)"
     if row.get("caller_name"):
         caller += f" {row['caller_name']!r}"
-    status = "abandoned" if row["abandoned"] else ("answered by " + (row.get("operator_interface") or "?")
-                                                    if row["answered_at"] else "waiting")
+    status = (
+        "abandoned"
+        if row["abandoned"]
+        else ("answered by " + (row.get("operator_interface") or "?") if row["answered_at"] else "waiting")
+    )
     if row["ended_at"] and not row["abandoned"]:
         status += ", ended"
     if row.get("recovered"):
@@ -255,8 +283,9 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure("console", "warning")
     try:
         targets = SlaTargets.from_mapping(settings.sla)
-        text = asyncio.run(run_report(settings, args.start, args.end, args.csv,
-                                      tz=args.tz or settings.timezone, targets=targets))
+        text = asyncio.run(
+            run_report(settings, args.start, args.end, args.csv, tz=args.tz or settings.timezone, targets=targets)
+        )
     except (ReportError, ValueError) as exc:
         return _fatal(str(exc))
     except Exception as exc:
@@ -357,10 +386,16 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
         engine = make_engine(settings.database_url)
         try:
             if passwd:
-                return await change_password(make_sessions(engine), args.name, password,
-                                             actor=f"cli:{_login_name()}")
-            await add_user(make_sessions(engine), username=args.name, role=args.role, password=password,
-                           display_name=args.display_name, interface=args.interface, agency=args.agency)
+                return await change_password(make_sessions(engine), args.name, password, actor=f"cli:{_login_name()}")
+            await add_user(
+                make_sessions(engine),
+                username=args.name,
+                role=args.role,
+                password=password,
+                display_name=args.display_name,
+                interface=args.interface,
+                agency=args.agency,
+            )
             return 0
         finally:
             await engine.dispose()

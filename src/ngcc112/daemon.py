@@ -60,8 +60,7 @@ class PipelineStats:
 
 
 class CallDaemon:
-    def __init__(self, settings: Settings, store: TicketStore, hub: Hub, *,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, settings: Settings, store: TicketStore, hub: Hub, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
@@ -69,14 +68,16 @@ class CallDaemon:
         self.clock = clock
         calls = settings.calls
         self.tracker = CallTracker(
-            context=calls.context, extensions=calls.extensions,
-            queues=(calls.queue, calls.supervisor_queue), server_name=settings.ami.server_name,
+            context=calls.context,
+            extensions=calls.extensions,
+            queues=(calls.queue, calls.supervisor_queue),
+            server_name=settings.ami.server_name,
         )
         self._inbox: asyncio.Queue[LinkItem] = asyncio.Queue()
         self._outbox: asyncio.Queue[CallEvent | CallsResynced] = asyncio.Queue()
-        self.link = AmiLink(settings.ami, self._receive,
-                            resync_queues=(calls.queue, calls.supervisor_queue),
-                            clock=lambda: utc(clock))
+        self.link = AmiLink(
+            settings.ami, self._receive, resync_queues=(calls.queue, calls.supervisor_queue), clock=lambda: utc(clock)
+        )
         journal_path = settings.journal_path or default_path(settings.database_url)
         self.journal = Journal(journal_path) if journal_path else None
         self._tasks: list[asyncio.Task[None]] = []
@@ -89,8 +90,10 @@ class CallDaemon:
         """Open the journal (JournalError when it cannot be used) and start the pipeline."""
         if self.journal is not None:
             self.journal.open()
-        self._tasks = [asyncio.create_task(self._track(), name="ngcc112-track"),
-                       asyncio.create_task(self._persist(), name="ngcc112-persist")]
+        self._tasks = [
+            asyncio.create_task(self._track(), name="ngcc112-track"),
+            asyncio.create_task(self._persist(), name="ngcc112-persist"),
+        ]
 
     async def run_link(self) -> None:
         """Run the AMI link supervisor; returns or raises only on fatal errors."""
@@ -116,8 +119,7 @@ class CallDaemon:
         For synchronous predicates (a test driver's "quiet" check); :meth:`drained` waits.
         Tracking is synchronous, so an empty inbox has nothing half-tracked.
         """
-        return (self._journal_written.is_set() and self._inbox.empty() and self._outbox.empty()
-                and self._in_hand == 0)
+        return self._journal_written.is_set() and self._inbox.empty() and self._outbox.empty() and self._in_hand == 0
 
     async def drained(self) -> None:
         """Wait until every event received so far has been tracked and written (or given up on).
@@ -198,7 +200,7 @@ class CallDaemon:
         if pending:
             log.warning("ticket.journal_replay", events=len(pending), journal=str(self.journal.path))
         for start in range(0, len(pending), MAX_BATCH):
-            chunk = pending[start:start + MAX_BATCH]
+            chunk = pending[start : start + MAX_BATCH]
             await self._write([event for _, event in chunk], prefix)
             await self._journal_done(chunk[-1][0])
         self._journal_written.set()
@@ -240,8 +242,13 @@ class CallDaemon:
                 self.stats.db_backlog = self._outbox.qsize() + len(batch)
                 self.stats.last_db_error = _describe(exc)
                 emit = log.error if self.stats.db_failures == 1 or delay >= 5 else log.debug
-                emit("ticket.db_unavailable", call_ids=sorted({getattr(e, "call_id", "") for e in batch}),
-                     error=self.stats.last_db_error, retry_in=delay, backlog=self.stats.db_backlog)
+                emit(
+                    "ticket.db_unavailable",
+                    call_ids=sorted({getattr(e, "call_id", "") for e in batch}),
+                    error=self.stats.last_db_error,
+                    retry_in=delay,
+                    backlog=self.stats.db_backlog,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             except Exception as exc:
@@ -260,8 +267,11 @@ class CallDaemon:
                         await self._write([event], prefix)
                     return
                 # A bug or a bad value, not an outage: retrying would block every call behind it.
-                log.exception("ticket.event_failed", call_id=getattr(batch[0], "call_id", None),
-                              call_event=type(batch[0]).__name__)
+                log.exception(
+                    "ticket.event_failed",
+                    call_id=getattr(batch[0], "call_id", None),
+                    call_event=type(batch[0]).__name__,
+                )
                 return
 
     # status -------------------------------------------------------------------------

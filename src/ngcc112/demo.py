@@ -62,14 +62,20 @@ AML_SENDER = "demo-els"
 ABANDONED_CALLER = ("081355501003", "Tutup Telepon")
 #: The demo dispatcher's softphone, so it can place callbacks (the simulator rings and answers it).
 DISPATCHER_ENDPOINT = "disp1"
-_ADDRESSES = ("Jl. Sudirman 12, Jakarta Pusat", "Jl. Gatot Subroto 45, Jakarta Selatan",
-              "Jl. Thamrin 3, Jakarta Pusat", "Jl. Hayam Wuruk 88, Jakarta Barat",
-              "Jl. Pramuka 21, Jakarta Timur")
-_INCIDENTS = (("fire", "Smoke from a house kitchen, residents outside"),
-              ("traffic_accident", "Motorbike and car collision, one rider injured"),
-              ("medical", "Elderly man collapsed, breathing"),
-              ("crime", "Shop robbery, suspect fled on foot"),
-              ("public_order", "Fight outside a market"))
+_ADDRESSES = (
+    "Jl. Sudirman 12, Jakarta Pusat",
+    "Jl. Gatot Subroto 45, Jakarta Selatan",
+    "Jl. Thamrin 3, Jakarta Pusat",
+    "Jl. Hayam Wuruk 88, Jakarta Barat",
+    "Jl. Pramuka 21, Jakarta Timur",
+)
+_INCIDENTS = (
+    ("fire", "Smoke from a house kitchen, residents outside"),
+    ("traffic_accident", "Motorbike and car collision, one rider injured"),
+    ("medical", "Elderly man collapsed, breathing"),
+    ("crime", "Shop robbery, suspect fled on foot"),
+    ("public_order", "Fight outside a market"),
+)
 
 
 def demo_database_url(explicit: str | None) -> str:
@@ -86,25 +92,32 @@ def _line(text: str) -> None:
     print(text, flush=True)
 
 
-async def run_demo(settings: Settings, *, duration: float | None = None, rate: float = 6.0,
-                   database_url: str | None = None, database_origin: str = "") -> int:
+async def run_demo(
+    settings: Settings,
+    *,
+    duration: float | None = None,
+    rate: float = 6.0,
+    database_url: str | None = None,
+    database_origin: str = "",
+) -> int:
     """Run the demo; ``database_url`` is the one the user asked for (``database_origin`` says how)."""
     if database_url:
-        _line(f"ngcc112 demo: writing demo tickets to {_safe_url(database_url)}"
-              f" ({database_origin or 'as asked'})")
+        _line(f"ngcc112 demo: writing demo tickets to {_safe_url(database_url)} ({database_origin or 'as asked'})")
     else:
-        _line(f"ngcc112 demo: writing demo tickets to {DEMO_DATABASE} "
-              "(`ngcc112 tickets` in this directory reads it)")
+        _line(f"ngcc112 demo: writing demo tickets to {DEMO_DATABASE} (`ngcc112 tickets` in this directory reads it)")
     database_url = demo_database_url(database_url)
     user = AmiUser(secret=settings.ami.secret, read=("all",), write=("all",))
-    sim = AmiSimulator(SimulatorConfig(host="127.0.0.1", port=0, users={settings.ami.username: user},
-                                       rate_per_minute=rate))
+    sim = AmiSimulator(
+        SimulatorConfig(host="127.0.0.1", port=0, users={settings.ami.username: user}, rate_per_minute=rate)
+    )
     await sim.start()
     for endpoint in (*names.SAMPLE_OPERATORS, DISPATCHER_ENDPOINT):
         sim.set_softphone(endpoint, answers=True, ring_seconds=2.0, talk_seconds=20.0)
     aml_secret = secrets.token_urlsafe(24)
     settings = dataclasses.replace(
-        settings, database_url=database_url, log_format="console",
+        settings,
+        database_url=database_url,
+        log_format="console",
         # the demo's handsets post their AML positions as this configured sender
         aml=dataclasses.replace(settings.aml, senders=(*settings.aml.senders, f"{AML_SENDER}:{aml_secret}")),
         # the simulator keeps no CEL of its own: nothing to recover calls from
@@ -123,19 +136,34 @@ async def run_demo(settings: Settings, *, duration: float | None = None, rate: f
         for endpoint in DEMO_MEMBERS:
             await _join_queue(services, endpoint)
         await _give_dispatcher_a_softphone(services)
-        await sim.place_call(CallScript(number=ABANDONED_CALLER[0], name=ABANDONED_CALLER[1],
-                                        endpoint="caller2", hangup_after=3.0))
+        await sim.place_call(
+            CallScript(number=ABANDONED_CALLER[0], name=ABANDONED_CALLER[1], endpoint="caller2", hangup_after=3.0)
+        )
         for number, name, lat, lon, radius in LOCATED_CALLERS:
-            await sim.place_call(CallScript(
-                number=number, name=name, endpoint="caller1", location=Location.circle(lat, lon, radius=radius),
-                # talks to the prompt and to the operator, hangs up once the operator has the story
-                talk=(TalkBurst(at=4.0, seconds=2.0), TalkBurst(at=10.0, seconds=2.0)), hangup_after=14.0))
+            await sim.place_call(
+                CallScript(
+                    number=number,
+                    name=name,
+                    endpoint="caller1",
+                    location=Location.circle(lat, lon, radius=radius),
+                    # talks to the prompt and to the operator, hangs up once the operator has the story
+                    talk=(TalkBurst(at=4.0, seconds=2.0), TalkBurst(at=10.0, seconds=2.0)),
+                    hangup_after=14.0,
+                )
+            )
         for number, name, lat, lon, accuracy in AML_CALLERS:
-            placed = await sim.place_call(CallScript(
-                number=number, name=name, endpoint="caller1",
-                talk=(TalkBurst(at=4.0, seconds=2.0), TalkBurst(at=10.0, seconds=2.0)), hangup_after=14.0))
-            helpers.add(asyncio.create_task(_send_aml(services, placed.linkedid, number, lat, lon, accuracy,
-                                                      aml_secret)))
+            placed = await sim.place_call(
+                CallScript(
+                    number=number,
+                    name=name,
+                    endpoint="caller1",
+                    talk=(TalkBurst(at=4.0, seconds=2.0), TalkBurst(at=10.0, seconds=2.0)),
+                    hangup_after=14.0,
+                )
+            )
+            helpers.add(
+                asyncio.create_task(_send_aml(services, placed.linkedid, number, lat, lon, accuracy, aml_secret))
+            )
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
 
@@ -173,16 +201,26 @@ def els_body(number: str, latitude: float, longitude: float, accuracy: float, no
     from urllib.parse import urlencode
 
     device = "+62" + number[1:] if number.startswith("0") else number
-    return urlencode({
-        "v": "3", "emergency_number": "112", "source": "phone", "time": now_ms,
-        "location_latitude": f"{latitude:.5f}", "location_longitude": f"{longitude:.5f}",
-        "location_time": now_ms - 2000, "location_accuracy": f"{accuracy:.1f}",
-        "location_confidence": "68", "location_source": "gps", "device_number": device,
-    }).encode()
+    return urlencode(
+        {
+            "v": "3",
+            "emergency_number": "112",
+            "source": "phone",
+            "time": now_ms,
+            "location_latitude": f"{latitude:.5f}",
+            "location_longitude": f"{longitude:.5f}",
+            "location_time": now_ms - 2000,
+            "location_accuracy": f"{accuracy:.1f}",
+            "location_confidence": "68",
+            "location_source": "gps",
+            "device_number": device,
+        }
+    ).encode()
 
 
-async def _send_aml(services: Services, linkedid: str, number: str, latitude: float, longitude: float,
-                    accuracy: float, secret: str) -> None:
+async def _send_aml(
+    services: Services, linkedid: str, number: str, latitude: float, longitude: float, accuracy: float, secret: str
+) -> None:
     """Once the call has its ticket, the caller's handset posts its position through the real intake."""
     import time
 
@@ -199,10 +237,15 @@ async def _send_aml(services: Services, linkedid: str, number: str, latitude: fl
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/aml/els"
     body = els_body(number, latitude, longitude, accuracy, int(time.time() * 1000))
     try:
-        async with aiohttp.ClientSession() as http, http.post(
-                url, data=body, timeout=aiohttp.ClientTimeout(total=10),
-                headers={"Content-Type": "application/x-www-form-urlencoded",
-                         "Authorization": f"Bearer {secret}"}) as answer:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                url,
+                data=body,
+                timeout=aiohttp.ClientTimeout(total=10),
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Bearer {secret}"},
+            ) as answer,
+        ):
             status = answer.status
     except (aiohttp.ClientError, TimeoutError) as exc:
         _line(f"AML for {number}: not delivered ({type(exc).__name__})")
@@ -227,8 +270,7 @@ async def _join_queue(services: Services, endpoint: str) -> None:
             break
         await asyncio.sleep(0.1)
     interface = names.operator_interface(endpoint)
-    answer = await services.daemon.link.send(
-        actions.queue_add(services.settings.calls.queue, interface, endpoint))
+    answer = await services.daemon.link.send(actions.queue_add(services.settings.calls.queue, interface, endpoint))
     _line(f"  operator {endpoint} ({interface}) ready in {services.settings.calls.queue}: {answer.message}")
 
 
@@ -253,9 +295,14 @@ def demo_intake(ticket: Ticket, rng: random.Random) -> dict[str, str]:
         category, description = rng.choice(_INCIDENTS)
         if ticket.silent_digit:
             category, description = "other", "Caller could not speak and pressed 5; line kept open"
-        return {"verdict": "normal", "category": category, "address": rng.choice(_ADDRESSES),
-                "description": description, "caller_name": ticket.caller_name or "",
-                "callback_number": number if number.lstrip("+").isdigit() else ""}
+        return {
+            "verdict": "normal",
+            "category": category,
+            "address": rng.choice(_ADDRESSES),
+            "description": description,
+            "caller_name": ticket.caller_name or "",
+            "callback_number": number if number.lstrip("+").isdigit() else "",
+        }
     if (ticket.prank_score or 0.0) >= 0.5:
         return {"verdict": "prank", "note": "Repeat caller, no emergency; warned"}
     return {"verdict": "ghost", "note": "Silent line, nobody spoke"}
@@ -278,8 +325,7 @@ async def _complete_intake(services: Services, ticket_id: int, rng: random.Rando
         return
     form = demo_intake(ticket, rng)
     try:
-        await complete_intake(services.sessions, services.hub.publish, ticket_id, operator,
-                              validate_intake(form))
+        await complete_intake(services.sessions, services.hub.publish, ticket_id, operator, validate_intake(form))
     except (IntakeInvalid, IntakeRefused) as exc:
         _line(f"ticket #{ticket_id}: {operator.username} could not complete the intake: {exc}")
         return
@@ -298,8 +344,10 @@ async def _print_tickets(services: Services) -> None:
             if change.opened:
                 ticket = await services.store.get(change.ticket_id)
                 if ticket is not None:
-                    _line(f"ticket #{ticket.id} opened: 112 call from "
-                          f"{ticket.caller_number or '(no caller ID)'} {ticket.caller_name or ''}".rstrip())
+                    _line(
+                        f"ticket #{ticket.id} opened: 112 call from "
+                        f"{ticket.caller_number or '(no caller ID)'} {ticket.caller_name or ''}".rstrip()
+                    )
             elif change.action == "call_connected":
                 _line(f"ticket #{change.ticket_id}: answered by {change.changes.get('operator_interface')}")
             elif change.action == "call_ended":

@@ -42,5 +42,6 @@ def configure(fmt: str = "json", level: str = "info", stream: Any = None) -> Non
         cache_logger_on_first_use=False,
     )
     # Libraries that use the standard logging module (aiohttp, alembic, panoramisk).
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.basicConfig(
+        level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True
+    )

@@ -68,7 +68,7 @@ def split_connections(chunks: list[dict]) -> list[list[dict]]:
             if seen_banner:
                 current = connections[-1]
                 last_rx = max((i for i, c in enumerate(current) if c["dir"] == "rx"), default=-1)
-                connections[-1], carried = current[:last_rx + 1], current[last_rx + 1:]
+                connections[-1], carried = current[: last_rx + 1], current[last_rx + 1 :]
                 connections.append(carried)
             seen_banner = True
         connections[-1].append(chunk)
@@ -92,12 +92,16 @@ def split_frames(chunks: list[dict]) -> tuple[bytes, list[Frame]]:
             if not raw.strip():
                 continue
             message = parse_frame(raw.decode("utf-8", "replace"))
-            frames.append(Frame(
-                t=chunk["t"], wall=chunk["wall"], raw=raw + EOL + EOL,
-                action_id=message.action_id if message else "",
-                is_event=bool(message and message.kind == "event"),
-                name=message.name if message else "",
-            ))
+            frames.append(
+                Frame(
+                    t=chunk["t"],
+                    wall=chunk["wall"],
+                    raw=raw + EOL + EOL,
+                    action_id=message.action_id if message else "",
+                    is_event=bool(message and message.kind == "event"),
+                    name=message.name if message else "",
+                )
+            )
     return banner, frames
 
 
@@ -139,10 +143,14 @@ class Transcript:
             actions = sent_actions(part)
             names = {f.name for f in frames}
             # Asterisk closed it: a restart, a refused login, or a next connection followed
-            closes = ("Shutdown" in names or index + 1 < len(connections)
-                      or ("Goodbye" not in names and any(
-                          f.name == "Error" and actions.get(f.action_id, "").lower() == "login"
-                          for f in frames)))
+            closes = (
+                "Shutdown" in names
+                or index + 1 < len(connections)
+                or (
+                    "Goodbye" not in names
+                    and any(f.name == "Error" and actions.get(f.action_id, "").lower() == "login" for f in frames)
+                )
+            )
             name = path.stem if len(connections) == 1 else f"{path.stem}#{index + 1}"
             out.append(cls(name, banner, tuple(frames), actions, server_closes=closes))
         return out
@@ -187,8 +195,11 @@ class AnswerBook:
     def answer(self, action: str, action_id: str) -> bytes:
         recorded = self._answers.get(action.lower())
         if not recorded:
-            recorded = self._answers["unknownaction"] if "unknownaction" in self._answers else [
-                [b"Response: Error\r\nMessage: Invalid/unknown command\r\n\r\n"]]
+            recorded = (
+                self._answers["unknownaction"]
+                if "unknownaction" in self._answers
+                else [[b"Response: Error\r\nMessage: Invalid/unknown command\r\n\r\n"]]
+            )
         return b"".join(_with_action_id(raw, action_id) for raw in recorded[0])
 
 
@@ -225,9 +236,15 @@ class TranscriptServer:
     in the tests.
     """
 
-    def __init__(self, transcripts: list[Transcript], book: AnswerBook, *,
-                 clock: Clock | None = None, timestamps: bool = True,
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        transcripts: list[Transcript],
+        book: AnswerBook,
+        *,
+        clock: Clock | None = None,
+        timestamps: bool = True,
+        host: str = "127.0.0.1",
+    ) -> None:
         self._transcripts = list(transcripts)
         self._book = book
         self.clock = clock or SYSTEM_CLOCK
@@ -297,8 +314,7 @@ class TranscriptServer:
                 streamer.cancel()
             writer.close()
 
-    async def _stream(self, transcript: Transcript, writer: asyncio.StreamWriter,
-                      resynced: asyncio.Event) -> None:
+    async def _stream(self, transcript: Transcript, writer: asyncio.StreamWriter, resynced: asyncio.Event) -> None:
         frames = transcript.events()
         # Up to FullyBooted at once; then wait for the client's resync, so that the
         # recorded idle CoreShowChannels answer is true when the client gets it.
@@ -310,7 +326,7 @@ class TranscriptServer:
         if booted >= 0:
             with contextlib.suppress(TimeoutError):
                 await wait_for(self.clock, resynced.wait(), self.resync_grace)
-        frames = frames[booted + 1:]
+        frames = frames[booted + 1 :]
         start = frames[0].t if frames else 0.0
         began = self.clock.monotonic()
         for frame in frames:

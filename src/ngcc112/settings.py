@@ -165,14 +165,17 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_CEL_CSV": ("backfill", "cel_csv"),
 }
 
-_SECTIONS: dict[str, type] = {"ami": AmiSettings, "calls": CallFlowSettings, "panel": PanelSettings,
-                              "location": LocationSettings, "aml": AmlSettings,
-                              "backfill": BackfillSettings}
+_SECTIONS: dict[str, type] = {
+    "ami": AmiSettings,
+    "calls": CallFlowSettings,
+    "panel": PanelSettings,
+    "location": LocationSettings,
+    "aml": AmlSettings,
+    "backfill": BackfillSettings,
+}
 
 
-def load_settings(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from defaults, the TOML file at ``path`` and ``environ``."""
     environ = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
@@ -247,23 +250,25 @@ def _check_calls(settings: Settings) -> None:
 
     seconds = settings.calls.wrapup_seconds
     if not math.isfinite(seconds) or not WRAPUP_MIN <= seconds <= WRAPUP_MAX:
-        raise SettingsError(f"[calls] wrapup_seconds must be between {WRAPUP_MIN:g} and {WRAPUP_MAX:g},"
-                            f" got {seconds!r}")
+        raise SettingsError(
+            f"[calls] wrapup_seconds must be between {WRAPUP_MIN:g} and {WRAPUP_MAX:g}, got {seconds!r}"
+        )
 
 
 def _check_networks(settings: Settings) -> None:
     """Every CIDR parses; every AML sender is ``name:secret`` with a long enough secret."""
     import ipaddress
 
-    for label, networks in (("[panel] metrics_allow", settings.panel.metrics_allow),
-                            ("[panel] trusted_proxies", settings.panel.trusted_proxies),
-                            ("[aml] allow_networks", settings.aml.allow_networks)):
+    for label, networks in (
+        ("[panel] metrics_allow", settings.panel.metrics_allow),
+        ("[panel] trusted_proxies", settings.panel.trusted_proxies),
+        ("[aml] allow_networks", settings.aml.allow_networks),
+    ):
         for network in networks:
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError:
-                raise SettingsError(f"{label}: {network!r} is not an address or network"
-                                    " like 10.0.0.0/8") from None
+                raise SettingsError(f"{label}: {network!r} is not an address or network like 10.0.0.0/8") from None
     names_seen: set[str] = set()
     for entry in settings.aml.senders:
         name, sep, secret = entry.partition(":")
@@ -287,11 +292,11 @@ def _check_backfill(settings: Settings) -> None:
 
     backfill = settings.backfill
     if backfill.source not in BACKFILL_SOURCES:
-        raise SettingsError(f"[backfill] source must be one of {', '.join(BACKFILL_SOURCES)},"
-                            f" got {backfill.source!r}")
+        raise SettingsError(f"[backfill] source must be one of {', '.join(BACKFILL_SOURCES)}, got {backfill.source!r}")
     if backfill.source == "pgsql" and not settings.database_url.startswith("postgresql"):
-        raise SettingsError("[backfill] source 'pgsql' reads the cel table of a PostgreSQL database_url;"
-                            " on SQLite use 'csv'")
+        raise SettingsError(
+            "[backfill] source 'pgsql' reads the cel table of a PostgreSQL database_url; on SQLite use 'csv'"
+        )
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", backfill.cel_table):
         raise SettingsError(f"[backfill] cel_table must be a table name, got {backfill.cel_table!r}")
 

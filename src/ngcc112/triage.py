@@ -126,13 +126,15 @@ def advance_facts(facts: CallFacts | None, event: CallEvent) -> CallFacts | None
             category=facts.category or names.EMERGENCY_NUMBERS.get(event.exten or "", ""),
         )
     if isinstance(event, CallerIdentified):
-        return replace(facts, caller_number=event.caller_number or facts.caller_number,
-                       caller_name=event.caller_name or facts.caller_name)
+        return replace(
+            facts,
+            caller_number=event.caller_number or facts.caller_number,
+            caller_name=event.caller_name or facts.caller_name,
+        )
     if isinstance(event, CallVariables):
         return _apply_variables(facts, event)
     if isinstance(event, CallQueued):
-        return replace(facts, queued_at=facts.queued_at or event.at,
-                       answered_at=facts.answered_at or event.at)
+        return replace(facts, queued_at=facts.queued_at or event.at, answered_at=facts.answered_at or event.at)
     if isinstance(event, CallConnected):
         return replace(facts, operator_answered_at=facts.operator_answered_at or event.at)
     if isinstance(event, CallerTalking):
@@ -144,8 +146,7 @@ def advance_facts(facts: CallFacts | None, event: CallEvent) -> CallFacts | None
     if isinstance(event, CallEnded):
         if facts.ended_at is not None:
             return facts
-        in_prompt = (facts.queued_at is None and facts.operator_answered_at is None
-                     and not event.unobserved)
+        in_prompt = facts.queued_at is None and facts.operator_answered_at is None and not event.unobserved
         return replace(facts, ended_at=event.at, hung_up_in_prompt=in_prompt)
     return facts
 
@@ -153,8 +154,7 @@ def advance_facts(facts: CallFacts | None, event: CallEvent) -> CallFacts | None
 def _apply_variables(facts: CallFacts, event: CallVariables) -> CallFacts:
     values = event.variables
     if names.VAR_CID_PRES in values:
-        facts = replace(facts, presentation_withheld=is_withheld_presentation(
-            values[names.VAR_CID_PRES] or ""))
+        facts = replace(facts, presentation_withheld=is_withheld_presentation(values[names.VAR_CID_PRES] or ""))
     if names.VAR_ANSWERED_AT in values and facts.answered_at is None:
         facts = replace(facts, answered_at=event.at)
     if values.get(names.VAR_CATEGORY) and not facts.category:
@@ -169,8 +169,7 @@ def _with_digit(facts: CallFacts, digit: str, at: datetime) -> CallFacts:
     digit = (digit or "").strip()[:1]
     if not digit:
         return facts
-    if facts.silent_digit is None or (digit == names.SILENT_DIGIT
-                                      and facts.silent_digit != names.SILENT_DIGIT):
+    if facts.silent_digit is None or (digit == names.SILENT_DIGIT and facts.silent_digit != names.SILENT_DIGIT):
         return replace(facts, silent_digit=digit, silent_digit_at=at)
     return facts
 
@@ -203,11 +202,15 @@ def history_only(facts: CallFacts) -> CallFacts:
     """What can be scored of a call the daemon did not watch from its start (found by a
     resync after a reconnect): who calls, not how the call went. Its speech, digits and
     timing were missed, so only the number and its history count."""
-    return CallFacts(arrived_at=facts.arrived_at, caller_number=facts.caller_number,
-                     caller_name=facts.caller_name,
-                     presentation_withheld=facts.presentation_withheld,
-                     silent_digit=facts.silent_digit, silent_digit_at=facts.silent_digit_at,
-                     category=facts.category)
+    return CallFacts(
+        arrived_at=facts.arrived_at,
+        caller_number=facts.caller_number,
+        caller_name=facts.caller_name,
+        presentation_withheld=facts.presentation_withheld,
+        silent_digit=facts.silent_digit,
+        silent_digit_at=facts.silent_digit_at,
+        category=facts.category,
+    )
 
 
 def no_speech_due(facts: CallFacts, policy: Policy) -> datetime | None:
@@ -217,8 +220,7 @@ def no_speech_due(facts: CallFacts, policy: Policy) -> datetime | None:
     return facts.answered_at + timedelta(seconds=policy.no_speech_seconds)
 
 
-def priority_to_send(facts: CallFacts, assessment: Assessment, current: int, *,
-                     raised: bool) -> int | None:
+def priority_to_send(facts: CallFacts, assessment: Assessment, current: int, *, raised: bool) -> int | None:
     """The queue priority to send now, or None. Shared with the evaluation.
 
     Only while the caller waits in the queue (queued, not ended, no operator
@@ -229,8 +231,7 @@ def priority_to_send(facts: CallFacts, assessment: Assessment, current: int, *,
     advice = assessment.priority
     if advice is None or advice.priority == current:
         return None
-    if facts.queued_at is None or facts.ended_at is not None \
-            or facts.operator_answered_at is not None:
+    if facts.queued_at is None or facts.ended_at is not None or facts.operator_answered_at is not None:
         return None
     if raised and advice.priority < current:
         return None
@@ -240,8 +241,13 @@ def priority_to_send(facts: CallFacts, assessment: Assessment, current: int, *,
 # --- history (shared with ngcc112.evaluation_run) ---------------------------------
 
 
-def past_call(arrived_at: datetime, *, answered_at: datetime | None = None,
-              ended_at: datetime | None = None, verdict: str | None = None) -> PastCall:
+def past_call(
+    arrived_at: datetime,
+    *,
+    answered_at: datetime | None = None,
+    ended_at: datetime | None = None,
+    verdict: str | None = None,
+) -> PastCall:
     """One earlier call as scoring sees it, from what a ticket records."""
     return PastCall(
         arrived_at=arrived_at,
@@ -253,8 +259,9 @@ def past_call(arrived_at: datetime, *, answered_at: datetime | None = None,
 
 
 def past_call_from_ticket(ticket: Ticket) -> PastCall:
-    return past_call(ticket.arrived_at, answered_at=ticket.answered_at, ended_at=ticket.ended_at,
-                     verdict=ticket.verdict)
+    return past_call(
+        ticket.arrived_at, answered_at=ticket.answered_at, ended_at=ticket.ended_at, verdict=ticket.verdict
+    )
 
 
 def blocklist_entry(row: BlocklistRow) -> BlocklistEntry:
@@ -263,42 +270,59 @@ def blocklist_entry(row: BlocklistRow) -> BlocklistEntry:
         expires = row.lifted_at
     if expires is not None and expires <= row.added_at:
         expires = row.added_at + timedelta(microseconds=1)
-    return BlocklistEntry(reason=row.reason, added_by=row.added_by, added_at=row.added_at,
-                          expires_at=expires)
+    return BlocklistEntry(reason=row.reason, added_by=row.added_by, added_at=row.added_at, expires_at=expires)
 
 
-async def load_history(session: AsyncSession, number: str, *, before: datetime, policy: Policy,
-                       exclude_linkedid: str | None = None) -> CallerHistory:
+async def load_history(
+    session: AsyncSession, number: str, *, before: datetime, policy: Policy, exclude_linkedid: str | None = None
+) -> CallerHistory:
     """The number's earlier calls (within the policy's history window) and misuse-list entries."""
     if is_missing_number(number):
         return NO_HISTORY
     variants = number_variants(number)
     if not variants:
         return NO_HISTORY
-    query = (select(Ticket).where(Ticket.caller_number.in_(variants),
-                                  Ticket.arrived_at >= before - policy.history_window,
-                                  Ticket.arrived_at < before)
-             .order_by(Ticket.arrived_at.desc()).limit(HISTORY_LIMIT))
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.caller_number.in_(variants),
+            Ticket.arrived_at >= before - policy.history_window,
+            Ticket.arrived_at < before,
+        )
+        .order_by(Ticket.arrived_at.desc())
+        .limit(HISTORY_LIMIT)
+    )
     if exclude_linkedid is not None:
         query = query.where(Ticket.linkedid != exclude_linkedid)
     tickets = (await session.scalars(query)).all()
-    rows = (await session.scalars(
-        select(BlocklistRow).where(BlocklistRow.number == canonical_number(number))
-        .order_by(BlocklistRow.id))).all()
-    return CallerHistory(calls=tuple(past_call_from_ticket(t) for t in reversed(tickets)),
-                         blocklist=tuple(blocklist_entry(r) for r in rows))
+    rows = (
+        await session.scalars(
+            select(BlocklistRow).where(BlocklistRow.number == canonical_number(number)).order_by(BlocklistRow.id)
+        )
+    ).all()
+    return CallerHistory(
+        calls=tuple(past_call_from_ticket(t) for t in reversed(tickets)),
+        blocklist=tuple(blocklist_entry(r) for r in rows),
+    )
 
 
 def reasons_json(assessment: Assessment) -> list[dict[str, Any]]:
     """The reasons for the ticket's ``score_reasons``: score, code, en, id, weight."""
 
     def one(kind: str, reason: Reason) -> dict[str, Any]:
-        return {"score": kind, "code": reason.code, "en": reason.text_en, "id": reason.text_id,
-                "weight": round(reason.weight, 4)}
+        return {
+            "score": kind,
+            "code": reason.code,
+            "en": reason.text_en,
+            "id": reason.text_id,
+            "weight": round(reason.weight, 4),
+        }
 
-    return ([one("ghost", r) for r in assessment.ghost.reasons]
-             + [one("prank", r) for r in assessment.prank.reasons]
-             + [one("real", r) for r in assessment.real_reasons])
+    return (
+        [one("ghost", r) for r in assessment.ghost.reasons]
+        + [one("prank", r) for r in assessment.prank.reasons]
+        + [one("real", r) for r in assessment.real_reasons]
+    )
 
 
 # --- the misuse list ----------------------------------------------------------------
@@ -308,9 +332,15 @@ class BlocklistError(ValueError):
     """A misuse-list change cannot be made as asked; the message says why."""
 
 
-async def add_to_blocklist(sessions: async_sessionmaker[AsyncSession], number: str, reason: str,
-                           actor: str, *, expires_at: datetime | None = None,
-                           at: datetime | None = None) -> BlocklistRow:
+async def add_to_blocklist(
+    sessions: async_sessionmaker[AsyncSession],
+    number: str,
+    reason: str,
+    actor: str,
+    *,
+    expires_at: datetime | None = None,
+    at: datetime | None = None,
+) -> BlocklistRow:
     """Note that ``number`` misuses 112. It never refuses a call: the score reads it as
     prank evidence, which at most lowers the call's queue priority."""
     canonical = canonical_number(number)
@@ -324,15 +354,17 @@ async def add_to_blocklist(sessions: async_sessionmaker[AsyncSession], number: s
     if expires_at is not None and (expires_at.utcoffset() is None or expires_at <= added):
         raise BlocklistError("expires_at must be a timezone-aware time after now")
     async with sessions.begin() as session:
-        row = BlocklistRow(number=canonical, reason=reason.strip()[:1000], added_by=actor,
-                           added_at=added, expires_at=expires_at)
+        row = BlocklistRow(
+            number=canonical, reason=reason.strip()[:1000], added_by=actor, added_at=added, expires_at=expires_at
+        )
         session.add(row)
     log.info("blocklist.added", number=canonical, actor=actor, expires_at=expires_at)
     return row
 
 
-async def lift_blocklist_entry(sessions: async_sessionmaker[AsyncSession], entry_id: int,
-                               actor: str, *, at: datetime | None = None) -> BlocklistRow:
+async def lift_blocklist_entry(
+    sessions: async_sessionmaker[AsyncSession], entry_id: int, actor: str, *, at: datetime | None = None
+) -> BlocklistRow:
     """End a misuse-list entry now (it stays in the table, for the record)."""
     async with sessions.begin() as session:
         row = await session.get(BlocklistRow, entry_id)
@@ -344,12 +376,17 @@ async def lift_blocklist_entry(sessions: async_sessionmaker[AsyncSession], entry
     return row
 
 
-async def blocklist_for(sessions: async_sessionmaker[AsyncSession],
-                        number: str) -> list[BlocklistRow]:
+async def blocklist_for(sessions: async_sessionmaker[AsyncSession], number: str) -> list[BlocklistRow]:
     async with sessions() as session:
-        return list((await session.scalars(
-            select(BlocklistRow).where(BlocklistRow.number == canonical_number(number))
-            .order_by(BlocklistRow.id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(BlocklistRow)
+                    .where(BlocklistRow.number == canonical_number(number))
+                    .order_by(BlocklistRow.id)
+                )
+            ).all()
+        )
 
 
 # --- the live side ------------------------------------------------------------------
@@ -391,9 +428,15 @@ class Triage:
     ``on_assessment(call_id, moment, assessment)`` is called after each score.
     """
 
-    def __init__(self, services: Any, *, policy: Policy | None = None,
-                 clock: Clock = SYSTEM_CLOCK, locations: Locations | None = None,
-                 on_assessment: Callable[[str, str, Assessment], None] | None = None) -> None:
+    def __init__(
+        self,
+        services: Any,
+        *,
+        policy: Policy | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        locations: Locations | None = None,
+        on_assessment: Callable[[str, str, Assessment], None] | None = None,
+    ) -> None:
         if policy is None:
             try:
                 policy = Policy.from_mapping(services.settings.routing)
@@ -419,14 +462,21 @@ class Triage:
             return
         self._subscription = self._hub.subscribe()
         self._task = asyncio.create_task(self._consume(), name="ngcc112-triage")
-        log.info("triage.started", no_speech_seconds=self.policy.no_speech_seconds,
-                 ghost_threshold=self.policy.ghost_threshold,
-                 prank_threshold=self.policy.prank_threshold)
+        log.info(
+            "triage.started",
+            no_speech_seconds=self.policy.no_speech_seconds,
+            ghost_threshold=self.policy.ghost_threshold,
+            prank_threshold=self.policy.prank_threshold,
+        )
 
     async def stop(self, flush_timeout: float = 2.0) -> None:
         """Stop listening; let scores being written finish (bounded), then cancel the rest."""
-        busy = [job for live in self._calls.values() for job in (live.worker, live.saver)
-                if job is not None and not job.done()]
+        busy = [
+            job
+            for live in self._calls.values()
+            for job in (live.worker, live.saver)
+            if job is not None and not job.done()
+        ]
         if busy:
             await asyncio.wait(busy, timeout=flush_timeout)
         task, self._task = self._task, None
@@ -458,8 +508,9 @@ class Triage:
         sub = self._subscription
         if sub is not None and not sub.queue.empty():
             return False
-        return not any(job is not None and not job.done()
-                       for live in self._calls.values() for job in (live.worker, live.saver))
+        return not any(
+            job is not None and not job.done() for live in self._calls.values() for job in (live.worker, live.saver)
+        )
 
     async def idle(self) -> None:
         """Wait until every event received so far is handled and scored (for tests)."""
@@ -480,8 +531,7 @@ class Triage:
             except Exception:  # one bad event must not stop triage
                 log.exception("triage.event_failed", item=type(item).__name__)
             if sub.overflowed and sub.queue.empty():
-                log.error("triage.fell_behind", action="resubscribed; calls in progress keep "
-                                                       "the facts seen so far")
+                log.error("triage.fell_behind", action="resubscribed; calls in progress keep the facts seen so far")
                 self._subscription = self._hub.subscribe()
 
     def handle(self, item: object) -> None:
@@ -500,8 +550,12 @@ class Triage:
             facts = advance_facts(None, item)
             if facts is None:
                 return
-            live = _Live(item.call_id, facts, priority=self.policy.priority_normal,
-                         adopted=isinstance(item, CallArrived) and item.adopted)
+            live = _Live(
+                item.call_id,
+                facts,
+                priority=self.policy.priority_normal,
+                adopted=isinstance(item, CallArrived) and item.adopted,
+            )
             self._calls[item.call_id] = live
             self._poke(live)  # first look: history, pending AML messages
         else:
@@ -521,8 +575,11 @@ class Triage:
                 self._poke(live)
         if isinstance(item, CallQueued | CallEnded) and live.geo:
             live.geo_complete = True
-        if isinstance(item, CallerIdentified) and before is not None \
-                and live.facts.caller_number != before.caller_number:
+        if (
+            isinstance(item, CallerIdentified)
+            and before is not None
+            and live.facts.caller_number != before.caller_number
+        ):
             live.history, live.aml_checked = None, False  # a number known only now
             self._poke(live)
         moment = scoring_moment(before, live.facts)
@@ -580,10 +637,14 @@ class Triage:
     def _forget_if_over(self, live: _Live) -> None:
         """Drop an ended call once nothing is running or waiting for it any more."""
         current = asyncio.current_task()
-        busy = any(job is not None and job is not current and not job.done()
-                   for job in (live.worker, live.saver))
-        if live.facts.ended_at is not None and not live.dirty and not live.save_dirty \
-                and not busy and self._calls.get(live.call_id) is live:
+        busy = any(job is not None and job is not current and not job.done() for job in (live.worker, live.saver))
+        if (
+            live.facts.ended_at is not None
+            and not live.dirty
+            and not live.save_dirty
+            and not busy
+            and self._calls.get(live.call_id) is live
+        ):
             self._forget(live.call_id)
 
     # one evaluation --------------------------------------------------------------------
@@ -616,14 +677,16 @@ class Triage:
         while live.save_dirty:
             live.save_dirty = False
             try:
-                stored = live.last is None or await asyncio.wait_for(
-                    self._store(live, live.last), DB_TIMEOUT_SECONDS)
+                stored = live.last is None or await asyncio.wait_for(self._store(live, live.last), DB_TIMEOUT_SECONDS)
                 located = await asyncio.wait_for(self._locations(live), DB_TIMEOUT_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("triage.save_failed", call_id=live.call_id,
-                            error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+                log.warning(
+                    "triage.save_failed",
+                    call_id=live.call_id,
+                    error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                )
                 stored = located = False
             if stored and located:
                 delay = 0.1
@@ -632,9 +695,12 @@ class Triage:
                 waited_after_end += delay
                 if waited_after_end > FINAL_STORE_RETRY_SECONDS:
                     last = live.last
-                    log.error("triage.final_score_lost", call_id=live.call_id,
-                              ghost=None if last is None else round(last.ghost.value, 4),
-                              prank=None if last is None else round(last.prank.value, 4))
+                    log.error(
+                        "triage.final_score_lost",
+                        call_id=live.call_id,
+                        ghost=None if last is None else round(last.ghost.value, 4),
+                        prank=None if last is None else round(last.prank.value, 4),
+                    )
                     return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -650,17 +716,22 @@ class Triage:
         failed = live.history_failed_at
         if failed is not None and (asyncio.get_running_loop().time() - failed) < HISTORY_RETRY_SECONDS:
             return NO_HISTORY  # the database was away a moment ago: do not wait on it again yet
+
         async def read() -> CallerHistory:
             async with self._sessions() as session:
-                return await load_history(session, number, before=live.facts.arrived_at,
-                                          policy=self.policy, exclude_linkedid=live.call_id)
+                return await load_history(
+                    session, number, before=live.facts.arrived_at, policy=self.policy, exclude_linkedid=live.call_id
+                )
 
         try:
             history = await asyncio.wait_for(read(), HISTORY_TIMEOUT_SECONDS)
         except Exception as exc:  # scored on live signals alone; retried a little later
             live.history_failed_at = asyncio.get_running_loop().time()
-            log.warning("triage.history_unavailable", call_id=live.call_id,
-                        error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            log.warning(
+                "triage.history_unavailable",
+                call_id=live.call_id,
+                error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+            )
             return NO_HISTORY
         live.history, live.history_number, live.history_failed_at = history, number, None
         return history
@@ -668,8 +739,7 @@ class Triage:
     async def _steer(self, live: _Live, assessment: Assessment) -> None:
         """Send the advised priority while the caller waits in the queue; nothing else, ever."""
         advice = assessment.priority
-        if not live.queue or priority_to_send(live.facts, assessment, live.priority,
-                                              raised=live.raised) is None:
+        if not live.queue or priority_to_send(live.facts, assessment, live.priority, raised=live.raised) is None:
             return
         assert advice is not None
         channel = self._daemon.tracker.call_channel(live.call_id)
@@ -677,8 +747,9 @@ class Triage:
             return
         action = actions.change_priority(live.queue, channel, advice.priority)
         self.sent.append((action.name, dict(action.as_dict())))
-        bound = log.bind(call_id=live.call_id, queue=live.queue, channel=channel,
-                         priority=advice.priority, reason=advice.reason.code)
+        bound = log.bind(
+            call_id=live.call_id, queue=live.queue, channel=channel, priority=advice.priority, reason=advice.reason.code
+        )
         try:
             response = await self._daemon.link.send(action)
         except Exception as exc:  # link down, timeout, anything: the call keeps its place
@@ -698,11 +769,13 @@ class Triage:
             return live.ticket_id
         try:
             async with self._sessions() as session:
-                ticket_id = await session.scalar(
-                    select(Ticket.id).where(Ticket.linkedid == live.call_id))
+                ticket_id = await session.scalar(select(Ticket.id).where(Ticket.linkedid == live.call_id))
         except Exception as exc:
-            log.warning("triage.ticket_unavailable", call_id=live.call_id,
-                        error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            log.warning(
+                "triage.ticket_unavailable",
+                call_id=live.call_id,
+                error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+            )
             return None
         live.ticket_id = ticket_id
         return ticket_id
@@ -718,8 +791,13 @@ class Triage:
         if ticket_id is None:
             return False  # not written yet by the ticket store, or the database is away
         at = self.now()
-        changes = {"ghost_score": ghost, "prank_score": prank, "score_reasons": reasons,
-                   "likely_real": assessment.likely_real, "queue_priority": live.priority}
+        changes = {
+            "ghost_score": ghost,
+            "prank_score": prank,
+            "score_reasons": reasons,
+            "likely_real": assessment.likely_real,
+            "queue_priority": live.priority,
+        }
         try:
             async with self._sessions.begin() as session:
                 ticket = await session.get(Ticket, ticket_id)
@@ -727,19 +805,42 @@ class Triage:
                     return False
                 ticket.ghost_score, ticket.prank_score = ghost, prank
                 ticket.score_reasons = reasons
-                session.add(AuditEntry(ticket_id=ticket_id, at=at, actor=TRIAGE_ACTOR,
-                                       action="scored", from_state=ticket.state,
-                                       to_state=ticket.state, changes=jsonable(changes)))
-                change = TicketChanged(ticket_id=ticket_id, linkedid=ticket.linkedid,
-                                       action="scored", at=at, state=ticket.state,
-                                       changes=jsonable(changes))
+                session.add(
+                    AuditEntry(
+                        ticket_id=ticket_id,
+                        at=at,
+                        actor=TRIAGE_ACTOR,
+                        action="scored",
+                        from_state=ticket.state,
+                        to_state=ticket.state,
+                        changes=jsonable(changes),
+                    )
+                )
+                change = TicketChanged(
+                    ticket_id=ticket_id,
+                    linkedid=ticket.linkedid,
+                    action="scored",
+                    at=at,
+                    state=ticket.state,
+                    changes=jsonable(changes),
+                )
         except Exception as exc:
-            log.warning("triage.score_not_stored", call_id=live.call_id, ticket_id=ticket_id,
-                        error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            log.warning(
+                "triage.score_not_stored",
+                call_id=live.call_id,
+                ticket_id=ticket_id,
+                error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+            )
             return False
         live.stored = signature
-        log.info("triage.scored", call_id=live.call_id, ticket_id=ticket_id, ghost=ghost,
-                 prank=prank, codes=[r["code"] for r in reasons])
+        log.info(
+            "triage.scored",
+            call_id=live.call_id,
+            ticket_id=ticket_id,
+            ghost=ghost,
+            prank=prank,
+            codes=[r["code"] for r in reasons],
+        )
         self._hub.publish(change)
         return True
 
@@ -762,19 +863,27 @@ class Triage:
                 await self.locations.attach_pending_aml(ticket_id)
                 live.aml_checked = True
         except Exception as exc:
-            log.warning("triage.location_failed", call_id=live.call_id, ticket_id=ticket_id,
-                        error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            log.warning(
+                "triage.location_failed",
+                call_id=live.call_id,
+                ticket_id=ticket_id,
+                error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+            )
             return False
         return True
 
 
 def _signature(live: _Live, assessment: Assessment) -> tuple[Any, ...]:
     """What a stored score is compared by: values, reasons, and the priority sent."""
-    return (round(assessment.ghost.value, 4), round(assessment.prank.value, 4),
-            tuple((r.code, r.text_en) for r in (*assessment.ghost.reasons,
-                                                 *assessment.prank.reasons,
-                                                 *assessment.real_reasons)),
-            live.priority)
+    return (
+        round(assessment.ghost.value, 4),
+        round(assessment.prank.value, 4),
+        tuple(
+            (r.code, r.text_en)
+            for r in (*assessment.ghost.reasons, *assessment.prank.reasons, *assessment.real_reasons)
+        ),
+        live.priority,
+    )
 
 
 def _moment_name(facts: CallFacts) -> str:
@@ -785,4 +894,3 @@ def _moment_name(facts: CallFacts) -> str:
     if facts.queued_at is not None:
         return "queued"
     return "prompt"
-

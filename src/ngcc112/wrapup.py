@@ -60,13 +60,17 @@ class WrapUpChanged:
 
 
 def _fact(member: MemberState) -> MemberFact:
-    return MemberFact(member.interface, member.in_queue, member.paused, member.pause_reason or "",
-                      float(member.last_pause) if member.last_pause else None)
+    return MemberFact(
+        member.interface,
+        member.in_queue,
+        member.paused,
+        member.pause_reason or "",
+        float(member.last_pause) if member.last_pause else None,
+    )
 
 
 class WrapUpService:
-    def __init__(self, hub: Hub, link: Link, queue: str, limit: float, *,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, hub: Hub, link: Link, queue: str, limit: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._hub = hub
         self._link = link
         self.queue = queue
@@ -86,8 +90,10 @@ class WrapUpService:
         if self._tasks:
             return
         self._subscription = self._hub.subscribe()
-        self._tasks = [asyncio.create_task(self._consume(), name="ngcc112-wrapup-events"),
-                       asyncio.create_task(self._timer(), name="ngcc112-wrapup-timer")]
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="ngcc112-wrapup-events"),
+            asyncio.create_task(self._timer(), name="ngcc112-wrapup-timer"),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -200,21 +206,28 @@ class WrapUpService:
 
     async def _send(self, decision: Decision) -> None:
         paused = isinstance(decision, Pause)
-        action = actions.queue_pause(decision.interface, paused, queue=self.queue,
-                                     reason=WRAPUP_REASON if paused else None)
+        action = actions.queue_pause(
+            decision.interface, paused, queue=self.queue, reason=WRAPUP_REASON if paused else None
+        )
         try:
             response = await self._link.send(action)
         except (AmiNotConnected, AmiActionTimeout) as exc:  # the resync after reconnect corrects
-            log.warning("wrapup.action_failed", interface=decision.interface, paused=paused,
-                        error=str(exc) or type(exc).__name__)
+            log.warning(
+                "wrapup.action_failed",
+                interface=decision.interface,
+                paused=paused,
+                error=str(exc) or type(exc).__name__,
+            )
             return
         if not response.ok:
-            log.warning("wrapup.action_refused", interface=decision.interface, paused=paused,
-                        message=response.message)
+            log.warning("wrapup.action_refused", interface=decision.interface, paused=paused, message=response.message)
             return
         kind = "wrapup.paused" if paused else "wrapup.resumed"
-        log.info(kind, interface=decision.interface,
-                 expired=getattr(decision, "expired", False) if isinstance(decision, Resume) else None)
+        log.info(
+            kind,
+            interface=decision.interface,
+            expired=getattr(decision, "expired", False) if isinstance(decision, Resume) else None,
+        )
 
     def _publish(self, interface: str, state: str) -> None:
         self._hub.publish(WrapUpChanged(interface, state, utc(self._clock)))

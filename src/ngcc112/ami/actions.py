@@ -81,21 +81,24 @@ def queue_summary(queue: str | None = None) -> AmiAction:
     return _action("QueueSummary", ("Queue", queue), as_list=True)
 
 
-def queue_add(queue: str, interface: str, member_name: str, *, paused: bool = False,
-              penalty: int = 0) -> AmiAction:
-    return _action("QueueAdd", ("Queue", queue), ("Interface", interface),
-                   ("MemberName", member_name), ("StateInterface", interface),
-                   ("Penalty", penalty), ("Paused", paused))
+def queue_add(queue: str, interface: str, member_name: str, *, paused: bool = False, penalty: int = 0) -> AmiAction:
+    return _action(
+        "QueueAdd",
+        ("Queue", queue),
+        ("Interface", interface),
+        ("MemberName", member_name),
+        ("StateInterface", interface),
+        ("Penalty", penalty),
+        ("Paused", paused),
+    )
 
 
 def queue_remove(queue: str, interface: str) -> AmiAction:
     return _action("QueueRemove", ("Queue", queue), ("Interface", interface))
 
 
-def queue_pause(interface: str, paused: bool, *, queue: str | None = None,
-                reason: str | None = None) -> AmiAction:
-    return _action("QueuePause", ("Interface", interface), ("Paused", paused),
-                   ("Queue", queue), ("Reason", reason))
+def queue_pause(interface: str, paused: bool, *, queue: str | None = None, reason: str | None = None) -> AmiAction:
+    return _action("QueuePause", ("Interface", interface), ("Paused", paused), ("Queue", queue), ("Reason", reason))
 
 
 def change_priority(queue: str, caller_channel: str, priority: int) -> AmiAction:
@@ -105,25 +108,41 @@ def change_priority(queue: str, caller_channel: str, priority: int) -> AmiAction
     priority would only rank it against callers who join later
     (tests/real_asterisk/test_asterisk_facts.py).
     """
-    return _action("QueueChangePriorityCaller", ("Queue", queue), ("Caller", caller_channel),
-                   ("Priority", int(priority)), ("Immediate", "yes"))
+    return _action(
+        "QueueChangePriorityCaller",
+        ("Queue", queue),
+        ("Caller", caller_channel),
+        ("Priority", int(priority)),
+        ("Immediate", "yes"),
+    )
 
 
 def redirect(channel: str, context: str, exten: str, priority: int = 1) -> AmiAction:
-    return _action("Redirect", ("Channel", channel), ("Context", context), ("Exten", exten),
-                   ("Priority", priority))
+    return _action("Redirect", ("Channel", channel), ("Context", context), ("Exten", exten), ("Priority", priority))
 
 
 def hangup(channel: str, cause: int | None = None) -> AmiAction:
     return _action("Hangup", ("Channel", channel), ("Cause", cause))
 
 
-def originate(channel: str, *, context: str, exten: str, caller_id: str | None = None,
-              timeout_ms: int = 30000, variables: dict[str, str] | None = None) -> AmiAction:
+def originate(
+    channel: str,
+    *,
+    context: str,
+    exten: str,
+    caller_id: str | None = None,
+    timeout_ms: int = 30000,
+    variables: dict[str, str] | None = None,
+) -> AmiAction:
     """Async Originate: answered by a Response, then ``OriginateResponse``."""
     pairs: list[tuple[str, object | None]] = [
-        ("Channel", channel), ("Context", context), ("Exten", exten), ("Priority", 1),
-        ("CallerID", caller_id), ("Timeout", timeout_ms), ("Async", "true"),
+        ("Channel", channel),
+        ("Context", context),
+        ("Exten", exten),
+        ("Priority", 1),
+        ("CallerID", caller_id),
+        ("Timeout", timeout_ms),
+        ("Async", "true"),
     ]
     for name, value in (variables or {}).items():
         pairs.append(("Variable", f"{_clean('Variable', name)}={_clean('Variable', value)}"))

@@ -77,9 +77,7 @@ class AmiError(Exception):
 class _AmiSession:
     """A minimal, sequential AMI client: one action in flight at a time."""
 
-    def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
-    ) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float) -> None:
         self._reader = reader
         self._writer = writer
         self._timeout = timeout
@@ -88,9 +86,7 @@ class _AmiSession:
 
     @classmethod
     async def connect(cls, host: str, port: int, timeout: float) -> _AmiSession:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, limit=_READ_LIMIT), timeout
-        )
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=_READ_LIMIT), timeout)
         session = cls(reader, writer, timeout)
         try:
             line = await asyncio.wait_for(reader.readline(), timeout)
@@ -184,9 +180,7 @@ def _major(version: str) -> int | None:
     return None
 
 
-async def check_asterisk(
-    settings: Settings, *, operators: Sequence[str] = names.SAMPLE_OPERATORS
-) -> list[CheckResult]:
+async def check_asterisk(settings: Settings, *, operators: Sequence[str] = names.SAMPLE_OPERATORS) -> list[CheckResult]:
     """Check the live Asterisk named in ``settings.ami``; one result per check."""
     ami = settings.ami
     where = f"{ami.host}:{ami.port}"
@@ -204,9 +198,7 @@ async def check_asterisk(
     results.append(CheckResult("connect", True, f"{where}: {session.banner}"))
     step = "login"
     try:
-        login = await session.action(
-            "Login", Username=ami.username, Secret=ami.secret, Events="off"
-        )
+        login = await session.action("Login", Username=ami.username, Secret=ami.secret, Events="off")
         if not login.success:
             results.append(
                 CheckResult(
@@ -224,9 +216,7 @@ async def check_asterisk(
         step = "modules"
         results.extend(await _check_modules(session))
         step = "queues"
-        results.extend(
-            await _check_queues(session, (settings.calls.queue, settings.calls.supervisor_queue))
-        )
+        results.extend(await _check_queues(session, (settings.calls.queue, settings.calls.supervisor_queue)))
         step = "AMI permissions"
         results.append(await _check_permissions(session))
         step = "operator phones"
@@ -287,9 +277,7 @@ async def _check_queues(session: _AmiSession, queues: Iterable[str]) -> list[Che
         name = f"queue {queue}"
         response, events = await session.list_action("QueueSummary", Queue=queue)
         if not response.success:
-            results.append(
-                CheckResult(name, False, f"QueueSummary failed: {response.get('Message')}")
-            )
+            results.append(CheckResult(name, False, f"QueueSummary failed: {response.get('Message')}"))
             continue
         summary = next(
             (e for e in events if e.get("Event") == "QueueSummary" and e.get("Queue") == queue),
@@ -379,9 +367,7 @@ def render(results: Sequence[CheckResult]) -> str:
     return "\n".join(lines)
 
 
-async def main_check(
-    settings: Settings, *, operators: Sequence[str] = names.SAMPLE_OPERATORS
-) -> int:
+async def main_check(settings: Settings, *, operators: Sequence[str] = names.SAMPLE_OPERATORS) -> int:
     """Run the checks, print the report; exit code 0 when all pass, 1 otherwise.
 
     ``operators``: the PJSIP endpoints whose phones must be reachable (default: the

@@ -119,13 +119,13 @@ def backoff_delay(attempt: int, minimum: float, maximum: float) -> float:
 class LinkPhase(enum.Enum):
     """Where the supervisor is. ``connected`` means logged in (resyncing or up)."""
 
-    STARTING = "starting"        #: not tried yet
-    CONNECTING = "connecting"    #: TCP connect and login
-    RESYNCING = "resyncing"      #: logged in, asking Asterisk what it has
-    UP = "up"                    #: logged in and resynced; events flow
+    STARTING = "starting"  #: not tried yet
+    CONNECTING = "connecting"  #: TCP connect and login
+    RESYNCING = "resyncing"  #: logged in, asking Asterisk what it has
+    UP = "up"  #: logged in and resynced; events flow
     BACKING_OFF = "backing_off"  #: waiting before the next attempt
-    STOPPED = "stopped"          #: :meth:`AmiLink.stop` was called
-    FAILED = "failed"            #: a fatal error (login refused, unreachable at start)
+    STOPPED = "stopped"  #: :meth:`AmiLink.stop` was called
+    FAILED = "failed"  #: a fatal error (login refused, unreachable at start)
 
 
 #: The phases in which the link is logged in.
@@ -335,10 +335,11 @@ class AmiLink:
             if not protocol.closed:
                 protocol.close()
             if self.status.phase in LOGGED_IN:
-                self._enter(LinkPhase.STOPPED if self._stopping else LinkPhase.BACKING_OFF,
-                            reason=self.status.last_error or "connection closed")
-                self._sink(LinkState(up=False, at=self._clock(), session=session,
-                                     reason=self.status.last_error))
+                self._enter(
+                    LinkPhase.STOPPED if self._stopping else LinkPhase.BACKING_OFF,
+                    reason=self.status.last_error or "connection closed",
+                )
+                self._sink(LinkState(up=False, at=self._clock(), session=session, reason=self.status.last_error))
 
     async def _resync(self, protocol: AmiProtocol, session: int) -> None:
         def channels_in_stream(answer: AmiResponse) -> None:
@@ -402,9 +403,13 @@ class AmiLink:
         self.log.debug("ami.link_phase", phase=phase.value, was=self.status.phase.value, **why)
         self.status.phase, self.status.phase_since = phase, self._clock()
 
-    async def _send_on(self, protocol: AmiProtocol, action: AmiAction,
-                       timeout: float | None = None,
-                       on_complete: Callable[[AmiResponse], None] | None = None) -> AmiResponse:
+    async def _send_on(
+        self,
+        protocol: AmiProtocol,
+        action: AmiAction,
+        timeout: float | None = None,
+        on_complete: Callable[[AmiResponse], None] | None = None,
+    ) -> AmiResponse:
         request = PanoramiskAction(action.as_dict(), as_list=action.as_list)
         if on_complete is not None:
             protocol.completion_hooks[request.id] = lambda result: on_complete(self._convert(action, result))
@@ -413,8 +418,9 @@ class AmiLink:
             result = await asyncio.wait_for(future, timeout or self._settings.action_timeout)
         except asyncio.TimeoutError:
             protocol.responses.pop(request.id, None)
-            raise AmiActionTimeout(f"no answer to {action.name} within "
-                                   f"{timeout or self._settings.action_timeout} s") from None
+            raise AmiActionTimeout(
+                f"no answer to {action.name} within {timeout or self._settings.action_timeout} s"
+            ) from None
         return self._convert(action, result)
 
     def _convert(self, action: AmiAction, result: object) -> AmiResponse:

@@ -44,9 +44,7 @@ class AmiMessage:
         return self.kind == "event" or self.name in ("Success", "Follows", "Goodbye")
 
     @classmethod
-    def from_pairs(
-        cls, pairs: Iterable[tuple[str, str]], received_at: datetime | None = None
-    ) -> AmiMessage | None:
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]], received_at: datetime | None = None) -> AmiMessage | None:
         """Build from ``(key, value)`` pairs in wire order; None without Event/Response."""
         headers: dict[str, list[str]] = {}
         for key, value in pairs:

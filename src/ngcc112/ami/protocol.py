@@ -71,7 +71,7 @@ class AmiProtocol(AMIProtocol):
                 return
             if line.startswith(BANNER_PREFIX):
                 self.banner = line
-                self.version = line[len(BANNER_PREFIX):].strip()
+                self.version = line[len(BANNER_PREFIX) :].strip()
                 self._pending = rest
             else:
                 self.banner = ""

@@ -152,8 +152,12 @@ class CallTracker:
         except Exception:  # the error boundary: one bad event must not stop the loop
             if self._strict:
                 raise
-            log.exception("tracker.event_failed", ami_event=message.name,
-                          uniqueid=message.get("Uniqueid"), linkedid=message.get("Linkedid"))
+            log.exception(
+                "tracker.event_failed",
+                ami_event=message.name,
+                uniqueid=message.get("Uniqueid"),
+                linkedid=message.get("Linkedid"),
+            )
             return []
 
     @property
@@ -212,8 +216,9 @@ class CallTracker:
             return None
         return self._calls.get(channel.linkedid)
 
-    def _open_call(self, message: AmiMessage, channel: _Channel, *, at: datetime,
-                   adopted: bool = False) -> list[TrackerEvent]:
+    def _open_call(
+        self, message: AmiMessage, channel: _Channel, *, at: datetime, adopted: bool = False
+    ) -> list[TrackerEvent]:
         call = _Call(
             call_id=self._call_id(channel.linkedid),
             linkedid=channel.linkedid,
@@ -224,13 +229,25 @@ class CallTracker:
         self._calls[channel.linkedid] = call
         channel.role = "caller"
         call.caller_legs.add(channel.uniqueid)
-        log.debug("tracker.call_arrived", call_id=call.call_id, channel=channel.name,
-                 caller=call.caller_number, adopted=adopted)
-        return [CallArrived(call_id=call.call_id, at=at, channel=channel.name,
-                            uniqueid=channel.uniqueid, caller_number=call.caller_number,
-                            caller_name=call.caller_name,
-                            exten=message.get("Exten") or message.get("Extension"),
-                            adopted=adopted)]
+        log.debug(
+            "tracker.call_arrived",
+            call_id=call.call_id,
+            channel=channel.name,
+            caller=call.caller_number,
+            adopted=adopted,
+        )
+        return [
+            CallArrived(
+                call_id=call.call_id,
+                at=at,
+                channel=channel.name,
+                uniqueid=channel.uniqueid,
+                caller_number=call.caller_number,
+                caller_name=call.caller_name,
+                exten=message.get("Exten") or message.get("Extension"),
+                adopted=adopted,
+            )
+        ]
 
     def _join_as_caller(self, call: _Call, channel: _Channel, message: AmiMessage) -> list[TrackerEvent]:
         channel.role = "caller"
@@ -243,8 +260,14 @@ class CallTracker:
         if (number, name) == (call.caller_number, call.caller_name) or (number is None and name is None):
             return []
         call.caller_number, call.caller_name = number or call.caller_number, name or call.caller_name
-        return [CallerIdentified(call_id=call.call_id, at=message.received_at,
-                                 caller_number=call.caller_number, caller_name=call.caller_name)]
+        return [
+            CallerIdentified(
+                call_id=call.call_id,
+                at=message.received_at,
+                caller_number=call.caller_number,
+                caller_name=call.caller_name,
+            )
+        ]
 
     # channel lifecycle ----------------------------------------------------------
     def _on_newchannel(self, message: AmiMessage) -> list[TrackerEvent]:
@@ -288,14 +311,19 @@ class CallTracker:
             if call is None:
                 return []
             value = unescape(message.get("Value"))
-            return [CallVariables(call_id=call.call_id, at=message.received_at,
-                                  variables={variable: value})]
+            return [CallVariables(call_id=call.call_id, at=message.received_at, variables={variable: value})]
         if variable == "QUEUESTATUS" and message.get("Value") == "WITHDRAW":
             call = self._caller_call(message)
             if call is None:
                 return []
-            return [CallWithdrawn(call_id=call.call_id, at=message.received_at,
-                                  queue=call.queue or "", info="withdrawn from the queue")]
+            return [
+                CallWithdrawn(
+                    call_id=call.call_id,
+                    at=message.received_at,
+                    queue=call.queue or "",
+                    info="withdrawn from the queue",
+                )
+            ]
         return []
 
     def _on_call_mark(self, message: AmiMessage) -> list[TrackerEvent]:
@@ -321,8 +349,9 @@ class CallTracker:
         del self._calls[call.linkedid]
         cause = _int(message.get("Cause"))
         log.debug("tracker.call_ended", call_id=call.call_id, cause=cause, connected=call.connected)
-        return [CallEnded(call_id=call.call_id, at=message.received_at, cause=cause,
-                          cause_text=message.get("Cause-txt"))]
+        return [
+            CallEnded(call_id=call.call_id, at=message.received_at, cause=cause, cause_text=message.get("Cause-txt"))
+        ]
 
     def _remember_ended(self, uniqueid: str) -> None:
         self._ended[uniqueid] = None
@@ -339,8 +368,15 @@ class CallTracker:
         if channel is not None and channel.role != "caller":
             self._join_as_caller(call, channel, message)
         call.queue, call.queued_at = message.get("Queue"), message.received_at
-        return [CallQueued(call_id=call.call_id, at=message.received_at, queue=call.queue,
-                           position=_int(message.get("Position")), channel=message.get("Channel"))]
+        return [
+            CallQueued(
+                call_id=call.call_id,
+                at=message.received_at,
+                queue=call.queue,
+                position=_int(message.get("Position")),
+                channel=message.get("Channel"),
+            )
+        ]
 
     def _on_agent_called(self, message: AmiMessage) -> list[TrackerEvent]:
         call = self._call_of(message)
@@ -349,45 +385,76 @@ class CallTracker:
         leg = self._channels.get(message.get("DestUniqueid"))
         if leg is not None:
             leg.role = "member"
-        return [OperatorRinging(call_id=call.call_id, at=message.received_at,
-                                queue=message.get("Queue"), interface=message.get("Interface"),
-                                member_name=message.get("MemberName"))]
+        return [
+            OperatorRinging(
+                call_id=call.call_id,
+                at=message.received_at,
+                queue=message.get("Queue"),
+                interface=message.get("Interface"),
+                member_name=message.get("MemberName"),
+            )
+        ]
 
     def _on_agent_ring_no_answer(self, message: AmiMessage) -> list[TrackerEvent]:
         call = self._call_of(message)
         if call is None:
             return []
         ring_ms = _int(message.get("RingTime")) or 0  # milliseconds here, seconds in AgentConnect
-        return [OperatorRingNoAnswer(call_id=call.call_id, at=message.received_at,
-                                     queue=message.get("Queue"), interface=message.get("Interface"),
-                                     member_name=message.get("MemberName"),
-                                     ring_seconds=ring_ms / 1000)]
+        return [
+            OperatorRingNoAnswer(
+                call_id=call.call_id,
+                at=message.received_at,
+                queue=message.get("Queue"),
+                interface=message.get("Interface"),
+                member_name=message.get("MemberName"),
+                ring_seconds=ring_ms / 1000,
+            )
+        ]
 
     def _on_agent_connect(self, message: AmiMessage) -> list[TrackerEvent]:
         call = self._call_of(message)
         if call is None or call.connected:
             return []
         call.connected = True
-        return [CallConnected(call_id=call.call_id, at=message.received_at,
-                              queue=message.get("Queue"), interface=message.get("Interface"),
-                              member_name=message.get("MemberName"),
-                              waited_seconds=self._waited(call, message))]
+        return [
+            CallConnected(
+                call_id=call.call_id,
+                at=message.received_at,
+                queue=message.get("Queue"),
+                interface=message.get("Interface"),
+                member_name=message.get("MemberName"),
+                waited_seconds=self._waited(call, message),
+            )
+        ]
 
     def _on_agent_complete(self, message: AmiMessage) -> list[TrackerEvent]:
         call = self._call_of(message)
         if call is None or not call.connected:
             return []
-        return [OperatorLegEnded(call_id=call.call_id, at=message.received_at, queue=message.get("Queue"),
-                                 interface=message.get("Interface"), reason=message.get("Reason"))]
+        return [
+            OperatorLegEnded(
+                call_id=call.call_id,
+                at=message.received_at,
+                queue=message.get("Queue"),
+                interface=message.get("Interface"),
+                reason=message.get("Reason"),
+            )
+        ]
 
     def _on_queue_abandon(self, message: AmiMessage) -> list[TrackerEvent]:
         call = self._call_of(message)
         if call is None or call.connected:
             return []
         call.abandoned = True
-        return [CallAbandoned(call_id=call.call_id, at=message.received_at,
-                              queue=message.get("Queue"), position=_int(message.get("Position")),
-                              waited_seconds=self._waited(call, message))]
+        return [
+            CallAbandoned(
+                call_id=call.call_id,
+                at=message.received_at,
+                queue=message.get("Queue"),
+                position=_int(message.get("Position")),
+                waited_seconds=self._waited(call, message),
+            )
+        ]
 
     @staticmethod
     def _waited(call: _Call, message: AmiMessage) -> float | None:
@@ -403,8 +470,14 @@ class CallTracker:
         if call is None:
             return []
         talking = message.name == "ChannelTalkingStart"
-        return [CallerTalking(call_id=call.call_id, at=message.received_at, talking=talking,
-                              duration_ms=None if talking else _int(message.get("Duration")))]
+        return [
+            CallerTalking(
+                call_id=call.call_id,
+                at=message.received_at,
+                talking=talking,
+                duration_ms=None if talking else _int(message.get("Duration")),
+            )
+        ]
 
     def _on_dtmf(self, message: AmiMessage) -> list[TrackerEvent]:
         if message.get("Direction") != "Received":
@@ -412,8 +485,14 @@ class CallTracker:
         call = self._caller_call(message)
         if call is None:
             return []
-        return [CallerDigit(call_id=call.call_id, at=message.received_at,
-                            digit=message.get("Digit"), duration_ms=_int(message.get("DurationMs")))]
+        return [
+            CallerDigit(
+                call_id=call.call_id,
+                at=message.received_at,
+                digit=message.get("Digit"),
+                duration_ms=_int(message.get("DurationMs")),
+            )
+        ]
 
     # operators --------------------------------------------------------------------------
     def _on_member(self, message: AmiMessage) -> list[TrackerEvent]:
@@ -422,8 +501,7 @@ class CallTracker:
     # resync -------------------------------------------------------------------------------
     def _resync(self, at: datetime, channels: list[AmiMessage]) -> list[TrackerEvent]:
         events: list[TrackerEvent] = []
-        live = {m.get("Uniqueid"): m for m in channels
-                if m.get("Uniqueid") and m.get("Uniqueid") not in self._ended}
+        live = {m.get("Uniqueid"): m for m in channels if m.get("Uniqueid") and m.get("Uniqueid") not in self._ended}
 
         # 1. Channels we knew that Asterisk no longer has ended while we were away.
         for uniqueid in [u for u in self._channels if u not in live]:
@@ -436,9 +514,15 @@ class CallTracker:
             if not call.caller_legs:
                 del self._calls[call.linkedid]
                 log.debug("tracker.call_ended_unobserved", call_id=call.call_id)
-                events.append(CallEnded(call_id=call.call_id, at=at, cause=None,
-                                        cause_text="ended while the AMI link was down",
-                                        unobserved=True))
+                events.append(
+                    CallEnded(
+                        call_id=call.call_id,
+                        at=at,
+                        cause=None,
+                        cause_text="ended while the AMI link was down",
+                        unobserved=True,
+                    )
+                )
 
         # 2. Channels Asterisk has that we do not know: adopt the 112 calls among them.
         groups: dict[str, list[AmiMessage]] = {}
@@ -446,8 +530,7 @@ class CallTracker:
             groups.setdefault(message.get("Linkedid") or message.get("Uniqueid"), []).append(message)
         for linkedid, group in groups.items():
             events.extend(self._adopt_group(at, linkedid, group))
-        events.append(CallsResynced(at=at, live_call_ids=frozenset(
-            c.call_id for c in self._calls.values())))
+        events.append(CallsResynced(at=at, live_call_ids=frozenset(c.call_id for c in self._calls.values())))
         return events
 
     def _resync_queues(self, at: datetime, items: list[AmiMessage]) -> list[TrackerEvent]:
@@ -461,11 +544,20 @@ class CallTracker:
                 continue
             wait = timedelta(seconds=_int(entry.get("Wait")) or 0)
             call.queue, call.queued_at = entry.get("Queue"), at - wait
-            events.append(CallQueued(call_id=call.call_id, at=at - wait, queue=call.queue,
-                                     position=_int(entry.get("Position")),
-                                     channel=entry.get("Channel")))
-        members = tuple(_member_state(m, in_queue=True, at=at) for m in items
-                        if m.name == "QueueMember" and m.get("Queue") in self._queues)
+            events.append(
+                CallQueued(
+                    call_id=call.call_id,
+                    at=at - wait,
+                    queue=call.queue,
+                    position=_int(entry.get("Position")),
+                    channel=entry.get("Channel"),
+                )
+            )
+        members = tuple(
+            _member_state(m, in_queue=True, at=at)
+            for m in items
+            if m.name == "QueueMember" and m.get("Queue") in self._queues
+        )
         events.append(MembersResynced(at=at, members=members))
         return events
 
@@ -474,16 +566,17 @@ class CallTracker:
         group.sort(key=lambda m: _duration(m.get("Duration")), reverse=True)
 
         def is_caller(m: AmiMessage) -> bool:
-            return (self._is_entry(m.get("Context"), m.get("Exten"))
-                    or (m.get("Application") == "Queue"
-                        and m.get("ApplicationData").split(",")[0] in self._queues))
+            return self._is_entry(m.get("Context"), m.get("Exten")) or (
+                m.get("Application") == "Queue" and m.get("ApplicationData").split(",")[0] in self._queues
+            )
 
         call = self._calls.get(linkedid)
         callers = [m for m in group if is_caller(m)]
         if call is None and not callers:
             for m in group:  # not a 112 call (yet): follow its channels all the same
-                self._channels.setdefault(m.get("Uniqueid"), _Channel(
-                    m.get("Uniqueid"), linkedid, m.get("Channel"), "other"))
+                self._channels.setdefault(
+                    m.get("Uniqueid"), _Channel(m.get("Uniqueid"), linkedid, m.get("Channel"), "other")
+                )
             return events
         for m in group:
             uniqueid = m.get("Uniqueid")
@@ -493,8 +586,7 @@ class CallTracker:
             self._channels[uniqueid] = channel
             if m in callers:
                 if call is None:
-                    events.extend(self._open_call(m, channel, adopted=True,
-                                                  at=at - _duration(m.get("Duration"))))
+                    events.extend(self._open_call(m, channel, adopted=True, at=at - _duration(m.get("Duration"))))
                     call = self._calls[linkedid]
                 else:
                     events.extend(self._join_as_caller(call, channel, m))
@@ -502,20 +594,25 @@ class CallTracker:
             events.extend(self._connected_while_away(at, call, group))
         return events
 
-    def _connected_while_away(self, at: datetime, call: _Call,
-                              group: list[AmiMessage]) -> list[TrackerEvent]:
+    def _connected_while_away(self, at: datetime, call: _Call, group: list[AmiMessage]) -> list[TrackerEvent]:
         """A caller bridged to a member leg was answered while we were away."""
-        bridges = {m.get("BridgeId") for m in group
-                   if m.get("Uniqueid") in call.caller_legs and m.get("BridgeId")}
+        bridges = {m.get("BridgeId") for m in group if m.get("Uniqueid") in call.caller_legs and m.get("BridgeId")}
         for m in group:
             channel = self._channels.get(m.get("Uniqueid"))
             if channel is None or channel.role == "caller" or m.get("BridgeId") not in bridges:
                 continue
             call.connected = True
             interface = member_interface(m.get("Channel"))
-            return [CallConnected(call_id=call.call_id, at=at, queue=call.queue or "",
-                                  interface=interface, member_name=interface.rpartition("/")[2],
-                                  waited_seconds=None)]
+            return [
+                CallConnected(
+                    call_id=call.call_id,
+                    at=at,
+                    queue=call.queue or "",
+                    interface=interface,
+                    member_name=interface.rpartition("/")[2],
+                    waited_seconds=None,
+                )
+            ]
         return []
 
 

@@ -52,24 +52,56 @@ OPEN_CALL_LIMIT = timedelta(hours=12)
 #: Asterisk's hang-up cause texts (main/channel.c ``causes[]``, ast_cause2str), so a
 #: recovered ticket's ``hangup_cause_text`` reads like a live one's (AMI ``Cause-txt``).
 CAUSE_TEXT: dict[int, str] = {
-    0: "Unknown", 1: "Unallocated (unassigned) number", 2: "No route to specified transmit network",
-    3: "No route to destination", 5: "Misdialed trunk prefix", 6: "Channel unacceptable",
-    7: "Call awarded and being delivered in an established channel", 8: "Pre-empted",
-    14: "Number ported elsewhere", 16: "Normal Clearing", 17: "User busy", 18: "No user responding",
-    19: "User alerting, no answer", 20: "Subscriber absent", 21: "Call Rejected", 22: "Number changed",
-    23: "Redirected to new destination", 26: "Answered elsewhere", 27: "Destination out of order",
-    28: "Invalid number format", 29: "Facility rejected", 30: "Response to STATus ENQuiry",
-    31: "Normal, unspecified", 34: "Circuit/channel congestion", 38: "Network out of order",
-    41: "Temporary failure", 42: "Switching equipment congestion", 43: "Access information discarded",
-    44: "Requested channel not available", 50: "Facility not subscribed", 52: "Outgoing call barred",
-    54: "Incoming call barred", 57: "Bearer capability not authorized",
-    58: "Bearer capability not available", 65: "Bearer capability not implemented",
-    66: "Channel not implemented", 69: "Facility not implemented", 81: "Invalid call reference value",
-    88: "Incompatible destination", 95: "Invalid message unspecified",
-    96: "Mandatory information element is missing", 97: "Message type nonexist.", 98: "Wrong message",
-    99: "Info. element nonexist or not implemented", 100: "Invalid information element contents",
-    101: "Message not compatible with call state", 102: "Recover on timer expiry",
-    103: "Mandatory IE length error", 111: "Protocol error, unspecified", 127: "Interworking, unspecified",
+    0: "Unknown",
+    1: "Unallocated (unassigned) number",
+    2: "No route to specified transmit network",
+    3: "No route to destination",
+    5: "Misdialed trunk prefix",
+    6: "Channel unacceptable",
+    7: "Call awarded and being delivered in an established channel",
+    8: "Pre-empted",
+    14: "Number ported elsewhere",
+    16: "Normal Clearing",
+    17: "User busy",
+    18: "No user responding",
+    19: "User alerting, no answer",
+    20: "Subscriber absent",
+    21: "Call Rejected",
+    22: "Number changed",
+    23: "Redirected to new destination",
+    26: "Answered elsewhere",
+    27: "Destination out of order",
+    28: "Invalid number format",
+    29: "Facility rejected",
+    30: "Response to STATus ENQuiry",
+    31: "Normal, unspecified",
+    34: "Circuit/channel congestion",
+    38: "Network out of order",
+    41: "Temporary failure",
+    42: "Switching equipment congestion",
+    43: "Access information discarded",
+    44: "Requested channel not available",
+    50: "Facility not subscribed",
+    52: "Outgoing call barred",
+    54: "Incoming call barred",
+    57: "Bearer capability not authorized",
+    58: "Bearer capability not available",
+    65: "Bearer capability not implemented",
+    66: "Channel not implemented",
+    69: "Facility not implemented",
+    81: "Invalid call reference value",
+    88: "Incompatible destination",
+    95: "Invalid message unspecified",
+    96: "Mandatory information element is missing",
+    97: "Message type nonexist.",
+    98: "Wrong message",
+    99: "Info. element nonexist or not implemented",
+    100: "Invalid information element contents",
+    101: "Message not compatible with call state",
+    102: "Recover on timer expiry",
+    103: "Mandatory IE length error",
+    111: "Protocol error, unspecified",
+    127: "Interworking, unspecified",
 }
 
 
@@ -234,9 +266,17 @@ class CallAssembler:
 def call_events(call: CelCall, call_id: str, *, now: datetime) -> list[CallEvent]:
     """The call events the live path would have written for this call, in order."""
     assert call.arrived_at is not None
-    events: list[CallEvent] = [CallArrived(
-        call_id=call_id, at=call.arrived_at, channel=call.channel, uniqueid=call.linkedid,
-        caller_number=call.caller_number, caller_name=call.caller_name, exten=call.exten)]
+    events: list[CallEvent] = [
+        CallArrived(
+            call_id=call_id,
+            at=call.arrived_at,
+            channel=call.channel,
+            uniqueid=call.linkedid,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            exten=call.exten,
+        )
+    ]
     last_join: datetime | None = None
     queue = ""
     for at, name in call.queued:
@@ -245,23 +285,49 @@ def call_events(call: CelCall, call_id: str, *, now: datetime) -> list[CallEvent
         last_join, queue = at, name
         events.append(CallQueued(call_id=call_id, at=at, queue=name, position=None, channel=call.channel))
     for at, interface in call.rung:
-        events.append(OperatorRinging(call_id=call_id, at=at, queue=queue, interface=interface,
-                                      member_name=""))
+        events.append(OperatorRinging(call_id=call_id, at=at, queue=queue, interface=interface, member_name=""))
     ended_at = call.ended_at if call.over else (call.last_at or call.arrived_at)
     if call.answered_at is not None and call.operator_interface:
         waited = (call.answered_at - last_join).total_seconds() if last_join else None
-        events.append(CallConnected(call_id=call_id, at=call.answered_at, queue=queue,
-                                    interface=call.operator_interface, member_name="",
-                                    waited_seconds=max(0.0, waited) if waited is not None else None))
+        events.append(
+            CallConnected(
+                call_id=call_id,
+                at=call.answered_at,
+                queue=queue,
+                interface=call.operator_interface,
+                member_name="",
+                waited_seconds=max(0.0, waited) if waited is not None else None,
+            )
+        )
     elif last_join is not None and ended_at is not None:
         # hung up while waiting in a queue (AMI would have said QueueCallerAbandon)
-        events.append(CallAbandoned(call_id=call_id, at=ended_at, queue=queue, position=None,
-                                    waited_seconds=max(0.0, (ended_at - last_join).total_seconds())))
+        events.append(
+            CallAbandoned(
+                call_id=call_id,
+                at=ended_at,
+                queue=queue,
+                position=None,
+                waited_seconds=max(0.0, (ended_at - last_join).total_seconds()),
+            )
+        )
     if call.over and call.ended_at is not None:
         cause = call.cause
-        events.append(CallEnded(call_id=call_id, at=call.ended_at, cause=cause,
-                                cause_text=CAUSE_TEXT.get(cause, "") if cause is not None else ""))
+        events.append(
+            CallEnded(
+                call_id=call_id,
+                at=call.ended_at,
+                cause=cause,
+                cause_text=CAUSE_TEXT.get(cause, "") if cause is not None else "",
+            )
+        )
     elif call.stale(now):
-        events.append(CallEnded(call_id=call_id, at=ended_at or call.arrived_at, cause=None,
-                                cause_text="no end in Asterisk's records", unobserved=True))
+        events.append(
+            CallEnded(
+                call_id=call_id,
+                at=ended_at or call.arrived_at,
+                cause=None,
+                cause_text="no end in Asterisk's records",
+                unobserved=True,
+            )
+        )
     return events

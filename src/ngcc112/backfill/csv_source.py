@@ -29,8 +29,22 @@ from ngcc112.backfill.cel import CelRecord
 
 MARKER = "ngcc112-cel-1"
 LINE_START = f'"{MARKER}",'.encode()
-COLUMNS = ("marker", "eventtype", "eventtime", "uniqueid", "linkedid", "channame", "context", "exten",
-           "cid_num", "cid_name", "appname", "appdata", "peer", "extra")
+COLUMNS = (
+    "marker",
+    "eventtype",
+    "eventtime",
+    "uniqueid",
+    "linkedid",
+    "channame",
+    "context",
+    "exten",
+    "cid_num",
+    "cid_name",
+    "appname",
+    "appdata",
+    "peer",
+    "extra",
+)
 #: A record longer than this (quotes never balancing) is garbage, not a record.
 MAX_RECORD = 64 * 1024
 CHUNK = 1 << 20
@@ -104,8 +118,14 @@ class CelCsv:
     def key(self) -> str:
         return f"cel-csv:{self.path}"
 
-    def read(self, position: str | None, since: datetime, sink: Callable[[CelRecord], None], *,
-             events: frozenset[str] | None = None) -> CsvRead:
+    def read(
+        self,
+        position: str | None,
+        since: datetime,
+        sink: Callable[[CelRecord], None],
+        *,
+        events: frozenset[str] | None = None,
+    ) -> CsvRead:
         """Hand every record from ``position`` (or, without a usable one, from about
         ``since``) to the end to ``sink``, in file order; only ``events`` when given."""
         current = _stat(self.path)
@@ -116,8 +136,9 @@ class CelCsv:
         rotated = _stat(self.path.with_name(self.path.name + ".1"))
         files = [f for f in (rotated, current) if f is not None]
         start = self._resume(files, parse_position(position))
-        out = CsvRead(end=f"{files[-1].inode}:{files[-1].size}", resumed=start is not None,
-                      inodes=[f.inode for f in files])
+        out = CsvRead(
+            end=f"{files[-1].inode}:{files[-1].size}", resumed=start is not None, inodes=[f.inode for f in files]
+        )
         if start is None:
             start = self._by_time(files, since - TIME_SLACK)
         index, offset = start
@@ -148,8 +169,15 @@ class CelCsv:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def _read_file(self, f: _File, index: int, offset: int, out: CsvRead, sink: Callable[[CelRecord], None],
-                   events: frozenset[bytes] | None) -> int:
+    def _read_file(
+        self,
+        f: _File,
+        index: int,
+        offset: int,
+        out: CsvRead,
+        sink: Callable[[CelRecord], None],
+        events: frozenset[bytes] | None,
+    ) -> int:
         """Parse from ``offset`` to the last complete line; return where parsing stopped."""
         try:
             with open(f.path, "rb") as handle:
@@ -197,7 +225,7 @@ def _records(handle, offset: int, size: int) -> Iterator[tuple[int, bytes]]:  # 
             newline = buffer.find(b"\n", start)
             if newline < 0:
                 break
-            line_start, line = position + start, buffer[start:newline + 1]
+            line_start, line = position + start, buffer[start : newline + 1]
             start = newline + 1
             if pending:
                 if not line.startswith(LINE_START):
@@ -219,7 +247,7 @@ def _records(handle, offset: int, size: int) -> Iterator[tuple[int, bytes]]:  # 
 def wanted(raw: bytes, events: frozenset[bytes]) -> bool:
     """Cheap look at a line's event type before the CSV parse."""
     begin = len(LINE_START) + 1
-    return raw[begin:raw.find(b'"', begin)] in events
+    return raw[begin : raw.find(b'"', begin)] in events
 
 
 def parse_record(raw: bytes, position: int) -> CelRecord | None:
@@ -238,10 +266,22 @@ def parse_record(raw: bytes, position: int) -> CelRecord | None:
         at = datetime.fromtimestamp(float(row["eventtime"]), UTC)
     except (ValueError, OverflowError):
         return None
-    return CelRecord(position=position, event=row["eventtype"], at=at, uniqueid=row["uniqueid"],
-                     linkedid=row["linkedid"], channel=row["channame"], context=row["context"],
-                     exten=row["exten"], cid_num=row["cid_num"], cid_name=row["cid_name"],
-                     appname=row["appname"], appdata=row["appdata"], peer=row["peer"], extra=row["extra"])
+    return CelRecord(
+        position=position,
+        event=row["eventtype"],
+        at=at,
+        uniqueid=row["uniqueid"],
+        linkedid=row["linkedid"],
+        channel=row["channame"],
+        context=row["context"],
+        exten=row["exten"],
+        cid_num=row["cid_num"],
+        cid_name=row["cid_name"],
+        appname=row["appname"],
+        appdata=row["appdata"],
+        peer=row["peer"],
+        extra=row["extra"],
+    )
 
 
 def _starts_record(path: Path, offset: int) -> bool:

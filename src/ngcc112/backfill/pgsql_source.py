@@ -66,10 +66,19 @@ class CelTable:
     def key(self) -> str:
         return f"cel-pgsql:{self.table}"
 
-    async def read(self, position: str | None, since: datetime, sink: Callable[[CelRecord], None], *,
-                   events: frozenset[str], now: datetime) -> PgRead:
-        columns = ("id, eventtype, eventtime, uniqueid, linkedid, channame, context, exten, cid_num, "
-                   "cid_name, appname, appdata, peer, extra")
+    async def read(
+        self,
+        position: str | None,
+        since: datetime,
+        sink: Callable[[CelRecord], None],
+        *,
+        events: frozenset[str],
+        now: datetime,
+    ) -> PgRead:
+        columns = (
+            "id, eventtype, eventtime, uniqueid, linkedid, channame, context, exten, cid_num, "
+            "cid_name, appname, appdata, peer, extra"
+        )
         kinds = ", ".join(f"'{e}'" for e in sorted(events))  # fixed names, not input
         try:
             async with self.engine.connect() as conn:
@@ -80,17 +89,24 @@ class CelTable:
                 out = PgRead(end=position or "", resumed=start is not None)
                 if start is None:
                     naive = (since - TIME_SLACK).astimezone(UTC).replace(tzinfo=None)
-                    start = await conn.scalar(text(f"SELECT min(id) FROM {self.table} WHERE eventtime >= :t"),
-                                              {"t": naive})
+                    start = await conn.scalar(
+                        text(f"SELECT min(id) FROM {self.table} WHERE eventtime >= :t"), {"t": naive}
+                    )
                     if start is None:
                         out.end = str((top or 0) + 1)
                         return out
                 newest: datetime | None = None
                 last: int | None = None
                 while True:
-                    rows = (await conn.execute(text(
-                        f"SELECT {columns} FROM {self.table} WHERE id >= :start"
-                        f" AND eventtype IN ({kinds}) ORDER BY id LIMIT {PAGE}"), {"start": start})).all()
+                    rows = (
+                        await conn.execute(
+                            text(
+                                f"SELECT {columns} FROM {self.table} WHERE id >= :start"
+                                f" AND eventtype IN ({kinds}) ORDER BY id LIMIT {PAGE}"
+                            ),
+                            {"start": start},
+                        )
+                    ).all()
                     for row in rows:
                         last = int(row.id)
                         at = _aware(row.eventtime)
@@ -98,12 +114,24 @@ class CelTable:
                             continue
                         newest = at if newest is None else max(newest, at)
                         out.records += 1
-                        sink(CelRecord(position=last, event=row.eventtype, at=at,
-                                       uniqueid=row.uniqueid or "", linkedid=row.linkedid or "",
-                                       channel=row.channame or "", context=row.context or "",
-                                       exten=row.exten or "", cid_num=row.cid_num or "",
-                                       cid_name=row.cid_name or "", appname=row.appname or "",
-                                       appdata=row.appdata or "", peer=row.peer or "", extra=row.extra or ""))
+                        sink(
+                            CelRecord(
+                                position=last,
+                                event=row.eventtype,
+                                at=at,
+                                uniqueid=row.uniqueid or "",
+                                linkedid=row.linkedid or "",
+                                channel=row.channame or "",
+                                context=row.context or "",
+                                exten=row.exten or "",
+                                cid_num=row.cid_num or "",
+                                cid_name=row.cid_name or "",
+                                appname=row.appname or "",
+                                appdata=row.appdata or "",
+                                peer=row.peer or "",
+                                extra=row.extra or "",
+                            )
+                        )
                     if len(rows) < PAGE or last is None:
                         break
                     start = last + 1

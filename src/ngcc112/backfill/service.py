@@ -102,11 +102,17 @@ def _source_for(settings: Settings, engine: AsyncEngine | None) -> CelCsv | CelT
 
 
 class Backfill:
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], *,
-                 engine: AsyncEngine | None = None, hub: Hub | None = None,
-                 publish: Callable[[TicketChanged], None] | None = None,
-                 clock: Clock = SYSTEM_CLOCK,
-                 settled: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        engine: AsyncEngine | None = None,
+        hub: Hub | None = None,
+        publish: Callable[[TicketChanged], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        settled: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """``settled``: awaited (at most :data:`SETTLE_SECONDS`) before a run triggered by a
         resync, so what the live path received before it — and what its journal kept from
         an earlier run — is in the database when the backfill looks (the daemon's ``drained``)."""
@@ -133,8 +139,15 @@ class Backfill:
     @classmethod
     def for_services(cls, services: Any, *, clock: Clock = SYSTEM_CLOCK) -> Backfill:
         """From :class:`ngcc112.app.Services`: its settings, database and hub."""
-        return cls(services.settings, services.sessions, engine=services.engine, hub=services.hub,
-                   publish=services.hub.publish, clock=clock, settled=services.daemon.drained)
+        return cls(
+            services.settings,
+            services.sessions,
+            engine=services.engine,
+            hub=services.hub,
+            publish=services.hub.publish,
+            clock=clock,
+            settled=services.daemon.drained,
+        )
 
     # -- life -------------------------------------------------------------------------------------
 
@@ -167,10 +180,12 @@ class Backfill:
 
     def status(self) -> dict[str, object]:
         last = self.last
-        return {"source": self.source.key if self.source else None,
-                "recovered_total": self.total_recovered,
-                "last_recovered": len(last.recovered) if last else None,
-                "last_error": last.error if last else None}
+        return {
+            "source": self.source.key if self.source else None,
+            "recovered_total": self.total_recovered,
+            "last_recovered": len(last.recovered) if last else None,
+            "last_error": last.error if last else None,
+        }
 
     async def _listen(self) -> None:
         assert self.hub is not None and self._subscription is not None
@@ -204,9 +219,12 @@ class Backfill:
                 await self.run_once(cutoff=cutoff, live=live | frozenset(self._seen))
                 retries = 0
             except Exception as exc:  # the database away, a bug: never take the daemon down
-                log.warning("backfill.failed", error=str(exc).splitlines()[0][:200] if str(exc) else
-                            type(exc).__name__, retry_in=RETRY_SECONDS if retries < RETRIES else None,
-                            exc_info=not isinstance(exc, OSError))
+                log.warning(
+                    "backfill.failed",
+                    error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                    retry_in=RETRY_SECONDS if retries < RETRIES else None,
+                    exc_info=not isinstance(exc, OSError),
+                )
                 if retries < RETRIES:
                     retries += 1
                     await asyncio.sleep(RETRY_SECONDS)  # the database's time to come back: real time
@@ -261,7 +279,7 @@ class Backfill:
             candidates.append((call_id, call))
 
         for i in range(0, len(candidates), BATCH):
-            await self._write(candidates[i:i + BATCH], now, result)
+            await self._write(candidates[i : i + BATCH], now, result)
         # a call left to the live path whose ticket is not written yet is read again next
         # time: it gets the live ticket, or (in a later daemon) a recovered one, never none
         pinned.extend(position for call_id, position in (await self._without_ticket(left_live)).items())
@@ -271,36 +289,55 @@ class Backfill:
         self.total_recovered += len(result.recovered)
         self.last = result
         emit = log.info if result.recovered else log.debug
-        emit("backfill.done", source=result.source, records=result.records, calls=result.calls,
-             recovered=len(result.recovered), live=result.live, existing=result.existing,
-             pending=result.pending, seconds=result.seconds,
-             call_ids=result.recovered[:20])
+        emit(
+            "backfill.done",
+            source=result.source,
+            records=result.records,
+            calls=result.calls,
+            recovered=len(result.recovered),
+            live=result.live,
+            existing=result.existing,
+            pending=result.pending,
+            seconds=result.seconds,
+            call_ids=result.recovered[:20],
+        )
         return result
 
-    async def _read(self, position: str | None, since: datetime, assembler: CallAssembler,
-                    now: datetime) -> tuple[str, Callable[[int], str]]:
+    async def _read(
+        self, position: str | None, since: datetime, assembler: CallAssembler, now: datetime
+    ) -> tuple[str, Callable[[int], str]]:
         """Feed the source to ``assembler``; return the end position and how to name a record's."""
         source = self.source
         if isinstance(source, CelCsv):
             read = await asyncio.to_thread(source.read, position, since, assembler.feed, events=EVENTS)
             if read.bad_lines:
-                log.warning("backfill.bad_lines", source=source.key, lines=read.bad_lines,
-                            first=read.first_bad,
-                            hint="lines not in the layout of asterisk-config/cel_custom.conf are skipped")
+                log.warning(
+                    "backfill.bad_lines",
+                    source=source.key,
+                    lines=read.bad_lines,
+                    first=read.first_bad,
+                    hint="lines not in the layout of asterisk-config/cel_custom.conf are skipped",
+                )
             return read.end, read.mark
         assert isinstance(source, CelTable)
         read = await source.read(position, since, assembler.feed, events=EVENTS, now=now)
         if read.future_seconds > 120:
-            log.warning("backfill.cel_time_in_future", source=source.key,
-                        seconds=round(read.future_seconds),
-                        hint="cel_pgsql.conf needs usegmtime = yes: eventtime must be UTC")
+            log.warning(
+                "backfill.cel_time_in_future",
+                source=source.key,
+                seconds=round(read.future_seconds),
+                hint="cel_pgsql.conf needs usegmtime = yes: eventtime must be UTC",
+            )
         return read.end, str
 
     def _warn(self, reason: str) -> None:
         if reason != self._warned:
-            log.warning("backfill.source_unavailable", source=self.source.key if self.source else None,
-                        reason=reason, hint="no tickets are recovered from Asterisk's records until this"
-                        " is fixed (docs/fail-safe.md)")
+            log.warning(
+                "backfill.source_unavailable",
+                source=self.source.key if self.source else None,
+                reason=reason,
+                hint="no tickets are recovered from Asterisk's records until this is fixed (docs/fail-safe.md)",
+            )
             self._warned = reason
         else:
             log.debug("backfill.source_unavailable", reason=reason)
@@ -313,8 +350,11 @@ class Backfill:
             origin = await session.get(BackfillMark, ORIGIN)
             if origin is None:  # a database made without migration 0005's row: start now
                 since = utc(self.clock)
-                await session.execute(_insert(session)(BackfillMark).values(
-                    source=ORIGIN, position=None, since=since, recovered=0).on_conflict_do_nothing())
+                await session.execute(
+                    _insert(session)(BackfillMark)
+                    .values(source=ORIGIN, position=None, since=since, recovered=0)
+                    .on_conflict_do_nothing()
+                )
                 return since, await session.get(BackfillMark, self.source.key)
             return origin.since, await session.get(BackfillMark, self.source.key)
 
@@ -323,26 +363,38 @@ class Backfill:
         assert self.source is not None
         async with self.sessions.begin() as session:
             insert = _insert(session)(BackfillMark).values(
-                source=self.source.key, position=position, since=now, scanned_at=now, recovered=recovered)
-            await session.execute(insert.on_conflict_do_update(index_elements=["source"], set_={
-                "position": insert.excluded.position, "scanned_at": insert.excluded.scanned_at,
-                "recovered": BackfillMark.recovered + insert.excluded.recovered}))
+                source=self.source.key, position=position, since=now, scanned_at=now, recovered=recovered
+            )
+            await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["source"],
+                    set_={
+                        "position": insert.excluded.position,
+                        "scanned_at": insert.excluded.scanned_at,
+                        "recovered": BackfillMark.recovered + insert.excluded.recovered,
+                    },
+                )
+            )
 
     async def _without_ticket(self, calls: dict[str, int]) -> dict[str, int]:
         missing = dict(calls)
         ids = list(calls)
         async with self.sessions() as session:
             for i in range(0, len(ids), 500):
-                for linkedid in (await session.scalars(
-                        select(Ticket.linkedid).where(Ticket.linkedid.in_(ids[i:i + 500])))).all():
+                for linkedid in (
+                    await session.scalars(select(Ticket.linkedid).where(Ticket.linkedid.in_(ids[i : i + 500])))
+                ).all():
                     missing.pop(linkedid, None)
         return missing
 
     async def _write(self, batch: list[tuple[str, CelCall]], now: datetime, result: BackfillResult) -> None:
         changes: list[TicketChanged] = []
         async with self.sessions.begin() as session:
-            existing = set((await session.scalars(
-                select(Ticket.linkedid).where(Ticket.linkedid.in_([cid for cid, _ in batch])))).all())
+            existing = set(
+                (
+                    await session.scalars(select(Ticket.linkedid).where(Ticket.linkedid.in_([cid for cid, _ in batch])))
+                ).all()
+            )
             for call_id, call in batch:
                 if call_id in existing:
                     result.existing += 1
@@ -351,23 +403,43 @@ class Backfill:
                 values = _row(ticket)
                 insert = _insert(session)(Ticket)
                 ticket_id = await session.scalar(
-                    insert.values(**values).on_conflict_do_nothing(index_elements=["linkedid"])
-                    .returning(Ticket.id))
+                    insert.values(**values).on_conflict_do_nothing(index_elements=["linkedid"]).returning(Ticket.id)
+                )
                 if ticket_id is None:  # a live writer opened it a moment ago
                     result.existing += 1
                     continue
                 facts = {key: values.get(key) for key in _AUDITED}
-                session.add(AuditEntry(
-                    ticket_id=ticket_id, at=now, actor=ACTOR, action=ACTION, from_state=None,
-                    to_state=ticket.state,
-                    changes=jsonable({**facts, "source": self.source.key if self.source else None})))
+                session.add(
+                    AuditEntry(
+                        ticket_id=ticket_id,
+                        at=now,
+                        actor=ACTOR,
+                        action=ACTION,
+                        from_state=None,
+                        to_state=ticket.state,
+                        changes=jsonable({**facts, "source": self.source.key if self.source else None}),
+                    )
+                )
                 result.recovered.append(call_id)
-                changes.append(TicketChanged(ticket_id=ticket_id, linkedid=call_id, action=ACTION, at=now,
-                                             state=ticket.state, changes=jsonable(facts), opened=True))
+                changes.append(
+                    TicketChanged(
+                        ticket_id=ticket_id,
+                        linkedid=call_id,
+                        action=ACTION,
+                        at=now,
+                        state=ticket.state,
+                        changes=jsonable(facts),
+                        opened=True,
+                    )
+                )
         for change in changes:
-            log.info("ticket.recovered", ticket_id=change.ticket_id, call_id=change.linkedid,
-                     caller=change.changes.get("caller_number"),
-                     answered=change.changes.get("answered_at") is not None)
+            log.info(
+                "ticket.recovered",
+                ticket_id=change.ticket_id,
+                call_id=change.linkedid,
+                caller=change.changes.get("caller_number"),
+                answered=change.changes.get("answered_at") is not None,
+            )
             self._publish(change)
 
 
@@ -377,10 +449,28 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
 
 
 #: The facts the audit row of a recovered ticket records.
-_AUDITED = ("caller_number", "caller_name", "channel", "exten", "category", "arrived_at", "queued_at",
-            "queue", "ringing_at", "ringing_interface", "answered_at", "operator_interface",
-            "waited_seconds", "abandoned", "abandoned_at", "ended_at", "hangup_cause", "hangup_cause_text",
-            "ended_unobserved", "recovered")
+_AUDITED = (
+    "caller_number",
+    "caller_name",
+    "channel",
+    "exten",
+    "category",
+    "arrived_at",
+    "queued_at",
+    "queue",
+    "ringing_at",
+    "ringing_interface",
+    "answered_at",
+    "operator_interface",
+    "waited_seconds",
+    "abandoned",
+    "abandoned_at",
+    "ended_at",
+    "hangup_cause",
+    "hangup_cause_text",
+    "ended_unobserved",
+    "recovered",
+)
 
 
 def recovered_ticket(call: CelCall, call_id: str, *, now: datetime) -> Ticket:

@@ -211,9 +211,7 @@ def _decode(body: bytes | str) -> tuple[str | None, list[str]]:
     if isinstance(body, bytes | bytearray):
         size = len(body)
         if size > MAX_AML_BYTES:
-            errors.append(
-                f"message is {size} bytes, over the {MAX_AML_BYTES}-byte limit; not parsed"
-            )
+            errors.append(f"message is {size} bytes, over the {MAX_AML_BYTES}-byte limit; not parsed")
             return None, errors
         text = bytes(body).decode("utf-8", errors="replace")
         if "\ufffd" in text:
@@ -229,9 +227,7 @@ def _decode(body: bytes | str) -> tuple[str | None, list[str]]:
     return body, errors
 
 
-def _oversized(
-    body: bytes | str, form: AmlForm, received_at: datetime, sender: str, errors: list[str]
-) -> AmlMessage:
+def _oversized(body: bytes | str, form: AmlForm, received_at: datetime, sender: str, errors: list[str]) -> AmlMessage:
     data = body.encode("utf-8", errors="replace") if isinstance(body, str) else bytes(body)
     raw = data[:MAX_AML_BYTES].decode("utf-8", errors="replace")
     return AmlMessage(
@@ -245,9 +241,7 @@ def _oversized(
     )
 
 
-def _number_field(
-    fields: Mapping[str, str], name: str, errors: list[str], *, required: bool = False
-) -> float | None:
+def _number_field(fields: Mapping[str, str], name: str, errors: list[str], *, required: bool = False) -> float | None:
     text = fields.get(name, "")
     if not text:
         if required:

@@ -67,8 +67,7 @@ class Verdict:
     sender: str | None = None
 
 
-def authenticate(credentials: Credentials, senders: Iterable[Sender],
-                 allow_networks: Iterable[str]) -> Verdict:
+def authenticate(credentials: Credentials, senders: Iterable[Sender], allow_networks: Iterable[str]) -> Verdict:
     """The verdict on one request; see the module docstring."""
     senders = tuple(senders)
     named: set[str] = set()
@@ -84,13 +83,14 @@ def authenticate(credentials: Credentials, senders: Iterable[Sender],
     network = matching_network(credentials.address, allow_networks)
     if network is not None:
         return Verdict(authenticated_as=f"network:{network}")
-    return Verdict(refused="no credentials (Authorization: Bearer, X-AML-Signature or ?key=) and "
-                           f"{credentials.address or 'the client address'} is not in "
-                           "[aml] allow_networks")
+    return Verdict(
+        refused="no credentials (Authorization: Bearer, X-AML-Signature or ?key=) and "
+        f"{credentials.address or 'the client address'} is not in "
+        "[aml] allow_networks"
+    )
 
 
-def _proofs(credentials: Credentials,
-            senders: tuple[Sender, ...]) -> Iterable[tuple[str, str | None]]:
+def _proofs(credentials: Credentials, senders: tuple[Sender, ...]) -> Iterable[tuple[str, str | None]]:
     """(what was wrong, None) or (label, the sender it proves) for each credential offered."""
     if credentials.problem is not None:
         yield credentials.problem, None
@@ -118,7 +118,7 @@ def _owner(secret: str, senders: tuple[Sender, ...]) -> str | None:
 
 def _signed_by(credentials: Credentials, senders: tuple[Sender, ...]) -> str | None:
     text = (credentials.signature or "").strip()
-    offered = text[len(SIGNATURE_PREFIX):].strip().lower().encode("ascii", errors="replace")
+    offered = text[len(SIGNATURE_PREFIX) :].strip().lower().encode("ascii", errors="replace")
     found = None
     for sender in senders:
         expected = hmac.new(sender.secret, credentials.body, hashlib.sha256).hexdigest()

@@ -72,14 +72,8 @@ def parse_sip_geolocation(variables: Mapping[str, str], time: datetime) -> Locat
 
 
 def _parse(variables: Mapping[str, str], time: datetime) -> LocationFix | None:
-    geo = {
-        str(name): str(value)
-        for name, value in variables.items()
-        if str(name).startswith(names.VAR_GEO_PREFIX)
-    }
-    location = (
-        geo.get(names.VAR_GEO_EFFECTIVE, "").strip() or geo.get(names.VAR_GEO_LOCATION, "").strip()
-    )
+    geo = {str(name): str(value) for name, value in variables.items() if str(name).startswith(names.VAR_GEO_PREFIX)}
+    location = geo.get(names.VAR_GEO_EFFECTIVE, "").strip() or geo.get(names.VAR_GEO_LOCATION, "").strip()
     if not location:
         return None
     params = parse_geo_params(location)
@@ -167,8 +161,5 @@ def _confidence(text: str) -> float | None:
 def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance in metres (haversine, mean Earth radius)."""
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))

@@ -41,8 +41,7 @@ class _Buckets:
 class Throttle:
     """Per-key budgets: :meth:`wait` asks, :meth:`take` spends."""
 
-    def __init__(self, budget: Budget, monotonic: Callable[[], float],
-                 max_keys: int = MAX_KEYS) -> None:
+    def __init__(self, budget: Budget, monotonic: Callable[[], float], max_keys: int = MAX_KEYS) -> None:
         self.budget = budget
         self._monotonic = monotonic
         self._max_keys = max(1, max_keys)
@@ -69,18 +68,19 @@ class Throttle:
         now = self._monotonic()
         buckets = self._keys.get(key)
         if buckets is None:
-            buckets = _Buckets(float(self.budget.messages_per_minute),
-                               float(self.budget.bytes_per_hour), now)
+            buckets = _Buckets(float(self.budget.messages_per_minute), float(self.budget.bytes_per_hour), now)
             self._keys[key] = buckets
             while len(self._keys) > self._max_keys:
                 self._keys.popitem(last=False)
         else:
             self._keys.move_to_end(key)
         elapsed = max(0.0, now - buckets.at)
-        buckets.messages = min(float(self.budget.messages_per_minute),
-                               buckets.messages + elapsed * self.budget.messages_per_minute / 60.0)
-        buckets.bytes = min(float(self.budget.bytes_per_hour),
-                            buckets.bytes + elapsed * self.budget.bytes_per_hour / 3600.0)
+        buckets.messages = min(
+            float(self.budget.messages_per_minute), buckets.messages + elapsed * self.budget.messages_per_minute / 60.0
+        )
+        buckets.bytes = min(
+            float(self.budget.bytes_per_hour), buckets.bytes + elapsed * self.budget.bytes_per_hour / 3600.0
+        )
         buckets.at = now
         return buckets
 

@@ -15,8 +15,7 @@ from typing import Literal
 
 from ngcc112.location.fix import LocationFix
 
-DoubtCode = Literal["unauthenticated", "future", "stale", "accuracy_unknown", "inaccurate",
-                    "before_call"]
+DoubtCode = Literal["unauthenticated", "future", "stale", "accuracy_unknown", "inaccurate", "before_call"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +76,14 @@ def aml_trust(
         doubts.append(Doubt("future", f"dated {_span(ahead)} after it was received"))
     age = received_at - fix.time
     if age > limits.max_age:
-        doubts.append(Doubt("stale", f"{_span(age)} old when received (at most "
-                                     f"{_span(limits.max_age)})"))
+        doubts.append(Doubt("stale", f"{_span(age)} old when received (at most {_span(limits.max_age)})"))
     if fix.radius_m is None:
         doubts.append(Doubt("accuracy_unknown", "no accuracy given"))
     elif fix.radius_m > limits.max_accuracy_m:
-        doubts.append(Doubt("inaccurate", f"accurate to {fix.radius_m:g} m only (at most "
-                                          f"{limits.max_accuracy_m:g} m)"))
+        doubts.append(Doubt("inaccurate", f"accurate to {fix.radius_m:g} m only (at most {limits.max_accuracy_m:g} m)"))
     made_early, received_early = not_before - fix.time, not_before - received_at
     if max(made_early, received_early) > timedelta(0):
-        what, early = (("received", received_early) if received_early >= made_early
-                       else ("made", made_early))
+        what, early = ("received", received_early) if received_early >= made_early else ("made", made_early)
         doubts.append(Doubt("before_call", f"{what} {_span(early)} before the call was dialled"))
     return FixTrust(tuple(doubts))
 

@@ -73,14 +73,14 @@ async def password_submit(request: web.Request) -> web.StreamResponse:
     from ngcc112.panel.views import render
 
     form = await request.post()
-    current, new, again = (str(form.get(name, "")) for name in
-                           ("current_password", "new_password", "new_password_again"))
+    current, new, again = (
+        str(form.get(name, "")) for name in ("current_password", "new_password", "new_password_again")
+    )
     errors = _check(current, new, again)
     status = 422
     if not errors:
         status, errors, _token = await _change(request, current, new)
-    return await render(request, "account.html", {"errors": errors, "done": not errors},
-                        status=status)
+    return await render(request, "account.html", {"errors": errors, "done": not errors}, status=status)
 
 
 @routes.post("/api/me/password")
@@ -105,8 +105,14 @@ async def password_api(request: web.Request) -> web.StreamResponse:
 
 def _invalid(request: web.Request, errors: dict[str, str]) -> web.Response:
     translate = request[GETTEXT]
-    return web.json_response({"error": translate("Please correct the marked fields"), "code": "invalid",
-                              "errors": {k: translate(v) for k, v in errors.items()}}, status=422)
+    return web.json_response(
+        {
+            "error": translate("Please correct the marked fields"),
+            "code": "invalid",
+            "errors": {k: translate(v) for k, v in errors.items()},
+        },
+        status=422,
+    )
 
 
 def _openapi() -> dict[str, Any]:
@@ -115,20 +121,44 @@ def _openapi() -> dict[str, Any]:
     def answer(description: str) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
 
-    return {"paths": {"/api/me/password": {"post": {
-        "summary": "Change my password: every session of mine ends, this one starts afresh "
-                   "(the answer carries its new CSRF token)",
-        "parameters": csrf,
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["current_password", "new_password"],
-            "properties": {"current_password": {"type": "string"},
-                           "new_password": {"type": "string", "minLength": MIN_PASSWORD,
-                                            "maxLength": MAX_PASSWORD}}}}}},
-        "responses": {"200": answer("Changed; {message, csrf_token}"),
-                      "400": answer("Not JSON"), "401": answer("Not logged in"),
-                      "403": answer("CSRF token missing or wrong"),
-                      "422": answer("Fields to correct (the current password is wrong, the new one too short)"),
-                      "429": answer("Too many attempts; see Retry-After")}}}}}
+    return {
+        "paths": {
+            "/api/me/password": {
+                "post": {
+                    "summary": "Change my password: every session of mine ends, this one starts afresh "
+                    "(the answer carries its new CSRF token)",
+                    "parameters": csrf,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["current_password", "new_password"],
+                                    "properties": {
+                                        "current_password": {"type": "string"},
+                                        "new_password": {
+                                            "type": "string",
+                                            "minLength": MIN_PASSWORD,
+                                            "maxLength": MAX_PASSWORD,
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": answer("Changed; {message, csrf_token}"),
+                        "400": answer("Not JSON"),
+                        "401": answer("Not logged in"),
+                        "403": answer("CSRF token missing or wrong"),
+                        "422": answer("Fields to correct (the current password is wrong, the new one too short)"),
+                        "429": answer("Too many attempts; see Retry-After"),
+                    },
+                }
+            }
+        }
+    }
 
 
 def setup(app: web.Application) -> None:

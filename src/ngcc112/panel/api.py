@@ -47,15 +47,26 @@ async def _bad_json(request: web.Request, refused: BodyRefused | None = None) ->
 
 
 def user_view(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name,
-            "role": user.role, "interface": user.interface}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "interface": user.interface,
+    }
 
 
 async def _invalid(request: web.Request, errors: dict[str, str], values: dict[str, Any]) -> web.Response:
     translate = request[GETTEXT]
-    return web.json_response({"error": translate("Please correct the marked fields"), "code": "invalid",
-                              "errors": {k: translate(v) for k, v in errors.items()},
-                              "values": values}, status=422)
+    return web.json_response(
+        {
+            "error": translate("Please correct the marked fields"),
+            "code": "invalid",
+            "errors": {k: translate(v) for k, v in errors.items()},
+            "values": values,
+        },
+        status=422,
+    )
 
 
 # -- session ------------------------------------------------------------------------------
@@ -64,8 +75,9 @@ async def _invalid(request: web.Request, errors: dict[str, str], values: dict[st
 @routes.get("/api/session")
 async def session_get(request: web.Request) -> web.Response:
     user: User | None = request[USER]
-    return web.json_response({"user": user_view(user) if user else None,
-                              "csrf_token": await csrf_token(request), "language": request[LANG]})
+    return web.json_response(
+        {"user": user_view(user) if user else None, "csrf_token": await csrf_token(request), "language": request[LANG]}
+    )
 
 
 @routes.post("/api/session")
@@ -85,8 +97,9 @@ async def session_create(request: web.Request) -> web.Response:
     user, message = await check_login(request, username.strip(), password)
     if user is None:
         locked = message.startswith("Too many")
-        return await error_response(request, 429 if locked else 401, message,
-                                    code="throttled" if locked else "credentials")
+        return await error_response(
+            request, 429 if locked else 401, message, code="throttled" if locked else "credentials"
+        )
     token = await log_in(request, user)
     return web.json_response({"user": user_view(user), "csrf_token": token})
 
@@ -109,8 +122,11 @@ async def language_set(request: web.Request) -> web.Response:
         return await _bad_json(request, refused)
     language = body.get("language")
     if language not in LANGUAGES:
-        return await _invalid(request, {"language": "Choose a language from the list"},
-                        {"language": language if isinstance(language, str) else ""})
+        return await _invalid(
+            request,
+            {"language": "Choose a language from the list"},
+            {"language": language if isinstance(language, str) else ""},
+        )
     await choose_language(request, language)
     return web.json_response({"language": language})
 
@@ -129,11 +145,15 @@ async def me_state(request: web.Request) -> web.Response:
     if user.interface:
         presence = presence_view(panel.presence.get(user.interface), translate)
         desk = await desk_view(panel, user)
-    return web.json_response({
-        "user": user_view(user), "presence": presence, "desk": desk,
-        "ami_connected": panel.services.daemon.link.connected,
-        "server_time": datetime.now(timezone.utc).isoformat(),
-    })
+    return web.json_response(
+        {
+            "user": user_view(user),
+            "presence": presence,
+            "desk": desk,
+            "ami_connected": panel.services.daemon.link.connected,
+            "server_time": datetime.now(timezone.utc).isoformat(),
+        }
+    )
 
 
 @routes.post("/api/me/presence")
@@ -147,8 +167,9 @@ async def me_presence(request: web.Request) -> web.Response:
     wanted = body.get("presence")
     reason = body.get("reason", "")
     if not isinstance(reason, str):
-        return await _invalid(request, {"reason": "Choose a break reason from the list"},
-                              {"presence": wanted, "reason": ""})
+        return await _invalid(
+            request, {"reason": "Choose a break reason from the list"}, {"presence": wanted, "reason": ""}
+        )
     failure = await change_presence(request, user, wanted if isinstance(wanted, str) else "", reason)
     if failure is not None:
         status, message = failure
@@ -166,8 +187,13 @@ async def me_presence(request: web.Request) -> web.Response:
 async def presence_board(request: web.Request) -> web.Response:
     panel = request.app[PANEL]
     translate = panel.catalogs[request[LANG]]
-    return web.json_response({"queue": panel.queue, "synced": panel.presence.synced,
-                              "members": [presence_view(m, translate) for m in panel.presence.members()]})
+    return web.json_response(
+        {
+            "queue": panel.queue,
+            "synced": panel.presence.synced,
+            "members": [presence_view(m, translate) for m in panel.presence.members()],
+        }
+    )
 
 
 # -- tickets ---------------------------------------------------------------------------------
@@ -180,10 +206,8 @@ async def tickets_list(request: web.Request) -> web.Response:
     try:
         limit = max(1, min(200, int(request.query.get("limit", "50"))))
     except ValueError:
-        return await _invalid(request, {"limit": "Enter a number, e.g. -6.2000"},
-                        {"limit": request.query.get("limit")})
-    tickets = [await ticket_view(panel, t, history=False)
-               for t in await panel.services.store.recent(limit)]
+        return await _invalid(request, {"limit": "Enter a number, e.g. -6.2000"}, {"limit": request.query.get("limit")})
+    tickets = [await ticket_view(panel, t, history=False) for t in await panel.services.store.recent(limit)]
     return web.json_response({"tickets": tickets})
 
 
@@ -202,10 +226,19 @@ async def ticket_get(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     view = await ticket_view(panel, found)
-    view["audit"] = [jsonable({"at": a.at, "actor": a.actor, "action": a.action,
-                               "from_state": a.from_state, "to_state": a.to_state,
-                               "changes": a.changes})
-                     for a in await panel.services.store.audit(found.id)]
+    view["audit"] = [
+        jsonable(
+            {
+                "at": a.at,
+                "actor": a.actor,
+                "action": a.action,
+                "from_state": a.from_state,
+                "to_state": a.to_state,
+                "changes": a.changes,
+            }
+        )
+        for a in await panel.services.store.audit(found.id)
+    ]
     return web.json_response(view)
 
 
@@ -225,14 +258,16 @@ async def _use_case(request: web.Request, run, *, finishes: bool = False) -> web
         return await _invalid(request, exc.errors, {**{k: body.get(k) for k in body}, **exc.values})
     except intake.IntakeRefused as exc:
         status, message = refusal(exc)
-        return web.json_response({"error": request[GETTEXT](message), "detail": exc.reason,
-                                  "code": exc.kind}, status=status)
+        return web.json_response(
+            {"error": request[GETTEXT](message), "detail": exc.reason, "code": exc.kind}, status=status
+        )
     last: TicketChanged = changed[-1] if isinstance(changed, list) else changed
     if finishes and last.state not in INTAKE_STATES:
         await intake_finished(request, user, ticket_id, last.linkedid)
     ticket = await panel.services.store.get(ticket_id)
-    return web.json_response({"ticket": await ticket_view(panel, ticket) if ticket else None,
-                              "state": last.state, "action": last.action})
+    return web.json_response(
+        {"ticket": await ticket_view(panel, ticket) if ticket else None, "state": last.state, "action": last.action}
+    )
 
 
 def _publish(panel):  # type: ignore[no-untyped-def]
@@ -243,8 +278,12 @@ def _publish(panel):  # type: ignore[no-untyped-def]
 @require(OPERATOR, DISPATCHER)
 async def ticket_intake(request: web.Request) -> web.Response:
     """Save the intake so far (a draft); no state change."""
-    return await _use_case(request, lambda panel, user, tid, body: intake.save_intake(
-        panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=False)))
+    return await _use_case(
+        request,
+        lambda panel, user, tid, body: intake.save_intake(
+            panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=False)
+        ),
+    )
 
 
 @routes.post("/api/tickets/{ticket_id:\\d+}/draft")
@@ -259,8 +298,7 @@ async def ticket_draft(request: web.Request) -> web.Response:
     except BadJson as refused:
         return await _bad_json(request, refused)
     if not await drafts.draftable(panel.services.sessions, ticket_id, user.interface):
-        return await error_response(request, 409, "This action is not possible for this ticket now",
-                                    code="conflict")
+        return await error_response(request, 409, "This action is not possible for this ticket now", code="conflict")
     values = await drafts.save_draft(panel.services.sessions, ticket_id, user.id, body)
     return web.json_response({"ticket_id": ticket_id, "draft": values})
 
@@ -268,30 +306,47 @@ async def ticket_draft(request: web.Request) -> web.Response:
 @routes.post("/api/tickets/{ticket_id:\\d+}/classify")
 @require(OPERATOR, DISPATCHER)
 async def ticket_classify(request: web.Request) -> web.Response:
-    return await _use_case(request, lambda panel, user, tid, body: intake.classify(
-        panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)))
+    return await _use_case(
+        request,
+        lambda panel, user, tid, body: intake.classify(
+            panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)
+        ),
+    )
 
 
 @routes.post("/api/tickets/{ticket_id:\\d+}/escalate")
 @require(OPERATOR, DISPATCHER)
 async def ticket_escalate(request: web.Request) -> web.Response:
-    return await _use_case(request, lambda panel, user, tid, body: intake.escalate(
-        panel.services.sessions, _publish(panel), tid, user), finishes=True)
+    return await _use_case(
+        request,
+        lambda panel, user, tid, body: intake.escalate(panel.services.sessions, _publish(panel), tid, user),
+        finishes=True,
+    )
 
 
 @routes.post("/api/tickets/{ticket_id:\\d+}/close")
 @require(OPERATOR, DISPATCHER)
 async def ticket_close(request: web.Request) -> web.Response:
-    return await _use_case(request, lambda panel, user, tid, body: intake.close_by_operator(
-        panel.services.sessions, _publish(panel), tid, user, str(body.get("note") or "")), finishes=True)
+    return await _use_case(
+        request,
+        lambda panel, user, tid, body: intake.close_by_operator(
+            panel.services.sessions, _publish(panel), tid, user, str(body.get("note") or "")
+        ),
+        finishes=True,
+    )
 
 
 @routes.post("/api/tickets/{ticket_id:\\d+}/complete")
 @require(OPERATOR, DISPATCHER)
 async def ticket_complete(request: web.Request) -> web.Response:
     """Classify and then escalate (normal) or close (the others), in one transaction."""
-    return await _use_case(request, lambda panel, user, tid, body: intake.complete_intake(
-        panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)), finishes=True)
+    return await _use_case(
+        request,
+        lambda panel, user, tid, body: intake.complete_intake(
+            panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)
+        ),
+        finishes=True,
+    )
 
 
 # -- operations --------------------------------------------------------------------------------
@@ -304,6 +359,7 @@ PROBE_SECONDS = 0.5
 async def database_ok(request: web.Request) -> tuple[bool, str]:
     """Does the database answer ``SELECT 1`` within :data:`PROBE_SECONDS`? The reason when not,
     as a category only (no host, port or driver text: the answer is anonymous)."""
+
     async def probe() -> None:
         async with request.app[PANEL].services.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -314,8 +370,11 @@ async def database_ok(request: web.Request) -> tuple[bool, str]:
     except asyncio.TimeoutError:
         return False, "no answer"
     except Exception as exc:  # any failure means "not reachable" here
-        log.warning("panel.database_probe_failed", error=type(exc).__name__,
-                    detail=str(exc).splitlines()[0][:200] if str(exc) else "")
+        log.warning(
+            "panel.database_probe_failed",
+            error=type(exc).__name__,
+            detail=str(exc).splitlines()[0][:200] if str(exc) else "",
+        )
         return False, "refused" if isinstance(exc, (ConnectionError, OSError)) else "error"
 
 
@@ -325,9 +384,12 @@ def _health(request: web.Request, db_ok: bool, db_error: str) -> dict[str, objec
     ready = bool(status["ami_connected"]) and db_ok
     return {
         "status": "ok" if ready else "degraded",
-        "ami": {"connected": status["ami_connected"], "phase": status["ami_phase"],
-                "since": status["ami_since"],
-                "last_error": status["ami_last_error"]},
+        "ami": {
+            "connected": status["ami_connected"],
+            "phase": status["ami_phase"],
+            "since": status["ami_since"],
+            "last_error": status["ami_last_error"],
+        },
         "database": {"reachable": db_ok, "error": db_error, "backlog": status["db_backlog"]},
         "live_calls": status["live_calls"],
         "websocket_clients": panel.live.client_count,

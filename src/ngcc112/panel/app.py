@@ -38,8 +38,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
-                               "form-action 'self'; base-uri 'none'",
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'",
 }
 
 
@@ -89,8 +89,9 @@ def _mount_dispatch(app: web.Application, panel: Panel) -> None:
     from ngcc112.panel import dispatch_openapi, dispatch_views
 
     dispatch_views.setup(app, panel)
-    openapi.register(app, lambda: {"paths": dispatch_openapi.PATHS,
-                                   "components": {"schemas": dispatch_openapi.SCHEMAS}})
+    openapi.register(
+        app, lambda: {"paths": dispatch_openapi.PATHS, "components": {"schemas": dispatch_openapi.SCHEMAS}}
+    )
     app[views.HOMES] = {"dispatcher": "/dispatch", "agency": "/agency", "admin": "/dispatch"}
 
 
@@ -107,25 +108,40 @@ def create_app(services: Services) -> web.Application:
     presence = PresenceBoard(queue)
     calls = CallBoard()
     control = PresenceControl(services.daemon.link, queue)
-    wrapup = WrapUpService(services.hub, services.daemon.link, queue,
-                           services.settings.calls.wrapup_seconds, clock=services.daemon.clock)
-    panel = Panel(services=services, presence=presence, control=control, calls=calls,
-                  live=LiveHub(services.hub, presence, calls, refresh=control.snapshot),
-                  catalogs=load_catalogs(), started_at=datetime.now(timezone.utc), wrapup=wrapup)
+    wrapup = WrapUpService(
+        services.hub, services.daemon.link, queue, services.settings.calls.wrapup_seconds, clock=services.daemon.clock
+    )
+    panel = Panel(
+        services=services,
+        presence=presence,
+        control=control,
+        calls=calls,
+        live=LiveHub(services.hub, presence, calls, refresh=control.snapshot),
+        catalogs=load_catalogs(),
+        started_at=datetime.now(timezone.utc),
+        wrapup=wrapup,
+    )
     services.extras["wrapup"] = wrapup
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel
     from ngcc112.panel.location_views import tile_img_src
 
     app[CSP] = SECURITY_HEADERS["Content-Security-Policy"].replace(
-        "img-src 'self' data:", tile_img_src(services.settings.panel.tile_url))
+        "img-src 'self' data:", tile_img_src(services.settings.panel.tile_url)
+    )
     services.extras["panel"] = panel
     auth.setup(app, services.settings.panel.cookie_secret, secure=services.settings.panel.cookie_secure)
     bodies.setup(app)  # the input boundary (bodies, forms, path ids), in front of the CSRF check
     session_sockets.setup(app, lambda hashes: still_open(services.sessions, hashes))
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                         autoescape=True, finalize=printable,
-                         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        finalize=printable,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     metrics.setup(app)
     app.add_routes(views.routes)
     app.add_routes(api.routes)

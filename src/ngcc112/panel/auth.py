@@ -49,8 +49,7 @@ from ngcc112.panel.login_throttle import LoginThrottle
 from ngcc112.panel.session_sockets import SOCKETS
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, SESSION_HASH, USER
 from ngcc112.tickets.models import User, utcnow
-from ngcc112.tickets.panel_sessions import (SESSION_LIFETIME, end_session, live_session, open_session,
-                                            session_hash)
+from ngcc112.tickets.panel_sessions import SESSION_LIFETIME, end_session, live_session, open_session, session_hash
 from ngcc112.tickets.users import PASSWORD_WORK, USERNAME_PATTERN, PasswordWork, PasswordWorkBusy
 
 log = structlog.get_logger(__name__)
@@ -146,9 +145,14 @@ def session_key(cookie_secret: str) -> bytes:
 
 
 def setup(app: web.Application, cookie_secret: str, secure: bool = False) -> None:
-    storage = EncryptedCookieStorage(session_key(cookie_secret), cookie_name=COOKIE_NAME,
-                                     httponly=True, samesite="Strict", max_age=None,
-                                     secure=secure)
+    storage = EncryptedCookieStorage(
+        session_key(cookie_secret),
+        cookie_name=COOKIE_NAME,
+        httponly=True,
+        samesite="Strict",
+        max_age=None,
+        secure=secure,
+    )
     setup_sessions(app, storage)
     app[THROTTLE] = LoginThrottle()
     app[PASSWORDS] = PASSWORD_WORK
@@ -162,8 +166,11 @@ def setup(app: web.Application, cookie_secret: str, secure: bool = False) -> Non
 
 
 def wants_json(request: web.Request) -> bool:
-    return request.path.startswith("/api/") or request.path == "/ws" \
+    return (
+        request.path.startswith("/api/")
+        or request.path == "/ws"
         or "application/json" in request.headers.get("Accept", "")
+    )
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -206,9 +213,8 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
             await _prepare_language(request)
             return await error_response(
-                request, 403,
-                "The form expired or was sent from elsewhere. Reload the page and try again.",
-                code="csrf")
+                request, 403, "The form expired or was sent from elsewhere. Reload the page and try again.", code="csrf"
+            )
     return await handler(request)
 
 
@@ -326,8 +332,9 @@ async def log_in(request: web.Request, user: User) -> str:
     address = request_address(request)
     now = utcnow()
     purge = time.monotonic() - known.last_purge >= PURGE_EVERY
-    session_id = await open_session(request.app[PANEL].services.sessions, user.id, address, now=now,
-                                    end_first=ending, purge=purge)
+    session_id = await open_session(
+        request.app[PANEL].services.sessions, user.id, address, now=now, end_first=ending, purge=purge
+    )
     known.written(ending)
     if purge:
         known.last_purge = time.monotonic()
@@ -383,13 +390,11 @@ async def check_login(request: web.Request, username: str, password: str) -> tup
     wait = throttle.admit(username, address)
     if wait > 0:
         request[RETRY_AFTER] = max(1, math.ceil(wait))
-        log.debug("panel.login_throttled", user=_loggable(username), address=address,
-                  retry_after=request[RETRY_AFTER])
+        log.debug("panel.login_throttled", user=_loggable(username), address=address, retry_after=request[RETRY_AFTER])
         return None, THROTTLED
     outcome: bool | None = None
     try:
-        user = await authenticate(request.app[PANEL].services.sessions, username, password,
-                                  work=request.app[PASSWORDS])
+        user = await authenticate(request.app[PANEL].services.sessions, username, password, work=request.app[PASSWORDS])
         outcome = user is not None
     except PasswordWorkBusy:
         request[RETRY_AFTER] = BUSY_RETRY_SECONDS

@@ -54,22 +54,34 @@ CORRECT = N_("Please correct the marked fields")
 UNSTORABLE = N_("Contains characters that cannot be stored (invalid Unicode or NUL)")
 OUT_OF_RANGE = N_("A number out of range")
 FORM_UNREADABLE = N_("The form could not be read. Reload the page and send it again.")
-FORM_UNSTORABLE = N_("The form contains characters that cannot be stored (invalid Unicode or NUL). "
-                     "Remove them and send it again.")
+FORM_UNSTORABLE = N_(
+    "The form contains characters that cannot be stored (invalid Unicode or NUL). Remove them and send it again."
+)
 NOT_FOUND = N_("Not found")
 NOT_ALLOWED = N_("This method is not allowed here")
 #: A report day outside :data:`ngcc112.reports.build.FIRST_DAY` … ``LAST_DAY``.
 DATE_RANGE = N_("Enter a date between 2000-01-01 and 2099-12-31")
 #: Every message this module shows (translated in ``locale/<lang>/LC_MESSAGES/bodies.po``).
-MESSAGES = (NOT_JSON, TOO_DEEP, CORRECT, UNSTORABLE, OUT_OF_RANGE, FORM_UNREADABLE, FORM_UNSTORABLE,
-            NOT_FOUND, NOT_ALLOWED, DATE_RANGE)
+MESSAGES = (
+    NOT_JSON,
+    TOO_DEEP,
+    CORRECT,
+    UNSTORABLE,
+    OUT_OF_RANGE,
+    FORM_UNREADABLE,
+    FORM_UNSTORABLE,
+    NOT_FOUND,
+    NOT_ALLOWED,
+    DATE_RANGE,
+)
 
 
 class BodyRefused(Exception):
     """A request body the panel does not accept: ``status`` 400 or 422, ``field`` for a 422."""
 
-    def __init__(self, status: int, message: str, code: str, field: str | None = None,
-                 field_message: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str, field: str | None = None, field_message: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
         self.field, self.field_message = field, field_message
@@ -173,9 +185,15 @@ async def refusal(request: web.Request, refused: BodyRefused) -> web.Response:
     if refused.status == 422 and wants_json(request):
         translate = request.get(GETTEXT) or (lambda text: text)
         field_message = refused.field_message or refused.message
-        return web.json_response({"error": translate(CORRECT), "code": refused.code,
-                                  "errors": {refused.field or "body": translate(field_message)},
-                                  "values": {}}, status=422)
+        return web.json_response(
+            {
+                "error": translate(CORRECT),
+                "code": refused.code,
+                "errors": {refused.field or "body": translate(field_message)},
+                "values": {},
+            },
+            status=422,
+        )
     return await error_response(request, refused.status, refused.message, code=refused.code)
 
 
@@ -185,8 +203,9 @@ async def refusal(request: web.Request, refused: BodyRefused) -> web.Response:
 async def _check_urlencoded(request: web.Request) -> None:
     raw = (await request.read()).rstrip()
     try:
-        pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8",
-                                       errors="strict", max_num_fields=MAX_FIELDS)
+        pairs = urllib.parse.parse_qsl(
+            raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS
+        )
     except UnicodeDecodeError:
         raise BodyRefused(422, FORM_UNSTORABLE, "invalid") from None
     except ValueError:  # more fields than any form has
@@ -247,8 +266,12 @@ async def input_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
         # The router's refusals, translated like every other page (JSON on the API).
         await _prepare_language(request)
-        answer = await error_response(request, exc.status, NOT_FOUND if exc.status == 404 else NOT_ALLOWED,
-                                      code="not_found" if exc.status == 404 else "method")
+        answer = await error_response(
+            request,
+            exc.status,
+            NOT_FOUND if exc.status == 404 else NOT_ALLOWED,
+            code="not_found" if exc.status == 404 else "method",
+        )
         if "Allow" in exc.headers:
             answer.headers["Allow"] = exc.headers["Allow"]
         return answer

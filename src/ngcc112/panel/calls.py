@@ -30,8 +30,7 @@ from ngcc112.tickets.store import TicketChanged
 #: Ticket states in which the operator is still taking the call's intake.
 INTAKE_STATES = frozenset({State.NEW.value, State.IN_CALL.value, State.CLASSIFIED.value})
 #: Ticket states in which a call still on the line stays on the desk (the caller can add details).
-FOLLOWUP_STATES = frozenset({State.ESCALATED.value, State.DISPATCHED.value, State.ON_SCENE.value,
-                             State.REPORTED.value})
+FOLLOWUP_STATES = frozenset({State.ESCALATED.value, State.DISPATCHED.value, State.ON_SCENE.value, State.REPORTED.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +49,9 @@ class DeskState:
     active: OperatorCall | None = None
 
 
-CallEventIn = (OperatorRinging | OperatorRingNoAnswer | CallConnected | CallEnded | CallAbandoned
-               | CallsResynced | TicketChanged)
+CallEventIn = (
+    OperatorRinging | OperatorRingNoAnswer | CallConnected | CallEnded | CallAbandoned | CallsResynced | TicketChanged
+)
 
 
 #: Caller IDs remembered for live calls (a screen-pop must show the number even when the
@@ -94,28 +94,37 @@ class CallBoard:
         elif isinstance(event, OperatorRinging):
             desk = self.desk(event.interface)
             if desk.active is None or desk.active.call_id != event.call_id:
-                self._set(event.interface, replace(desk, ringing=OperatorCall(
-                    event.call_id, event.interface, "ringing", event.at)), changed)
+                self._set(
+                    event.interface,
+                    replace(desk, ringing=OperatorCall(event.call_id, event.interface, "ringing", event.at)),
+                    changed,
+                )
         elif isinstance(event, OperatorRingNoAnswer):
             desk = self.desk(event.interface)
             if desk.ringing is not None and desk.ringing.call_id == event.call_id:
                 self._set(event.interface, replace(desk, ringing=None), changed)
         elif isinstance(event, CallConnected):
             for interface, desk in list(self._desks.items()):
-                if interface != event.interface and desk.ringing is not None \
-                        and desk.ringing.call_id == event.call_id:
+                if interface != event.interface and desk.ringing is not None and desk.ringing.call_id == event.call_id:
                     self._set(interface, replace(desk, ringing=None), changed)
             desk = self.desk(event.interface)
             ringing = desk.ringing if desk.ringing and desk.ringing.call_id != event.call_id else None
-            self._set(event.interface, DeskState(ringing=ringing, active=OperatorCall(
-                event.call_id, event.interface, "connected", event.at)), changed)
+            self._set(
+                event.interface,
+                DeskState(ringing=ringing, active=OperatorCall(event.call_id, event.interface, "connected", event.at)),
+                changed,
+            )
         elif isinstance(event, (CallEnded, CallAbandoned)):
             for interface, desk in list(self._desks.items()):
                 new = desk
                 if desk.ringing is not None and desk.ringing.call_id == event.call_id:
                     new = replace(new, ringing=None)
-                if isinstance(event, CallEnded) and desk.active is not None \
-                        and desk.active.call_id == event.call_id and not desk.active.ended:
+                if (
+                    isinstance(event, CallEnded)
+                    and desk.active is not None
+                    and desk.active.call_id == event.call_id
+                    and not desk.active.ended
+                ):
                     new = replace(new, active=replace(desk.active, ended=True))
                 self._set(interface, new, changed)
         elif isinstance(event, CallsResynced):
@@ -126,16 +135,26 @@ class CallBoard:
                 if desk.active is not None and desk.active.call_id not in event.live_call_ids:
                     new = replace(new, active=replace(desk.active, ended=True))
                 self._set(interface, new, changed)
-        elif isinstance(event, TicketChanged) and event.action == "callback_result" \
-                and event.changes.get("intake_opened") and event.state in INTAKE_STATES:
+        elif (
+            isinstance(event, TicketChanged)
+            and event.action == "callback_result"
+            and event.changes.get("intake_opened")
+            and event.state in INTAKE_STATES
+        ):
             # An answered callback: the abandoned call's intake pops on the desk of who called back.
             interface = str(event.changes.get("interface") or "")
             if interface:
                 desk = self.desk(interface)
-                self._set(interface, replace(desk, active=OperatorCall(
-                    event.linkedid, interface, "connected", event.at)), changed)
-        elif isinstance(event, TicketChanged) and event.action == "callback_outcome" \
-                and event.changes.get("outcome") in ("no_answer", "dismissed"):
+                self._set(
+                    interface,
+                    replace(desk, active=OperatorCall(event.linkedid, interface, "connected", event.at)),
+                    changed,
+                )
+        elif (
+            isinstance(event, TicketChanged)
+            and event.action == "callback_outcome"
+            and event.changes.get("outcome") in ("no_answer", "dismissed")
+        ):
             # Nobody to take an intake from: the desk is free again (a no answer may be called again).
             for interface, desk in list(self._desks.items()):
                 if desk.active is not None and desk.active.call_id == event.linkedid:
@@ -143,17 +162,22 @@ class CallBoard:
         elif isinstance(event, TicketChanged) and event.state not in INTAKE_STATES:
             for interface, desk in list(self._desks.items()):
                 # an escalated call whose caller is still on the line stays (caller card, notes)
-                if desk.active is not None and desk.active.call_id == event.linkedid \
-                        and (desk.active.ended or event.state not in FOLLOWUP_STATES):
+                if (
+                    desk.active is not None
+                    and desk.active.call_id == event.linkedid
+                    and (desk.active.ended or event.state not in FOLLOWUP_STATES)
+                ):
                     self._set(interface, replace(desk, active=None), changed)
                 elif desk.active is not None and desk.active.call_id == event.linkedid:
                     changed.add(interface)
         return changed
 
     def interfaces_for(self, call_id: str) -> set[str]:
-        return {interface for interface, desk in self._desks.items()
-                if (desk.ringing and desk.ringing.call_id == call_id)
-                or (desk.active and desk.active.call_id == call_id)}
+        return {
+            interface
+            for interface, desk in self._desks.items()
+            if (desk.ringing and desk.ringing.call_id == call_id) or (desk.active and desk.active.call_id == call_id)
+        }
 
     def clear_active(self, interface: str, call_id: str) -> bool:
         desk = self.desk(interface)

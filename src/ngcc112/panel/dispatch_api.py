@@ -71,8 +71,12 @@ def _str(body: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _run(request: web.Request, use_case: Callable[[], Awaitable[Any]], values: dict[str, Any],
-               ok: Callable[[Any], Awaitable[dict[str, Any]]]) -> web.Response:
+async def _run(
+    request: web.Request,
+    use_case: Callable[[], Awaitable[Any]],
+    values: dict[str, Any],
+    ok: Callable[[Any], Awaitable[dict[str, Any]]],
+) -> web.Response:
     """Run a dispatch use case; map its refusals to the API's answers."""
     try:
         result = await use_case()
@@ -112,8 +116,15 @@ async def tickets(request: web.Request) -> web.Response:
         return await _invalid(request, errors, values)
     found = await search_tickets(request.app[DISPATCH].panel.services.sessions, query)
     when = _when(request)
-    return web.json_response({"tickets": [row_json(r, when) for r in found.rows], "total": found.total,
-                              "page": found.page, "pages": found.pages, "page_size": PAGE_SIZE})
+    return web.json_response(
+        {
+            "tickets": [row_json(r, when) for r in found.rows],
+            "total": found.total,
+            "page": found.page,
+            "pages": found.pages,
+            "page_size": PAGE_SIZE,
+        }
+    )
 
 
 def _ticket_result(request: web.Request, ticket_id: int) -> Callable[[Any], Awaitable[dict[str, Any]]]:
@@ -141,9 +152,14 @@ async def dispatch(request: web.Request) -> web.Response:
     if errors:
         return await _invalid(request, errors, values)
     panel = request.app[PANEL]
-    return await _run(request, lambda: dispatching.dispatch(
-        panel.services.sessions, panel.services.hub.publish, ticket_id, chosen, instructions, request[USER]),
-        values, _ticket_result(request, ticket_id))
+    return await _run(
+        request,
+        lambda: dispatching.dispatch(
+            panel.services.sessions, panel.services.hub.publish, ticket_id, chosen, instructions, request[USER]
+        ),
+        values,
+        _ticket_result(request, ticket_id),
+    )
 
 
 @routes.post("/api/dispatch/tickets/{ticket_id:\\d+}/close")
@@ -164,9 +180,14 @@ async def close(request: web.Request) -> web.Response:
     if errors:
         return await _invalid(request, errors, {"override_reason": reason})
     panel = request.app[PANEL]
-    return await _run(request, lambda: dispatching.close(
-        panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER], reason or None),
-        {"override_reason": reason}, _ticket_result(request, ticket_id))
+    return await _run(
+        request,
+        lambda: dispatching.close(
+            panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER], reason or None
+        ),
+        {"override_reason": reason},
+        _ticket_result(request, ticket_id),
+    )
 
 
 @routes.get("/api/dispatch/callbacks")
@@ -190,9 +211,18 @@ async def callback(request: web.Request) -> web.Response:
         if status == 503:
             return await error_response(request, 503, message, code=code)
         return web.json_response({"error": message, "code": code}, status=status)
-    answer = jsonable({"ticket_id": result.ticket_id, "action_id": result.action_id, "number": result.number,
-                       "interface": result.interface, "actor": result.actor, "at": result.at,
-                       "outcome": result.outcome, "message": result.message})
+    answer = jsonable(
+        {
+            "ticket_id": result.ticket_id,
+            "action_id": result.action_id,
+            "number": result.number,
+            "interface": result.interface,
+            "actor": result.actor,
+            "at": result.at,
+            "outcome": result.outcome,
+            "message": result.message,
+        }
+    )
     if result.outcome == "refused":
         return web.json_response({"error": result.message, "code": "asterisk", "callback": answer}, status=502)
     return web.json_response({"callback": answer}, status=202)
@@ -209,8 +239,9 @@ async def callback_outcome(request: web.Request) -> web.Response:
     outcome = _str(body, "outcome") or ""
     panel = request.app[PANEL]
     try:
-        change = await record_outcome(panel.services.sessions, panel.services.hub.publish, ticket_id,
-                                      request[USER], outcome)
+        change = await record_outcome(
+            panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER], outcome
+        )
     except OutcomeRefused as exc:
         if exc.status == 404:
             return await _not_found(request)
@@ -239,15 +270,21 @@ async def _status(request: web.Request) -> web.Response:
     status, reason = _str(body, "status"), _str(body, "reason")
     values = {"status": status or "", "reason": reason or ""}
     if status is None or reason is None:
-        return await _invalid(request, {"status" if status is None else "reason": "Choose a status from the list"},
-                              values)
+        return await _invalid(
+            request, {"status" if status is None else "reason": "Choose a status from the list"}, values
+        )
     errors = validate_status(status, reason)
     if errors:
         return await _invalid(request, errors, values)
     panel = request.app[PANEL]
-    return await _run(request, lambda: dispatching.update_status(
-        panel.services.sessions, panel.services.hub.publish, dispatch_id, status, reason or None, request[USER]),
-        values, _dispatch_result)
+    return await _run(
+        request,
+        lambda: dispatching.update_status(
+            panel.services.sessions, panel.services.hub.publish, dispatch_id, status, reason or None, request[USER]
+        ),
+        values,
+        _dispatch_result,
+    )
 
 
 async def _report(request: web.Request) -> web.Response:
@@ -263,9 +300,14 @@ async def _report(request: web.Request) -> web.Response:
     if errors:
         return await _invalid(request, errors, {"report": text})
     panel = request.app[PANEL]
-    return await _run(request, lambda: dispatching.file_report(
-        panel.services.sessions, panel.services.hub.publish, dispatch_id, text, request[USER]),
-        {"report": text}, _dispatch_result)
+    return await _run(
+        request,
+        lambda: dispatching.file_report(
+            panel.services.sessions, panel.services.hub.publish, dispatch_id, text, request[USER]
+        ),
+        {"report": text},
+        _dispatch_result,
+    )
 
 
 @routes.post("/api/dispatch/dispatches/{dispatch_id:\\d+}/status")
@@ -301,8 +343,14 @@ async def agency_one(request: web.Request) -> web.Response:
 async def agency_acknowledge(request: web.Request) -> web.Response:
     dispatch_id = int(request.match_info["dispatch_id"])
     panel = request.app[PANEL]
-    return await _run(request, lambda: dispatching.acknowledge(
-        panel.services.sessions, panel.services.hub.publish, dispatch_id, request[USER]), {}, _dispatch_result)
+    return await _run(
+        request,
+        lambda: dispatching.acknowledge(
+            panel.services.sessions, panel.services.hub.publish, dispatch_id, request[USER]
+        ),
+        {},
+        _dispatch_result,
+    )
 
 
 @routes.post("/api/agency/dispatches/{dispatch_id:\\d+}/status")
@@ -342,9 +390,15 @@ async def reports_csv(request: web.Request) -> web.Response:
 
 
 def _account(account: agency_admin.Account) -> dict[str, Any]:
-    return {"id": account.id, "username": account.username, "display_name": account.display_name,
-            "role": account.role, "interface": account.interface, "active": account.active,
-            "agency": account.agency_code}
+    return {
+        "id": account.id,
+        "username": account.username,
+        "display_name": account.display_name,
+        "role": account.role,
+        "interface": account.interface,
+        "active": account.active,
+        "agency": account.agency_code,
+    }
 
 
 def _agency(agency: Any) -> dict[str, Any]:
@@ -352,8 +406,7 @@ def _agency(agency: Any) -> dict[str, Any]:
 
 
 async def _accounts(request: web.Request) -> list[dict[str, Any]]:
-    return [_account(a) for a in await agency_admin.list_accounts(request.app[PANEL].services.sessions,
-                                                                   request[USER])]
+    return [_account(a) for a in await agency_admin.list_accounts(request.app[PANEL].services.sessions, request[USER])]
 
 
 @routes.get("/api/admin/users")
@@ -492,15 +545,19 @@ async def agencies_change(request: web.Request) -> web.Response:
     values = {"name": body.get("name", current.name), "kind": body.get("kind", current.kind)}
     active = body.get("active", current.active)
     if not all(isinstance(v, str) for v in values.values()) or not isinstance(active, bool):
-        return await _invalid(request, {"active" if not isinstance(active, bool) else "name": "Not accepted"},
-                              {"name": "", "kind": "", "active": ""})
+        return await _invalid(
+            request,
+            {"active" if not isinstance(active, bool) else "name": "Not accepted"},
+            {"name": "", "kind": "", "active": ""},
+        )
     values = {k: v.strip() for k, v in values.items()}
     errors = validate_agency(values, new=False)
     if errors:
         return await _invalid(request, errors, {**values, "active": active})
     try:
-        agency = await agency_admin.update_agency(sessions, request[USER], code, name=values["name"],
-                                                  kind=values["kind"], active=active)
+        agency = await agency_admin.update_agency(
+            sessions, request[USER], code, name=values["name"], kind=values["kind"], active=active
+        )
     except agency_admin.AgencyError as exc:
         return await _invalid(request, {exc.field: exc.translated(request[GETTEXT])}, {**values, "active": active})
     except agency_admin.NotPermitted:

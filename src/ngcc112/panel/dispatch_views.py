@@ -73,8 +73,15 @@ from ngcc112.reports.csv import report_to_csv
 from ngcc112.reports.model import Report
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
-from ngcc112.tickets.callbacks import (FINAL_OUTCOMES, CallbackAttempt, CallbackRefused, Callbacks, OutcomeRefused,
-                                       callback_history, record_outcome)
+from ngcc112.tickets.callbacks import (
+    FINAL_OUTCOMES,
+    CallbackAttempt,
+    CallbackRefused,
+    Callbacks,
+    OutcomeRefused,
+    callback_history,
+    record_outcome,
+)
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
 from ngcc112.tickets.dispatch_models import Agency, Dispatch
 from ngcc112.tickets.intake import N_
@@ -82,8 +89,15 @@ from ngcc112.tickets.models import AuditEntry, Ticket, User
 from ngcc112.tickets.sla import DEFAULT_TARGETS, SlaTargets, Stage
 from ngcc112.tickets.states import Role, State, TransitionRefused
 from ngcc112.tickets.store import TicketChanged, jsonable
-from ngcc112.tickets.users import (INTERFACE_PATTERN, MIN_PASSWORD, USER_ROLES, USERNAME_PATTERN, UserError, add_user,
-                                   check_account_links)
+from ngcc112.tickets.users import (
+    INTERFACE_PATTERN,
+    MIN_PASSWORD,
+    USER_ROLES,
+    USERNAME_PATTERN,
+    UserError,
+    add_user,
+    check_account_links,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -339,8 +353,13 @@ class WaitingBoard:
             return False
         if isinstance(item, CallQueued):
             self._calls[item.call_id] = WaitingCall(
-                item.call_id, item.queue, item.at, self._arrived.get(item.call_id, item.at),
-                item.position, self._priorities.get(item.call_id))
+                item.call_id,
+                item.queue,
+                item.at,
+                self._arrived.get(item.call_id, item.at),
+                item.position,
+                self._priorities.get(item.call_id),
+            )
             return True
         if isinstance(item, (CallConnected, CallAbandoned, CallEnded, CallWithdrawn)):
             self._arrived.pop(item.call_id, None) if isinstance(item, CallEnded) else None
@@ -355,8 +374,9 @@ class WaitingBoard:
             self._remember(self._priorities, item.linkedid, priority)
             waiting = self._calls.get(item.linkedid)
             if waiting is not None and waiting.priority != priority:
-                self._calls[item.linkedid] = WaitingCall(waiting.call_id, waiting.queue, waiting.queued_at,
-                                                         waiting.arrived_at, waiting.position, priority)
+                self._calls[item.linkedid] = WaitingCall(
+                    waiting.call_id, waiting.queue, waiting.queued_at, waiting.arrived_at, waiting.position, priority
+                )
                 return True
         return False
 
@@ -371,8 +391,13 @@ class WaitingBoard:
 class DispatchLive:
     """Feeds the waiting board from the hub and tells the dispatch pages what changed."""
 
-    def __init__(self, hub: Hub, sessions: async_sessionmaker[AsyncSession], waiting: WaitingBoard,
-                 observe: Callable[[object], None] | None = None) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        sessions: async_sessionmaker[AsyncSession],
+        waiting: WaitingBoard,
+        observe: Callable[[object], None] | None = None,
+    ) -> None:
         self._hub = hub
         self._sessions = sessions
         self.waiting = waiting
@@ -405,8 +430,9 @@ class DispatchLive:
         await self.clients.close_all()
 
     def add(self, ws: web.WebSocketResponse, user: User, agency_id: int | None) -> Client:
-        return self.clients.add(ws, user_id=user.id, role=user.role, interface=None,
-                                describe=lambda member: {}, agency_id=agency_id)
+        return self.clients.add(
+            ws, user_id=user.id, role=user.role, interface=None, describe=lambda member: {}, agency_id=agency_id
+        )
 
     async def remove(self, client: Client) -> None:
         await self.clients.remove(client)
@@ -448,8 +474,7 @@ class DispatchLive:
             self._observe(item)
         if self.waiting.apply(item):
             self._mark("queue")
-        if isinstance(item, (MemberState, MembersResynced, OperatorRinging, OperatorRingNoAnswer,
-                             CallConnected)):
+        if isinstance(item, (MemberState, MembersResynced, OperatorRinging, OperatorRingNoAnswer, CallConnected)):
             self._mark("operators")
         if isinstance(item, TicketChanged):
             self._mark("tickets", item.ticket_id)
@@ -477,8 +502,7 @@ class DispatchLive:
         """Send what changed since the last flush: one message per browser."""
         self._flush_handle = None
         if self._staff_what:
-            message = {"type": "board", "what": sorted(self._staff_what),
-                       "ticket_ids": sorted(self._staff_tickets)}
+            message = {"type": "board", "what": sorted(self._staff_what), "ticket_ids": sorted(self._staff_tickets)}
             self._staff_what, self._staff_tickets = set(), set()
             self._to_staff(message)
         dirty, self._agency_dirty = self._agency_dirty, {}
@@ -519,8 +543,9 @@ async def _close_websockets(app: web.Application) -> None:
     await app[DISPATCH].live.close_clients()
 
 
-def setup(app: web.Application, panel: Panel, *, targets: SlaTargets | None = None,
-          report_tz: str | None = None) -> DispatchState:
+def setup(
+    app: web.Application, panel: Panel, *, targets: SlaTargets | None = None, report_tz: str | None = None
+) -> DispatchState:
     """Register the dispatch pages, API, live channel and translations on the panel's ``app``.
 
     The SLA targets and the reports' time zone default to the settings' ``[sla]`` and
@@ -587,51 +612,86 @@ def _overdue(seconds: float | None, target: float | None) -> bool:
     return seconds is not None and target is not None and seconds > target
 
 
-async def _entered(sessions: async_sessionmaker[AsyncSession], ticket_ids: list[int]
-                   ) -> dict[int, dict[str, datetime]]:
+async def _entered(sessions: async_sessionmaker[AsyncSession], ticket_ids: list[int]) -> dict[int, dict[str, datetime]]:
     """When each ticket first entered each state (from its audit rows)."""
     if not ticket_ids:
         return {}
     async with sessions() as session:
-        rows = (await session.execute(
-            select(AuditEntry.ticket_id, AuditEntry.to_state, func.min(AuditEntry.at))
-            .where(AuditEntry.ticket_id.in_(ticket_ids), AuditEntry.to_state.is_not(None),
-                   (AuditEntry.from_state.is_(None)) | (AuditEntry.from_state != AuditEntry.to_state))
-            .group_by(AuditEntry.ticket_id, AuditEntry.to_state))).all()
+        rows = (
+            await session.execute(
+                select(AuditEntry.ticket_id, AuditEntry.to_state, func.min(AuditEntry.at))
+                .where(
+                    AuditEntry.ticket_id.in_(ticket_ids),
+                    AuditEntry.to_state.is_not(None),
+                    (AuditEntry.from_state.is_(None)) | (AuditEntry.from_state != AuditEntry.to_state),
+                )
+                .group_by(AuditEntry.ticket_id, AuditEntry.to_state)
+            )
+        ).all()
     out: dict[int, dict[str, datetime]] = {}
     for ticket_id, to_state, at in rows:
         out.setdefault(ticket_id, {})[to_state] = at
     return out
 
 
-async def _dispatches_on(sessions: async_sessionmaker[AsyncSession], states: dict[int, str]
-                         ) -> dict[int, list[dispatching.DispatchView]]:
+async def _dispatches_on(
+    sessions: async_sessionmaker[AsyncSession], states: dict[int, str]
+) -> dict[int, list[dispatching.DispatchView]]:
     """Every dispatch on these tickets (staff see all), in one query: the board's incidents."""
     if not states:
         return {}
     async with sessions() as session:
-        rows = (await session.execute(
-            select(Dispatch, Agency).join(Agency, Agency.id == Dispatch.agency_id)
-            .where(Dispatch.ticket_id.in_(states)).order_by(Dispatch.id))).all()
+        rows = (
+            await session.execute(
+                select(Dispatch, Agency)
+                .join(Agency, Agency.id == Dispatch.agency_id)
+                .where(Dispatch.ticket_id.in_(states))
+                .order_by(Dispatch.id)
+            )
+        ).all()
     out: dict[int, list[dispatching.DispatchView]] = {}
     for item, agency in rows:
-        out.setdefault(item.ticket_id, []).append(dispatching.DispatchView(
-            id=item.id, ticket_id=item.ticket_id, ticket_state=states[item.ticket_id],
-            agency_code=agency.code, agency_name=agency.name, status=item.status,
-            instructions=item.instructions, sent_at=item.sent_at, sent_by=item.sent_by,
-            acknowledged_at=item.acknowledged_at, acknowledged_by=item.acknowledged_by,
-            en_route_at=item.en_route_at, on_scene_at=item.on_scene_at, finished_at=item.finished_at,
-            reason=item.reason, report=item.report, reported_at=item.reported_at, reported_by=item.reported_by))
+        out.setdefault(item.ticket_id, []).append(
+            dispatching.DispatchView(
+                id=item.id,
+                ticket_id=item.ticket_id,
+                ticket_state=states[item.ticket_id],
+                agency_code=agency.code,
+                agency_name=agency.name,
+                status=item.status,
+                instructions=item.instructions,
+                sent_at=item.sent_at,
+                sent_by=item.sent_by,
+                acknowledged_at=item.acknowledged_at,
+                acknowledged_by=item.acknowledged_by,
+                en_route_at=item.en_route_at,
+                on_scene_at=item.on_scene_at,
+                finished_at=item.finished_at,
+                reason=item.reason,
+                report=item.report,
+                reported_at=item.reported_at,
+                reported_by=item.reported_by,
+            )
+        )
     return out
 
 
 def _brief(ticket: Ticket) -> dict[str, Any]:
     intake = ticket.intake or {}
-    return jsonable({"id": ticket.id, "state": ticket.state, "caller_number": ticket.caller_number,
-                     "caller_name": ticket.caller_name or intake.get("caller_name"),
-                     "category": ticket.category, "address": intake.get("address") or "",
-                     "description": intake.get("description") or "", "arrived_at": ticket.arrived_at,
-                     "abandoned": ticket.abandoned, "verdict": ticket.verdict})
+    return jsonable(
+        {
+            "id": ticket.id,
+            "state": ticket.state,
+            "caller_number": ticket.caller_number,
+            "caller_name": ticket.caller_name or intake.get("caller_name"),
+            "category": ticket.category,
+            "address": intake.get("address") or "",
+            "description": intake.get("description") or "",
+            "arrived_at": ticket.arrived_at,
+            "abandoned": ticket.abandoned,
+            "verdict": ticket.verdict,
+        }
+    )
 
 
 # -- reads shared by the pages and the API ----------------------------------------------------
@@ -651,12 +711,23 @@ async def board_data(request: web.Request) -> dict[str, Any]:
     for call in state.live.waiting.calls():
         number, name = panel.calls.caller(call.call_id)
         seconds = _age(call.arrived_at, now)
-        waiting.append(jsonable({"call_id": call.call_id, "queue": call.queue, "caller_number": number,
-                                 "caller_name": name, "arrived_at": call.arrived_at,
-                                 "queued_at": call.queued_at, "position": call.position,
-                                 "priority": call.priority, "wait_seconds": seconds,
-                                 "target_seconds": wait_target,
-                                 "overdue": _overdue(seconds, wait_target)}))
+        waiting.append(
+            jsonable(
+                {
+                    "call_id": call.call_id,
+                    "queue": call.queue,
+                    "caller_number": number,
+                    "caller_name": name,
+                    "arrived_at": call.arrived_at,
+                    "queued_at": call.queued_at,
+                    "position": call.position,
+                    "priority": call.priority,
+                    "wait_seconds": seconds,
+                    "target_seconds": wait_target,
+                    "overdue": _overdue(seconds, wait_target),
+                }
+            )
+        )
 
     operators = []
     for member in panel.presence.members():
@@ -664,21 +735,34 @@ async def board_data(request: web.Request) -> dict[str, Any]:
         desk = panel.calls.desk(member.interface)
         active_since = desk.active.at if desk.active is not None and not desk.active.ended else None
         seconds = _age(active_since, now)
-        view.update(jsonable({"ringing": desk.ringing.call_id if desk.ringing else None,
-                              "active": desk.active.call_id if desk.active else None,
-                              "active_since": active_since, "active_seconds": seconds,
-                              "target_seconds": targets.intake,
-                              "overdue": _overdue(seconds, targets.intake)}))
+        view.update(
+            jsonable(
+                {
+                    "ringing": desk.ringing.call_id if desk.ringing else None,
+                    "active": desk.active.call_id if desk.active else None,
+                    "active_since": active_since,
+                    "active_seconds": seconds,
+                    "target_seconds": targets.intake,
+                    "overdue": _overdue(seconds, targets.intake),
+                }
+            )
+        )
         operators.append(view)
 
     async with sessions() as session:
-        open_tickets = (await session.scalars(
-            select(Ticket).where(Ticket.state.in_((State.ESCALATED.value, *INCIDENT_STATES)))
-            .order_by(Ticket.arrived_at, Ticket.id).limit(BOARD_LIMIT))).all()
+        open_tickets = (
+            await session.scalars(
+                select(Ticket)
+                .where(Ticket.state.in_((State.ESCALATED.value, *INCIDENT_STATES)))
+                .order_by(Ticket.arrived_at, Ticket.id)
+                .limit(BOARD_LIMIT)
+            )
+        ).all()
         abandoned = await _abandoned(session, now)
     moments = await _entered(sessions, [t.id for t in open_tickets])
-    dispatch_rows = await _dispatches_on(sessions, {t.id: t.state for t in open_tickets
-                                                    if t.state != State.ESCALATED.value})
+    dispatch_rows = await _dispatches_on(
+        sessions, {t.id: t.state for t in open_tickets if t.state != State.ESCALATED.value}
+    )
 
     escalated, incidents = [], []
     for ticket in open_tickets:
@@ -687,9 +771,16 @@ async def board_data(request: web.Request) -> dict[str, Any]:
         if ticket.state == State.ESCALATED.value:
             since = seen.get(State.ESCALATED.value)
             seconds = _age(since, now)
-            item.update(jsonable({"escalated_at": since, "wait_seconds": seconds,
-                                  "target_seconds": targets.dispatch,
-                                  "overdue": _overdue(seconds, targets.dispatch)}))
+            item.update(
+                jsonable(
+                    {
+                        "escalated_at": since,
+                        "wait_seconds": seconds,
+                        "target_seconds": targets.dispatch,
+                        "overdue": _overdue(seconds, targets.dispatch),
+                    }
+                )
+            )
             escalated.append(item)
             continue
         views = dispatch_rows.get(ticket.id, [])
@@ -698,31 +789,59 @@ async def board_data(request: web.Request) -> dict[str, Any]:
         else:
             stage, since = Stage.FIELD_HANDLING, seen.get(State.DISPATCHED.value)
         seconds, target = _age(since, now), targets.target(stage)
-        summaries = [_judged(dispatching.dispatch_summary(v), v, targets, now)
-                     for v in sorted(views, key=lambda v: v.id)]
-        item.update(jsonable({
-            "dispatched_at": seen.get(State.DISPATCHED.value), "reported_at": seen.get(State.REPORTED.value),
-            "stage": stage.value, "since": since, "stage_seconds": seconds, "target_seconds": target,
-            "overdue": _overdue(seconds, target) or any(d["ack_overdue"] or d["arrival_overdue"] for d in summaries),
-            "cannot_handle": any(d["status"] == CANNOT_HANDLE for d in summaries),
-            "dispatches": summaries}))
+        summaries = [
+            _judged(dispatching.dispatch_summary(v), v, targets, now) for v in sorted(views, key=lambda v: v.id)
+        ]
+        item.update(
+            jsonable(
+                {
+                    "dispatched_at": seen.get(State.DISPATCHED.value),
+                    "reported_at": seen.get(State.REPORTED.value),
+                    "stage": stage.value,
+                    "since": since,
+                    "stage_seconds": seconds,
+                    "target_seconds": target,
+                    "overdue": _overdue(seconds, target)
+                    or any(d["ack_overdue"] or d["arrival_overdue"] for d in summaries),
+                    "cannot_handle": any(d["status"] == CANNOT_HANDLE for d in summaries),
+                    "dispatches": summaries,
+                }
+            )
+        )
         incidents.append(item)
 
     escalated.sort(key=lambda item: (item["escalated_at"] or "", item["id"]))  # longest waiting first
     callbacks = await _callback_items(state, abandoned)
-    return {"server_time": now.isoformat(), "attention": needs_action(escalated, incidents),
-            "waiting": waiting, "operators": operators,
-            "escalated": escalated, "incidents": incidents, "callbacks": callbacks,
-            "ami_connected": panel.services.daemon.link.connected,
-            "targets": {"answer": wait_target, "intake": targets.intake, "dispatch": targets.dispatch,
-                        "field_handling": targets.field_handling, "closing": targets.closing,
-                        "acknowledge": targets.acknowledge, "arrival": targets.arrival}}
+    return {
+        "server_time": now.isoformat(),
+        "attention": needs_action(escalated, incidents),
+        "waiting": waiting,
+        "operators": operators,
+        "escalated": escalated,
+        "incidents": incidents,
+        "callbacks": callbacks,
+        "ami_connected": panel.services.daemon.link.connected,
+        "targets": {
+            "answer": wait_target,
+            "intake": targets.intake,
+            "dispatch": targets.dispatch,
+            "field_handling": targets.field_handling,
+            "closing": targets.closing,
+            "acknowledge": targets.acknowledge,
+            "arrival": targets.arrival,
+        },
+    }
 
 
 CANNOT_HANDLE = dispatching.DispatchStatus.CANNOT_HANDLE.value
 #: Dispatch statuses still waiting for the agency to arrive.
-_NOT_ARRIVED = frozenset({dispatching.DispatchStatus.SENT.value, dispatching.DispatchStatus.ACKNOWLEDGED.value,
-                          dispatching.DispatchStatus.EN_ROUTE.value})
+_NOT_ARRIVED = frozenset(
+    {
+        dispatching.DispatchStatus.SENT.value,
+        dispatching.DispatchStatus.ACKNOWLEDGED.value,
+        dispatching.DispatchStatus.EN_ROUTE.value,
+    }
+)
 #: What needs the dispatcher, most urgent kind first: the board lists them in this order.
 ATTENTION_KINDS = ("awaiting_dispatch", "cannot_handle", "overdue_acknowledgement", "overdue_arrival")
 ATTENTION_LABELS = {
@@ -733,14 +852,21 @@ ATTENTION_LABELS = {
 }
 
 
-def _judged(summary: dict[str, Any], view: dispatching.DispatchView, targets: SlaTargets,
-            now: datetime) -> dict[str, Any]:
+def _judged(
+    summary: dict[str, Any], view: dispatching.DispatchView, targets: SlaTargets, now: datetime
+) -> dict[str, Any]:
     """One dispatch with its clocks against the agency targets (from the moment it was sent)."""
     seconds = _age(view.sent_at, now)
     ack = view.status == dispatching.DispatchStatus.SENT.value and _overdue(seconds, targets.acknowledge)
     arrival = view.status in _NOT_ARRIVED and _overdue(seconds, targets.arrival)
-    return {**summary, "sent_seconds": seconds, "acknowledge_target": targets.acknowledge,
-            "arrival_target": targets.arrival, "ack_overdue": ack, "arrival_overdue": arrival}
+    return {
+        **summary,
+        "sent_seconds": seconds,
+        "acknowledge_target": targets.acknowledge,
+        "arrival_target": targets.arrival,
+        "ack_overdue": ack,
+        "arrival_overdue": arrival,
+    }
 
 
 def needs_action(escalated: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -750,11 +876,22 @@ def needs_action(escalated: list[dict[str, Any]], incidents: list[dict[str, Any]
     """
     found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ATTENTION_KINDS}
     for ticket in escalated:
-        found["awaiting_dispatch"].append({
-            "kind": "awaiting_dispatch", "key": f"ticket-{ticket['id']}", "ticket_id": ticket["id"],
-            "category": ticket["category"], "address": ticket["address"], "agency": None, "agency_name": None,
-            "reason": None, "since": ticket["escalated_at"], "seconds": ticket["wait_seconds"],
-            "target_seconds": ticket["target_seconds"], "overdue": ticket["overdue"]})
+        found["awaiting_dispatch"].append(
+            {
+                "kind": "awaiting_dispatch",
+                "key": f"ticket-{ticket['id']}",
+                "ticket_id": ticket["id"],
+                "category": ticket["category"],
+                "address": ticket["address"],
+                "agency": None,
+                "agency_name": None,
+                "reason": None,
+                "since": ticket["escalated_at"],
+                "seconds": ticket["wait_seconds"],
+                "target_seconds": ticket["target_seconds"],
+                "overdue": ticket["overdue"],
+            }
+        )
     for ticket in incidents:
         for d in ticket["dispatches"]:
             if d["status"] == CANNOT_HANDLE:
@@ -765,12 +902,22 @@ def needs_action(escalated: list[dict[str, Any]], incidents: list[dict[str, Any]
                 kind, target, since = "overdue_arrival", d["arrival_target"], d["sent_at"]
             else:
                 continue
-            found[kind].append({
-                "kind": kind, "key": f"{kind}-{d['id']}", "ticket_id": ticket["id"],
-                "category": ticket["category"], "address": ticket["address"], "agency": d["agency"],
-                "agency_name": d["agency_name"], "reason": d["reason"], "since": since,
-                "seconds": d["sent_seconds"] if kind != "cannot_handle" else None,
-                "target_seconds": target, "overdue": kind != "cannot_handle"})
+            found[kind].append(
+                {
+                    "kind": kind,
+                    "key": f"{kind}-{d['id']}",
+                    "ticket_id": ticket["id"],
+                    "category": ticket["category"],
+                    "address": ticket["address"],
+                    "agency": d["agency"],
+                    "agency_name": d["agency_name"],
+                    "reason": d["reason"],
+                    "since": since,
+                    "seconds": d["sent_seconds"] if kind != "cannot_handle" else None,
+                    "target_seconds": target,
+                    "overdue": kind != "cannot_handle",
+                }
+            )
     ordered = []
     for kind in ATTENTION_KINDS:
         ordered.extend(sorted(found[kind], key=lambda item: (item["since"] or "", item["ticket_id"])))
@@ -779,10 +926,21 @@ def needs_action(escalated: list[dict[str, Any]], incidents: list[dict[str, Any]
 
 async def _abandoned(session: AsyncSession, now: datetime) -> list[Ticket]:
     """Calls that hung up before an operator answered, not yet dealt with: callback candidates."""
-    return list((await session.scalars(
-        select(Ticket).where(Ticket.abandoned.is_(True), Ticket.answered_at.is_(None),
-                             Ticket.state == State.NEW.value, Ticket.arrived_at >= now - CALLBACK_WINDOW)
-        .order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(BOARD_LIMIT))).all())
+    return list(
+        (
+            await session.scalars(
+                select(Ticket)
+                .where(
+                    Ticket.abandoned.is_(True),
+                    Ticket.answered_at.is_(None),
+                    Ticket.state == State.NEW.value,
+                    Ticket.arrived_at >= now - CALLBACK_WINDOW,
+                )
+                .order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
+                .limit(BOARD_LIMIT)
+            )
+        ).all()
+    )
 
 
 async def _callback_items(state: DispatchState, abandoned: list[Ticket]) -> list[dict[str, Any]]:
@@ -792,14 +950,21 @@ async def _callback_items(state: DispatchState, abandoned: list[Ticket]) -> list
         item = _brief(ticket)
         rows = history.get(ticket.id, [])
         outcome = next((r["outcome"] for r in reversed(rows) if r["action"] == "callback_outcome"), None)
-        item.update(jsonable({"abandoned_at": ticket.abandoned_at or ticket.ended_at,
-                              "waited_seconds": ticket.waited_seconds,
-                              "callback_number": callback_number_of(ticket),
-                              "callbacks": rows,
-                              "callback_pending": state.callbacks.pending_for(ticket.id) is not None,
-                              # reached / dismissed close the loop; no answer may be tried again
-                              "outcome": outcome, "loop_closed": outcome in FINAL_OUTCOMES,
-                              "taken_by": ticket.operator_interface}))
+        item.update(
+            jsonable(
+                {
+                    "abandoned_at": ticket.abandoned_at or ticket.ended_at,
+                    "waited_seconds": ticket.waited_seconds,
+                    "callback_number": callback_number_of(ticket),
+                    "callbacks": rows,
+                    "callback_pending": state.callbacks.pending_for(ticket.id) is not None,
+                    # reached / dismissed close the loop; no answer may be tried again
+                    "outcome": outcome,
+                    "loop_closed": outcome in FINAL_OUTCOMES,
+                    "taken_by": ticket.operator_interface,
+                }
+            )
+        )
         items.append(item)
     return items
 
@@ -810,14 +975,23 @@ async def callbacks_data(request: web.Request) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     async with state.panel.services.sessions() as session:
         abandoned = await _abandoned(session, now)
-    return {"server_time": now.isoformat(), "callbacks": await _callback_items(state, abandoned),
-            "ami_connected": state.panel.services.daemon.link.connected}
+    return {
+        "server_time": now.isoformat(),
+        "callbacks": await _callback_items(state, abandoned),
+        "ami_connected": state.panel.services.daemon.link.connected,
+    }
 
 
 _ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([+-][0-9]{2}:[0-9]{2}|Z)?")
 #: Values shown through a label table, by the key they come under.
-_VALUE_LABELS = {"status": DISPATCH_STATUS_LABELS, "state": labels.STATE_LABELS, "verdict": labels.VERDICT_LABELS,
-                 "category": labels.CATEGORY_LABELS, "outcome": CALLBACK_LABELS, "result": CALLBACK_LABELS}
+_VALUE_LABELS = {
+    "status": DISPATCH_STATUS_LABELS,
+    "state": labels.STATE_LABELS,
+    "verdict": labels.VERDICT_LABELS,
+    "category": labels.CATEGORY_LABELS,
+    "outcome": CALLBACK_LABELS,
+    "result": CALLBACK_LABELS,
+}
 
 
 class AuditReader:
@@ -863,14 +1037,30 @@ class AuditReader:
 
     def row(self, entry: AuditEntry) -> dict[str, Any]:
         changes = entry.changes or {}
-        view = jsonable({"at": entry.at, "actor": entry.actor, "action": entry.action,
-                         "from_state": entry.from_state, "to_state": entry.to_state, "changes": changes})
+        view = jsonable(
+            {
+                "at": entry.at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "from_state": entry.from_state,
+                "to_state": entry.to_state,
+                "changes": changes,
+            }
+        )
         label = AUDIT_ACTION_LABELS.get(entry.action)
-        view.update({"at_local": local_time(entry.at, self.tz),
-                     "action_label": self.translate(label) if label else entry.action.replace("_", " "),
-                     "actor_role": self.roles.get(entry.actor), "actor_label": self.actor_role(entry.actor),
-                     "details": [{"key": k, "label": self.key(k), "text": self.value(k, jsonable(v))}
-                                 for k, v in changes.items() if k != "state"]})
+        view.update(
+            {
+                "at_local": local_time(entry.at, self.tz),
+                "action_label": self.translate(label) if label else entry.action.replace("_", " "),
+                "actor_role": self.roles.get(entry.actor),
+                "actor_label": self.actor_role(entry.actor),
+                "details": [
+                    {"key": k, "label": self.key(k), "text": self.value(k, jsonable(v))}
+                    for k, v in changes.items()
+                    if k != "state"
+                ],
+            }
+        )
         return view
 
 
@@ -879,8 +1069,9 @@ async def actor_roles(sessions: async_sessionmaker[AsyncSession], actors: set[st
     if not actors:
         return {}
     async with sessions() as session:
-        return dict((await session.execute(select(User.username, User.role)
-                                           .where(User.username.in_(actors)))).tuples().all())
+        return dict(
+            (await session.execute(select(User.username, User.role).where(User.username.in_(actors)))).tuples().all()
+        )
 
 
 async def audit_trail(request: web.Request, ticket_id: int) -> list[dict[str, Any]]:
@@ -906,12 +1097,18 @@ async def ticket_data(request: web.Request, ticket_id: int) -> dict[str, Any]:
     view = await ticket_view(panel, ticket)
     now = state.now()
     judge = ticket.state != State.CLOSED.value
-    dispatches = [_judged(dispatching.dispatch_summary(v), v, state.targets, now) if judge
-                  else {**dispatching.dispatch_summary(v), "ack_overdue": False, "arrival_overdue": False}
-                  for v in found.dispatches]
+    dispatches = [
+        _judged(dispatching.dispatch_summary(v), v, state.targets, now)
+        if judge
+        else {**dispatching.dispatch_summary(v), "ack_overdue": False, "arrival_overdue": False}
+        for v in found.dispatches
+    ]
     on_ticket = {d["agency"] for d in dispatches}
-    offered = [{"code": a.code, "name": a.name, "kind": a.kind}
-               for a in await agency_admin.list_agencies(sessions, active_only=True) if a.code not in on_ticket]
+    offered = [
+        {"code": a.code, "name": a.name, "kind": a.kind}
+        for a in await agency_admin.list_agencies(sessions, active_only=True)
+        if a.code not in on_ticket
+    ]
     is_dispatcher = user.role == DISPATCHER
     ticket_state = State(ticket.state)
     can_dispatch = is_dispatcher and ticket_state in (State.ESCALATED, *dispatching.WORKING_STATES)
@@ -924,8 +1121,10 @@ async def ticket_data(request: web.Request, ticket_id: int) -> dict[str, Any]:
         "can_dispatch": can_dispatch and bool(offered),
         "can_close": can_close,
         "needs_override": can_close and ticket_state is not State.REPORTED,
-        "can_callback": user.role in (OPERATOR, DISPATCHER) and bool(user.interface)
-        and callback_number_of(ticket) is not None and ticket.state != State.CLOSED.value,
+        "can_callback": user.role in (OPERATOR, DISPATCHER)
+        and bool(user.interface)
+        and callback_number_of(ticket) is not None
+        and ticket.state != State.CLOSED.value,
         "callback_number": callback_number_of(ticket),
         "callback_pending": state.callbacks.pending_for(ticket.id) is not None,
     }
@@ -941,17 +1140,24 @@ async def agency_dispatches(request: web.Request) -> dict[str, Any]:
     summaries = [dispatching.dispatch_summary(v) for v in views]
     tickets: dict[int, dict[str, Any]] = {}
     async with sessions() as session:
-        for ticket in (await session.scalars(select(Ticket).where(
-                Ticket.id.in_({v.ticket_id for v in views})))).all():
+        for ticket in (await session.scalars(select(Ticket).where(Ticket.id.in_({v.ticket_id for v in views})))).all():
             tickets[ticket.id] = _brief(ticket)
     for item in summaries:
         item["ticket"] = tickets.get(item["ticket_id"])
-    is_open = [s for s in summaries if s["ticket_state"] != State.CLOSED.value
-               and not (s["status"] in {d.value for d in dispatching.FINISHED} and s["reported_at"])]
+    is_open = [
+        s
+        for s in summaries
+        if s["ticket_state"] != State.CLOSED.value
+        and not (s["status"] in {d.value for d in dispatching.FINISHED} and s["reported_at"])
+    ]
     open_ids = {s["id"] for s in is_open}
     done = [s for s in summaries if s["id"] not in open_ids]
-    return {"agency": {"code": agency.code, "name": agency.name} if agency else None,
-            "open": is_open, "done": done, "server_time": datetime.now(timezone.utc).isoformat()}
+    return {
+        "agency": {"code": agency.code, "name": agency.name} if agency else None,
+        "open": is_open,
+        "done": done,
+        "server_time": datetime.now(timezone.utc).isoformat(),
+    }
 
 
 async def agency_dispatch(request: web.Request, dispatch_id: int) -> dict[str, Any]:
@@ -975,19 +1181,31 @@ async def agency_dispatch(request: web.Request, dispatch_id: int) -> dict[str, A
     fellows = await dispatching.fellow_agencies(sessions, user, ticket.id)
     return {
         "dispatch": item,
-        "ticket": {**_brief(ticket), "intake": full["intake"], "location": full["location"],
-                   "silent_call": full["silent_call"]},
+        "ticket": {
+            **_brief(ticket),
+            "intake": full["intake"],
+            "location": full["location"],
+            "silent_call": full["silent_call"],
+        },
         "timeline": dispatch_timeline(view, closing, translate, local),
-        "other_agencies": [{"agency": f.agency_code, "agency_name": f.agency_name, "status": f.status,
-                            "status_label": translate(DISPATCH_STATUS_LABELS[f.status])} for f in fellows],
-        "closing": None if closing is None else {
-            **jsonable(closing), "local": local_time(closing["at"], local)},
+        "other_agencies": [
+            {
+                "agency": f.agency_code,
+                "agency_name": f.agency_name,
+                "status": f.status,
+                "status_label": translate(DISPATCH_STATUS_LABELS[f.status]),
+            }
+            for f in fellows
+        ],
+        "closing": None if closing is None else {**jsonable(closing), "local": local_time(closing["at"], local)},
         "timezone": request.app[DISPATCH].report_tz,
         "can_acknowledge": open_ticket and status is dispatching.DispatchStatus.SENT,
-        "next_statuses": [s.value for s in dispatching.STATUS_UPDATES
-                          if open_ticket and s in dispatching.DISPATCH_STEPS[status]],
+        "next_statuses": [
+            s.value for s in dispatching.STATUS_UPDATES if open_ticket and s in dispatching.DISPATCH_STEPS[status]
+        ],
         # "Cannot handle": its reason is the report back; no field report follows.
-        "can_report": open_ticket and view.reported_at is None
+        "can_report": open_ticket
+        and view.reported_at is None
         and status is not dispatching.DispatchStatus.CANNOT_HANDLE,
     }
 
@@ -1003,8 +1221,9 @@ TIMELINE_STAGES = (
 )
 
 
-def dispatch_timeline(view: dispatching.DispatchView, closing: dict[str, Any] | None,
-                      translate: Callable[[str], str], local: str) -> list[dict[str, Any]]:
+def dispatch_timeline(
+    view: dispatching.DispatchView, closing: dict[str, Any] | None, translate: Callable[[str], str], local: str
+) -> list[dict[str, Any]]:
     """What happened to one dispatch, oldest first, in the center's time zone; then the ticket's closing."""
     steps = []
     for key, label, at_field, by_field in TIMELINE_STAGES:
@@ -1015,11 +1234,25 @@ def dispatch_timeline(view: dispatching.DispatchView, closing: dict[str, Any] | 
             key, label = view.status, DISPATCH_STATUS_LABELS[view.status]
         if key == "reported" and view.status == dispatching.DispatchStatus.CANNOT_HANDLE.value and not view.report:
             continue  # "cannot handle" reports back by its reason, told on its own line
-        steps.append({"stage": key, "label": translate(label), "at": at.isoformat(),
-                      "local": local_time(at, local), "by": getattr(view, by_field) if by_field else None})
+        steps.append(
+            {
+                "stage": key,
+                "label": translate(label),
+                "at": at.isoformat(),
+                "local": local_time(at, local),
+                "by": getattr(view, by_field) if by_field else None,
+            }
+        )
     if closing is not None:
-        steps.append({"stage": "closed", "label": translate(N_("Ticket closed")),
-                      "at": closing["at"].isoformat(), "local": local_time(closing["at"], local), "by": None})
+        steps.append(
+            {
+                "stage": "closed",
+                "label": translate(N_("Ticket closed")),
+                "at": closing["at"].isoformat(),
+                "local": local_time(closing["at"], local),
+                "by": None,
+            }
+        )
     return sorted(steps, key=lambda s: s["at"])
 
 
@@ -1098,8 +1331,15 @@ async def ticket_state_of(request: web.Request, ticket_id: int) -> str | None:
 def _page_values(request: web.Request, **values: Any) -> dict[str, Any]:
     """What every dispatch page's template gets; the error summary is built from ``errors``
     (and ``form_error``, about the form as a whole) unless a page passes its own."""
-    page = {"dlabels": _Labels, "click_id": secrets.token_urlsafe(12), "error": None, "flash": None,
-            "errors": {}, "values": {}, **values}
+    page = {
+        "dlabels": _Labels,
+        "click_id": secrets.token_urlsafe(12),
+        "error": None,
+        "flash": None,
+        "errors": {},
+        "values": {},
+        **values,
+    }
     if "summary" not in values:
         whole = values.get("form_error")
         first = [{"href": None, "field": None, "text": whole}] if whole else []
@@ -1122,20 +1362,31 @@ class _Labels:
 @routes.get("/dispatch", name="dispatch_board")
 @require(DISPATCHER, ADMIN)
 async def board_page(request: web.Request) -> web.StreamResponse:
-    values = _page_values(request, board=await board_data(request), flash=await _flash(request),
-                          **_page_refusal(request, "/dispatch"))
+    values = _page_values(
+        request, board=await board_data(request), flash=await _flash(request), **_page_refusal(request, "/dispatch")
+    )
     return await render(request, "dispatch/board.html", values)
 
 
 #: Where the error summary's link for each form field goes (the field itself, or its group).
-FIELD_ANCHORS = {"agencies": "agencies-error", "instructions": "instructions",
-                 "override_reason": "override_reason", "page": "page-error"}
+FIELD_ANCHORS = {
+    "agencies": "agencies-error",
+    "instructions": "instructions",
+    "override_reason": "override_reason",
+    "page": "page-error",
+}
 
 
 def error_summary(errors: dict[str, str]) -> list[dict[str, str | None]]:
     """The page-top summary of a refused form: each (translated) message, linked to its field."""
-    return [{"href": None if key in (form_memory.FORM, "") else "#" + FIELD_ANCHORS.get(key, key),
-             "field": key, "text": text} for key, text in errors.items()]
+    return [
+        {
+            "href": None if key in (form_memory.FORM, "") else "#" + FIELD_ANCHORS.get(key, key),
+            "field": key,
+            "text": text,
+        }
+        for key, text in errors.items()
+    ]
 
 
 def _ticket_form_key(ticket_id: int) -> str:
@@ -1150,13 +1401,20 @@ async def ticket_page(request: web.Request, ticket_id: int) -> web.Response:
         return await render_error(request, 404, request[GETTEXT]("Not found"))
     kept = form_memory.recall(request, _ticket_form_key(ticket_id))
     errors = {k: v for k, v in kept.errors.items() if k != form_memory.FORM} if kept else {}
-    page = _page_values(request, data=data, errors=errors, values=kept.values if kept else {},
-                        flash=await _flash(request), summary=error_summary(kept.errors) if kept else [])
+    page = _page_values(
+        request,
+        data=data,
+        errors=errors,
+        values=kept.values if kept else {},
+        flash=await _flash(request),
+        summary=error_summary(kept.errors) if kept else [],
+    )
     return await render(request, "dispatch/ticket.html", page)
 
 
-def refuse_form(request: web.Request, key: str, values: dict[str, Any], errors: dict[str, str],
-                back: str) -> web.HTTPSeeOther:
+def refuse_form(
+    request: web.Request, key: str, values: dict[str, Any], errors: dict[str, str], back: str
+) -> web.HTTPSeeOther:
     """Post/redirect/get for a refused form: keep what was typed and why, and go back to ``back``."""
     form_memory.remember(request, key, values, errors)
     return web.HTTPSeeOther(back)
@@ -1181,8 +1439,9 @@ async def dispatch_submit(request: web.Request) -> web.StreamResponse:
     if not errors:
         panel = request.app[PANEL]
         try:
-            await dispatching.dispatch(panel.services.sessions, panel.services.hub.publish, ticket_id,
-                                       chosen, instructions, request[USER])
+            await dispatching.dispatch(
+                panel.services.sessions, panel.services.hub.publish, ticket_id, chosen, instructions, request[USER]
+            )
         except dispatching.NotFoundOrForbidden:
             return await render_error(request, 404, request[GETTEXT]("Not found"))
         except dispatching.DispatchError as exc:
@@ -1210,8 +1469,9 @@ async def close_submit(request: web.Request) -> web.StreamResponse:
     if not errors:
         panel = request.app[PANEL]
         try:
-            await dispatching.close(panel.services.sessions, panel.services.hub.publish, ticket_id,
-                                    request[USER], reason or None)
+            await dispatching.close(
+                panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER], reason or None
+            )
         except dispatching.NotFoundOrForbidden:
             return await render_error(request, 404, request[GETTEXT]("Not found"))
         except dispatching.DispatchError as exc:
@@ -1224,8 +1484,9 @@ async def close_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(page)
 
 
-async def place_callback(request: web.Request, ticket_id: int, click_id: str | None
-                         ) -> CallbackAttempt | tuple[int, str, str]:
+async def place_callback(
+    request: web.Request, ticket_id: int, click_id: str | None
+) -> CallbackAttempt | tuple[int, str, str]:
     """The callback, or (HTTP status, message, code) when it was not placed."""
     state = request.app[DISPATCH]
     try:
@@ -1240,8 +1501,12 @@ async def place_callback(request: web.Request, ticket_id: int, click_id: str | N
 @require(OPERATOR, DISPATCHER, ADMIN)
 async def callbacks_page(request: web.Request) -> web.StreamResponse:
     """Abandoned calls to call back: for operators (whose desk is elsewhere) as for dispatchers."""
-    values = _page_values(request, board=await callbacks_data(request), flash=await _flash(request),
-                          **_page_refusal(request, "/callbacks"))
+    values = _page_values(
+        request,
+        board=await callbacks_data(request),
+        flash=await _flash(request),
+        **_page_refusal(request, "/callbacks"),
+    )
     return await render(request, "dispatch/callbacks.html", values)
 
 
@@ -1274,14 +1539,17 @@ async def callback_submit(request: web.Request) -> web.StreamResponse:
 # -- finding tickets -----------------------------------------------------------------------
 
 
-async def ticket_search(request: web.Request) -> tuple[ticket_search_mod.TicketQuery | None, dict[str, str],
-                                                       dict[str, str], list[dict[str, str]]]:
+async def ticket_search(
+    request: web.Request,
+) -> tuple[ticket_search_mod.TicketQuery | None, dict[str, str], dict[str, str], list[dict[str, str]]]:
     """The search's query from the request's GET parameters: (query or None, errors, values, agencies)."""
     state = request.app[DISPATCH]
-    agencies = [{"code": a.code, "name": a.name}
-                for a in await agency_admin.list_agencies(state.panel.services.sessions)]
+    agencies = [
+        {"code": a.code, "name": a.name} for a in await agency_admin.list_agencies(state.panel.services.sessions)
+    ]
     query, errors, values = ticket_search_mod.parse_ticket_query(
-        request.query, {a["code"] for a in agencies}, state.report_tz)
+        request.query, {a["code"] for a in agencies}, state.report_tz
+    )
     return query, errors, values, agencies
 
 
@@ -1291,8 +1559,9 @@ def _when(request: web.Request) -> Callable[[datetime | None], str]:
 
 
 def _search_link(values: dict[str, str], **changes: Any) -> str:
-    wanted = {k: v for k, v in {**values, **changes}.items()
-              if v not in ("", None) and not (k == "page" and str(v) == "1")}
+    wanted = {
+        k: v for k, v in {**values, **changes}.items() if v not in ("", None) and not (k == "page" and str(v) == "1")
+    }
     return "?" + urlencode(wanted) if wanted else ""
 
 
@@ -1307,14 +1576,27 @@ async def tickets_page(request: web.Request) -> web.StreamResponse:
     translated = translate_errors(request, errors)
     links = {}
     if found is not None:
-        links = {"csv": "/dispatch/tickets.csv" + _search_link(values, page=""),
-                 "previous": _search_link(values, page=found.page - 1) or "?" if found.page > 1 else None,
-                 "next": _search_link(values, page=found.page + 1) if found.page < found.pages else None}
-    return await render(request, "dispatch/tickets.html", _page_values(
-        request, found=found, rows=[ticket_search_mod.row_json(r, _when(request)) for r in found.rows] if found else [],
-        errors=translated, values=values, agencies=agencies, links=links,
-        summary=error_summary(translated), page_size=ticket_search_mod.PAGE_SIZE),
-        status=422 if errors else 200)
+        links = {
+            "csv": "/dispatch/tickets.csv" + _search_link(values, page=""),
+            "previous": _search_link(values, page=found.page - 1) or "?" if found.page > 1 else None,
+            "next": _search_link(values, page=found.page + 1) if found.page < found.pages else None,
+        }
+    return await render(
+        request,
+        "dispatch/tickets.html",
+        _page_values(
+            request,
+            found=found,
+            rows=[ticket_search_mod.row_json(r, _when(request)) for r in found.rows] if found else [],
+            errors=translated,
+            values=values,
+            agencies=agencies,
+            links=links,
+            summary=error_summary(translated),
+            page_size=ticket_search_mod.PAGE_SIZE,
+        ),
+        status=422 if errors else 200,
+    )
 
 
 @routes.get("/dispatch/tickets.csv")
@@ -1342,8 +1624,11 @@ def _page_refusal(request: web.Request, path: str) -> dict[str, Any]:
     kept = form_memory.recall(request, _page_form_key(path))
     if kept is None:
         return {"summary": []}
-    return {"summary": error_summary(kept.errors), "values": kept.values,
-            "errors": {k: v for k, v in kept.errors.items() if k != form_memory.FORM}}
+    return {
+        "summary": error_summary(kept.errors),
+        "values": kept.values,
+        "errors": {k: v for k, v in kept.errors.items() if k != form_memory.FORM},
+    }
 
 
 # -- callback outcomes ------------------------------------------------------------------------
@@ -1354,8 +1639,7 @@ async def record_callback_outcome(request: web.Request, ticket_id: int, outcome:
     :class:`OutcomeRefused` for the caller to answer)."""
     panel = request.app[PANEL]
     try:
-        await record_outcome(panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER],
-                             outcome)
+        await record_outcome(panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER], outcome)
     except OutcomeRefused as exc:
         if exc.status in (403, 404):
             raise
@@ -1369,8 +1653,7 @@ async def callback_outcome_submit(request: web.Request) -> web.StreamResponse:
     """Reached / no answer / dismissed, from the callbacks list; back to it (post/redirect/get)."""
     ticket_id = int(request.match_info["ticket_id"])
     form = await request.post()
-    back = "/dispatch" if str(form.get("back", "")) == "board" and request[USER].role == DISPATCHER \
-        else "/callbacks"
+    back = "/dispatch" if str(form.get("back", "")) == "board" and request[USER].role == DISPATCHER else "/callbacks"
     try:
         refused = await record_callback_outcome(request, ticket_id, str(form.get("outcome", "")))
     except OutcomeRefused as exc:
@@ -1404,8 +1687,7 @@ async def agency_dispatch_page(request: web.Request, dispatch_id: int) -> web.Re
     values = dict(refused.values) if refused else {}
     errors = dict(refused.errors) if refused else {}
     error = errors.pop("", None)
-    page = _page_values(request, data=data, errors=errors, values=values, form_error=error,
-                        flash=await _flash(request))
+    page = _page_values(request, data=data, errors=errors, values=values, form_error=error, flash=await _flash(request))
     return await render(request, "dispatch/agency_dispatch.html", page)
 
 
@@ -1415,8 +1697,9 @@ async def agency_dispatch_get(request: web.Request) -> web.StreamResponse:
     return await agency_dispatch_page(request, int(request.match_info["dispatch_id"]))
 
 
-async def _agency_action(request: web.Request, run: Callable[[], Any], values: dict[str, Any],
-                         errors: dict[str, str], notice: str) -> web.StreamResponse:
+async def _agency_action(
+    request: web.Request, run: Callable[[], Any], values: dict[str, Any], errors: dict[str, str], notice: str
+) -> web.StreamResponse:
     """Run one agency action; refused or not, answer 303 to the dispatch's page (post/redirect/get)."""
     dispatch_id = int(request.match_info["dispatch_id"])
     page = f"/agency/dispatches/{dispatch_id}"
@@ -1442,9 +1725,15 @@ async def _agency_action(request: web.Request, run: Callable[[], Any], values: d
 async def acknowledge_submit(request: web.Request) -> web.StreamResponse:
     panel = request.app[PANEL]
     dispatch_id = int(request.match_info["dispatch_id"])
-    return await _agency_action(request, lambda: dispatching.acknowledge(
-        panel.services.sessions, panel.services.hub.publish, dispatch_id, request[USER]), {}, {},
-        "Acknowledged")
+    return await _agency_action(
+        request,
+        lambda: dispatching.acknowledge(
+            panel.services.sessions, panel.services.hub.publish, dispatch_id, request[USER]
+        ),
+        {},
+        {},
+        "Acknowledged",
+    )
 
 
 @routes.post("/agency/dispatches/{dispatch_id:\\d+}/status")
@@ -1454,9 +1743,15 @@ async def status_submit(request: web.Request) -> web.StreamResponse:
     dispatch_id = int(request.match_info["dispatch_id"])
     form = await request.post()
     status, reason = str(form.get("status", "")), str(form.get("reason", ""))
-    return await _agency_action(request, lambda: dispatching.update_status(
-        panel.services.sessions, panel.services.hub.publish, dispatch_id, status, reason or None,
-        request[USER]), {"status": status, "reason": reason}, validate_status(status, reason), "Status updated")
+    return await _agency_action(
+        request,
+        lambda: dispatching.update_status(
+            panel.services.sessions, panel.services.hub.publish, dispatch_id, status, reason or None, request[USER]
+        ),
+        {"status": status, "reason": reason},
+        validate_status(status, reason),
+        "Status updated",
+    )
 
 
 @routes.post("/agency/dispatches/{dispatch_id:\\d+}/report")
@@ -1466,9 +1761,15 @@ async def report_submit(request: web.Request) -> web.StreamResponse:
     dispatch_id = int(request.match_info["dispatch_id"])
     form = await request.post()
     text = str(form.get("report", ""))
-    return await _agency_action(request, lambda: dispatching.file_report(
-        panel.services.sessions, panel.services.hub.publish, dispatch_id, text, request[USER]),
-        {"report": text}, validate_report(text), "Field report sent")
+    return await _agency_action(
+        request,
+        lambda: dispatching.file_report(
+            panel.services.sessions, panel.services.hub.publish, dispatch_id, text, request[USER]
+        ),
+        {"report": text},
+        validate_report(text),
+        "Field report sent",
+    )
 
 
 # -- the live channel's endpoint -------------------------------------------------------------
@@ -1483,8 +1784,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if user.role not in (OPERATOR, DISPATCHER, ADMIN, AGENCY) or not _same_origin(request):
         return web.json_response({"error": translate("Your role may not do this"), "code": "role"}, status=403)
     state = request.app[DISPATCH]
-    agency_id = await dispatching.actor_agency(state.panel.services.sessions, user) \
-        if user.role == AGENCY else None
+    agency_id = await dispatching.actor_agency(state.panel.services.sessions, user) if user.role == AGENCY else None
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=4096)
     await ws.prepare(request)
     client = state.live.add(ws, user, agency_id)
@@ -1527,8 +1827,9 @@ def parse_report_query(query: Any, default_tz: str) -> tuple[ReportQuery | None,
     for key, fallback in (("end", today), ("start", None)):
         text = values[key].strip()
         if not text:  # the start by default: the week up to the end (the end still to be fixed: today's)
-            parsed[key] = fallback if fallback is not None else \
-                max(FIRST_DAY, parsed.get("end", today) - timedelta(days=6))
+            parsed[key] = (
+                fallback if fallback is not None else max(FIRST_DAY, parsed.get("end", today) - timedelta(days=6))
+            )
             values[key] = parsed[key].isoformat()
             continue
         try:  # YYYY-MM-DD only (fromisoformat also takes week dates and the basic format)
@@ -1548,8 +1849,9 @@ def parse_report_query(query: Any, default_tz: str) -> tuple[ReportQuery | None,
     return ReportQuery(parsed["start"], parsed["end"], tz), {}, values
 
 
-def _bars(rows: list[tuple[str, str, float | None, str]], *, maximum: float | None = None,
-          label_width: int = 150) -> dict[str, Any]:
+def _bars(
+    rows: list[tuple[str, str, float | None, str]], *, maximum: float | None = None, label_width: int = 150
+) -> dict[str, Any]:
     """A horizontal bar chart's geometry: rows of (key, label, value, shown text)."""
     row_height, bar_area = 22, 360
     top = max([v for _k, _l, v, _t in rows if v is not None] + [0.0])
@@ -1557,12 +1859,26 @@ def _bars(rows: list[tuple[str, str, float | None, str]], *, maximum: float | No
     bars = []
     for index, (key, label, value, text) in enumerate(rows):
         width = 0.0 if not value or not scale else round(bar_area * value / scale, 1)
-        bars.append({"key": key, "label": label, "value": value, "text": text,
-                     "x": label_width, "y": index * row_height + 3, "width": width,
-                     "height": row_height - 6, "text_x": label_width + width + 6,
-                     "text_y": index * row_height + row_height - 7})
-    return {"bars": bars, "width": label_width + bar_area + 90, "height": max(1, len(rows)) * row_height,
-            "label_x": label_width - 6}
+        bars.append(
+            {
+                "key": key,
+                "label": label,
+                "value": value,
+                "text": text,
+                "x": label_width,
+                "y": index * row_height + 3,
+                "width": width,
+                "height": row_height - 6,
+                "text_x": label_width + width + 6,
+                "text_y": index * row_height + row_height - 7,
+            }
+        )
+    return {
+        "bars": bars,
+        "width": label_width + bar_area + 90,
+        "height": max(1, len(rows)) * row_height,
+        "label_x": label_width - 6,
+    }
 
 
 def _pct(value: float | None) -> str:
@@ -1571,8 +1887,9 @@ def _pct(value: float | None) -> str:
 
 def report_charts(report: Report, translate: Callable[[str], str]) -> dict[str, Any]:
     """The report's charts (inline SVG geometry) and figures, straight from ``reports``."""
-    hours = _bars([(f"{h:02d}", f"{h:02d}:00", float(n), str(n)) for h, n in enumerate(report.calls_per_hour)],
-                  label_width=60)
+    hours = _bars(
+        [(f"{h:02d}", f"{h:02d}:00", float(n), str(n)) for h, n in enumerate(report.calls_per_hour)], label_width=60
+    )
     verdict_rows = []
     for verdict, count in report.verdicts:
         label = labels.VERDICT_LABELS.get(verdict, N_("Not classified"))
@@ -1582,10 +1899,14 @@ def report_charts(report: Report, translate: Callable[[str], str]) -> dict[str, 
     for group in report.per_operator:
         for stage in group.stages:
             value = stage.compliance
-            operator_rows.append((f"{group.key}|{stage.stage}",
-                                  f"{group.key} · {translate(STAGE_LABELS[stage.stage])}",
-                                  None if value is None else value * 100,
-                                  f"{_pct(value)} ({stage.met}/{stage.measured})"))
+            operator_rows.append(
+                (
+                    f"{group.key}|{stage.stage}",
+                    f"{group.key} · {translate(STAGE_LABELS[stage.stage])}",
+                    None if value is None else value * 100,
+                    f"{_pct(value)} ({stage.met}/{stage.measured})",
+                )
+            )
     day_rows, abandoned_rows = [], []
     thresholds = tuple(a.threshold for a in report.answer)
     target = 15.0 if 15.0 in thresholds else (thresholds[len(thresholds) // 2] if thresholds else None)
@@ -1593,12 +1914,22 @@ def report_charts(report: Report, translate: Callable[[str], str]) -> dict[str, 
         answer = next((a for a in group.answer if a.threshold == target), None)
         intake = next((s for s in group.stages if s.stage == Stage.INTAKE.value), None)
         for key, label, value, text in (
-                ("answer", translate(N_("Answered in time")), answer.share if answer else None,
-                 f"{_pct(answer.share if answer else None)} ({answer.within}/{answer.counted})" if answer else "—"),
-                ("intake", translate(STAGE_LABELS["intake"]), intake.compliance if intake else None,
-                 f"{_pct(intake.compliance)} ({intake.met}/{intake.measured})" if intake else "—")):
-            day_rows.append((f"{group.key}|{key}", f"{group.key} · {label}",
-                             None if value is None else value * 100, text))
+            (
+                "answer",
+                translate(N_("Answered in time")),
+                answer.share if answer else None,
+                f"{_pct(answer.share if answer else None)} ({answer.within}/{answer.counted})" if answer else "—",
+            ),
+            (
+                "intake",
+                translate(STAGE_LABELS["intake"]),
+                intake.compliance if intake else None,
+                f"{_pct(intake.compliance)} ({intake.met}/{intake.measured})" if intake else "—",
+            ),
+        ):
+            day_rows.append(
+                (f"{group.key}|{key}", f"{group.key} · {label}", None if value is None else value * 100, text)
+            )
         abandoned_rows.append((group.key, group.key, float(group.abandoned), f"{group.abandoned}/{group.calls}"))
     return {
         "hours": hours,
@@ -1607,46 +1938,79 @@ def report_charts(report: Report, translate: Callable[[str], str]) -> dict[str, 
         "days": _bars(day_rows, maximum=100.0, label_width=260),
         "abandoned": _bars(abandoned_rows, label_width=110),
         "answer_target": target,
-        "figures": {"calls": report.calls, "answered": report.answered, "abandoned": report.abandoned,
-                    "abandoned_before_queue": report.abandoned_before_queue,
-                    "abandoned_share": _pct(report.abandoned_share),
-                    "answer": [{"threshold": a.threshold, "within": a.within, "counted": a.counted,
-                                "share": _pct(a.share)} for a in report.answer],
-                    "stages": [{"stage": s.stage, "target": s.target, "measured": s.measured, "met": s.met,
-                                "compliance": _pct(s.compliance),
-                                "mean": "—" if s.mean_seconds is None else f"{s.mean_seconds:.1f}"}
-                               for s in report.stages]},
+        "figures": {
+            "calls": report.calls,
+            "answered": report.answered,
+            "abandoned": report.abandoned,
+            "abandoned_before_queue": report.abandoned_before_queue,
+            "abandoned_share": _pct(report.abandoned_share),
+            "answer": [
+                {"threshold": a.threshold, "within": a.within, "counted": a.counted, "share": _pct(a.share)}
+                for a in report.answer
+            ],
+            "stages": [
+                {
+                    "stage": s.stage,
+                    "target": s.target,
+                    "measured": s.measured,
+                    "met": s.met,
+                    "compliance": _pct(s.compliance),
+                    "mean": "—" if s.mean_seconds is None else f"{s.mean_seconds:.1f}",
+                }
+                for s in report.stages
+            ],
+        },
     }
 
 
 def report_json(report: Report) -> dict[str, Any]:
     """The report as JSON: the counts and sums ``reports`` holds, with the derived shares."""
+
     def stage(s: Any) -> dict[str, Any]:
-        return {"stage": s.stage, "target": s.target, "measured": s.measured, "met": s.met,
-                "total_seconds": s.total_seconds, "max_seconds": s.max_seconds,
-                "mean_seconds": s.mean_seconds, "compliance": s.compliance}
+        return {
+            "stage": s.stage,
+            "target": s.target,
+            "measured": s.measured,
+            "met": s.met,
+            "total_seconds": s.total_seconds,
+            "max_seconds": s.max_seconds,
+            "mean_seconds": s.mean_seconds,
+            "compliance": s.compliance,
+        }
 
     def answer(a: Any) -> dict[str, Any]:
         return {"threshold": a.threshold, "within": a.within, "counted": a.counted, "share": a.share}
 
     def group(g: Any) -> dict[str, Any]:
-        return {"key": g.key, "calls": g.calls, "answered": g.answered, "abandoned": g.abandoned,
-                "stages": [stage(s) for s in g.stages], "answer": [answer(a) for a in g.answer]}
+        return {
+            "key": g.key,
+            "calls": g.calls,
+            "answered": g.answered,
+            "abandoned": g.abandoned,
+            "stages": [stage(s) for s in g.stages],
+            "answer": [answer(a) for a in g.answer],
+        }
 
-    return {"start": report.start.isoformat(), "end": report.end.isoformat(), "timezone": report.timezone,
-            "calls": report.calls, "answered": report.answered, "abandoned": report.abandoned,
-            "abandoned_before_queue": report.abandoned_before_queue,
-            "calls_per_hour": list(report.calls_per_hour),
-            "verdicts": [{"verdict": v, "calls": n, "share": report.verdict_share(v)} for v, n in report.verdicts],
-            "answer": [answer(a) for a in report.answer], "stages": [stage(s) for s in report.stages],
-            "per_operator": [group(g) for g in report.per_operator],
-            "per_day": [group(g) for g in report.per_day]}
+    return {
+        "start": report.start.isoformat(),
+        "end": report.end.isoformat(),
+        "timezone": report.timezone,
+        "calls": report.calls,
+        "answered": report.answered,
+        "abandoned": report.abandoned,
+        "abandoned_before_queue": report.abandoned_before_queue,
+        "calls_per_hour": list(report.calls_per_hour),
+        "verdicts": [{"verdict": v, "calls": n, "share": report.verdict_share(v)} for v, n in report.verdicts],
+        "answer": [answer(a) for a in report.answer],
+        "stages": [stage(s) for s in report.stages],
+        "per_operator": [group(g) for g in report.per_operator],
+        "per_day": [group(g) for g in report.per_day],
+    }
 
 
 async def make_report(request: web.Request, query: ReportQuery) -> Report:
     state = request.app[DISPATCH]
-    return await build_report(state.panel.services.sessions, query.start, query.end, tz=query.tz,
-                              targets=state.targets)
+    return await build_report(state.panel.services.sessions, query.start, query.end, tz=query.tz, targets=state.targets)
 
 
 def csv_response(report: Report) -> web.Response:
@@ -1666,9 +2030,20 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
         report = await make_report(request, query)
         charts = report_charts(report, request[GETTEXT])
     csv_link = "/reports.csv?" + urlencode(values) if query else ""
-    return await render(request, "dispatch/reports.html", _page_values(
-        request, report=report, charts=charts, errors=translate_errors(request, errors), values=values,
-        csv_link=csv_link, stage_labels=STAGE_LABELS), status=422 if errors else 200)
+    return await render(
+        request,
+        "dispatch/reports.html",
+        _page_values(
+            request,
+            report=report,
+            charts=charts,
+            errors=translate_errors(request, errors),
+            values=values,
+            csv_link=csv_link,
+            stage_labels=STAGE_LABELS,
+        ),
+        status=422 if errors else 200,
+    )
 
 
 @routes.get("/reports.csv")
@@ -1676,9 +2051,20 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
 async def reports_csv(request: web.Request) -> web.StreamResponse:
     query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
     if query is None:
-        return await render(request, "dispatch/reports.html", _page_values(
-            request, report=None, charts=None, errors=translate_errors(request, errors), values=values,
-            csv_link="", stage_labels=STAGE_LABELS), status=422)
+        return await render(
+            request,
+            "dispatch/reports.html",
+            _page_values(
+                request,
+                report=None,
+                charts=None,
+                errors=translate_errors(request, errors),
+                values=values,
+                csv_link="",
+                stage_labels=STAGE_LABELS,
+            ),
+            status=422,
+        )
     return csv_response(await make_report(request, query))
 
 
@@ -1728,11 +2114,16 @@ def validate_agency(values: dict[str, str], *, new: bool) -> dict[str, str]:
     return errors
 
 
-def refuse_admin_form(request: web.Request, page: str, form: str, errors: dict[str, str],
-                values: dict[str, Any] | None = None) -> web.HTTPSeeOther:
+def refuse_admin_form(
+    request: web.Request, page: str, form: str, errors: dict[str, str], values: dict[str, Any] | None = None
+) -> web.HTTPSeeOther:
     """A refused admin form: remembered (never a password) and answered 303 to its page."""
-    remember(request, page, {"form": form, **{k: str(v) for k, v in (values or {}).items()}},
-             translate_errors(request, errors))
+    remember(
+        request,
+        page,
+        {"form": form, **{k: str(v) for k, v in (values or {}).items()}},
+        translate_errors(request, errors),
+    )
     return web.HTTPSeeOther(page)
 
 
@@ -1750,17 +2141,38 @@ async def users_page(request: web.Request) -> web.Response:
     accounts = await agency_admin.list_accounts(sessions, request[USER])
     agencies = await agency_admin.list_agencies(sessions)
     form, errors, values = _recalled(request, "/admin/users")
-    return await render(request, "dispatch/admin_users.html", _page_values(
-        request, accounts=accounts, agencies=agencies, roles=USER_ROLES, form=form,
-        errors=errors, values=values, flash=await _flash(request)))
+    return await render(
+        request,
+        "dispatch/admin_users.html",
+        _page_values(
+            request,
+            accounts=accounts,
+            agencies=agencies,
+            roles=USER_ROLES,
+            form=form,
+            errors=errors,
+            values=values,
+            flash=await _flash(request),
+        ),
+    )
 
 
 async def agencies_page(request: web.Request) -> web.Response:
     agencies = await agency_admin.list_agencies(request.app[PANEL].services.sessions)
     form, errors, values = _recalled(request, "/admin/agencies")
-    return await render(request, "dispatch/admin_agencies.html", _page_values(
-        request, agencies=agencies, kinds=agency_admin.AGENCY_KINDS, form=form,
-        errors=errors, values=values, flash=await _flash(request)))
+    return await render(
+        request,
+        "dispatch/admin_agencies.html",
+        _page_values(
+            request,
+            agencies=agencies,
+            kinds=agency_admin.AGENCY_KINDS,
+            form=form,
+            errors=errors,
+            values=values,
+            flash=await _flash(request),
+        ),
+    )
 
 
 @routes.get("/admin/users", name="admin_users")
@@ -1777,17 +2189,21 @@ async def create_account(request: web.Request, values: dict[str, str]) -> tuple[
     if errors:
         return None, errors
     try:
-        user = await add_user(sessions, username=values["username"], role=values["role"],
-                              password=values["password"], display_name=values.get("display_name", "").strip(),
-                              interface=values.get("interface", "").strip() or None,
-                              agency=values.get("agency") or None)
+        user = await add_user(
+            sessions,
+            username=values["username"],
+            role=values["role"],
+            password=values["password"],
+            display_name=values.get("display_name", "").strip(),
+            interface=values.get("interface", "").strip() or None,
+            agency=values.get("agency") or None,
+        )
     except UserError as exc:
         return None, {exc.field: exc.translated(request[GETTEXT])}
     return user, {}
 
 
-async def change_account(request: web.Request, user_id: int, values: dict[str, Any]
-                         ) -> dict[str, str]:
+async def change_account(request: web.Request, user_id: int, values: dict[str, Any]) -> dict[str, str]:
     """Apply the admin's changes to one account: role, interface, agency, active. Errors or {}.
 
     Role, interface and agency are checked together, as the account will be after the
@@ -1813,8 +2229,9 @@ async def change_account(request: web.Request, user_id: int, values: dict[str, A
         if interface != (current.interface or "") and role == Role.OPERATOR.value:
             await agency_admin.set_interface(sessions, actor, user_id, interface or None)
         if role != current.role:
-            await agency_admin.change_role(sessions, actor, user_id, role,
-                                           agency_code=agency or None if role == AGENCY else None)
+            await agency_admin.change_role(
+                sessions, actor, user_id, role, agency_code=agency or None if role == AGENCY else None
+            )
         if interface != (current.interface or "") and role != Role.OPERATOR.value:
             await agency_admin.set_interface(sessions, actor, user_id, interface or None)
         if role == AGENCY and agency != (current.agency_code or "") and role == current.role:
@@ -1833,8 +2250,9 @@ async def change_account(request: web.Request, user_id: int, values: dict[str, A
 @require(ADMIN)
 async def users_add(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    values = {key: str(form.get(key, "")) for key in
-              ("username", "display_name", "role", "password", "interface", "agency")}
+    values = {
+        key: str(form.get(key, "")) for key in ("username", "display_name", "role", "password", "interface", "agency")
+    }
     try:
         _user, errors = await create_account(request, values)
     except agency_admin.NotPermitted:
@@ -1926,8 +2344,14 @@ async def agencies_change(request: web.Request) -> web.StreamResponse:
     errors = validate_agency(values, new=False)
     if not errors:
         try:
-            await agency_admin.update_agency(request.app[PANEL].services.sessions, request[USER], code,
-                                             name=values["name"], kind=values["kind"], active=active)
+            await agency_admin.update_agency(
+                request.app[PANEL].services.sessions,
+                request[USER],
+                code,
+                name=values["name"],
+                kind=values["kind"],
+                active=active,
+            )
         except agency_admin.AgencyError as exc:
             if exc.field == "code":
                 return await render_error(request, 404, request[GETTEXT]("Not found"))
@@ -1935,11 +2359,20 @@ async def agencies_change(request: web.Request) -> web.StreamResponse:
         except agency_admin.NotPermitted:
             return await error_response(request, 403, "Your role may not do this", code="role")
     if errors:
-        raise refuse_admin_form(request, "/admin/agencies", f"agency-{code}", errors,
-                          {**values, "active": "on" if active else ""})
+        raise refuse_admin_form(
+            request, "/admin/agencies", f"agency-{code}", errors, {**values, "active": "on" if active else ""}
+        )
     await _flash(request, "Agency updated")
     raise web.HTTPSeeOther("/admin/agencies")
 
 
-__all__ = ["DISPATCH", "DispatchLive", "DispatchState", "WaitingBoard", "load_dispatch_catalogs",
-           "merge_catalogs", "routes", "setup"]
+__all__ = [
+    "DISPATCH",
+    "DispatchLive",
+    "DispatchState",
+    "WaitingBoard",
+    "load_dispatch_catalogs",
+    "merge_catalogs",
+    "routes",
+    "setup",
+]

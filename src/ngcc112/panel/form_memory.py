@@ -53,8 +53,9 @@ class Recalled:
 class FormMemory:
     """(session hash, key) → what was typed and what was wrong; bounded, expiring, read once."""
 
-    def __init__(self, *, keep: float = KEEP, max_entries: int = MAX_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, keep: float = KEEP, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.keep = keep
         self.max_entries = max_entries
         self._clock = clock

@@ -84,8 +84,7 @@ class Client:
         finally:
             if self.dropped and not self.ws.closed:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        self.ws.close(code=WS_TRY_AGAIN, message=b"too slow; resync"), 1.0)
+                    await asyncio.wait_for(self.ws.close(code=WS_TRY_AGAIN, message=b"too slow; resync"), 1.0)
 
 
 class Clients:
@@ -143,16 +142,21 @@ class Clients:
             if client.writer is not None:
                 client.writer.cancel()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping"), 1.0)
+                await asyncio.wait_for(client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping"), 1.0)
 
 
 class LiveHub:
     """Feeds the presence and call boards from the hub and fans changes out to browsers."""
 
-    def __init__(self, hub: Hub, presence: PresenceBoard, calls: CallBoard, *,
-                 refresh: Callable[[], Awaitable[MembersResynced]] | None = None,
-                 subscription_size: int = 10000) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        presence: PresenceBoard,
+        calls: CallBoard,
+        *,
+        refresh: Callable[[], Awaitable[MembersResynced]] | None = None,
+        subscription_size: int = 10000,
+    ) -> None:
         self._hub = hub
         #: Asks Asterisk for the queue's members again (after events were lost).
         self._refresh = refresh
@@ -184,8 +188,15 @@ class LiveHub:
         await self.close_clients()
 
     # clients ------------------------------------------------------------------------
-    def add(self, ws: web.WebSocketResponse, *, user_id: int, role: str, interface: str | None,
-            describe: Callable[[MemberPresence], dict[str, Any]]) -> Client:
+    def add(
+        self,
+        ws: web.WebSocketResponse,
+        *,
+        user_id: int,
+        role: str,
+        interface: str | None,
+        describe: Callable[[MemberPresence], dict[str, Any]],
+    ) -> Client:
         return self.clients.add(ws, user_id=user_id, role=role, interface=interface, describe=describe)
 
     async def remove(self, client: Client) -> None:
@@ -263,9 +274,15 @@ class LiveHub:
         if isinstance(item, WrapUpChanged):
             # the desk shows the after-call work deadline, or the warning once the limit passed
             desk = self.calls.desk(item.interface)
-            self._to_interface(item.interface, {
-                "type": "call", "ringing": desk.ringing.call_id if desk.ringing else None,
-                "active": desk.active.call_id if desk.active else None, "wrap_up": item.state})
+            self._to_interface(
+                item.interface,
+                {
+                    "type": "call",
+                    "ringing": desk.ringing.call_id if desk.ringing else None,
+                    "active": desk.active.call_id if desk.active else None,
+                    "wrap_up": item.state,
+                },
+            )
             return
         if isinstance(item, (MemberState, MembersResynced)):
             for member in self.presence.apply(item):
@@ -276,19 +293,32 @@ class LiveHub:
         if isinstance(item, (CallArrived, CallerIdentified)):
             self.calls.apply(item)
             return
-        if isinstance(item, (OperatorRinging, OperatorRingNoAnswer, CallConnected, CallEnded,
-                             CallAbandoned, CallsResynced, TicketChanged)):
+        if isinstance(
+            item,
+            (
+                OperatorRinging,
+                OperatorRingNoAnswer,
+                CallConnected,
+                CallEnded,
+                CallAbandoned,
+                CallsResynced,
+                TicketChanged,
+            ),
+        ):
             touched = set()
             if isinstance(item, TicketChanged):
                 touched = self.calls.interfaces_for(item.linkedid)
             touched |= self.calls.apply(item)
             for interface in touched:
                 desk = self.calls.desk(interface)
-                self._to_interface(interface, {
-                    "type": "call",
-                    "ringing": desk.ringing.call_id if desk.ringing else None,
-                    "active": desk.active.call_id if desk.active else None,
-                })
+                self._to_interface(
+                    interface,
+                    {
+                        "type": "call",
+                        "ringing": desk.ringing.call_id if desk.ringing else None,
+                        "active": desk.active.call_id if desk.active else None,
+                    },
+                )
             if isinstance(item, TicketChanged):
                 self._to_watchers({"type": "board", "ticket_id": item.ticket_id})
 

@@ -62,16 +62,18 @@ ROLES = (Role.OPERATOR.value, Role.DISPATCHER.value, Role.ADMIN.value, Role.AGEN
 #: The board map is the room's view: not for agency users.
 BOARD_ROLES = (Role.OPERATOR.value, Role.DISPATCHER.value, Role.ADMIN.value)
 #: Incidents the board map shows (escalated to the end of field handling).
-BOARD_STATES = (State.ESCALATED.value, State.DISPATCHED.value, State.ON_SCENE.value,
-                State.REPORTED.value)
+BOARD_STATES = (State.ESCALATED.value, State.DISPATCHED.value, State.ON_SCENE.value, State.REPORTED.value)
 BOARD_LIMIT = 200
 #: A fix time this far ahead of our clock means the device's clock is wrong; say so.
 CLOCK_AHEAD_SECONDS = 60
 SOURCE_LABELS = {"sip": "SIP (network)", "aml": "AML (handset)", "manual": "Typed by an operator"}
 SOURCE_SHORT = {"sip": "SIP", "aml": "AML", "manual": "Manual"}
 #: A typed position says who typed it: the typist's role (from their account).
-MANUAL_BY_ROLE = {"operator": "Typed by an operator", "dispatcher": "Typed by a dispatcher",
-                  "admin": "Typed by an administrator"}
+MANUAL_BY_ROLE = {
+    "operator": "Typed by an operator",
+    "dispatcher": "Typed by a dispatcher",
+    "admin": "Typed by an administrator",
+}
 #: A typed position whose typist has no account (any more).
 MANUAL_UNKNOWN = "Typed in by hand"
 FIELDS = ("latitude", "longitude", "address")
@@ -102,8 +104,9 @@ def setup(app: web.Application, panel: Panel) -> None:
     app.add_routes(routes)
     from ngcc112.panel import location_openapi
 
-    openapi.register(app, lambda: {"paths": location_openapi.PATHS,
-                                   "components": {"schemas": location_openapi.SCHEMAS}})
+    openapi.register(
+        app, lambda: {"paths": location_openapi.PATHS, "components": {"schemas": location_openapi.SCHEMAS}}
+    )
 
 
 def locations_of(app: web.Application) -> Locations:
@@ -140,8 +143,7 @@ def tile_config(tile_url: str) -> TileConfig:
     Anything else means no tiles (the map then draws on a plain background)."""
     url = (tile_url or "").strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or \
-            not all(k in url for k in ("{z}", "{x}", "{y}")):
+    if parts.scheme not in ("http", "https") or not parts.netloc or not all(k in url for k in ("{z}", "{x}", "{y}")):
         return TileConfig("", "")
     return TileConfig(url, f"{parts.scheme}://{parts.netloc}")
 
@@ -186,9 +188,15 @@ async def ticket_for(request: web.Request, ticket_id: int) -> Ticket:
 async def _refusal(request: web.Request, refused: Refused) -> web.Response:
     if refused.field is not None and wants_json(request):
         translate = request[GETTEXT]
-        return web.json_response({"error": translate(_("Please correct the marked fields")), "code": refused.code,
-                                  "errors": {refused.field: translate(refused.message)}, "values": {}},
-                                 status=refused.status)
+        return web.json_response(
+            {
+                "error": translate(_("Please correct the marked fields")),
+                "code": refused.code,
+                "errors": {refused.field: translate(refused.message)},
+                "values": {},
+            },
+            status=refused.status,
+        )
     return await error_response(request, refused.status, refused.message, code=refused.code)
 
 
@@ -217,6 +225,7 @@ def age_text(seconds: float, translate: Any) -> str:
 
 def _ordered(views: list[FixView]) -> list[FixView]:
     """The accepted fix first, then the candidates newest first, then the replaced ones."""
+
     def rank(view: FixView) -> tuple[int, float]:
         group = 0 if view.accepted else 1 if view.candidate else 2
         return group, -view.fix.time.timestamp()
@@ -227,13 +236,22 @@ def _ordered(views: list[FixView]) -> list[FixView]:
 def fix_json(view: FixView, now: datetime, accepted_id: int | None) -> dict[str, Any]:
     fix = view.fix
     return {
-        "id": view.id, "ticket_id": view.ticket_id, "source": fix.source,
-        "latitude": fix.latitude, "longitude": fix.longitude, "radius_m": fix.radius_m,
-        "confidence_pct": fix.confidence_pct, "method": fix.method, "address": view.address,
-        "time": fix.time.isoformat(), "age_seconds": round((now - fix.time).total_seconds(), 1),
-        "accepted": view.accepted, "accepted_by": view.accepted_by,
+        "id": view.id,
+        "ticket_id": view.ticket_id,
+        "source": fix.source,
+        "latitude": fix.latitude,
+        "longitude": fix.longitude,
+        "radius_m": fix.radius_m,
+        "confidence_pct": fix.confidence_pct,
+        "method": fix.method,
+        "address": view.address,
+        "time": fix.time.isoformat(),
+        "age_seconds": round((now - fix.time).total_seconds(), 1),
+        "accepted": view.accepted,
+        "accepted_by": view.accepted_by,
         "accepted_at": view.accepted_at.isoformat() if view.accepted_at else None,
-        "candidate": view.candidate, "superseded": view.superseded,
+        "candidate": view.candidate,
+        "superseded": view.superseded,
         # a candidate stored after the accepted position (ids grow), or while none is accepted
         "new": view.candidate and (accepted_id is None or view.id > accepted_id),
         "created_by": view.created_by,
@@ -247,10 +265,15 @@ def scores_json(ticket: Ticket, language: str) -> dict[str, Any]:
         if not isinstance(reason, dict):
             continue
         text = reason.get(language) or reason.get("en") or reason.get("code") or ""
-        reasons.append({"score": reason.get("score"), "code": reason.get("code"),
-                        "text": str(text), "weight": reason.get("weight")})
-    return {"ghost": _unit(ticket.ghost_score), "prank": _unit(ticket.prank_score),
-            "reasons": reasons}
+        reasons.append(
+            {
+                "score": reason.get("score"),
+                "code": reason.get("code"),
+                "text": str(text),
+                "weight": reason.get("weight"),
+            }
+        )
+    return {"ghost": _unit(ticket.ghost_score), "prank": _unit(ticket.prank_score), "reasons": reasons}
 
 
 def _unit(value: float | None) -> float | None:
@@ -264,8 +287,13 @@ def reasons_for(reasons: list[dict[str, Any]], kind: str, language: str) -> list
     out = []
     for reason in reasons or []:
         if isinstance(reason, dict) and reason.get("score") == kind:
-            out.append({"text": str(reason.get(language) or reason.get("en") or reason.get("code") or ""),
-                        "weight": reason.get("weight"), "code": reason.get("code")})
+            out.append(
+                {
+                    "text": str(reason.get(language) or reason.get("en") or reason.get("code") or ""),
+                    "weight": reason.get("weight"),
+                    "code": reason.get("code"),
+                }
+            )
     return out
 
 
@@ -276,11 +304,16 @@ async def location_state(request: web.Request, ticket: Ticket) -> dict[str, Any]
     accepted = next((v for v in views if v.accepted), None)
     accepted_id = None if accepted is None else accepted.id
     fixes = [fix_json(v, now, accepted_id) for v in _ordered(views)]
-    return {"ticket_id": ticket.id, "state": ticket.state, "server_now": now.isoformat(),
-            "accepted": next((f for f in fixes if f["accepted"]), None),
-            "candidates": [f["id"] for f in fixes if f["candidate"]],
-            "fixes": fixes, "scores": scores_json(ticket, request[LANG]),
-            "silent_call": _silent(ticket)}
+    return {
+        "ticket_id": ticket.id,
+        "state": ticket.state,
+        "server_now": now.isoformat(),
+        "accepted": next((f for f in fixes if f["accepted"]), None),
+        "candidates": [f["id"] for f in fixes if f["candidate"]],
+        "fixes": fixes,
+        "scores": scores_json(ticket, request[LANG]),
+        "silent_call": _silent(ticket),
+    }
 
 
 def _silent(ticket: Ticket) -> bool:
@@ -295,8 +328,9 @@ async def _typists(request: web.Request, fixes: list[dict[str, Any]]) -> dict[st
     if not names:
         return {}
     async with request.app[PANEL].services.sessions() as session:
-        return dict((await session.execute(select(User.username, User.role)
-                                           .where(User.username.in_(names)))).tuples().all())
+        return dict(
+            (await session.execute(select(User.username, User.role).where(User.username.in_(names)))).tuples().all()
+        )
 
 
 def source_label(fix: dict[str, Any], roles: dict[str, str]) -> str:
@@ -313,12 +347,18 @@ async def _template_values(request: web.Request, state: dict[str, Any]) -> dict[
     fixes = []
     for fix in state["fixes"]:
         age = (now - datetime.fromisoformat(fix["time"])).total_seconds()
-        fixes.append({**fix, "age_text": age_text(age, translate),
-                      "source_label": source_label(fix, roles),
-                      "source_short": SOURCE_SHORT.get(fix["source"], fix["source"])})
-    return {"loc": {**state, "fixes": fixes,
-                    "has_new": any(f["new"] for f in fixes)},
-            "automatic_actors": (SIP_ACTOR, AML_ACTOR)}
+        fixes.append(
+            {
+                **fix,
+                "age_text": age_text(age, translate),
+                "source_label": source_label(fix, roles),
+                "source_short": SOURCE_SHORT.get(fix["source"], fix["source"]),
+            }
+        )
+    return {
+        "loc": {**state, "fixes": fixes, "has_new": any(f["new"] for f in fixes)},
+        "automatic_actors": (SIP_ACTOR, AML_ACTOR),
+    }
 
 
 # -- validation --------------------------------------------------------------------------
@@ -377,9 +417,11 @@ def validate_manual(raw: dict[str, Any]) -> ManualFix:
         if lon is None:
             errors["longitude"] = _("Longitude must be a number, e.g. 107.60980")
     if lat is not None and not -90 <= lat <= 90:
-        errors["latitude"] = _("Latitude must be between -90 and 90 (did you swap latitude and longitude?)") \
-            if lon is not None and -90 <= lon <= 90 and -180 <= lat <= 180 \
+        errors["latitude"] = (
+            _("Latitude must be between -90 and 90 (did you swap latitude and longitude?)")
+            if lon is not None and -90 <= lon <= 90 and -180 <= lat <= 180
             else _("Latitude must be between -90 and 90")
+        )
     if lon is not None and not -180 <= lon <= 180:
         errors["longitude"] = _("Longitude must be between -180 and 180")
     if lat == 0 and lon == 0 and not errors:
@@ -400,9 +442,15 @@ def validate_manual(raw: dict[str, Any]) -> ManualFix:
 
 def _invalid_json(request: web.Request, exc: ManualInvalid) -> web.Response:
     translate = request[GETTEXT]
-    return web.json_response({"error": translate(_("Please correct the marked fields")), "code": "invalid",
-                              "errors": {k: translate(v) for k, v in exc.errors.items()},
-                              "values": exc.values}, status=422)
+    return web.json_response(
+        {
+            "error": translate(_("Please correct the marked fields")),
+            "code": "invalid",
+            "errors": {k: translate(v) for k, v in exc.errors.items()},
+            "values": exc.values,
+        },
+        status=422,
+    )
 
 
 # -- use cases ---------------------------------------------------------------------------
@@ -426,8 +474,7 @@ async def _accept(request: web.Request, ticket: Ticket, raw_fix_id: Any) -> FixV
     try:
         return await locations.accept_fix(fix_id, user.username)
     except LocationError:
-        raise Refused(409, _("This position can no longer be accepted: the list was updated"),
-                      "conflict") from None
+        raise Refused(409, _("This position can no longer be accepted: the list was updated"), "conflict") from None
 
 
 async def _add_manual(request: web.Request, ticket: Ticket, manual: ManualFix) -> FixView:
@@ -435,8 +482,8 @@ async def _add_manual(request: web.Request, ticket: Ticket, manual: ManualFix) -
     user: User = request[USER]
     try:
         return await locations_of(request.app).add_manual_fix(
-            ticket.id, manual.latitude, manual.longitude, manual.address, user.username,
-            radius_m=manual.radius_m)
+            ticket.id, manual.latitude, manual.longitude, manual.address, user.username, radius_m=manual.radius_m
+        )
     except LocationError:
         raise Refused(409, _("The position could not be stored"), "conflict") from None
 
@@ -505,18 +552,31 @@ async def board_state(request: web.Request) -> dict[str, Any]:
 
     sessions = request.app[PANEL].services.sessions
     async with sessions() as session:
-        rows = (await session.execute(
-            select(Ticket, LocationFixRow)
-            .join(LocationFixRow, (LocationFixRow.ticket_id == Ticket.id) & LocationFixRow.accepted)
-            .where(Ticket.state.in_(BOARD_STATES))
-            .order_by(Ticket.arrived_at.desc()).limit(BOARD_LIMIT))).all()
+        rows = (
+            await session.execute(
+                select(Ticket, LocationFixRow)
+                .join(LocationFixRow, (LocationFixRow.ticket_id == Ticket.id) & LocationFixRow.accepted)
+                .where(Ticket.state.in_(BOARD_STATES))
+                .order_by(Ticket.arrived_at.desc())
+                .limit(BOARD_LIMIT)
+            )
+        ).all()
     now = _now()
     items = []
     for ticket, row in rows:
-        items.append({"ticket_id": ticket.id, "state": ticket.state, "category": ticket.category,
-                      "source": row.source, "latitude": row.latitude, "longitude": row.longitude,
-                      "radius_m": row.radius_m, "time": row.time.isoformat(),
-                      "age_seconds": round((now - row.time).total_seconds(), 1)})
+        items.append(
+            {
+                "ticket_id": ticket.id,
+                "state": ticket.state,
+                "category": ticket.category,
+                "source": row.source,
+                "latitude": row.latitude,
+                "longitude": row.longitude,
+                "radius_m": row.radius_m,
+                "time": row.time.isoformat(),
+                "age_seconds": round((now - row.time).total_seconds(), 1),
+            }
+        )
     return {"server_now": now.isoformat(), "incidents": items}
 
 
@@ -537,15 +597,29 @@ async def fixes_fragment(request: web.Request) -> web.StreamResponse:
     return await render(request, "location/_fixes.html", values)
 
 
-async def location_page(request: web.Request, ticket: Ticket, *, errors: dict[str, str] | None = None,
-                        values: dict[str, str] | None = None, message: str | None = None,
-                        status: int = 200) -> web.Response:
+async def location_page(
+    request: web.Request,
+    ticket: Ticket,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    message: str | None = None,
+    status: int = 200,
+) -> web.Response:
     panel = request.app[PANEL]
     state = await location_state(request, ticket)
-    return await render(request, "location/page.html", {
-        **await _template_values(request, state), "t": await ticket_view(panel, ticket, history=False),
-        "loc_errors": errors or {}, "loc_values": values or {}, "loc_message": message,
-    }, status=status)
+    return await render(
+        request,
+        "location/page.html",
+        {
+            **await _template_values(request, state),
+            "t": await ticket_view(panel, ticket, history=False),
+            "loc_errors": errors or {},
+            "loc_values": values or {},
+            "loc_message": message,
+        },
+        status=status,
+    )
 
 
 @routes.get("/tickets/{ticket_id:\\d+}/location", name="ticket_location")
@@ -568,8 +642,9 @@ def _form_key(ticket_id: int) -> str:
     return f"location-{ticket_id}"
 
 
-def _refused_form(request: web.Request, ticket_id: int, values: dict[str, str], errors: dict[str, str],
-                  message: str) -> web.HTTPSeeOther:
+def _refused_form(
+    request: web.Request, ticket_id: int, values: dict[str, str], errors: dict[str, str], message: str
+) -> web.HTTPSeeOther:
     """Post/redirect/get: the location page shows what was typed and why it was refused."""
     form_memory.remember(request, _form_key(ticket_id), values, {**errors, form_memory.FORM: message})
     return web.HTTPSeeOther(f"/tickets/{ticket_id}/location")
@@ -612,8 +687,7 @@ async def manual_submit(request: web.Request) -> web.StreamResponse:
     try:
         await _add_manual(request, ticket, validate_manual(raw))
     except ManualInvalid as exc:
-        raise _refused_form(request, ticket.id, exc.values, exc.errors,
-                            _("Please correct the marked fields")) from None
+        raise _refused_form(request, ticket.id, exc.values, exc.errors, _("Please correct the marked fields")) from None
     except Refused as refused:
         if refused.status == 404:
             return await _refusal(request, refused)
@@ -621,5 +695,17 @@ async def manual_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(_back(form, ticket_id))
 
 
-__all__ = ["BOARD_ROLES", "ROLES", "TileConfig", "age_text", "location_state", "locations_of",
-           "merge_catalogs", "reasons_for", "setup", "tile_config", "tile_img_src", "validate_manual"]
+__all__ = [
+    "BOARD_ROLES",
+    "ROLES",
+    "TileConfig",
+    "age_text",
+    "location_state",
+    "locations_of",
+    "merge_catalogs",
+    "reasons_for",
+    "setup",
+    "tile_config",
+    "tile_img_src",
+    "validate_manual",
+]

@@ -60,10 +60,19 @@ class LoginThrottle:
     IN_FLIGHT_WAIT = 1.0
     _MAX_STRIKES = 16
 
-    def __init__(self, *, limit: int = 5, window: float = 300.0, lockout: float = 60.0,
-                 max_lockout: float = 900.0, forget: float = 3600.0, address_limit: int = 20,
-                 address_window: float = 300.0, max_tracked: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        limit: int = 5,
+        window: float = 300.0,
+        lockout: float = 60.0,
+        max_lockout: float = 900.0,
+        forget: float = 3600.0,
+        address_limit: int = 20,
+        address_window: float = 300.0,
+        max_tracked: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit, self.window, self.lockout, self.max_lockout = limit, window, lockout, max_lockout
         self.forget, self.address_limit, self.address_window = forget, address_limit, address_window
         self.max_tracked, self._clock = max_tracked, clock
@@ -98,8 +107,7 @@ class LoginThrottle:
         """Seconds until ``username`` may try again from ``address``; 0 when it may try now."""
         pair_key, where = self._keys(username, address)
         now = self._clock()
-        return max(self._pair_wait(self._pairs.get(pair_key), now),
-                   self._address_wait(self._addresses.get(where), now))
+        return max(self._pair_wait(self._pairs.get(pair_key), now), self._address_wait(self._addresses.get(where), now))
 
     def admit(self, username: str, address: str) -> float:
         """0 and the attempt is counted in flight (settle it with :meth:`settle`), or the
@@ -145,8 +153,11 @@ class LoginThrottle:
         return locked
 
     def _pair_idle(self, pair: _Pair, now: float) -> bool:
-        return (pair.pending == 0 and now - pair.locked_until >= self.forget
-                and not any(now - t < self.window for t in pair.failures))
+        return (
+            pair.pending == 0
+            and now - pair.locked_until >= self.forget
+            and not any(now - t < self.window for t in pair.failures)
+        )
 
     def _address_idle(self, entry: _Address, now: float) -> bool:
         return entry.pending == 0 and not any(now - t < self.address_window for t in entry.failures)
@@ -166,7 +177,7 @@ class LoginThrottle:
             for key in [k for k, v in entries.items() if idle(v, now)]:  # type: ignore[operator]
                 del entries[key]
             # still full: forget the least recently tried (keep a tenth free, so this is rare)
-            for key in list(entries)[:max(0, len(entries) - self.max_tracked * 9 // 10)]:
+            for key in list(entries)[: max(0, len(entries) - self.max_tracked * 9 // 10)]:
                 del entries[key]
 
     def tracked(self) -> tuple[int, int]:

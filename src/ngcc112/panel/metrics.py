@@ -41,8 +41,7 @@ class PanelCollector:
         up = GaugeMetricFamily("ngcc112_ami_link_up", "1 when the AMI link to Asterisk is logged in")
         up.add_metric([], 1.0 if s["ami_connected"] else 0.0)
         yield up
-        phase = GaugeMetricFamily("ngcc112_ami_link_phase", "1 for the AMI link's current phase",
-                                  labels=["phase"])
+        phase = GaugeMetricFamily("ngcc112_ami_link_phase", "1 for the AMI link's current phase", labels=["phase"])
         for name in LINK_PHASES:
             phase.add_metric([name], 1.0 if s["ami_phase"] == name else 0.0)
         yield phase
@@ -111,8 +110,7 @@ def monitoring_allowed(request: web.Request) -> bool:
     settings = request.app[PANEL].services.settings.panel
     if settings.metrics_token:
         scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(),
-                                                               settings.metrics_token.encode()):
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), settings.metrics_token.encode()):
             return True
     address = client_address(request, settings.trusted_proxies)
     return matching_network(address, settings.metrics_allow) is not None
@@ -131,9 +129,12 @@ async def metrics(request: web.Request) -> web.Response:
 
     if not monitoring_allowed(request):
         return web.json_response(
-            {"error": "the metrics are for the center's monitoring: send the metrics token as "
-                      "'Authorization: Bearer …' or ask from an address in [panel] metrics_allow"},
-            status=403)
+            {
+                "error": "the metrics are for the center's monitoring: send the metrics token as "
+                "'Authorization: Bearer …' or ask from an address in [panel] metrics_allow"
+            },
+            status=403,
+        )
     panel = request.app[PANEL]
     status = panel.services.daemon.status()
     db_ok, _ = await database_ok(request)

@@ -25,7 +25,12 @@ MESSAGE = "Database unavailable — calls are still recorded and will be written
 
 #: Exceptions that mean "the database did not answer", whatever the driver.
 DATABASE_AWAY: tuple[type[BaseException], ...] = (
-    OperationalError, InterfaceError, PoolTimeout, ConnectionError, asyncio.TimeoutError, TimeoutError,
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    ConnectionError,
+    asyncio.TimeoutError,
+    TimeoutError,
 )
 
 
@@ -45,8 +50,12 @@ async def database_outage_middleware(request: web.Request, handler: Handler) -> 
     except Exception as exc:
         if not is_database_away(exc):
             raise
-        log.warning("panel.database_unavailable", path=request.path,
-                    error=type(exc).__name__, detail=str(exc).splitlines()[0][:200] if str(exc) else "")
+        log.warning(
+            "panel.database_unavailable",
+            path=request.path,
+            error=type(exc).__name__,
+            detail=str(exc).splitlines()[0][:200] if str(exc) else "",
+        )
         from ngcc112.panel.auth import _prepare_language, error_response
         from ngcc112.panel.state import LANG, USER
 

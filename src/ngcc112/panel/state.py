@@ -76,28 +76,61 @@ async def number_history(panel: Panel, ticket: Ticket) -> list[dict[str, Any]]:
     if not ticket.caller_number:
         return []
     async with panel.services.sessions() as session:
-        rows = (await session.scalars(
-            select(Ticket).where(Ticket.caller_number == ticket.caller_number, Ticket.id != ticket.id,
-                                 Ticket.arrived_at <= ticket.arrived_at)
-            .order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(HISTORY_LIMIT)
-        )).all()
-    return [jsonable({"id": t.id, "arrived_at": t.arrived_at, "state": t.state, "verdict": t.verdict,
-                      "category": t.category, "abandoned": t.abandoned}) for t in rows]
+        rows = (
+            await session.scalars(
+                select(Ticket)
+                .where(
+                    Ticket.caller_number == ticket.caller_number,
+                    Ticket.id != ticket.id,
+                    Ticket.arrived_at <= ticket.arrived_at,
+                )
+                .order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
+                .limit(HISTORY_LIMIT)
+            )
+        ).all()
+    return [
+        jsonable(
+            {
+                "id": t.id,
+                "arrived_at": t.arrived_at,
+                "state": t.state,
+                "verdict": t.verdict,
+                "category": t.category,
+                "abandoned": t.abandoned,
+            }
+        )
+        for t in rows
+    ]
 
 
 def location_of(ticket: Ticket) -> dict[str, Any] | None:
     """The caller's position from the NGCC_GEO_* variables, as plain data, or None."""
-    variables = {k: str(v) for k, v in (ticket.variables or {}).items()
-                 if k.startswith(names.VAR_GEO_PREFIX)}
+    variables = {k: str(v) for k, v in (ticket.variables or {}).items() if k.startswith(names.VAR_GEO_PREFIX)}
     if not variables:
         return None
     fix = parse_sip_geolocation(variables, ticket.arrived_at)
     if fix is None:
         raw = variables.get(names.VAR_GEO_LOCATION, "")
-        return {"latitude": None, "longitude": None, "radius_m": None, "confidence_pct": None,
-                "method": variables.get(names.VAR_GEO_METHOD) or None, "raw": raw} if raw else None
-    return {"latitude": fix.latitude, "longitude": fix.longitude, "radius_m": fix.radius_m,
-            "confidence_pct": fix.confidence_pct, "method": fix.method, "raw": fix.raw}
+        return (
+            {
+                "latitude": None,
+                "longitude": None,
+                "radius_m": None,
+                "confidence_pct": None,
+                "method": variables.get(names.VAR_GEO_METHOD) or None,
+                "raw": raw,
+            }
+            if raw
+            else None
+        )
+    return {
+        "latitude": fix.latitude,
+        "longitude": fix.longitude,
+        "radius_m": fix.radius_m,
+        "confidence_pct": fix.confidence_pct,
+        "method": fix.method,
+        "raw": fix.raw,
+    }
 
 
 async def current_location(panel: Panel, ticket: Ticket) -> dict[str, Any] | None:
@@ -112,9 +145,16 @@ async def current_location(panel: Panel, ticket: Ticket) -> dict[str, Any] | Non
         accepted = None
     if accepted is not None:
         fix = accepted.fix
-        return {"latitude": fix.latitude, "longitude": fix.longitude, "radius_m": fix.radius_m,
-                "confidence_pct": fix.confidence_pct, "method": fix.method, "raw": fix.raw,
-                "source": fix.source, "address": accepted.address}
+        return {
+            "latitude": fix.latitude,
+            "longitude": fix.longitude,
+            "radius_m": fix.radius_m,
+            "confidence_pct": fix.confidence_pct,
+            "method": fix.method,
+            "raw": fix.raw,
+            "source": fix.source,
+            "address": accepted.address,
+        }
     location = location_of(ticket)
     if location is not None:
         location["source"] = "sip"
@@ -124,14 +164,22 @@ async def current_location(panel: Panel, ticket: Ticket) -> dict[str, Any] | Non
 async def ticket_view(panel: Panel, ticket: Ticket, *, history: bool = True) -> dict[str, Any]:
     """The ticket for pages and the API; ``history`` adds this number's earlier tickets (a query)."""
     view = ticket_summary(ticket)
-    view.update(jsonable({
-        "intake": ticket.intake or {}, "note": ticket.note, "classified_at": ticket.classified_at,
-        "closed_at": ticket.closed_at, "ghost_score": ticket.ghost_score,
-        "prank_score": ticket.prank_score, "score_reasons": ticket.score_reasons or [],
-        "silent_call": ticket.silent_digit == names.SILENT_DIGIT,
-        "location": await current_location(panel, ticket),
-        "history": await number_history(panel, ticket) if history else [],
-    }))
+    view.update(
+        jsonable(
+            {
+                "intake": ticket.intake or {},
+                "note": ticket.note,
+                "classified_at": ticket.classified_at,
+                "closed_at": ticket.closed_at,
+                "ghost_score": ticket.ghost_score,
+                "prank_score": ticket.prank_score,
+                "score_reasons": ticket.score_reasons or [],
+                "silent_call": ticket.silent_digit == names.SILENT_DIGIT,
+                "location": await current_location(panel, ticket),
+                "history": await number_history(panel, ticket) if history else [],
+            }
+        )
+    )
     return view
 
 
@@ -145,21 +193,36 @@ async def pending_tickets(panel: Panel, interface: str) -> list[Ticket]:
     abandoned calls whose callback this operator's softphone answered (never answered themselves)."""
     since = datetime.now(timezone.utc) - timedelta(hours=PENDING_HOURS)
     async with panel.services.sessions() as session:
-        return list((await session.scalars(
-            select(Ticket).where(Ticket.operator_interface == interface,
-                                 Ticket.state.in_(sorted(INTAKE_STATES)),
-                                 or_(Ticket.answered_at >= since,
-                                     and_(Ticket.answered_at.is_(None), Ticket.abandoned.is_(True),
-                                          Ticket.updated_at >= since)))
-            .order_by(func.coalesce(Ticket.answered_at, Ticket.updated_at).desc(), Ticket.id.desc())
-            .limit(PENDING_LIMIT))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(Ticket)
+                    .where(
+                        Ticket.operator_interface == interface,
+                        Ticket.state.in_(sorted(INTAKE_STATES)),
+                        or_(
+                            Ticket.answered_at >= since,
+                            and_(Ticket.answered_at.is_(None), Ticket.abandoned.is_(True), Ticket.updated_at >= since),
+                        ),
+                    )
+                    .order_by(func.coalesce(Ticket.answered_at, Ticket.updated_at).desc(), Ticket.id.desc())
+                    .limit(PENDING_LIMIT)
+                )
+            ).all()
+        )
 
 
 async def _ticket_call(panel: Panel, ticket: Ticket) -> dict[str, Any]:
     """A ticket whose call is no longer on the call board (ended, or before a panel restart)."""
-    return {"call_id": ticket.linkedid, "phase": "connected", "since": jsonable(ticket.answered_at),
-            "ended": ticket.ended_at is not None, "caller_number": ticket.caller_number,
-            "caller_name": ticket.caller_name, "ticket": await ticket_view(panel, ticket)}
+    return {
+        "call_id": ticket.linkedid,
+        "phase": "connected",
+        "since": jsonable(ticket.answered_at),
+        "ended": ticket.ended_at is not None,
+        "caller_number": ticket.caller_number,
+        "caller_name": ticket.caller_name,
+        "ticket": await ticket_view(panel, ticket),
+    }
 
 
 async def desk_view(panel: Panel, user: User, selected: int | None = None) -> dict[str, Any]:
@@ -176,8 +239,7 @@ async def desk_view(panel: Panel, user: User, selected: int | None = None) -> di
     from ngcc112.panel.outage import is_database_away
 
     desk = panel.calls.desk(user.interface)
-    out: dict[str, Any] = {"ringing": None, "active": None, "live": None, "followup": None,
-                           "pending": []}
+    out: dict[str, Any] = {"ringing": None, "active": None, "live": None, "followup": None, "pending": []}
     if desk.ringing is not None:
         out["ringing"] = await _call_view(panel, desk.ringing)
     live = await _call_view(panel, desk.active) if desk.active is not None else None
@@ -210,10 +272,20 @@ async def desk_view(panel: Panel, user: User, selected: int | None = None) -> di
         except Exception as exc:
             if not is_database_away(exc):
                 raise
-    out["pending"] = [jsonable({"id": t.id, "caller_number": t.caller_number, "caller_name": t.caller_name,
-                                "answered_at": t.answered_at, "ended": t.ended_at is not None,
-                                "drafted": t.id in drafted})
-                      for t in pending if t.id not in shown]
+    out["pending"] = [
+        jsonable(
+            {
+                "id": t.id,
+                "caller_number": t.caller_number,
+                "caller_name": t.caller_name,
+                "answered_at": t.answered_at,
+                "ended": t.ended_at is not None,
+                "drafted": t.id in drafted,
+            }
+        )
+        for t in pending
+        if t.id not in shown
+    ]
     return out
 
 
@@ -236,9 +308,15 @@ async def _call_view(panel: Panel, call: OperatorCall) -> dict[str, Any]:
     number, name = panel.calls.caller(call.call_id)
     if ticket is not None:
         number, name = ticket.caller_number, ticket.caller_name
-    return {"call_id": call.call_id, "phase": call.phase, "since": since.isoformat(),
-            "ended": call.ended or (ticket is not None and ticket.ended_at is not None),
-            "caller_number": number, "caller_name": name, "ticket": view}
+    return {
+        "call_id": call.call_id,
+        "phase": call.phase,
+        "since": since.isoformat(),
+        "ended": call.ended or (ticket is not None and ticket.ended_at is not None),
+        "caller_number": number,
+        "caller_name": name,
+        "ticket": view,
+    }
 
 
 def presence_view(member: MemberPresence, translate: gettext.NullTranslations) -> dict[str, Any]:

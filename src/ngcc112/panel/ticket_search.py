@@ -97,8 +97,9 @@ def _text(query: Mapping[str, Any], key: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def parse_ticket_query(query: Mapping[str, Any], agency_codes: set[str], tz: str
-                       ) -> tuple[TicketQuery | None, dict[str, str], dict[str, str]]:
+def parse_ticket_query(
+    query: Mapping[str, Any], agency_codes: set[str], tz: str
+) -> tuple[TicketQuery | None, dict[str, str], dict[str, str]]:
     """(the query, or None; per-field errors as msgids; the values as typed, for the form)."""
     values = {key: _text(query, key) for key in FIELDS}
     errors: dict[str, str] = {}
@@ -136,9 +137,20 @@ def parse_ticket_query(query: Mapping[str, Any], agency_codes: set[str], tz: str
     if errors:
         return None, errors, values
     digits = "".join(c for c in number if c.isdigit() or c == "+")
-    return TicketQuery(number=digits or None, state=values["state"] or None, verdict=values["verdict"] or None,
-                       agency=values["agency"] or None, start=days["start"], end=days["end"], page=page,
-                       tz=tz), {}, values
+    return (
+        TicketQuery(
+            number=digits or None,
+            state=values["state"] or None,
+            verdict=values["verdict"] or None,
+            agency=values["agency"] or None,
+            start=days["start"],
+            end=days["end"],
+            page=page,
+            tz=tz,
+        ),
+        {},
+        values,
+    )
 
 
 def _filtered(query: TicketQuery, statement: Select[Any]) -> Select[Any]:
@@ -149,9 +161,13 @@ def _filtered(query: TicketQuery, statement: Select[Any]) -> Select[Any]:
     if query.verdict:
         statement = statement.where(Ticket.verdict == query.verdict)
     if query.agency:
-        statement = statement.where(Ticket.id.in_(
-            select(Dispatch.ticket_id).join(Agency, Agency.id == Dispatch.agency_id)
-            .where(Agency.code == query.agency)))
+        statement = statement.where(
+            Ticket.id.in_(
+                select(Dispatch.ticket_id)
+                .join(Agency, Agency.id == Dispatch.agency_id)
+                .where(Agency.code == query.agency)
+            )
+        )
     local = zone(query.tz)
     if query.start:
         statement = statement.where(Ticket.arrived_at >= datetime.combine(query.start, time(), local))
@@ -165,42 +181,69 @@ async def _rows(session: AsyncSession, tickets: Sequence[Ticket]) -> list[Ticket
     agencies: dict[int, list[str]] = {}
     reasons: dict[int, str] = {}
     if ids:
-        for ticket_id, name in (await session.execute(
-                select(Dispatch.ticket_id, Agency.name).join(Agency, Agency.id == Dispatch.agency_id)
-                .where(Dispatch.ticket_id.in_(ids)).order_by(Dispatch.id))).all():
+        for ticket_id, name in (
+            await session.execute(
+                select(Dispatch.ticket_id, Agency.name)
+                .join(Agency, Agency.id == Dispatch.agency_id)
+                .where(Dispatch.ticket_id.in_(ids))
+                .order_by(Dispatch.id)
+            )
+        ).all():
             agencies.setdefault(ticket_id, []).append(name)
-        for ticket_id, changes in (await session.execute(
+        for ticket_id, changes in (
+            await session.execute(
                 select(AuditEntry.ticket_id, AuditEntry.changes)
                 .where(AuditEntry.ticket_id.in_(ids), AuditEntry.action == "close")
-                .order_by(AuditEntry.id))).all():
+                .order_by(AuditEntry.id)
+            )
+        ).all():
             reason = (changes or {}).get("override_reason") or (changes or {}).get("note")
             if isinstance(reason, str) and reason:
                 reasons[ticket_id] = reason
-    return [TicketRow(id=t.id, arrived_at=t.arrived_at, caller_number=t.caller_number, state=t.state,
-                      verdict=t.verdict, category=t.category, agencies=tuple(agencies.get(t.id, ())),
-                      closed_at=t.closed_at,
-                      closed_reason=reasons.get(t.id) or (t.note if t.state == State.CLOSED.value else None))
-            for t in tickets]
+    return [
+        TicketRow(
+            id=t.id,
+            arrived_at=t.arrived_at,
+            caller_number=t.caller_number,
+            state=t.state,
+            verdict=t.verdict,
+            category=t.category,
+            agencies=tuple(agencies.get(t.id, ())),
+            closed_at=t.closed_at,
+            closed_reason=reasons.get(t.id) or (t.note if t.state == State.CLOSED.value else None),
+        )
+        for t in tickets
+    ]
 
 
-async def search_tickets(sessions: async_sessionmaker[AsyncSession], query: TicketQuery,
-                         page_size: int = PAGE_SIZE) -> TicketPage:
+async def search_tickets(
+    sessions: async_sessionmaker[AsyncSession], query: TicketQuery, page_size: int = PAGE_SIZE
+) -> TicketPage:
     """One page of the tickets matching ``query``, newest first, with how many match in all."""
     async with sessions() as session:
         total = (await session.scalar(_filtered(query, select(func.count(Ticket.id))))) or 0
         pages = max(1, -(-total // page_size))
-        tickets = (await session.scalars(
-            _filtered(query, select(Ticket)).order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
-            .offset((query.page - 1) * page_size).limit(page_size))).all()
+        tickets = (
+            await session.scalars(
+                _filtered(query, select(Ticket))
+                .order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
+                .offset((query.page - 1) * page_size)
+                .limit(page_size)
+            )
+        ).all()
         return TicketPage(rows=await _rows(session, tickets), total=total, page=query.page, pages=pages)
 
 
 async def all_matching(sessions: async_sessionmaker[AsyncSession], query: TicketQuery) -> list[TicketRow]:
     """Every ticket matching ``query`` (paging ignored), newest first, at most :data:`MAX_CSV_ROWS`."""
     async with sessions() as session:
-        tickets = (await session.scalars(
-            _filtered(query, select(Ticket)).order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
-            .limit(MAX_CSV_ROWS))).all()
+        tickets = (
+            await session.scalars(
+                _filtered(query, select(Ticket))
+                .order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
+                .limit(MAX_CSV_ROWS)
+            )
+        ).all()
         return await _rows(session, tickets)
 
 
@@ -210,13 +253,24 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-CSV_HEADER = (N_("Ticket"), N_("Arrived (local time)"), N_("Number"), N_("State"), N_("Verdict"),
-              N_("Category"), N_("Agencies"), N_("Closed (local time)"), N_("Reason for closing"))
+CSV_HEADER = (
+    N_("Ticket"),
+    N_("Arrived (local time)"),
+    N_("Number"),
+    N_("State"),
+    N_("Verdict"),
+    N_("Category"),
+    N_("Agencies"),
+    N_("Closed (local time)"),
+    N_("Reason for closing"),
+)
 
 
-def tickets_csv(rows: Sequence[TicketRow], translate: Callable[[str], str],
-                when: Callable[[datetime | None], str]) -> str:
+def tickets_csv(
+    rows: Sequence[TicketRow], translate: Callable[[str], str], when: Callable[[datetime | None], str]
+) -> str:
     """One row per ticket; states, verdicts and categories in the reader's language."""
+
     def label(table: Mapping[str, str], value: str | None) -> str:
         return translate(table[value]) if value is not None and value in table else (value or "")
 
@@ -224,19 +278,51 @@ def tickets_csv(rows: Sequence[TicketRow], translate: Callable[[str], str],
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([translate(h) for h in CSV_HEADER])
     for row in rows:
-        writer.writerow([safe_cell(v) for v in (
-            row.id, when(row.arrived_at), row.caller_number, label(labels.STATE_LABELS, row.state),
-            label(labels.VERDICT_LABELS, row.verdict), label(labels.CATEGORY_LABELS, row.category),
-            "; ".join(row.agencies), when(row.closed_at) if row.closed_at else "", row.closed_reason)])
+        writer.writerow(
+            [
+                safe_cell(v)
+                for v in (
+                    row.id,
+                    when(row.arrived_at),
+                    row.caller_number,
+                    label(labels.STATE_LABELS, row.state),
+                    label(labels.VERDICT_LABELS, row.verdict),
+                    label(labels.CATEGORY_LABELS, row.category),
+                    "; ".join(row.agencies),
+                    when(row.closed_at) if row.closed_at else "",
+                    row.closed_reason,
+                )
+            ]
+        )
     return out.getvalue()
 
 
 def row_json(row: TicketRow, when: Callable[[datetime | None], str]) -> dict[str, Any]:
-    return {"id": row.id, "arrived_at": row.arrived_at.isoformat(), "arrived_local": when(row.arrived_at),
-            "caller_number": row.caller_number, "state": row.state, "verdict": row.verdict,
-            "category": row.category, "agencies": list(row.agencies),
-            "closed_at": row.closed_at.isoformat() if row.closed_at else None, "closed_reason": row.closed_reason}
+    return {
+        "id": row.id,
+        "arrived_at": row.arrived_at.isoformat(),
+        "arrived_local": when(row.arrived_at),
+        "caller_number": row.caller_number,
+        "state": row.state,
+        "verdict": row.verdict,
+        "category": row.category,
+        "agencies": list(row.agencies),
+        "closed_at": row.closed_at.isoformat() if row.closed_at else None,
+        "closed_reason": row.closed_reason,
+    }
 
 
-__all__ = ["CSV_HEADER", "MAX_CSV_ROWS", "PAGE_SIZE", "TicketPage", "TicketQuery", "TicketRow",
-           "all_matching", "parse_ticket_query", "row_json", "safe_cell", "search_tickets", "tickets_csv"]
+__all__ = [
+    "CSV_HEADER",
+    "MAX_CSV_ROWS",
+    "PAGE_SIZE",
+    "TicketPage",
+    "TicketQuery",
+    "TicketRow",
+    "all_matching",
+    "parse_ticket_query",
+    "row_json",
+    "safe_cell",
+    "search_tickets",
+    "tickets_csv",
+]

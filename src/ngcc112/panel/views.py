@@ -53,8 +53,7 @@ def intake_values(ticket: dict[str, Any], form_values: dict[str, str] | None) ->
     else what the call told us (caller ID, name, position)."""
     if form_values is not None:  # what was typed (a draft, or a refused submit) over the rest
         base = intake_values(ticket, None)
-        return {key: str(form_values[key] if form_values.get(key) is not None else base[key])
-                for key in intake.FIELDS}
+        return {key: str(form_values[key] if form_values.get(key) is not None else base[key]) for key in intake.FIELDS}
     saved = ticket.get("intake") or {}
     location = ticket.get("location") or {}
     number = ticket.get("caller_number") or ""
@@ -79,8 +78,7 @@ def intake_values(ticket: dict[str, Any], form_values: dict[str, str] | None) ->
 
 
 async def render(request: web.Request, template: str, values: dict[str, Any], status: int = 200) -> web.Response:
-    response = aiohttp_jinja2.render_template(template, request, {**await context(request), **values},
-                                              status=status)
+    response = aiohttp_jinja2.render_template(template, request, {**await context(request), **values}, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -94,8 +92,7 @@ def safe_next(target: str | None) -> str:
     if not target:
         return "/"
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
 
@@ -115,8 +112,9 @@ async def _flash(request: web.Request, message: str | None = None) -> str | None
 async def login_page(request: web.Request) -> web.StreamResponse:
     if request.get(USER) is not None:
         raise web.HTTPSeeOther("/")
-    return await render(request, "login.html", {"next": safe_next(request.query.get("next")),
-                                           "username": "", "errors": {}})
+    return await render(
+        request, "login.html", {"next": safe_next(request.query.get("next")), "username": "", "errors": {}}
+    )
 
 
 @routes.post("/login")
@@ -139,8 +137,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         status = 422 if "form" not in errors else 401
         if errors.get("form", "").startswith("Too many"):
             status = 429
-        return await render(request, "login.html", {"next": target, "username": username, "errors": errors},
-                            status=status)
+        return await render(
+            request, "login.html", {"next": target, "username": username, "errors": errors}, status=status
+        )
     await log_in(request, user)
     raise web.HTTPSeeOther(target)
 
@@ -216,8 +215,9 @@ def _ticket_param(raw: object) -> int | None:
     return int(text) if text.isdigit() and len(text) < 12 else None
 
 
-async def desk_values(request: web.Request, user: User, selected: int | None, *,
-                      errors: dict[str, Any] | None = None) -> dict[str, Any]:
+async def desk_values(
+    request: web.Request, user: User, selected: int | None, *, errors: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What _desk.html needs: the desk, the form's values (the saved draft over the ticket's
     data) and, after a refused submit, its errors (kept in the session across the redirect)."""
     panel = request.app[PANEL]
@@ -230,22 +230,30 @@ async def desk_values(request: web.Request, user: User, selected: int | None, *,
     if errors and ticket is not None and errors.get("ticket_id") == ticket["id"]:
         form_errors = dict(errors.get("errors") or {})
     followup = desk["followup"]
-    note_errors = errors.get("errors") if errors and followup and followup["ticket"] \
-        and errors.get("ticket_id") == followup["ticket"]["id"] else None
+    note_errors = (
+        errors.get("errors")
+        if errors and followup and followup["ticket"] and errors.get("ticket_id") == followup["ticket"]["id"]
+        else None
+    )
     note_value = note_errors and (errors or {}).get("values", {}).get("call_note", "") or ""
     if followup and followup["ticket"] and not note_errors:
         note_value = ((await _draft(request, user, followup["ticket"]["id"])) or {}).get("call_note", "")
     wrapup = panel.wrapup
     deadline = wrapup.deadline(user.interface)
     return {
-        "desk": desk, "form_values": form_values, "form_errors": form_errors or {},
+        "desk": desk,
+        "form_values": form_values,
+        "form_errors": form_errors or {},
         "form_ticket_id": ticket["id"] if ticket else None,
-        "note_errors": note_errors or {}, "note_value": note_value,
+        "note_errors": note_errors or {},
+        "note_value": note_value,
         "wrapup_deadline": deadline.isoformat() if deadline else None,
         "wrapup_expired": wrapup.expired_at(user.interface) is not None,
         "server_now": datetime.now(timezone.utc).isoformat(),
-        "intake_target": INTAKE_TARGET_SECONDS, "categories": intake.CATEGORIES,
-        "verdicts": intake.VERDICTS, "verdict_keys": labels.VERDICT_KEYS,
+        "intake_target": INTAKE_TARGET_SECONDS,
+        "categories": intake.CATEGORIES,
+        "verdicts": intake.VERDICTS,
+        "verdict_keys": labels.VERDICT_KEYS,
         "verdict_notes": labels.VERDICT_NOTES,
     }
 
@@ -268,8 +276,7 @@ async def board_values(request: web.Request) -> dict[str, Any]:
     panel = request.app[PANEL]
     translate = panel.catalogs[request[LANG]]
     tickets = [await ticket_view(panel, t, history=False) for t in await panel.services.store.recent(30)]
-    return {"tickets": tickets,
-            "members": [presence_view(m, translate) for m in panel.presence.members()]}
+    return {"tickets": tickets, "members": [presence_view(m, translate) for m in panel.presence.members()]}
 
 
 @routes.get("/board", name="board")
@@ -296,8 +303,9 @@ async def board_fragment(request: web.Request) -> web.StreamResponse:
 async def call_fragment(request: web.Request) -> web.StreamResponse:
     """The operator's desk (ringing call, active call with its intake form) as an HTML fragment."""
     user: User = request[USER]
-    return await render(request, "_desk.html",
-                        await desk_values(request, user, _ticket_param(request.query.get("ticket"))))
+    return await render(
+        request, "_desk.html", await desk_values(request, user, _ticket_param(request.query.get("ticket")))
+    )
 
 
 @routes.post("/presence")
@@ -305,16 +313,14 @@ async def call_fragment(request: web.Request) -> web.StreamResponse:
 async def presence_submit(request: web.Request) -> web.StreamResponse:
     user: User = request[USER]
     form = await request.post()
-    message = await change_presence(request, user, str(form.get("presence", "")),
-                                    str(form.get("reason", "")))
+    message = await change_presence(request, user, str(form.get("presence", "")), str(form.get("reason", "")))
     if message is not None:  # post/redirect/get: the refusal shows on the page it came from
         session = await get_session(request)
         session["presence_error"] = message[1]
     raise web.HTTPSeeOther("/")
 
 
-async def change_presence(request: web.Request, user: User, wanted: str,
-                          reason: str) -> tuple[int, str] | None:
+async def change_presence(request: web.Request, user: User, wanted: str, reason: str) -> tuple[int, str] | None:
     """Ask Asterisk for the change; None when done, else (HTTP status, message msgid)."""
     panel = request.app[PANEL]
     if not user.interface:
@@ -345,7 +351,8 @@ async def change_presence(request: web.Request, user: User, wanted: str,
 def refusal(exc: intake.IntakeRefused) -> tuple[int, str]:
     """HTTP status and message (msgid) for a refused use case; ``exc.reason`` has the details."""
     return {"not_found": (404, "Not found"), "forbidden": (403, "Your role may not do this")}.get(
-        exc.kind, (409, "This action is not possible for this ticket now"))
+        exc.kind, (409, "This action is not possible for this ticket now")
+    )
 
 
 @routes.post("/tickets/{ticket_id:\\d+}/intake")
@@ -364,20 +371,18 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
     final = form.get("action") != "save"
     session = await get_session(request)
     try:
-        if user.role == OPERATOR and raw and await drafts.draftable(panel.services.sessions, ticket_id,
-                                                                    user.interface):
+        if user.role == OPERATOR and raw and await drafts.draftable(panel.services.sessions, ticket_id, user.interface):
             # keep what was typed before anything can refuse it
             await drafts.save_draft(panel.services.sessions, ticket_id, user.id, raw)
         data = intake.validate_intake(raw, final=final)
         if final:
-            changed = await intake.complete_intake(panel.services.sessions, panel.services.hub.publish,
-                                                   ticket_id, user, data)
-            notice = "Ticket escalated to the dispatchers" if changed[-1].state == "escalated" \
-                else "Ticket closed"
+            changed = await intake.complete_intake(
+                panel.services.sessions, panel.services.hub.publish, ticket_id, user, data
+            )
+            notice = "Ticket escalated to the dispatchers" if changed[-1].state == "escalated" else "Ticket closed"
             await intake_finished(request, user, ticket_id, changed[-1].linkedid)
         else:
-            await intake.save_intake(panel.services.sessions, panel.services.hub.publish,
-                                     ticket_id, user, data)
+            await intake.save_intake(panel.services.sessions, panel.services.hub.publish, ticket_id, user, data)
             notice = "Saved"
     except intake.IntakeInvalid as exc:
         if user.role != OPERATOR:
@@ -424,8 +429,11 @@ async def call_note_submit(request: web.Request) -> web.StreamResponse:
     try:
         await intake.add_call_note(panel.services.sessions, panel.services.hub.publish, ticket_id, user, text)
     except intake.IntakeInvalid as exc:
-        session["intake_errors"] = {"ticket_id": ticket_id, "errors": dict(exc.errors),
-                                    "values": {"call_note": text[:1000]}}
+        session["intake_errors"] = {
+            "ticket_id": ticket_id,
+            "errors": dict(exc.errors),
+            "values": {"call_note": text[:1000]},
+        }
         raise web.HTTPSeeOther("/") from None
     except intake.IntakeRefused as exc:
         if user.role == OPERATOR:

@@ -39,8 +39,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     def describe(member: MemberPresence) -> dict[str, object]:
         return presence_view(member, translate)
 
-    client = panel.live.add(ws, user_id=user.id, role=user.role, interface=interface,
-                            describe=describe)
+    client = panel.live.add(ws, user_id=user.id, role=user.role, interface=interface, describe=describe)
     client.offer({"type": "hello", "client": client.id})
     try:
         with request.app[SOCKETS].holding(ws, request[SESSION_HASH]):

@@ -80,37 +80,67 @@ def answer_shares(targets: SlaTargets, milestones: Sequence[Milestones]) -> tupl
     shares = []
     for threshold in targets.answer_thresholds:
         verdicts = [answered_within(m, threshold) for m in milestones]
-        shares.append(AnswerShare(threshold, sum(v is True for v in verdicts),
-                                  sum(v is not None for v in verdicts)))
+        shares.append(AnswerShare(threshold, sum(v is True for v in verdicts), sum(v is not None for v in verdicts)))
     return tuple(shares)
 
 
-def _group(key: str, items: Sequence[Milestones], stages: Sequence[Stage], targets: SlaTargets, *,
-           answer: bool) -> Group:
-    return Group(key=key, calls=len(items), answered=sum(m.answered_at is not None for m in items),
-                 abandoned=sum(m.abandoned and m.answered_at is None for m in items),
-                 stages=tuple(stage_stats(s, targets, items) for s in stages),
-                 answer=answer_shares(targets, items) if answer else ())
+def _group(
+    key: str, items: Sequence[Milestones], stages: Sequence[Stage], targets: SlaTargets, *, answer: bool
+) -> Group:
+    return Group(
+        key=key,
+        calls=len(items),
+        answered=sum(m.answered_at is not None for m in items),
+        abandoned=sum(m.abandoned and m.answered_at is None for m in items),
+        stages=tuple(stage_stats(s, targets, items) for s in stages),
+        answer=answer_shares(targets, items) if answer else (),
+    )
 
 
-async def build_report(sessions: async_sessionmaker[AsyncSession], start: date, end: date, *,
-                       tz: str = "UTC", targets: SlaTargets = DEFAULT_TARGETS) -> Report:
+async def build_report(
+    sessions: async_sessionmaker[AsyncSession],
+    start: date,
+    end: date,
+    *,
+    tz: str = "UTC",
+    targets: SlaTargets = DEFAULT_TARGETS,
+) -> Report:
     """Every call that arrived from ``start`` to ``end`` (both included, local days in ``tz``)."""
     local = zone(tz)
     lower, upper = day_bounds(start, end, local)
     in_range = (Ticket.arrived_at >= lower, Ticket.arrived_at < upper)
     async with sessions() as session:
-        tickets = (await session.execute(
-            select(Ticket.id, Ticket.arrived_at, Ticket.queued_at, Ticket.answered_at, Ticket.classified_at,
-                   Ticket.closed_at, Ticket.abandoned, Ticket.abandoned_at, Ticket.ended_at, Ticket.verdict,
-                   Ticket.operator_interface)
-            .where(*in_range).order_by(Ticket.arrived_at, Ticket.id))).all()
-        entered = (await session.execute(
-            select(AuditEntry.ticket_id, AuditEntry.to_state, func.min(AuditEntry.at))
-            .join(Ticket, Ticket.id == AuditEntry.ticket_id)
-            .where(*in_range, AuditEntry.to_state.in_(_AUDITED_STATES),
-                   or_(AuditEntry.from_state.is_(None), AuditEntry.from_state != AuditEntry.to_state))
-            .group_by(AuditEntry.ticket_id, AuditEntry.to_state))).all()
+        tickets = (
+            await session.execute(
+                select(
+                    Ticket.id,
+                    Ticket.arrived_at,
+                    Ticket.queued_at,
+                    Ticket.answered_at,
+                    Ticket.classified_at,
+                    Ticket.closed_at,
+                    Ticket.abandoned,
+                    Ticket.abandoned_at,
+                    Ticket.ended_at,
+                    Ticket.verdict,
+                    Ticket.operator_interface,
+                )
+                .where(*in_range)
+                .order_by(Ticket.arrived_at, Ticket.id)
+            )
+        ).all()
+        entered = (
+            await session.execute(
+                select(AuditEntry.ticket_id, AuditEntry.to_state, func.min(AuditEntry.at))
+                .join(Ticket, Ticket.id == AuditEntry.ticket_id)
+                .where(
+                    *in_range,
+                    AuditEntry.to_state.in_(_AUDITED_STATES),
+                    or_(AuditEntry.from_state.is_(None), AuditEntry.from_state != AuditEntry.to_state),
+                )
+                .group_by(AuditEntry.ticket_id, AuditEntry.to_state)
+            )
+        ).all()
     moments: dict[int, dict[str, datetime]] = defaultdict(dict)
     for ticket_id, state, at in entered:
         moments[ticket_id][state] = at
@@ -124,11 +154,17 @@ async def build_report(sessions: async_sessionmaker[AsyncSession], start: date, 
     for row in tickets:
         seen = moments.get(row.id, {})
         m = Milestones(
-            arrived_at=row.arrived_at, queued_at=row.queued_at, answered_at=row.answered_at,
-            classified_at=row.classified_at or seen.get("classified"), escalated_at=seen.get("escalated"),
-            dispatched_at=seen.get("dispatched"), reported_at=seen.get("reported"),
-            closed_at=row.closed_at or seen.get("closed"), abandoned=bool(row.abandoned),
-            abandoned_at=row.abandoned_at or row.ended_at)
+            arrived_at=row.arrived_at,
+            queued_at=row.queued_at,
+            answered_at=row.answered_at,
+            classified_at=row.classified_at or seen.get("classified"),
+            escalated_at=seen.get("escalated"),
+            dispatched_at=seen.get("dispatched"),
+            reported_at=seen.get("reported"),
+            closed_at=row.closed_at or seen.get("closed"),
+            abandoned=bool(row.abandoned),
+            abandoned_at=row.abandoned_at or row.ended_at,
+        )
         milestones.append(m)
         arrived = row.arrived_at.astimezone(local)
         hours[arrived.hour] += 1
@@ -144,12 +180,19 @@ async def build_report(sessions: async_sessionmaker[AsyncSession], start: date, 
         days.append(_group(day.isoformat(), by_day.get(day, []), STAGES, targets, answer=True))
         day += timedelta(days=1)
     return Report(
-        start=start, end=end, timezone=tz, calls=len(milestones),
+        start=start,
+        end=end,
+        timezone=tz,
+        calls=len(milestones),
         answered=sum(m.answered_at is not None for m in milestones),
         abandoned=sum(m.abandoned and m.answered_at is None for m in milestones),
-        abandoned_before_queue=before_queue, calls_per_hour=tuple(hours),
-        verdicts=tuple(verdicts.items()), answer=answer_shares(targets, milestones),
+        abandoned_before_queue=before_queue,
+        calls_per_hour=tuple(hours),
+        verdicts=tuple(verdicts.items()),
+        answer=answer_shares(targets, milestones),
         stages=tuple(stage_stats(s, targets, milestones) for s in STAGES),
-        per_operator=tuple(_group(key, items, OPERATOR_STAGES, targets, answer=False)
-                           for key, items in sorted(by_operator.items())),
-        per_day=tuple(days))
+        per_operator=tuple(
+            _group(key, items, OPERATOR_STAGES, targets, answer=False) for key, items in sorted(by_operator.items())
+        ),
+        per_day=tuple(days),
+    )

@@ -94,8 +94,9 @@ def report_to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows((section, _cell(group), _cell(item), metric, value)
-                     for section, group, item, metric, value in _rows(report))
+    writer.writerows(
+        (section, _cell(group), _cell(item), metric, value) for section, group, item, metric, value in _rows(report)
+    )
     return out.getvalue()
 
 
@@ -104,9 +105,14 @@ def _float(value: str) -> float | None:
 
 
 def _stage(item: str, values: dict[str, str]) -> StageStats:
-    return StageStats(stage=item, target=_float(values["target"]), measured=int(values["measured"]),
-                      met=int(values["met"]), total_seconds=float(values["total_seconds"]),
-                      max_seconds=_float(values["max_seconds"]))
+    return StageStats(
+        stage=item,
+        target=_float(values["target"]),
+        measured=int(values["measured"]),
+        met=int(values["met"]),
+        total_seconds=float(values["total_seconds"]),
+        max_seconds=_float(values["max_seconds"]),
+    )
 
 
 def _answer(item: str, values: dict[str, str]) -> AnswerShare:
@@ -151,16 +157,30 @@ def _assemble(cells: dict[tuple[str, str, str], dict[str, str]]) -> Report:
             group["stages"].append(_stage(item, values))
 
     def built(section: str) -> tuple[Group, ...]:
-        return tuple(Group(key=key, calls=g["calls"], answered=g["answered"], abandoned=g["abandoned"],
-                           stages=tuple(g["stages"]), answer=tuple(g["answer"]))
-                     for key, g in groups[section].items())
+        return tuple(
+            Group(
+                key=key,
+                calls=g["calls"],
+                answered=g["answered"],
+                abandoned=g["abandoned"],
+                stages=tuple(g["stages"]),
+                answer=tuple(g["answer"]),
+            )
+            for key, g in groups[section].items()
+        )
 
     return Report(
-        start=date.fromisoformat(meta["start"]), end=date.fromisoformat(meta["end"]),
-        timezone=meta["timezone"], calls=int(summary["calls"]), answered=int(summary["answered"]),
-        abandoned=int(summary["abandoned"]), abandoned_before_queue=int(summary["abandoned_before_queue"]),
+        start=date.fromisoformat(meta["start"]),
+        end=date.fromisoformat(meta["end"]),
+        timezone=meta["timezone"],
+        calls=int(summary["calls"]),
+        answered=int(summary["answered"]),
+        abandoned=int(summary["abandoned"]),
+        abandoned_before_queue=int(summary["abandoned_before_queue"]),
         calls_per_hour=tuple(calls for _, calls in hours),
         verdicts=tuple((item, int(v["calls"])) for (s, _, item), v in cells.items() if s == "verdict"),
         answer=tuple(_answer(item, v) for (s, _, item), v in cells.items() if s == "answer"),
         stages=tuple(_stage(item, v) for (s, _, item), v in cells.items() if s == "stage"),
-        per_operator=built("operator"), per_day=built("day"))
+        per_operator=built("operator"),
+        per_day=built("day"),
+    )

@@ -12,8 +12,9 @@ from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.sla import DEFAULT_TARGETS, SlaTargets
 
 
-async def run_report(settings: Settings, start: date, end: date, csv: bool, *, tz: str = "UTC",
-                     targets: SlaTargets = DEFAULT_TARGETS) -> str:
+async def run_report(
+    settings: Settings, start: date, end: date, csv: bool, *, tz: str = "UTC", targets: SlaTargets = DEFAULT_TARGETS
+) -> str:
     """The report on the configured database; raises ``ReportError`` for a bad range or zone.
 
     Read-only: it never migrates the schema (run ``ngcc112 db upgrade`` first).

@@ -81,9 +81,7 @@ def evaluate(cases: Iterable[tuple[str, Assessment]], policy: Policy) -> Evaluat
     ``information`` label, which should be mapped to ``normal`` first) is
     refused with ValueError naming the case.
     """
-    confusion: dict[tuple[CallType, CallType], int] = {
-        (t, p): 0 for t in CALL_TYPES for p in CALL_TYPES
-    }
+    confusion: dict[tuple[CallType, CallType], int] = {(t, p): 0 for t in CALL_TYPES for p in CALL_TYPES}
     total = 0
     for index, (true_type, assessment) in enumerate(cases):
         confusion[(_call_type(true_type, index), classify(assessment, policy))] += 1
@@ -120,10 +118,7 @@ def render(report: EvaluationReport) -> str:
         f"{'type':<{width}}{'precision':>10}{'recall':>10}{'calls':>8}{'predicted':>11}",
     ]
     for s in report.per_type:
-        lines.append(
-            f"{s.call_type:<{width}}{pct(s.precision):>10}{pct(s.recall):>10}"
-            f"{s.support:>8}{s.predicted:>11}"
-        )
+        lines.append(f"{s.call_type:<{width}}{pct(s.precision):>10}{pct(s.recall):>10}{s.support:>8}{s.predicted:>11}")
     lines += ["", "true \\ predicted".ljust(18) + "".join(f"{p:>8}" for p in CALL_TYPES)]
     for t in CALL_TYPES:
         lines.append(t.ljust(18) + "".join(f"{report.confusion[(t, p)]:>8}" for p in CALL_TYPES))

@@ -105,16 +105,11 @@ class Policy:
         unknown = sorted(str(key) for key in values if key not in known)
         if unknown:
             raise PolicyError(
-                f"unknown routing setting(s) {', '.join(map(repr, unknown))};"
-                f" known: {', '.join(sorted(known))}"
+                f"unknown routing setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
             )
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
-            if (
-                known[key].type == "float"
-                and isinstance(value, int)
-                and not isinstance(value, bool)
-            ):
+            if known[key].type == "float" and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             kwargs[key] = value
         return cls(**kwargs)

@@ -49,14 +49,20 @@ class MemberPresence:
     at: datetime
 
     def as_dict(self) -> dict[str, object]:
-        return {"interface": self.interface, "member_name": self.member_name,
-                "presence": self.presence.value, "pause_reason": self.pause_reason,
-                "device_status": self.device_status, "at": self.at.isoformat()}
+        return {
+            "interface": self.interface,
+            "member_name": self.member_name,
+            "presence": self.presence.value,
+            "pause_reason": self.pause_reason,
+            "device_status": self.device_status,
+            "at": self.at.isoformat(),
+        }
 
 
 def logged_out(interface: str, at: datetime | None = None) -> MemberPresence:
-    return MemberPresence(interface, interface.rpartition("/")[2], Presence.LOGGED_OUT, "", None,
-                          at or datetime.now(timezone.utc))
+    return MemberPresence(
+        interface, interface.rpartition("/")[2], Presence.LOGGED_OUT, "", None, at or datetime.now(timezone.utc)
+    )
 
 
 def _from_member(member: MemberState) -> MemberPresence:
@@ -64,9 +70,14 @@ def _from_member(member: MemberState) -> MemberPresence:
         presence = Presence.LOGGED_OUT
     else:
         presence = Presence.BREAK if member.paused else Presence.READY
-    return MemberPresence(member.interface, member.member_name, presence,
-                          member.pause_reason if presence is Presence.BREAK else "",
-                          member.status, member.at)
+    return MemberPresence(
+        member.interface,
+        member.member_name,
+        presence,
+        member.pause_reason if presence is Presence.BREAK else "",
+        member.status,
+        member.at,
+    )
 
 
 class PresenceBoard:
@@ -95,7 +106,10 @@ class PresenceBoard:
             self._members[fresh.interface] = fresh
         self.version += 1
         if old is not None and (old.presence, old.pause_reason, old.device_status) == (
-                fresh.presence, fresh.pause_reason, fresh.device_status):
+            fresh.presence,
+            fresh.pause_reason,
+            fresh.device_status,
+        ):
             return []
         if old is None and fresh.presence is Presence.LOGGED_OUT:
             return []
@@ -195,8 +209,7 @@ class PresenceControl:
         reason = check_reason(reason)
         action = actions.queue_pause(interface, True, queue=self.queue, reason=reason or None)
         if not await self._send(action, ALREADY_OUT):
-            await self._send(actions.queue_add(self.queue, interface, member_name, paused=True),
-                             ALREADY_IN)
+            await self._send(actions.queue_add(self.queue, interface, member_name, paused=True), ALREADY_IN)
             await self._send(action, ())
 
     async def logout(self, interface: str) -> None:
@@ -208,19 +221,23 @@ class PresenceControl:
         response = await self._link.send(actions.queue_status(self.queue))
         at = datetime.now(timezone.utc)
         members = tuple(
-            MemberState(at=at, queue=item.get("Queue"),
-                        interface=item.get("Interface") or item.get("Location"),
-                        member_name=item.get("MemberName") or item.get("Name"), in_queue=True,
-                        paused=item.get("Paused") == "1",
-                        pause_reason=item.get("PausedReason") or item.get("Reason"),
-                        status=int(item.get("Status")) if item.get("Status").isdigit() else None,
-                        last_pause=int(item.get("LastPause")) if item.get("LastPause").isdigit() else None)
+            MemberState(
+                at=at,
+                queue=item.get("Queue"),
+                interface=item.get("Interface") or item.get("Location"),
+                member_name=item.get("MemberName") or item.get("Name"),
+                in_queue=True,
+                paused=item.get("Paused") == "1",
+                pause_reason=item.get("PausedReason") or item.get("Reason"),
+                status=int(item.get("Status")) if item.get("Status").isdigit() else None,
+                last_pause=int(item.get("LastPause")) if item.get("LastPause").isdigit() else None,
+            )
             for item in getattr(response, "items", ())
-            if item.name == "QueueMember" and item.get("Queue") == self.queue)
+            if item.name == "QueueMember" and item.get("Queue") == self.queue
+        )
         return MembersResynced(at=at, members=members)
 
-    async def set(self, presence: Presence | str, interface: str, member_name: str,
-                  reason: str = "") -> None:
+    async def set(self, presence: Presence | str, interface: str, member_name: str, reason: str = "") -> None:
         presence = Presence(presence)
         if presence is Presence.READY:
             await self.ready(interface, member_name)

@@ -79,9 +79,7 @@ class Assessment:
     real_reasons: tuple[Reason, ...] = ()
 
 
-def score_call(
-    facts: CallFacts, history: CallerHistory, policy: Policy, now: datetime
-) -> Assessment:
+def score_call(facts: CallFacts, history: CallerHistory, policy: Policy, now: datetime) -> Assessment:
     """Score ``facts`` at ``now`` against ``history`` under ``policy``. Pure and deterministic.
 
     History is read only for calls that arrived before this one, within
@@ -210,11 +208,7 @@ def _ghost_reasons(
 
     if not spoke:
         window_start = facts.arrived_at - policy.burst_window
-        silent = 1 + sum(
-            1
-            for call in earlier
-            if call.arrived_at >= window_start and _looked_silent(call, policy)
-        )
+        silent = 1 + sum(1 for call in earlier if call.arrived_at >= window_start and _looked_silent(call, policy))
         if silent >= policy.burst_count:
             m = _num(policy.burst_window_minutes)
             reasons.append(
@@ -270,8 +264,7 @@ def _prank_reasons(
                 Reason(
                     "blocklisted",
                     f"on the misuse list: {latest.reason} (by {latest.added_by}){more_en}",
-                    f"tercatat dalam daftar penyalahgunaan: {latest.reason}"
-                    f" (oleh {latest.added_by}){more_id}",
+                    f"tercatat dalam daftar penyalahgunaan: {latest.reason} (oleh {latest.added_by}){more_id}",
                     policy.weight_blocklist,
                 )
             )
@@ -297,9 +290,7 @@ def _prank_reasons(
     return tuple(reasons)
 
 
-def _real_reasons(
-    facts: CallFacts, earlier: tuple[PastCall, ...], policy: Policy, prank: Score
-) -> tuple[Reason, ...]:
+def _real_reasons(facts: CallFacts, earlier: tuple[PastCall, ...], policy: Policy, prank: Score) -> tuple[Reason, ...]:
     reasons: list[Reason] = []
     if facts.silent_digit == names.SILENT_DIGIT:
         reasons.append(_silent_digit_reason(policy.weight_silent_digit))
@@ -325,9 +316,7 @@ def _silent_digit_reason(weight: float) -> Reason:
     )
 
 
-def _advise(
-    facts: CallFacts, prank: Score, real_reasons: tuple[Reason, ...], policy: Policy
-) -> PriorityAdvice | None:
+def _advise(facts: CallFacts, prank: Score, real_reasons: tuple[Reason, ...], policy: Policy) -> PriorityAdvice | None:
     """A new queue priority while the caller can still be waiting, or None."""
     if facts.ended_at is not None or facts.operator_answered_at is not None:
         return None
@@ -342,9 +331,7 @@ def _advise(
 # --- helpers ---------------------------------------------------------------
 
 
-def _earlier_calls(
-    facts: CallFacts, history: CallerHistory, policy: Policy
-) -> tuple[PastCall, ...]:
+def _earlier_calls(facts: CallFacts, history: CallerHistory, policy: Policy) -> tuple[PastCall, ...]:
     if facts.number_missing:
         return ()
     since = facts.arrived_at - policy.history_window
@@ -357,9 +344,7 @@ def _looked_silent(call: PastCall, policy: Policy) -> bool:
         return call.verdict == "ghost"
     if call.ended_before_answer:
         return True
-    return call.duration is not None and call.duration < timedelta(
-        seconds=policy.short_call_seconds
-    )
+    return call.duration is not None and call.duration < timedelta(seconds=policy.short_call_seconds)
 
 
 def _combine(reasons: Iterable[Reason]) -> float:

@@ -83,9 +83,17 @@ async def core_show_channels(sim: AmiSimulator, s: Session, p: Pairs) -> None:
     for chan in chans:
         secs = int(now - chan.created)
         duration = f"{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
-        s.send([("Event", "CoreShowChannel"), *_aid(p), *chan.block(),
-                ("Application", chan.application), ("ApplicationData", chan.appdata),
-                ("Duration", duration), ("BridgeId", chan.bridge.uniqueid if chan.bridge else "")])
+        s.send(
+            [
+                ("Event", "CoreShowChannel"),
+                *_aid(p),
+                *chan.block(),
+                ("Application", chan.application),
+                ("ApplicationData", chan.appdata),
+                ("Duration", duration),
+                ("BridgeId", chan.bridge.uniqueid if chan.bridge else ""),
+            ]
+        )
     s.send(list_complete(p, "CoreShowChannelsComplete", len(chans)))
 
 
@@ -107,24 +115,47 @@ async def queue_status(sim: AmiSimulator, s: Session, p: Pairs) -> None:
                 continue
             status = sim.engine.device_status(member.endpoint)
             in_call = "1" if status == 2 else "0"
-            s.send([("Event", "QueueMember"), ("Queue", queue.name), ("Name", member.name),
-                    ("Location", member.interface), ("StateInterface", member.state_interface),
-                    ("Membership", member.membership), ("Penalty", str(member.penalty)),
-                    ("CallsTaken", str(member.calls_taken)), ("LastCall", str(member.last_call)),
-                    ("LastPause", str(member.last_pause)), ("LoginTime", str(member.login_time)),
-                    ("InCall", in_call), ("Status", str(status)),
-                    ("Paused", "1" if member.paused else "0"), ("PausedReason", member.reason),
-                    ("Wrapuptime", "0"), *_aid(p)])
+            s.send(
+                [
+                    ("Event", "QueueMember"),
+                    ("Queue", queue.name),
+                    ("Name", member.name),
+                    ("Location", member.interface),
+                    ("StateInterface", member.state_interface),
+                    ("Membership", member.membership),
+                    ("Penalty", str(member.penalty)),
+                    ("CallsTaken", str(member.calls_taken)),
+                    ("LastCall", str(member.last_call)),
+                    ("LastPause", str(member.last_pause)),
+                    ("LoginTime", str(member.login_time)),
+                    ("InCall", in_call),
+                    ("Status", str(status)),
+                    ("Paused", "1" if member.paused else "0"),
+                    ("PausedReason", member.reason),
+                    ("Wrapuptime", "0"),
+                    *_aid(p),
+                ]
+            )
             count += 1
         for position, entry in enumerate(queue.entries, start=1):
             leg = entry.call.leg
             # app_queue writes these itself: not C-escaped, "unknown" for an invalid part
-            s.send([("Event", "QueueEntry"), ("Queue", queue.name), ("Position", str(position)),
-                    ("Channel", leg.name), ("Uniqueid", leg.uniqueid),
-                    ("CallerIDNum", _or_unknown(leg.cid_num)), ("CallerIDName", _or_unknown(leg.cid_name)),
+            s.send(
+                [
+                    ("Event", "QueueEntry"),
+                    ("Queue", queue.name),
+                    ("Position", str(position)),
+                    ("Channel", leg.name),
+                    ("Uniqueid", leg.uniqueid),
+                    ("CallerIDNum", _or_unknown(leg.cid_num)),
+                    ("CallerIDName", _or_unknown(leg.cid_name)),
                     ("ConnectedLineNum", _or_unknown(leg.cl_num)),
-                    ("ConnectedLineName", _or_unknown(leg.cl_name)), ("Wait", str(int(now - entry.joined))),
-                    ("Priority", str(entry.priority)), *_aid(p)])
+                    ("ConnectedLineName", _or_unknown(leg.cl_name)),
+                    ("Wait", str(int(now - entry.joined))),
+                    ("Priority", str(entry.priority)),
+                    *_aid(p),
+                ]
+            )
             count += 1
     s.send(list_complete(p, "QueueStatusComplete", count))
 
@@ -138,15 +169,22 @@ async def queue_summary(sim: AmiSimulator, s: Session, p: Pairs) -> None:
     queues = _queues_for(sim, p)
     now = sim.engine.now()
     for queue in queues:
-        logged_in = sum(1 for m in queue.members.values()
-                        if sim.engine.device_status(m.endpoint) not in (5,))
-        available = sum(1 for m in queue.members.values()
-                        if not m.paused and sim.engine.device_status(m.endpoint) == 1)
+        logged_in = sum(1 for m in queue.members.values() if sim.engine.device_status(m.endpoint) not in (5,))
+        available = sum(1 for m in queue.members.values() if not m.paused and sim.engine.device_status(m.endpoint) == 1)
         longest = max((int(now - e.joined) for e in queue.entries), default=0)
-        s.send([("Event", "QueueSummary"), ("Queue", queue.name), ("LoggedIn", str(logged_in)),
-                ("Available", str(available)), ("Callers", str(len(queue.entries))),
-                ("HoldTime", str(queue.holdtime)), ("TalkTime", str(queue.talktime)),
-                ("LongestHoldTime", str(longest)), *_aid(p)])
+        s.send(
+            [
+                ("Event", "QueueSummary"),
+                ("Queue", queue.name),
+                ("LoggedIn", str(logged_in)),
+                ("Available", str(available)),
+                ("Callers", str(len(queue.entries))),
+                ("HoldTime", str(queue.holdtime)),
+                ("TalkTime", str(queue.talktime)),
+                ("LongestHoldTime", str(longest)),
+                *_aid(p),
+            ]
+        )
     s.send(list_complete(p, "QueueSummaryComplete", len(queues)))
 
 
@@ -171,8 +209,15 @@ async def queue_add(sim: AmiSimulator, s: Session, p: Pairs) -> None:
     except ValueError:
         penalty = 0
     s.send(success(p, ("Message", "Added interface to queue")))
-    sim.engine.queue_add(queue, interface, header(p, "MemberName"), header(p, "StateInterface"),
-                         penalty, is_true(header(p, "Paused")), header(p, "Reason"))
+    sim.engine.queue_add(
+        queue,
+        interface,
+        header(p, "MemberName"),
+        header(p, "StateInterface"),
+        penalty,
+        is_true(header(p, "Paused")),
+        header(p, "Reason"),
+    )
 
 
 async def queue_remove(sim: AmiSimulator, s: Session, p: Pairs) -> None:
@@ -202,8 +247,11 @@ async def queue_pause(sim: AmiSimulator, s: Session, p: Pairs) -> None:
         return
     queue_name = header(p, "Queue")
     paused = is_true(paused_raw)
-    members = [q.members[interface] for q in sim.engine.queues.values()
-               if interface in q.members and (not queue_name or q.name == queue_name)]
+    members = [
+        q.members[interface]
+        for q in sim.engine.queues.values()
+        if interface in q.members and (not queue_name or q.name == queue_name)
+    ]
     if not members:
         s.send(error(p, "Interface not found"))
         return
@@ -315,8 +363,7 @@ async def redirect(sim: AmiSimulator, s: Session, p: Pairs) -> None:
         s.send(error(p, f"Invalid priority '{header(p, 'Priority')}'"))
         return
     s.send(success(p, ("Message", "Redirect successful")))
-    sim.engine.redirect(chan, header(p, "Context") or chan.context, header(p, "Exten") or chan.exten,
-                        priority)
+    sim.engine.redirect(chan, header(p, "Context") or chan.context, header(p, "Exten") or chan.exten, priority)
 
 
 async def hangup(sim: AmiSimulator, s: Session, p: Pairs) -> None:
@@ -374,9 +421,16 @@ async def originate(sim: AmiSimulator, s: Session, p: Pairs) -> None:
                 hangup_after = None
         else:
             local_exten = exten
-        script = CallScript(number=number, name=name, kind="Local", exten=emergency,
-                            hangup_after=hangup_after, local_application=application or "Wait",
-                            local_exten=local_exten, variables=tuple(variables))
+        script = CallScript(
+            number=number,
+            name=name,
+            kind="Local",
+            exten=emergency,
+            hangup_after=hangup_after,
+            local_application=application or "Wait",
+            local_exten=local_exten,
+            variables=tuple(variables),
+        )
         if local_exten == "talk":
             script = script.with_(talk=(TalkBurst(at=4.0, seconds=1.24), TalkBurst(at=9.4, seconds=2.71)))
         elif local_exten == "dtmf5":
@@ -390,15 +444,34 @@ async def originate(sim: AmiSimulator, s: Session, p: Pairs) -> None:
         return
     if tech == "PJSIP" and resource in sim.engine.registered:
         s.send(success(p, ("Message", "Originate successfully queued")))
-        sim.originate_operator(resource, exten, header(p, "Context") or names.OPERATOR_CONTEXT,
-                               application, header(p, "Data"), number, name, action_id)
+        sim.originate_operator(
+            resource,
+            exten,
+            header(p, "Context") or names.OPERATOR_CONTEXT,
+            application,
+            header(p, "Data"),
+            number,
+            name,
+            action_id,
+        )
         return
     if is_true(header(p, "Async")):
         s.send(success(p, ("Message", "Originate successfully queued")))
-        s.send([("Event", "OriginateResponse"), ("Privilege", "call,all"), *_aid(p),
-                ("Response", "Failure"), ("Channel", channel), ("Context", header(p, "Context")),
-                ("Exten", exten), ("Reason", "0"), ("Uniqueid", "<null>"),
-                ("CallerIDNum", number or "<unknown>"), ("CallerIDName", name or "<unknown>")])
+        s.send(
+            [
+                ("Event", "OriginateResponse"),
+                ("Privilege", "call,all"),
+                *_aid(p),
+                ("Response", "Failure"),
+                ("Channel", channel),
+                ("Context", header(p, "Context")),
+                ("Exten", exten),
+                ("Reason", "0"),
+                ("Uniqueid", "<null>"),
+                ("CallerIDNum", number or "<unknown>"),
+                ("CallerIDName", name or "<unknown>"),
+            ]
+        )
         return
     s.send(error(p, "Originate failed"))
 
@@ -410,28 +483,36 @@ async def command(sim: AmiSimulator, s: Session, p: Pairs) -> None:
         return
     lines = sim.cli(cmd)
     if lines is None:
-        s.send([("Response", "Error"), *_aid(p), ("Message", "Command output follows"),
-                ("Output", f"No such command '{cmd}' (type 'core show help {cmd}' for other possible commands)")])
+        s.send(
+            [
+                ("Response", "Error"),
+                *_aid(p),
+                ("Message", "Command output follows"),
+                ("Output", f"No such command '{cmd}' (type 'core show help {cmd}' for other possible commands)"),
+            ]
+        )
         return
     s.send(success(p, ("Message", "Command output follows"), *[("Output", line) for line in lines]))
 
 
 async def core_settings(sim: AmiSimulator, s: Session, p: Pairs) -> None:
-    s.send(success(
-        p,
-        ("AMIversion", "11.0.0"),
-        ("AsteriskVersion", sim.config.asterisk_version),
-        ("SystemName", ""),
-        ("CoreMaxCalls", "0"),
-        ("CoreMaxLoadAvg", "0.000000"),
-        ("CoreRunUser", "asterisk"),
-        ("CoreRunGroup", "asterisk"),
-        ("CoreMaxFilehandles", "0"),
-        ("CoreRealTimeEnabled", "No"),
-        ("CoreCDRenabled", "No"),
-        ("CoreHTTPenabled", "No"),
-        ("SoundsSearchCustomDir", "No"),
-    ))
+    s.send(
+        success(
+            p,
+            ("AMIversion", "11.0.0"),
+            ("AsteriskVersion", sim.config.asterisk_version),
+            ("SystemName", ""),
+            ("CoreMaxCalls", "0"),
+            ("CoreMaxLoadAvg", "0.000000"),
+            ("CoreRunUser", "asterisk"),
+            ("CoreRunGroup", "asterisk"),
+            ("CoreMaxFilehandles", "0"),
+            ("CoreRealTimeEnabled", "No"),
+            ("CoreCDRenabled", "No"),
+            ("CoreHTTPenabled", "No"),
+            ("SoundsSearchCustomDir", "No"),
+        )
+    )
 
 
 async def module_check(sim: AmiSimulator, s: Session, p: Pairs) -> None:
@@ -479,24 +560,27 @@ ACTIONS: dict[str, ActionSpec] = {
         ActionSpec("Redirect", ("call",), "Redirect (transfer) a call.", redirect),
         ActionSpec("Originate", ("originate",), "Originate a call.", originate),
         ActionSpec("Command", ("command",), "Execute Asterisk CLI Command.", command),
-        ActionSpec("CoreSettings", ("system", "reporting"), "Show PBX core settings (version etc).",
-                   core_settings),
-        ActionSpec("CoreShowChannels", ("system", "reporting"), "List currently active channels.",
-                   core_show_channels),
+        ActionSpec("CoreSettings", ("system", "reporting"), "Show PBX core settings (version etc).", core_settings),
+        ActionSpec("CoreShowChannels", ("system", "reporting"), "List currently active channels.", core_show_channels),
         ActionSpec("ModuleCheck", ("system",), "Check if module is loaded.", module_check),
-        ActionSpec("DeviceStateList", ("call", "reporting"), "List the current known device states.",
-                   device_state_list),
+        ActionSpec(
+            "DeviceStateList", ("call", "reporting"), "List the current known device states.", device_state_list
+        ),
         ActionSpec("QueueStatus", (), "Show queue status.", queue_status),
         ActionSpec("QueueSummary", (), "Show queue summary.", queue_summary),
         ActionSpec("QueueAdd", ("agent",), "Add interface to queue.", queue_add),
         ActionSpec("QueueRemove", ("agent",), "Remove interface from queue.", queue_remove),
         ActionSpec("QueuePause", ("agent",), "Makes a queue member temporarily unavailable.", queue_pause),
         # registered with privilege 0 in app_queue.c ("manager show command" prints <none>)
-        ActionSpec("QueueChangePriorityCaller", (), "Change priority of a caller on queue.",
-                   queue_change_priority_caller),
-        ActionSpec("QueueWithdrawCaller", (),
-                   "Request to withdraw a caller from the queue back to the dialplan.",
-                   queue_withdraw_caller),
+        ActionSpec(
+            "QueueChangePriorityCaller", (), "Change priority of a caller on queue.", queue_change_priority_caller
+        ),
+        ActionSpec(
+            "QueueWithdrawCaller",
+            (),
+            "Request to withdraw a caller from the queue back to the dialplan.",
+            queue_withdraw_caller,
+        ),
     )
 }
 
@@ -521,13 +605,18 @@ def queue_show(sim: AmiSimulator, name: str) -> list[str]:
         for member in queue.members.values():
             status = sim.engine.device_status(member.endpoint)
             state = {1: "Not in use", 2: "In use", 5: "Unavailable", 6: "Ringing"}[status]
-            paused = f" (paused:{member.reason})" if member.paused and member.reason else (
-                " (paused)" if member.paused else "")
-            lines.append(f"      {member.name} ({member.interface} from {member.state_interface})"
-                         f" (ringinuse disabled){' (dynamic)' if member.dynamic else ''}{paused}"
-                         f" ({state}) has taken "
-                         f"{member.calls_taken} calls (last was 0 secs ago) and was logged in "
-                         f"{int(sim.engine.wall()) - member.login_time} secs ago")
+            paused = (
+                f" (paused:{member.reason})"
+                if member.paused and member.reason
+                else (" (paused)" if member.paused else "")
+            )
+            lines.append(
+                f"      {member.name} ({member.interface} from {member.state_interface})"
+                f" (ringinuse disabled){' (dynamic)' if member.dynamic else ''}{paused}"
+                f" ({state}) has taken "
+                f"{member.calls_taken} calls (last was 0 secs ago) and was logged in "
+                f"{int(sim.engine.wall()) - member.login_time} secs ago"
+            )
     else:
         lines.append("   No Members")
     if queue.entries:
@@ -535,8 +624,9 @@ def queue_show(sim: AmiSimulator, name: str) -> list[str]:
         now = sim.engine.now()
         for i, entry in enumerate(queue.entries, start=1):
             wait = int(now - entry.joined)
-            lines.append(f"      {i}. {entry.call.leg.name} (wait: {wait // 60}:{wait % 60:02d}, "
-                         f"prio: {entry.priority})")
+            lines.append(
+                f"      {i}. {entry.call.leg.name} (wait: {wait // 60}:{wait % 60:02d}, prio: {entry.priority})"
+            )
     else:
         lines.append("   No Callers")
     lines.append("")

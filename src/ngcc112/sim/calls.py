@@ -121,31 +121,37 @@ class CallScript:
         return cls(number=number, name=name, **kw)  # type: ignore[arg-type]
 
     @classmethod
-    def abandon_in_queue(cls, number: str = "5550202", name: str = "", after: float = 9.0,
-                         **kw: object) -> CallScript:
+    def abandon_in_queue(cls, number: str = "5550202", name: str = "", after: float = 9.0, **kw: object) -> CallScript:
         return cls(number=number, name=name, hangup_after=after, **kw)  # type: ignore[arg-type]
 
     @classmethod
-    def ghost(cls, number: str = "5550303", name: str = "Ghost", after: float = 8.0,
-              **kw: object) -> CallScript:
+    def ghost(cls, number: str = "5550303", name: str = "Ghost", after: float = 8.0, **kw: object) -> CallScript:
         """A silent call that reaches the queue and hangs up without a word."""
         return cls(number=number, name=name, hangup_after=after, **kw)  # type: ignore[arg-type]
 
     @classmethod
-    def ghost_in_prompt(cls, number: str = "5551301", name: str = "Hantu Senyap",
-                        after: float = 1.2, **kw: object) -> CallScript:
+    def ghost_in_prompt(
+        cls, number: str = "5551301", name: str = "Hantu Senyap", after: float = 1.2, **kw: object
+    ) -> CallScript:
         """Hangs up during the silent-call prompt: never queued (m_ghost_in_prompt)."""
         return cls(number=number, name=name, hangup_after=after, **kw)  # type: ignore[arg-type]
 
     @classmethod
-    def silent_pressing(cls, digit: str = names.SILENT_DIGIT, number: str = "5550702",
-                        name: str = "Stiller SIP", after: float = 8.0, **kw: object) -> CallScript:
+    def silent_pressing(
+        cls,
+        digit: str = names.SILENT_DIGIT,
+        number: str = "5550702",
+        name: str = "Stiller SIP",
+        after: float = 8.0,
+        **kw: object,
+    ) -> CallScript:
         """A caller who cannot speak and presses 5 during the prompt."""
         return cls(number=number, name=name, dtmf=digit, hangup_after=after, **kw)  # type: ignore[arg-type]
 
     @classmethod
-    def with_location(cls, number: str = "5551201", name: str = "Lokasi Test",
-                      location: Location | None = None, **kw: object) -> CallScript:
+    def with_location(
+        cls, number: str = "5551201", name: str = "Lokasi Test", location: Location | None = None, **kw: object
+    ) -> CallScript:
         kw.setdefault("hangup_after", 6.5)
         return cls(number=number, name=name, location=location or Location(), **kw)  # type: ignore[arg-type]
 

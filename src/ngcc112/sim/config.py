@@ -82,17 +82,21 @@ class StaticMember:
 #: The static members the shipped asterisk-config/queues.conf gives each queue (a test
 #: keeps this in step with the file): the supervisors' queue rings the three sample
 #: phones without any daemon.
-SHIPPED_STATIC_MEMBERS: Mapping[str, tuple[StaticMember, ...]] = MappingProxyType({
-    names.SUPERVISOR_QUEUE: tuple(
-        StaticMember(names.operator_interface(op), 0, f"Operator {op[2:]}", names.operator_interface(op))
-        for op in names.SAMPLE_OPERATORS
-    ),
-})
+SHIPPED_STATIC_MEMBERS: Mapping[str, tuple[StaticMember, ...]] = MappingProxyType(
+    {
+        names.SUPERVISOR_QUEUE: tuple(
+            StaticMember(names.operator_interface(op), 0, f"Operator {op[2:]}", names.operator_interface(op))
+            for op in names.SAMPLE_OPERATORS
+        ),
+    }
+)
 #: queues.conf ``strategy`` of each shipped queue.
-SHIPPED_STRATEGIES: Mapping[str, str] = MappingProxyType({
-    names.OPERATOR_QUEUE: "rrmemory",
-    names.SUPERVISOR_QUEUE: "ringall",
-})
+SHIPPED_STRATEGIES: Mapping[str, str] = MappingProxyType(
+    {
+        names.OPERATOR_QUEUE: "rrmemory",
+        names.SUPERVISOR_QUEUE: "ringall",
+    }
+)
 #: The dialplan flavours: "shipped" (asterisk-config/extensions.conf, the r_ recordings),
 #: "final" (the f_..m_ recordings' dialplan-used.conf), "legacy" (the a_..e_ recordings).
 FLOWS = ("shipped", "final", "legacy")
@@ -105,15 +109,11 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     #: 0 picks a free port; read it back from :attr:`AmiSimulator.port`.
     port: int = 0
-    users: Mapping[str, AmiUser] = field(
-        default_factory=lambda: {names.AMI_USERNAME: AmiUser(secret="ngcc-secret")}
-    )
+    users: Mapping[str, AmiUser] = field(default_factory=lambda: {names.AMI_USERNAME: AmiUser(secret="ngcc-secret")})
     modules_loaded: frozenset[str] = DEFAULT_MODULES
     queues: tuple[str, ...] = (names.OPERATOR_QUEUE, names.SUPERVISOR_QUEUE)
     #: Operator softphone endpoints and whether each is registered.
-    endpoints: Mapping[str, bool] = field(
-        default_factory=lambda: {ep: True for ep in names.SAMPLE_OPERATORS}
-    )
+    endpoints: Mapping[str, bool] = field(default_factory=lambda: {ep: True for ep in names.SAMPLE_OPERATORS})
     asterisk_version: str = "22.10.1"
     #: manager.conf ``timestampevents``: every event carries ``Timestamp: <epoch.usec>``
     #: right after ``Privilege`` (the shipped manager.conf says yes; the recordings were
@@ -128,8 +128,7 @@ class SimulatorConfig:
     #: shipped dialplan gives the supervisors' queue the same; the older ones none).
     queue_timeout: float = 60.0
     #: queues.conf static members per queue, loaded at every (re)start.
-    static_members: Mapping[str, tuple[StaticMember, ...]] = field(
-        default_factory=lambda: SHIPPED_STATIC_MEMBERS)
+    static_members: Mapping[str, tuple[StaticMember, ...]] = field(default_factory=lambda: SHIPPED_STATIC_MEMBERS)
     #: queues.conf ``strategy`` per queue ("rrmemory" for any queue not named).
     strategies: Mapping[str, str] = field(default_factory=lambda: SHIPPED_STRATEGIES)
     #: The shipped flow: the silent-call prompt file is installed (its speech lasts

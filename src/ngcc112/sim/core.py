@@ -75,7 +75,6 @@ class CallRun:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-
 class EngineCore:
     """State and primitives the call flow and the AMI interventions build on."""
 
@@ -128,10 +127,16 @@ class EngineCore:
             queue = Queue(name, strategy=self.config.strategies.get(name, "rrmemory"))
             for static in self.config.static_members.get(name, ()):
                 queue.members[static.interface] = Member(
-                    queue=name, interface=static.interface, name=static.name or static.interface,
+                    queue=name,
+                    interface=static.interface,
+                    name=static.name or static.interface,
                     state_interface=static.state_interface or static.interface,
-                    penalty=static.penalty, paused=False, reason="",
-                    login_time=int(self.wall()), membership="static")
+                    penalty=static.penalty,
+                    paused=False,
+                    reason="",
+                    login_time=int(self.wall()),
+                    membership="static",
+                )
             self.queues[name] = queue
         for endpoint in self.registered:
             self.softphones.setdefault(endpoint, Softphone())
@@ -150,12 +155,30 @@ class EngineCore:
     def emit_raw(self, cls: str, pairs: Pairs) -> None:
         self._sink(cls, pairs)
 
-    def _new_channel(self, name: str, *, state: int, cid_num: str, cid_name: str, context: str,
-                     exten: str, linkedid: str | None = None, endpoint: str = "") -> Channel:
+    def _new_channel(
+        self,
+        name: str,
+        *,
+        state: int,
+        cid_num: str,
+        cid_name: str,
+        context: str,
+        exten: str,
+        linkedid: str | None = None,
+        endpoint: str = "",
+    ) -> Channel:
         uid = self._uniqueid()
         chan = Channel(
-            name=name, uniqueid=uid, linkedid=linkedid or uid, state=state, cid_num=cid_num,
-            cid_name=cid_name, context=context, exten=exten, created=self.now(), endpoint=endpoint,
+            name=name,
+            uniqueid=uid,
+            linkedid=linkedid or uid,
+            state=state,
+            cid_num=cid_num,
+            cid_name=cid_name,
+            context=context,
+            exten=exten,
+            created=self.now(),
+            endpoint=endpoint,
         )
         self.channels[name] = chan
         return chan
@@ -168,22 +191,27 @@ class EngineCore:
     def find_channel(self, name: str) -> Channel | None:
         return self.channels.get(name)
 
-    def newexten(self, chan: Channel, priority: int, app: str, data: str, *,
-                 context: str | None = None, exten: str | None = None) -> None:
+    def newexten(
+        self, chan: Channel, priority: int, app: str, data: str, *, context: str | None = None, exten: str | None = None
+    ) -> None:
         if context is not None:
             chan.context = context
         if exten is not None:
             chan.exten = exten
         chan.priority = priority
         chan.application, chan.appdata = app, data
-        self.emit("Newexten", "dialplan", chan.block(),
-                  [("Extension", chan.exten), ("Application", app), ("AppData", data)])
+        self.emit(
+            "Newexten", "dialplan", chan.block(), [("Extension", chan.exten), ("Application", app), ("AppData", data)]
+        )
 
     def varset(self, chan: Channel | None, variable: str, value: str) -> None:
         if chan is None:
             self.globals[variable] = value
-            self.emit("VarSet", "dialplan", [("Channel", "none"), ("Uniqueid", "none"),
-                                              ("Variable", variable), ("Value", c_escape(value))])
+            self.emit(
+                "VarSet",
+                "dialplan",
+                [("Channel", "none"), ("Uniqueid", "none"), ("Variable", variable), ("Value", c_escape(value))],
+            )
             return
         chan.variables[variable.lstrip("_")] = value
         self.emit("VarSet", "dialplan", chan.block(), [("Variable", variable), ("Value", c_escape(value))])
@@ -196,8 +224,7 @@ class EngineCore:
         self.emit("DeviceStateChange", "call", [("Device", device), ("State", state)])
 
     def hangup_channel(self, chan: Channel, cause: int) -> None:
-        text = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding"}.get(
-            cause, "Unknown")
+        text = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding"}.get(cause, "Unknown")
         self.emit("Hangup", "call", chan.block(), [("Cause", str(cause)), ("Cause-txt", text)])
         self.channels.pop(chan.name, None)
         if chan.name.startswith("Local/"):
@@ -239,11 +266,26 @@ class EngineCore:
         status = self.device_status(member.endpoint)
         self.emit(event, "agent", member.block(status, False))
 
-    def queue_add(self, queue: Queue, interface: str, name: str, state_interface: str,
-                  penalty: int, paused: bool, reason: str = "") -> Member:
-        member = Member(queue=queue.name, interface=interface, name=name or interface,
-                        state_interface=state_interface or interface, penalty=penalty,
-                        paused=paused, reason=reason if paused else "", login_time=int(self.wall()))
+    def queue_add(
+        self,
+        queue: Queue,
+        interface: str,
+        name: str,
+        state_interface: str,
+        penalty: int,
+        paused: bool,
+        reason: str = "",
+    ) -> Member:
+        member = Member(
+            queue=queue.name,
+            interface=interface,
+            name=name or interface,
+            state_interface=state_interface or interface,
+            penalty=penalty,
+            paused=paused,
+            reason=reason if paused else "",
+            login_time=int(self.wall()),
+        )
         queue.members[interface] = member
         self.device_state(f"Queue:{queue.name}_pause_{interface}", "INUSE" if paused else "NOT_INUSE")
         self.member_event("QueueMemberAdded", member)
@@ -261,8 +303,7 @@ class EngineCore:
         member.paused = paused
         member.reason = reason if paused else ""
         member.last_pause = int(self.wall()) if paused else member.last_pause
-        self.device_state(f"Queue:{member.queue}_pause_{member.interface}",
-                          "INUSE" if paused else "NOT_INUSE")
+        self.device_state(f"Queue:{member.queue}_pause_{member.interface}", "INUSE" if paused else "NOT_INUSE")
         self.member_event("QueueMemberPause", member)
         if not paused:
             self.dispatch(self.queues[member.queue])
@@ -274,30 +315,42 @@ class EngineCore:
         self.registered[endpoint] = registered
         self.softphones.setdefault(endpoint, Softphone())
         if changed:
-            contact: Pairs = [("URI", f"sip:{endpoint}@127.0.0.1:{5070 + len(endpoint) * 7}"),
-                              ("ContactStatus", "NonQualified" if registered else "Removed"),
-                              ("AOR", endpoint), ("EndpointName", endpoint), ("RoundtripUsec", "0")]
-            peer: Pairs = [("ChannelType", "PJSIP"), ("Peer", f"PJSIP/{endpoint}"),
-                           ("PeerStatus", "Reachable" if registered else "Unreachable")]
+            contact: Pairs = [
+                ("URI", f"sip:{endpoint}@127.0.0.1:{5070 + len(endpoint) * 7}"),
+                ("ContactStatus", "NonQualified" if registered else "Removed"),
+                ("AOR", endpoint),
+                ("EndpointName", endpoint),
+                ("RoundtripUsec", "0"),
+            ]
+            peer: Pairs = [
+                ("ChannelType", "PJSIP"),
+                ("Peer", f"PJSIP/{endpoint}"),
+                ("PeerStatus", "Reachable" if registered else "Unreachable"),
+            ]
             if registered:
                 self.emit("ContactStatus", "system", contact)
                 self.emit("PeerStatus", "system", peer)
-                self.emit("ContactStatus", "system",
-                          [*contact[:1], ("ContactStatus", "Reachable"), *contact[2:4],
-                           ("RoundtripUsec", "500")])
+                self.emit(
+                    "ContactStatus",
+                    "system",
+                    [*contact[:1], ("ContactStatus", "Reachable"), *contact[2:4], ("RoundtripUsec", "500")],
+                )
             else:
                 self.emit("PeerStatus", "system", peer)
                 self.emit("ContactStatus", "system", contact)
         self.device_state(f"PJSIP/{endpoint}", self._device_name(endpoint))
-        member = next((m for q in self.queues.values() for m in q.members.values()
-                       if m.endpoint == endpoint), None)
+        member = next((m for q in self.queues.values() for m in q.members.values() if m.endpoint == endpoint), None)
         if member is not None:
             self.member_status(member)
         self.dispatch_all()
 
     def _member_free(self, member: Member, reserved: set[str]) -> bool:
-        return (not member.paused and self.registered.get(member.endpoint, False)
-                and not self.endpoint_busy(member.endpoint) and member.endpoint not in reserved)
+        return (
+            not member.paused
+            and self.registered.get(member.endpoint, False)
+            and not self.endpoint_busy(member.endpoint)
+            and member.endpoint not in reserved
+        )
 
     def _reserved(self) -> set[str]:
         reserved: set[str] = set()
@@ -381,6 +434,7 @@ def caller_id(script: CallScript) -> tuple[str, str, str]:
     A SIP caller's name keeps the quoted-pairs of its quoted display name (PJSIP does
     not undo them); any name is cut to 79 bytes. Events C-escape the name on top.
     """
+
     def held(name: str) -> str:
         return truncate_name(sip_quote(name) if script.kind == "PJSIP" else name)
 
@@ -399,4 +453,3 @@ def cid_all(number: str, name: str) -> str:
     num = "" if number == UNKNOWN else number
     nm = "" if name == UNKNOWN else name
     return f'"{nm}" <{num}>'
-

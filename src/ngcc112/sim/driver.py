@@ -79,12 +79,10 @@ class Driver:
             else:
                 waiting += 1  # on bytes in flight, a database thread, …
             if loop.time() > deadline:
-                raise NotSettled(f"not quiet after {timeout:g} s: "
-                                 f"{[c for c in self._quiet if not c()]}")
+                raise NotSettled(f"not quiet after {timeout:g} s: {[c for c in self._quiet if not c()]}")
             await asyncio.sleep(0.001 if waiting > SPIN_TURNS else 0)
 
-    async def run_until(self, done: Condition, *, within: float | None = None,
-                        timeout: float = 60.0) -> None:
+    async def run_until(self, done: Condition, *, within: float | None = None, timeout: float = 60.0) -> None:
         """Move time, one deadline at a time, until ``done()`` holds at a quiet moment.
 
         ``within``: at most this many virtual seconds from now (NotSettled after);

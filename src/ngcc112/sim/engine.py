@@ -112,21 +112,34 @@ class Engine(CallFlow):
                 self.varset(chan, "ANSWEREDTIME", "0")
                 self.varset(chan, "ANSWEREDTIME_MS", "0")
                 chan.context, chan.exten, chan.priority = context, exten, priority
-                self.emit("Newexten", "dialplan", chan.block(),
-                          [("Extension", exten), ("Application", chan.application),
-                           ("AppData", chan.appdata)])
+                self.emit(
+                    "Newexten",
+                    "dialplan",
+                    chan.block(),
+                    [("Extension", exten), ("Application", chan.application), ("AppData", chan.appdata)],
+                )
                 self.varset(chan, "ABANDONED", "TRUE")
                 assert run.queue is not None and run.entry is not None
                 run.queue.abandoned += 1
                 entry = run.entry
                 position, count = self._leave_queue(run)
-                self.emit("QueueCallerAbandon", "agent", chan.block(),
-                          [("Queue", run.queue.name), ("Position", str(position)),
-                           ("OriginalPosition", str(entry.original_position)),
-                           ("HoldTime", str(int(self.now() - entry.joined)))])
-                self.emit("QueueCallerLeave", "agent", chan.block(),
-                          [("Queue", run.queue.name), ("Position", str(position)),
-                           ("Count", str(count))])
+                self.emit(
+                    "QueueCallerAbandon",
+                    "agent",
+                    chan.block(),
+                    [
+                        ("Queue", run.queue.name),
+                        ("Position", str(position)),
+                        ("OriginalPosition", str(entry.original_position)),
+                        ("HoldTime", str(int(self.now() - entry.joined))),
+                    ],
+                )
+                self.emit(
+                    "QueueCallerLeave",
+                    "agent",
+                    chan.block(),
+                    [("Queue", run.queue.name), ("Position", str(position)), ("Count", str(count))],
+                )
             run.phase = PHASE_ELSEWHERE
             if run.script.hangup_after is not None:
                 self._arm_caller_timer(run)

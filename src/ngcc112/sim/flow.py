@@ -49,19 +49,38 @@ class CallFlow(EngineCore):
         flow = script.flow or self.config.flow
         number, name, _pres = caller_id(script)
         if script.kind == "PJSIP":
-            leg = self._new_channel(self._pjsip_name(script.endpoint), state=4, cid_num=number,
-                                    cid_name=name, context=names.INCOMING_CONTEXT, exten=script.exten)
+            leg = self._new_channel(
+                self._pjsip_name(script.endpoint),
+                state=4,
+                cid_num=number,
+                cid_name=name,
+                context=names.INCOMING_CONTEXT,
+                exten=script.exten,
+            )
             run = CallRun(script=script, placed=placed, flow=flow, leg=leg)
         else:
             base = f"Local/{script.exten}@{names.INCOMING_CONTEXT}-{self._local_seq:08x}"
             self._local_seq += 1
-            one = self._new_channel(f"{base};1", state=0, cid_num=UNKNOWN, cid_name=UNKNOWN,
-                                    context=names.INCOMING_CONTEXT, exten=script.exten)
-            two = self._new_channel(f"{base};2", state=4, cid_num=UNKNOWN, cid_name=UNKNOWN,
-                                    context=names.INCOMING_CONTEXT, exten=script.exten,
-                                    linkedid=one.uniqueid)
-            run = CallRun(script=script, placed=placed, flow=flow, leg=two, local1=one,
-                          originate_action_id=originate_action_id)
+            one = self._new_channel(
+                f"{base};1",
+                state=0,
+                cid_num=UNKNOWN,
+                cid_name=UNKNOWN,
+                context=names.INCOMING_CONTEXT,
+                exten=script.exten,
+            )
+            two = self._new_channel(
+                f"{base};2",
+                state=4,
+                cid_num=UNKNOWN,
+                cid_name=UNKNOWN,
+                context=names.INCOMING_CONTEXT,
+                exten=script.exten,
+                linkedid=one.uniqueid,
+            )
+            run = CallRun(
+                script=script, placed=placed, flow=flow, leg=two, local1=one, originate_action_id=originate_action_id
+            )
         for chan in (run.leg, run.local1):
             if chan is not None:
                 chan.call = run
@@ -97,21 +116,31 @@ class CallFlow(EngineCore):
         self.emit("Newchannel", "call", one.block())
         self.emit("Newchannel", "call", leg.block())
         one.application, one.appdata = "AppDial2", "(Outgoing Line)"
-        self.emit("Newexten", "dialplan", one.block(),
-                  [("Extension", one.exten), ("Application", "AppDial2"), ("AppData", "(Outgoing Line)")])
+        self.emit(
+            "Newexten",
+            "dialplan",
+            one.block(),
+            [("Extension", one.exten), ("Application", "AppDial2"), ("AppData", "(Outgoing Line)")],
+        )
         for var, value in script.variables:
             self.varset(one, var, value)
             self.varset(leg, var, value)
         if (number, name) != (UNKNOWN, UNKNOWN):  # an empty CallerID changes nothing (k_ 1c)
             for chan in (one, leg):
                 chan.cid_num, chan.cid_name = number, name
-                self.emit("NewCallerid", "call", chan.block(),
-                          [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
+                self.emit(
+                    "NewCallerid", "call", chan.block(), [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
+                )
             for chan in (one, leg):
                 chan.cl_num, chan.cl_name = number, name
                 self.emit("NewConnectedLine", "call", chan.block())
-        self.emit("LocalBridge", "call", one.block("LocalOne"), leg.block("LocalTwo"),
-                  [("Context", leg.context), ("Exten", leg.exten), ("LocalOptimization", "No")])
+        self.emit(
+            "LocalBridge",
+            "call",
+            one.block("LocalOne"),
+            leg.block("LocalTwo"),
+            [("Context", leg.context), ("Exten", leg.exten), ("LocalOptimization", "No")],
+        )
         self.emit("DialBegin", "call", one.block("Dest"), [("DialString", f"{leg.exten}@{leg.context}")])
         if script.local_exten is not None:
             self._originate_response(run)
@@ -121,11 +150,16 @@ class CallFlow(EngineCore):
         stamp = time.gmtime(self.wall())
         millis = int(self.wall() * 1000) % 1000
         tv = time.strftime("%Y-%m-%dT%H:%M:%S", stamp) + f".{millis:03d}+0000"
-        common: Pairs = [("EventTV", tv), ("Severity", "Informational"), ("Service", "PJSIP"),
-                         ("EventVersion", "1"), ("AccountID", endpoint),
-                         ("SessionID", f"{self._seq}-{5081 + self._seq}@127.0.0.1"),
-                         ("LocalAddress", "IPV4/UDP/127.0.0.1/5060"),
-                         ("RemoteAddress", "IPV4/UDP/127.0.0.1/5081")]
+        common: Pairs = [
+            ("EventTV", tv),
+            ("Severity", "Informational"),
+            ("Service", "PJSIP"),
+            ("EventVersion", "1"),
+            ("AccountID", endpoint),
+            ("SessionID", f"{self._seq}-{5081 + self._seq}@127.0.0.1"),
+            ("LocalAddress", "IPV4/UDP/127.0.0.1/5060"),
+            ("RemoteAddress", "IPV4/UDP/127.0.0.1/5081"),
+        ]
         self.emit("ChallengeSent", "security", common, [("Challenge", "")])
         self.emit("SuccessfulAuth", "security", common, [("UsingPassword", "1")])
 
@@ -140,8 +174,7 @@ class CallFlow(EngineCore):
             pairs += [("Context", "ngcc-test"), ("Exten", script.local_exten)]
         else:
             pairs += [("Application", script.local_application), ("Data", self._local_data(script))]
-        pairs += [("Reason", "4"), ("Uniqueid", one.uniqueid), ("CallerIDNum", number),
-                  ("CallerIDName", name)]
+        pairs += [("Reason", "4"), ("Uniqueid", one.uniqueid), ("CallerIDNum", number), ("CallerIDName", name)]
         self.emit("OriginateResponse", "call", pairs)
 
     @staticmethod
@@ -183,8 +216,7 @@ class CallFlow(EngineCore):
         """asterisk-config/extensions.conf ``[from-pstn]``, step by step (r_ recordings)."""
         leg, script = run.leg, run.script
         number, name, pres = caller_id(script)
-        self.newexten(leg, 1, "NoOp",
-                      f"NGCC 112 call from {cid_all(number, name)} on {leg.name} to {leg.exten}")
+        self.newexten(leg, 1, "NoOp", f"NGCC 112 call from {cid_all(number, name)} on {leg.name} to {leg.exten}")
         self._set(run, 2, names.VAR_CATEGORY, names.EMERGENCY_NUMBERS[script.exten])
         self.newexten(leg, 3, "Answer", "")
         self._answer_leg(run)
@@ -255,7 +287,7 @@ class CallFlow(EngineCore):
         """The f_..m_ recordings' dialplan ("final") and the a_..e_ one ("legacy")."""
         leg, script = run.leg, run.script
         number, name, pres = caller_id(script)
-        self.newexten(leg, 1, "NoOp", f'NGCC 112 call from {cid_all(number, name)} on {leg.name}')
+        self.newexten(leg, 1, "NoOp", f"NGCC 112 call from {cid_all(number, name)} on {leg.name}")
         self.newexten(leg, 2, "Answer", "")
         self._answer_leg(run)
         final = run.flow == "final"
@@ -328,12 +360,18 @@ class CallFlow(EngineCore):
             self.newexten(leg, 4, "GotoIf", f"{0 if loaded else 1}?done")
             if loaded:
                 fields = [
-                    ("FORMAT", loc.format), ("LOCATION", loc.location),
-                    ("EFFECTIVE", loc.effective or loc.location), ("METHOD", loc.method),
-                    ("ELEMENT", loc.element), ("ELEMENT_ID", loc.element_id),
-                    ("DEVICE_ID", loc.device_id), ("CONFIDENCE", loc.confidence),
-                    ("ROUTING_USE", loc.routing_use), ("USAGE", loc.usage),
-                    ("REFERENCE", loc.reference), ("SOURCE", loc.source),
+                    ("FORMAT", loc.format),
+                    ("LOCATION", loc.location),
+                    ("EFFECTIVE", loc.effective or loc.location),
+                    ("METHOD", loc.method),
+                    ("ELEMENT", loc.element),
+                    ("ELEMENT_ID", loc.element_id),
+                    ("DEVICE_ID", loc.device_id),
+                    ("CONFIDENCE", loc.confidence),
+                    ("ROUTING_USE", loc.routing_use),
+                    ("USAGE", loc.usage),
+                    ("REFERENCE", loc.reference),
+                    ("SOURCE", loc.source),
                     ("PROFILE_ID", loc.profile_id),
                 ]
                 for i, (suffix, value) in enumerate(fields):
@@ -372,8 +410,12 @@ class CallFlow(EngineCore):
         self.emit("DTMFBegin", "dtmf", leg.block(), [("Digit", script.dtmf), ("Direction", "Received")])
         held = script.dtmf_ms if script.dtmf_ms is not None else (280 if script.kind == "PJSIP" else 250)
         await self.sleep(held / 1000)
-        self.emit("DTMFEnd", "dtmf", leg.block(),
-                  [("Digit", script.dtmf), ("DurationMs", str(held)), ("Direction", "Received")])
+        self.emit(
+            "DTMFEnd",
+            "dtmf",
+            leg.block(),
+            [("Digit", script.dtmf), ("DurationMs", str(held)), ("Direction", "Received")],
+        )
 
     async def _talk(self, run: CallRun, burst: TalkBurst) -> None:
         await self.sleep(run.answered_at + burst.at - self.now())
@@ -385,8 +427,7 @@ class CallFlow(EngineCore):
         await self.sleep(burst.seconds + 2.5)
         if run.phase == PHASE_DONE:
             return
-        self.emit("ChannelTalkingStop", "call", run.leg.block(),
-                  [("Duration", str(int(burst.seconds * 1000)))])
+        self.emit("ChannelTalkingStop", "call", run.leg.block(), [("Duration", str(int(burst.seconds * 1000)))])
 
     def _local_half_steps(self, run: CallRun) -> list[tuple[str, str, float]]:
         """What the caller half (Local;1) runs in ``ngcc-test,<exten>`` (dialplan-used.conf)."""
@@ -397,8 +438,11 @@ class CallFlow(EngineCore):
             return [("Wait", "1", 1.0), ("SendDTMF", "5,,250", 0.25), ("Wait", f"{tail:g}", tail)]
         if exten == "talk":
             tail = float(wait) if wait else 1.0
-            return [("Wait", "4", 4.0), ("Playback", "hello-world&silence/4&tt-weasels&silence/4", 12.3),
-                    ("Wait", f"{tail:g}", tail)]
+            return [
+                ("Wait", "4", 4.0),
+                ("Playback", "hello-world&silence/4&tt-weasels&silence/4", 12.3),
+                ("Wait", f"{tail:g}", tail),
+            ]
         tail = float(wait) if wait else 60.0
         return [("Answer", "", 0.0), ("Wait", f"{tail:g}", tail)]
 
@@ -431,15 +475,24 @@ class CallFlow(EngineCore):
             priority = 0
         self._entry_seq += 1
         loop = asyncio.get_running_loop()
-        entry = Entry(call=run, joined=self.now(), seq=self._entry_seq, original_position=0,
-                      priority=priority, withdraw=loop.create_future())
+        entry = Entry(
+            call=run,
+            joined=self.now(),
+            seq=self._entry_seq,
+            original_position=0,
+            priority=priority,
+            withdraw=loop.create_future(),
+        )
         queue.insert(entry)
         entry.original_position = queue.position(entry)
         queue.joined_total += 1
         run.queue, run.entry, run.phase = queue, entry, PHASE_QUEUE
-        self.emit("QueueCallerJoin", "agent", leg.block(),
-                  [("Queue", queue.name), ("Position", str(entry.original_position)),
-                   ("Count", str(len(queue.entries)))])
+        self.emit(
+            "QueueCallerJoin",
+            "agent",
+            leg.block(),
+            [("Queue", queue.name), ("Position", str(entry.original_position)), ("Count", str(len(queue.entries)))],
+        )
         if self._hold_music(run):
             self.emit("MusicOnHoldStart", "call", leg.block(), [("Class", "default")])
         deadline = None if timeout is None else entry.joined + timeout
@@ -457,8 +510,7 @@ class CallFlow(EngineCore):
                 return "ANSWERED"
             if not withdraw.done():  # queues.conf retry, within the Queue() timeout
                 retry_end = self.now() + self.config.member_retry
-                await self._until(retry_end if deadline is None else min(retry_end, deadline),
-                                  withdraw)
+                await self._until(retry_end if deadline is None else min(retry_end, deadline), withdraw)
             if withdraw.done():
                 return self._queue_exit(run, "WITHDRAW")
             if deadline is not None and self.now() >= deadline:
@@ -518,16 +570,22 @@ class CallFlow(EngineCore):
         run.phase = PHASE_DIALPLAN
         return status
 
-    async def _ring(self, run: CallRun, queue: Queue, entry: Entry, member: Member,
-                    deadline: float | None) -> bool:
+    async def _ring(self, run: CallRun, queue: Queue, entry: Entry, member: Member, deadline: float | None) -> bool:
         """Ring ``member`` for the caller: True once the call it answered has ended, False
         when it did not answer (rang out, declined, or the caller was withdrawn)."""
         leg = run.leg
         endpoint = member.endpoint
         num, nm = self._operator_cid(endpoint)
-        op = self._new_channel(self._pjsip_name(endpoint), state=0, cid_num=num, cid_name=nm,
-                               context=names.OPERATOR_CONTEXT, exten="s", linkedid=leg.linkedid,
-                               endpoint=endpoint)
+        op = self._new_channel(
+            self._pjsip_name(endpoint),
+            state=0,
+            cid_num=num,
+            cid_name=nm,
+            context=names.OPERATOR_CONTEXT,
+            exten="s",
+            linkedid=leg.linkedid,
+            endpoint=endpoint,
+        )
         op.call = run
         run.ringing = (member, op)
         entry.offer = None
@@ -536,8 +594,13 @@ class CallFlow(EngineCore):
         self.varset(op, "DIALEDPEERNUMBER", endpoint)
         # AgentCalled already shows the member leg as it will be once ringing
         view = dataclasses.replace(op, exten=leg.exten, cl_num=leg.cid_num, cl_name=leg.cid_name)
-        self.emit("AgentCalled", "agent", leg.block(), view.block("Dest"),
-                  [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name)])
+        self.emit(
+            "AgentCalled",
+            "agent",
+            leg.block(),
+            view.block("Dest"),
+            [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name)],
+        )
         self.emit("DialBegin", "call", leg.block(), op.block("Dest"), [("DialString", member.interface)])
         if queue.strategy != "ringall":  # one member rung: the caller sees it at once
             leg.cl_num, leg.cl_name = op.cid_num, op.cid_name
@@ -558,8 +621,7 @@ class CallFlow(EngineCore):
         answers = phone.answers and phone.ring_seconds < timeout
         cut = run.ring_cut = asyncio.get_running_loop().create_future()
         assert entry.withdraw is not None
-        await self._until(ring_started + (phone.ring_seconds if answers else timeout), cut,
-                          entry.withdraw)
+        await self._until(ring_started + (phone.ring_seconds if answers else timeout), cut, entry.withdraw)
         run.ring_cut = None
         if entry.withdraw.done() and not cut.done():
             self._cancel_ringing(run)
@@ -572,9 +634,18 @@ class CallFlow(EngineCore):
         if cause is not None:
             # the operator leg was hung up while ringing (AMI Hangup): a declined ring
             elapsed = int((self.now() - ring_started) * 1000)
-            self.emit("AgentRingNoAnswer", "agent", leg.block(), op.block("Dest"),
-                      [("Queue", queue.name), ("Interface", member.interface),
-                       ("MemberName", member.name), ("RingTime", str(elapsed))])
+            self.emit(
+                "AgentRingNoAnswer",
+                "agent",
+                leg.block(),
+                op.block("Dest"),
+                [
+                    ("Queue", queue.name),
+                    ("Interface", member.interface),
+                    ("MemberName", member.name),
+                    ("RingTime", str(elapsed)),
+                ],
+            )
             self.emit("SoftHangupRequest", "call", op.block(), [("Cause", str(cause))])
             self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "NOANSWER")])
             run.ringing = None
@@ -582,9 +653,18 @@ class CallFlow(EngineCore):
             self.member_status(member)
             self.dispatch(queue)
             return False
-        self.emit("AgentRingNoAnswer", "agent", leg.block(), op.block("Dest"),
-                  [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name),
-                   ("RingTime", str(int((self.now() - ring_started) * 1000)))])
+        self.emit(
+            "AgentRingNoAnswer",
+            "agent",
+            leg.block(),
+            op.block("Dest"),
+            [
+                ("Queue", queue.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("RingTime", str(int((self.now() - ring_started) * 1000))),
+            ],
+        )
         self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "NOANSWER")])
         self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "CANCEL")])
         run.ringing = None
@@ -593,8 +673,9 @@ class CallFlow(EngineCore):
         self.dispatch(queue)  # the member is free for the callers behind (autofill)
         return False
 
-    def _answer(self, run: CallRun, queue: Queue, entry: Entry, member: Member, op: Channel,
-                ring_started: float) -> None:
+    def _answer(
+        self, run: CallRun, queue: Queue, entry: Entry, member: Member, op: Channel, ring_started: float
+    ) -> None:
         leg = run.leg
         self.newstate(op, 6)
         self.device_state(member.state_interface, "INUSE")
@@ -606,9 +687,12 @@ class CallFlow(EngineCore):
             self.emit("MusicOnHoldStop", "call", leg.block())
         hold = int(self.now() - entry.joined)
         member_vars = [
-            ("MEMBERINTERFACE", member.interface), ("MEMBERNAME", member.name),
-            ("MEMBERCALLS", str(member.calls_taken)), ("MEMBERLASTCALL", str(member.last_call)),
-            ("MEMBERPENALTY", str(member.penalty)), ("MEMBERDYNAMIC", "1" if member.dynamic else "0"),
+            ("MEMBERINTERFACE", member.interface),
+            ("MEMBERNAME", member.name),
+            ("MEMBERCALLS", str(member.calls_taken)),
+            ("MEMBERLASTCALL", str(member.last_call)),
+            ("MEMBERPENALTY", str(member.penalty)),
+            ("MEMBERDYNAMIC", "1" if member.dynamic else "0"),
             ("MEMBERREALTIME", "0"),
         ]
         for chan in (leg, op):
@@ -622,16 +706,30 @@ class CallFlow(EngineCore):
                 self.varset(chan, var, value)
         position, count = self._leave_queue(run)
         queue.holdtime = int((queue.holdtime * 3 + hold) / 4)
-        self.emit("QueueCallerLeave", "agent", leg.block(),
-                  [("Queue", queue.name), ("Position", str(position)), ("Count", str(count))])
+        self.emit(
+            "QueueCallerLeave",
+            "agent",
+            leg.block(),
+            [("Queue", queue.name), ("Position", str(position)), ("Count", str(count))],
+        )
         self.varset(leg, "QUEUEPOSITION", str(position))
         if run.flow == "legacy":
             self.varset(leg, "QUEUEWAIT", str(hold))
             self.varset(leg, "QUEUEWAIT_MS", str(int((self.now() - entry.joined) * 1000)))
         ring = int(self.now() - ring_started)
-        self.emit("AgentConnect", "agent", leg.block(), op.block("Dest"),
-                  [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name),
-                   ("HoldTime", str(hold)), ("RingTime", str(ring))])
+        self.emit(
+            "AgentConnect",
+            "agent",
+            leg.block(),
+            op.block("Dest"),
+            [
+                ("Queue", queue.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("HoldTime", str(hold)),
+                ("RingTime", str(ring)),
+            ],
+        )
         bridge = Bridge(str(uuid.UUID(int=self._seq * 7919 + 1 + int(self.epoch))))
         self.emit("BridgeCreate", "call", bridge.block())
         for chan in (op, leg):
@@ -656,9 +754,20 @@ class CallFlow(EngineCore):
         talk = int(self.now() - run.connected_at)
         hold = int(run.connected_at - (run.answered_at if run.entry is None else run.entry.joined))
         hold = int(leg.variables.get("QEHOLDTIME", hold))
-        self.emit("AgentComplete", "agent", leg.block(), op.block("Dest"),
-                  [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name),
-                   ("HoldTime", str(hold)), ("TalkTime", str(talk)), ("Reason", reason)])
+        self.emit(
+            "AgentComplete",
+            "agent",
+            leg.block(),
+            op.block("Dest"),
+            [
+                ("Queue", queue.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("HoldTime", str(hold)),
+                ("TalkTime", str(talk)),
+                ("Reason", reason),
+            ],
+        )
         queue.completed += 1
         queue.talktime = int((queue.talktime * 3 + talk) / 4)
         member.calls_taken += 1
@@ -704,8 +813,9 @@ class CallFlow(EngineCore):
             one = run.local1
             one.cid_num, one.cid_name = op.cid_num, op.cid_name
             self.hangup_channel(one, 16)
-            self.emit("NewCallerid", "call", one.block(),
-                      [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
+            self.emit(
+                "NewCallerid", "call", one.block(), [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
+            )
         else:
             self.hangup_channel(op, 16)
             self.member_status(member)
@@ -800,10 +910,17 @@ class CallFlow(EngineCore):
             self.varset(leg, "ABANDONED", "TRUE")
             queue_vars()
         position = queue.position(entry)
-        self.emit("QueueCallerAbandon", "agent", leg.block(),
-                  [("Queue", queue.name), ("Position", str(position)),
-                   ("OriginalPosition", str(entry.original_position)),
-                   ("HoldTime", str(int(self.now() - entry.joined)))])
+        self.emit(
+            "QueueCallerAbandon",
+            "agent",
+            leg.block(),
+            [
+                ("Queue", queue.name),
+                ("Position", str(position)),
+                ("OriginalPosition", str(entry.original_position)),
+                ("HoldTime", str(int(self.now() - entry.joined))),
+            ],
+        )
         if withdraw_info is not None:
             self.varset(leg, "QUEUE_WITHDRAW_INFO", withdraw_info)
         if moh and reason != "hangup":
@@ -812,8 +929,12 @@ class CallFlow(EngineCore):
             durations()
         queue_vars()
         position, count = self._leave_queue(run)
-        self.emit("QueueCallerLeave", "agent", leg.block(),
-                  [("Queue", queue.name), ("Position", str(position)), ("Count", str(count))])
+        self.emit(
+            "QueueCallerLeave",
+            "agent",
+            leg.block(),
+            [("Queue", queue.name), ("Position", str(position)), ("Count", str(count))],
+        )
         self.varset(leg, "QUEUEPOSITION", str(position))
 
     def caller_hangup(self, run: CallRun, cause: int = 16) -> None:

@@ -46,8 +46,7 @@ def _classes(names_: tuple[str, ...]) -> frozenset[str]:
 class Session:
     """One AMI client connection."""
 
-    def __init__(self, sim: AmiSimulator, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(self, sim: AmiSimulator, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.sim = sim
         self.reader = reader
         self.writer = writer
@@ -212,8 +211,9 @@ class AmiSimulator:
         """Like ``core restart now``: calls hung up, Shutdown, close, boot again."""
         self._restarting = True
         self.engine.restart_hangup_all()
-        self._broadcast("system", [("Event", "Shutdown"), ("Privilege", "system,all"),
-                                   ("Shutdown", "Cleanly"), ("Restart", "True")])
+        self._broadcast(
+            "system", [("Event", "Shutdown"), ("Privilege", "system,all"), ("Shutdown", "Cleanly"), ("Restart", "True")]
+        )
         await self._close_listener()
         for session in list(self.sessions):
             session.close_after_flush()
@@ -243,8 +243,15 @@ class AmiSimulator:
     def place_from_originate(self, script: CallScript, action_id: str) -> PlacedCall:
         return self.engine.place(script, originate_action_id=action_id)
 
-    def set_softphone(self, endpoint: str, *, answers: bool = True, ring_seconds: float = 0.5,
-                      talk_seconds: float | None = None, registered: bool | None = None) -> None:
+    def set_softphone(
+        self,
+        endpoint: str,
+        *,
+        answers: bool = True,
+        ring_seconds: float = 0.5,
+        talk_seconds: float | None = None,
+        registered: bool | None = None,
+    ) -> None:
         """How operator ``endpoint``'s softphone reacts when the queue rings it."""
         self.engine.softphones[endpoint] = Softphone(answers, ring_seconds, talk_seconds)
         if registered is not None or endpoint not in self.engine.registered:
@@ -256,33 +263,67 @@ class AmiSimulator:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def originate_operator(self, endpoint: str, exten: str, context: str, application: str,
-                           data: str, number: str, name: str, action_id: str) -> None:
+    def originate_operator(
+        self,
+        endpoint: str,
+        exten: str,
+        context: str,
+        application: str,
+        data: str,
+        number: str,
+        name: str,
+        action_id: str,
+    ) -> None:
         """Originate to an operator softphone (a callback): ring it, then run the target."""
-        self._spawn(self._originate_operator(endpoint, exten, context, application, data,
-                                             number, name, action_id))
+        self._spawn(self._originate_operator(endpoint, exten, context, application, data, number, name, action_id))
 
-    async def _originate_operator(self, endpoint: str, exten: str, context: str, application: str,
-                                  data: str, number: str, name: str, action_id: str) -> None:
+    async def _originate_operator(
+        self,
+        endpoint: str,
+        exten: str,
+        context: str,
+        application: str,
+        data: str,
+        number: str,
+        name: str,
+        action_id: str,
+    ) -> None:
         engine = self.engine
         phone = engine.softphones.setdefault(endpoint, Softphone())
         op_num, op_name = engine._operator_cid(endpoint)
         registered = engine.registered.get(endpoint, False)
-        chan = engine._new_channel(engine._pjsip_name(endpoint), state=0, cid_num=number or op_num,
-                                   cid_name=name or op_name, context=context, exten=exten or "s",
-                                   endpoint=endpoint)
+        chan = engine._new_channel(
+            engine._pjsip_name(endpoint),
+            state=0,
+            cid_num=number or op_num,
+            cid_name=name or op_name,
+            context=context,
+            exten=exten or "s",
+            endpoint=endpoint,
+        )
         engine.emit("Newchannel", "call", chan.block())
 
         def respond(ok: bool, reason: str) -> None:
             if not action_id:
                 return
-            pairs: Pairs = [("Event", "OriginateResponse"), ("Privilege", "call,all"),
-                            ("ActionID", action_id), ("Response", "Success" if ok else "Failure"),
-                            ("Channel", chan.name)]
-            pairs += ([("Application", application), ("Data", data)] if application
-                      else [("Context", context), ("Exten", exten)])
-            pairs += [("Reason", reason), ("Uniqueid", chan.uniqueid),
-                      ("CallerIDNum", chan.cid_num), ("CallerIDName", chan.cid_name)]
+            pairs: Pairs = [
+                ("Event", "OriginateResponse"),
+                ("Privilege", "call,all"),
+                ("ActionID", action_id),
+                ("Response", "Success" if ok else "Failure"),
+                ("Channel", chan.name),
+            ]
+            pairs += (
+                [("Application", application), ("Data", data)]
+                if application
+                else [("Context", context), ("Exten", exten)]
+            )
+            pairs += [
+                ("Reason", reason),
+                ("Uniqueid", chan.uniqueid),
+                ("CallerIDNum", chan.cid_num),
+                ("CallerIDName", chan.cid_name),
+            ]
             engine.emit_raw("call", pairs)
 
         if not registered:
@@ -320,8 +361,10 @@ class AmiSimulator:
         words = cli_words(cmd)
         lowered = [w.lower() for w in words]
         if lowered == ["core", "show", "version"]:
-            return [f"Asterisk {self.config.asterisk_version} built by root @ vm on a x86_64 running "
-                    "Linux on 2026-11-28 05:11:34 UTC"]
+            return [
+                f"Asterisk {self.config.asterisk_version} built by root @ vm on a x86_64 running "
+                "Linux on 2026-11-28 05:11:34 UTC"
+            ]
         if lowered[:2] == ["queue", "show"] and "app_queue.so" in self.config.modules_loaded:
             if len(words) == 2:
                 lines: list[str] = []
@@ -414,8 +457,9 @@ class AmiSimulator:
         if spec is not None and key in QUEUE_ACTIONS and "app_queue.so" not in self.config.modules_loaded:
             spec = None
         if spec is None or spec.handler is None:
-            session.send(error(pairs, f"Invalid/unknown command: {action}. "
-                                      "Use Action: ListCommands to show available commands."))
+            session.send(
+                error(pairs, f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands.")
+            )
             self._security(session, "RequestBadFormat", [("RequestType", f"Action: {action}")])
             return
         if not session.may_write(spec.privilege):
@@ -426,25 +470,44 @@ class AmiSimulator:
     def _security(self, session: Session, event: str, extra: Pairs) -> None:
         now = datetime.fromtimestamp(self.engine.wall(), UTC)
         tv = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
-        session_tv = session.started.strftime("%Y-%m-%dT%H:%M:%S.") + \
-            f"{session.started.microsecond // 1000:03d}+0000"
+        session_tv = session.started.strftime("%Y-%m-%dT%H:%M:%S.") + f"{session.started.microsecond // 1000:03d}+0000"
         base: Pairs = [("Event", event), ("Privilege", "security,all"), ("EventTV", tv)]
         local = f"IPV4/TCP/{self.config.host}/{self.port}"
         if event == "SuccessfulAuth":
-            base += [("Severity", "Informational"), ("Service", "AMI"), ("EventVersion", "1"),
-                     ("AccountID", session.username), ("SessionID", session.session_id),
-                     ("LocalAddress", local), ("RemoteAddress", session.remote),
-                     ("UsingPassword", "0"), ("SessionTV", session_tv)]
+            base += [
+                ("Severity", "Informational"),
+                ("Service", "AMI"),
+                ("EventVersion", "1"),
+                ("AccountID", session.username),
+                ("SessionID", session.session_id),
+                ("LocalAddress", local),
+                ("RemoteAddress", session.remote),
+                ("UsingPassword", "0"),
+                ("SessionTV", session_tv),
+            ]
         elif event == "InvalidPassword":
-            base += [("Severity", "Error"), ("Service", "AMI"), ("EventVersion", "2"),
-                     ("AccountID", extra[0][1]), ("SessionID", session.session_id),
-                     ("LocalAddress", local), ("RemoteAddress", session.remote),
-                     ("SessionTV", "1970-01-01T00:00:00.000+0000")]
+            base += [
+                ("Severity", "Error"),
+                ("Service", "AMI"),
+                ("EventVersion", "2"),
+                ("AccountID", extra[0][1]),
+                ("SessionID", session.session_id),
+                ("LocalAddress", local),
+                ("RemoteAddress", session.remote),
+                ("SessionTV", "1970-01-01T00:00:00.000+0000"),
+            ]
         else:
-            base += [("Severity", "Error"), ("Service", "AMI"), ("EventVersion", "1"),
-                     ("SessionID", session.session_id), ("LocalAddress", local),
-                     ("RemoteAddress", session.remote), *extra, ("SessionTV", session_tv),
-                     ("AccountID", session.username)]
+            base += [
+                ("Severity", "Error"),
+                ("Service", "AMI"),
+                ("EventVersion", "1"),
+                ("SessionID", session.session_id),
+                ("LocalAddress", local),
+                ("RemoteAddress", session.remote),
+                *extra,
+                ("SessionTV", session_tv),
+                ("AccountID", session.username),
+            ]
         self._broadcast("security", base)
 
     def _login(self, session: Session, pairs: Pairs) -> None:
@@ -462,20 +525,41 @@ class AmiSimulator:
         session.set_events(events if any(k.lower() == "events" for k, _ in pairs) else "on")
         session.log = session.log.bind(user=username)
         aid = header(pairs, "ActionID")
-        session.send([("Response", "Success"), *([("ActionID", aid)] if aid else []),
-                      ("Message", "Authentication accepted")])
+        session.send(
+            [("Response", "Success"), *([("ActionID", aid)] if aid else []), ("Message", "Authentication accepted")]
+        )
         uptime = int(self.engine.wall() - self._boot_wall)
         reload_ = int(self.engine.wall() - self._reloaded_wall)
         if self._fresh_boot:  # the boot's own manager event (the other is written to the session)
             self._fresh_boot = False
             self._security(session, "SuccessfulAuth", [])
-            session.deliver("system", encode(self._stamped([
-                ("Event", "FullyBooted"), ("Privilege", "system,all"), ("Status", "Fully Booted"),
-                ("Uptime", str(uptime)), ("LastReload", str(reload_))])))
+            session.deliver(
+                "system",
+                encode(
+                    self._stamped(
+                        [
+                            ("Event", "FullyBooted"),
+                            ("Privilege", "system,all"),
+                            ("Status", "Fully Booted"),
+                            ("Uptime", str(uptime)),
+                            ("LastReload", str(reload_)),
+                        ]
+                    )
+                ),
+            )
         else:
-            session.deliver("system", encode([("Event", "FullyBooted"), ("Privilege", "system,all"),
-                                              ("Uptime", str(uptime)), ("LastReload", str(reload_)),
-                                              ("Status", "Fully Booted")]))
+            session.deliver(
+                "system",
+                encode(
+                    [
+                        ("Event", "FullyBooted"),
+                        ("Privilege", "system,all"),
+                        ("Uptime", str(uptime)),
+                        ("LastReload", str(reload_)),
+                        ("Status", "Fully Booted"),
+                    ]
+                ),
+            )
             self._security(session, "SuccessfulAuth", [])
         session.log.info("sim.login")
 
@@ -483,14 +567,18 @@ class AmiSimulator:
 async def run_simulator(settings: Settings, port: int, rate: float) -> None:
     """``ngcc112 sim``: serve AMI for ``settings.ami.username`` until cancelled."""
     user = AmiUser(secret=settings.ami.secret, read=("all",), write=("all",))
-    config = SimulatorConfig(host=settings.ami.host, port=port,
-                             users={settings.ami.username: user}, rate_per_minute=rate)
+    config = SimulatorConfig(
+        host=settings.ami.host, port=port, users={settings.ami.username: user}, rate_per_minute=rate
+    )
     sim = AmiSimulator(config)
     await sim.start()
     for endpoint in names.SAMPLE_OPERATORS:
         sim.set_softphone(endpoint, answers=True, ring_seconds=2.0, talk_seconds=45.0)
-    print(f"ngcc112 sim: AMI listening on {config.host}:{sim.port} "
-          f"(user {settings.ami.username}, {rate:g} calls/min)", file=sys.stdout, flush=True)
+    print(
+        f"ngcc112 sim: AMI listening on {config.host}:{sim.port} (user {settings.ami.username}, {rate:g} calls/min)",
+        file=sys.stdout,
+        flush=True,
+    )
     try:
         await asyncio.Event().wait()
     finally:

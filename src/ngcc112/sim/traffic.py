@@ -14,8 +14,19 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-_NAMES = ("Budi Santoso", "Siti Aminah", "Dewi Lestari", "Agus Salim", "Rina Wati", "Andi Pratama",
-          "Wayan Sudarma", "Putri Ayu", "Joko Susilo", "Nur Hidayah", "")
+_NAMES = (
+    "Budi Santoso",
+    "Siti Aminah",
+    "Dewi Lestari",
+    "Agus Salim",
+    "Rina Wati",
+    "Andi Pratama",
+    "Wayan Sudarma",
+    "Putri Ayu",
+    "Joko Susilo",
+    "Nur Hidayah",
+    "",
+)
 #: A few numbers that call again and again (prank candidates).
 _REPEATERS = ("081299990001", "081299990002", "085711112222")
 
@@ -28,27 +39,50 @@ def random_script(rng: random.Random) -> CallScript:
     endpoint = rng.choice(("caller1", "caller2", "caller3"))
     if roll < 0.45:  # a real emergency: talks, stays until the operator or a while
         bursts = tuple(TalkBurst(at=4.0 + 6 * i, seconds=rng.uniform(1.0, 4.0)) for i in range(3))
-        return CallScript(number=number, name=name, endpoint=endpoint, talk=bursts,
-                          hangup_after=rng.uniform(40.0, 120.0),
-                          exten=rng.choice(("112", "112", "112", "110", "113", "118")))
+        return CallScript(
+            number=number,
+            name=name,
+            endpoint=endpoint,
+            talk=bursts,
+            hangup_after=rng.uniform(40.0, 120.0),
+            exten=rng.choice(("112", "112", "112", "110", "113", "118")),
+        )
     if roll < 0.60:  # ghost: silent, hangs up in the queue (the prompt ends 7 s after the answer)
         return CallScript(number=number, name=name, endpoint=endpoint, hangup_after=rng.uniform(8.0, 18.0))
     if roll < 0.70:  # ghost in the prompt
         return CallScript(number=number, name=name, endpoint=endpoint, hangup_after=rng.uniform(0.5, 3.0))
     if roll < 0.80:  # prank: a repeat number, short, maybe talks
         talk = (TalkBurst(at=4.5, seconds=1.5),) if rng.random() < 0.5 else ()
-        return CallScript(number=rng.choice(_REPEATERS), name="", endpoint=endpoint, talk=talk,
-                          hangup_after=rng.uniform(6.0, 20.0))
+        return CallScript(
+            number=rng.choice(_REPEATERS), name="", endpoint=endpoint, talk=talk, hangup_after=rng.uniform(6.0, 20.0)
+        )
     if roll < 0.87:  # cannot speak: presses 5
-        return CallScript(number=number, name=name, endpoint=endpoint, dtmf="5",
-                          dtmf_at=rng.uniform(0.8, 2.5), hangup_after=rng.uniform(30.0, 90.0))
+        return CallScript(
+            number=number,
+            name=name,
+            endpoint=endpoint,
+            dtmf="5",
+            dtmf_at=rng.uniform(0.8, 2.5),
+            hangup_after=rng.uniform(30.0, 90.0),
+        )
     if roll < 0.95:  # with a location (Jakarta area)
-        loc = Location.circle(rng.uniform(-6.35, -6.10), rng.uniform(106.70, 106.95),
-                              radius=rng.choice((10, 50, 200)))
-        return CallScript(number=number, name=name, endpoint=endpoint, location=loc,
-                          talk=(TalkBurst(at=4.0, seconds=3.0),), hangup_after=rng.uniform(40.0, 100.0))
-    return CallScript(number=number, name=name, endpoint=endpoint, presentation="withheld",
-                      talk=(TalkBurst(at=5.0, seconds=2.0),), hangup_after=rng.uniform(20.0, 60.0))
+        loc = Location.circle(rng.uniform(-6.35, -6.10), rng.uniform(106.70, 106.95), radius=rng.choice((10, 50, 200)))
+        return CallScript(
+            number=number,
+            name=name,
+            endpoint=endpoint,
+            location=loc,
+            talk=(TalkBurst(at=4.0, seconds=3.0),),
+            hangup_after=rng.uniform(40.0, 100.0),
+        )
+    return CallScript(
+        number=number,
+        name=name,
+        endpoint=endpoint,
+        presentation="withheld",
+        talk=(TalkBurst(at=5.0, seconds=2.0),),
+        hangup_after=rng.uniform(20.0, 60.0),
+    )
 
 
 async def generate_calls(sim: AmiSimulator, rate_per_minute: float, rng: random.Random) -> None:

@@ -91,8 +91,17 @@ SIGNIFICANT: dict[str, tuple[str, ...]] = {
     "QueueMemberAdded": ("Queue", "MemberName", "Interface", "Paused"),
     "QueueMemberRemoved": ("Queue", "MemberName", "Interface"),
     "QueueMemberPause": ("Queue", "MemberName", "Interface", "Paused", "PausedReason"),
-    "OriginateResponse": ("Response", "Channel", "Application", "Data", "Context", "Exten", "Reason",
-                          "CallerIDNum", "CallerIDName"),
+    "OriginateResponse": (
+        "Response",
+        "Channel",
+        "Application",
+        "Data",
+        "Context",
+        "Exten",
+        "Reason",
+        "CallerIDNum",
+        "CallerIDName",
+    ),
     "Shutdown": ("Shutdown", "Restart"),
     "MusicOnHoldStart": (),
     "MusicOnHoldStop": (),
@@ -139,8 +148,9 @@ class RoleMap:
         return role
 
 
-def signature(messages: list[dict[str, str]], *, skip: frozenset[str] = frozenset()
-              ) -> dict[str, list[tuple[str, ...]]]:
+def signature(
+    messages: list[dict[str, str]], *, skip: frozenset[str] = frozenset()
+) -> dict[str, list[tuple[str, ...]]]:
     """Per role, the ordered significant events with their key fields.
 
     Channel names become roles, epoch times become ``T``; events on no
@@ -182,8 +192,7 @@ def signature(messages: list[dict[str, str]], *, skip: frozenset[str] = frozense
     return out
 
 
-def diff_signatures(got: dict[str, list[tuple[str, ...]]],
-                    want: dict[str, list[tuple[str, ...]]]) -> str:
+def diff_signatures(got: dict[str, list[tuple[str, ...]]], want: dict[str, list[tuple[str, ...]]]) -> str:
     """A readable report of where two :func:`signature` results differ; "" if equal."""
     lines: list[str] = []
     if sorted(got) != sorted(want):

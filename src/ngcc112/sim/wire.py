@@ -15,10 +15,21 @@ def encode(pairs: Pairs) -> bytes:
 
 
 #: ``ast_escape_c`` (main/utils.c): each of these characters becomes a backslash and a letter.
-_C_ESCAPES = str.maketrans({
-    "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-    "\v": "\\v", "\\": "\\\\", "'": "\\'", '"': '\\"', "?": "\\?",
-})
+_C_ESCAPES = str.maketrans(
+    {
+        "\a": "\\a",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        "\v": "\\v",
+        "\\": "\\\\",
+        "'": "\\'",
+        '"': '\\"',
+        "?": "\\?",
+    }
+)
 
 
 def c_escape(value: str) -> str:

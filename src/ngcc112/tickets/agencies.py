@@ -26,8 +26,15 @@ from ngcc112.tickets.models import User, utcnow
 from ngcc112.tickets.panel_sessions import end_user_sessions
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import jsonable
-from ngcc112.tickets.users import (INTERFACE_PATTERN, USER_ROLES, UserError, change_password, check_account_links,
-                                  check_agency_link, check_operator_interface)
+from ngcc112.tickets.users import (
+    INTERFACE_PATTERN,
+    USER_ROLES,
+    UserError,
+    change_password,
+    check_account_links,
+    check_agency_link,
+    check_operator_interface,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -81,8 +88,8 @@ class Account:
 
 # reads -----------------------------------------------------------------------------
 
-async def list_agencies(sessions: async_sessionmaker[AsyncSession], *,
-                        active_only: bool = False) -> Sequence[Agency]:
+
+async def list_agencies(sessions: async_sessionmaker[AsyncSession], *, active_only: bool = False) -> Sequence[Agency]:
     """The agencies by name (only active ones when ``active_only``: the dispatch form)."""
     query = select(Agency).order_by(Agency.name, Agency.code)
     if active_only:
@@ -99,19 +106,26 @@ async def get_agency(sessions: async_sessionmaker[AsyncSession], code: str) -> A
 async def agency_of(sessions: async_sessionmaker[AsyncSession], user_id: int) -> Agency | None:
     """The agency an agency user belongs to, or None."""
     async with sessions() as session:
-        return await session.scalar(select(Agency).join(AgencyMember, AgencyMember.agency_id == Agency.id)
-                                    .where(AgencyMember.user_id == user_id))
+        return await session.scalar(
+            select(Agency)
+            .join(AgencyMember, AgencyMember.agency_id == Agency.id)
+            .where(AgencyMember.user_id == user_id)
+        )
 
 
 async def interface_map(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
     """Softphone queue member interface → username, for active users that have one."""
     async with sessions() as session:
-        rows = (await session.execute(select(User.interface, User.username)
-                                      .where(User.interface.is_not(None), User.active.is_(True)))).all()
+        rows = (
+            await session.execute(
+                select(User.interface, User.username).where(User.interface.is_not(None), User.active.is_(True))
+            )
+        ).all()
     return {interface: username for interface, username in rows}
 
 
 # seeding ---------------------------------------------------------------------------
+
 
 async def seed_agencies(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
     """Add the default agencies that are missing; return the codes added.
@@ -131,8 +145,7 @@ async def seed_agencies(sessions: async_sessionmaker[AsyncSession]) -> list[str]
     return added
 
 
-async def seed_agency_member(sessions: async_sessionmaker[AsyncSession], username: str,
-                             agency_code: str) -> bool:
+async def seed_agency_member(sessions: async_sessionmaker[AsyncSession], username: str, agency_code: str) -> bool:
     """Put an agency user without an agency into ``agency_code``; True when it did.
 
     For seeding (the demo's ``agency`` account) and the command line, where no
@@ -153,6 +166,7 @@ async def seed_agency_member(sessions: async_sessionmaker[AsyncSession], usernam
 
 # admin: agencies ---------------------------------------------------------------------
 
+
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
@@ -164,8 +178,9 @@ def _clean_name(name: str) -> str:
 
 def _check_kind(kind: str) -> str:
     if kind not in AGENCY_KINDS:
-        raise AgencyError("kind", f"unknown kind {kind!r}; choose one of {', '.join(AGENCY_KINDS)}",
-                          msgid="Choose OPD or Instansi")
+        raise AgencyError(
+            "kind", f"unknown kind {kind!r}; choose one of {', '.join(AGENCY_KINDS)}", msgid="Choose OPD or Instansi"
+        )
     return kind
 
 
@@ -179,10 +194,19 @@ async def _require_admin(session: AsyncSession, actor: User) -> User:
     return current
 
 
-def _admin_log(session: AsyncSession, admin: User, action: str, subject: str, subject_id: int,
-               changes: dict[str, Any]) -> None:
-    session.add(AdminLogEntry(at=utcnow(), actor=admin.username, action=action, subject=subject,
-                              subject_id=subject_id, changes=jsonable(changes)))
+def _admin_log(
+    session: AsyncSession, admin: User, action: str, subject: str, subject_id: int, changes: dict[str, Any]
+) -> None:
+    session.add(
+        AdminLogEntry(
+            at=utcnow(),
+            actor=admin.username,
+            action=action,
+            subject=subject,
+            subject_id=subject_id,
+            changes=jsonable(changes),
+        )
+    )
 
 
 async def _agency_by_code(session: AsyncSession, code: str) -> Agency:
@@ -192,31 +216,47 @@ async def _agency_by_code(session: AsyncSession, code: str) -> Agency:
     return agency
 
 
-async def create_agency(sessions: async_sessionmaker[AsyncSession], actor: User, *, code: str,
-                        name: str, kind: str) -> Agency:
+async def create_agency(
+    sessions: async_sessionmaker[AsyncSession], actor: User, *, code: str, name: str, kind: str
+) -> Agency:
     """Add an agency (admin only)."""
     if not AGENCY_CODE_PATTERN.fullmatch(code or ""):
-        raise AgencyError("code", "2-32 characters: lower-case letters, digits, '_' or '-', "
-                                  "starting with a letter",
-                          msgid="2-32 characters: lower-case letters, digits, '_' or '-', starting with a letter")
+        raise AgencyError(
+            "code",
+            "2-32 characters: lower-case letters, digits, '_' or '-', starting with a letter",
+            msgid="2-32 characters: lower-case letters, digits, '_' or '-', starting with a letter",
+        )
     name, kind = _clean_name(name), _check_kind(kind)
     async with sessions.begin() as session:
         admin = await _require_admin(session, actor)
         if await session.scalar(select(func.count()).select_from(Agency).where(Agency.code == code)):
-            raise AgencyError("code", f"{code!r} already exists", msgid="'{code}' already exists",
-                              params={"code": code})
+            raise AgencyError(
+                "code", f"{code!r} already exists", msgid="'{code}' already exists", params={"code": code}
+            )
         agency = Agency(code=code, name=name, kind=kind, active=True)
         session.add(agency)
         await session.flush()
-        _admin_log(session, admin, "agency_created", "agency", agency.id,
-                   {"code": code, "name": name, "kind": kind, "active": True})
+        _admin_log(
+            session,
+            admin,
+            "agency_created",
+            "agency",
+            agency.id,
+            {"code": code, "name": name, "kind": kind, "active": True},
+        )
     log.info("agency.created", code=code, actor=admin.username)
     return agency
 
 
-async def update_agency(sessions: async_sessionmaker[AsyncSession], actor: User, code: str, *,
-                        name: str | None = None, kind: str | None = None,
-                        active: bool | None = None) -> Agency:
+async def update_agency(
+    sessions: async_sessionmaker[AsyncSession],
+    actor: User,
+    code: str,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    active: bool | None = None,
+) -> Agency:
     """Rename, re-kind, deactivate or reactivate an agency (admin only); the code never changes.
 
     A deactivated agency is no longer offered for new dispatches; its past and
@@ -232,8 +272,11 @@ async def update_agency(sessions: async_sessionmaker[AsyncSession], actor: User,
     async with sessions.begin() as session:
         admin = await _require_admin(session, actor)
         agency = await _agency_by_code(session, code)
-        changes = {key: {"from": getattr(agency, key), "to": value}
-                   for key, value in wanted.items() if getattr(agency, key) != value}
+        changes = {
+            key: {"from": getattr(agency, key), "to": value}
+            for key, value in wanted.items()
+            if getattr(agency, key) != value
+        }
         for key, change in changes.items():
             setattr(agency, key, change["to"])
         if changes:
@@ -245,6 +288,7 @@ async def update_agency(sessions: async_sessionmaker[AsyncSession], actor: User,
 
 # admin: accounts -------------------------------------------------------------------
 
+
 async def _target_user(session: AsyncSession, user_id: int) -> User:
     user = await session.get(User, user_id, populate_existing=True)
     if user is None:
@@ -253,25 +297,45 @@ async def _target_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def _other_active_admins(session: AsyncSession, user: User) -> int:
-    return await session.scalar(select(func.count()).select_from(User).where(
-        User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id)) or 0
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id)
+        )
+        or 0
+    )
 
 
 async def list_accounts(sessions: async_sessionmaker[AsyncSession], actor: User) -> list[Account]:
     """Every account with its agency (admin only)."""
     async with sessions() as session:
         await _require_admin(session, actor)
-        rows = (await session.execute(
-            select(User, Agency.code)
-            .outerjoin(AgencyMember, AgencyMember.user_id == User.id)
-            .outerjoin(Agency, Agency.id == AgencyMember.agency_id)
-            .order_by(User.username))).all()
-    return [Account(id=u.id, username=u.username, display_name=u.display_name, role=u.role,
-                    interface=u.interface, active=u.active, agency_code=code) for u, code in rows]
+        rows = (
+            await session.execute(
+                select(User, Agency.code)
+                .outerjoin(AgencyMember, AgencyMember.user_id == User.id)
+                .outerjoin(Agency, Agency.id == AgencyMember.agency_id)
+                .order_by(User.username)
+            )
+        ).all()
+    return [
+        Account(
+            id=u.id,
+            username=u.username,
+            display_name=u.display_name,
+            role=u.role,
+            interface=u.interface,
+            active=u.active,
+            agency_code=code,
+        )
+        for u, code in rows
+    ]
 
 
-async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int,
-                      role: str, *, agency_code: str | None = None) -> User:
+async def change_role(
+    sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int, role: str, *, agency_code: str | None = None
+) -> User:
     """Give a user another role (admin only). Leaving the agency role ends agency membership;
     the user's panel sessions end (they log in again, with the new role's rights).
 
@@ -286,8 +350,11 @@ async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, u
         if user.role == role:
             return user
         if user.role == Role.ADMIN.value and user.active and not await _other_active_admins(session, user):
-            raise UserError("role", "this is the last active admin; make another admin first",
-                            msgid="This is the last active admin; make another admin first")
+            raise UserError(
+                "role",
+                "this is the last active admin; make another admin first",
+                msgid="This is the last active admin; make another admin first",
+            )
         check_account_links(role, user.interface, agency_code)
         joined = None
         if role == Role.AGENCY.value:
@@ -297,8 +364,11 @@ async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, u
                 raise UserError("agency", exc.message, msgid="Choose an agency from the list") from None
         changes: dict[str, Any] = {"username": user.username, "role": {"from": user.role, "to": role}}
         if user.role == Role.AGENCY.value:
-            left = await session.scalar(select(Agency.code).join(AgencyMember, AgencyMember.agency_id == Agency.id)
-                                        .where(AgencyMember.user_id == user.id))
+            left = await session.scalar(
+                select(Agency.code)
+                .join(AgencyMember, AgencyMember.agency_id == Agency.id)
+                .where(AgencyMember.user_id == user.id)
+            )
             if left is not None:
                 await session.execute(delete(AgencyMember).where(AgencyMember.user_id == user.id))
                 changes["agency"] = {"from": left, "to": None}
@@ -315,8 +385,7 @@ async def change_role(sessions: async_sessionmaker[AsyncSession], actor: User, u
     return user
 
 
-async def set_active(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int,
-                     active: bool) -> User:
+async def set_active(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int, active: bool) -> User:
     """Deactivate (no more logins, no more actions, open sessions ended) or reactivate an
     account (admin only)."""
     async with sessions.begin() as session:
@@ -325,8 +394,11 @@ async def set_active(sessions: async_sessionmaker[AsyncSession], actor: User, us
         if user.active == active:
             return user
         if not active and user.role == Role.ADMIN.value and not await _other_active_admins(session, user):
-            raise UserError("active", "this is the last active admin; it cannot be deactivated",
-                            msgid="This is the last active admin; it cannot be deactivated")
+            raise UserError(
+                "active",
+                "this is the last active admin; it cannot be deactivated",
+                msgid="This is the last active admin; it cannot be deactivated",
+            )
         user.active = active
         changes: dict[str, Any] = {"username": user.username, "active": {"from": not active, "to": active}}
         ended = 0 if active else await end_user_sessions(session, user.id, "disabled")
@@ -337,8 +409,9 @@ async def set_active(sessions: async_sessionmaker[AsyncSession], actor: User, us
     return user
 
 
-async def set_interface(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int,
-                        interface: str | None) -> User:
+async def set_interface(
+    sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int, interface: str | None
+) -> User:
     """Map a user to their softphone's queue member interface (``PJSIP/op1``), or unmap (admin only).
 
     An interface belongs to one user at most: the screen pop finds the operator by it.
@@ -354,21 +427,30 @@ async def set_interface(sessions: async_sessionmaker[AsyncSession], actor: User,
         if interface is None:
             check_operator_interface(user.role, None)  # an operator keeps an interface
         if interface is not None:
-            holder = await session.scalar(select(User.username).where(User.interface == interface,
-                                                                      User.id != user.id))
+            holder = await session.scalar(select(User.username).where(User.interface == interface, User.id != user.id))
             if holder is not None:
-                raise UserError("interface", f"{interface} already belongs to {holder!r}",
-                                msgid="{interface} already belongs to '{holder}'",
-                                params={"interface": interface, "holder": holder})
-        _admin_log(session, admin, "interface_changed", "user", user.id,
-                   {"username": user.username, "interface": {"from": user.interface, "to": interface}})
+                raise UserError(
+                    "interface",
+                    f"{interface} already belongs to {holder!r}",
+                    msgid="{interface} already belongs to '{holder}'",
+                    params={"interface": interface, "holder": holder},
+                )
+        _admin_log(
+            session,
+            admin,
+            "interface_changed",
+            "user",
+            user.id,
+            {"username": user.username, "interface": {"from": user.interface, "to": interface}},
+        )
         user.interface = interface
     log.info("user.interface_changed", user=user.username, interface=interface, actor=admin.username)
     return user
 
 
-async def set_user_agency(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int,
-                          agency_code: str | None) -> User:
+async def set_user_agency(
+    sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int, agency_code: str | None
+) -> User:
     """Put an agency user in an agency (or in none with ``None``) (admin only)."""
     async with sessions.begin() as session:
         admin = await _require_admin(session, actor)
@@ -381,9 +463,11 @@ async def set_user_agency(sessions: async_sessionmaker[AsyncSession], actor: Use
                 await session.delete(member)
         else:
             if user.role != Role.AGENCY.value:
-                raise UserError("agency", f"{user.username!r} is {user.role}; only agency users "
-                                          "belong to an agency",
-                                msgid="Only agency users belong to an agency")
+                raise UserError(
+                    "agency",
+                    f"{user.username!r} is {user.role}; only agency users belong to an agency",
+                    msgid="Only agency users belong to an agency",
+                )
             try:
                 agency = await _agency_by_code(session, agency_code)
             except AgencyError as exc:
@@ -393,14 +477,19 @@ async def set_user_agency(sessions: async_sessionmaker[AsyncSession], actor: Use
             else:
                 member.agency_id = agency.id
         if before != agency_code:
-            _admin_log(session, admin, "agency_membership", "user", user.id,
-                       {"username": user.username, "agency": {"from": before, "to": agency_code}})
+            _admin_log(
+                session,
+                admin,
+                "agency_membership",
+                "user",
+                user.id,
+                {"username": user.username, "agency": {"from": before, "to": agency_code}},
+            )
     log.info("user.agency_set", user=user.username, agency=agency_code, actor=admin.username)
     return user
 
 
-async def reset_password(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int,
-                         password: str) -> int:
+async def reset_password(sessions: async_sessionmaker[AsyncSession], actor: User, user_id: int, password: str) -> int:
     """Give another user a new (temporary) password (admin only); how many of their sessions ended.
 
     Every panel session of the user ends, copied cookies included, and the ``admin_log``
@@ -411,18 +500,24 @@ async def reset_password(sessions: async_sessionmaker[AsyncSession], actor: User
         admin = await _require_admin(session, actor)
         user = await _target_user(session, user_id)
     if user.id == admin.id:
-        raise UserError("password", "change your own password on the account page",
-                        msgid="Change your own password on the account page")
+        raise UserError(
+            "password",
+            "change your own password on the account page",
+            msgid="Change your own password on the account page",
+        )
     ended = await change_password(sessions, user.username, password, actor=admin.username)
     log.info("user.password_reset", user=user.username, actor=admin.username, sessions_ended=ended)
     return ended
 
 
-async def admin_log(sessions: async_sessionmaker[AsyncSession], actor: User,
-                    limit: int = 200) -> Sequence[AdminLogEntry]:
+async def admin_log(
+    sessions: async_sessionmaker[AsyncSession], actor: User, limit: int = 200
+) -> Sequence[AdminLogEntry]:
     """The newest admin changes first (admin only)."""
     async with sessions() as session:
         await _require_admin(session, actor)
-        return (await session.scalars(select(AdminLogEntry)
-                                      .order_by(AdminLogEntry.at.desc(), AdminLogEntry.id.desc())
-                                      .limit(limit))).all()
+        return (
+            await session.scalars(
+                select(AdminLogEntry).order_by(AdminLogEntry.at.desc(), AdminLogEntry.id.desc()).limit(limit)
+            )
+        ).all()

@@ -74,8 +74,14 @@ PENDING_SECONDS = 90.0
 #: Click ids remembered (a double click or a resent form is refused, not placed twice).
 CLICK_MEMORY = 2000
 #: Asterisk's OriginateResponse Reason codes (AST_CONTROL_*).
-REASONS = {"0": "no such channel / not registered", "1": "hung up", "3": "no answer",
-           "4": "answered", "5": "busy", "8": "congestion"}
+REASONS = {
+    "0": "no such channel / not registered",
+    "1": "hung up",
+    "3": "no answer",
+    "4": "answered",
+    "5": "busy",
+    "8": "congestion",
+}
 
 
 #: How a callback went, as the person who made it records it.
@@ -137,8 +143,15 @@ def callback_number(ticket: Ticket) -> str | None:
 class Callbacks:
     """Places callbacks and records their outcome; one per process (the panel makes it)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], link: _Link, publish: Publish | None,
-                 *, clock: Clock = utcnow, context: str = names.OPERATOR_CONTEXT) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        link: _Link,
+        publish: Publish | None,
+        *,
+        clock: Clock = utcnow,
+        context: str = names.OPERATOR_CONTEXT,
+    ) -> None:
         self._sessions = sessions
         self._link = link
         self._publish = publish
@@ -172,8 +185,7 @@ class Callbacks:
             return
         ok = item.get("Response") == "Success"
         reason = item.get("Reason")
-        task = asyncio.get_running_loop().create_task(
-            self._record_result(pending, item.action_id, ok, reason))
+        task = asyncio.get_running_loop().create_task(self._record_result(pending, item.action_id, ok, reason))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -206,8 +218,9 @@ class Callbacks:
         """Ring ``actor``'s softphone and dial the ticket's caller; see the module docstring."""
         click_id = (click_id or "").strip()[:100] or None
         if click_id is not None and click_id in self._clicks:
-            raise CallbackRefused(409, f"this callback was already placed (Originate "
-                                       f"{self._clicks[click_id]})", "duplicate")
+            raise CallbackRefused(
+                409, f"this callback was already placed (Originate {self._clicks[click_id]})", "duplicate"
+            )
         lock = self._locks.setdefault(ticket_id, asyncio.Lock())
         try:
             async with lock:
@@ -223,30 +236,32 @@ class Callbacks:
         if current is None or not current.active:
             raise CallbackRefused(403, f"the account {actor.username!r} is not active", "role")
         if current.role not in CALLBACK_ROLES:
-            raise CallbackRefused(403, f"callbacks are for operators and dispatchers; not for {current.role}",
-                                  "role")
+            raise CallbackRefused(403, f"callbacks are for operators and dispatchers; not for {current.role}", "role")
         if ticket is None:
             raise CallbackRefused(404, f"there is no ticket #{ticket_id}", "not_found")
         if not current.interface:
-            raise CallbackRefused(409, "this account has no softphone interface; ask an administrator",
-                                  "interface")
+            raise CallbackRefused(409, "this account has no softphone interface; ask an administrator", "interface")
         final = await last_outcome(self._sessions, ticket_id)
         if final in FINAL_OUTCOMES:
-            raise CallbackRefused(409, f"ticket #{ticket_id} needs no callback: it was recorded as {final}",
-                                  "outcome")
+            raise CallbackRefused(409, f"ticket #{ticket_id} needs no callback: it was recorded as {final}", "outcome")
         number = callback_number(ticket)
         if number is None:
-            raise CallbackRefused(409, f"ticket #{ticket_id} has no number that can be dialled",
-                                  "number")
+            raise CallbackRefused(409, f"ticket #{ticket_id} has no number that can be dialled", "number")
         busy = self.pending_for(ticket_id)
         if busy is not None:
-            raise CallbackRefused(409, f"a callback on ticket #{ticket_id} is already ringing "
-                                       f"(Originate {busy})", "pending")
+            raise CallbackRefused(
+                409, f"a callback on ticket #{ticket_id} is already ringing (Originate {busy})", "pending"
+            )
         if not self._link.connected:
             raise AmiNotConnected("AMI link is down; Originate not sent")
         action_id = f"ngcc112-callback-{ticket_id}-{secrets.token_hex(6)}"
-        action = actions.originate(current.interface, context=self._context, exten=number,
-                                   caller_id=f'"112 callback" <{number}>', timeout_ms=RING_MS)
+        action = actions.originate(
+            current.interface,
+            context=self._context,
+            exten=number,
+            caller_id=f'"112 callback" <{number}>',
+            timeout_ms=RING_MS,
+        )
         action = replace(action, headers=(*action.headers, ("ActionID", action_id)))
         at = self._clock()
         # Registered before sending: the OriginateResponse may arrive before send() returns.
@@ -267,33 +282,75 @@ class Callbacks:
             if not response.ok:
                 self._pending.pop(action_id, None)
                 outcome, message = "refused", response.message or "Asterisk refused the Originate"
-        attempt = CallbackAttempt(ticket_id=ticket_id, action_id=action_id, number=number,
-                                  interface=current.interface, actor=current.username, at=at,
-                                  outcome=outcome, message=message)
-        await self._audit(ticket_id, current.username, "callback", at, {
-            "number": number, "interface": current.interface, "action_id": action_id,
-            "context": self._context, "outcome": outcome, **({"message": message} if message else {})})
-        log.info("callback.placed", ticket_id=ticket_id, action_id=action_id, interface=current.interface,
-                 outcome=outcome, actor=current.username)
+        attempt = CallbackAttempt(
+            ticket_id=ticket_id,
+            action_id=action_id,
+            number=number,
+            interface=current.interface,
+            actor=current.username,
+            at=at,
+            outcome=outcome,
+            message=message,
+        )
+        await self._audit(
+            ticket_id,
+            current.username,
+            "callback",
+            at,
+            {
+                "number": number,
+                "interface": current.interface,
+                "action_id": action_id,
+                "context": self._context,
+                "outcome": outcome,
+                **({"message": message} if message else {}),
+            },
+        )
+        log.info(
+            "callback.placed",
+            ticket_id=ticket_id,
+            action_id=action_id,
+            interface=current.interface,
+            outcome=outcome,
+            actor=current.username,
+        )
         return attempt
 
     async def _record_result(self, pending: _Pending, action_id: str, ok: bool, reason: str) -> None:
         ticket_id = pending.ticket_id
-        changes: dict[str, Any] = {"action_id": action_id, "result": "success" if ok else "failure",
-                                   "reason": reason, "reason_text": REASONS.get(reason, "")}
+        changes: dict[str, Any] = {
+            "action_id": action_id,
+            "result": "success" if ok else "failure",
+            "reason": reason,
+            "reason_text": REASONS.get(reason, ""),
+        }
         if ok and pending.interface:
             # Answered: the abandoned call's intake opens for the one who called back.
             changes.update(interface=pending.interface, placed_by=pending.actor)
         try:
-            await self._audit(ticket_id, SYSTEM_ACTOR, "callback_result", self._clock(), changes,
-                              take_for=pending.interface if ok else None)
+            await self._audit(
+                ticket_id,
+                SYSTEM_ACTOR,
+                "callback_result",
+                self._clock(),
+                changes,
+                take_for=pending.interface if ok else None,
+            )
         except Exception:
             log.exception("callback.result_not_recorded", ticket_id=ticket_id, action_id=action_id)
             return
         log.info("callback.result", ticket_id=ticket_id, action_id=action_id, ok=ok, reason=reason)
 
-    async def _audit(self, ticket_id: int, actor: str, action: str, at: datetime,
-                     changes: dict[str, Any], *, take_for: str | None = None) -> None:
+    async def _audit(
+        self,
+        ticket_id: int,
+        actor: str,
+        action: str,
+        at: datetime,
+        changes: dict[str, Any],
+        *,
+        take_for: str | None = None,
+    ) -> None:
         changes = jsonable(changes)
         async with self._sessions.begin() as session:
             ticket = await session.get(Ticket, ticket_id)
@@ -304,10 +361,20 @@ class Callbacks:
                     changes["intake_taken_from"] = ticket.operator_interface
                 ticket.operator_interface = take_for
                 changes["intake_opened"] = True
-            session.add(AuditEntry(ticket_id=ticket_id, at=at, actor=actor, action=action,
-                                   from_state=ticket.state, to_state=ticket.state, changes=changes))
-            change = TicketChanged(ticket_id=ticket_id, linkedid=ticket.linkedid, action=action, at=at,
-                                   state=ticket.state, changes=changes)
+            session.add(
+                AuditEntry(
+                    ticket_id=ticket_id,
+                    at=at,
+                    actor=actor,
+                    action=action,
+                    from_state=ticket.state,
+                    to_state=ticket.state,
+                    changes=changes,
+                )
+            )
+            change = TicketChanged(
+                ticket_id=ticket_id, linkedid=ticket.linkedid, action=action, at=at, state=ticket.state, changes=changes
+            )
         if self._publish is not None:
             self._publish(change)
 
@@ -315,8 +382,9 @@ class Callbacks:
 class OutcomeRefused(Exception):
     """The outcome cannot be recorded; ``status`` is the HTTP answer, ``field`` the culprit (or None)."""
 
-    def __init__(self, status: int, reason: str, code: str, *, msgid: str | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, status: int, reason: str, code: str, *, msgid: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
@@ -328,14 +396,24 @@ class OutcomeRefused(Exception):
 async def last_outcome(sessions: async_sessionmaker[AsyncSession], ticket_id: int) -> str | None:
     """The latest recorded outcome of the callbacks on a ticket, or None."""
     async with sessions() as session:
-        row = await session.scalar(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id,
-                                                            AuditEntry.action == "callback_outcome")
-                                   .order_by(AuditEntry.id.desc()).limit(1))
+        row = await session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.ticket_id == ticket_id, AuditEntry.action == "callback_outcome")
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )
     return None if row is None else (row.changes or {}).get("outcome")
 
 
-async def record_outcome(sessions: async_sessionmaker[AsyncSession], publish: Publish | None, ticket_id: int,
-                         actor: User, outcome: str, *, clock: Clock = utcnow) -> TicketChanged:
+async def record_outcome(
+    sessions: async_sessionmaker[AsyncSession],
+    publish: Publish | None,
+    ticket_id: int,
+    actor: User,
+    outcome: str,
+    *,
+    clock: Clock = utcnow,
+) -> TicketChanged:
     """Record how calling back an abandoned caller went: ``reached``, ``no_answer`` or ``dismissed``.
 
     For operators and dispatchers (active accounts), on an abandoned call nobody answered;
@@ -344,60 +422,101 @@ async def record_outcome(sessions: async_sessionmaker[AsyncSession], publish: Pu
     the loop is closed: a further outcome is refused (409), and so is a further callback.
     """
     if outcome not in OUTCOMES:
-        raise OutcomeRefused(422, f"choose one of {', '.join(OUTCOMES)}", "outcome",
-                             msgid="Choose an outcome from the list", field="outcome")
+        raise OutcomeRefused(
+            422,
+            f"choose one of {', '.join(OUTCOMES)}",
+            "outcome",
+            msgid="Choose an outcome from the list",
+            field="outcome",
+        )
     at = clock()
     async with sessions.begin() as session:
         current = await session.get(User, actor.id, populate_existing=True)
         if current is None or not current.active:
             raise OutcomeRefused(403, f"the account {actor.username!r} is not active", "role")
         if current.role not in CALLBACK_ROLES:
-            raise OutcomeRefused(403, f"callbacks are for operators and dispatchers; not for {current.role}",
-                                 "role")
+            raise OutcomeRefused(403, f"callbacks are for operators and dispatchers; not for {current.role}", "role")
         # the write first: the ticket's row lock (PostgreSQL) / the write lock (SQLite) before reading
-        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(updated_at=at)
-                              .execution_options(synchronize_session=False))
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id)
+            .values(updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
         ticket = await session.get(Ticket, ticket_id, populate_existing=True)
         if ticket is None:
             raise OutcomeRefused(404, f"there is no ticket #{ticket_id}", "not_found")
         if not ticket.abandoned or ticket.answered_at is not None:
-            raise OutcomeRefused(409, f"ticket #{ticket_id} is not an abandoned call", "state",
-                                 msgid="This call was not abandoned: there is no callback to record")
-        previous = await session.scalar(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id,
-                                                                 AuditEntry.action == "callback_outcome")
-                                        .order_by(AuditEntry.id.desc()).limit(1))
+            raise OutcomeRefused(
+                409,
+                f"ticket #{ticket_id} is not an abandoned call",
+                "state",
+                msgid="This call was not abandoned: there is no callback to record",
+            )
+        previous = await session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.ticket_id == ticket_id, AuditEntry.action == "callback_outcome")
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )
         before = None if previous is None else (previous.changes or {}).get("outcome")
         if before in FINAL_OUTCOMES:
-            raise OutcomeRefused(409, f"ticket #{ticket_id} was already recorded as {before}", "outcome",
-                                 msgid="The outcome of this callback is already recorded")
+            raise OutcomeRefused(
+                409,
+                f"ticket #{ticket_id} was already recorded as {before}",
+                "outcome",
+                msgid="The outcome of this callback is already recorded",
+            )
         changes = jsonable({"outcome": outcome, **({"previous": before} if before else {})})
         if outcome != "reached" and ticket.operator_interface is not None:
             # nobody was reached: the intake is nobody's until a callback is answered again
             changes["intake_released"] = ticket.operator_interface
             ticket.operator_interface = None
-        session.add(AuditEntry(ticket_id=ticket_id, at=at, actor=current.username, action="callback_outcome",
-                               from_state=ticket.state, to_state=ticket.state, changes=changes))
-        change = TicketChanged(ticket_id=ticket_id, linkedid=ticket.linkedid, action="callback_outcome", at=at,
-                               state=ticket.state, changes=changes)
+        session.add(
+            AuditEntry(
+                ticket_id=ticket_id,
+                at=at,
+                actor=current.username,
+                action="callback_outcome",
+                from_state=ticket.state,
+                to_state=ticket.state,
+                changes=changes,
+            )
+        )
+        change = TicketChanged(
+            ticket_id=ticket_id,
+            linkedid=ticket.linkedid,
+            action="callback_outcome",
+            at=at,
+            state=ticket.state,
+            changes=changes,
+        )
     log.info("callback.outcome", ticket_id=ticket_id, outcome=outcome, actor=current.username)
     if publish is not None:
         publish(change)
     return change
 
 
-async def callback_history(sessions: async_sessionmaker[AsyncSession],
-                           ticket_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+async def callback_history(
+    sessions: async_sessionmaker[AsyncSession], ticket_ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
     """The callback audit rows (attempts, results and recorded outcomes) per ticket, oldest first."""
     if not ticket_ids:
         return {}
     async with sessions() as session:
-        rows = (await session.scalars(
-            select(AuditEntry).where(AuditEntry.ticket_id.in_(ticket_ids),
-                                     AuditEntry.action.in_(("callback", "callback_result",
-                                                            "callback_outcome")))
-            .order_by(AuditEntry.id))).all()
+        rows = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.ticket_id.in_(ticket_ids),
+                    AuditEntry.action.in_(("callback", "callback_result", "callback_outcome")),
+                )
+                .order_by(AuditEntry.id)
+            )
+        ).all()
     out: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        out.setdefault(row.ticket_id, []).append(jsonable({
-            "at": row.at, "actor": row.actor, "action": row.action, **(row.changes or {})}))
+        out.setdefault(row.ticket_id, []).append(
+            jsonable({"at": row.at, "actor": row.actor, "action": row.action, **(row.changes or {})})
+        )
     return out

@@ -48,9 +48,17 @@ def _set_once(ticket: Ticket, changes: Changes, **values: Any) -> None:
 
 def new_ticket(event: CallEvent) -> Ticket:
     """The ticket for a call first seen through ``event`` (usually CallArrived)."""
-    ticket = Ticket(linkedid=event.call_id, state=State.NEW.value, arrived_at=event.at,
-                    variables={}, score_reasons=[], intake={}, abandoned=False,
-                    withdrawn=False, ended_unobserved=False)
+    ticket = Ticket(
+        linkedid=event.call_id,
+        state=State.NEW.value,
+        arrived_at=event.at,
+        variables={},
+        score_reasons=[],
+        intake={},
+        abandoned=False,
+        withdrawn=False,
+        ended_unobserved=False,
+    )
     if isinstance(event, CallArrived):
         ticket.caller_number = event.caller_number
         ticket.caller_name = event.caller_name
@@ -73,8 +81,14 @@ def apply(ticket: Ticket, event: CallEvent) -> Changes:
 def _arrived(ticket: Ticket, event: CallArrived, changes: Changes) -> None:
     if event.at < ticket.arrived_at:
         _set(ticket, changes, arrived_at=event.at)
-    _set_once(ticket, changes, channel=event.channel, exten=event.exten,
-              caller_number=event.caller_number, caller_name=event.caller_name)
+    _set_once(
+        ticket,
+        changes,
+        channel=event.channel,
+        exten=event.exten,
+        caller_number=event.caller_number,
+        caller_name=event.caller_name,
+    )
 
 
 def _identified(ticket: Ticket, event: CallerIdentified, changes: Changes) -> None:
@@ -94,8 +108,7 @@ def _variables(ticket: Ticket, event: CallVariables, changes: Changes) -> None:
     if fresh.get(names.VAR_CATEGORY):
         _set_once(ticket, changes, category=fresh[names.VAR_CATEGORY])
     if fresh.get(names.VAR_SILENT_DIGIT):
-        _set_once(ticket, changes, silent_digit=fresh[names.VAR_SILENT_DIGIT],
-                  silent_digit_at=event.at)
+        _set_once(ticket, changes, silent_digit=fresh[names.VAR_SILENT_DIGIT], silent_digit_at=event.at)
 
 
 def _queued(ticket: Ticket, event: CallQueued, changes: Changes) -> None:
@@ -119,8 +132,14 @@ def _ring_no_answer(ticket: Ticket, event: OperatorRingNoAnswer, changes: Change
 
 
 def _connected(ticket: Ticket, event: CallConnected, changes: Changes) -> None:
-    _set_once(ticket, changes, answered_at=event.at, operator_interface=event.interface,
-              operator_name=event.member_name or None, waited_seconds=event.waited_seconds)
+    _set_once(
+        ticket,
+        changes,
+        answered_at=event.at,
+        operator_interface=event.interface,
+        operator_name=event.member_name or None,
+        waited_seconds=event.waited_seconds,
+    )
     if ticket.state == State.NEW.value:
         _set(ticket, changes, state=State.IN_CALL.value)
     if ticket.abandoned and ticket.answered_at is not None:
@@ -155,8 +174,14 @@ def _digit(ticket: Ticket, event: CallerDigit, changes: Changes) -> None:
 def _ended(ticket: Ticket, event: CallEnded, changes: Changes) -> None:
     if ticket.ended_at is not None:
         return
-    _set(ticket, changes, ended_at=event.at, hangup_cause=event.cause,
-         hangup_cause_text=event.cause_text or None, ended_unobserved=event.unobserved)
+    _set(
+        ticket,
+        changes,
+        ended_at=event.at,
+        hangup_cause=event.cause,
+        hangup_cause_text=event.cause_text or None,
+        ended_unobserved=event.unobserved,
+    )
     if ticket.answered_at is None:
         # Nobody answered: the caller hung up in the prompt or in the queue. Call back.
         _set(ticket, changes, abandoned=True)

@@ -43,9 +43,14 @@ def make_engine(url: str) -> AsyncEngine:
     # A server that stops answering (not refusing: silent) is noticed in seconds, not minutes:
     # connecting gives up after CONNECT_TIMEOUT, a statement after STATEMENT_TIMEOUT, and
     # waiting for a pooled connection after POOL_TIMEOUT.
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
-                               pool_timeout=POOL_TIMEOUT,
-                               connect_args={"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT})
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=POOL_TIMEOUT,
+        connect_args={"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT},
+    )
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -70,11 +70,11 @@ MAX_REPORT = 10000
 
 
 class DispatchStatus(StrEnum):
-    SENT = "sent"                    # forwarded; the agency has not reacted yet
-    ACKNOWLEDGED = "acknowledged"    # the agency received it
+    SENT = "sent"  # forwarded; the agency has not reacted yet
+    ACKNOWLEDGED = "acknowledged"  # the agency received it
     EN_ROUTE = "en_route"
     ON_SCENE = "on_scene"
-    HANDLED = "handled"              # final
+    HANDLED = "handled"  # final
     CANNOT_HANDLE = "cannot_handle"  # final; a reason is required
 
 
@@ -94,8 +94,7 @@ STATUS_UPDATES: tuple[DispatchStatus, ...] = (D.EN_ROUTE, D.ON_SCENE, D.HANDLED,
 #: Ticket states in which agencies are working on it: more agencies may be added.
 WORKING_STATES: frozenset[State] = frozenset({State.DISPATCHED, State.ON_SCENE})
 #: Ticket states the dispatcher's Close Ticket applies to (classified calls close at intake).
-CLOSABLE_STATES: frozenset[State] = frozenset({State.ESCALATED, State.DISPATCHED, State.ON_SCENE,
-                                               State.REPORTED})
+CLOSABLE_STATES: frozenset[State] = frozenset({State.ESCALATED, State.DISPATCHED, State.ON_SCENE, State.REPORTED})
 
 
 def _roles_for(name: str) -> frozenset[Role]:
@@ -123,8 +122,10 @@ class NoReportAfterCannotHandle(TransitionRefused):
     msgid = "The agency said it cannot handle this dispatch: its reason is the report, no field report follows"
 
     def __init__(self, dispatch_id: int) -> None:
-        super().__init__(f"dispatch #{dispatch_id} is cannot_handle: the agency's reason is its report; "
-                         "no field report after 'cannot handle'")
+        super().__init__(
+            f"dispatch #{dispatch_id} is cannot_handle: the agency's reason is its report; "
+            "no field report after 'cannot handle'"
+        )
         self.params: dict[str, object] = {"dispatch": dispatch_id}
 
 
@@ -191,13 +192,25 @@ class _Actor:
 
 def _view(dispatch: Dispatch, agency: Agency, ticket_state: str) -> DispatchView:
     return DispatchView(
-        id=dispatch.id, ticket_id=dispatch.ticket_id, ticket_state=ticket_state,
-        agency_code=agency.code, agency_name=agency.name, status=dispatch.status,
-        instructions=dispatch.instructions, sent_at=dispatch.sent_at, sent_by=dispatch.sent_by,
-        acknowledged_at=dispatch.acknowledged_at, acknowledged_by=dispatch.acknowledged_by,
-        en_route_at=dispatch.en_route_at, on_scene_at=dispatch.on_scene_at,
-        finished_at=dispatch.finished_at, reason=dispatch.reason, report=dispatch.report,
-        reported_at=dispatch.reported_at, reported_by=dispatch.reported_by)
+        id=dispatch.id,
+        ticket_id=dispatch.ticket_id,
+        ticket_state=ticket_state,
+        agency_code=agency.code,
+        agency_name=agency.name,
+        status=dispatch.status,
+        instructions=dispatch.instructions,
+        sent_at=dispatch.sent_at,
+        sent_by=dispatch.sent_by,
+        acknowledged_at=dispatch.acknowledged_at,
+        acknowledged_by=dispatch.acknowledged_by,
+        en_route_at=dispatch.en_route_at,
+        on_scene_at=dispatch.on_scene_at,
+        finished_at=dispatch.finished_at,
+        reason=dispatch.reason,
+        report=dispatch.report,
+        reported_at=dispatch.reported_at,
+        reported_by=dispatch.reported_by,
+    )
 
 
 def _id(value: int | Ticket | Dispatch) -> int:
@@ -215,8 +228,7 @@ async def _actor(session: AsyncSession, actor: User) -> _Actor:
         raise RoleRefused(f"unknown role {current.role!r}") from None
     agency_id = None
     if role is Role.AGENCY:
-        agency_id = await session.scalar(select(AgencyMember.agency_id)
-                                         .where(AgencyMember.user_id == current.id))
+        agency_id = await session.scalar(select(AgencyMember.agency_id).where(AgencyMember.user_id == current.id))
     return _Actor(current, role, agency_id)
 
 
@@ -230,8 +242,9 @@ async def _reader(session: AsyncSession, actor: User) -> _Actor:
 
 async def _lock_ticket(session: AsyncSession, ticket_id: int, now: datetime) -> Ticket:
     """Take the ticket's row lock (write first), then read it fresh."""
-    result = await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(updated_at=now)
-                                   .execution_options(synchronize_session=False))
+    result = await session.execute(
+        update(Ticket).where(Ticket.id == ticket_id).values(updated_at=now).execution_options(synchronize_session=False)
+    )
     if result.rowcount == 0:
         raise NotFoundOrForbidden(f"there is no ticket #{ticket_id}")
     ticket = await session.get(Ticket, ticket_id, populate_existing=True)
@@ -240,34 +253,57 @@ async def _lock_ticket(session: AsyncSession, ticket_id: int, now: datetime) -> 
     return ticket
 
 
-async def _lock_dispatch(session: AsyncSession, dispatch_id: int, now: datetime
-                         ) -> tuple[Ticket, Dispatch, Agency]:
+async def _lock_dispatch(session: AsyncSession, dispatch_id: int, now: datetime) -> tuple[Ticket, Dispatch, Agency]:
     """Lock the dispatch's ticket (by a subquery, so the write still comes first) and load both."""
     result = await session.execute(
-        update(Ticket).where(Ticket.id == select(Dispatch.ticket_id).where(Dispatch.id == dispatch_id)
-                             .scalar_subquery())
-        .values(updated_at=now).execution_options(synchronize_session=False))
+        update(Ticket)
+        .where(Ticket.id == select(Dispatch.ticket_id).where(Dispatch.id == dispatch_id).scalar_subquery())
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount == 0:
         raise NotFoundOrForbidden(f"there is no dispatch #{dispatch_id}")
-    row = (await session.execute(
-        select(Dispatch, Ticket, Agency).join(Ticket, Ticket.id == Dispatch.ticket_id)
-        .join(Agency, Agency.id == Dispatch.agency_id).where(Dispatch.id == dispatch_id)
-        .execution_options(populate_existing=True))).first()
+    row = (
+        await session.execute(
+            select(Dispatch, Ticket, Agency)
+            .join(Ticket, Ticket.id == Dispatch.ticket_id)
+            .join(Agency, Agency.id == Dispatch.agency_id)
+            .where(Dispatch.id == dispatch_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
     if row is None:  # deleted between the two statements: impossible under the lock
         raise NotFoundOrForbidden(f"there is no dispatch #{dispatch_id}")
     dispatch, ticket, agency = row
     return ticket, dispatch, agency
 
 
-def _audit(session: AsyncSession, ticket: Ticket, actor: _Actor, action: str, before: str,
-           at: datetime, changes: dict[str, Any]) -> TicketChanged:
+def _audit(
+    session: AsyncSession,
+    ticket: Ticket,
+    actor: _Actor,
+    action: str,
+    before: str,
+    at: datetime,
+    changes: dict[str, Any],
+) -> TicketChanged:
     changes = jsonable(changes)
     if ticket.state != before:
         changes["state"] = ticket.state
-    session.add(AuditEntry(ticket_id=ticket.id, at=at, actor=actor.user.username, action=action,
-                           from_state=before, to_state=ticket.state, changes=changes))
-    return TicketChanged(ticket_id=ticket.id, linkedid=ticket.linkedid, action=action, at=at,
-                         state=ticket.state, changes=changes)
+    session.add(
+        AuditEntry(
+            ticket_id=ticket.id,
+            at=at,
+            actor=actor.user.username,
+            action=action,
+            from_state=before,
+            to_state=ticket.state,
+            changes=changes,
+        )
+    )
+    return TicketChanged(
+        ticket_id=ticket.id, linkedid=ticket.linkedid, action=action, at=at, state=ticket.state, changes=changes
+    )
 
 
 def _check(source: State | str, target: State, role: Role) -> None:
@@ -299,8 +335,9 @@ def _check_open(ticket: Ticket) -> None:
         raise TransitionRefused(f"ticket #{ticket.id} is closed")
 
 
-def _check_agency_side(actor: _Actor, dispatch: Dispatch, agency: Agency, *, dispatcher_may: bool,
-                       what: str) -> dict[str, Any]:
+def _check_agency_side(
+    actor: _Actor, dispatch: Dispatch, agency: Agency, *, dispatcher_may: bool, what: str
+) -> dict[str, Any]:
     """Refuse anyone but the dispatched agency's users (and dispatchers, when allowed).
 
     Returns what the audit row records about on whose behalf it was done.
@@ -316,8 +353,9 @@ def _check_agency_side(actor: _Actor, dispatch: Dispatch, agency: Agency, *, dis
 
 
 async def _dispatches_of(session: AsyncSession, ticket_id: int) -> list[Dispatch]:
-    return list((await session.scalars(select(Dispatch).where(Dispatch.ticket_id == ticket_id)
-                                       .order_by(Dispatch.id))).all())
+    return list(
+        (await session.scalars(select(Dispatch).where(Dispatch.ticket_id == ticket_id).order_by(Dispatch.id))).all()
+    )
 
 
 async def _follow_dispatches(session: AsyncSession, ticket: Ticket, actor: _Actor) -> None:
@@ -327,8 +365,11 @@ async def _follow_dispatches(session: AsyncSession, ticket: Ticket, actor: _Acto
     if state is State.DISPATCHED and any(d.on_scene_at is not None for d in dispatches):
         _move_ticket(ticket, State.ON_SCENE, actor)
         state = State.ON_SCENE
-    if state in WORKING_STATES and dispatches and all(
-            d.status in FINISHED and d.reported_at is not None for d in dispatches):
+    if (
+        state in WORKING_STATES
+        and dispatches
+        and all(d.status in FINISHED and d.reported_at is not None for d in dispatches)
+    ):
         _move_ticket(ticket, State.REPORTED, actor)
 
 
@@ -343,9 +384,17 @@ def _acknowledge_fields(dispatch: Dispatch, actor: _Actor, now: datetime) -> dic
 
 # use cases ---------------------------------------------------------------------------
 
-async def dispatch(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                   ticket: int | Ticket, agencies: Iterable[str | Agency], instructions: str,
-                   actor: User, *, clock: Clock = utcnow) -> list[DispatchView]:
+
+async def dispatch(
+    sessions: async_sessionmaker[AsyncSession],
+    publish: Publish | None,
+    ticket: int | Ticket,
+    agencies: Iterable[str | Agency],
+    instructions: str,
+    actor: User,
+    *,
+    clock: Clock = utcnow,
+) -> list[DispatchView]:
     """Forward a ticket to agencies: one ``sent`` dispatch per agency.
 
     An escalated ticket becomes ``dispatched``; on a ticket the agencies are
@@ -380,15 +429,30 @@ async def dispatch(sessions: async_sessionmaker[AsyncSession], publish: Publish 
             raise DispatchError("agencies", f"already dispatched on ticket #{row.id}: {', '.join(again)}")
         created = []
         for code in codes:
-            item = Dispatch(ticket_id=row.id, agency_id=found[code].id, status=D.SENT.value,
-                            instructions=instructions, sent_at=now, sent_by=who.user.username,
-                            status_at=now)
+            item = Dispatch(
+                ticket_id=row.id,
+                agency_id=found[code].id,
+                status=D.SENT.value,
+                instructions=instructions,
+                sent_at=now,
+                sent_by=who.user.username,
+                status_at=now,
+            )
             session.add(item)
             created.append(item)
         await session.flush()
-        change = _audit(session, row, who, "dispatch", before, now, {
-            "dispatches": [{"id": d.id, "agency": code, "status": d.status} for d, code in zip(created, codes)],
-            "instructions": instructions})
+        change = _audit(
+            session,
+            row,
+            who,
+            "dispatch",
+            before,
+            now,
+            {
+                "dispatches": [{"id": d.id, "agency": code, "status": d.status} for d, code in zip(created, codes)],
+                "instructions": instructions,
+            },
+        )
         views = [_view(d, found[code], row.state) for d, code in zip(created, codes)]
     log.info("ticket.dispatched", ticket_id=row.id, agencies=codes, actor=who.user.username)
     if publish is not None:
@@ -396,8 +460,14 @@ async def dispatch(sessions: async_sessionmaker[AsyncSession], publish: Publish 
     return views
 
 
-async def acknowledge(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                      dispatch_id: int | Dispatch, actor: User, *, clock: Clock = utcnow) -> DispatchView:
+async def acknowledge(
+    sessions: async_sessionmaker[AsyncSession],
+    publish: Publish | None,
+    dispatch_id: int | Dispatch,
+    actor: User,
+    *,
+    clock: Clock = utcnow,
+) -> DispatchView:
     """The agency confirms it received the dispatch (a user of that agency only)."""
     now = clock()
     async with sessions.begin() as session:
@@ -410,8 +480,15 @@ async def acknowledge(sessions: async_sessionmaker[AsyncSession], publish: Publi
         before = ticket.state
         fields = _acknowledge_fields(item, who, now)
         item.status_at = now
-        change = _audit(session, ticket, who, "acknowledge", before, now,
-                        {"dispatch": item.id, "agency": agency.code, "status": item.status, **fields})
+        change = _audit(
+            session,
+            ticket,
+            who,
+            "acknowledge",
+            before,
+            now,
+            {"dispatch": item.id, "agency": agency.code, "status": item.status, **fields},
+        )
         view = _view(item, agency, ticket.state)
     log.info("dispatch.acknowledged", ticket_id=ticket.id, dispatch_id=item.id, agency=agency.code)
     if publish is not None:
@@ -419,9 +496,16 @@ async def acknowledge(sessions: async_sessionmaker[AsyncSession], publish: Publi
     return view
 
 
-async def update_status(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                        dispatch_id: int | Dispatch, status: DispatchStatus | str, reason: str | None,
-                        actor: User, *, clock: Clock = utcnow) -> DispatchView:
+async def update_status(
+    sessions: async_sessionmaker[AsyncSession],
+    publish: Publish | None,
+    dispatch_id: int | Dispatch,
+    status: DispatchStatus | str,
+    reason: str | None,
+    actor: User,
+    *,
+    clock: Clock = utcnow,
+) -> DispatchView:
     """The agency's progress: en route, on scene, handled, or cannot handle (with a reason).
 
     The first agency on scene puts the ticket ``on_scene``; the last dispatch to
@@ -442,8 +526,10 @@ async def update_status(sessions: async_sessionmaker[AsyncSession], publish: Pub
         _check_open(ticket)
         current = DispatchStatus(item.status)
         if target not in DISPATCH_STEPS[current]:
-            raise TransitionRefused(f"dispatch #{item.id} is {current}; it cannot go to {target}"
-                                    + ("" if DISPATCH_STEPS[current] else " (it is finished)"))
+            raise TransitionRefused(
+                f"dispatch #{item.id} is {current}; it cannot go to {target}"
+                + ("" if DISPATCH_STEPS[current] else " (it is finished)")
+            )
         before = ticket.state
         fields = _acknowledge_fields(item, who, now)
         item.status, item.status_at = target.value, now
@@ -462,20 +548,44 @@ async def update_status(sessions: async_sessionmaker[AsyncSession], publish: Pub
             fields["reported_at"] = now
         await session.flush()
         await _follow_dispatches(session, ticket, who)
-        change = _audit(session, ticket, who, "dispatch_status", before, now,
-                        {"dispatch": item.id, "agency": agency.code,
-                         "status": {"from": current.value, "to": target.value}, **fields, **behalf})
+        change = _audit(
+            session,
+            ticket,
+            who,
+            "dispatch_status",
+            before,
+            now,
+            {
+                "dispatch": item.id,
+                "agency": agency.code,
+                "status": {"from": current.value, "to": target.value},
+                **fields,
+                **behalf,
+            },
+        )
         view = _view(item, agency, ticket.state)
-    log.info("dispatch.status", ticket_id=ticket.id, dispatch_id=item.id, agency=agency.code,
-             status=target.value, ticket_state=ticket.state)
+    log.info(
+        "dispatch.status",
+        ticket_id=ticket.id,
+        dispatch_id=item.id,
+        agency=agency.code,
+        status=target.value,
+        ticket_state=ticket.state,
+    )
     if publish is not None:
         publish(change)
     return view
 
 
-async def file_report(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                      dispatch_id: int | Dispatch, text: str, actor: User, *,
-                      clock: Clock = utcnow) -> DispatchView:
+async def file_report(
+    sessions: async_sessionmaker[AsyncSession],
+    publish: Publish | None,
+    dispatch_id: int | Dispatch,
+    text: str,
+    actor: User,
+    *,
+    clock: Clock = utcnow,
+) -> DispatchView:
     """The agency's field report (once per dispatch; it is final)."""
     text = _text("report", text, MAX_REPORT, required=True)
     now = clock()
@@ -487,26 +597,39 @@ async def file_report(sessions: async_sessionmaker[AsyncSession], publish: Publi
         if item.status == D.CANNOT_HANDLE.value:
             raise NoReportAfterCannotHandle(item.id)
         if item.reported_at is not None:
-            raise TransitionRefused(f"dispatch #{item.id} already has its field report "
-                                    f"(filed by {item.reported_by})")
+            raise TransitionRefused(f"dispatch #{item.id} already has its field report (filed by {item.reported_by})")
         before = ticket.state
         fields = _acknowledge_fields(item, who, now)
         item.report, item.reported_at, item.reported_by = text, now, who.user.username
         await session.flush()
         await _follow_dispatches(session, ticket, who)
-        change = _audit(session, ticket, who, "field_report", before, now,
-                        {"dispatch": item.id, "agency": agency.code, "report": text, **fields, **behalf})
+        change = _audit(
+            session,
+            ticket,
+            who,
+            "field_report",
+            before,
+            now,
+            {"dispatch": item.id, "agency": agency.code, "report": text, **fields, **behalf},
+        )
         view = _view(item, agency, ticket.state)
-    log.info("dispatch.reported", ticket_id=ticket.id, dispatch_id=item.id, agency=agency.code,
-             ticket_state=ticket.state)
+    log.info(
+        "dispatch.reported", ticket_id=ticket.id, dispatch_id=item.id, agency=agency.code, ticket_state=ticket.state
+    )
     if publish is not None:
         publish(change)
     return view
 
 
-async def close(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                ticket: int | Ticket, actor: User, override_reason: str | None = None, *,
-                clock: Clock = utcnow) -> TicketChanged:
+async def close(
+    sessions: async_sessionmaker[AsyncSession],
+    publish: Publish | None,
+    ticket: int | Ticket,
+    actor: User,
+    override_reason: str | None = None,
+    *,
+    clock: Clock = utcnow,
+) -> TicketChanged:
     """Close Ticket: once every agency has reported, or earlier with an override reason (audited)."""
     override_reason = _text("override_reason", override_reason, MAX_REASON, required=False) or None
     now = clock()
@@ -516,19 +639,22 @@ async def close(sessions: async_sessionmaker[AsyncSession], publish: Publish | N
         before = State(row.state)
         if before not in CLOSABLE_STATES:
             _check(before, State.CLOSED, who.role)  # refuses closed, new, in_call …
-            raise TransitionRefused(f"ticket #{row.id} is {before}: it is closed at intake, "
-                                    "not by Close Ticket")
+            raise TransitionRefused(f"ticket #{row.id} is {before}: it is closed at intake, not by Close Ticket")
         _check(before, State.CLOSED, who.role)
         changes: dict[str, Any] = {"closed_at": now}
         if before is not State.REPORTED:
             if override_reason is None:
-                raise DispatchError("override_reason", f"ticket #{row.id} is {before}: not every agency "
-                                                       "has reported; give the reason for closing now")
-            pending = [(d, await session.get(Agency, d.agency_id)) for d in await _dispatches_of(session, row.id)
-                       if not (d.status in FINISHED and d.reported_at is not None)]
+                raise DispatchError(
+                    "override_reason",
+                    f"ticket #{row.id} is {before}: not every agency has reported; give the reason for closing now",
+                )
+            pending = [
+                (d, await session.get(Agency, d.agency_id))
+                for d in await _dispatches_of(session, row.id)
+                if not (d.status in FINISHED and d.reported_at is not None)
+            ]
             changes["override_reason"] = override_reason
-            changes["unreported"] = [{"dispatch": d.id, "agency": a.code, "status": d.status}
-                                     for d, a in pending]
+            changes["unreported"] = [{"dispatch": d.id, "agency": a.code, "status": d.status} for d, a in pending]
         row.state, row.closed_at = State.CLOSED.value, now
         change = _audit(session, row, who, "close", before.value, now, changes)
     log.info("ticket.closed", ticket_id=row.id, actor=who.user.username, override=override_reason is not None)
@@ -539,9 +665,15 @@ async def close(sessions: async_sessionmaker[AsyncSession], publish: Publish | N
 
 # reads -------------------------------------------------------------------------------
 
-async def visible_dispatches(sessions: async_sessionmaker[AsyncSession], actor: User, *,
-                             open_only: bool = False, ticket_id: int | None = None,
-                             limit: int = 500) -> list[DispatchView]:
+
+async def visible_dispatches(
+    sessions: async_sessionmaker[AsyncSession],
+    actor: User,
+    *,
+    open_only: bool = False,
+    ticket_id: int | None = None,
+    limit: int = 500,
+) -> list[DispatchView]:
     """The dispatches this actor may see, newest first.
 
     An agency user: their agency's only (none without an agency). Staff: all.
@@ -552,10 +684,13 @@ async def visible_dispatches(sessions: async_sessionmaker[AsyncSession], actor: 
             who = await _actor(session, actor)
         except TransitionRefused:
             return []
-        query = (select(Dispatch, Agency, Ticket.state)
-                 .join(Agency, Agency.id == Dispatch.agency_id)
-                 .join(Ticket, Ticket.id == Dispatch.ticket_id)
-                 .order_by(Dispatch.sent_at.desc(), Dispatch.id.desc()).limit(limit))
+        query = (
+            select(Dispatch, Agency, Ticket.state)
+            .join(Agency, Agency.id == Dispatch.agency_id)
+            .join(Ticket, Ticket.id == Dispatch.ticket_id)
+            .order_by(Dispatch.sent_at.desc(), Dispatch.id.desc())
+            .limit(limit)
+        )
         if who.role is Role.AGENCY:
             if who.agency_id is None:
                 return []
@@ -565,20 +700,22 @@ async def visible_dispatches(sessions: async_sessionmaker[AsyncSession], actor: 
         rows = (await session.execute(query)).all()
     views = [_view(d, a, state) for d, a, state in rows]
     if open_only:
-        views = [v for v in views if v.ticket_state != State.CLOSED.value
-                 and not (v.finished and v.reported)]
+        views = [v for v in views if v.ticket_state != State.CLOSED.value and not (v.finished and v.reported)]
     return views
 
 
-async def get_dispatch_for(sessions: async_sessionmaker[AsyncSession], actor: User,
-                           dispatch_id: int) -> DispatchView:
+async def get_dispatch_for(sessions: async_sessionmaker[AsyncSession], actor: User, dispatch_id: int) -> DispatchView:
     """One dispatch, if this actor may see it; else :class:`NotFoundOrForbidden`."""
     async with sessions() as session:
         who = await _reader(session, actor)
-        row = (await session.execute(select(Dispatch, Agency, Ticket.state)
-                                     .join(Agency, Agency.id == Dispatch.agency_id)
-                                     .join(Ticket, Ticket.id == Dispatch.ticket_id)
-                                     .where(Dispatch.id == dispatch_id))).first()
+        row = (
+            await session.execute(
+                select(Dispatch, Agency, Ticket.state)
+                .join(Agency, Agency.id == Dispatch.agency_id)
+                .join(Ticket, Ticket.id == Dispatch.ticket_id)
+                .where(Dispatch.id == dispatch_id)
+            )
+        ).first()
     if row is None:
         raise NotFoundOrForbidden(f"there is no dispatch #{dispatch_id}")
     item, agency, state = row
@@ -587,8 +724,7 @@ async def get_dispatch_for(sessions: async_sessionmaker[AsyncSession], actor: Us
     return _view(item, agency, state)
 
 
-async def get_ticket_for(sessions: async_sessionmaker[AsyncSession], actor: User,
-                         ticket_id: int) -> TicketDispatches:
+async def get_ticket_for(sessions: async_sessionmaker[AsyncSession], actor: User, ticket_id: int) -> TicketDispatches:
     """A ticket with the dispatches the actor may see on it.
 
     An agency user gets only tickets dispatched to their agency, with only
@@ -599,8 +735,12 @@ async def get_ticket_for(sessions: async_sessionmaker[AsyncSession], actor: User
         ticket = await session.get(Ticket, ticket_id)
         if ticket is None:
             raise NotFoundOrForbidden(f"there is no ticket #{ticket_id}")
-        query = (select(Dispatch, Agency).join(Agency, Agency.id == Dispatch.agency_id)
-                 .where(Dispatch.ticket_id == ticket_id).order_by(Dispatch.id))
+        query = (
+            select(Dispatch, Agency)
+            .join(Agency, Agency.id == Dispatch.agency_id)
+            .where(Dispatch.ticket_id == ticket_id)
+            .order_by(Dispatch.id)
+        )
         if who.role is Role.AGENCY:
             query = query.where(Dispatch.agency_id == who.agency_id)
         rows = (await session.execute(query)).all()
@@ -618,8 +758,9 @@ class FellowAgency:
     status: str
 
 
-async def fellow_agencies(sessions: async_sessionmaker[AsyncSession], actor: User,
-                          ticket_id: int) -> list[FellowAgency]:
+async def fellow_agencies(
+    sessions: async_sessionmaker[AsyncSession], actor: User, ticket_id: int
+) -> list[FellowAgency]:
     """The other agencies dispatched on a ticket: name and status, nothing else.
 
     For an agency user only on a ticket dispatched to their agency (else
@@ -628,21 +769,28 @@ async def fellow_agencies(sessions: async_sessionmaker[AsyncSession], actor: Use
     """
     async with sessions() as session:
         who = await _reader(session, actor)
-        rows = (await session.execute(select(Dispatch.agency_id, Agency.code, Agency.name, Dispatch.status)
-                                      .join(Agency, Agency.id == Dispatch.agency_id)
-                                      .where(Dispatch.ticket_id == ticket_id).order_by(Dispatch.id))).all()
+        rows = (
+            await session.execute(
+                select(Dispatch.agency_id, Agency.code, Agency.name, Dispatch.status)
+                .join(Agency, Agency.id == Dispatch.agency_id)
+                .where(Dispatch.ticket_id == ticket_id)
+                .order_by(Dispatch.id)
+            )
+        ).all()
     if who.role is Role.AGENCY and (who.agency_id is None or all(r[0] != who.agency_id for r in rows)):
         raise NotFoundOrForbidden(f"there is no ticket #{ticket_id}")
-    return [FellowAgency(code, name, status) for agency_id, code, name, status in rows
-            if agency_id != who.agency_id]
+    return [FellowAgency(code, name, status) for agency_id, code, name, status in rows if agency_id != who.agency_id]
 
 
 async def closing_of(sessions: async_sessionmaker[AsyncSession], ticket_id: int) -> dict[str, Any] | None:
     """When the ticket was closed and the dispatcher's reason (None: closed after every report)."""
     async with sessions() as session:
-        row = await session.scalar(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id,
-                                                            AuditEntry.action == "close")
-                                   .order_by(AuditEntry.id.desc()).limit(1))
+        row = await session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.ticket_id == ticket_id, AuditEntry.action == "close")
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )
     if row is None:
         return None
     return {"at": row.at, "reason": (row.changes or {}).get("override_reason")}
@@ -655,8 +803,9 @@ async def ticket_agencies(sessions: async_sessionmaker[AsyncSession], ticket_id:
     socket only when their agency is in this set.
     """
     async with sessions() as session:
-        return frozenset((await session.scalars(select(Dispatch.agency_id)
-                                                .where(Dispatch.ticket_id == ticket_id))).all())
+        return frozenset(
+            (await session.scalars(select(Dispatch.agency_id).where(Dispatch.ticket_id == ticket_id))).all()
+        )
 
 
 async def actor_agency(sessions: async_sessionmaker[AsyncSession], actor: User) -> int | None:
@@ -670,20 +819,51 @@ async def actor_agency(sessions: async_sessionmaker[AsyncSession], actor: User) 
 
 def dispatch_summary(view: DispatchView) -> dict[str, Any]:
     """A dispatch as plain JSON-able data (API, websocket)."""
-    return jsonable({
-        "id": view.id, "ticket_id": view.ticket_id, "ticket_state": view.ticket_state,
-        "agency": view.agency_code, "agency_name": view.agency_name, "status": view.status,
-        "instructions": view.instructions, "sent_at": view.sent_at, "sent_by": view.sent_by,
-        "acknowledged_at": view.acknowledged_at, "acknowledged_by": view.acknowledged_by,
-        "en_route_at": view.en_route_at, "on_scene_at": view.on_scene_at,
-        "finished_at": view.finished_at, "reason": view.reason, "report": view.report,
-        "reported_at": view.reported_at, "reported_by": view.reported_by,
-    })
+    return jsonable(
+        {
+            "id": view.id,
+            "ticket_id": view.ticket_id,
+            "ticket_state": view.ticket_state,
+            "agency": view.agency_code,
+            "agency_name": view.agency_name,
+            "status": view.status,
+            "instructions": view.instructions,
+            "sent_at": view.sent_at,
+            "sent_by": view.sent_by,
+            "acknowledged_at": view.acknowledged_at,
+            "acknowledged_by": view.acknowledged_by,
+            "en_route_at": view.en_route_at,
+            "on_scene_at": view.on_scene_at,
+            "finished_at": view.finished_at,
+            "reason": view.reason,
+            "report": view.report,
+            "reported_at": view.reported_at,
+            "reported_by": view.reported_by,
+        }
+    )
 
 
 __all__: Sequence[str] = (
-    "DISPATCH_STEPS", "DispatchError", "DispatchStatus", "DispatchView", "FellowAgency",
-    "NoReportAfterCannotHandle", "NotFoundOrForbidden", "RoleRefused", "TicketDispatches", "acknowledge",
-    "actor_agency", "close", "closing_of", "dispatch", "dispatch_summary", "fellow_agencies", "file_report",
-    "get_dispatch_for", "get_ticket_for", "ticket_agencies", "update_status", "visible_dispatches",
+    "DISPATCH_STEPS",
+    "DispatchError",
+    "DispatchStatus",
+    "DispatchView",
+    "FellowAgency",
+    "NoReportAfterCannotHandle",
+    "NotFoundOrForbidden",
+    "RoleRefused",
+    "TicketDispatches",
+    "acknowledge",
+    "actor_agency",
+    "close",
+    "closing_of",
+    "dispatch",
+    "dispatch_summary",
+    "fellow_agencies",
+    "file_report",
+    "get_dispatch_for",
+    "get_ticket_for",
+    "ticket_agencies",
+    "update_status",
+    "visible_dispatches",
 )

@@ -48,12 +48,14 @@ async def draftable(sessions: async_sessionmaker[AsyncSession], ticket_id: int, 
         return False
     async with sessions() as session:
         ticket = await session.get(Ticket, ticket_id)
-    return ticket is not None and ticket.operator_interface == interface \
-        and ticket.state in (*DRAFT_STATES, *NOTE_STATES)
+    return (
+        ticket is not None and ticket.operator_interface == interface and ticket.state in (*DRAFT_STATES, *NOTE_STATES)
+    )
 
 
-async def save_draft(sessions: async_sessionmaker[AsyncSession], ticket_id: int, user_id: int,
-                     values: Mapping[str, object]) -> dict[str, str]:
+async def save_draft(
+    sessions: async_sessionmaker[AsyncSession], ticket_id: int, user_id: int, values: Mapping[str, object]
+) -> dict[str, str]:
     """Merge ``values`` into the user's draft of the ticket; return the whole draft."""
     fresh = clean(values)
     for attempt in (1, 2):
@@ -75,33 +77,32 @@ async def save_draft(sessions: async_sessionmaker[AsyncSession], ticket_id: int,
     raise AssertionError("unreachable")
 
 
-async def load_draft(sessions: async_sessionmaker[AsyncSession], ticket_id: int,
-                     user_id: int) -> dict[str, str] | None:
+async def load_draft(sessions: async_sessionmaker[AsyncSession], ticket_id: int, user_id: int) -> dict[str, str] | None:
     async with sessions() as session:
         draft = await session.get(IntakeDraft, (ticket_id, user_id))
         return dict(draft.values) if draft is not None else None
 
 
-async def drafted_tickets(sessions: async_sessionmaker[AsyncSession], user_id: int,
-                          ticket_ids: list[int]) -> set[int]:
+async def drafted_tickets(sessions: async_sessionmaker[AsyncSession], user_id: int, ticket_ids: list[int]) -> set[int]:
     """Which of ``ticket_ids`` the user has a draft of."""
     if not ticket_ids:
         return set()
     async with sessions() as session:
-        rows = await session.scalars(select(IntakeDraft.ticket_id).where(
-            IntakeDraft.user_id == user_id, IntakeDraft.ticket_id.in_(ticket_ids)))
+        rows = await session.scalars(
+            select(IntakeDraft.ticket_id).where(IntakeDraft.user_id == user_id, IntakeDraft.ticket_id.in_(ticket_ids))
+        )
         return set(rows.all())
 
 
-async def clear_drafts(sessions: async_sessionmaker[AsyncSession], ticket_id: int,
-                       fields: tuple[str, ...] | None = None) -> None:
+async def clear_drafts(
+    sessions: async_sessionmaker[AsyncSession], ticket_id: int, fields: tuple[str, ...] | None = None
+) -> None:
     """Forget the ticket's drafts (every user's): all of them, or only ``fields`` of each."""
     async with sessions() as session, session.begin():
         if fields is None:
             await session.execute(delete(IntakeDraft).where(IntakeDraft.ticket_id == ticket_id))
             return
-        for draft in (await session.scalars(select(IntakeDraft).where(
-                IntakeDraft.ticket_id == ticket_id))).all():
+        for draft in (await session.scalars(select(IntakeDraft).where(IntakeDraft.ticket_id == ticket_id))).all():
             kept = {k: v for k, v in (draft.values or {}).items() if k not in fields}
             if kept:
                 draft.values = kept

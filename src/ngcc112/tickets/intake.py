@@ -32,17 +32,32 @@ def N_(message: str) -> str:
 
 
 #: Incident categories, in the order the form offers them.
-CATEGORIES: tuple[str, ...] = ("fire", "traffic_accident", "medical", "crime", "disaster",
-                               "public_order", "utility", "other")
+CATEGORIES: tuple[str, ...] = (
+    "fire",
+    "traffic_accident",
+    "medical",
+    "crime",
+    "disaster",
+    "public_order",
+    "utility",
+    "other",
+)
 VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
 #: Fields of the intake form, in form order.
-FIELDS: tuple[str, ...] = ("caller_name", "callback_number", "address", "latitude", "longitude",
-                           "category", "description", "verdict", "note")
+FIELDS: tuple[str, ...] = (
+    "caller_name",
+    "callback_number",
+    "address",
+    "latitude",
+    "longitude",
+    "category",
+    "description",
+    "verdict",
+    "note",
+)
 #: What goes into ``Ticket.intake`` (category, verdict and note have their own columns).
-INTAKE_KEYS: tuple[str, ...] = ("caller_name", "callback_number", "address", "latitude",
-                                "longitude", "description")
-LIMITS = {"caller_name": 160, "callback_number": 32, "address": 300, "description": 2000,
-          "note": 1000}
+INTAKE_KEYS: tuple[str, ...] = ("caller_name", "callback_number", "address", "latitude", "longitude", "description")
+LIMITS = {"caller_name": 160, "callback_number": 32, "address": 300, "description": 2000, "note": 1000}
 _PHONE = re.compile(r"\+?[0-9]{3,20}")
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 #: Roles that may take a call's intake.
@@ -97,8 +112,7 @@ def _text(raw: Mapping[str, object], key: str) -> str:
     return str(value).strip()
 
 
-def _coordinate(text: str, low: float, high: float, errors: dict[str, str], key: str,
-                message: str) -> float | None:
+def _coordinate(text: str, low: float, high: float, errors: dict[str, str], key: str, message: str) -> float | None:
     if not text:
         return None
     try:
@@ -131,10 +145,12 @@ def validate_intake(raw: Mapping[str, object], *, final: bool = True) -> IntakeD
     number = _PHONE_SEPARATORS.sub("", values["callback_number"])
     if number and "callback_number" not in errors and not _PHONE.fullmatch(number):
         errors["callback_number"] = N_("Enter a phone number: digits only, optionally starting with +")
-    latitude = _coordinate(values["latitude"], -90.0, 90.0, errors, "latitude",
-                           N_("Latitude must be between -90 and 90"))
-    longitude = _coordinate(values["longitude"], -180.0, 180.0, errors, "longitude",
-                            N_("Longitude must be between -180 and 180"))
+    latitude = _coordinate(
+        values["latitude"], -90.0, 90.0, errors, "latitude", N_("Latitude must be between -90 and 90")
+    )
+    longitude = _coordinate(
+        values["longitude"], -180.0, 180.0, errors, "longitude", N_("Longitude must be between -180 and 180")
+    )
     if (latitude is None) != (longitude is None) and not ({"latitude", "longitude"} & errors.keys()):
         missing = "longitude" if longitude is None else "latitude"
         errors[missing] = N_("Give both latitude and longitude, or neither")
@@ -149,8 +165,7 @@ def validate_intake(raw: Mapping[str, object], *, final: bool = True) -> IntakeD
         elif verdict == Verdict.NORMAL.value:
             if not category and "category" not in errors:
                 errors["category"] = N_("Choose the incident category")
-            if not values["address"] and latitude is None and "address" not in errors \
-                    and "latitude" not in errors:
+            if not values["address"] and latitude is None and "address" not in errors and "latitude" not in errors:
                 errors["address"] = N_("Give the incident location: an address or coordinates")
             if not values["description"] and "description" not in errors:
                 errors["description"] = N_("Describe what happened")
@@ -161,10 +176,18 @@ def validate_intake(raw: Mapping[str, object], *, final: bool = True) -> IntakeD
     provided = frozenset(key for key in FIELDS if key in raw)
     if "latitude" in provided or "longitude" in provided:
         provided |= {"latitude", "longitude"}  # a position is both or neither
-    return IntakeData(caller_name=values["caller_name"], callback_number=number,
-                      address=values["address"], latitude=latitude, longitude=longitude,
-                      category=category, description=values["description"], verdict=verdict,
-                      note=values["note"], provided=provided)
+    return IntakeData(
+        caller_name=values["caller_name"],
+        callback_number=number,
+        address=values["address"],
+        latitude=latitude,
+        longitude=longitude,
+        category=category,
+        description=values["description"],
+        verdict=verdict,
+        note=values["note"],
+        provided=provided,
+    )
 
 
 # -- use cases ------------------------------------------------------------------------
@@ -205,11 +228,15 @@ def _check_owner(ticket: Ticket, actor: User) -> None:
     if role is not Role.OPERATOR:
         return
     if caller_waiting(ticket):
-        raise IntakeRefused("forbidden", f"the caller of ticket #{ticket.id} is still waiting for an "
-                                         "operator; the operator who answers takes the intake")
+        raise IntakeRefused(
+            "forbidden",
+            f"the caller of ticket #{ticket.id} is still waiting for an "
+            "operator; the operator who answers takes the intake",
+        )
     if ticket.operator_interface not in (None, actor.interface):
-        raise IntakeRefused("forbidden", f"ticket #{ticket.id} was answered by another operator "
-                                         f"({ticket.operator_interface})")
+        raise IntakeRefused(
+            "forbidden", f"ticket #{ticket.id} was answered by another operator ({ticket.operator_interface})"
+        )
 
 
 async def _load(session: AsyncSession, ticket_id: int) -> Ticket:
@@ -219,8 +246,9 @@ async def _load(session: AsyncSession, ticket_id: int) -> Ticket:
     FOR UPDATE): a second submit of the same ticket (a double click, two tabs) waits,
     then reads the state the first one committed and is refused instead of applied twice.
     """
-    await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(id=Ticket.id)
-                          .execution_options(synchronize_session=False))
+    await session.execute(
+        update(Ticket).where(Ticket.id == ticket_id).values(id=Ticket.id).execution_options(synchronize_session=False)
+    )
     ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
     if ticket is None:
         raise IntakeRefused("not_found", f"there is no ticket #{ticket_id}")
@@ -234,14 +262,12 @@ def _set(ticket: Ticket, changes: dict[str, Any], **values: Any) -> None:
             changes[key] = value
 
 
-def _write_intake(ticket: Ticket, data: IntakeData, changes: dict[str, Any], *,
-                  drafts: bool = False) -> None:
+def _write_intake(ticket: Ticket, data: IntakeData, changes: dict[str, Any], *, drafts: bool = False) -> None:
     """Merge the form into ``Ticket.intake``; ``drafts`` also keeps the verdict and note
     chosen so far (they become the ticket's own columns only when it is classified)."""
     fresh = data.intake()
     if drafts:
-        fresh.update({f"draft_{key}": getattr(data, key) for key in ("verdict", "note")
-                      if key in data.provided})
+        fresh.update({f"draft_{key}": getattr(data, key) for key in ("verdict", "note") if key in data.provided})
     merged = {**(ticket.intake or {}), **fresh}
     if not drafts:  # classified: the verdict and note now live in their own columns
         merged.pop("draft_verdict", None)
@@ -269,19 +295,32 @@ class _Step:
         if ticket.state != self.before:
             self.changes["state"] = ticket.state
         changes = jsonable(self.changes)
-        self.session.add(AuditEntry(ticket_id=ticket.id, at=self.at, actor=self.actor.username,
-                                    action=self.action, from_state=self.before,
-                                    to_state=ticket.state, changes=changes))
-        return TicketChanged(ticket_id=ticket.id, linkedid=ticket.linkedid, action=self.action,
-                             at=self.at, state=ticket.state, changes=changes)
+        self.session.add(
+            AuditEntry(
+                ticket_id=ticket.id,
+                at=self.at,
+                actor=self.actor.username,
+                action=self.action,
+                from_state=self.before,
+                to_state=ticket.state,
+                changes=changes,
+            )
+        )
+        return TicketChanged(
+            ticket_id=ticket.id,
+            linkedid=ticket.linkedid,
+            action=self.action,
+            at=self.at,
+            state=ticket.state,
+            changes=changes,
+        )
 
 
 def _classify_step(session: AsyncSession, ticket: Ticket, actor: User, data: IntakeData) -> TicketChanged:
     _check(ticket, State.CLASSIFIED, actor)
     step = _Step(session, ticket, actor, "classify")
     _write_intake(ticket, data, step.changes)
-    _set(ticket, step.changes, verdict=data.verdict, classified_at=step.at,
-         state=State.CLASSIFIED.value)
+    _set(ticket, step.changes, verdict=data.verdict, classified_at=step.at, state=State.CLASSIFIED.value)
     if data.note:
         _set(ticket, step.changes, note=data.note)
     return step.done()
@@ -289,8 +328,9 @@ def _classify_step(session: AsyncSession, ticket: Ticket, actor: User, data: Int
 
 def _escalate_step(session: AsyncSession, ticket: Ticket, actor: User) -> TicketChanged:
     if ticket.verdict != Verdict.NORMAL.value:
-        raise IntakeRefused("conflict", f"only a normal call is escalated; ticket #{ticket.id} is "
-                                        f"{ticket.verdict or 'not classified'}")
+        raise IntakeRefused(
+            "conflict", f"only a normal call is escalated; ticket #{ticket.id} is {ticket.verdict or 'not classified'}"
+        )
     _check(ticket, State.ESCALATED, actor)
     step = _Step(session, ticket, actor, "escalate")
     _set(ticket, step.changes, state=State.ESCALATED.value)
@@ -299,8 +339,9 @@ def _escalate_step(session: AsyncSession, ticket: Ticket, actor: User) -> Ticket
 
 def _close_step(session: AsyncSession, ticket: Ticket, actor: User, note: str) -> TicketChanged:
     if _role(actor) is Role.OPERATOR and ticket.verdict == Verdict.NORMAL.value:
-        raise IntakeRefused("conflict", f"ticket #{ticket.id} is a normal call: escalate it to the "
-                                        "dispatchers instead of closing it")
+        raise IntakeRefused(
+            "conflict", f"ticket #{ticket.id} is a normal call: escalate it to the dispatchers instead of closing it"
+        )
     note = (note or "").strip()
     if not note:
         raise IntakeInvalid({"note": N_("Write a short closing note")}, {"note": ""})
@@ -312,9 +353,13 @@ def _close_step(session: AsyncSession, ticket: Ticket, actor: User, note: str) -
     return step.done()
 
 
-async def _run(sessions: async_sessionmaker[AsyncSession], publish: Publish | None, ticket_id: int,
-               actor: User, steps: Callable[[AsyncSession, Ticket], list[TicketChanged]]
-               ) -> list[TicketChanged]:
+async def _run(
+    sessions: async_sessionmaker[AsyncSession],
+    publish: Publish | None,
+    ticket_id: int,
+    actor: User,
+    steps: Callable[[AsyncSession, Ticket], list[TicketChanged]],
+) -> list[TicketChanged]:
     async with sessions.begin() as session:
         ticket = await _load(session, ticket_id)
         _check_owner(ticket, actor)
@@ -325,14 +370,14 @@ async def _run(sessions: async_sessionmaker[AsyncSession], publish: Publish | No
     return changed
 
 
-async def save_intake(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                      ticket_id: int, actor: User, data: IntakeData) -> TicketChanged:
+async def save_intake(
+    sessions: async_sessionmaker[AsyncSession], publish: Publish | None, ticket_id: int, actor: User, data: IntakeData
+) -> TicketChanged:
     """Save what the operator typed so far (no state change); allowed until the ticket is classified."""
 
     def steps(session: AsyncSession, ticket: Ticket) -> list[TicketChanged]:
         if ticket.state not in (State.NEW, State.IN_CALL, State.CLASSIFIED):
-            raise IntakeRefused("conflict", f"ticket #{ticket.id} is {ticket.state}; "
-                                            "its intake can no longer change")
+            raise IntakeRefused("conflict", f"ticket #{ticket.id} is {ticket.state}; its intake can no longer change")
         step = _Step(session, ticket, actor, "intake_saved")
         _write_intake(ticket, data, step.changes, drafts=True)
         return [step.done()]
@@ -340,29 +385,30 @@ async def save_intake(sessions: async_sessionmaker[AsyncSession], publish: Publi
     return (await _run(sessions, publish, ticket_id, actor, steps))[0]
 
 
-async def classify(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                   ticket_id: int, actor: User, data: IntakeData) -> TicketChanged:
+async def classify(
+    sessions: async_sessionmaker[AsyncSession], publish: Publish | None, ticket_id: int, actor: User, data: IntakeData
+) -> TicketChanged:
     """Give the verdict with the intake (→ classified)."""
-    return (await _run(sessions, publish, ticket_id, actor,
-                       lambda s, t: [_classify_step(s, t, actor, data)]))[0]
+    return (await _run(sessions, publish, ticket_id, actor, lambda s, t: [_classify_step(s, t, actor, data)]))[0]
 
 
-async def escalate(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                   ticket_id: int, actor: User) -> TicketChanged:
+async def escalate(
+    sessions: async_sessionmaker[AsyncSession], publish: Publish | None, ticket_id: int, actor: User
+) -> TicketChanged:
     """Hand a classified normal call to the dispatchers (classified → escalated)."""
-    return (await _run(sessions, publish, ticket_id, actor,
-                       lambda s, t: [_escalate_step(s, t, actor)]))[0]
+    return (await _run(sessions, publish, ticket_id, actor, lambda s, t: [_escalate_step(s, t, actor)]))[0]
 
 
-async def close_by_operator(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                            ticket_id: int, actor: User, note: str) -> TicketChanged:
+async def close_by_operator(
+    sessions: async_sessionmaker[AsyncSession], publish: Publish | None, ticket_id: int, actor: User, note: str
+) -> TicketChanged:
     """Close a classified ghost / prank / information call with a note (classified → closed)."""
-    return (await _run(sessions, publish, ticket_id, actor,
-                       lambda s, t: [_close_step(s, t, actor, note)]))[0]
+    return (await _run(sessions, publish, ticket_id, actor, lambda s, t: [_close_step(s, t, actor, note)]))[0]
 
 
-async def complete_intake(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                          ticket_id: int, actor: User, data: IntakeData) -> list[TicketChanged]:
+async def complete_intake(
+    sessions: async_sessionmaker[AsyncSession], publish: Publish | None, ticket_id: int, actor: User, data: IntakeData
+) -> list[TicketChanged]:
     """The form's submit: classify, then escalate (normal) or close (the others), atomically."""
 
     def steps(session: AsyncSession, ticket: Ticket) -> list[TicketChanged]:
@@ -375,12 +421,12 @@ async def complete_intake(sessions: async_sessionmaker[AsyncSession], publish: P
 
 
 #: States in which the operator who took the call may still add what the caller says.
-NOTE_STATES = frozenset({State.ESCALATED.value, State.DISPATCHED.value, State.ON_SCENE.value,
-                         State.REPORTED.value})
+NOTE_STATES = frozenset({State.ESCALATED.value, State.DISPATCHED.value, State.ON_SCENE.value, State.REPORTED.value})
 
 
-async def add_call_note(sessions: async_sessionmaker[AsyncSession], publish: Publish | None,
-                        ticket_id: int, actor: User, text: str) -> TicketChanged:
+async def add_call_note(
+    sessions: async_sessionmaker[AsyncSession], publish: Publish | None, ticket_id: int, actor: User, text: str
+) -> TicketChanged:
     """What the caller still says after the ticket went to the dispatchers: one audit row
     (``call_note``, no state change) that the dispatcher's ticket page shows in its trail."""
     note = (text or "").strip()
@@ -391,8 +437,9 @@ async def add_call_note(sessions: async_sessionmaker[AsyncSession], publish: Pub
 
     def steps(session: AsyncSession, ticket: Ticket) -> list[TicketChanged]:
         if ticket.state not in NOTE_STATES:
-            raise IntakeRefused("conflict", f"ticket #{ticket.id} is {ticket.state}; notes are added "
-                                            "once it went to the dispatchers")
+            raise IntakeRefused(
+                "conflict", f"ticket #{ticket.id} is {ticket.state}; notes are added once it went to the dispatchers"
+            )
         step = _Step(session, ticket, actor, "call_note")
         step.changes["note"] = note
         return [step.done()]

@@ -31,7 +31,8 @@ from ngcc112.ami.events import CallEvent
 
 #: Every call event type by name: what the journal can hold.
 EVENT_TYPES: dict[str, type[CallEvent]] = {
-    cls.kind: cls for cls in vars(call_events).values()
+    cls.kind: cls
+    for cls in vars(call_events).values()
     if isinstance(cls, type) and issubclass(cls, CallEvent) and cls is not CallEvent
 }
 #: Journals written before the kinds were explicit hold class names; still read them.
@@ -88,8 +89,10 @@ class Journal:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.execute("CREATE TABLE IF NOT EXISTS events ("
-                       "seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS events ("
+                "seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL)"
+            )
             db.execute("SELECT count(*) FROM events").fetchone()
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot use the event journal {self.path}: {exc}") from None

@@ -39,8 +39,7 @@ class LocationFixRow(Base):
     time: Mapped[datetime]
     #: The text it was parsed from (NGCC_GEO_* variables, the AML message).
     raw: Mapped[str] = mapped_column(Text, default="")
-    aml_message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("aml_messages.id", ondelete="SET NULL"), index=True)
+    aml_message_id: Mapped[int | None] = mapped_column(ForeignKey("aml_messages.id", ondelete="SET NULL"), index=True)
     #: The position the ticket shows. At most one accepted fix per ticket.
     accepted: Mapped[bool] = mapped_column(Boolean, default=False)
     accepted_by: Mapped[str | None] = mapped_column(String(120))
@@ -86,8 +85,7 @@ class AmlMessageRow(Base):
     method: Mapped[str | None] = mapped_column(String(40))
     fix_time: Mapped[datetime | None]
     # matching
-    ticket_id: Mapped[int | None] = mapped_column(
-        ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
     matched_at: Mapped[datetime | None]
 
 

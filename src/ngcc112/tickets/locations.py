@@ -123,22 +123,43 @@ def _now() -> datetime:
 
 
 def _to_fix(row: LocationFixRow) -> LocationFix:
-    return LocationFix(source=row.source, latitude=row.latitude, longitude=row.longitude,  # type: ignore[arg-type]
-                       time=row.time, radius_m=row.radius_m, confidence_pct=row.confidence_pct,
-                       method=row.method, raw=row.raw or "")
+    return LocationFix(
+        source=row.source,
+        latitude=row.latitude,
+        longitude=row.longitude,  # type: ignore[arg-type]
+        time=row.time,
+        radius_m=row.radius_m,
+        confidence_pct=row.confidence_pct,
+        method=row.method,
+        raw=row.raw or "",
+    )
 
 
 def _view(row: LocationFixRow) -> FixView:
-    return FixView(id=row.id, ticket_id=row.ticket_id, fix=_to_fix(row), address=row.address,
-                   accepted=row.accepted, accepted_by=row.accepted_by,
-                   accepted_at=row.accepted_at, superseded=row.superseded_at is not None,
-                   created_by=row.created_by, aml_message_id=row.aml_message_id)
+    return FixView(
+        id=row.id,
+        ticket_id=row.ticket_id,
+        fix=_to_fix(row),
+        address=row.address,
+        accepted=row.accepted,
+        accepted_by=row.accepted_by,
+        accepted_at=row.accepted_at,
+        superseded=row.superseded_at is not None,
+        created_by=row.created_by,
+        aml_message_id=row.aml_message_id,
+    )
 
 
 def _fix_summary(fix: LocationFix) -> dict[str, Any]:
-    return {"source": fix.source, "latitude": fix.latitude, "longitude": fix.longitude,
-            "radius_m": fix.radius_m, "confidence_pct": fix.confidence_pct, "method": fix.method,
-            "time": fix.time}
+    return {
+        "source": fix.source,
+        "latitude": fix.latitude,
+        "longitude": fix.longitude,
+        "radius_m": fix.radius_m,
+        "confidence_pct": fix.confidence_pct,
+        "method": fix.method,
+        "time": fix.time,
+    }
 
 
 class Locations:
@@ -177,9 +198,11 @@ class Locations:
     async def fixes_for(self, ticket_id: int) -> list[FixView]:
         """Every fix of the ticket, oldest first; ``accepted`` marks the one shown."""
         async with self._sessions() as session:
-            rows = (await session.scalars(
-                select(LocationFixRow).where(LocationFixRow.ticket_id == ticket_id)
-                .order_by(LocationFixRow.id))).all()
+            rows = (
+                await session.scalars(
+                    select(LocationFixRow).where(LocationFixRow.ticket_id == ticket_id).order_by(LocationFixRow.id)
+                )
+            ).all()
         return [_view(row) for row in rows]
 
     async def accepted_fix(self, ticket_id: int) -> FixView | None:
@@ -191,8 +214,9 @@ class Locations:
 
     # -- SIP --------------------------------------------------------------------
 
-    async def record_sip_fix(self, ticket_id: int, variables: Mapping[str, str],
-                             at: datetime | None = None) -> FixView | None:
+    async def record_sip_fix(
+        self, ticket_id: int, variables: Mapping[str, str], at: datetime | None = None
+    ) -> FixView | None:
         """The position from the dialplan's ``NGCC_GEO_*`` variables, if they hold one.
 
         ``at`` is when the variables were seen (now by default). Returns the
@@ -203,21 +227,24 @@ class Locations:
         if fix is None:
             geo = {k: v for k, v in variables.items() if str(k).startswith("NGCC_GEO_")}
             if any(str(v).strip() for v in geo.values()):
-                log.warning("location.sip_unreadable", ticket_id=ticket_id,
-                            variables={k: str(v)[:200] for k, v in geo.items()})
+                log.warning(
+                    "location.sip_unreadable", ticket_id=ticket_id, variables={k: str(v)[:200] for k, v in geo.items()}
+                )
             return None
         return await self._add(ticket_id, fix, actor=SIP_ACTOR)  # the carrier's: trusted
 
     # -- manual -----------------------------------------------------------------
 
-    async def add_manual_fix(self, ticket_id: int, lat: float, lon: float, address: str | None,
-                             actor: str, *, radius_m: float | None = None) -> FixView:
+    async def add_manual_fix(
+        self, ticket_id: int, lat: float, lon: float, address: str | None, actor: str, *, radius_m: float | None = None
+    ) -> FixView:
         """The operator's own position: it becomes the accepted one at once."""
         if not actor:
             raise LocationError("actor: who sets the position must be known")
         try:
-            fix = LocationFix(source="manual", latitude=lat, longitude=lon, time=self._clock(),
-                              radius_m=radius_m, method="operator")
+            fix = LocationFix(
+                source="manual", latitude=lat, longitude=lon, time=self._clock(), radius_m=radius_m, method="operator"
+            )
         except InvalidFix as exc:
             raise LocationError(str(exc)) from None
         text = (address or "").strip()[:MAX_ADDRESS_CHARS] or None
@@ -249,23 +276,34 @@ class Locations:
             candidates = [r for r in rows if not r.accepted and r.superseded_at is None]
             decision = accept_candidate(
                 None if accepted_row is None else _to_fix(accepted_row),
-                [_to_fix(r) for r in candidates], _to_fix(chosen))
+                [_to_fix(r) for r in candidates],
+                _to_fix(chosen),
+            )
             if decision.outcome != "accepted":
                 raise LocationError(f"fix {fix_id} is not a candidate of ticket {chosen.ticket_id}")
             now = self._clock()
             self._apply(rows, chosen, actor, now)
-            change = self._audit(session, ticket, actor, "location_accepted", now,
-                                 {"fix_id": chosen.id, **_fix_summary(_to_fix(chosen))})
+            change = self._audit(
+                session, ticket, actor, "location_accepted", now, {"fix_id": chosen.id, **_fix_summary(_to_fix(chosen))}
+            )
         log.info("location.accepted", ticket_id=chosen.ticket_id, fix_id=fix_id, actor=actor)
         self._publish(change)
         return _view(chosen)
 
     # -- AML --------------------------------------------------------------------
 
-    async def store_aml_raw(self, body: bytes, content_type: str, sender: str,
-                            received_at: datetime, channel: str, *,
-                            size_bytes: int | None = None, authenticated_as: str | None = None,
-                            refused: str | None = None) -> int:
+    async def store_aml_raw(
+        self,
+        body: bytes,
+        content_type: str,
+        sender: str,
+        received_at: datetime,
+        channel: str,
+        *,
+        size_bytes: int | None = None,
+        authenticated_as: str | None = None,
+        refused: str | None = None,
+    ) -> int:
         """Step one: keep the bytes. Returns the message id. Raises only if the database does.
 
         ``size_bytes`` is the size of the whole body when ``body`` is only its
@@ -278,19 +316,34 @@ class Locations:
         size = max(len(data), size_bytes or 0)
         async with self._sessions.begin() as session:
             row = AmlMessageRow(
-                received_at=received_at, channel=channel,
-                content_type=_clean_text(content_type, 200), sender=_clean_text(sender, 200),
-                body=data[:MAX_STORED_BYTES], size_bytes=size,
-                truncated=size > len(data[:MAX_STORED_BYTES]), number="", emergency_number="",
-                fields={}, errors=[], authenticated_as=_optional_text(authenticated_as, 120),
-                refused=_optional_text(refused, 200))
+                received_at=received_at,
+                channel=channel,
+                content_type=_clean_text(content_type, 200),
+                sender=_clean_text(sender, 200),
+                body=data[:MAX_STORED_BYTES],
+                size_bytes=size,
+                truncated=size > len(data[:MAX_STORED_BYTES]),
+                number="",
+                emergency_number="",
+                fields={},
+                errors=[],
+                authenticated_as=_optional_text(authenticated_as, 120),
+                refused=_optional_text(refused, 200),
+            )
             session.add(row)
             await session.flush()
             return row.id
 
-    async def receive_aml(self, body: bytes, content_type: str, sender: str,
-                          received_at: datetime, *, channel: str | None = None,
-                          authenticated_as: str | None = None) -> AmlReceipt:
+    async def receive_aml(
+        self,
+        body: bytes,
+        content_type: str,
+        sender: str,
+        received_at: datetime,
+        *,
+        channel: str | None = None,
+        authenticated_as: str | None = None,
+    ) -> AmlReceipt:
         """Store an AML message first, then parse it and attach its fix to the matching call.
 
         ``channel`` is ``"http"`` or ``"sms"``; by default it is guessed from
@@ -302,11 +355,14 @@ class Locations:
         that happens after the raw message was stored, the message is kept
         (unparsed) and :meth:`process_stored` can finish it later.
         """
-        data = bytes(body) if isinstance(body, bytes | bytearray | memoryview) else \
-            str(body).encode("utf-8", errors="replace")
-        message_id = await self.store_aml_raw(data, content_type, sender, received_at,
-                                              aml_channel(data, channel),
-                                              authenticated_as=authenticated_as)
+        data = (
+            bytes(body)
+            if isinstance(body, bytes | bytearray | memoryview)
+            else str(body).encode("utf-8", errors="replace")
+        )
+        message_id = await self.store_aml_raw(
+            data, content_type, sender, received_at, aml_channel(data, channel), authenticated_as=authenticated_as
+        )
         return await self.process_stored(message_id)
 
     async def process_stored(self, message_id: int) -> AmlReceipt:
@@ -322,17 +378,21 @@ class Locations:
             received_at, form = stored.received_at, stored.channel
             refused = stored.refused
         if refused is not None:
-            return AmlReceipt(message_id, _unparsed(form, received_at, refused), None, None,
-                              "refused")
+            return AmlReceipt(message_id, _unparsed(form, received_at, refused), None, None, "refused")
         number_hint = sender if form == "sms" else ""
         try:
-            parsed = (parse_aml_sms if form == "sms" else parse_aml_http)(
-                data, received_at, number_hint)
+            parsed = (parse_aml_sms if form == "sms" else parse_aml_http)(data, received_at, number_hint)
         except Exception as exc:  # the parser never raises; if it ever does, keep the row
             log.exception("aml.parse_failed", message_id=message_id)
-            parsed = AmlMessage(number=canonical_number(number_hint), fix=None, fields={},
-                                errors=(f"parser failed: {type(exc).__name__}",), raw="",
-                                form="sms" if form == "sms" else "http", received_at=received_at)
+            parsed = AmlMessage(
+                number=canonical_number(number_hint),
+                fix=None,
+                fields={},
+                errors=(f"parser failed: {type(exc).__name__}",),
+                raw="",
+                form="sms" if form == "sms" else "http",
+                received_at=received_at,
+            )
         async with self._sessions.begin() as session:
             row = await session.get(AmlMessageRow, message_id)
             if row is None:
@@ -343,13 +403,19 @@ class Locations:
             if ticket is not None:
                 row.ticket_id, row.matched_at = ticket.id, self._clock()
                 fix_id, outcome, change, trust = await self._attach_aml(session, ticket, row, parsed)
-        log.info("aml.received", message_id=message_id, form=form, number=parsed.number,
-                 ticket_id=None if ticket is None else ticket.id, outcome=outcome,
-                 errors=len(parsed.errors), doubts=list(trust.codes))
+        log.info(
+            "aml.received",
+            message_id=message_id,
+            form=form,
+            number=parsed.number,
+            ticket_id=None if ticket is None else ticket.id,
+            outcome=outcome,
+            errors=len(parsed.errors),
+            doubts=list(trust.codes),
+        )
         if change is not None:
             self._publish(change)
-        return AmlReceipt(message_id, parsed, None if ticket is None else ticket.id, fix_id, outcome,
-                          trust)
+        return AmlReceipt(message_id, parsed, None if ticket is None else ticket.id, fix_id, outcome, trust)
 
     async def attach_pending_aml(self, ticket_id: int) -> list[AmlReceipt]:
         """A call arrived (or its number became known): attach earlier unmatched AML messages."""
@@ -360,14 +426,19 @@ class Locations:
             if ticket is None or not canonical_number(ticket.caller_number or ""):
                 return []
             since = ticket.arrived_at - self.window_after - timedelta(hours=1)
-            pending = (await session.scalars(
-                select(AmlMessageRow).where(
-                    AmlMessageRow.ticket_id.is_(None),
-                    AmlMessageRow.refused.is_(None),
-                    AmlMessageRow.parsed_at.is_not(None),
-                    AmlMessageRow.number == canonical_number(ticket.caller_number or ""),
-                    AmlMessageRow.received_at >= since,
-                ).order_by(AmlMessageRow.id))).all()
+            pending = (
+                await session.scalars(
+                    select(AmlMessageRow)
+                    .where(
+                        AmlMessageRow.ticket_id.is_(None),
+                        AmlMessageRow.refused.is_(None),
+                        AmlMessageRow.parsed_at.is_not(None),
+                        AmlMessageRow.number == canonical_number(ticket.caller_number or ""),
+                        AmlMessageRow.received_at >= since,
+                    )
+                    .order_by(AmlMessageRow.id)
+                )
+            ).all()
             ref = _ref(ticket)
             for row in pending:
                 parsed = _from_row(row)
@@ -386,92 +457,124 @@ class Locations:
 
     # -- internals --------------------------------------------------------------
 
-    def _matches(self, parsed: AmlMessage, received_at: datetime,
-                 calls: Sequence[CallRef]) -> CallRef | None:
+    def _matches(self, parsed: AmlMessage, received_at: datetime, calls: Sequence[CallRef]) -> CallRef | None:
         """Match on the fix's own time first, then on when we received it
         (a handset clock may be wrong; ours is the reference)."""
-        times = [t for t in (parsed.fix.time if parsed.fix else None, parsed.sent_at, received_at)
-                 if t is not None]
+        times = [t for t in (parsed.fix.time if parsed.fix else None, parsed.sent_at, received_at) if t is not None]
         for moment in dict.fromkeys(times):
             found = match_call(moment, parsed.number, calls, self.window_before, self.window_after)
             if found is not None:
                 return found
         return None
 
-    async def _match(self, session: AsyncSession, parsed: AmlMessage,
-                     received_at: datetime) -> Ticket | None:
+    async def _match(self, session: AsyncSession, parsed: AmlMessage, received_at: datetime) -> Ticket | None:
         variants = number_variants(parsed.number)
         if not variants:
             return None
-        moments = [t for t in (parsed.fix.time if parsed.fix else None, parsed.sent_at, received_at)
-                   if t is not None]
+        moments = [t for t in (parsed.fix.time if parsed.fix else None, parsed.sent_at, received_at) if t is not None]
         latest = max(moments) + self.window_before
         earliest = min(moments) - self.window_after
-        tickets = (await session.scalars(
-            select(Ticket).where(
-                Ticket.caller_number.in_(variants),
-                Ticket.arrived_at <= latest,
-                or_(Ticket.ended_at.is_(None), Ticket.ended_at >= earliest),
-            ))).all()
+        tickets = (
+            await session.scalars(
+                select(Ticket).where(
+                    Ticket.caller_number.in_(variants),
+                    Ticket.arrived_at <= latest,
+                    or_(Ticket.ended_at.is_(None), Ticket.ended_at >= earliest),
+                )
+            )
+        ).all()
         found = self._matches(parsed, received_at, [_ref(t) for t in tickets])
         if found is None:
             return None
         return next(t for t in tickets if t.id == found.ticket_id)
 
-    async def _attach_aml(self, session: AsyncSession, ticket: Ticket, message: AmlMessageRow,
-                          parsed: AmlMessage,
-                          ) -> tuple[int | None, str, TicketChanged | None, FixTrust]:
+    async def _attach_aml(
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        message: AmlMessageRow,
+        parsed: AmlMessage,
+    ) -> tuple[int | None, str, TicketChanged | None, FixTrust]:
         if parsed.fix is None:
-            change = self._audit(session, ticket, AML_ACTOR, "aml_received", self._clock(),
-                                 {"aml_message_id": message.id, "fix": None,
-                                  "errors": list(parsed.errors)[:10]})
+            change = self._audit(
+                session,
+                ticket,
+                AML_ACTOR,
+                "aml_received",
+                self._clock(),
+                {"aml_message_id": message.id, "fix": None, "errors": list(parsed.errors)[:10]},
+            )
             return None, "no_fix", change, TRUSTED
-        trust = aml_trust(parsed.fix, authenticated=message.authenticated_as is not None,
-                          received_at=message.received_at,
-                          not_before=ticket.arrived_at - self.window_before, limits=self.limits)
-        row, outcome, change = await self._decide(session, ticket, parsed.fix, AML_ACTOR,
-                                                  aml_message_id=message.id, trust=trust)
+        trust = aml_trust(
+            parsed.fix,
+            authenticated=message.authenticated_as is not None,
+            received_at=message.received_at,
+            not_before=ticket.arrived_at - self.window_before,
+            limits=self.limits,
+        )
+        row, outcome, change = await self._decide(
+            session, ticket, parsed.fix, AML_ACTOR, aml_message_id=message.id, trust=trust
+        )
         return (None if row is None else row.id), outcome, change, trust
 
-    async def _add(self, ticket_id: int, fix: LocationFix, *, actor: str,
-                   address: str | None = None) -> FixView | None:
+    async def _add(self, ticket_id: int, fix: LocationFix, *, actor: str, address: str | None = None) -> FixView | None:
         async with self._sessions.begin() as session:
             ticket = await session.get(Ticket, ticket_id)
             if ticket is None:
                 raise LocationError(f"no ticket {ticket_id}")
-            row, outcome, change = await self._decide(session, ticket, fix, actor, address=address,
-                                                      trust=TRUSTED)
-        log.info("location.fix", ticket_id=ticket_id, source=fix.source, outcome=outcome,
-                 actor=actor)
+            row, outcome, change = await self._decide(session, ticket, fix, actor, address=address, trust=TRUSTED)
+        log.info("location.fix", ticket_id=ticket_id, source=fix.source, outcome=outcome, actor=actor)
         if change is not None:
             self._publish(change)
         return None if row is None else _view(row)
 
-    async def _decide(self, session: AsyncSession, ticket: Ticket, fix: LocationFix, actor: str,
-                      *, trust: FixTrust, address: str | None = None,
-                      aml_message_id: int | None = None,
-                      ) -> tuple[LocationFixRow | None, str, TicketChanged | None]:
+    async def _decide(
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        fix: LocationFix,
+        actor: str,
+        *,
+        trust: FixTrust,
+        address: str | None = None,
+        aml_message_id: int | None = None,
+    ) -> tuple[LocationFixRow | None, str, TicketChanged | None]:
         rows = await self._rows(session, ticket.id)
         accepted_row = next((r for r in rows if r.accepted), None)
         candidates = [r for r in rows if not r.accepted and r.superseded_at is None]
-        decision = decide_fix(None if accepted_row is None else _to_fix(accepted_row),
-                              [_to_fix(r) for r in candidates], fix, trust=trust)
+        decision = decide_fix(
+            None if accepted_row is None else _to_fix(accepted_row), [_to_fix(r) for r in candidates], fix, trust=trust
+        )
         if decision.outcome == "duplicate":
             return None, "duplicate", None
         now = self._clock()
         row = LocationFixRow(
-            ticket_id=ticket.id, source=fix.source, latitude=fix.latitude,
-            longitude=fix.longitude, radius_m=fix.radius_m, confidence_pct=fix.confidence_pct,
-            method=(fix.method or None) and fix.method[:40], address=address, time=fix.time,
-            raw=_clean_text(fix.raw, MAX_STORED_BYTES), aml_message_id=aml_message_id,
-            accepted=False, created_by=actor, created_at=now)
+            ticket_id=ticket.id,
+            source=fix.source,
+            latitude=fix.latitude,
+            longitude=fix.longitude,
+            radius_m=fix.radius_m,
+            confidence_pct=fix.confidence_pct,
+            method=(fix.method or None) and fix.method[:40],
+            address=address,
+            time=fix.time,
+            raw=_clean_text(fix.raw, MAX_STORED_BYTES),
+            aml_message_id=aml_message_id,
+            accepted=False,
+            created_by=actor,
+            created_at=now,
+        )
         session.add(row)
         await session.flush()
         if decision.outcome == "accepted":
             self._apply([*rows, row], row, actor, now)
         action = "location_fix" if decision.outcome == "candidate" else "location_accepted"
-        details: dict[str, Any] = {"fix_id": row.id, "outcome": decision.outcome,
-                                   "address": address, **_fix_summary(fix)}
+        details: dict[str, Any] = {
+            "fix_id": row.id,
+            "outcome": decision.outcome,
+            "address": address,
+            **_fix_summary(fix),
+        }
         if trust.doubts:  # why it waits for an operator, on the ticket's record
             details["doubts"] = [{"code": d.code, "text": d.text} for d in trust.doubts]
         change = self._audit(session, ticket, actor, action, now, details)
@@ -479,13 +582,16 @@ class Locations:
 
     @staticmethod
     async def _rows(session: AsyncSession, ticket_id: int) -> list[LocationFixRow]:
-        return list((await session.scalars(
-            select(LocationFixRow).where(LocationFixRow.ticket_id == ticket_id)
-            .order_by(LocationFixRow.id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(LocationFixRow).where(LocationFixRow.ticket_id == ticket_id).order_by(LocationFixRow.id)
+                )
+            ).all()
+        )
 
     @staticmethod
-    def _apply(rows: Iterable[LocationFixRow], target: LocationFixRow, actor: str,
-               now: datetime) -> None:
+    def _apply(rows: Iterable[LocationFixRow], target: LocationFixRow, actor: str, now: datetime) -> None:
         """``target`` becomes the accepted fix. The one it replaces goes back among the
         candidates when automatic; an operator's own earlier position is kept but
         marked superseded (as :mod:`ngcc112.location.matching` decides)."""
@@ -498,29 +604,59 @@ class Locations:
                 if row.source == "manual":
                     row.superseded_at = now
 
-    def _audit(self, session: AsyncSession, ticket: Ticket | None, actor: str, action: str,
-               at: datetime, changes: dict[str, Any]) -> TicketChanged | None:
+    def _audit(
+        self,
+        session: AsyncSession,
+        ticket: Ticket | None,
+        actor: str,
+        action: str,
+        at: datetime,
+        changes: dict[str, Any],
+    ) -> TicketChanged | None:
         if ticket is None:
             return None
-        session.add(AuditEntry(ticket_id=ticket.id, at=at, actor=actor, action=action,
-                               from_state=ticket.state, to_state=ticket.state,
-                               changes=jsonable(changes)))
-        return TicketChanged(ticket_id=ticket.id, linkedid=ticket.linkedid, action=action, at=at,
-                             state=ticket.state, changes=jsonable(changes))
+        session.add(
+            AuditEntry(
+                ticket_id=ticket.id,
+                at=at,
+                actor=actor,
+                action=action,
+                from_state=ticket.state,
+                to_state=ticket.state,
+                changes=jsonable(changes),
+            )
+        )
+        return TicketChanged(
+            ticket_id=ticket.id,
+            linkedid=ticket.linkedid,
+            action=action,
+            at=at,
+            state=ticket.state,
+            changes=jsonable(changes),
+        )
 
 
-def locations_from_settings(settings: Settings, sessions: async_sessionmaker[AsyncSession],
-                            publish: Callable[[TicketChanged], None] | None = None, *,
-                            clock: Callable[[], datetime] | None = None) -> Locations:
+def locations_from_settings(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    publish: Callable[[TicketChanged], None] | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> Locations:
     """The location use cases with the ``[location]`` windows and the ``[aml]`` limits."""
     aml = settings.aml
     return Locations(
-        sessions, publish, clock=clock,
+        sessions,
+        publish,
+        clock=clock,
         window_before=timedelta(seconds=settings.location.aml_window_before_seconds),
         window_after=timedelta(seconds=settings.location.aml_window_after_seconds),
-        limits=FixLimits(max_accuracy_m=aml.max_accuracy_m,
-                         max_age=timedelta(seconds=aml.max_age_seconds),
-                         future_skew=timedelta(seconds=aml.future_skew_seconds)))
+        limits=FixLimits(
+            max_accuracy_m=aml.max_accuracy_m,
+            max_age=timedelta(seconds=aml.max_age_seconds),
+            future_skew=timedelta(seconds=aml.future_skew_seconds),
+        ),
+    )
 
 
 def aml_channel(body: bytes, hint: str | None = None) -> str:
@@ -531,8 +667,9 @@ def aml_channel(body: bytes, hint: str | None = None) -> str:
 
 
 def _ref(ticket: Ticket) -> CallRef:
-    return CallRef(ticket_id=ticket.id, number=ticket.caller_number or "",
-                   arrived_at=ticket.arrived_at, ended_at=ticket.ended_at)
+    return CallRef(
+        ticket_id=ticket.id, number=ticket.caller_number or "", arrived_at=ticket.arrived_at, ended_at=ticket.ended_at
+    )
 
 
 def _clean_text(text: str, limit: int) -> str:
@@ -546,8 +683,15 @@ def _optional_text(text: str | None, limit: int) -> str | None:
 
 def _unparsed(form: str, received_at: datetime, refused: str) -> AmlMessage:
     """What a receipt says of a message that is not parsed (a refused sender's)."""
-    return AmlMessage(number="", fix=None, fields={}, errors=(f"refused: {refused}",), raw="",
-                      form="sms" if form == "sms" else "http", received_at=received_at)
+    return AmlMessage(
+        number="",
+        fix=None,
+        fields={},
+        errors=(f"refused: {refused}",),
+        raw="",
+        form="sms" if form == "sms" else "http",
+        received_at=received_at,
+    )
 
 
 def _fill_parsed(row: AmlMessageRow, parsed: AmlMessage, now: datetime) -> None:
@@ -571,13 +715,26 @@ def _from_row(row: AmlMessageRow) -> AmlMessage:
     fix = None
     if row.latitude is not None and row.longitude is not None and row.fix_time is not None:
         try:
-            fix = LocationFix(source="aml", latitude=row.latitude, longitude=row.longitude,
-                              time=row.fix_time, radius_m=row.radius_m,
-                              confidence_pct=row.confidence_pct, method=row.method,
-                              raw=bytes(row.body).decode("utf-8", errors="replace"))
+            fix = LocationFix(
+                source="aml",
+                latitude=row.latitude,
+                longitude=row.longitude,
+                time=row.fix_time,
+                radius_m=row.radius_m,
+                confidence_pct=row.confidence_pct,
+                method=row.method,
+                raw=bytes(row.body).decode("utf-8", errors="replace"),
+            )
         except InvalidFix:
             fix = None
-    return AmlMessage(number=row.number, fix=fix, fields=dict(row.fields or {}),
-                      errors=tuple(row.errors or ()), raw=bytes(row.body).decode("utf-8", "replace"),
-                      form="sms" if row.form == "sms" else "http", received_at=row.received_at,
-                      sent_at=row.sent_at, emergency_number=row.emergency_number)
+    return AmlMessage(
+        number=row.number,
+        fix=fix,
+        fields=dict(row.fields or {}),
+        errors=tuple(row.errors or ()),
+        raw=bytes(row.body).decode("utf-8", "replace"),
+        form="sms" if row.form == "sms" else "http",
+        received_at=row.received_at,
+        sent_at=row.sent_at,
+        emergency_number=row.emergency_number,
+    )

@@ -95,7 +95,8 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     audit: Mapped[list[AuditEntry]] = relationship(
-        back_populates="ticket", order_by="AuditEntry.id", cascade="all, delete-orphan")
+        back_populates="ticket", order_by="AuditEntry.id", cascade="all, delete-orphan"
+    )
 
 
 class AuditEntry(Base):

@@ -43,9 +43,16 @@ class LiveSession:
     expires_at: datetime
 
 
-async def open_session(sessions: async_sessionmaker[AsyncSession], user_id: int, address: str, *,
-                       now: datetime | None = None, lifetime: timedelta = SESSION_LIFETIME,
-                       end_first: Iterable[str] = (), purge: bool = False) -> str:
+async def open_session(
+    sessions: async_sessionmaker[AsyncSession],
+    user_id: int,
+    address: str,
+    *,
+    now: datetime | None = None,
+    lifetime: timedelta = SESSION_LIFETIME,
+    end_first: Iterable[str] = (),
+    purge: bool = False,
+) -> str:
     """Start a session for ``user_id``; return the random id for the cookie (stored only hashed).
 
     ``end_first``: hashes of sessions ended while the database was away, written now.
@@ -56,25 +63,38 @@ async def open_session(sessions: async_sessionmaker[AsyncSession], user_id: int,
     async with sessions.begin() as session:
         pending = list(end_first)
         if pending:
-            await session.execute(update(PanelSession)
-                                  .where(PanelSession.id.in_(pending), PanelSession.revoked_at.is_(None))
-                                  .values(revoked_at=now, revoked_reason="logout"))
+            await session.execute(
+                update(PanelSession)
+                .where(PanelSession.id.in_(pending), PanelSession.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_reason="logout")
+            )
         if purge:
             await purge_sessions(session, now)
-        session.add(PanelSession(id=session_hash(session_id), user_id=user_id, created_at=now,
-                                 expires_at=now + lifetime, address=(address or "")[:MAX_ADDRESS]))
+        session.add(
+            PanelSession(
+                id=session_hash(session_id),
+                user_id=user_id,
+                created_at=now,
+                expires_at=now + lifetime,
+                address=(address or "")[:MAX_ADDRESS],
+            )
+        )
     return session_id
 
 
-async def live_session(sessions: async_sessionmaker[AsyncSession], hashed: str, *,
-                       now: datetime | None = None) -> LiveSession | None:
+async def live_session(
+    sessions: async_sessionmaker[AsyncSession], hashed: str, *, now: datetime | None = None
+) -> LiveSession | None:
     """The session with this hash and its user, when it still counts; None otherwise."""
     now = now or utcnow()
     async with sessions() as session:
-        row = (await session.execute(
-            select(User, PanelSession.expires_at, PanelSession.revoked_at)
-            .join(PanelSession, PanelSession.user_id == User.id)
-            .where(PanelSession.id == hashed))).first()
+        row = (
+            await session.execute(
+                select(User, PanelSession.expires_at, PanelSession.revoked_at)
+                .join(PanelSession, PanelSession.user_id == User.id)
+                .where(PanelSession.id == hashed)
+            )
+        ).first()
     if row is None:
         return None
     user, expires_at, revoked_at = row
@@ -83,46 +103,62 @@ async def live_session(sessions: async_sessionmaker[AsyncSession], hashed: str, 
     return LiveSession(user=user, expires_at=expires_at)
 
 
-async def end_session(sessions: async_sessionmaker[AsyncSession], hashed: str, reason: str, *,
-                      now: datetime | None = None) -> bool:
+async def end_session(
+    sessions: async_sessionmaker[AsyncSession], hashed: str, reason: str, *, now: datetime | None = None
+) -> bool:
     """End one session (logout); True when it was still open."""
     async with sessions.begin() as session:
         result = await session.execute(
-            update(PanelSession).where(PanelSession.id == hashed, PanelSession.revoked_at.is_(None))
-            .values(revoked_at=now or utcnow(), revoked_reason=reason[:MAX_REASON]))
+            update(PanelSession)
+            .where(PanelSession.id == hashed, PanelSession.revoked_at.is_(None))
+            .values(revoked_at=now or utcnow(), revoked_reason=reason[:MAX_REASON])
+        )
     return bool(result.rowcount)
 
 
-async def end_user_sessions(session: AsyncSession, user_id: int, reason: str, *,
-                            now: datetime | None = None) -> int:
+async def end_user_sessions(session: AsyncSession, user_id: int, reason: str, *, now: datetime | None = None) -> int:
     """End every open session of ``user_id`` inside the caller's transaction; how many ended."""
     result = await session.execute(
-        update(PanelSession).where(PanelSession.user_id == user_id, PanelSession.revoked_at.is_(None))
-        .values(revoked_at=now or utcnow(), revoked_reason=reason[:MAX_REASON]))
+        update(PanelSession)
+        .where(PanelSession.user_id == user_id, PanelSession.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow(), revoked_reason=reason[:MAX_REASON])
+    )
     return int(result.rowcount or 0)
 
 
 async def purge_sessions(session: AsyncSession, now: datetime | None = None) -> int:
     """Delete sessions that ended or expired more than :data:`KEEP_ENDED` ago; how many."""
     before = (now or utcnow()) - KEEP_ENDED
-    result = await session.execute(delete(PanelSession).where(
-        or_(PanelSession.expires_at < before, PanelSession.revoked_at < before)))
+    result = await session.execute(
+        delete(PanelSession).where(or_(PanelSession.expires_at < before, PanelSession.revoked_at < before))
+    )
     return int(result.rowcount or 0)
 
 
-async def open_sessions(sessions: async_sessionmaker[AsyncSession], user_id: int, *,
-                        now: datetime | None = None) -> list[PanelSession]:
+async def open_sessions(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, *, now: datetime | None = None
+) -> list[PanelSession]:
     """The user's sessions that still count, newest first."""
     now = now or utcnow()
     async with sessions() as session:
-        return list((await session.scalars(
-            select(PanelSession).where(PanelSession.user_id == user_id, PanelSession.revoked_at.is_(None),
-                                       PanelSession.expires_at > now)
-            .order_by(PanelSession.created_at.desc()))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(PanelSession)
+                    .where(
+                        PanelSession.user_id == user_id,
+                        PanelSession.revoked_at.is_(None),
+                        PanelSession.expires_at > now,
+                    )
+                    .order_by(PanelSession.created_at.desc())
+                )
+            ).all()
+        )
 
 
-async def still_open(sessions: async_sessionmaker[AsyncSession], hashes: Iterable[str], *,
-                     now: datetime | None = None) -> set[str]:
+async def still_open(
+    sessions: async_sessionmaker[AsyncSession], hashes: Iterable[str], *, now: datetime | None = None
+) -> set[str]:
     """Which of these session hashes still count (not ended, not expired, user active): one query."""
     wanted = list(set(hashes))
     if not wanted:
@@ -130,7 +166,13 @@ async def still_open(sessions: async_sessionmaker[AsyncSession], hashes: Iterabl
     now = now or utcnow()
     async with sessions() as session:
         rows = await session.scalars(
-            select(PanelSession.id).join(User, User.id == PanelSession.user_id)
-            .where(PanelSession.id.in_(wanted), PanelSession.revoked_at.is_(None),
-                   PanelSession.expires_at > now, User.active.is_(True)))
+            select(PanelSession.id)
+            .join(User, User.id == PanelSession.user_id)
+            .where(
+                PanelSession.id.in_(wanted),
+                PanelSession.revoked_at.is_(None),
+                PanelSession.expires_at > now,
+                User.active.is_(True),
+            )
+        )
         return set(rows)

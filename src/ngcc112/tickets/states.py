@@ -11,18 +11,18 @@ from enum import StrEnum
 
 
 class State(StrEnum):
-    NEW = "new"                # the call arrived; nobody has answered yet
-    IN_CALL = "in_call"        # an operator answered
+    NEW = "new"  # the call arrived; nobody has answered yet
+    IN_CALL = "in_call"  # an operator answered
     CLASSIFIED = "classified"  # the operator gave the verdict
-    ESCALATED = "escalated"    # a normal call handed to the dispatchers
+    ESCALATED = "escalated"  # a normal call handed to the dispatchers
     DISPATCHED = "dispatched"  # forwarded to one or more agencies
-    ON_SCENE = "on_scene"      # an agency reports being on scene
-    REPORTED = "reported"      # the agencies reported their field handling
-    CLOSED = "closed"          # Close Ticket
+    ON_SCENE = "on_scene"  # an agency reports being on scene
+    REPORTED = "reported"  # the agencies reported their field handling
+    CLOSED = "closed"  # Close Ticket
 
 
 class Role(StrEnum):
-    SYSTEM = "system"          # the daemon itself, from what Asterisk reports
+    SYSTEM = "system"  # the daemon itself, from what Asterisk reports
     OPERATOR = "operator"
     DISPATCHER = "dispatcher"
     AGENCY = "agency"
@@ -65,12 +65,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.CLASSIFIED, S.ESCALATED, "escalate", R.OPERATOR, R.DISPATCHER),
     _t(S.CLASSIFIED, S.CLOSED, "close", R.OPERATOR, R.DISPATCHER),
     _t(S.ESCALATED, S.DISPATCHED, "dispatch", R.DISPATCHER),
-    _t(S.ESCALATED, S.CLOSED, "close", R.DISPATCHER),       # override reason required
+    _t(S.ESCALATED, S.CLOSED, "close", R.DISPATCHER),  # override reason required
     _t(S.DISPATCHED, S.ON_SCENE, "on_scene", R.AGENCY, R.DISPATCHER),
     _t(S.DISPATCHED, S.REPORTED, "report", R.AGENCY, R.DISPATCHER),
     _t(S.ON_SCENE, S.REPORTED, "report", R.AGENCY, R.DISPATCHER),
-    _t(S.DISPATCHED, S.CLOSED, "close", R.DISPATCHER),      # override reason required
-    _t(S.ON_SCENE, S.CLOSED, "close", R.DISPATCHER),        # override reason required
+    _t(S.DISPATCHED, S.CLOSED, "close", R.DISPATCHER),  # override reason required
+    _t(S.ON_SCENE, S.CLOSED, "close", R.DISPATCHER),  # override reason required
     _t(S.REPORTED, S.CLOSED, "close", R.DISPATCHER),
 )
 

@@ -52,8 +52,9 @@ def jsonable(value: Any) -> Any:
 
 
 class TicketStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 publish: Callable[[TicketChanged], None] | None = None) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], publish: Callable[[TicketChanged], None] | None = None
+    ) -> None:
         self._sessions = sessions
         self._publish = publish or (lambda change: None)
 
@@ -89,8 +90,9 @@ class TicketStore:
         async with self._sessions.begin() as session:
             # One query for every ticket the batch touches, one flush for the new ones.
             call_ids = {event.call_id for event in events}
-            tickets = {t.linkedid: t for t in await session.scalars(
-                select(Ticket).where(Ticket.linkedid.in_(call_ids)))}
+            tickets = {
+                t.linkedid: t for t in await session.scalars(select(Ticket).where(Ticket.linkedid.in_(call_ids)))
+            }
             opened: set[str] = set()
             for event in events:
                 if event.call_id not in tickets:
@@ -101,56 +103,86 @@ class TicketStore:
                 await session.flush()
             out = []
             for event in events:
-                change = self._apply(session, tickets[event.call_id], event,
-                                     opening=event.call_id in opened)
+                change = self._apply(session, tickets[event.call_id], event, opening=event.call_id in opened)
                 opened.discard(event.call_id)
                 if change is not None:
                     out.append(change)
             return out
 
-    def _apply(self, session: AsyncSession, ticket: Ticket, event: CallEvent, *,
-               opening: bool) -> TicketChanged | None:
+    def _apply(self, session: AsyncSession, ticket: Ticket, event: CallEvent, *, opening: bool) -> TicketChanged | None:
         before = None if opening else ticket.state
         if opening:
-            changes = {"caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
-                       "channel": ticket.channel, "arrived_at": ticket.arrived_at}
+            changes = {
+                "caller_number": ticket.caller_number,
+                "caller_name": ticket.caller_name,
+                "channel": ticket.channel,
+                "arrived_at": ticket.arrived_at,
+            }
             changes.update(calls.apply(ticket, event) if not isinstance(event, CallArrived) else {})
-            log.info("ticket.opened", ticket_id=ticket.id, call_id=event.call_id,
-                     caller=ticket.caller_number)
+            log.info("ticket.opened", ticket_id=ticket.id, call_id=event.call_id, caller=ticket.caller_number)
         else:
             changes = calls.apply(ticket, event)
             if not changes:
                 return None
             if ticket.state != before:
                 changes["state"] = ticket.state
-        audit = AuditEntry(ticket_id=ticket.id, at=event.at, actor=SYSTEM_ACTOR,
-                           action="call_arrived" if opening else event.kind,
-                           from_state=before, to_state=ticket.state, changes=jsonable(changes))
+        audit = AuditEntry(
+            ticket_id=ticket.id,
+            at=event.at,
+            actor=SYSTEM_ACTOR,
+            action="call_arrived" if opening else event.kind,
+            from_state=before,
+            to_state=ticket.state,
+            changes=jsonable(changes),
+        )
         session.add(audit)
         if isinstance(event, CallEnded):
-            log.info("ticket.call_ended", ticket_id=ticket.id, call_id=event.call_id,
-                     abandoned=ticket.abandoned, unobserved=event.unobserved)
+            log.info(
+                "ticket.call_ended",
+                ticket_id=ticket.id,
+                call_id=event.call_id,
+                abandoned=ticket.abandoned,
+                unobserved=event.unobserved,
+            )
         elif not opening:
-            log.debug("ticket.updated", ticket_id=ticket.id, call_id=event.call_id,
-                      action=audit.action, fields=sorted(changes))
-        return TicketChanged(ticket_id=ticket.id, linkedid=ticket.linkedid, action=audit.action,
-                             at=event.at, state=ticket.state, changes=jsonable(changes),
-                             opened=opening)
+            log.debug(
+                "ticket.updated",
+                ticket_id=ticket.id,
+                call_id=event.call_id,
+                action=audit.action,
+                fields=sorted(changes),
+            )
+        return TicketChanged(
+            ticket_id=ticket.id,
+            linkedid=ticket.linkedid,
+            action=audit.action,
+            at=event.at,
+            state=ticket.state,
+            changes=jsonable(changes),
+            opened=opening,
+        )
 
     async def reconcile(self, resynced: CallsResynced, prefix: str = "") -> list[TicketChanged]:
         """Close out tickets whose calls Asterisk no longer has (ended while we were away)."""
         async with self._sessions() as session:
-            stale = (await session.scalars(
-                select(Ticket.linkedid).where(Ticket.ended_at.is_(None),
-                                              Ticket.arrived_at <= resynced.at)
-            )).all()
+            stale = (
+                await session.scalars(
+                    select(Ticket.linkedid).where(Ticket.ended_at.is_(None), Ticket.arrived_at <= resynced.at)
+                )
+            ).all()
         changed = []
         for linkedid in stale:
             if linkedid in resynced.live_call_ids or (prefix and not linkedid.startswith(prefix)):
                 continue
-            change = await self.record(CallEnded(call_id=linkedid, at=resynced.at, cause=None,
-                                                 cause_text="ended while the daemon was away",
-                                                 unobserved=True))
+            change = await self.record(
+                CallEnded(
+                    call_id=linkedid,
+                    at=resynced.at,
+                    cause=None,
+                    cause_text="ended while the daemon was away",
+                    unobserved=True,
+                )
+            )
             if change is not None:
                 changed.append(change)
         return changed
@@ -170,46 +202,50 @@ class TicketStore:
 
     async def recent(self, limit: int = 50) -> Sequence[Ticket]:
         async with self._sessions() as session:
-            return (await session.scalars(
-                select(Ticket).order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(limit)
-            )).all()
+            return (
+                await session.scalars(select(Ticket).order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(limit))
+            ).all()
 
     async def audit(self, ticket_id: int) -> Sequence[AuditEntry]:
         async with self._sessions() as session:
-            return (await session.scalars(
-                select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(AuditEntry.id)
-            )).all()
+            return (
+                await session.scalars(
+                    select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(AuditEntry.id)
+                )
+            ).all()
 
 
 def ticket_summary(ticket: Ticket) -> dict[str, Any]:
     """The ticket as plain JSON-able data (CLI, API)."""
-    return jsonable({
-        "id": ticket.id,
-        "linkedid": ticket.linkedid,
-        "state": ticket.state,
-        "caller_number": ticket.caller_number,
-        "caller_name": ticket.caller_name,
-        "caller_presentation": ticket.caller_presentation,
-        "channel": ticket.channel,
-        "exten": ticket.exten,
-        "category": ticket.category,
-        "arrived_at": ticket.arrived_at,
-        "queued_at": ticket.queued_at,
-        "queue": ticket.queue,
-        "ringing_at": ticket.ringing_at,
-        "answered_at": ticket.answered_at,
-        "operator_interface": ticket.operator_interface,
-        "waited_seconds": ticket.waited_seconds,
-        "ended_at": ticket.ended_at,
-        "hangup_cause": ticket.hangup_cause,
-        "abandoned": ticket.abandoned,
-        "abandoned_at": ticket.abandoned_at,
-        "withdrawn": ticket.withdrawn,
-        #: Opened from Asterisk's CEL: a call the daemon never saw live.
-        "recovered": bool(getattr(ticket, "recovered", False)),
-        "ended_unobserved": ticket.ended_unobserved,
-        "silent_digit": ticket.silent_digit,
-        "caller_talked_at": ticket.caller_talked_at,
-        "verdict": ticket.verdict,
-        "variables": ticket.variables,
-    })
+    return jsonable(
+        {
+            "id": ticket.id,
+            "linkedid": ticket.linkedid,
+            "state": ticket.state,
+            "caller_number": ticket.caller_number,
+            "caller_name": ticket.caller_name,
+            "caller_presentation": ticket.caller_presentation,
+            "channel": ticket.channel,
+            "exten": ticket.exten,
+            "category": ticket.category,
+            "arrived_at": ticket.arrived_at,
+            "queued_at": ticket.queued_at,
+            "queue": ticket.queue,
+            "ringing_at": ticket.ringing_at,
+            "answered_at": ticket.answered_at,
+            "operator_interface": ticket.operator_interface,
+            "waited_seconds": ticket.waited_seconds,
+            "ended_at": ticket.ended_at,
+            "hangup_cause": ticket.hangup_cause,
+            "abandoned": ticket.abandoned,
+            "abandoned_at": ticket.abandoned_at,
+            "withdrawn": ticket.withdrawn,
+            #: Opened from Asterisk's CEL: a call the daemon never saw live.
+            "recovered": bool(getattr(ticket, "recovered", False)),
+            "ended_unobserved": ticket.ended_unobserved,
+            "silent_digit": ticket.silent_digit,
+            "caller_talked_at": ticket.caller_talked_at,
+            "verdict": ticket.verdict,
+            "variables": ticket.variables,
+        }
+    )

@@ -34,8 +34,7 @@ from ngcc112.tickets.panel_sessions import end_user_sessions
 from ngcc112.tickets.states import Role
 
 #: Roles a person can have (``system`` is the daemon itself, never a login).
-USER_ROLES: tuple[str, ...] = (Role.OPERATOR.value, Role.DISPATCHER.value, Role.AGENCY.value,
-                               Role.ADMIN.value)
+USER_ROLES: tuple[str, ...] = (Role.OPERATOR.value, Role.DISPATCHER.value, Role.AGENCY.value, Role.ADMIN.value)
 #: Anchored with ``\Z`` and matched whole: ``$`` would let a trailing newline through.
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{1,39}\Z")
 #: A queue member interface: technology/resource, e.g. ``PJSIP/op1``.
@@ -55,8 +54,9 @@ class UserError(ValueError):
     message never keeps it from being translated. ``message`` is the English text.
     """
 
-    def __init__(self, field: str, message: str, *, msgid: str | None = None,
-                 params: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, field: str, message: str, *, msgid: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
@@ -90,8 +90,11 @@ def check_agency_link(role: str, agency: str | None) -> None:
 def check_operator_interface(role: str, interface: str | None) -> None:
     """An operator needs a softphone interface (:class:`UserError` on ``interface``)."""
     if role == Role.OPERATOR.value and not interface:
-        raise UserError("interface", "an operator needs a softphone interface",
-                        msgid="An operator needs a softphone interface like PJSIP/op1")
+        raise UserError(
+            "interface",
+            "an operator needs a softphone interface",
+            msgid="An operator needs a softphone interface like PJSIP/op1",
+        )
 
 
 class PasswordWorkBusy(RuntimeError):
@@ -111,8 +114,11 @@ def _yield_to_the_loop() -> None:
     """Lower this worker thread's CPU priority (Linux: per thread), so the event loop and the
     database threads run first when a flood keeps the workers busy."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                       os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + WORKER_NICENESS)
+        os.setpriority(
+            os.PRIO_PROCESS,
+            threading.get_native_id(),
+            os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + WORKER_NICENESS,
+        )
     except (AttributeError, OSError):  # no per-thread priorities here: plain threads still work
         pass
 
@@ -135,8 +141,9 @@ class PasswordWork:
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="ngcc112-argon2",
-                                                initializer=_yield_to_the_loop)
+            self._executor = ThreadPoolExecutor(
+                self.workers, thread_name_prefix="ngcc112-argon2", initializer=_yield_to_the_loop
+            )
         return self._executor
 
     def _finished(self, _future: Future[object] | None = None) -> None:
@@ -191,13 +198,13 @@ def _check_password(password: str) -> None:
         raise UserError("password", f"must be at most {MAX_PASSWORD} characters")
 
 
-def _validate(username: str, role: str, password: str, display_name: str,
-              interface: str | None) -> None:
+def _validate(username: str, role: str, password: str, display_name: str, interface: str | None) -> None:
     if role not in USER_ROLES:
         raise UserError("role", f"unknown role {role!r}; choose one of {', '.join(USER_ROLES)}")
     if not USERNAME_PATTERN.fullmatch(username or ""):
-        raise UserError("username", "2-40 characters: lower-case letters, digits, '.', '_' or '-', "
-                                    "starting with a letter")
+        raise UserError(
+            "username", "2-40 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter"
+        )
     _check_password(password)
     if len(display_name) > 160 or any(c in display_name for c in "\r\n\x00"):
         raise UserError("display_name", "at most 160 characters, on one line")
@@ -205,9 +212,16 @@ def _validate(username: str, role: str, password: str, display_name: str,
         raise UserError("interface", f"{interface!r} is not a queue member interface like PJSIP/op1")
 
 
-async def add_user(sessions: async_sessionmaker[AsyncSession], *, username: str, role: str,
-                   password: str, display_name: str = "", interface: str | None = None,
-                   agency: str | None = None) -> User:
+async def add_user(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    username: str,
+    role: str,
+    password: str,
+    display_name: str = "",
+    interface: str | None = None,
+    agency: str | None = None,
+) -> User:
     """Create a user; :class:`UserError` when a value is invalid or already taken.
 
     An agency user is created in their agency (``agency``: its code) in the same transaction;
@@ -218,29 +232,45 @@ async def add_user(sessions: async_sessionmaker[AsyncSession], *, username: str,
     agency = agency or None
     _validate(username, role, password, display_name, interface)
     if agency is not None and role != Role.AGENCY.value:
-        raise UserError("agency", f"{username!r} is {role}; only agency users belong to an agency",
-                        msgid="Only agency users belong to an agency")
+        raise UserError(
+            "agency",
+            f"{username!r} is {role}; only agency users belong to an agency",
+            msgid="Only agency users belong to an agency",
+        )
     password_hash = await PASSWORD_WORK.run(hash_password, password)
     async with sessions.begin() as session:
-        if await session.scalar(select(func.count()).select_from(User)
-                                .where(User.username == username)):
-            raise UserError("username", f"{username!r} already exists",
-                            msgid="'{username}' already exists", params={"username": username})
+        if await session.scalar(select(func.count()).select_from(User).where(User.username == username)):
+            raise UserError(
+                "username",
+                f"{username!r} already exists",
+                msgid="'{username}' already exists",
+                params={"username": username},
+            )
         if interface is not None:
             holder = await session.scalar(select(User.username).where(User.interface == interface))
             if holder is not None:
-                raise UserError("interface", f"{interface} already belongs to {holder!r}",
-                                msgid="{interface} already belongs to '{holder}'",
-                                params={"interface": interface, "holder": holder})
+                raise UserError(
+                    "interface",
+                    f"{interface} already belongs to {holder!r}",
+                    msgid="{interface} already belongs to '{holder}'",
+                    params={"interface": interface, "holder": holder},
+                )
         check_account_links(role, interface, agency)
         joined = None
         if agency is not None:
             joined = await session.scalar(select(Agency).where(Agency.code == agency))
             if joined is None or not joined.active:
-                raise UserError("agency", f"there is no active agency {agency!r}",
-                                msgid="Choose an agency from the list")
-        user = User(username=username, role=role, password_hash=password_hash,
-                    display_name=display_name or username, interface=interface, active=True)
+                raise UserError(
+                    "agency", f"there is no active agency {agency!r}", msgid="Choose an agency from the list"
+                )
+        user = User(
+            username=username,
+            role=role,
+            password_hash=password_hash,
+            display_name=display_name or username,
+            interface=interface,
+            active=True,
+        )
         session.add(user)
         await session.flush()
         if joined is not None:
@@ -248,8 +278,9 @@ async def add_user(sessions: async_sessionmaker[AsyncSession], *, username: str,
         return user
 
 
-async def authenticate(sessions: async_sessionmaker[AsyncSession], username: str,
-                       password: str, *, work: PasswordWork | None = None) -> User | None:
+async def authenticate(
+    sessions: async_sessionmaker[AsyncSession], username: str, password: str, *, work: PasswordWork | None = None
+) -> User | None:
     """The active user with this username and password, or None (no hint which was wrong).
 
     The argon2 check runs on ``work``'s threads (:data:`PASSWORD_WORK`); when too many
@@ -257,7 +288,7 @@ async def authenticate(sessions: async_sessionmaker[AsyncSession], username: str
     """
     work = work or PASSWORD_WORK
     if len(password) > MAX_PASSWORD:
-        password = password[:MAX_PASSWORD + 1]  # never a valid one; bounded work for the hasher
+        password = password[: MAX_PASSWORD + 1]  # never a valid one; bounded work for the hasher
     async with sessions() as session:
         user = await session.scalar(select(User).where(User.username == username))
     # An unknown user costs one check against a dummy hash: usernames cannot be probed by timing.
@@ -275,8 +306,9 @@ async def authenticate(sessions: async_sessionmaker[AsyncSession], username: str
     return user
 
 
-async def change_password(sessions: async_sessionmaker[AsyncSession], username: str, password: str, *,
-                          actor: str) -> int:
+async def change_password(
+    sessions: async_sessionmaker[AsyncSession], username: str, password: str, *, actor: str
+) -> int:
     """Give ``username`` a new password and end all of their panel sessions; how many ended.
 
     Checked like :func:`add_user` (:class:`UserError`); written with its ``admin_log`` row
@@ -293,8 +325,16 @@ async def change_password(sessions: async_sessionmaker[AsyncSession], username: 
             raise UserError("username", f"there is no user {username!r}")
         user.password_hash = password_hash
         ended = await end_user_sessions(session, user.id, "password", now=now)
-        session.add(AdminLogEntry(at=now, actor=actor[:120], action="password_changed", subject="user",
-                                  subject_id=user.id, changes={"username": username, "sessions_ended": ended}))
+        session.add(
+            AdminLogEntry(
+                at=now,
+                actor=actor[:120],
+                action="password_changed",
+                subject="user",
+                subject_id=user.id,
+                changes={"username": username, "sessions_ended": ended},
+            )
+        )
     return ended
 
 
@@ -312,8 +352,10 @@ _DUMMY_HASH = hash_password("not-a-real-password")
 
 #: The demo accounts: username, password, role, softphone interface.
 DEMO_USERS: tuple[tuple[str, str, str, str | None], ...] = (
-    *((endpoint, f"{endpoint}-demo-112", Role.OPERATOR.value, names.operator_interface(endpoint))
-      for endpoint in names.SAMPLE_OPERATORS),
+    *(
+        (endpoint, f"{endpoint}-demo-112", Role.OPERATOR.value, names.operator_interface(endpoint))
+        for endpoint in names.SAMPLE_OPERATORS
+    ),
     ("dispatcher", "dispatcher-demo-112", Role.DISPATCHER.value, None),
     ("agency", "agency-demo-112", Role.AGENCY.value, None),
     ("admin", "admin-demo-112", Role.ADMIN.value, None),
@@ -336,10 +378,16 @@ async def seed_demo_users(sessions: async_sessionmaker[AsyncSession]) -> list[tu
                 holder = None
                 if interface is not None:
                     holder = await session.scalar(select(User).where(User.interface == interface))
-                session.add(User(username=username, role=role,
-                                 password_hash=await PASSWORD_WORK.run(hash_password, password),
-                                 display_name=username,
-                                 interface=interface if holder is None else None, active=True))
+                session.add(
+                    User(
+                        username=username,
+                        role=role,
+                        password_hash=await PASSWORD_WORK.run(hash_password, password),
+                        display_name=username,
+                        interface=interface if holder is None else None,
+                        active=True,
+                    )
+                )
             else:
                 if not await PASSWORD_WORK.run(verify_password, user, password):
                     user.password_hash = await PASSWORD_WORK.run(hash_password, password)

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 import ngcc112.tickets.models
 
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -59,28 +59,39 @@ CREATE TABLE IF NOT EXISTS cel (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('recovered', sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("recovered", sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    marks = op.create_table('backfill_marks',
-    sa.Column('source', sa.String(length=300), nullable=False),
-    sa.Column('position', sa.String(length=100), nullable=True),
-    sa.Column('since', _TIME, nullable=False),
-    sa.Column('scanned_at', _TIME, nullable=True),
-    sa.Column('recovered', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('source')
+    marks = op.create_table(
+        "backfill_marks",
+        sa.Column("source", sa.String(length=300), nullable=False),
+        sa.Column("position", sa.String(length=100), nullable=True),
+        sa.Column("since", _TIME, nullable=False),
+        sa.Column("scanned_at", _TIME, nullable=True),
+        sa.Column("recovered", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("source"),
     )
-    op.bulk_insert(marks, [{'source': 'origin', 'position': None, 'since': datetime.now(timezone.utc),
-                            'scanned_at': None, 'recovered': 0}])
+    op.bulk_insert(
+        marks,
+        [
+            {
+                "source": "origin",
+                "position": None,
+                "since": datetime.now(timezone.utc),
+                "scanned_at": None,
+                "recovered": 0,
+            }
+        ],
+    )
 
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == "postgresql":
         op.execute(CEL_TABLE)
-        op.execute('CREATE INDEX IF NOT EXISTS ix_cel_linkedid ON cel (linkedid)')
-        op.execute('CREATE INDEX IF NOT EXISTS ix_cel_eventtime ON cel (eventtime)')
+        op.execute("CREATE INDEX IF NOT EXISTS ix_cel_linkedid ON cel (linkedid)")
+        op.execute("CREATE INDEX IF NOT EXISTS ix_cel_eventtime ON cel (eventtime)")
 
 
 def downgrade() -> None:
     # The cel table holds Asterisk's records, not ours: it stays.
-    op.drop_table('backfill_marks')
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_column('recovered')
+    op.drop_table("backfill_marks")
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_column("recovered")

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import ngcc112.tickets.models
 
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -25,30 +25,31 @@ _TIME = ngcc112.tickets.models.UtcDateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('aml_messages', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('authenticated_as', sa.String(length=120), nullable=True))
-        batch_op.add_column(sa.Column('refused', sa.String(length=200), nullable=True))
+    with op.batch_alter_table("aml_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("authenticated_as", sa.String(length=120), nullable=True))
+        batch_op.add_column(sa.Column("refused", sa.String(length=200), nullable=True))
 
-    op.create_table('panel_sessions',
-    sa.Column('id', sa.String(length=64), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', _TIME, nullable=False),
-    sa.Column('expires_at', _TIME, nullable=False),
-    sa.Column('revoked_at', _TIME, nullable=True),
-    sa.Column('revoked_reason', sa.String(length=40), nullable=True),
-    sa.Column('address', sa.String(length=64), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        "panel_sessions",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", _TIME, nullable=False),
+        sa.Column("expires_at", _TIME, nullable=False),
+        sa.Column("revoked_at", _TIME, nullable=True),
+        sa.Column("revoked_reason", sa.String(length=40), nullable=True),
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table('panel_sessions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_panel_sessions_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("panel_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_panel_sessions_user_id"), ["user_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('panel_sessions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_panel_sessions_user_id'))
-    op.drop_table('panel_sessions')
+    with op.batch_alter_table("panel_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_panel_sessions_user_id"))
+    op.drop_table("panel_sessions")
 
-    with op.batch_alter_table('aml_messages', schema=None) as batch_op:
-        batch_op.drop_column('refused')
-        batch_op.drop_column('authenticated_as')
+    with op.batch_alter_table("aml_messages", schema=None) as batch_op:
+        batch_op.drop_column("refused")
+        batch_op.drop_column("authenticated_as")

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import ngcc112.tickets.models
 
 
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -24,16 +24,17 @@ _TIME = ngcc112.tickets.models.UtcDateTime(timezone=True)
 
 
 def upgrade() -> None:
-    op.create_table('intake_drafts',
-    sa.Column('ticket_id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('values', sa.JSON(), nullable=False),
-    sa.Column('updated_at', _TIME, nullable=False),
-    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('ticket_id', 'user_id')
+    op.create_table(
+        "intake_drafts",
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("values", sa.JSON(), nullable=False),
+        sa.Column("updated_at", _TIME, nullable=False),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("ticket_id", "user_id"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('intake_drafts')
+    op.drop_table("intake_drafts")
