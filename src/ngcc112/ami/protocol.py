@@ -34,7 +34,7 @@ BANNER_PREFIX = "Asterisk Call Manager/"
 MAX_PENDING = 1 << 20
 
 
-class AmiProtocol(AMIProtocol):
+class AmiProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
     """One TCP connection to Asterisk. Events go to ``on_event`` in wire order."""
 
     def __init__(
@@ -48,6 +48,7 @@ class AmiProtocol(AMIProtocol):
         self._on_lost = on_lost
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self.malformed_frames = 0
+        self.closed = False
 
     # asyncio.Protocol ---------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -55,7 +56,7 @@ class AmiProtocol(AMIProtocol):
         self.encoding = "utf-8"
         self.factory = self  # panoramisk's close() looks for these two on the factory
         self.forgetable_actions = ()
-        self.awaiting_actions: list = []
+        self.awaiting_actions: list[object] = []
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending = ""
         self.banner: str | None = None

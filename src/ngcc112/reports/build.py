@@ -143,7 +143,8 @@ async def build_report(
         ).all()
     moments: dict[int, dict[str, datetime]] = defaultdict(dict)
     for ticket_id, state, at in entered:
-        moments[ticket_id][state] = at
+        if state is not None:
+            moments[ticket_id][state] = at
 
     milestones: list[Milestones] = []
     hours = [0] * 24

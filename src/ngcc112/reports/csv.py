@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 
 from ngcc112.reports.model import AnswerShare, Group, Report, StageStats
@@ -139,32 +140,41 @@ def parse_report(text: str) -> Report:
         raise ReportCsvError(f"incomplete or malformed report: {exc!r}") from None
 
 
+@dataclass
+class _GroupRows:
+    """One group's rows while the CSV is read back: its counts, stages and answer shares."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    stages: list[StageStats] = field(default_factory=list)
+    answer: list[AnswerShare] = field(default_factory=list)
+
+
 def _assemble(cells: dict[tuple[str, str, str], dict[str, str]]) -> Report:
     meta, summary = cells[("meta", "", "")], cells[("summary", "", "")]
     hours = sorted((int(item), int(v["calls"])) for (s, _, item), v in cells.items() if s == "hour")
     if [h for h, _ in hours] != list(range(24)):
         raise ValueError("calls_per_hour needs the 24 hours 00-23")
-    groups: dict[str, dict[str, dict]] = {section: {} for section in _GROUP_SECTIONS}
+    groups: dict[str, dict[str, _GroupRows]] = {section: {} for section in _GROUP_SECTIONS}
     for (section, key, item), values in cells.items():
         if section not in groups:
             continue
-        group = groups[section].setdefault(key, {"stages": [], "answer": []})
+        group = groups[section].setdefault(key, _GroupRows())
         if item == "":
-            group.update({k: int(v) for k, v in values.items()})
+            group.counts.update({k: int(v) for k, v in values.items()})
         elif item.startswith("answer:"):
-            group["answer"].append(_answer(item.removeprefix("answer:"), values))
+            group.answer.append(_answer(item.removeprefix("answer:"), values))
         else:
-            group["stages"].append(_stage(item, values))
+            group.stages.append(_stage(item, values))
 
     def built(section: str) -> tuple[Group, ...]:
         return tuple(
             Group(
                 key=key,
-                calls=g["calls"],
-                answered=g["answered"],
-                abandoned=g["abandoned"],
-                stages=tuple(g["stages"]),
-                answer=tuple(g["answer"]),
+                calls=g.counts["calls"],
+                answered=g.counts["answered"],
+                abandoned=g.counts["abandoned"],
+                stages=tuple(g.stages),
+                answer=tuple(g.answer),
             )
             for key, g in groups[section].items()
         )

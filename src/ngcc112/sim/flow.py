@@ -17,6 +17,7 @@ import math
 import time
 import uuid
 from collections.abc import Coroutine
+from typing import Any
 
 import structlog
 
@@ -497,6 +498,7 @@ class CallFlow(EngineCore):
             self.emit("MusicOnHoldStart", "call", leg.block(), [("Class", "default")])
         deadline = None if timeout is None else entry.joined + timeout
         withdraw = entry.withdraw
+        assert withdraw is not None  # set when the caller joined
         while True:
             entry.offer = loop.create_future()
             self.dispatch(queue)
@@ -516,7 +518,7 @@ class CallFlow(EngineCore):
             if deadline is not None and self.now() >= deadline:
                 return self._queue_exit(run, "TIMEOUT")
 
-    async def _until(self, deadline: float | None, *futures: asyncio.Future[object]) -> None:
+    async def _until(self, deadline: float | None, *futures: asyncio.Future[Any]) -> None:
         """Until one of ``futures`` is done or the clock reaches ``deadline`` (the futures stay)."""
         waiting = asyncio.ensure_future(asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED))
         try:
@@ -744,7 +746,8 @@ class CallFlow(EngineCore):
 
     async def _bridged(self, run: CallRun, phone: Softphone) -> None:
         if phone.talk_seconds is None:
-            await asyncio.Event().wait()
+            await asyncio.Event().wait()  # talks until someone hangs up
+            return
         await self.sleep(phone.talk_seconds)
         self._agent_hangup(run)
 

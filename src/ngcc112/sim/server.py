@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import random
 import sys
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -258,8 +260,8 @@ class AmiSimulator:
             self.engine.set_registered(endpoint, True if registered is None else registered)
         self.engine.dispatch_all()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -121,7 +121,7 @@ async def interface_map(sessions: async_sessionmaker[AsyncSession]) -> dict[str,
                 select(User.interface, User.username).where(User.interface.is_not(None), User.active.is_(True))
             )
         ).all()
-    return {interface: username for interface, username in rows}
+    return {interface: username for interface, username in rows if interface is not None}
 
 
 # seeding ---------------------------------------------------------------------------
@@ -456,7 +456,7 @@ async def set_user_agency(
         admin = await _require_admin(session, actor)
         user = await _target_user(session, user_id)
         member = await session.get(AgencyMember, user.id)
-        before = None if member is None else (await session.get(Agency, member.agency_id)).code
+        before = None if member is None else (await session.get_one(Agency, member.agency_id)).code
         if agency_code is None:
             check_agency_link(user.role, None)  # an agency user keeps an agency
             if member is not None:

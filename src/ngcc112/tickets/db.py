@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -20,6 +20,11 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 CONNECT_TIMEOUT = 5.0
 STATEMENT_TIMEOUT = 10.0
 POOL_TIMEOUT = 5.0
+
+
+def affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched (``session.execute`` types it as a plain Result)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -32,7 +37,7 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 15})
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - driver glue
+        def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # pragma: no cover - driver glue
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")

@@ -54,6 +54,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ngcc112.tickets.db import affected
 from ngcc112.tickets.dispatch_models import Agency, AgencyMember, Dispatch
 from ngcc112.tickets.models import AuditEntry, Ticket, User, utcnow
 from ngcc112.tickets.states import TRANSITIONS, Role, State, TransitionRefused, check_transition
@@ -245,7 +246,7 @@ async def _lock_ticket(session: AsyncSession, ticket_id: int, now: datetime) -> 
     result = await session.execute(
         update(Ticket).where(Ticket.id == ticket_id).values(updated_at=now).execution_options(synchronize_session=False)
     )
-    if result.rowcount == 0:
+    if affected(result) == 0:
         raise NotFoundOrForbidden(f"there is no ticket #{ticket_id}")
     ticket = await session.get(Ticket, ticket_id, populate_existing=True)
     if ticket is None:  # deleted between the two statements: impossible under the lock
@@ -261,7 +262,7 @@ async def _lock_dispatch(session: AsyncSession, dispatch_id: int, now: datetime)
         .values(updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount == 0:
+    if affected(result) == 0:
         raise NotFoundOrForbidden(f"there is no dispatch #{dispatch_id}")
     row = (
         await session.execute(
@@ -649,7 +650,7 @@ async def close(
                     f"ticket #{row.id} is {before}: not every agency has reported; give the reason for closing now",
                 )
             pending = [
-                (d, await session.get(Agency, d.agency_id))
+                (d, await session.get_one(Agency, d.agency_id))
                 for d in await _dispatches_of(session, row.id)
                 if not (d.status in FINISHED and d.reported_at is not None)
             ]

@@ -23,14 +23,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112.location.aml import AmlMessage, parse_aml_http, parse_aml_sms
-from ngcc112.location.fix import InvalidFix, LocationFix
+from ngcc112.location.fix import FixSource, InvalidFix, LocationFix
 from ngcc112.location.matching import (
     WINDOW_AFTER,
     WINDOW_BEFORE,
@@ -124,9 +124,9 @@ def _now() -> datetime:
 
 def _to_fix(row: LocationFixRow) -> LocationFix:
     return LocationFix(
-        source=row.source,
+        source=cast(FixSource, row.source),
         latitude=row.latitude,
-        longitude=row.longitude,  # type: ignore[arg-type]
+        longitude=row.longitude,
         time=row.time,
         radius_m=row.radius_m,
         confidence_pct=row.confidence_pct,
@@ -287,7 +287,8 @@ class Locations:
                 session, ticket, actor, "location_accepted", now, {"fix_id": chosen.id, **_fix_summary(_to_fix(chosen))}
             )
         log.info("location.accepted", ticket_id=chosen.ticket_id, fix_id=fix_id, actor=actor)
-        self._publish(change)
+        if change is not None:
+            self._publish(change)
         return _view(chosen)
 
     # -- AML --------------------------------------------------------------------

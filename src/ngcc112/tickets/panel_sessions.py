@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ngcc112.tickets.db import affected
 from ngcc112.tickets.models import PanelSession, User, utcnow
 
 #: A login lasts at most this long (a long shift), then the user logs in again.
@@ -113,7 +114,7 @@ async def end_session(
             .where(PanelSession.id == hashed, PanelSession.revoked_at.is_(None))
             .values(revoked_at=now or utcnow(), revoked_reason=reason[:MAX_REASON])
         )
-    return bool(result.rowcount)
+    return affected(result) > 0
 
 
 async def end_user_sessions(session: AsyncSession, user_id: int, reason: str, *, now: datetime | None = None) -> int:
@@ -123,7 +124,7 @@ async def end_user_sessions(session: AsyncSession, user_id: int, reason: str, *,
         .where(PanelSession.user_id == user_id, PanelSession.revoked_at.is_(None))
         .values(revoked_at=now or utcnow(), revoked_reason=reason[:MAX_REASON])
     )
-    return int(result.rowcount or 0)
+    return affected(result)
 
 
 async def purge_sessions(session: AsyncSession, now: datetime | None = None) -> int:
@@ -132,7 +133,7 @@ async def purge_sessions(session: AsyncSession, now: datetime | None = None) -> 
     result = await session.execute(
         delete(PanelSession).where(or_(PanelSession.expires_at < before, PanelSession.revoked_at < before))
     )
-    return int(result.rowcount or 0)
+    return affected(result)
 
 
 async def open_sessions(

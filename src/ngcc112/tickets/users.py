@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -146,7 +146,7 @@ class PasswordWork:
             )
         return self._executor
 
-    def _finished(self, _future: Future[object] | None = None) -> None:
+    def _finished(self, _future: Future[Any] | None = None) -> None:
         with self._lock:
             self._in_flight -= 1
 
