@@ -77,14 +77,25 @@ MESSAGES = (
 
 
 class BodyRefused(Exception):
-    """A request body the panel does not accept: ``status`` 400 or 422, ``field`` for a 422."""
+    """A request body the panel does not accept: ``status`` 400 or 422; for a 422 either one
+    ``field`` (and its message) or ``errors`` (field → msgid, from a model) with the ``values`` sent."""
 
     def __init__(
-        self, status: int, message: str, code: str, field: str | None = None, field_message: str | None = None
+        self,
+        status: int,
+        message: str,
+        code: str,
+        field: str | None = None,
+        field_message: str | None = None,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
         self.field, self.field_message = field, field_message
+        self.errors = errors if errors is not None else {field or "body": field_message or message}
+        self.values = values or {}
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -177,20 +188,19 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 
 async def refusal(request: web.Request, refused: BodyRefused) -> web.Response:
-    """The answer to a refused body: the API's JSON (a 422 names the field, as every 422 of the
-    API does; nothing sent is echoed) or a page."""
+    """The answer to a refused body: the API's JSON (a 422 names each field, as every 422 of the
+    API does; only a model's refusal echoes the values sent) or a page."""
     from ngcc112.panel.auth import error_response, wants_json
     from ngcc112.panel.state import GETTEXT
 
     if refused.status == 422 and wants_json(request):
         translate = request.get(GETTEXT) or (lambda text: text)
-        field_message = refused.field_message or refused.message
         return web.json_response(
             {
                 "error": translate(CORRECT),
                 "code": refused.code,
-                "errors": {refused.field or "body": translate(field_message)},
-                "values": {},
+                "errors": {field: translate(message) for field, message in refused.errors.items()},
+                "values": refused.values,
             },
             status=422,
         )
