@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pydantic import Field
 
@@ -11,8 +11,12 @@ from ngcc112.tickets.agencies import AGENCY_CODE_PATTERN, AGENCY_KINDS
 from ngcc112.tickets.intake import N_
 from ngcc112.tickets.users import MIN_PASSWORD, USER_ROLES
 
-RoleName = Literal[USER_ROLES]  # type: ignore[valid-type]
-KindName = Literal[AGENCY_KINDS]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names below, as text (a Literal built from the tuples is for pydantic)
+    RoleName: TypeAlias = str
+    KindName: TypeAlias = str
+else:
+    RoleName = Literal[USER_ROLES]
+    KindName = Literal[AGENCY_KINDS]
 TOO_SHORT = N_("At least 8 characters")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import Field
 
@@ -13,9 +13,14 @@ from ngcc112.tickets.callbacks import OUTCOMES
 from ngcc112.tickets.dispatch import MAX_INSTRUCTIONS, MAX_REASON, MAX_REPORT, STATUS_UPDATES, DispatchStatus
 from ngcc112.tickets.intake import N_
 
-StatusUpdateName = Literal[tuple(s.value for s in STATUS_UPDATES)]  # type: ignore[valid-type]
-StatusName = Literal[tuple(s.value for s in DispatchStatus)]  # type: ignore[valid-type]
-OutcomeName = Literal[OUTCOMES]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names below, as text (a Literal built from the tuples is for pydantic)
+    StatusUpdateName: TypeAlias = str
+    StatusName: TypeAlias = str
+    OutcomeName: TypeAlias = str
+else:
+    StatusUpdateName = Literal[tuple(s.value for s in STATUS_UPDATES)]
+    StatusName = Literal[tuple(s.value for s in DispatchStatus)]
+    OutcomeName = Literal[OUTCOMES]
 
 
 # -- requests ------------------------------------------------------------------------------

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+from pydantic.config import JsonDict
 
 from ngcc112.panel.api_models.fields import Answer, Body, Id, Storable
 from ngcc112.tickets.locations import MAX_ADDRESS_CHARS
 
 Source = Literal["sip", "aml", "manual"]
-DATE_TIME = {"format": "date-time"}
+DATE_TIME: JsonDict = {"format": "date-time"}
 
 
 def _(text: str) -> str:

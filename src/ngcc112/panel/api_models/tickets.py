@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from ngcc112.panel.api_models.fields import Answer, Body, Storable
 from ngcc112.tickets.intake import CATEGORIES, LIMITS, VERDICTS, N_
@@ -22,7 +23,7 @@ def _text(limit: int) -> Any:
 
 
 def _coordinate(bound: int) -> Any:
-    described = {"anyOf": [{"type": "number", "minimum": -bound, "maximum": bound}, {"type": "string"}]}
+    described: JsonDict = {"anyOf": [{"type": "number", "minimum": -bound, "maximum": bound}, {"type": "string"}]}
     return Field(default=None, json_schema_extra=lambda schema: schema.update(described))
 
 
