@@ -2,11 +2,12 @@
 
 What a request may carry, whatever page or API call it goes to:
 
-* **JSON bodies** (:func:`read_json`, the one way a handler reads one): UTF-8, an object at the
-  top, nested at most :data:`MAX_DEPTH` deep, every string valid Unicode without NUL (a lone
-  surrogate such as ``"\\ud800"`` cannot be written as UTF-8: stored, it would break every page
-  that shows it; PostgreSQL refuses NUL), every number finite and within 64 bits. Anything
-  else is refused: 400 (not JSON, too deep) or 422 with the field (``code: invalid``).
+* **JSON bodies** (:func:`read_json`, under :func:`ngcc112.panel.api_models.read.read_model`, the
+  one way a handler reads one): UTF-8, an object at the top, nested at most :data:`MAX_DEPTH`
+  deep, every string valid Unicode without NUL (a lone surrogate such as ``"\\ud800"`` cannot be
+  written as UTF-8: stored, it would break every page that shows it; PostgreSQL refuses NUL),
+  every number finite and within 64 bits. Anything else is refused: 400 (not JSON, too deep) or
+  422 with the field (``code: invalid``); then the handler's model, 422 per field.
 * **Forms** (:func:`input_guard`, a middleware in front of the CSRF check, which reads the form
   first): UTF-8 (``%ED%A0%80``, raw invalid bytes or another charset are refused, not replaced
   by U+FFFD), no NUL, text fields only (no file uploads). 422 for invalid text, 400 for a form

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from pydantic_core import PydanticUndefined
 
 from ngcc112.panel.bodies import MAX_ID, UNSTORABLE, storable
@@ -31,6 +31,8 @@ def _storable(text: str) -> str:
 
 #: Text a column can hold: valid Unicode without NUL.
 Storable = Annotated[str, AfterValidator(_storable)]
+#: A number or the text a person typed for one (a form field sent as it is: "-6,9147").
+Typed = StrictInt | StrictFloat | Storable
 #: An id as the tables hold it.
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic.config import JsonDict
 
-from ngcc112.panel.api_models.fields import Answer, Body, Id, Storable
+from ngcc112.panel.api_models.fields import Answer, Body, Id, Storable, Typed
 from ngcc112.tickets.locations import MAX_ADDRESS_CHARS
 
 Source = Literal["sip", "aml", "manual"]
@@ -29,7 +29,9 @@ class AcceptFix(Body):
 
 
 class ManualFixInput(Body):
-    """Coordinates as typed (checked and told field by field by the location's own validation)."""
+    """Coordinates as typed, or as numbers."""
+
+    # The location's own validation (validate_manual) reads the values and names every field at fault.
 
     messages = {
         "latitude": _("Latitude must be a number, e.g. -6.91470"),
@@ -40,13 +42,13 @@ class ManualFixInput(Body):
         "radius_m": _("Accuracy must be a number of metres, 0 or more"),
     }
 
-    latitude: Storable = Field(
+    latitude: Typed = Field(
         examples=["-6.91470"],
         description='Decimal degrees; a decimal comma is accepted; "lat, lon" here with an empty longitude is split',
     )
-    longitude: Storable = Field(examples=["107.60980"])
+    longitude: Typed = Field(examples=["107.60980"])
     address: Storable = Field(default="", max_length=MAX_ADDRESS_CHARS)
-    radius_m: Storable = Field(default="", description="Optional accuracy in metres")
+    radius_m: Typed = Field(default="", description="Optional accuracy in metres")
 
 
 # -- answers -------------------------------------------------------------------------------

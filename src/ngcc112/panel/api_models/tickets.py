@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
-from ngcc112.panel.api_models.fields import Answer, Body, Storable
+from ngcc112.panel.api_models.fields import Answer, Body, Storable, Typed
 from ngcc112.tickets.intake import CATEGORIES, LIMITS, VERDICTS, N_
 
 
@@ -49,8 +49,8 @@ class IntakeInput(Body):
     caller_name: Storable = _text(LIMITS["caller_name"])
     callback_number: Storable = _text(LIMITS["callback_number"])
     address: Storable = _text(LIMITS["address"])
-    latitude: float | Storable | None = _coordinate(90)
-    longitude: float | Storable | None = _coordinate(180)
+    latitude: Typed | None = _coordinate(90)
+    longitude: Typed | None = _coordinate(180)
     category: Storable = _choice(CATEGORIES)
     description: Storable = _text(LIMITS["description"])
     verdict: Storable = _choice(VERDICTS)
