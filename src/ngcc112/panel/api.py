@@ -1,4 +1,8 @@
-"""The JSON API behind every page (described in :mod:`ngcc112.panel.openapi`)."""
+"""The JSON API behind every page (described in :mod:`ngcc112.panel.openapi`).
+
+Each handler reads its input with :func:`~ngcc112.panel.api_models.read.read_model` (or
+``read_query``) and the model its route table names; a refusal is answered by
+:func:`ngcc112.panel.bodies.refusal` (400 not JSON, 422 per field)."""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ import structlog
 from aiohttp import web
 from sqlalchemy import func, select, text
 
+from ngcc112.panel.api_models import session, tickets
+from ngcc112.panel.api_models.fields import Body, Empty
+from ngcc112.panel.api_models.read import read_model, read_query
 from ngcc112.panel.auth import check_login, choose_language, csrf_token, error_response, log_in, log_out, require
-from ngcc112.panel.bodies import BodyRefused, read_json
+from ngcc112.panel.bodies import BodyRefused
 from ngcc112.panel.bodies import refusal as body_refusal
-from ngcc112.panel.i18n import LANGUAGES
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.panel.calls import INTAKE_STATES
 from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence, intake_finished, refusal
@@ -28,22 +34,6 @@ routes = web.RouteTableDef()
 DISPATCHER = Role.DISPATCHER.value
 ADMIN = Role.ADMIN.value
 AGENCY = Role.AGENCY.value
-
-
-#: A refused JSON body: not JSON, too deep, or a string that cannot be stored.
-BadJson = BodyRefused
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, through the panel's one body check (:func:`bodies.read_json`)."""
-    return await read_json(request)
-
-
-async def _bad_json(request: web.Request, refused: BodyRefused | None = None) -> web.Response:
-    """400 for what is not a JSON object; 422 naming the field for what cannot be stored."""
-    if refused is None:
-        return await error_response(request, 400, "The request is not valid JSON", code="json")
-    return await body_refusal(request, refused)
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -83,18 +73,18 @@ async def session_get(request: web.Request) -> web.Response:
 @routes.post("/api/session")
 async def session_create(request: web.Request) -> web.Response:
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    username, password = body.get("username"), body.get("password")
+        login = await read_model(request, session.Login)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    username, password = login.username.strip(), login.password
     errors = {}
-    if not isinstance(username, str) or not username.strip():
+    if not username:
         errors["username"] = "Enter your username"
-    if not isinstance(password, str) or not password:
+    if not password:
         errors["password"] = "Enter your password"
     if errors:
-        return await _invalid(request, errors, {"username": username if isinstance(username, str) else ""})
-    user, message = await check_login(request, username.strip(), password)
+        return await _invalid(request, errors, {"username": login.username})
+    user, message = await check_login(request, username, password)
     if user is None:
         locked = message.startswith("Too many")
         return await error_response(
@@ -117,18 +107,11 @@ async def session_delete(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/me/language")
 async def language_set(request: web.Request) -> web.Response:
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    language = body.get("language")
-    if language not in LANGUAGES:
-        return await _invalid(
-            request,
-            {"language": "Choose a language from the list"},
-            {"language": language if isinstance(language, str) else ""},
-        )
-    await choose_language(request, language)
-    return web.json_response({"language": language})
+        choice = await read_model(request, session.LanguageChoice)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    await choose_language(request, choice.language)
+    return web.json_response({"language": choice.language})
 
 
 # -- operator desk ---------------------------------------------------------------------------
@@ -161,16 +144,11 @@ async def me_state(request: web.Request) -> web.Response:
 async def me_presence(request: web.Request) -> web.Response:
     user: User = request[USER]
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    wanted = body.get("presence")
-    reason = body.get("reason", "")
-    if not isinstance(reason, str):
-        return await _invalid(
-            request, {"reason": "Choose a break reason from the list"}, {"presence": wanted, "reason": ""}
-        )
-    failure = await change_presence(request, user, wanted if isinstance(wanted, str) else "", reason)
+        change = await read_model(request, session.PresenceChange)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    wanted, reason = change.presence, change.reason
+    failure = await change_presence(request, user, wanted, reason)
     if failure is not None:
         status, message = failure
         if status == 422:
@@ -204,11 +182,12 @@ async def presence_board(request: web.Request) -> web.Response:
 async def tickets_list(request: web.Request) -> web.Response:
     panel = request.app[PANEL]
     try:
-        limit = max(1, min(200, int(request.query.get("limit", "50"))))
-    except ValueError:
-        return await _invalid(request, {"limit": "Enter a number, e.g. -6.2000"}, {"limit": request.query.get("limit")})
-    tickets = [await ticket_view(panel, t, history=False) for t in await panel.services.store.recent(limit)]
-    return web.json_response({"tickets": tickets})
+        query = read_query(request, tickets.TicketsQuery)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    limit = max(1, min(200, query.limit))
+    found = [await ticket_view(panel, t, history=False) for t in await panel.services.store.recent(limit)]
+    return web.json_response({"tickets": found})
 
 
 async def _ticket_or_404(request: web.Request) -> Ticket | web.Response:
@@ -242,16 +221,17 @@ async def ticket_get(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
-async def _use_case(request: web.Request, run, *, finishes: bool = False) -> web.Response:  # type: ignore[no-untyped-def]
-    """Run one intake use case on the JSON body; ``finishes``: a submitted intake (its drafts
-    go and the operator's after-call work ends once the ticket has left the intake)."""
+async def _use_case(request: web.Request, model: type[Body], run, *, finishes: bool = False) -> web.Response:  # type: ignore[no-untyped-def]
+    """Run one intake use case on the JSON body read as ``model`` (the fields sent, as a dict);
+    ``finishes``: a submitted intake (its drafts go and the operator's after-call work ends once
+    the ticket has left the intake)."""
     panel = request.app[PANEL]
     user: User = request[USER]
     ticket_id = int(request.match_info["ticket_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
+        body = (await read_model(request, model)).model_dump(exclude_unset=True)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     try:
         changed = await run(panel, user, ticket_id, body)
     except intake.IntakeInvalid as exc:
@@ -280,6 +260,7 @@ async def ticket_intake(request: web.Request) -> web.Response:
     """Save the intake so far (a draft); no state change."""
     return await _use_case(
         request,
+        tickets.IntakeInput,
         lambda panel, user, tid, body: intake.save_intake(
             panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=False)
         ),
@@ -294,12 +275,12 @@ async def ticket_draft(request: web.Request) -> web.Response:
     user: User = request[USER]
     ticket_id = int(request.match_info["ticket_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
+        draft = await read_model(request, tickets.Draft)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     if not await drafts.draftable(panel.services.sessions, ticket_id, user.interface):
         return await error_response(request, 409, "This action is not possible for this ticket now", code="conflict")
-    values = await drafts.save_draft(panel.services.sessions, ticket_id, user.id, body)
+    values = await drafts.save_draft(panel.services.sessions, ticket_id, user.id, draft.typed())
     return web.json_response({"ticket_id": ticket_id, "draft": values})
 
 
@@ -308,6 +289,7 @@ async def ticket_draft(request: web.Request) -> web.Response:
 async def ticket_classify(request: web.Request) -> web.Response:
     return await _use_case(
         request,
+        tickets.IntakeInput,
         lambda panel, user, tid, body: intake.classify(
             panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)
         ),
@@ -319,6 +301,7 @@ async def ticket_classify(request: web.Request) -> web.Response:
 async def ticket_escalate(request: web.Request) -> web.Response:
     return await _use_case(
         request,
+        Empty,
         lambda panel, user, tid, body: intake.escalate(panel.services.sessions, _publish(panel), tid, user),
         finishes=True,
     )
@@ -329,8 +312,9 @@ async def ticket_escalate(request: web.Request) -> web.Response:
 async def ticket_close(request: web.Request) -> web.Response:
     return await _use_case(
         request,
+        tickets.CloseNote,
         lambda panel, user, tid, body: intake.close_by_operator(
-            panel.services.sessions, _publish(panel), tid, user, str(body.get("note") or "")
+            panel.services.sessions, _publish(panel), tid, user, body["note"]
         ),
         finishes=True,
     )
@@ -342,6 +326,7 @@ async def ticket_complete(request: web.Request) -> web.Response:
     """Classify and then escalate (normal) or close (the others), in one transaction."""
     return await _use_case(
         request,
+        tickets.IntakeInput,
         lambda panel, user, tid, body: intake.complete_intake(
             panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)
         ),

@@ -2,11 +2,12 @@
 
 What a request may carry, whatever page or API call it goes to:
 
-* **JSON bodies** (:func:`read_json`, the one way a handler reads one): UTF-8, an object at the
-  top, nested at most :data:`MAX_DEPTH` deep, every string valid Unicode without NUL (a lone
-  surrogate such as ``"\\ud800"`` cannot be written as UTF-8: stored, it would break every page
-  that shows it; PostgreSQL refuses NUL), every number finite and within 64 bits. Anything
-  else is refused: 400 (not JSON, too deep) or 422 with the field (``code: invalid``).
+* **JSON bodies** (:func:`read_json`, under :func:`ngcc112.panel.api_models.read.read_model`, the
+  one way a handler reads one): UTF-8, an object at the top, nested at most :data:`MAX_DEPTH`
+  deep, every string valid Unicode without NUL (a lone surrogate such as ``"\\ud800"`` cannot be
+  written as UTF-8: stored, it would break every page that shows it; PostgreSQL refuses NUL),
+  every number finite and within 64 bits. Anything else is refused: 400 (not JSON, too deep) or
+  422 with the field (``code: invalid``); then the handler's model, 422 per field.
 * **Forms** (:func:`input_guard`, a middleware in front of the CSRF check, which reads the form
   first): UTF-8 (``%ED%A0%80``, raw invalid bytes or another charset are refused, not replaced
   by U+FFFD), no NUL, text fields only (no file uploads). 422 for invalid text, 400 for a form
@@ -77,14 +78,25 @@ MESSAGES = (
 
 
 class BodyRefused(Exception):
-    """A request body the panel does not accept: ``status`` 400 or 422, ``field`` for a 422."""
+    """A request body the panel does not accept: ``status`` 400 or 422; for a 422 either one
+    ``field`` (and its message) or ``errors`` (field → msgid, from a model) with the ``values`` sent."""
 
     def __init__(
-        self, status: int, message: str, code: str, field: str | None = None, field_message: str | None = None
+        self,
+        status: int,
+        message: str,
+        code: str,
+        field: str | None = None,
+        field_message: str | None = None,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
         self.field, self.field_message = field, field_message
+        self.errors = errors if errors is not None else {field or "body": field_message or message}
+        self.values = values or {}
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -177,20 +189,19 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 
 async def refusal(request: web.Request, refused: BodyRefused) -> web.Response:
-    """The answer to a refused body: the API's JSON (a 422 names the field, as every 422 of the
-    API does; nothing sent is echoed) or a page."""
+    """The answer to a refused body: the API's JSON (a 422 names each field, as every 422 of the
+    API does; only a model's refusal echoes the values sent) or a page."""
     from ngcc112.panel.auth import error_response, wants_json
     from ngcc112.panel.state import GETTEXT
 
     if refused.status == 422 and wants_json(request):
         translate = request.get(GETTEXT) or (lambda text: text)
-        field_message = refused.field_message or refused.message
         return web.json_response(
             {
                 "error": translate(CORRECT),
                 "code": refused.code,
-                "errors": {refused.field or "body": translate(field_message)},
-                "values": {},
+                "errors": {field: translate(message) for field, message in refused.errors.items()},
+                "values": refused.values,
             },
             status=422,
         )

@@ -13,8 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ngcc112.panel.api import BadJson, _bad_json, _invalid, _json
+from ngcc112.panel.api import _invalid
+from ngcc112.panel.api_models import admin, dispatch as models, queries
+from ngcc112.panel.api_models.read import read_model, read_query
 from ngcc112.panel.auth import error_response, require
+from ngcc112.panel.bodies import BodyRefused
+from ngcc112.panel.bodies import refusal as body_refusal
 from ngcc112.panel.dispatch_views import (
     ADMIN,
     _when,
@@ -65,12 +69,6 @@ async def _not_found(request: web.Request) -> web.Response:
     return await error_response(request, 404, "Not found", code="not_found")
 
 
-def _str(body: dict[str, Any], key: str) -> str | None:
-    """The body's string value (missing: ""), or None when it is not a string."""
-    value = body.get(key, "")
-    return value if isinstance(value, str) else None
-
-
 async def _run(
     request: web.Request,
     use_case: Callable[[], Awaitable[Any]],
@@ -111,6 +109,10 @@ async def ticket(request: web.Request) -> web.Response:
 @require(DISPATCHER, ADMIN)
 async def tickets(request: web.Request) -> web.Response:
     """The ticket search: the same filters and pages as /dispatch/tickets."""
+    try:
+        read_query(request, queries.SearchQuery)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     query, errors, values, _agencies = await ticket_search(request)
     if query is None:
         return await _invalid(request, errors, values)
@@ -139,15 +141,11 @@ def _ticket_result(request: web.Request, ticket_id: int) -> Callable[[Any], Awai
 async def dispatch(request: web.Request) -> web.Response:
     ticket_id = int(request.match_info["ticket_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    chosen, instructions = body.get("agencies", []), _str(body, "instructions")
+        order = await read_model(request, models.DispatchOrder)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    chosen, instructions = order.agencies, order.instructions
     values = {"agencies": chosen, "instructions": instructions}
-    if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
-        return await _invalid(request, {"agencies": "Choose at least one agency"}, {**values, "agencies": []})
-    if instructions is None:
-        return await _invalid(request, {"instructions": "Too long"}, {**values, "instructions": ""})
     errors = validate_dispatch(chosen, instructions)
     if errors:
         return await _invalid(request, errors, values)
@@ -167,12 +165,9 @@ async def dispatch(request: web.Request) -> web.Response:
 async def close(request: web.Request) -> web.Response:
     ticket_id = int(request.match_info["ticket_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    reason = _str(body, "override_reason")
-    if reason is None:
-        return await _invalid(request, {"override_reason": "Too long"}, {"override_reason": ""})
+        reason = (await read_model(request, models.CloseTicket)).override_reason
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     current = await ticket_state_of(request, ticket_id)
     if current is None:
         return await _not_found(request)
@@ -201,10 +196,9 @@ async def callbacks(request: web.Request) -> web.Response:
 async def callback(request: web.Request) -> web.Response:
     ticket_id = int(request.match_info["ticket_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    request_id = _str(body, "request_id")
+        request_id = (await read_model(request, models.CallbackRequest)).request_id
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     result = await place_callback(request, ticket_id, request_id or None)
     if isinstance(result, tuple):
         status, message, code = result
@@ -233,10 +227,9 @@ async def callback(request: web.Request) -> web.Response:
 async def callback_outcome(request: web.Request) -> web.Response:
     ticket_id = int(request.match_info["ticket_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    outcome = _str(body, "outcome") or ""
+        outcome: str = (await read_model(request, models.CallbackOutcome)).outcome
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     panel = request.app[PANEL]
     try:
         change = await record_outcome(
@@ -264,15 +257,11 @@ async def _dispatch_result(view: dispatching.DispatchView) -> dict[str, Any]:
 async def _status(request: web.Request) -> web.Response:
     dispatch_id = int(request.match_info["dispatch_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    status, reason = _str(body, "status"), _str(body, "reason")
-    values = {"status": status or "", "reason": reason or ""}
-    if status is None or reason is None:
-        return await _invalid(
-            request, {"status" if status is None else "reason": "Choose a status from the list"}, values
-        )
+        update = await read_model(request, models.StatusUpdate)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    status, reason = update.status, update.reason
+    values = {"status": status, "reason": reason}
     errors = validate_status(status, reason)
     if errors:
         return await _invalid(request, errors, values)
@@ -290,12 +279,9 @@ async def _status(request: web.Request) -> web.Response:
 async def _report(request: web.Request) -> web.Response:
     dispatch_id = int(request.match_info["dispatch_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    text = _str(body, "report")
-    if text is None:
-        return await _invalid(request, {"report": "Write the field report"}, {"report": ""})
+        text = (await read_model(request, models.FieldReport)).report
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     errors = validate_report(text)
     if errors:
         return await _invalid(request, errors, {"report": text})
@@ -371,6 +357,10 @@ async def agency_report(request: web.Request) -> web.Response:
 @routes.get("/api/reports")
 @require(DISPATCHER, ADMIN)
 async def reports(request: web.Request) -> web.Response:
+    try:
+        read_query(request, queries.ReportQuery)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
     if query is None:
         return await _invalid(request, errors, values)
@@ -380,6 +370,10 @@ async def reports(request: web.Request) -> web.Response:
 @routes.get("/api/reports/csv")
 @require(DISPATCHER, ADMIN)
 async def reports_csv(request: web.Request) -> web.Response:
+    try:
+        read_query(request, queries.ReportQuery)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
     if query is None:
         return await _invalid(request, errors, values)
@@ -422,12 +416,10 @@ async def users(request: web.Request) -> web.Response:
 @require(ADMIN)
 async def users_add(request: web.Request) -> web.Response:
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    keys = ("username", "display_name", "role", "password", "interface", "agency")
-    values = {key: body.get(key) if isinstance(body.get(key), str) else "" for key in keys}
-    values["interface"] = values["interface"] or ""
+        new = await read_model(request, admin.NewAccount)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    values: dict[str, str] = new.model_dump()
     try:
         user, errors = await create_account(request, values)
     except agency_admin.NotPermitted:
@@ -444,19 +436,15 @@ async def users_change(request: web.Request) -> web.Response:
     """Change any of: role, interface (empty: none), agency (empty: none), active."""
     user_id = int(request.match_info["user_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
+        change = await read_model(request, admin.AccountChange)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     values: dict[str, Any] = {}
     for key in ("role", "interface", "agency"):
-        if key in body:
-            if body[key] is not None and not isinstance(body[key], str):
-                return await _invalid(request, {key: "Not accepted"}, {key: ""})
-            values[key] = (body[key] or "").strip()
-    if "active" in body:
-        if not isinstance(body["active"], bool):
-            return await _invalid(request, {"active": "Not accepted"}, {"active": ""})
-        values["active"] = body["active"]
+        if key in change.model_fields_set:
+            values[key] = (getattr(change, key) or "").strip()
+    if "active" in change.model_fields_set:
+        values["active"] = change.active
     if "agency" in values and "role" not in values:
         current = next((a for a in await _accounts(request) if a["id"] == user_id), None)
         if current is None:
@@ -482,12 +470,9 @@ async def users_reset_password(request: web.Request) -> web.Response:
     """Give another user a temporary password; every session of theirs ends."""
     user_id = int(request.match_info["user_id"])
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    password = body.get("password")
-    if not isinstance(password, str):
-        return await _invalid(request, {"password": "At least 8 characters"}, {"password": ""})
+        password = (await read_model(request, admin.PasswordReset)).password
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     try:
         errors = await reset_account_password(request, user_id, password)
     except agency_admin.NotPermitted:
@@ -513,10 +498,10 @@ async def agencies(request: web.Request) -> web.Response:
 @require(ADMIN)
 async def agencies_add(request: web.Request) -> web.Response:
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
-    values = {key: body.get(key).strip() if isinstance(body.get(key), str) else "" for key in ("code", "name", "kind")}
+        new_agency = await read_model(request, admin.NewAgency)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    values = {key: value.strip() for key, value in new_agency.model_dump().items()}
     errors = validate_agency(values, new=True)
     if errors:
         return await _invalid(request, errors, values)
@@ -535,22 +520,16 @@ async def agencies_change(request: web.Request) -> web.Response:
     """Change any of: name, kind, active (the code never changes)."""
     code = request.match_info["code"]
     try:
-        body = await _json(request)
-    except BadJson as refused:
-        return await _bad_json(request, refused)
+        change = await read_model(request, admin.AgencyChange)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
     sessions = request.app[PANEL].services.sessions
     current = await agency_admin.get_agency(sessions, code)
     if current is None:
         return await _not_found(request)
-    values = {"name": body.get("name", current.name), "kind": body.get("kind", current.kind)}
-    active = body.get("active", current.active)
-    if not all(isinstance(v, str) for v in values.values()) or not isinstance(active, bool):
-        return await _invalid(
-            request,
-            {"active" if not isinstance(active, bool) else "name": "Not accepted"},
-            {"name": "", "kind": "", "active": ""},
-        )
-    values = {k: v.strip() for k, v in values.items()}
+    sent = change.model_fields_set
+    values = {key: (getattr(change, key) if key in sent else getattr(current, key)).strip() for key in ("name", "kind")}
+    active = change.active if "active" in sent else current.active
     errors = validate_agency(values, new=False)
     if errors:
         return await _invalid(request, errors, {**values, "active": active})

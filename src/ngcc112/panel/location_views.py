@@ -38,7 +38,9 @@ from sqlalchemy import select
 
 from ngcc112.panel import form_memory, openapi
 from ngcc112.panel.auth import error_response, require, wants_json
-from ngcc112.panel.bodies import BodyRefused, parse_id, read_json
+from ngcc112.panel.api_models.location import AcceptFix, ManualFixInput
+from ngcc112.panel.api_models.read import read_model
+from ngcc112.panel.bodies import BodyRefused, parse_id
 from ngcc112.panel.bodies import refusal as body_refusal
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, ticket_view
@@ -507,13 +509,12 @@ async def api_location(request: web.Request) -> web.StreamResponse:
 async def api_accept(request: web.Request) -> web.StreamResponse:
     """One click: the candidate ``fix_id`` becomes the ticket's position."""
     try:
-        body = await read_json(request)
+        accept = await read_model(request, AcceptFix)
     except BodyRefused as refused:
         return await body_refusal(request, refused)
     try:
         ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
-        fix_id = body.get("fix_id")
-        view = await _accept(request, ticket, fix_id if type(fix_id) is int else None)  # JSON: a number only
+        view = await _accept(request, ticket, accept.fix_id)
     except Refused as refused:
         return await _refusal(request, refused)
     state = await location_state(request, ticket)
@@ -525,12 +526,12 @@ async def api_accept(request: web.Request) -> web.StreamResponse:
 async def api_manual(request: web.Request) -> web.StreamResponse:
     """The operator's own position (becomes the accepted one)."""
     try:
-        body = await read_json(request)
+        typed = await read_model(request, ManualFixInput)
     except BodyRefused as refused:
         return await body_refusal(request, refused)
     try:
         ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
-        manual = validate_manual(body)
+        manual = validate_manual(typed.model_dump(exclude_unset=True))
         view = await _add_manual(request, ticket, manual)
     except Refused as refused:
         return await _refusal(request, refused)

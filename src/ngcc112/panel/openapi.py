@@ -1,7 +1,9 @@
-"""The OpenAPI 3 description of the JSON API, served at ``/api/openapi.json``.
+"""The OpenAPI 3.1 description of the JSON API, served at ``/api/openapi.json``.
 
-Hand-written next to the handlers; a test checks that every registered API
-route is described here and that nothing described is missing from the app.
+Generated: the models of :mod:`ngcc112.panel.api_models` give the schemas, each module's route
+table (:class:`~ngcc112.panel.openapi_routes.Route`) the operations — :data:`ROUTES` here for
+:mod:`ngcc112.panel.api` and the operations endpoints. Other modules add theirs with
+:func:`register`. Tests check the tables against the router, both ways.
 """
 
 from __future__ import annotations
@@ -11,510 +13,198 @@ from typing import Any
 
 from aiohttp import web
 
-from ngcc112.routing.presence import BREAK_REASONS
-from ngcc112.tickets.intake import CATEGORIES, VERDICTS
+from ngcc112.panel.api_models import session, tickets
+from ngcc112.panel.api_models.fields import Empty
+from ngcc112.panel.openapi_routes import NOT_A_WEBSOCKET, SWITCHING, Content, Route, describe, json
+from ngcc112.tickets.states import Role
 
 routes = web.RouteTableDef()
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-_INVALID = {"$ref": "#/components/schemas/Invalid"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _refusals(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "The body is not a JSON object",
-        401: "Not logged in",
-        403: "Wrong role, missing or wrong CSRF token, or another operator's ticket",
-        404: "No such ticket",
-        409: "Not possible in the ticket's state",
-        429: "Too many failed logins from this address, or too many logins waiting: wait as Retry-After says",
-        502: "Asterisk refused the change",
-        503: "Asterisk is not connected",
-        504: "Asterisk did not answer in time",
-    }
-    out = {str(code): _json(_ERROR, text[code]) for code in codes}
-    return out
-
-
-#: A plain GET of a websocket address: aiohttp's own refusal, in plain text.
-NOT_A_WEBSOCKET = {
-    "400": {"description": "Not a websocket upgrade request", "content": {"text/plain": {"schema": {"type": "string"}}}}
+OPERATOR, DISPATCHER, ADMIN = Role.OPERATOR.value, Role.DISPATCHER.value, Role.ADMIN.value
+DESK = (OPERATOR, DISPATCHER, ADMIN)
+INTAKE = (OPERATOR, DISPATCHER)
+TICKET = {
+    403: "Wrong role, missing or wrong CSRF token, or another operator's ticket",
+    404: "No such ticket",
+    409: "Not possible in the ticket's state",
 }
-_CSRF = [
-    {
-        "name": "X-CSRF-Token",
-        "in": "header",
-        "required": True,
-        "description": "The session's CSRF token (GET /api/session)",
-        "schema": {"type": "string"},
-    }
-]
-#: Every id (path or body): what the tables hold; beyond it nothing is found (404 in a path).
-ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
-_TICKET_ID = [{"name": "ticket_id", "in": "path", "required": True, "schema": ID}]
+_TICKET_OPS = (400, 401, 403, 404, 409, 422)
+_RESULT = {200: json(tickets.TicketResult, "The ticket now, its state and what was done")}
 
-
-def _unsafe(
-    summary: str,
-    body: dict[str, Any] | None,
-    ok: dict[str, Any],
-    *codes: int,
-    params: list[dict[str, Any]] | None = None,
-    invalid: bool = True,
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "parameters": [*(params or []), *_CSRF],
-        "responses": {"200": ok, **_refusals(*codes)},
-    }
-    if invalid:
-        operation["responses"]["422"] = _json(_INVALID, "Invalid input: per-field errors, values kept")
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    return operation
-
-
-_INTAKE_BODY = {"$ref": "#/components/schemas/IntakeInput"}
-_TICKET_RESULT = _json(
-    {
-        "type": "object",
-        "properties": {
-            "ticket": {"$ref": "#/components/schemas/Ticket"},
-            "state": {"type": "string"},
-            "action": {"type": "string"},
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/session", "Who is logged in, and the CSRF token", {200: json(session.Session, "Session")}),
+    Route(
+        "POST",
+        "/api/session",
+        "Log in",
+        {200: json(session.Session, "Logged in")},
+        (400, 401, 403, 422, 429),
+        body=session.Login,
+        texts={429: "Too many failed logins from this address, or too many logins waiting: wait as Retry-After says"},
+    ),
+    Route(
+        "DELETE",
+        "/api/session",
+        "Log out (an operator also leaves the queue)",
+        {204: Content("Logged out")},
+        (401, 403),
+    ),
+    Route(
+        "POST",
+        "/api/me/language",
+        "Choose the panel language",
+        {200: json(session.LanguageSet, "Language set")},
+        (400, 403, 422),
+        body=session.LanguageChoice,
+    ),
+    Route(
+        "GET",
+        "/api/me/state",
+        "Presence and the operator's desk (ringing / active call with ticket); fetched on every (re)connect",
+        {200: json(session.MyState, "State")},
+        (401,),
+    ),
+    Route(
+        "POST",
+        "/api/me/presence",
+        "Go ready (QueueAdd), on break (QueuePause) or log out (QueueRemove)",
+        {200: json(session.PresenceAnswer, "What Asterisk now reports")},
+        (400, 401, 403, 409, 422, 502, 503, 504),
+        roles=(OPERATOR,),
+        body=session.PresenceChange,
+        texts={409: "This account has no (valid) softphone interface"},
+    ),
+    Route(
+        "GET",
+        "/api/presence",
+        "Every member of the operators' queue as Asterisk reports it",
+        {200: json(session.PresenceBoard, "Presence board")},
+        (401, 403),
+        roles=DESK,
+    ),
+    Route(
+        "GET",
+        "/api/tickets",
+        "Recent tickets, newest first",
+        {200: json(tickets.TicketList, "Tickets")},
+        (401, 403, 422),
+        roles=DESK,
+        query=tickets.TicketsQuery,
+    ),
+    Route(
+        "GET",
+        "/api/tickets/{ticket_id}",
+        "One ticket with its intake, number history and audit trail",
+        {200: json(tickets.Ticket, "Ticket")},
+        (401, 403, 404),
+        roles=DESK,
+        texts=TICKET,
+    ),
+    Route(
+        "POST",
+        "/api/tickets/{ticket_id}/intake",
+        "Save the intake typed so far (no state change)",
+        _RESULT,
+        _TICKET_OPS,
+        roles=INTAKE,
+        body=tickets.IntakeInput,
+        texts=TICKET,
+    ),
+    Route(
+        "POST",
+        "/api/tickets/{ticket_id}/draft",
+        "Keep the intake form as typed (any text, checked only for length; no ticket change). Only the "
+        "operator who answered, while the intake is open or the ticket is with the dispatchers",
+        {200: json(tickets.DraftSaved, "The whole draft now")},
+        (400, 401, 403, 404, 409, 422),
+        roles=(OPERATOR,),
+        body=tickets.Draft,
+        texts=TICKET,
+    ),
+    Route(
+        "POST",
+        "/api/tickets/{ticket_id}/classify",
+        "Give the verdict with the intake (→ classified)",
+        _RESULT,
+        _TICKET_OPS,
+        roles=INTAKE,
+        body=tickets.IntakeInput,
+        texts=TICKET,
+    ),
+    Route(
+        "POST",
+        "/api/tickets/{ticket_id}/escalate",
+        "Hand a normal call to the dispatchers (classified → escalated)",
+        _RESULT,
+        _TICKET_OPS,
+        roles=INTAKE,
+        body=Empty,
+        texts=TICKET,
+    ),
+    Route(
+        "POST",
+        "/api/tickets/{ticket_id}/close",
+        "Close a ghost / prank / information call with a note (classified → closed)",
+        _RESULT,
+        _TICKET_OPS,
+        roles=INTAKE,
+        body=tickets.CloseNote,
+        texts=TICKET,
+    ),
+    Route(
+        "POST",
+        "/api/tickets/{ticket_id}/complete",
+        "Classify, then escalate (normal) or close (the others), atomically",
+        _RESULT,
+        _TICKET_OPS,
+        roles=INTAKE,
+        body=tickets.IntakeInput,
+        texts=TICKET,
+    ),
+    Route("GET", "/api/openapi.json", "This description", {200: Content("OpenAPI 3.1")}),
+    Route(
+        "GET",
+        "/healthz",
+        "Liveness: 200 within a second whatever is down; the body says what is degraded "
+        "(only 'status' unless asked by the center's monitoring, as /metrics)",
+        {200: json(session.Health, "Running")},
+    ),
+    Route(
+        "GET",
+        "/readyz",
+        "Readiness: 200 when logged in to Asterisk and the database answers, else 503",
+        {200: json(session.Health, "Ready"), 503: json(session.Health, "Not ready")},
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        "Prometheus metrics (text format), for [panel] metrics_allow or the metrics token ('Authorization: Bearer …')",
+        {
+            200: Content("Prometheus text exposition", media_type="text/plain", schema={"type": "string"}),
+            403: json(session.MetricsRefused, "Not the center's monitoring"),
         },
-    },
-    "The ticket after the change",
+    ),
+    Route(
+        "GET",
+        "/ws",
+        "Websocket: pushes {type: hello|presence|call|board|resync}; fetch /api/me/state on each (re)connect",
+        {101: SWITCHING, 400: NOT_A_WEBSOCKET},
+        (401, 403),
+    ),
 )
 
 
 def spec() -> dict[str, Any]:
-    ticket_ops = (401, 403, 404, 409, 400)
+    """The description of :mod:`ngcc112.panel.api` (and the operations endpoints) on its own."""
+    described = describe(ROUTES)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "ngcc112 operator panel API",
             "version": "1",
             "description": "Session-cookie authentication; every state-changing call needs the X-CSRF-Token header.",
         },
-        "paths": {
-            "/api/session": {
-                "get": {
-                    "summary": "Who is logged in, and the CSRF token",
-                    "responses": {"200": _json({"$ref": "#/components/schemas/Session"}, "Session")},
-                },
-                "post": _unsafe(
-                    "Log in",
-                    {
-                        "type": "object",
-                        "required": ["username", "password"],
-                        "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
-                    },
-                    _json({"$ref": "#/components/schemas/Session"}, "Logged in"),
-                    400,
-                    401,
-                    403,
-                    429,
-                ),
-                "delete": {
-                    "summary": "Log out (an operator also leaves the queue)",
-                    "parameters": _CSRF,
-                    "responses": {"204": {"description": "Logged out"}, **_refusals(401, 403)},
-                },
-            },
-            "/api/me/language": {
-                "post": _unsafe(
-                    "Choose the panel language",
-                    {"type": "object", "properties": {"language": {"enum": ["id", "en"]}}},
-                    _json({"type": "object"}, "Language set"),
-                    400,
-                    403,
-                ),
-            },
-            "/api/me/state": {
-                "get": {
-                    "summary": "Presence and the operator's desk (ringing / active call with ticket); "
-                    "fetched on every (re)connect",
-                    "responses": {"200": _json({"$ref": "#/components/schemas/MyState"}, "State"), **_refusals(401)},
-                },
-            },
-            "/api/me/presence": {
-                "post": _unsafe(
-                    "Go ready (QueueAdd), on break (QueuePause) or log out (QueueRemove)",
-                    {
-                        "type": "object",
-                        "required": ["presence"],
-                        "properties": {
-                            "presence": {"enum": ["ready", "break", "logged_out"]},
-                            "reason": {
-                                "type": "string",
-                                "description": "Read only with break, and then one of: " + ", ".join(BREAK_REASONS),
-                            },
-                        },
-                    },
-                    _json(
-                        {"type": "object", "properties": {"presence": {"$ref": "#/components/schemas/Presence"}}},
-                        "What Asterisk now reports",
-                    ),
-                    400,
-                    401,
-                    403,
-                    502,
-                    503,
-                    504,
-                ),
-            },
-            "/api/presence": {
-                "get": {
-                    "summary": "Every member of the operators' queue as Asterisk reports it",
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "queue": {"type": "string"},
-                                    "synced": {"type": "boolean"},
-                                    "members": {"type": "array", "items": {"$ref": "#/components/schemas/Presence"}},
-                                },
-                            },
-                            "Presence board",
-                        ),
-                        **_refusals(401, 403),
-                    },
-                },
-            },
-            "/api/tickets": {
-                "get": {
-                    "summary": "Recent tickets, newest first",
-                    "parameters": [
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "default": 50},
-                            "description": "How many (newest first); brought into 1-200",
-                        }
-                    ],
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "tickets": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}
-                                },
-                            },
-                            "Tickets",
-                        ),
-                        **_refusals(401, 403),
-                        "422": _json(_INVALID, "Bad limit"),
-                    },
-                },
-            },
-            "/api/tickets/{ticket_id}": {
-                "get": {
-                    "summary": "One ticket with its intake, number history and audit trail",
-                    "parameters": _TICKET_ID,
-                    "responses": {
-                        "200": _json({"$ref": "#/components/schemas/Ticket"}, "Ticket"),
-                        **_refusals(401, 403, 404),
-                    },
-                },
-            },
-            "/api/tickets/{ticket_id}/intake": {
-                "post": _unsafe(
-                    "Save the intake typed so far (no state change)",
-                    _INTAKE_BODY,
-                    _TICKET_RESULT,
-                    *ticket_ops,
-                    params=_TICKET_ID,
-                ),
-            },
-            "/api/tickets/{ticket_id}/draft": {
-                "post": _unsafe(
-                    "Keep the intake form as typed (any text, checked only for length; "
-                    "no ticket change). Only the operator who answered, while the intake "
-                    "is open or the ticket is with the dispatchers",
-                    {"type": "object", "additionalProperties": {"type": "string"}},
-                    _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "ticket_id": {"type": "integer"},
-                                "draft": {"type": "object", "additionalProperties": {"type": "string"}},
-                            },
-                        },
-                        "The whole draft now",
-                    ),
-                    400,
-                    401,
-                    403,
-                    404,
-                    409,
-                    params=_TICKET_ID,
-                ),
-            },
-            "/api/tickets/{ticket_id}/classify": {
-                "post": _unsafe(
-                    "Give the verdict with the intake (→ classified)",
-                    _INTAKE_BODY,
-                    _TICKET_RESULT,
-                    *ticket_ops,
-                    params=_TICKET_ID,
-                ),
-            },
-            "/api/tickets/{ticket_id}/escalate": {
-                "post": _unsafe(
-                    "Hand a normal call to the dispatchers (classified → escalated)",
-                    {"type": "object"},
-                    _TICKET_RESULT,
-                    *ticket_ops,
-                    params=_TICKET_ID,
-                ),
-            },
-            "/api/tickets/{ticket_id}/close": {
-                "post": _unsafe(
-                    "Close a ghost / prank / information call with a note (classified → closed)",
-                    {
-                        "type": "object",
-                        "required": ["note"],
-                        "properties": {"note": {"type": "string", "maxLength": 1000}},
-                    },
-                    _TICKET_RESULT,
-                    *ticket_ops,
-                    params=_TICKET_ID,
-                ),
-            },
-            "/api/tickets/{ticket_id}/complete": {
-                "post": _unsafe(
-                    "Classify, then escalate (normal) or close (the others), atomically",
-                    _INTAKE_BODY,
-                    _TICKET_RESULT,
-                    *ticket_ops,
-                    params=_TICKET_ID,
-                ),
-            },
-            "/api/openapi.json": {
-                "get": {"summary": "This description", "responses": {"200": {"description": "OpenAPI 3"}}},
-            },
-            "/healthz": {
-                "get": {
-                    "summary": "Liveness: 200 within a second whatever is down; the body says what is degraded "
-                    "(only 'status' unless asked by the center's monitoring, as /metrics)",
-                    "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "Running")},
-                },
-            },
-            "/readyz": {
-                "get": {
-                    "summary": "Readiness: 200 when logged in to Asterisk and the database answers, else 503",
-                    "responses": {
-                        "200": _json({"$ref": "#/components/schemas/Health"}, "Ready"),
-                        "503": _json({"$ref": "#/components/schemas/Health"}, "Not ready"),
-                    },
-                },
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics (text format), for [panel] metrics_allow or the "
-                    "metrics token ('Authorization: Bearer …')",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text exposition",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        },
-                        "403": _json(
-                            {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-                            "Not the center's monitoring",
-                        ),
-                    },
-                },
-            },
-            "/ws": {
-                "get": {
-                    "summary": "Websocket: pushes {type: hello|presence|call|board|resync}; "
-                    "fetch /api/me/state on each (re)connect",
-                    "responses": {
-                        "101": {"description": "Switching protocols"},
-                        **_refusals(401, 403),
-                        **NOT_A_WEBSOCKET,
-                    },
-                },
-            },
-        },
-        "components": {"schemas": _schemas()},
-    }
-
-
-def _schemas() -> dict[str, Any]:
-    string, nullable = {"type": "string"}, {"type": "string", "nullable": True}
-    number = {"type": "number", "nullable": True}
-    return {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": string,
-                "code": string,
-                "detail": {"type": "string", "description": "Why, in English"},
-            },
-        },
-        "Invalid": {
-            "type": "object",
-            "required": ["errors"],
-            "properties": {
-                "error": string,
-                "code": string,
-                "errors": {"type": "object", "additionalProperties": string},
-                "values": {"type": "object"},
-            },
-        },
-        "User": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "username": string,
-                "display_name": string,
-                "role": {"enum": ["operator", "dispatcher", "agency", "admin"]},
-                "interface": nullable,
-            },
-        },
-        "Session": {
-            "type": "object",
-            "properties": {
-                "user": {"allOf": [{"$ref": "#/components/schemas/User"}], "nullable": True},
-                "csrf_token": string,
-                "language": string,
-            },
-        },
-        "Presence": {
-            "type": "object",
-            "properties": {
-                "interface": string,
-                "member_name": string,
-                "presence": {"enum": ["ready", "break", "logged_out"]},
-                "label": string,
-                "pause_reason": string,
-                "device_status": {"type": "integer", "nullable": True},
-                "at": string,
-            },
-        },
-        "Call": {
-            "type": "object",
-            "nullable": True,
-            "properties": {
-                "call_id": string,
-                "phase": {"enum": ["ringing", "connected"]},
-                "since": string,
-                "ended": {"type": "boolean"},
-                "caller_number": nullable,
-                "caller_name": nullable,
-                "ticket": {"allOf": [{"$ref": "#/components/schemas/Ticket"}], "nullable": True},
-            },
-        },
-        "MyState": {
-            "type": "object",
-            "properties": {
-                "user": {"$ref": "#/components/schemas/User"},
-                "presence": {"allOf": [{"$ref": "#/components/schemas/Presence"}], "nullable": True},
-                "desk": {
-                    "type": "object",
-                    "nullable": True,
-                    "properties": {
-                        "ringing": {"$ref": "#/components/schemas/Call"},
-                        "active": {"$ref": "#/components/schemas/Call"},
-                        "live": {
-                            "$ref": "#/components/schemas/Call",
-                            "description": "The call the operator is on when another ticket's form is "
-                            "on screen (?ticket=); the page shows it in its call bar",
-                        },
-                        "followup": {
-                            "$ref": "#/components/schemas/Call",
-                            "description": "The call still on the line after its ticket went to the "
-                            "dispatchers (notes: POST /tickets/{id}/note)",
-                        },
-                        "pending": {
-                            "type": "array",
-                            "description": "Calls this operator answered whose intake "
-                            "is not submitted yet, newest first",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "id": {"type": "integer"},
-                                    "caller_number": {"type": "string", "nullable": True},
-                                    "caller_name": {"type": "string", "nullable": True},
-                                    "answered_at": {"type": "string", "nullable": True},
-                                    "ended": {"type": "boolean"},
-                                    "drafted": {"type": "boolean"},
-                                },
-                            },
-                        },
-                    },
-                },
-                "ami_connected": {"type": "boolean"},
-                "server_time": string,
-            },
-        },
-        "IntakeInput": {
-            "type": "object",
-            "description": "Fields left out keep their saved value. Classifying needs "
-            "verdict; normal also category, description and an address "
-            "or coordinates; the others a closing note.",
-            "properties": {
-                "caller_name": string,
-                "callback_number": string,
-                "address": string,
-                "latitude": {"type": "number", "minimum": -90, "maximum": 90},
-                "longitude": {"type": "number", "minimum": -180, "maximum": 180},
-                "category": {"enum": list(CATEGORIES)},
-                "description": string,
-                "verdict": {"enum": list(VERDICTS)},
-                "note": string,
-            },
-        },
-        "Ticket": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "linkedid": string,
-                "state": string,
-                "caller_number": nullable,
-                "caller_name": nullable,
-                "category": nullable,
-                "verdict": nullable,
-                "arrived_at": string,
-                "answered_at": nullable,
-                "silent_digit": nullable,
-                "silent_call": {"type": "boolean"},
-                "intake": {"type": "object"},
-                "note": nullable,
-                "location": {
-                    "type": "object",
-                    "nullable": True,
-                    "properties": {
-                        "latitude": number,
-                        "longitude": number,
-                        "radius_m": number,
-                        "confidence_pct": number,
-                        "method": nullable,
-                        "raw": string,
-                    },
-                },
-                "history": {"type": "array", "items": {"type": "object"}},
-                "audit": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-        "Health": {
-            "type": "object",
-            "properties": {
-                "status": {"enum": ["ok", "degraded"]},
-                "ami": {"type": "object"},
-                "database": {"type": "object"},
-                "live_calls": {"type": "integer"},
-                "websocket_clients": {"type": "integer"},
-            },
-        },
+        **described,
     }
 
 
@@ -535,7 +225,8 @@ def app_spec(app: web.Application) -> dict[str, Any]:
         extra = fragment()
         for path, operations in extra.get("paths", {}).items():
             document["paths"].setdefault(path, {}).update(operations)
-        document["components"]["schemas"].update(extra.get("components", {}).get("schemas", {}))
+        for name, schema in extra.get("components", {}).get("schemas", {}).items():
+            document["components"]["schemas"].setdefault(name, schema)
     return document
 
 
