@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import types
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -160,6 +161,65 @@ class _FlakySessions:
     def begin(self, *args, **kwargs):
         self._check()
         return self._sessions.begin(*args, **kwargs)
+
+
+class _GatedSessions:
+    """Session factory whose sessions open only once ``gate`` is set (a database that is slow)."""
+
+    def __init__(self, sessions) -> None:
+        self._sessions, self.gate, self.waiting = sessions, asyncio.Event(), 0
+
+    @contextlib.asynccontextmanager
+    async def _opened(self, factory):
+        self.waiting += 1
+        await self.gate.wait()
+        async with factory() as session:
+            yield session
+
+    def __call__(self):
+        return self._opened(self._sessions)
+
+    def begin(self):
+        return self._opened(self._sessions.begin)
+
+
+async def test_idle_waits_on_the_work_itself_not_on_a_timer(database_url, monkeypatch):
+    engine = make_engine(database_url)
+    sessions = make_sessions(engine)
+    gated = _GatedSessions(sessions)
+    hub = Hub()
+    store = TicketStore(sessions, hub.publish)
+    tracker = types.SimpleNamespace(call_channel=lambda c: None)
+    triage = Triage(policy_from(Settings()), gated, hub, tracker, _DownLink(AmiNotConnected("down")))
+    checks = 0
+    idle_now = Triage.is_idle.fget
+
+    def counted(self) -> bool:
+        nonlocal checks
+        checks += 1
+        return idle_now(self)
+
+    monkeypatch.setattr(Triage, "is_idle", property(counted))
+    await triage.start()
+    try:
+        await asyncio.wait_for(triage.idle(), 5)  # nothing received yet: at once
+        arrived = CallArrived(call_id="c5", at=datetime.now(UTC), channel="PJSIP/caller1-00000005",
+                              uniqueid="u5", caller_number="081211115555", caller_name=None, exten="112")
+        await store.record(arrived)
+        hub.publish(arrived)
+        waiter = asyncio.create_task(triage.idle())
+        await _eventually(lambda: gated.waiting)  # the history read waits on the database
+        parked = checks
+        # a poller would wake within this window; one waiting on the work cannot, however slow the machine
+        await asyncio.wait({waiter}, timeout=0.05)
+        assert not waiter.done()
+        assert checks == parked, "idle() re-checked with nothing done: it polls"
+        gated.gate.set()
+        await asyncio.wait_for(waiter, 10)  # woken by the finished work
+        assert idle_now(triage)
+    finally:
+        await triage.stop()
+        await engine.dispose()
 
 
 async def test_a_final_score_is_written_once_the_database_is_back(database_url):
