@@ -35,7 +35,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112 import names
@@ -60,13 +59,10 @@ from ngcc112.routing.steering import moment_name, no_speech_due, priority_to_sen
 from ngcc112.settings import Settings
 from ngcc112.tickets.history import load_history
 from ngcc112.tickets.locations import Locations
-from ngcc112.tickets.models import AuditEntry, Ticket
-from ngcc112.tickets.store import TicketChanged, jsonable
+from ngcc112.tickets.scores import store_score, ticket_id_of
 
 log = structlog.get_logger(__name__)
 
-#: The actor written in the audit trail for scores.
-TRIAGE_ACTOR = "triage"
 #: How long a history query may take before the call is scored without it.
 HISTORY_TIMEOUT_SECONDS = 2.0
 #: After a failed history read, score on live signals alone this long before trying again.
@@ -488,8 +484,7 @@ class Triage:
         if live.ticket_id is not None:
             return live.ticket_id
         try:
-            async with self._sessions() as session:
-                ticket_id = await session.scalar(select(Ticket.id).where(Ticket.linkedid == live.call_id))
+            ticket_id = await ticket_id_of(self._sessions, live.call_id)
         except Exception as exc:
             log.warning(
                 "triage.ticket_unavailable",
@@ -510,40 +505,17 @@ class Triage:
         ticket_id = await self._ticket_id(live)
         if ticket_id is None:
             return False  # not written yet by the ticket store, or the database is away
-        at = self.now()
-        changes = {
-            "ghost_score": ghost,
-            "prank_score": prank,
-            "score_reasons": reasons,
-            "likely_real": assessment.likely_real,
-            "queue_priority": live.priority,
-        }
         try:
-            async with self._sessions.begin() as session:
-                ticket = await session.get(Ticket, ticket_id)
-                if ticket is None:
-                    return False
-                ticket.ghost_score, ticket.prank_score = ghost, prank
-                ticket.score_reasons = reasons
-                session.add(
-                    AuditEntry(
-                        ticket_id=ticket_id,
-                        at=at,
-                        actor=TRIAGE_ACTOR,
-                        action="scored",
-                        from_state=ticket.state,
-                        to_state=ticket.state,
-                        changes=jsonable(changes),
-                    )
-                )
-                change = TicketChanged(
-                    ticket_id=ticket_id,
-                    linkedid=ticket.linkedid,
-                    action="scored",
-                    at=at,
-                    state=ticket.state,
-                    changes=jsonable(changes),
-                )
+            change = await store_score(
+                self._sessions,
+                ticket_id,
+                ghost=ghost,
+                prank=prank,
+                reasons=reasons,
+                likely_real=assessment.likely_real,
+                queue_priority=live.priority,
+                at=self.now(),
+            )
         except Exception as exc:
             log.warning(
                 "triage.score_not_stored",
@@ -551,6 +523,8 @@ class Triage:
                 ticket_id=ticket_id,
                 error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
             )
+            return False
+        if change is None:
             return False
         live.stored = signature
         log.info(
