@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-asterisk asterisk bench faults screenshots clean
+.PHONY: demo lint test test-asterisk asterisk bench faults screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/ngcc112 demo
+
+# The layers hold: the import contracts in pyproject.toml ([tool.importlinter]).
+lint: $(STAMP)
+	$(BIN)/lint-imports
 
 # The main suite, then the integration suite on a real Asterisk (skipped, with the
 # reason printed, until `make asterisk` has built one).

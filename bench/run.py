@@ -26,7 +26,7 @@ from pathlib import Path
 from ngcc112.ami.message import AmiMessage, parse_frame
 from ngcc112.ami.tracker import CallTracker
 from ngcc112.hub import Hub
-from ngcc112.replay import Transcript
+from ngcc112.sim.replay import Transcript
 from ngcc112.settings import AmiSettings, Settings
 from ngcc112.tickets.db import make_engine, make_sessions, upgrade
 from ngcc112.tickets.store import TicketChanged, TicketStore

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from playwright.async_api import Page, async_playwright, expect
 
-from ngcc112.app import Services, serve
+from ngcc112.app import serve
+from ngcc112.services import Services
 from ngcc112.settings import AmiSettings, PanelSettings, Settings
 from ngcc112.sim.calls import CallScript, Location
 from ngcc112.sim.config import SimulatorConfig

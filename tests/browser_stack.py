@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from ngcc112.app import Services, serve
+from ngcc112.app import serve
+from ngcc112.services import Services
 from ngcc112.settings import AmiSettings, AmlSettings, CallFlowSettings, PanelSettings, Settings
 from ngcc112.sim.config import SimulatorConfig
 from ngcc112.sim.server import AmiSimulator

@@ -7,7 +7,7 @@ from typing import Any
 from ngcc112.ami.events import MembersResynced
 from ngcc112.clock import VirtualClock
 from ngcc112.daemon import CallDaemon
-from ngcc112.replay import TranscriptServer
+from ngcc112.sim.replay import TranscriptServer
 from ngcc112.sim.driver import Driver
 
 

@@ -9,7 +9,7 @@ import pytest
 from ngcc112.ami import actions
 from ngcc112.ami.actions import AmiInjectionError
 from ngcc112.ami.link import AmiAuthError, AmiLink, AmiUnreachableError, backoff_delay
-from ngcc112.replay import AnswerBook, Transcript, TranscriptServer
+from ngcc112.sim.replay import AnswerBook, Transcript, TranscriptServer
 from ngcc112.settings import AmiSettings
 from ngcc112.clock import VirtualClock
 from ngcc112.sim import AmiSimulator

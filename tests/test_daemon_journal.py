@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from ngcc112.ami.message import parse_frame
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
-from ngcc112.replay import Transcript
+from ngcc112.sim.replay import Transcript
 from ngcc112.settings import Settings
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.store import TicketStore

@@ -15,7 +15,7 @@ from ngcc112.tickets.store import TicketStore
 from test_daemon_journal import RECORDINGS, wait_until
 
 from ngcc112.ami.message import parse_frame
-from ngcc112.replay import Transcript
+from ngcc112.sim.replay import Transcript
 
 
 def closed_port() -> int:

@@ -30,7 +30,7 @@ from test_replay_tickets import REAL_TIMEOUT, Expected, assert_call_facts, oracl
 
 from ngcc112.ami.message import parse_frame
 from ngcc112.clock import VirtualClock
-from ngcc112.replay import AnswerBook, Transcript, TranscriptServer
+from ngcc112.sim.replay import AnswerBook, Transcript, TranscriptServer
 from ngcc112.sim.driver import Driver
 
 RECORDED = Path(__file__).resolve().parent / "data" / "transcripts"

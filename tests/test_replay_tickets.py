@@ -20,7 +20,7 @@ from replay_helpers import drive_replay
 
 from ngcc112.ami.message import parse_frame
 from ngcc112.clock import VirtualClock
-from ngcc112.replay import AnswerBook, Transcript, TranscriptServer
+from ngcc112.sim.replay import AnswerBook, Transcript, TranscriptServer
 
 #: Real seconds a replay may take before the test fails (a hang, never a slow machine).
 REAL_TIMEOUT = 30.0

@@ -18,7 +18,7 @@ from ngcc112.ami.events import (
 from ngcc112.clock import VirtualClock
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
-from ngcc112.replay import AnswerBook, Transcript, TranscriptServer
+from ngcc112.sim.replay import AnswerBook, Transcript, TranscriptServer
 from ngcc112.settings import AmiSettings, Settings
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.store import TicketChanged, TicketStore

@@ -18,7 +18,7 @@ from ngcc112.ami import events
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.protocol import AmiProtocol
 from ngcc112.ami.tracker import CallTracker, TrackerEvent
-from ngcc112.replay import Transcript
+from ngcc112.sim.replay import Transcript
 from ngcc112.settings import CallFlowSettings
 
 #: What each recording must come out as: calls, answered by an operator, abandoned in the queue.

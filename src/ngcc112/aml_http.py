@@ -60,12 +60,11 @@ from aiohttp import web
 from ngcc112.addresses import client_address
 from ngcc112.location.senders import Credentials, Verdict, authenticate, parse_senders
 from ngcc112.location.throttle import MAX_KEYS, Budget, Throttle, address_key, retry_after
-from ngcc112.settings import AmlSettings
+from ngcc112.settings import AmlSettings, Settings
 from ngcc112.tickets.locations import (
     MAX_STORED_BYTES,
     Locations,
     aml_channel,
-    locations_from_settings,
 )
 
 log = structlog.get_logger(__name__)
@@ -80,9 +79,6 @@ SMS_SENDER_FIELDS = ("from", "sender", "msisdn", "originator", "phone")
 SENDER_HEADER = "X-AML-Sender"
 SIGNATURE_HEADER = "X-AML-Signature"
 KEY_PARAMETER = "key"
-INTAKE_KEY = "aml_intake"
-#: Where the composition root keeps the one :class:`Locations` (shared with triage).
-LOCATIONS_KEY = "locations"
 #: Bytes kept of a refused message: evidence of who tried what, not a disk to fill.
 REFUSED_KEPT_BYTES = 4096
 _ALL_REFUSED = "refused:*"
@@ -392,24 +388,15 @@ def _error(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def intake_for(services: Any) -> AmlIntake:
-    """The one intake of these services (kept in ``services.extras["aml_intake"]``),
-    guarded by the ``[aml]`` settings, on the services' :class:`Locations` if there is one."""
-    intake = services.extras.get(INTAKE_KEY)
-    if intake is None:
-        settings = services.settings
-        locations = services.extras.get(LOCATIONS_KEY)
-        if not isinstance(locations, Locations):
-            locations = locations_from_settings(settings, services.sessions, services.hub.publish)
-        guard = AmlGuard(settings.aml, trusted_proxies=settings.panel.trusted_proxies)
-        intake = AmlIntake(locations, guard=guard)
-        services.extras[INTAKE_KEY] = intake
-    return intake
+def intake_from_settings(settings: Settings, locations: Locations) -> AmlIntake:
+    """The intake guarded by the ``[aml]`` settings, on ``locations`` (the composition root
+    passes the one :class:`Locations` triage uses: the same windows, limits and clock)."""
+    guard = AmlGuard(settings.aml, trusted_proxies=settings.panel.trusted_proxies)
+    return AmlIntake(locations, guard=guard)
 
 
-def aml_routes(services: Any, intake: AmlIntake | None = None) -> list[web.RouteDef]:
+def aml_routes(intake: AmlIntake) -> list[web.RouteDef]:
     """``POST /aml/els`` and ``POST /aml/sms``; see the module docstring."""
-    intake = intake or intake_for(services)
 
     async def els(request: web.Request) -> web.Response:
         return await _receive(request, intake, "els")

@@ -1,7 +1,12 @@
-"""The composition root: build every part from settings, run them, stop them in reverse.
+"""The composition root: build every part from settings, start them in order, stop them in reverse.
 
-database engine → ticket store and hub → call daemon (AMI link) → panel.
-``serve`` is what ``ngcc112 run`` and ``ngcc112 demo`` run. Time is one injected
+:func:`build` makes the :class:`~ngcc112.services.Services` in dependency order —
+database engine → hub and ticket store → call daemon (its AMI link) → locations →
+triage → AML intake → wrap-up → backfill — with what a harness may replace (the
+clock, the hub, the AMI link) passed in, never patched afterwards. :func:`serve` is
+what ``ngcc112 run`` and ``ngcc112 demo`` run: it starts the panel (unless
+``panel=False``), triage, wrap-up, backfill and the daemon, each on one
+:class:`~contextlib.AsyncExitStack` that stops them in reverse. Time is one injected
 :class:`~ngcc112.clock.Clock` (the host's unless a harness passes its own).
 """
 
@@ -10,21 +15,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 import structlog
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ngcc112.ami.link import AmiAuthError, AmiUnreachableError
+from ngcc112.aml_http import aml_routes, intake_from_settings
+from ngcc112.backfill import Backfill
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
-from ngcc112.daemon import CallDaemon
+from ngcc112.daemon import CallDaemon, LinkFactory
 from ngcc112.hub import Hub
+from ngcc112.panel.app import create_app
+from ngcc112.routing.policy import Policy, PolicyError
+from ngcc112.services import Services
 from ngcc112.settings import Settings
+from ngcc112.tickets.agencies import seed_agencies
 from ngcc112.tickets.db import answers, make_engine, make_sessions, upgrade
 from ngcc112.tickets.journal import JournalError
+from ngcc112.tickets.locations import locations_from_settings
+from ngcc112.tickets.sla import SlaTargets
 from ngcc112.tickets.store import TicketStore
+from ngcc112.triage import Triage, policy_from
+from ngcc112.wrapup import WrapUpService
 
 log = structlog.get_logger(__name__)
 
@@ -33,73 +49,158 @@ class FatalError(Exception):
     """Something the daemon cannot run without; the message is for the sysadmin."""
 
 
-@dataclass
-class Services:
-    """Everything the panel and the commands need, built once."""
+async def build(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    clock: Clock = SYSTEM_CLOCK,
+    hub: Hub | None = None,
+    link: LinkFactory | None = None,
+) -> Services:
+    """Every part of the center, built and wired, nothing started yet.
 
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    hub: Hub
-    store: TicketStore
-    daemon: CallDaemon
-    extras: dict[str, object] = field(default_factory=dict)
-
-
-async def build(settings: Settings, *, migrate: bool = True, clock: Clock = SYSTEM_CLOCK) -> Services:
-    from ngcc112.tickets.sla import SlaTargets
-
+    ``hub`` and ``link`` stand in for the hub and the AMI link (a test's fake link that
+    publishes on its own hub); FatalError for settings nothing can run on.
+    """
+    policy = _routing_policy(settings)
     try:
         SlaTargets.from_mapping(settings.sla)
     except ValueError as exc:
         raise FatalError(f"bad [sla] settings: {exc}") from None
     engine = make_engine(settings.database_url)
-    reachable = True
-    if migrate:
-        try:
-            await upgrade(settings.database_url)
-        except Exception as exc:
-            reachable = await answers(engine.connect)
-            if reachable:  # it answers, but cannot be brought to the schema: nothing to run on
-                await engine.dispose()
-                raise FatalError(
-                    f"cannot prepare the database {_safe_url(settings.database_url)}: {str(exc).splitlines()[0]}"
-                ) from None
-            # Away (refused, silent): calls must still be followed. Every event goes to the
-            # journal and is written when the database is back (`ngcc112 db upgrade` runs
-            # before each start in the systemd unit, so the schema is there).
-            log.error(
-                "ngcc112.database_away_at_start",
-                database=_safe_url(settings.database_url),
-                error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
-            )
+    reachable = await _prepare_database(settings.database_url, engine) if migrate else False
     sessions = make_sessions(engine)
-    if migrate and reachable:
-        from ngcc112.tickets.agencies import seed_agencies
-
+    if reachable:
         await seed_agencies(sessions)
-    hub = Hub()
+    hub = hub or Hub()
     store = TicketStore(sessions, hub.publish)
-    daemon = CallDaemon(settings, store, hub, clock=clock)
-    return Services(settings, engine, sessions, hub, store, daemon)
+    daemon = CallDaemon(settings, store, hub, clock=clock, link=link)
+    locations = locations_from_settings(settings, sessions, hub.publish, clock=lambda: utc(clock))
+    triage = Triage(policy, sessions, hub, daemon.tracker, daemon.link, clock=clock, locations=locations)
+    aml_intake = intake_from_settings(settings, locations)
+    wrapup = WrapUpService(hub, daemon.link, settings.calls.queue, settings.calls.wrapup_seconds, clock=clock)
+    # calls that came and went while we were not watching: after each resync (the first is now)
+    backfill = Backfill(
+        settings, sessions, engine=engine, hub=hub, publish=hub.publish, clock=clock, settled=daemon.drained
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        hub=hub,
+        store=store,
+        daemon=daemon,
+        locations=locations,
+        triage=triage,
+        aml_intake=aml_intake,
+        wrapup=wrapup,
+        backfill=backfill,
+    )
+
+
+def _routing_policy(settings: Settings) -> Policy:
+    try:
+        return policy_from(settings)
+    except PolicyError as exc:
+        raise FatalError(f"bad [routing] settings: {exc}") from None
+
+
+async def _prepare_database(url: str, engine: AsyncEngine) -> bool:
+    """Bring the database to the schema; True when it answers (and so can be seeded)."""
+    try:
+        await upgrade(url)
+    except Exception as exc:
+        if await answers(engine.connect):  # it answers, but cannot be brought to the schema: nothing to run on
+            await engine.dispose()
+            raise FatalError(f"cannot prepare the database {_safe_url(url)}: {str(exc).splitlines()[0]}") from None
+        # Away (refused, silent): calls must still be followed. Every event goes to the
+        # journal and is written when the database is back (`ngcc112 db upgrade` runs
+        # before each start in the systemd unit, so the schema is there).
+        log.error(
+            "ngcc112.database_away_at_start",
+            database=_safe_url(url),
+            error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+        )
+        return False
+    return True
 
 
 def _safe_url(url: str) -> str:
     """The URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
-PanelFactory = Callable[[Services], Awaitable[web.Application] | web.Application]
+class _Service(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
-def _panel_factory() -> PanelFactory | None:
+@contextlib.asynccontextmanager
+async def _running(service: _Service) -> AsyncIterator[None]:
+    await service.start()
     try:
-        from ngcc112.panel.app import create_app
-    except ImportError:
-        return None
-    return create_app
+        yield
+    finally:
+        await service.stop()
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: web.Application, settings: Settings, say: Callable[[str], None]) -> AsyncIterator[None]:
+    """The panel (and the AML endpoints) on ``[panel] host:port``; its ``cleanup_ctx`` runs inside."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.panel.host, settings.panel.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise FatalError(
+                f"cannot listen on {settings.panel.host}:{settings.panel.port}: {exc.strerror or exc}"
+            ) from None
+        say(f"panel: http://{settings.panel.host}:{settings.panel.port}/")
+        yield
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def _following_calls(daemon: CallDaemon) -> AsyncIterator[asyncio.Task[None]]:
+    """The daemon's pipeline and its AMI link; yields the link's task (it ends only on a fatal error)."""
+    try:
+        await daemon.start()
+    except JournalError as exc:
+        raise FatalError(str(exc)) from None
+    link_task = asyncio.create_task(daemon.run_link(), name="ngcc112-ami-link")
+    try:
+        yield link_task
+    finally:
+        await daemon.stop()
+        if not link_task.done():
+            link_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await link_task
+
+
+async def _until_stopped(link_task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Until ``stop`` is set; FatalError when the link gives up (authentication, unreachable)."""
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({link_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if link_task in done:
+        exc = link_task.exception()
+        if isinstance(exc, (AmiAuthError, AmiUnreachableError)):
+            raise FatalError(str(exc)) from None
+        if exc is not None:
+            raise exc
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
 
 
 async def serve(
@@ -110,94 +211,39 @@ async def serve(
     panel: bool = True,
     say: Callable[[str], None] = print,
     clock: Clock = SYSTEM_CLOCK,
+    link: LinkFactory | None = None,
 ) -> None:
-    """Run daemon and panel until ``stop`` is set or SIGTERM/SIGINT; raise FatalError on fatal faults."""
+    """Run the center until ``stop`` is set or SIGTERM/SIGINT; raise FatalError on fatal faults.
+
+    Started top to bottom, stopped bottom to top: the panel first (its live hub must see
+    the first resync), then triage, wrap-up and backfill (listening before any event),
+    then the daemon and its link.
+    """
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-
-    services = await build(settings, clock=clock)
-    runner: web.AppRunner | None = None
-    link_task: asyncio.Task[None] | None = None
-    triage = None
-    backfill = None
+    _stop_on_signals(stop)
+    services = await build(settings, clock=clock, link=link)
+    say(f"database: {_safe_url(settings.database_url)}")
+    say(
+        f"asterisk AMI: {settings.ami.host}:{settings.ami.port} as {settings.ami.username!r}, "
+        f"queue {settings.calls.queue!r}"
+    )
     try:
-        from ngcc112.routing.policy import PolicyError
-        from ngcc112.triage import Triage
-
-        from ngcc112.tickets.locations import locations_from_settings
-
-        # one Locations for triage and the AML intake: the same windows, limits and clock
-        locations = locations_from_settings(settings, services.sessions, services.hub.publish, clock=lambda: utc(clock))
-        services.extras["locations"] = locations
-        try:
-            triage = Triage(services, clock=clock, locations=locations)
-        except PolicyError as exc:
-            raise FatalError(f"bad [routing] settings: {exc}") from None
-        services.extras["triage"] = triage
-        say(f"database: {_safe_url(settings.database_url)}")
-        say(
-            f"asterisk AMI: {settings.ami.host}:{settings.ami.port} as {settings.ami.username!r}, "
-            f"queue {settings.calls.queue!r}"
-        )
-        factory = _panel_factory() if panel else None
-        if factory is not None:
-            app = factory(services)
-            if asyncio.iscoroutine(app):
-                app = await app
-            from ngcc112.aml_http import aml_routes
-
-            app.add_routes(aml_routes(services))
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, settings.panel.host, settings.panel.port)
+        async with contextlib.AsyncExitStack() as running:
+            running.push_async_callback(services.engine.dispose)
+            running.push_async_callback(services.aml_intake.close)
+            if panel:
+                services.panel_app = create_app(services)
+                services.panel_app.add_routes(aml_routes(services.aml_intake))
+                await running.enter_async_context(_serving(services.panel_app, settings, say))
+            await running.enter_async_context(_running(services.triage))
+            await running.enter_async_context(_running(services.wrapup))
+            await running.enter_async_context(_running(services.backfill))
+            link_task = await running.enter_async_context(_following_calls(services.daemon))
             try:
-                await site.start()
-            except OSError as exc:
-                raise FatalError(
-                    f"cannot listen on {settings.panel.host}:{settings.panel.port}: {exc.strerror or exc}"
-                ) from None
-            say(f"panel: http://{settings.panel.host}:{settings.panel.port}/")
-        await triage.start()
-        from ngcc112.backfill import Backfill
-
-        # calls that came and went while we were not watching: after each resync (the first is now)
-        backfill = Backfill.for_services(services, clock=clock)
-        services.extras["backfill"] = backfill
-        await backfill.start()
-        try:
-            await services.daemon.start()
-        except JournalError as exc:
-            raise FatalError(str(exc)) from None
-        link_task = asyncio.create_task(services.daemon.run_link(), name="ngcc112-ami-link")
-        if on_ready is not None:
-            await on_ready(services)
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({link_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if link_task in done:
-            exc = link_task.exception()
-            if isinstance(exc, (AmiAuthError, AmiUnreachableError)):
-                raise FatalError(str(exc)) from None
-            if exc is not None:
-                raise exc
+                if on_ready is not None:
+                    await on_ready(services)
+                await _until_stopped(link_task, stop)
+            finally:
+                log.info("ngcc112.stopping")
     finally:
-        log.info("ngcc112.stopping")
-        if runner is not None:
-            await runner.cleanup()
-        await services.daemon.stop()
-        if link_task is not None and not link_task.done():
-            link_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await link_task
-        if triage is not None:
-            await triage.stop()
-        if backfill is not None:
-            await backfill.stop()
-        from ngcc112.aml_http import intake_for
-
-        await intake_for(services).close()
-        await services.engine.dispose()
         log.info("ngcc112.stopped")

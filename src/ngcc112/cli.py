@@ -162,7 +162,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from ngcc112.demo import run_demo
+    from ngcc112.sim.demo import run_demo
 
     logs.configure("console", "warning")
     # The demo writes where the user asked (option or environment), never into a database
@@ -244,7 +244,7 @@ def _tickets_database(settings: Settings) -> str:
     """
     from pathlib import Path
 
-    from ngcc112.demo import DEMO_DATABASE
+    from ngcc112.sim.demo import DEMO_DATABASE
 
     default = Settings().database_url
     if settings.database_url != default or os.environ.get("NGCC112_DATABASE_URL"):
@@ -295,7 +295,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval_heuristics(args: argparse.Namespace, settings: Settings) -> int:
-    from ngcc112.evaluation_run import main_eval
+    from ngcc112.tools.evaluation import main_eval
 
     logs.configure("console", "error")
     return main_eval(settings, args.path)
@@ -305,7 +305,7 @@ def _blocklist(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import datetime, timedelta, timezone
 
     from ngcc112.tickets.db import make_engine, make_sessions
-    from ngcc112.triage import BlocklistError, add_to_blocklist, blocklist_for, lift_blocklist_entry
+    from ngcc112.tickets.blocklist import BlocklistError, add_to_blocklist, blocklist_for, lift_blocklist_entry
 
     logs.configure("console", "warning")
     now = datetime.now(timezone.utc)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -47,6 +48,10 @@ MAX_BATCH = 200
 WRITE_TIMEOUT = 15.0
 RETRYABLE = (OperationalError, InterfaceError, OSError, ConnectionError, asyncio.TimeoutError)
 
+#: Makes the daemon's AMI link from the one callback that takes everything the link reads
+#: (the default makes an :class:`AmiLink` from ``[ami]``; a harness passes its own).
+LinkFactory = Callable[[Callable[[LinkItem], None]], AmiLink]
+
 
 @dataclass(slots=True)
 class PipelineStats:
@@ -60,7 +65,15 @@ class PipelineStats:
 
 
 class CallDaemon:
-    def __init__(self, settings: Settings, store: TicketStore, hub: Hub, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: TicketStore,
+        hub: Hub,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        link: LinkFactory | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
@@ -75,9 +88,13 @@ class CallDaemon:
         )
         self._inbox: asyncio.Queue[LinkItem] = asyncio.Queue()
         self._outbox: asyncio.Queue[CallEvent | CallsResynced] = asyncio.Queue()
-        self.link = AmiLink(
-            settings.ami, self._receive, resync_queues=(calls.queue, calls.supervisor_queue), clock=lambda: utc(clock)
-        )
+        if link is None:
+
+            def link(receive: Callable[[LinkItem], None]) -> AmiLink:
+                queues = (calls.queue, calls.supervisor_queue)
+                return AmiLink(settings.ami, receive, resync_queues=queues, clock=lambda: utc(clock))
+
+        self.link = link(self._receive)
         journal_path = settings.journal_path or default_path(settings.database_url)
         self.journal = Journal(journal_path) if journal_path else None
         self._tasks: list[asyncio.Task[None]] = []
@@ -298,4 +315,4 @@ def _describe(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
-__all__ = ["CallDaemon", "LinkState"]
+__all__ = ["CallDaemon", "LinkFactory", "LinkState"]

@@ -2,7 +2,7 @@
 
 :class:`Triage` subscribes to the hub, keeps one
 :class:`~ngcc112.routing.facts.CallFacts` per live call (built from the call
-events by :func:`advance_facts`, the one function the offline evaluation uses
+events by :func:`~ngcc112.routing.progress.advance_facts`, the one function the offline evaluation uses
 too), loads the number's :class:`~ngcc112.routing.facts.CallerHistory` from
 the tickets (earlier calls, operators' verdicts) and the misuse list, and
 scores the call with :func:`~ngcc112.routing.scoring.score_call` at the
@@ -30,59 +30,45 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112 import names
 from ngcc112.ami import actions
 from ngcc112.ami.events import (
     CallArrived,
-    CallConnected,
     CallEnded,
-    CallerDigit,
     CallerIdentified,
-    CallerTalking,
     CallEvent,
     CallQueued,
     CallsResynced,
     CallVariables,
 )
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
-from ngcc112.location.numbers import canonical_number
-from ngcc112.routing.facts import (
-    NO_HISTORY,
-    VERDICTS,
-    BlocklistEntry,
-    CallerHistory,
-    CallFacts,
-    PastCall,
-    is_missing_number,
-    is_withheld_presentation,
-)
+from ngcc112.hub import Hub, Subscription
+from ngcc112.routing.facts import NO_HISTORY, CallerHistory, CallFacts, is_missing_number
 from ngcc112.routing.policy import Policy, PolicyError
-from ngcc112.routing.scoring import Assessment, Reason, score_call
-from ngcc112.tickets.location_models import BlocklistRow
-from ngcc112.tickets.locations import Locations, number_variants
-from ngcc112.tickets.models import AuditEntry, Ticket
-from ngcc112.tickets.store import TicketChanged, jsonable
+from ngcc112.routing.presence import Link
+from ngcc112.routing.progress import advance_facts, history_only
+from ngcc112.routing.scoring import Assessment, score_call
+from ngcc112.routing.steering import moment_name, no_speech_due, priority_to_send, reasons_json, scoring_moment
+from ngcc112.settings import Settings
+from ngcc112.tickets.history import load_history
+from ngcc112.tickets.locations import Locations
+from ngcc112.tickets.scores import store_score, ticket_id_of
 
 log = structlog.get_logger(__name__)
 
-#: The actor written in the audit trail for scores.
-TRIAGE_ACTOR = "triage"
 #: How long a history query may take before the call is scored without it.
 HISTORY_TIMEOUT_SECONDS = 2.0
 #: After a failed history read, score on live signals alone this long before trying again.
 HISTORY_RETRY_SECONDS = 5.0
 #: How long one score or position write may take before it is retried.
 DB_TIMEOUT_SECONDS = 5.0
-#: Most earlier calls read for one number.
-HISTORY_LIMIT = 200
 #: After a call ended, how long its final score keeps being retried while the
 #: database (or the ticket) is not there yet: longer than any outage the daemon
 #: is built to ride out (the fault table holds the database silent for 90 s), so a
@@ -90,303 +76,6 @@ HISTORY_LIMIT = 200
 FINAL_STORE_RETRY_SECONDS = 3600.0
 #: How many sent actions :attr:`Triage.sent` remembers.
 SENT_MEMORY = 1000
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-# --- call events -> facts (shared with ngcc112.evaluation_run) -------------------
-
-
-def advance_facts(facts: CallFacts | None, event: CallEvent) -> CallFacts | None:
-    """The call's facts after ``event``. Pure: the live triage and the evaluation share it.
-
-    * arrival: number, name, category (from the dialled number);
-    * ``NGCC_CID_PRES`` withholding the number; ``NGCC_ANSWERED_AT`` (or the
-      queue join, when that variable was missed) is the system's answer;
-      ``NGCC_SILENT_DIGIT`` / a received DTMF digit is the silent-call digit
-      (a 5 is kept over any other digit);
-    * queue join, operator answer (``AgentConnect`` only), talk spans;
-    * the end; an end without ever reaching the queue is a hang-up in the
-      prompt (unless the end was only inferred by a resync).
-
-    Returns None only when there are no facts yet and ``event`` cannot start them.
-    """
-    if facts is None:
-        if isinstance(event, CallsResynced):
-            return None
-        facts = CallFacts(arrived_at=event.at)
-    if isinstance(event, CallArrived):
-        return replace(
-            facts,
-            arrived_at=min(facts.arrived_at, event.at),
-            caller_number=facts.caller_number or (event.caller_number or ""),
-            caller_name=facts.caller_name or (event.caller_name or ""),
-            category=facts.category or names.EMERGENCY_NUMBERS.get(event.exten or "", ""),
-        )
-    if isinstance(event, CallerIdentified):
-        return replace(
-            facts,
-            caller_number=event.caller_number or facts.caller_number,
-            caller_name=event.caller_name or facts.caller_name,
-        )
-    if isinstance(event, CallVariables):
-        return _apply_variables(facts, event)
-    if isinstance(event, CallQueued):
-        return replace(facts, queued_at=facts.queued_at or event.at, answered_at=facts.answered_at or event.at)
-    if isinstance(event, CallConnected):
-        return replace(facts, operator_answered_at=facts.operator_answered_at or event.at)
-    if isinstance(event, CallerTalking):
-        if event.talking:
-            return facts.talk_started(event.at)
-        return facts.talk_stopped(event.at, timedelta(milliseconds=max(event.duration_ms or 0, 0)))
-    if isinstance(event, CallerDigit):
-        return _with_digit(facts, event.digit, event.at)
-    if isinstance(event, CallEnded):
-        if facts.ended_at is not None:
-            return facts
-        in_prompt = facts.queued_at is None and facts.operator_answered_at is None and not event.unobserved
-        return replace(facts, ended_at=event.at, hung_up_in_prompt=in_prompt)
-    return facts
-
-
-def _apply_variables(facts: CallFacts, event: CallVariables) -> CallFacts:
-    values = event.variables
-    if names.VAR_CID_PRES in values:
-        facts = replace(facts, presentation_withheld=is_withheld_presentation(values[names.VAR_CID_PRES] or ""))
-    if names.VAR_ANSWERED_AT in values and facts.answered_at is None:
-        facts = replace(facts, answered_at=event.at)
-    if values.get(names.VAR_CATEGORY) and not facts.category:
-        facts = replace(facts, category=values[names.VAR_CATEGORY])
-    digit = (values.get(names.VAR_SILENT_DIGIT) or "").strip()
-    if digit:
-        facts = _with_digit(facts, digit, event.at)
-    return facts
-
-
-def _with_digit(facts: CallFacts, digit: str, at: datetime) -> CallFacts:
-    digit = (digit or "").strip()[:1]
-    if not digit:
-        return facts
-    if facts.silent_digit is None or (digit == names.SILENT_DIGIT and facts.silent_digit != names.SILENT_DIGIT):
-        return replace(facts, silent_digit=digit, silent_digit_at=at)
-    return facts
-
-
-def scoring_moment(before: CallFacts | None, after: CallFacts | None) -> str | None:
-    """Why the call should be scored now (a short name), or None.
-
-    Queue join, the silent-call digit, first speech after an earlier score
-    could have said "no speech", an operator answering, the end. The
-    no-speech timer is the one moment no event marks: see :func:`no_speech_due`.
-    """
-    if after is None:
-        return None
-    if before is None:
-        return None
-    if after.ended_at is not None and before.ended_at is None:
-        return "ended"
-    if after.queued_at is not None and before.queued_at is None:
-        return "queued"
-    if after.silent_digit != before.silent_digit:
-        return "digit"
-    if after.operator_answered_at is not None and before.operator_answered_at is None:
-        return "operator_answered"
-    if after.first_talk_at is not None and before.first_talk_at is None and after.reached_queue:
-        return "speech"
-    return None
-
-
-def history_only(facts: CallFacts) -> CallFacts:
-    """What can be scored of a call the daemon did not watch from its start (found by a
-    resync after a reconnect): who calls, not how the call went. Its speech, digits and
-    timing were missed, so only the number and its history count."""
-    return CallFacts(
-        arrived_at=facts.arrived_at,
-        caller_number=facts.caller_number,
-        caller_name=facts.caller_name,
-        presentation_withheld=facts.presentation_withheld,
-        silent_digit=facts.silent_digit,
-        silent_digit_at=facts.silent_digit_at,
-        category=facts.category,
-    )
-
-
-def no_speech_due(facts: CallFacts, policy: Policy) -> datetime | None:
-    """When the no-speech window closes for a call still silent, or None."""
-    if facts.answered_at is None or facts.ended_at is not None or facts.first_talk_at is not None:
-        return None
-    return facts.answered_at + timedelta(seconds=policy.no_speech_seconds)
-
-
-def priority_to_send(facts: CallFacts, assessment: Assessment, current: int, *, raised: bool) -> int | None:
-    """The queue priority to send now, or None. Shared with the evaluation.
-
-    Only while the caller waits in the queue (queued, not ended, no operator
-    yet), only when the advice differs from the caller's ``current``
-    priority, and never lower for a call that was ``raised`` (a caller who
-    pressed 5 stays ahead whatever comes later).
-    """
-    advice = assessment.priority
-    if advice is None or advice.priority == current:
-        return None
-    if facts.queued_at is None or facts.ended_at is not None or facts.operator_answered_at is not None:
-        return None
-    if raised and advice.priority < current:
-        return None
-    return advice.priority
-
-
-# --- history (shared with ngcc112.evaluation_run) ---------------------------------
-
-
-def past_call(
-    arrived_at: datetime,
-    *,
-    answered_at: datetime | None = None,
-    ended_at: datetime | None = None,
-    verdict: str | None = None,
-) -> PastCall:
-    """One earlier call as scoring sees it, from what a ticket records."""
-    return PastCall(
-        arrived_at=arrived_at,
-        answered_by_operator=answered_at is not None,
-        duration=None if ended_at is None else max(ended_at - arrived_at, timedelta(0)),
-        ended_before_answer=ended_at is not None and answered_at is None,
-        verdict=verdict if verdict in VERDICTS else None,  # type: ignore[arg-type]
-    )
-
-
-def past_call_from_ticket(ticket: Ticket) -> PastCall:
-    return past_call(
-        ticket.arrived_at, answered_at=ticket.answered_at, ended_at=ticket.ended_at, verdict=ticket.verdict
-    )
-
-
-def blocklist_entry(row: BlocklistRow) -> BlocklistEntry:
-    expires = row.expires_at
-    if row.lifted_at is not None and (expires is None or row.lifted_at < expires):
-        expires = row.lifted_at
-    if expires is not None and expires <= row.added_at:
-        expires = row.added_at + timedelta(microseconds=1)
-    return BlocklistEntry(reason=row.reason, added_by=row.added_by, added_at=row.added_at, expires_at=expires)
-
-
-async def load_history(
-    session: AsyncSession, number: str, *, before: datetime, policy: Policy, exclude_linkedid: str | None = None
-) -> CallerHistory:
-    """The number's earlier calls (within the policy's history window) and misuse-list entries."""
-    if is_missing_number(number):
-        return NO_HISTORY
-    variants = number_variants(number)
-    if not variants:
-        return NO_HISTORY
-    query = (
-        select(Ticket)
-        .where(
-            Ticket.caller_number.in_(variants),
-            Ticket.arrived_at >= before - policy.history_window,
-            Ticket.arrived_at < before,
-        )
-        .order_by(Ticket.arrived_at.desc())
-        .limit(HISTORY_LIMIT)
-    )
-    if exclude_linkedid is not None:
-        query = query.where(Ticket.linkedid != exclude_linkedid)
-    tickets = (await session.scalars(query)).all()
-    rows = (
-        await session.scalars(
-            select(BlocklistRow).where(BlocklistRow.number == canonical_number(number)).order_by(BlocklistRow.id)
-        )
-    ).all()
-    return CallerHistory(
-        calls=tuple(past_call_from_ticket(t) for t in reversed(tickets)),
-        blocklist=tuple(blocklist_entry(r) for r in rows),
-    )
-
-
-def reasons_json(assessment: Assessment) -> list[dict[str, Any]]:
-    """The reasons for the ticket's ``score_reasons``: score, code, en, id, weight."""
-
-    def one(kind: str, reason: Reason) -> dict[str, Any]:
-        return {
-            "score": kind,
-            "code": reason.code,
-            "en": reason.text_en,
-            "id": reason.text_id,
-            "weight": round(reason.weight, 4),
-        }
-
-    return (
-        [one("ghost", r) for r in assessment.ghost.reasons]
-        + [one("prank", r) for r in assessment.prank.reasons]
-        + [one("real", r) for r in assessment.real_reasons]
-    )
-
-
-# --- the misuse list ----------------------------------------------------------------
-
-
-class BlocklistError(ValueError):
-    """A misuse-list change cannot be made as asked; the message says why."""
-
-
-async def add_to_blocklist(
-    sessions: async_sessionmaker[AsyncSession],
-    number: str,
-    reason: str,
-    actor: str,
-    *,
-    expires_at: datetime | None = None,
-    at: datetime | None = None,
-) -> BlocklistRow:
-    """Note that ``number`` misuses 112. It never refuses a call: the score reads it as
-    prank evidence, which at most lowers the call's queue priority."""
-    canonical = canonical_number(number)
-    if not canonical or is_missing_number(number):
-        raise BlocklistError(f"number: {number!r} is not a usable phone number")
-    if not (reason or "").strip():
-        raise BlocklistError("reason: say why the number is on the misuse list")
-    if not actor:
-        raise BlocklistError("actor: who adds the number must be known")
-    added = at or _now()
-    if expires_at is not None and (expires_at.utcoffset() is None or expires_at <= added):
-        raise BlocklistError("expires_at must be a timezone-aware time after now")
-    async with sessions.begin() as session:
-        row = BlocklistRow(
-            number=canonical, reason=reason.strip()[:1000], added_by=actor, added_at=added, expires_at=expires_at
-        )
-        session.add(row)
-    log.info("blocklist.added", number=canonical, actor=actor, expires_at=expires_at)
-    return row
-
-
-async def lift_blocklist_entry(
-    sessions: async_sessionmaker[AsyncSession], entry_id: int, actor: str, *, at: datetime | None = None
-) -> BlocklistRow:
-    """End a misuse-list entry now (it stays in the table, for the record)."""
-    async with sessions.begin() as session:
-        row = await session.get(BlocklistRow, entry_id)
-        if row is None:
-            raise BlocklistError(f"no misuse-list entry {entry_id}")
-        if row.lifted_at is None:
-            row.lifted_at, row.lifted_by = at or _now(), actor
-    log.info("blocklist.lifted", entry_id=entry_id, actor=actor)
-    return row
-
-
-async def blocklist_for(sessions: async_sessionmaker[AsyncSession], number: str) -> list[BlocklistRow]:
-    async with sessions() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(BlocklistRow)
-                    .where(BlocklistRow.number == canonical_number(number))
-                    .order_by(BlocklistRow.id)
-                )
-            ).all()
-        )
 
 
 # --- the live side ------------------------------------------------------------------
@@ -420,39 +109,55 @@ class _Live:
     save_dirty: bool = False
 
 
+class CallChannels(Protocol):
+    """What triage needs of the call tracker: the caller's channel of a live call."""
+
+    def call_channel(self, call_id: str) -> str | None: ...
+
+
+def policy_from(settings: Settings) -> Policy:
+    """The ``[routing]`` policy triage runs on; PolicyError (saying so) when it is not usable."""
+    try:
+        return Policy.from_mapping(settings.routing)
+    except PolicyError as exc:
+        raise PolicyError(f"cannot start triage: {exc}") from None
+
+
 class Triage:
     """Scores live calls and advises their queue priority. See the module docstring.
 
-    Call facts carry Asterisk's time (the events' ``Timestamp``); ``clock`` is the
+    Its ports: the ``hub`` it listens to and publishes on, the database ``sessions``, the
+    tracker's ``channels`` (which channel to steer) and the AMI ``link`` (to send the
+    priority). Call facts carry Asterisk's time (the events' ``Timestamp``); ``clock`` is the
     daemon's, for the no-speech timer and the moment a score is made.
     ``on_assessment(call_id, moment, assessment)`` is called after each score.
     """
 
     def __init__(
         self,
-        services: Any,
+        policy: Policy,
+        sessions: async_sessionmaker[AsyncSession],
+        hub: Hub,
+        channels: CallChannels,
+        link: Link,
         *,
-        policy: Policy | None = None,
         clock: Clock = SYSTEM_CLOCK,
         locations: Locations | None = None,
         on_assessment: Callable[[str, str, Assessment], None] | None = None,
     ) -> None:
-        if policy is None:
-            try:
-                policy = Policy.from_mapping(services.settings.routing)
-            except PolicyError as exc:
-                raise PolicyError(f"cannot start triage: {exc}") from None
         self.policy = policy
-        self._services = services
-        self._sessions: async_sessionmaker[AsyncSession] = services.sessions
-        self._hub = services.hub
-        self._daemon = services.daemon
+        self._sessions = sessions
+        self._hub = hub
+        self._channels = channels
+        self._link = link
         self.clock = clock
         self.locations = locations or Locations(self._sessions, self._hub.publish, clock=self.now)
         self._on_assessment = on_assessment
         self._calls: dict[str, _Live] = {}
         self._task: asyncio.Task[None] | None = None
-        self._subscription: Any = None
+        self._subscription: Subscription | None = None
+        #: Set whenever an event was handled or a call's work finished: :meth:`idle` waits on it.
+        self._progress = asyncio.Event()
         #: Every AMI action triage sent: (action name, headers), for the record and the tests.
         self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=SENT_MEMORY)
 
@@ -513,9 +218,16 @@ class Triage:
         )
 
     async def idle(self) -> None:
-        """Wait until every event received so far is handled and scored (for tests)."""
+        """Wait until every event received so far is handled and scored (for tests).
+
+        Woken by each handled event and each finished job, never by polling: between the
+        check and the wait nothing else runs, so no wake-up is missed."""
         while not self.is_idle:
-            await asyncio.sleep(0.01)
+            self._progress.clear()
+            await self._progress.wait()
+
+    def _progressed(self, _task: object = None) -> None:
+        self._progress.set()
 
     def assessment(self, call_id: str) -> Assessment | None:
         live = self._calls.get(call_id)
@@ -525,11 +237,13 @@ class Triage:
     async def _consume(self) -> None:
         while True:
             sub = self._subscription
+            assert sub is not None  # subscribed in start(), before this task exists
             item = await sub.get()
             try:
                 self.handle(item)
             except Exception:  # one bad event must not stop triage
                 log.exception("triage.event_failed", item=type(item).__name__)
+            self._progressed()
             if sub.overflowed and sub.queue.empty():
                 log.error("triage.fell_behind", action="resubscribed; calls in progress keep the facts seen so far")
                 self._subscription = self._hub.subscribe()
@@ -616,6 +330,7 @@ class Triage:
         live.dirty = True
         if live.worker is None or live.worker.done():
             live.worker = asyncio.create_task(self._work(live), name=f"triage-{live.call_id}")
+            live.worker.add_done_callback(self._progressed)
 
     async def _work(self, live: _Live) -> None:
         """Score and steer. Waits on nothing but the first history read (bounded) and the
@@ -660,7 +375,7 @@ class Triage:
         live.last = assessment
         await self._steer(live, assessment)
         if self._on_assessment is not None:
-            self._on_assessment(live.call_id, _moment_name(facts), assessment)
+            self._on_assessment(live.call_id, moment_name(facts), assessment)
 
     # storing beside the scoring --------------------------------------------------------
     def _save_soon(self, live: _Live) -> None:
@@ -668,6 +383,7 @@ class Triage:
         if live.saver is None or live.saver.done():
             live.saver = asyncio.create_task(self._save(live), name=f"triage-save-{live.call_id}")
             live.saver.add_done_callback(lambda _task: self._forget_if_over(live))
+            live.saver.add_done_callback(self._progressed)
 
     async def _save(self, live: _Live) -> None:
         """Write the latest score and the positions; while the ticket is not written yet or
@@ -742,7 +458,7 @@ class Triage:
         if not live.queue or priority_to_send(live.facts, assessment, live.priority, raised=live.raised) is None:
             return
         assert advice is not None
-        channel = self._daemon.tracker.call_channel(live.call_id)
+        channel = self._channels.call_channel(live.call_id)
         if channel is None:
             return
         action = actions.change_priority(live.queue, channel, advice.priority)
@@ -751,7 +467,7 @@ class Triage:
             call_id=live.call_id, queue=live.queue, channel=channel, priority=advice.priority, reason=advice.reason.code
         )
         try:
-            response = await self._daemon.link.send(action)
+            response = await self._link.send(action)
         except Exception as exc:  # link down, timeout, anything: the call keeps its place
             bound.warning("triage.priority_not_sent", error=str(exc) or type(exc).__name__)
             return
@@ -768,8 +484,7 @@ class Triage:
         if live.ticket_id is not None:
             return live.ticket_id
         try:
-            async with self._sessions() as session:
-                ticket_id = await session.scalar(select(Ticket.id).where(Ticket.linkedid == live.call_id))
+            ticket_id = await ticket_id_of(self._sessions, live.call_id)
         except Exception as exc:
             log.warning(
                 "triage.ticket_unavailable",
@@ -790,40 +505,17 @@ class Triage:
         ticket_id = await self._ticket_id(live)
         if ticket_id is None:
             return False  # not written yet by the ticket store, or the database is away
-        at = self.now()
-        changes = {
-            "ghost_score": ghost,
-            "prank_score": prank,
-            "score_reasons": reasons,
-            "likely_real": assessment.likely_real,
-            "queue_priority": live.priority,
-        }
         try:
-            async with self._sessions.begin() as session:
-                ticket = await session.get(Ticket, ticket_id)
-                if ticket is None:
-                    return False
-                ticket.ghost_score, ticket.prank_score = ghost, prank
-                ticket.score_reasons = reasons
-                session.add(
-                    AuditEntry(
-                        ticket_id=ticket_id,
-                        at=at,
-                        actor=TRIAGE_ACTOR,
-                        action="scored",
-                        from_state=ticket.state,
-                        to_state=ticket.state,
-                        changes=jsonable(changes),
-                    )
-                )
-                change = TicketChanged(
-                    ticket_id=ticket_id,
-                    linkedid=ticket.linkedid,
-                    action="scored",
-                    at=at,
-                    state=ticket.state,
-                    changes=jsonable(changes),
-                )
+            change = await store_score(
+                self._sessions,
+                ticket_id,
+                ghost=ghost,
+                prank=prank,
+                reasons=reasons,
+                likely_real=assessment.likely_real,
+                queue_priority=live.priority,
+                at=self.now(),
+            )
         except Exception as exc:
             log.warning(
                 "triage.score_not_stored",
@@ -831,6 +523,8 @@ class Triage:
                 ticket_id=ticket_id,
                 error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
             )
+            return False
+        if change is None:
             return False
         live.stored = signature
         log.info(
@@ -884,13 +578,3 @@ def _signature(live: _Live, assessment: Assessment) -> tuple[Any, ...]:
         ),
         live.priority,
     )
-
-
-def _moment_name(facts: CallFacts) -> str:
-    if facts.ended_at is not None:
-        return "ended"
-    if facts.operator_answered_at is not None:
-        return "operator_answered"
-    if facts.queued_at is not None:
-        return "queued"
-    return "prompt"

@@ -97,9 +97,8 @@ async def intake_app(db, aiohttp_client, aml_settings, trusted_proxies):
     monotonic = ManualMonotonic()
     guard = AmlGuard(aml_settings, trusted_proxies=trusted_proxies, monotonic=monotonic)
     intake = AmlIntake(locations, guard=guard, retry_min=0.02, retry_max=0.1)
-    services = types.SimpleNamespace(sessions=flaky, hub=db.hub, extras={})
     app = web.Application()
-    app.add_routes(aml_routes(services, intake))
+    app.add_routes(aml_routes(intake))
     client = await aiohttp_client(app)
     yield types.SimpleNamespace(client=client, intake=intake, flaky=flaky, db=db,
                                 locations=Locations(db.sessions, db.hub.publish),

@@ -7,7 +7,6 @@ is kept as evidence only; an implausible fix waits for an operator's click.
 
 from __future__ import annotations
 
-import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,10 +14,11 @@ from aml_helpers import FORM, GATEWAY, GATEWAY_SECRET, NUMBER, els_body, fixes, 
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from ngcc112.aml_http import REFUSED_KEPT_BYTES, intake_for
+from ngcc112.aml_http import REFUSED_KEPT_BYTES, intake_from_settings
 from ngcc112.hub import Hub
 from ngcc112.location.senders import signature
 from ngcc112.settings import AmlSettings, Settings
+from ngcc112.tickets.locations import locations_from_settings
 from ngcc112.tickets.models import AuditEntry
 
 ELS_SECRET = "els-secret-fedcba9876543210"
@@ -298,9 +298,7 @@ async def test_the_intake_of_the_services_follows_the_aml_settings(db):
                                         allow_networks=("10.0.0.0/8",), max_accuracy_m=250.0,
                                         max_age_seconds=60.0, future_skew_seconds=5.0,
                                         rate_per_minute=7, bytes_per_hour=70_000))
-    services = types.SimpleNamespace(settings=settings, sessions=db.sessions, hub=Hub(), extras={})
-    intake = intake_for(services)
-    assert intake is intake_for(services)
+    intake = intake_from_settings(settings, locations_from_settings(settings, db.sessions, Hub().publish))
     assert [s.name for s in intake.guard.senders] == [GATEWAY]
     assert intake.guard.allow_networks == ("10.0.0.0/8",)
     assert (intake.guard.throttle.budget.messages_per_minute,

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
+from ngcc112.panel.state import PANEL
 from ngcc112.sim.calls import CallScript
 
 pytestmark = pytest.mark.browser
@@ -107,7 +108,7 @@ async def test_page_reload_while_ringing_catches_up(page: Page, stack):
 
 async def test_the_page_reconnects_by_itself_and_catches_up(page: Page, stack):
     await log_in_and_go_ready(page, stack)
-    panel = stack.services.extras["panel"]
+    panel = stack.services.panel_app[PANEL]
     snapshot = await panel.control.snapshot()  # QueueStatus at the simulator agrees
     assert [(m.interface, m.paused) for m in snapshot.members] == [("PJSIP/op1", False)]
     await panel.live.close_clients()  # as when the server drops a client that is too slow

@@ -69,7 +69,7 @@ async def test_aml_fix_shows_marker_circle_accuracy_and_a_new_one_is_accepted_wi
 
 
 def locations_of_stack(stack):
-    return stack.services.extras["triage"].locations
+    return stack.services.locations
 
 
 async def test_silent_call_with_digit_5_shows_the_banner_once_with_the_scores(page: Page, stack):

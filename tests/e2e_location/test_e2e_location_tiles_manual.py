@@ -148,7 +148,7 @@ async def test_manual_position_typed_wrong_then_picked_on_the_map(page: Page, st
     await expect(accepted.locator(".loc-address")).to_have_text("Warung Bu Sri, Gang Mawar")
     await expect(lat).to_have_value("")
     await expect(loc.locator(".leaflet-marker-icon.loc-marker-picked")).to_have_count(0)
-    fix = await stack.services.extras["triage"].locations.accepted_fix(int(ticket_id))
+    fix = await stack.services.locations.accepted_fix(int(ticket_id))
     assert fix.fix.source == "manual" and fix.created_by == "op1"
     assert -7.0 < fix.fix.latitude < -6.8 and 107.5 < fix.fix.longitude < 107.7
     assert page.errors == []  # type: ignore[attr-defined]
@@ -156,7 +156,7 @@ async def test_manual_position_typed_wrong_then_picked_on_the_map(page: Page, st
 
 async def test_dispatcher_board_map_shows_open_incidents(page: Page, stack):
     ticket_id = await make_ticket(stack.services, "escalated", caller_number="081377776666")
-    await stack.services.extras["triage"].locations.record_sip_fix(ticket_id, sip_variables(-6.9147, 107.6098, 35))
+    await stack.services.locations.record_sip_fix(ticket_id, sip_variables(-6.9147, 107.6098, 35))
     await log_in(page, stack, "dispatcher")
     board = page.locator("#loc-board")
     await expect(board.locator(".loc-board-item")).to_have_count(1)
@@ -166,14 +166,14 @@ async def test_dispatcher_board_map_shows_open_incidents(page: Page, stack):
     await expect(board.locator("path.loc-circle-accepted")).to_have_count(1)
     # live: a new incident's position appears without reloading
     other = await make_ticket(stack.services, "escalated", caller_number="081355554444")
-    await stack.services.extras["triage"].locations.record_sip_fix(other, sip_variables(-6.95, 107.65, 80))
+    await stack.services.locations.record_sip_fix(other, sip_variables(-6.95, 107.65, 80))
     await expect(board.locator(".loc-board-item")).to_have_count(2)
     assert page.errors == []  # type: ignore[attr-defined]
 
 
 async def test_dispatcher_ticket_page_follows_a_new_position_live(page: Page, stack):
     ticket_id = await make_ticket(stack.services, "escalated", caller_number="081234567890")
-    await stack.services.extras["triage"].locations.record_sip_fix(ticket_id, sip_variables(-6.9147, 107.6098, 35))
+    await stack.services.locations.record_sip_fix(ticket_id, sip_variables(-6.9147, 107.6098, 35))
     await log_in(page, stack, "dispatcher")
     await page.goto(f"{stack.url}/dispatch/tickets/{ticket_id}")
     loc = page.locator(f"#loc-{ticket_id}")
@@ -192,7 +192,7 @@ async def test_agency_on_its_own_ticket_uses_the_position_page(page: Page, stack
 
     await seed_agency_member(stack.services.sessions, "agency", "damkar")
     ticket_id = await make_ticket(stack.services, "escalated", caller_number="081234567890")
-    await stack.services.extras["triage"].locations.record_sip_fix(ticket_id, sip_variables(-6.9147, 107.6098, 35))
+    await stack.services.locations.record_sip_fix(ticket_id, sip_variables(-6.9147, 107.6098, 35))
     await post_aml(stack, lat=-6.92010, lon=107.61230, accuracy=40)
     await dispatch_to(stack.services, ticket_id, "damkar")
     await log_in(page, stack, "agency")
@@ -202,7 +202,7 @@ async def test_agency_on_its_own_ticket_uses_the_position_page(page: Page, stack
     await expect(loc.locator("path.loc-circle-accepted")).to_have_count(1)
     await loc.locator(".loc-fix.loc-new button").click()
     await expect(loc.locator(".loc-fix.loc-accepted .loc-coords")).to_have_text("-6.92010, 107.61230")
-    fix = await stack.services.extras["triage"].locations.accepted_fix(ticket_id)
+    fix = await stack.services.locations.accepted_fix(ticket_id)
     assert fix.accepted_by == "agency"
     other = await make_ticket(stack.services, "escalated", caller_number="081300000000")
     response = await page.goto(f"{stack.url}/tickets/{other}/location")

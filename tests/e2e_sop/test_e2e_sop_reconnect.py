@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
+from ngcc112.panel.dispatch_views import DISPATCH
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.models import AuditEntry, Ticket, User
 from browser_stack import log_in
@@ -35,7 +36,7 @@ async def test_board_and_agency_page_catch_up_after_the_socket_drops(stack, new_
     dispatcher, agency = await new_page(), await new_page()
     await log_in(dispatcher, stack, "dispatcher", "/dispatch")
     await log_in(agency, stack, "agency", "/agency")
-    live = stack.services.extras["dispatch"].live
+    live = stack.services.panel_app[DISPATCH].live
     sockets = live.client_count  # the board, its map and the agency page
     assert sockets >= 2
 

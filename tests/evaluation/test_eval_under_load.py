@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from ngcc112.evaluation_run import DEFAULT_PATH, EvaluationRun, evaluate_cases
+from ngcc112.tools.evaluation import DEFAULT_PATH, EvaluationRun, evaluate_cases
 from ngcc112.routing.evaluation import render
 from ngcc112.routing.policy import Policy
 

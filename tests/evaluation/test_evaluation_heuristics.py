@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ngcc112.evaluation_run import (
+from ngcc112.tools.evaluation import (
     DEFAULT_PATH,
     CaseError,
     evaluate_cases,

@@ -8,6 +8,7 @@ import pytest
 from panel_helpers import FakeLink
 
 from ngcc112.app import build
+from ngcc112.hub import Hub
 from ngcc112.panel.app import create_app
 from ngcc112.settings import PanelSettings, Settings
 
@@ -18,9 +19,11 @@ async def services(tmp_path, seeded_database):
     shutil.copyfile(seeded_database, database)
     settings = Settings(database_url=f"sqlite+aiosqlite:///{database}",
                         panel=PanelSettings(cookie_secret="test-secret"))
-    built = await build(settings, migrate=False)
-    built.daemon.link = FakeLink(built.hub)  # type: ignore[assignment]
+    hub = Hub()
+    built = await build(settings, migrate=False, hub=hub, link=lambda _receive: FakeLink(hub))
+    await built.wrapup.start()  # after-call work runs beside the daemon, as serve() starts it
     yield built
+    await built.wrapup.stop()
     await built.engine.dispose()
 
 

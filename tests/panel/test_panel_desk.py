@@ -157,7 +157,7 @@ async def test_after_call_work_pauses_and_the_submitted_intake_resumes(client, s
 
 
 async def test_the_limit_resumes_and_the_desk_warns(client, services, fake_link):
-    services.extras["panel"].wrapup.rule.limit = 0.05
+    services.wrapup.rule.limit = 0.05
     token = await login(client, "op1")
     await client.post("/api/me/presence", json={"presence": "ready"}, headers={"X-CSRF-Token": token})
     await answered(services, "w.2")

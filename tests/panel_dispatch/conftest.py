@@ -51,8 +51,7 @@ async def services(tmp_path, seeded_dispatch_database):
     shutil.copyfile(seeded_dispatch_database, database)
     settings = Settings(database_url=f"sqlite+aiosqlite:///{database}",
                         panel=PanelSettings(cookie_secret="test-secret"))
-    built = await build(settings, migrate=False)
-    built.daemon.link = OriginateLink()  # type: ignore[assignment]
+    built = await build(settings, migrate=False, link=lambda _receive: OriginateLink())
     yield built
     await built.engine.dispose()
 

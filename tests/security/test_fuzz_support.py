@@ -27,8 +27,10 @@ from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.events import CallAbandoned, CallArrived, CallConnected, CallEnded, CallQueued, MemberState
 from ngcc112.ami.link import AmiResponse, LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
-from ngcc112.app import Services, build
+from ngcc112.app import build
+from ngcc112.hub import Hub
 from ngcc112.names import OPERATOR_QUEUE
+from ngcc112.services import Services
 from ngcc112.panel.app import create_app
 from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets import dispatch as dispatching
@@ -158,8 +160,8 @@ class LivePanel:
 async def live_panel(url: str) -> AsyncIterator[LivePanel]:
     """The panel over the (seeded) database at ``url``, listening on 127.0.0.1."""
     settings = Settings(database_url=url, panel=PanelSettings(cookie_secret="fuzz-secret"))
-    services = await build(settings, migrate=False)
-    services.daemon.link = QuietLink(services.hub)  # type: ignore[assignment]
+    hub = Hub()
+    services = await build(settings, migrate=False, hub=hub, link=lambda _receive: QuietLink(hub))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     try:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from browser_stack import running_stack
 
+from ngcc112.panel.state import PANEL
 from ngcc112.sim.calls import CallScript
 from ngcc112.tickets import intake
 from ngcc112.tickets.models import User
@@ -37,7 +38,7 @@ def pauses(stack) -> list[tuple[str | None, str | None]]:
 
 
 async def answered_and_ended(stack) -> str:
-    panel = stack.services.extras["panel"]
+    panel = stack.services.panel_app[PANEL]
     await panel.control.ready(OP, "op1")
     stack.sim.set_softphone("op1", answers=True, ring_seconds=0.3)
     call = await stack.sim.place_call(CallScript(number="081234567890", hangup_after=6.0))
@@ -53,7 +54,7 @@ async def test_call_end_pauses_with_wrap_up_and_the_limit_resumes_with_a_warning
         await until(lambda: member(stack).paused)
         assert member(stack).reason == "wrap-up"
         assert pauses(stack)[0] == ("true", "wrap-up")
-        panel = stack.services.extras["panel"]
+        panel = stack.services.panel_app[PANEL]
         await until(lambda: panel.presence.get(OP).pause_reason == "wrap-up")
         # no call rings a paused operator: the limit passes, then Asterisk unpauses the member
         await until(lambda: not member(stack).paused)
@@ -79,17 +80,17 @@ async def test_submitting_the_intake_resumes_at_once(tmp_path):
             op1 = await session.scalar(select(User).where(User.username == "op1"))
         await intake.complete_intake(services.sessions, services.hub.publish, ticket.id, op1,
                                      intake.validate_intake({"verdict": "ghost", "note": "no voice"}))
-        await services.extras["panel"].wrapup.intake_done(OP, call_id)
+        await services.wrapup.intake_done(OP, call_id)
         await until(lambda: not member(stack).paused)
         assert pauses(stack) == [("true", "wrap-up"), ("false", None)]
-        assert services.extras["panel"].wrapup.expired_at(OP) is None
+        assert services.wrapup.expired_at(OP) is None
 
 
 async def test_a_break_chosen_during_wrap_up_is_never_undone(tmp_path):
     async with running_stack(tmp_path / "t.db", wrapup_seconds=1.0) as stack:
         await answered_and_ended(stack)
         await until(lambda: member(stack).paused)
-        panel = stack.services.extras["panel"]
+        panel = stack.services.panel_app[PANEL]
         await panel.control.pause(OP, "op1", "meal")
         await until(lambda: panel.presence.get(OP).pause_reason == "meal")
         await asyncio.sleep(0)  # the wrap-up service reads the same hub event
@@ -100,7 +101,7 @@ async def test_a_break_chosen_during_wrap_up_is_never_undone(tmp_path):
 
 async def test_after_a_reconnect_an_overdue_wrap_up_pause_is_resumed(tmp_path):
     async with running_stack(tmp_path / "t.db", wrapup_seconds=60) as stack:
-        panel = stack.services.extras["panel"]
+        panel = stack.services.panel_app[PANEL]
         await panel.control.ready(OP, "op1")
         await until(lambda: member(stack) is not None)
         # as a daemon that died mid wrap-up left it, an hour ago (persistentmembers keeps it)

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from ngcc112.ami.events import MembersResynced
-from ngcc112.app import Services
 from ngcc112.clock import VirtualClock
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
@@ -28,7 +27,7 @@ from ngcc112.sim import AmiSimulator, SimulatorConfig
 from ngcc112.sim.driver import Driver
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.store import TicketStore
-from ngcc112.triage import Triage
+from ngcc112.triage import Triage, policy_from
 
 #: Real seconds a wait may take before the test fails (a hang, never a slow machine).
 REAL_TIMEOUT = 30.0
@@ -37,9 +36,20 @@ DAEMON_ACTIONS = {"Login", "Logoff", "Ping", "CoreShowChannels", "QueueStatus"}
 
 
 @dataclasses.dataclass
+class Parts:
+    """What the pipeline tests reach: settings, database, hub, ticket store and daemon."""
+    settings: Settings
+    engine: Any
+    sessions: Any
+    hub: Hub
+    store: TicketStore
+    daemon: CallDaemon
+
+
+@dataclasses.dataclass
 class Pipeline:
     sim: AmiSimulator
-    services: Services
+    services: Parts
     triage: Triage
     link_task: asyncio.Task
     assessments: list[tuple[str, str, Any]]
@@ -97,7 +107,7 @@ async def pipeline(database_url):
                                             # real-time bounds: generous, a busy machine is no fault
                                             ping_interval=30.0, action_timeout=30.0))
         daemon = CallDaemon(settings, store, hub, clock=clock)
-        services = Services(settings, engine, sessions, hub, store, daemon)
+        services = Parts(settings, engine, sessions, hub, store, daemon)
         assessments: list[tuple[str, str, Any]] = []
 
         def record(call_id: str, moment: str, assessment: Any) -> None:
@@ -105,7 +115,8 @@ async def pipeline(database_url):
             if on_assessment is not None:
                 on_assessment(call_id, moment, assessment)
 
-        triage = Triage(services, clock=clock, on_assessment=record)
+        triage = Triage(policy_from(settings), sessions, hub, daemon.tracker, daemon.link, clock=clock,
+                        on_assessment=record)
         resyncs = hub.subscribe()
         await triage.start()
         await daemon.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import types
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -28,7 +29,8 @@ from ngcc112.sim.driver import Driver
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.models import Ticket
 from ngcc112.tickets.store import TicketStore
-from ngcc112.triage import Triage, add_to_blocklist
+from ngcc112.tickets.blocklist import add_to_blocklist
+from ngcc112.triage import Triage, policy_from
 
 
 async def test_the_sip_position_and_an_early_aml_message_end_up_on_the_ticket(pipeline):
@@ -93,12 +95,9 @@ async def test_a_link_that_is_down_is_logged_and_the_score_still_stored(database
     store = TicketStore(sessions, hub.publish)
     link = _DownLink(error)
     tracker = types.SimpleNamespace(call_channel=lambda call_id: "PJSIP/caller1-00000001")
-    daemon = types.SimpleNamespace(link=link, tracker=tracker)
-    services = types.SimpleNamespace(settings=Settings(), sessions=sessions, hub=hub, store=store,
-                                     daemon=daemon, extras={})
     clock = VirtualClock()
     driver = Driver(clock)
-    triage = Triage(services, clock=clock)
+    triage = Triage(policy_from(Settings()), sessions, hub, tracker, link, clock=clock)
     driver.watch(quiet=lambda: triage.is_idle, probe=lambda: len(link.sent))
     await triage.start()
     t0 = utc(clock)
@@ -135,13 +134,10 @@ async def test_a_link_that_is_down_is_logged_and_the_score_still_stored(database
 
 
 def test_bad_routing_settings_stop_triage_at_start_with_a_clear_message():
-    services = types.SimpleNamespace(settings=Settings(routing={"no_speech_seconds": "ten"}),
-                                     sessions=None, hub=Hub(), daemon=None, extras={})
-    with pytest.raises(PolicyError, match="no_speech_seconds"):
-        Triage(services)
-    services.settings = Settings(routing={"no_such_knob": 1})
-    with pytest.raises(PolicyError, match="no_such_knob"):
-        Triage(services)
+    with pytest.raises(PolicyError, match="cannot start triage: .*no_speech_seconds"):
+        policy_from(Settings(routing={"no_speech_seconds": "ten"}))
+    with pytest.raises(PolicyError, match="cannot start triage: .*no_such_knob"):
+        policy_from(Settings(routing={"no_such_knob": 1}))
 
 
 class _FlakySessions:
@@ -167,17 +163,73 @@ class _FlakySessions:
         return self._sessions.begin(*args, **kwargs)
 
 
+class _GatedSessions:
+    """Session factory whose sessions open only once ``gate`` is set (a database that is slow)."""
+
+    def __init__(self, sessions) -> None:
+        self._sessions, self.gate, self.waiting = sessions, asyncio.Event(), 0
+
+    @contextlib.asynccontextmanager
+    async def _opened(self, factory):
+        self.waiting += 1
+        await self.gate.wait()
+        async with factory() as session:
+            yield session
+
+    def __call__(self):
+        return self._opened(self._sessions)
+
+    def begin(self):
+        return self._opened(self._sessions.begin)
+
+
+async def test_idle_waits_on_the_work_itself_not_on_a_timer(database_url, monkeypatch):
+    engine = make_engine(database_url)
+    sessions = make_sessions(engine)
+    gated = _GatedSessions(sessions)
+    hub = Hub()
+    store = TicketStore(sessions, hub.publish)
+    tracker = types.SimpleNamespace(call_channel=lambda c: None)
+    triage = Triage(policy_from(Settings()), gated, hub, tracker, _DownLink(AmiNotConnected("down")))
+    checks = 0
+    idle_now = Triage.is_idle.fget
+
+    def counted(self) -> bool:
+        nonlocal checks
+        checks += 1
+        return idle_now(self)
+
+    monkeypatch.setattr(Triage, "is_idle", property(counted))
+    await triage.start()
+    try:
+        await asyncio.wait_for(triage.idle(), 5)  # nothing received yet: at once
+        arrived = CallArrived(call_id="c5", at=datetime.now(UTC), channel="PJSIP/caller1-00000005",
+                              uniqueid="u5", caller_number="081211115555", caller_name=None, exten="112")
+        await store.record(arrived)
+        hub.publish(arrived)
+        waiter = asyncio.create_task(triage.idle())
+        await _eventually(lambda: gated.waiting)  # the history read waits on the database
+        parked = checks
+        # a poller would wake within this window; one waiting on the work cannot, however slow the machine
+        await asyncio.wait({waiter}, timeout=0.05)
+        assert not waiter.done()
+        assert checks == parked, "idle() re-checked with nothing done: it polls"
+        gated.gate.set()
+        await asyncio.wait_for(waiter, 10)  # woken by the finished work
+        assert idle_now(triage)
+    finally:
+        await triage.stop()
+        await engine.dispose()
+
+
 async def test_a_final_score_is_written_once_the_database_is_back(database_url):
     engine = make_engine(database_url)
     sessions = make_sessions(engine)
     flaky = _FlakySessions(sessions)
     hub = Hub()
     store = TicketStore(sessions, hub.publish)
-    daemon = types.SimpleNamespace(link=_DownLink(AmiNotConnected("down")),
-                                   tracker=types.SimpleNamespace(call_channel=lambda c: None))
-    services = types.SimpleNamespace(settings=Settings(), sessions=flaky, hub=hub, store=store,
-                                     daemon=daemon, extras={})
-    triage = Triage(services)
+    tracker = types.SimpleNamespace(call_channel=lambda c: None)
+    triage = Triage(policy_from(Settings()), flaky, hub, tracker, _DownLink(AmiNotConnected("down")))
     await triage.start()
     t0 = datetime.now(UTC)
     try:
@@ -208,14 +260,11 @@ async def test_a_call_found_by_a_resync_is_scored_on_its_history_only(database_u
     hub = Hub()
     store = TicketStore(sessions, hub.publish)
     link = _DownLink(AmiNotConnected("down"))
-    daemon = types.SimpleNamespace(link=link, tracker=types.SimpleNamespace(
-        call_channel=lambda c: "PJSIP/caller1-00000003"))
-    services = types.SimpleNamespace(settings=Settings(routing={"no_speech_seconds": 0.2}),
-                                     sessions=sessions, hub=hub, store=store, daemon=daemon,
-                                     extras={})
+    tracker = types.SimpleNamespace(call_channel=lambda c: "PJSIP/caller1-00000003")
     clock = VirtualClock()
     driver = Driver(clock)
-    triage = Triage(services, clock=clock)
+    triage = Triage(policy_from(Settings(routing={"no_speech_seconds": 0.2})), sessions, hub, tracker, link,
+                    clock=clock)
     driver.watch(quiet=lambda: triage.is_idle, probe=lambda: len(link.sent))
     await triage.start()
     t0 = utc(clock)
@@ -263,11 +312,8 @@ async def test_a_hung_database_does_not_delay_raising_a_caller_who_pressed_5():
             sent.append(action)
             return types.SimpleNamespace(ok=True, message="Priority change for caller on queue")
 
-    daemon = types.SimpleNamespace(link=Link(), tracker=types.SimpleNamespace(
-        call_channel=lambda c: "PJSIP/caller1-00000004"))
-    services = types.SimpleNamespace(settings=Settings(), sessions=_HungSessions(), hub=hub,
-                                     store=None, daemon=daemon, extras={})
-    triage = Triage(services)
+    tracker = types.SimpleNamespace(call_channel=lambda c: "PJSIP/caller1-00000004")
+    triage = Triage(policy_from(Settings()), _HungSessions(), hub, tracker, Link())
     await triage.start()
     t0 = datetime.now(UTC)
     try:

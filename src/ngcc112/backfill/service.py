@@ -21,7 +21,7 @@ than ``[backfill] lookback_hours`` nor than the database's ``origin`` mark.
 A source that is missing or unreadable gives one warning (again only when the
 reason changes) and no tickets, never an error that stops the daemon.
 
-Wiring (``ngcc112.app``): build it with :meth:`Backfill.for_services`, ``await
+Wiring (``ngcc112.app``): built with the daemon's ``drained`` as ``settled``, ``await
 start()`` before the AMI link runs (so it hears the first resync), ``await
 stop()`` on the way out. Each run first waits (bounded) for the daemon's
 pipeline to be drained, so the events it already received, and those its
@@ -135,19 +135,6 @@ class Backfill:
         self._lock = asyncio.Lock()
         self.last: BackfillResult | None = None
         self.total_recovered = 0
-
-    @classmethod
-    def for_services(cls, services: Any, *, clock: Clock = SYSTEM_CLOCK) -> Backfill:
-        """From :class:`ngcc112.app.Services`: its settings, database and hub."""
-        return cls(
-            services.settings,
-            services.sessions,
-            engine=services.engine,
-            hub=services.hub,
-            publish=services.hub.publish,
-            clock=clock,
-            settled=services.daemon.drained,
-        )
 
     # -- life -------------------------------------------------------------------------------------
 

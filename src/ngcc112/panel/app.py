@@ -24,10 +24,9 @@ from ngcc112.panel.live import LiveHub
 from ngcc112.panel.state import PANEL, Panel
 from ngcc112.routing.presence import PresenceBoard, PresenceControl
 from ngcc112.tickets.panel_sessions import still_open
-from ngcc112.wrapup import WrapUpService
 
 if TYPE_CHECKING:
-    from ngcc112.app import Services
+    from ngcc112.services import Services
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -74,9 +73,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 async def _live(app: web.Application) -> AsyncIterator[None]:
     panel = app[PANEL]
     await panel.live.start()
-    await panel.wrapup.start()
     yield
-    await panel.wrapup.stop()
     await panel.live.stop()
 
 
@@ -103,14 +100,11 @@ def _mount_location(app: web.Application, panel: Panel) -> None:
 
 
 def create_app(services: Services) -> web.Application:
-    """The panel for ``services`` (see :class:`ngcc112.app.Services`)."""
+    """The panel for ``services`` (see :class:`ngcc112.services.Services`)."""
     queue = services.settings.calls.queue
     presence = PresenceBoard(queue)
     calls = CallBoard()
     control = PresenceControl(services.daemon.link, queue)
-    wrapup = WrapUpService(
-        services.hub, services.daemon.link, queue, services.settings.calls.wrapup_seconds, clock=services.daemon.clock
-    )
     panel = Panel(
         services=services,
         presence=presence,
@@ -119,9 +113,8 @@ def create_app(services: Services) -> web.Application:
         live=LiveHub(services.hub, presence, calls, refresh=control.snapshot),
         catalogs=load_catalogs(),
         started_at=datetime.now(timezone.utc),
-        wrapup=wrapup,
+        wrapup=services.wrapup,
     )
-    services.extras["wrapup"] = wrapup
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel
     from ngcc112.panel.location_views import tile_img_src
@@ -129,7 +122,6 @@ def create_app(services: Services) -> web.Application:
     app[CSP] = SECURITY_HEADERS["Content-Security-Policy"].replace(
         "img-src 'self' data:", tile_img_src(services.settings.panel.tile_url)
     )
-    services.extras["panel"] = panel
     auth.setup(app, services.settings.panel.cookie_secret, secure=services.settings.panel.cookie_secure)
     bodies.setup(app)  # the input boundary (bodies, forms, path ids), in front of the CSRF check
     session_sockets.setup(app, lambda hashes: still_open(services.sessions, hashes))

@@ -564,7 +564,6 @@ def setup(
     live = DispatchLive(services.hub, services.sessions, WaitingBoard(), callbacks.observe)
     state = DispatchState(panel=panel, live=live, callbacks=callbacks, targets=targets, report_tz=report_tz)
     app[DISPATCH] = state
-    services.extras["dispatch"] = state
     form_memory.install(app)
     env = aiohttp_jinja2.get_env(app)
     env.globals["center_tz"] = report_tz

@@ -112,10 +112,8 @@ def setup(app: web.Application, panel: Panel) -> None:
 
 
 def locations_of(app: web.Application) -> Locations:
-    """The daemon's Locations (the triage's, whose changes reach the hub); ours without it."""
-    triage = app[PANEL].services.extras.get("triage")
-    found = getattr(triage, "locations", None)
-    return found if isinstance(found, Locations) else app[FALLBACK]
+    """The center's one Locations (triage's and the AML intake's, whose changes reach the hub)."""
+    return app[PANEL].services.locations
 
 
 def load_location_catalogs() -> dict[str, gettext.NullTranslations]:

@@ -117,10 +117,7 @@ def monitoring_allowed(request: web.Request) -> bool:
 
 
 def _aml_status(panel: Any) -> dict[str, int]:
-    from ngcc112.aml_http import INTAKE_KEY
-
-    intake = panel.services.extras.get(INTAKE_KEY)
-    return intake.status() if intake is not None else {}
+    return panel.services.aml_intake.status()
 
 
 @routes.get("/metrics")

@@ -20,12 +20,11 @@ from ngcc112.routing.presence import MemberPresence, Presence, PresenceBoard, Pr
 from ngcc112.routing.wrapup import WRAPUP_REASON
 from ngcc112.tickets.drafts import drafted_tickets
 from ngcc112.tickets.intake import NOTE_STATES
-from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.store import jsonable, ticket_summary
 
 if TYPE_CHECKING:
-    from ngcc112.app import Services
+    from ngcc112.services import Services
     from ngcc112.wrapup import WrapUpService
 
 log = structlog.get_logger(__name__)
@@ -136,8 +135,7 @@ def location_of(ticket: Ticket) -> dict[str, Any] | None:
 async def current_location(panel: Panel, ticket: Ticket) -> dict[str, Any] | None:
     """The position to act on: the accepted fix (SIP, AML or set by hand) when there is one,
     else what the SIP call carried on arrival. Intake and dispatch read this, never a stale copy."""
-    triage = panel.services.extras.get("triage")
-    locations = getattr(triage, "locations", None) or Locations(panel.services.sessions)
+    locations = panel.services.locations
     try:
         accepted = await locations.accepted_fix(ticket.id)
     except Exception as exc:  # the database is away: the call's own data still shows

@@ -33,6 +33,7 @@ import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -57,11 +58,15 @@ class Frame:
     name: str
 
 
-def split_connections(chunks: list[dict]) -> list[list[dict]]:
+#: One line of a ``.jsonl`` recording: ``dir`` (rx/tx), ``raw`` text and the recording's other keys.
+Chunk = dict[str, Any]
+
+
+def split_connections(chunks: list[Chunk]) -> list[list[Chunk]]:
     """The chunks of a recording, one list per connection: a banner the server sends
     after the first starts the next connection, with the actions the client sent
     since the server's last bytes (its Login, sent as soon as it connected)."""
-    connections: list[list[dict]] = [[]]
+    connections: list[list[Chunk]] = [[]]
     seen_banner = False
     for chunk in chunks:
         if chunk["dir"] == "rx" and chunk["raw"].startswith(BANNER):
@@ -75,7 +80,7 @@ def split_connections(chunks: list[dict]) -> list[list[dict]]:
     return connections
 
 
-def split_frames(chunks: list[dict]) -> tuple[bytes, list[Frame]]:
+def split_frames(chunks: list[Chunk]) -> tuple[bytes, list[Frame]]:
     """(banner line, frames) from the ``rx`` chunks of a ``.jsonl`` recording."""
     banner = b""
     frames: list[Frame] = []
@@ -105,7 +110,7 @@ def split_frames(chunks: list[dict]) -> tuple[bytes, list[Frame]]:
     return banner, frames
 
 
-def sent_actions(chunks: list[dict]) -> dict[str, str]:
+def sent_actions(chunks: list[Chunk]) -> dict[str, str]:
     """ActionID → action name for what the recording client sent."""
     out: dict[str, str] = {}
     text = "".join(c["raw"] for c in chunks if c["dir"] == "tx")
@@ -263,7 +268,8 @@ class TranscriptServer:
     @property
     def port(self) -> int:
         assert self._server is not None, "start() first"
-        return self._server.sockets[0].getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self._host, 0)

@@ -15,8 +15,8 @@ the real :class:`~ngcc112.ami.link.AmiLink` and
 :class:`~ngcc112.ami.tracker.CallTracker`, every event carrying the
 simulator's ``Timestamp``, and the facts and the history are built by the same
 functions the live :class:`~ngcc112.triage.Triage` uses
-(:func:`~ngcc112.triage.advance_facts`, :func:`~ngcc112.triage.past_call`,
-:func:`~ngcc112.triage.blocklist_entry`). No database is needed.
+(:func:`~ngcc112.routing.progress.advance_facts`, :func:`~ngcc112.routing.progress.past_call`,
+:func:`~ngcc112.tickets.history.blocklist_entry`). No database is needed.
 
 Virtual time moves only when everything the simulator sent has been received
 and tracked (:class:`~ngcc112.sim.driver.Driver`), so the result is the same
@@ -49,23 +49,17 @@ from ngcc112.location.numbers import canonical_number
 from ngcc112.routing.evaluation import CALL_TYPES, EvaluationReport, classify, evaluate, render
 from ngcc112.routing.facts import CallerHistory, CallFacts, PastCall, is_missing_number
 from ngcc112.routing.policy import Policy, PolicyError
+from ngcc112.routing.progress import advance_facts, past_call
 from ngcc112.routing.scoring import Assessment, score_call
+from ngcc112.routing.steering import no_speech_due, priority_to_send, scoring_moment
 from ngcc112.settings import AmiSettings, Settings
 from ngcc112.sim.calls import CallScript, TalkBurst
 from ngcc112.sim.config import SimulatorConfig
 from ngcc112.sim.driver import Driver
 from ngcc112.sim.server import AmiSimulator
+from ngcc112.tickets.history import blocklist_entry, past_call_from_ticket
 from ngcc112.tickets.location_models import BlocklistRow
 from ngcc112.tickets.models import Ticket
-from ngcc112.triage import (
-    advance_facts,
-    blocklist_entry,
-    no_speech_due,
-    past_call,
-    past_call_from_ticket,
-    priority_to_send,
-    scoring_moment,
-)
 
 #: Simulated seconds between the starts of consecutive cases (spreads the load).
 CASE_STAGGER = 1.0
@@ -75,7 +69,7 @@ MAX_CASE_SECONDS = 600.0
 REPLAY_TIMEOUT = 600.0
 #: The case files shipped with the source tree.
 #: The labelled cases shipped with the package (so the tool works from a wheel too).
-DEFAULT_PATH = Path(__file__).resolve().parent / "routing" / "cases"
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "routing" / "cases"
 
 _CALL_KEYS = {
     "at",
@@ -526,7 +520,7 @@ def _history_for(
 
 def _priorities(events: Sequence[CallEvent], history: CallerHistory, policy: Policy) -> list[int]:
     """The priority changes the live triage would send: scored at the same moments
-    (:func:`~ngcc112.triage.scoring_moment`, the no-speech timer), with the same rules
+    (:func:`~ngcc112.routing.steering.scoring_moment`, the no-speech timer), with the same rules
     (only while waiting in the queue, never lowering a call it raised)."""
     sent: list[int] = []
     current, raised = policy.priority_normal, False

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 
 from ngcc112 import names
 from ngcc112.ami import actions
-from ngcc112.app import Services, serve
+from ngcc112.app import serve
+from ngcc112.services import Services
 from ngcc112.settings import Settings
 from ngcc112.sim import AmiSimulator
 from ngcc112.sim.calls import CallScript, Location, TalkBurst
