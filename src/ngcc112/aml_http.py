@@ -115,7 +115,7 @@ class AmlGuard:
         max_keys: int = MAX_KEYS,
     ) -> None:
         settings = settings or AmlSettings()
-        self.senders = parse_senders(settings.senders)
+        self.senders = parse_senders(entry.get_secret_value() for entry in settings.senders)
         self.allow_networks = tuple(settings.allow_networks)
         self.trusted_proxies = tuple(trusted_proxies)
         budget = Budget(settings.rate_per_minute, settings.bytes_per_hour)

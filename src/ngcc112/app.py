@@ -47,12 +47,6 @@ class Services:
 
 
 async def build(settings: Settings, *, migrate: bool = True, clock: Clock = SYSTEM_CLOCK) -> Services:
-    from ngcc112.tickets.sla import SlaTargets
-
-    try:
-        SlaTargets.from_mapping(settings.sla)
-    except ValueError as exc:
-        raise FatalError(f"bad [sla] settings: {exc}") from None
     engine = make_engine(settings.database_url)
     reachable = True
     if migrate:
@@ -124,7 +118,6 @@ async def serve(
     triage = None
     backfill = None
     try:
-        from ngcc112.routing.policy import PolicyError
         from ngcc112.triage import Triage
 
         from ngcc112.tickets.locations import locations_from_settings
@@ -132,10 +125,7 @@ async def serve(
         # one Locations for triage and the AML intake: the same windows, limits and clock
         locations = locations_from_settings(settings, services.sessions, services.hub.publish, clock=lambda: utc(clock))
         services.extras["locations"] = locations
-        try:
-            triage = Triage(services, clock=clock, locations=locations)
-        except PolicyError as exc:
-            raise FatalError(f"bad [routing] settings: {exc}") from None
+        triage = Triage(services, clock=clock, locations=locations)
         services.extras["triage"] = triage
         say(f"database: {_safe_url(settings.database_url)}")
         say(

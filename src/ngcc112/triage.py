@@ -64,7 +64,7 @@ from ngcc112.routing.facts import (
     is_missing_number,
     is_withheld_presentation,
 )
-from ngcc112.routing.policy import Policy, PolicyError
+from ngcc112.routing.policy import Policy
 from ngcc112.routing.scoring import Assessment, Reason, score_call
 from ngcc112.tickets.location_models import BlocklistRow
 from ngcc112.tickets.locations import Locations, number_variants
@@ -438,10 +438,7 @@ class Triage:
         on_assessment: Callable[[str, str, Assessment], None] | None = None,
     ) -> None:
         if policy is None:
-            try:
-                policy = Policy.from_mapping(services.settings.routing)
-            except PolicyError as exc:
-                raise PolicyError(f"cannot start triage: {exc}") from None
+            policy = services.settings.routing
         self.policy = policy
         self._services = services
         self._sessions: async_sessionmaker[AsyncSession] = services.sessions

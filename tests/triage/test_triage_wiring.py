@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from ngcc112.ami.events import (
@@ -20,7 +21,6 @@ from ngcc112.ami.events import (
 from ngcc112.ami.link import AmiNotConnected
 from ngcc112.clock import VirtualClock, utc
 from ngcc112.hub import Hub
-from ngcc112.routing.policy import PolicyError
 from ngcc112.settings import Settings
 from ngcc112.sim import CallScript
 from ngcc112.sim.calls import Location
@@ -134,14 +134,14 @@ async def test_a_link_that_is_down_is_logged_and_the_score_still_stored(database
         await engine.dispose()
 
 
-def test_bad_routing_settings_stop_triage_at_start_with_a_clear_message():
-    services = types.SimpleNamespace(settings=Settings(routing={"no_speech_seconds": "ten"}),
+def test_bad_routing_settings_never_reach_triage_and_are_named():
+    with pytest.raises(ValidationError, match="no_speech_seconds"):
+        Settings(routing={"no_speech_seconds": "ten"})
+    with pytest.raises(ValidationError, match="no_such_knob"):
+        Settings(routing={"no_such_knob": 1})
+    services = types.SimpleNamespace(settings=Settings(routing={"no_speech_seconds": 8}),
                                      sessions=None, hub=Hub(), daemon=None, extras={})
-    with pytest.raises(PolicyError, match="no_speech_seconds"):
-        Triage(services)
-    services.settings = Settings(routing={"no_such_knob": 1})
-    with pytest.raises(PolicyError, match="no_such_knob"):
-        Triage(services)
+    assert Triage(services).policy.no_speech_seconds == 8.0
 
 
 class _FlakySessions:

@@ -306,7 +306,9 @@ class AmiLink:
         )
         self._protocol = protocol
         try:
-            answer = await self._send_on(protocol, actions.login(self._settings.username, self._settings.secret))
+            answer = await self._send_on(
+                protocol, actions.login(self._settings.username, self._settings.secret.get_secret_value())
+            )
             if not answer.ok:
                 raise AmiAuthError(
                     f"Asterisk refused the AMI login for user {self._settings.username!r}: "
