@@ -52,6 +52,7 @@ from ngcc112.ami.events import (
     CallsResynced,
     CallVariables,
 )
+from ngcc112.backoff import Backoff
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.location.numbers import canonical_number
 from ngcc112.routing.facts import (
@@ -670,7 +671,7 @@ class Triage:
         """Write the latest score and the positions; while the ticket is not written yet or
         the database is away, try again with backoff (an ended call for
         :data:`FINAL_STORE_RETRY_SECONDS`, then its score is given up, loudly)."""
-        delay, waited_after_end = 0.1, 0.0
+        backoff, waited_after_end = Backoff(first=0.1, cap=5.0), 0.0
         while live.save_dirty:
             live.save_dirty = False
             try:
@@ -686,8 +687,9 @@ class Triage:
                 )
                 stored = located = False
             if stored and located:
-                delay = 0.1
+                backoff.reset()
                 continue
+            delay = backoff.next()
             if live.facts.ended_at is not None:
                 waited_after_end += delay
                 if waited_after_end > FINAL_STORE_RETRY_SECONDS:
@@ -700,7 +702,6 @@ class Triage:
                     )
                     return
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
             live.save_dirty = True
 
     async def _history(self, live: _Live) -> CallerHistory:
