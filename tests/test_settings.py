@@ -71,6 +71,12 @@ def test_every_setting_is_settable_as_section_double_underscore_key(variable, va
     assert read(load_settings(environ={variable: value})) == expected != read(Settings())
 
 
+def test_a_whole_table_may_come_as_json_and_bad_json_is_refused():
+    assert load_settings(environ={"NGCC112_AMI": '{"port": 6000}'}).ami.port == 6000
+    with pytest.raises(SettingsError, match='field "ami".*is JSON'):
+        load_settings(environ={"NGCC112_AMI": "{bad"})
+
+
 def test_the_new_spelling_wins_over_the_older_name():
     s = load_settings(environ={"NGCC112_QUEUE": "old", "NGCC112_CALLS__QUEUE": "new"})
     assert s.calls.queue == "new"

@@ -34,6 +34,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as UnreadableEnvironment
 from pydantic_settings.sources.utils import parse_env_vars
 
 from ngcc112 import names
@@ -317,7 +318,10 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     environ = os.environ if environ is None else environ
     from_file = _read(Path(path)) if path is not None else {}
     variables, origins = _spelled_out(environ)
-    from_environment = _Environment(variables)()
+    try:
+        from_environment = _Environment(variables)()
+    except UnreadableEnvironment as exc:  # a whole table given as JSON that does not parse
+        raise SettingsError(f"{exc}: a whole table in one variable is JSON, e.g. '{{\"port\": 5039}}'") from None
     for key, value in from_environment.get("routing", {}).items():
         from_environment["routing"][key] = _toml_value(value)
     for name, value in _origins_in(from_file, f"in {path}"):
