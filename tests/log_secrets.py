@@ -27,6 +27,7 @@ SECRETS: tuple[str, ...] = (
     "ngcc-secret", "admin-secret", "test-secret", "fuzz-secret", "s3cret",
     "real-asterisk-lab-cookie-secret", "a-long-metrics-token-0123456789",
     "correct horse", "a-long-password",
+    "top-secret-ami", "top-secret-cookie", "top-secret-metrics-token", "top-secret-db", "s3cret-for-cli-test",
 )
 DEMO_PASSWORDS: tuple[str, ...] = tuple(password for _, password, _, _ in DEMO_USERS)
 #: The demo's own table of its accounts: "  op1          op1-demo-112     operator".

@@ -8,7 +8,8 @@ import pytest
 
 from ngcc112.ami import actions
 from ngcc112.ami.actions import AmiInjectionError
-from ngcc112.ami.link import AmiAuthError, AmiLink, AmiUnreachableError, backoff_delay
+from ngcc112.ami.link import AmiAuthError, AmiLink, AmiUnreachableError
+from ngcc112.backoff import capped_delay
 from ngcc112.sim.replay import AnswerBook, Transcript, TranscriptServer
 from ngcc112.settings import AmiSettings
 from ngcc112.clock import VirtualClock
@@ -48,7 +49,7 @@ async def wait_for(predicate, timeout: float | None = None, what: str = "conditi
 
 
 def test_backoff_doubles_and_is_capped():
-    delays = [backoff_delay(n, 0.5, 30.0) for n in range(10)]
+    delays = [capped_delay(n, 0.5, 30.0) for n in range(10)]
     assert delays[:4] == [0.5, 1.0, 2.0, 4.0]
     assert max(delays) == 30.0
 

@@ -67,7 +67,18 @@ async def test_bad_configuration_is_one_line_and_exit_2(tmp_path):
     code, _, err = await run("run", env=environment(tmp_path, NGCC112_AMI_PORT="not-a-port"))
     assert code == 2
     assert err.strip().splitlines() == ["ngcc112: bad configuration: [ami] port: 'not-a-port' is not valid "
-                                        "(invalid literal for int() with base 10: 'not-a-port')"]
+                                        "(Input should be a valid integer, unable to parse string as an integer;"
+                                        " from NGCC112_AMI_PORT)"]
+
+
+async def test_an_unknown_key_names_the_file_and_section_and_a_secret_is_never_echoed(tmp_path):
+    path = tmp_path / "ngcc112.toml"
+    path.write_text("[panel]\nlisten = '0.0.0.0'\n")
+    code, _, err = await run("--config", str(path), "run", env=environment(tmp_path))
+    assert code == 2
+    assert err.strip().splitlines() == [f"ngcc112: bad configuration: unknown setting [panel] 'listen' (in {path})"]
+    code, _, err = await run("run", env=environment(tmp_path, NGCC112_PANEL__METRICS_TOKEN="short-secret"))
+    assert code == 2 and "metrics_token: must be at least 16" in err and "short-secret" not in err
 
 
 async def test_unreachable_asterisk_is_one_clear_line_and_exit_2(tmp_path):

@@ -58,6 +58,7 @@ import structlog
 from aiohttp import web
 
 from ngcc112.addresses import client_address
+from ngcc112.backoff import Backoff
 from ngcc112.location.senders import Credentials, Verdict, authenticate, parse_senders
 from ngcc112.location.throttle import MAX_KEYS, Budget, Throttle, address_key, retry_after
 from ngcc112.settings import AmlSettings, Settings
@@ -111,7 +112,7 @@ class AmlGuard:
         max_keys: int = MAX_KEYS,
     ) -> None:
         settings = settings or AmlSettings()
-        self.senders = parse_senders(settings.senders)
+        self.senders = parse_senders(entry.get_secret_value() for entry in settings.senders)
         self.allow_networks = tuple(settings.allow_networks)
         self.trusted_proxies = tuple(trusted_proxies)
         budget = Budget(settings.rate_per_minute, settings.bytes_per_hour)
@@ -208,7 +209,7 @@ class AmlIntake:
         self.received = 0
         self.refused = 0
         self.rate_limited = 0
-        self._retry_min, self._retry_max = retry_min, retry_max
+        self._backoff = Backoff(first=retry_min, cap=retry_max)
         self._clock = clock or locations.now
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -319,26 +320,24 @@ class AmlIntake:
             self._task = asyncio.create_task(self._drain(), name="ngcc112-aml-spool")
 
     async def _drain(self) -> None:
-        delay = self._retry_min
+        self._backoff.reset()
         while self.spool:
             item = self.spool[0]
             try:
                 await self._write(item)
             except _Parsing as exc:
                 self.spool[0] = replace(item, message_id=exc.message_id)
-                await self._wait(delay, exc.cause)
-                delay = min(delay * 2, self._retry_max)
+                await self._wait(self._backoff.next(), exc.cause)
                 continue
             except Exception as exc:
-                await self._wait(delay, exc)
-                delay = min(delay * 2, self._retry_max)
+                await self._wait(self._backoff.next(), exc)
                 continue
             self.spool.popleft()
-            delay = self._retry_min
+            self._backoff.reset()
             log.warning("aml.spooled_message_stored", left=len(self.spool))
 
     async def _wait(self, delay: float, exc: BaseException) -> None:
-        emit = log.error if delay >= self._retry_max else log.debug
+        emit = log.error if self._backoff.at_cap else log.debug
         emit("aml.spool_retry", error=_error(exc), retry_in=delay, spooled=len(self.spool))
         self._wake.clear()
         with contextlib.suppress(asyncio.TimeoutError):

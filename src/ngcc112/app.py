@@ -30,16 +30,14 @@ from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.daemon import CallDaemon, LinkFactory
 from ngcc112.hub import Hub
 from ngcc112.panel.app import create_app
-from ngcc112.routing.policy import Policy, PolicyError
 from ngcc112.services import Services
 from ngcc112.settings import Settings
 from ngcc112.tickets.agencies import seed_agencies
 from ngcc112.tickets.db import answers, make_engine, make_sessions, upgrade
 from ngcc112.tickets.journal import JournalError
 from ngcc112.tickets.locations import locations_from_settings
-from ngcc112.tickets.sla import SlaTargets
 from ngcc112.tickets.store import TicketStore
-from ngcc112.triage import Triage, policy_from
+from ngcc112.triage import Triage
 from ngcc112.wrapup import WrapUpService
 
 log = structlog.get_logger(__name__)
@@ -62,11 +60,6 @@ async def build(
     ``hub`` and ``link`` stand in for the hub and the AMI link (a test's fake link that
     publishes on its own hub); FatalError for settings nothing can run on.
     """
-    policy = _routing_policy(settings)
-    try:
-        SlaTargets.from_mapping(settings.sla)
-    except ValueError as exc:
-        raise FatalError(f"bad [sla] settings: {exc}") from None
     engine = make_engine(settings.database_url)
     reachable = await _prepare_database(settings.database_url, engine) if migrate else False
     sessions = make_sessions(engine)
@@ -76,7 +69,7 @@ async def build(
     store = TicketStore(sessions, hub.publish)
     daemon = CallDaemon(settings, store, hub, clock=clock, link=link)
     locations = locations_from_settings(settings, sessions, hub.publish, clock=lambda: utc(clock))
-    triage = Triage(policy, sessions, hub, daemon.tracker, daemon.link, clock=clock, locations=locations)
+    triage = Triage(settings.routing, sessions, hub, daemon.tracker, daemon.link, clock=clock, locations=locations)
     aml_intake = intake_from_settings(settings, locations)
     wrapup = WrapUpService(hub, daemon.link, settings.calls.queue, settings.calls.wrapup_seconds, clock=clock)
     # calls that came and went while we were not watching: after each resync (the first is now)
@@ -97,13 +90,6 @@ async def build(
         wrapup=wrapup,
         backfill=backfill,
     )
-
-
-def _routing_policy(settings: Settings) -> Policy:
-    try:
-        return policy_from(settings)
-    except PolicyError as exc:
-        raise FatalError(f"bad [routing] settings: {exc}") from None
 
 
 async def _prepare_database(url: str, engine: AsyncEngine) -> bool:

@@ -278,13 +278,11 @@ def format_ticket_line(row: dict) -> str:
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     from ngcc112.reports.build import ReportError
     from ngcc112.reports.run import run_report
-    from ngcc112.tickets.sla import SlaTargets
 
     logs.configure("console", "warning")
     try:
-        targets = SlaTargets.from_mapping(settings.sla)
         text = asyncio.run(
-            run_report(settings, args.start, args.end, args.csv, tz=args.tz or settings.timezone, targets=targets)
+            run_report(settings, args.start, args.end, args.csv, tz=args.tz or settings.timezone, targets=settings.sla)
         )
     except (ReportError, ValueError) as exc:
         return _fatal(str(exc))

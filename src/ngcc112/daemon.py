@@ -33,6 +33,7 @@ from ngcc112.ami.events import CallEvent, CallsResynced, TrackerEvent
 from ngcc112.ami.link import AmiLink, LinkItem, LinkState, QueueSnapshot, Snapshot
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.tracker import CallTracker
+from ngcc112.backoff import Backoff
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
@@ -243,7 +244,7 @@ class CallDaemon:
 
     async def _write(self, batch: list[CallEvent | CallsResynced], prefix: str) -> None:
         """Write one batch; keep it and retry while the database is away."""
-        delay = 0.2
+        backoff = Backoff(first=0.2, cap=5.0)
         while True:
             try:
                 # bounded as a whole: a database that stops answering mid-statement (not
@@ -258,7 +259,8 @@ class CallDaemon:
                 self.stats.db_failures += 1
                 self.stats.db_backlog = self._outbox.qsize() + len(batch)
                 self.stats.last_db_error = _describe(exc)
-                emit = log.error if self.stats.db_failures == 1 or delay >= 5 else log.debug
+                delay = backoff.next()
+                emit = log.error if self.stats.db_failures == 1 or backoff.at_cap else log.debug
                 emit(
                     "ticket.db_unavailable",
                     call_ids=sorted({getattr(e, "call_id", "") for e in batch}),
@@ -267,16 +269,15 @@ class CallDaemon:
                     backlog=self.stats.db_backlog,
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
             except Exception as exc:
                 if not await self.store.answers():
                     # not a bad event: the database stopped answering (a statement or pool
                     # timeout, a connection lost mid-statement): keep the batch, try again
                     self.stats.db_failures += 1
                     self.stats.last_db_error = _describe(exc)
+                    delay = backoff.next()
                     log.error("ticket.db_unavailable", error=self.stats.last_db_error, retry_in=delay)
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
                     continue
                 if len(batch) > 1:
                     # Find the one bad event; the rest must still be written.

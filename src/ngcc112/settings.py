@@ -1,151 +1,285 @@
-"""Settings: defaults, then a TOML file, then ``NGCC112_*`` environment variables.
+"""Settings: typed defaults, then a TOML file, then ``NGCC112_*`` environment variables.
 
-Bad configuration is refused at start with one clear message naming the key
-(:class:`SettingsError`), never discovered later in the middle of a call.
+Every setting is settable from the environment as ``NGCC112_<SECTION>__<KEY>``
+(``NGCC112_AMI__PORT``, ``NGCC112_CALLS__WRAPUP_SECONDS``; a top-level key is
+``NGCC112_<KEY>``, e.g. ``NGCC112_DATABASE_URL``); the older documented names in
+:data:`ENVIRONMENT` still work, and the ``__`` spelling wins when both are set.
+
+Bad configuration is refused at start with one clear message naming the key, the
+reason and where the value came from (:class:`SettingsError`), never discovered
+later in the middle of a call. Constructing :class:`Settings` directly reads no
+file and no environment: only :func:`load_settings` does.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as UnreadableEnvironment
+from pydantic_settings.sources.utils import parse_env_vars
 
 from ngcc112 import names
+from ngcc112.routing.policy import Policy
+from ngcc112.tickets.sla import SlaTargets
+
+PREFIX = "NGCC112_"
 
 
 class SettingsError(ValueError):
-    """The configuration cannot be used; the message says which key and why."""
+    """The configuration cannot be used; the message says which key, why, and where it was set."""
 
 
-@dataclass(frozen=True, slots=True)
-class AmiSettings:
-    host: str = "127.0.0.1"
-    port: int = names.AMI_PORT
-    username: str = names.AMI_USERNAME
-    secret: str = dataclasses.field(default="ngcc-secret", repr=False)
+def _one_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("must not contain a line break")
+    return value
+
+
+def _listed(value: Any) -> Any:
+    """A list from TOML as it is; ``"a, b"`` from the environment split at the commas."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an address or network like 10.0.0.0/8") from None
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
+def _database_url(value: str) -> str:
+    if not value.startswith(("sqlite", "postgresql")):
+        raise ValueError(
+            "must be a SQLAlchemy URL for sqlite+aiosqlite or postgresql+asyncpg, got the scheme"
+            f" {value.split('://')[0]!r}"
+        )
+    return value
+
+
+def _policy(value: Any) -> Policy:
+    return value if isinstance(value, Policy) else Policy.from_mapping(value)
+
+
+def _sla_targets(value: Any) -> SlaTargets:
+    return value if isinstance(value, SlaTargets) else SlaTargets.from_mapping(value)
+
+
+#: Text that goes into AMI actions, file names or headers: one line.
+Line = Annotated[str, AfterValidator(_one_line)]
+Port = Annotated[int, Field(gt=0, lt=65536)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Names = Annotated[tuple[Line, ...], NoDecode, BeforeValidator(_listed)]
+Networks = Annotated[tuple[Annotated[str, AfterValidator(_network)], ...], NoDecode, BeforeValidator(_listed)]
+
+
+def _token(value: SecretStr) -> SecretStr:
+    if value and len(value) < 16:
+        raise ValueError("must be at least 16 characters (or empty)")
+    return value
+
+
+#: A secret that may be empty (not configured), or else at least 16 characters.
+OptionalToken = Annotated[SecretStr, AfterValidator(_token)]
+
+
+class Section(BaseModel):
+    """One ``[table]`` of the settings file: typed, immutable, no unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class AmiSettings(Section):
+    host: Line = "127.0.0.1"
+    port: Port = names.AMI_PORT
+    username: Line = names.AMI_USERNAME
+    secret: SecretStr = SecretStr("ngcc-secret")
     #: Seconds between keep-alive pings; two missed pings drop the link.
-    ping_interval: float = 10.0
+    ping_interval: Seconds = 10.0
     #: Seconds an action may take before it is given up.
-    action_timeout: float = 5.0
+    action_timeout: Seconds = 5.0
     #: Reconnect backoff: first delay and cap, in seconds.
-    reconnect_min: float = 0.5
-    reconnect_max: float = 30.0
+    reconnect_min: Seconds = 0.5
+    reconnect_max: Seconds = 30.0
     #: Name of this Asterisk, prefixed to Linkedids when several are watched.
-    server_name: str = ""
+    server_name: Line = ""
 
 
-@dataclass(frozen=True, slots=True)
-class CallFlowSettings:
-    queue: str = names.OPERATOR_QUEUE
-    supervisor_queue: str = names.SUPERVISOR_QUEUE
-    context: str = names.INCOMING_CONTEXT
-    extensions: tuple[str, ...] = tuple(names.EMERGENCY_NUMBERS)
+#: Bounds of ``[calls] wrapup_seconds``: long enough to type, short enough that a forgotten
+#: intake never keeps an operator out of the queue for long.
+WRAPUP_MIN, WRAPUP_MAX = 5.0, 600.0
+
+
+class CallFlowSettings(Section):
+    queue: Line = names.OPERATOR_QUEUE
+    supervisor_queue: Line = names.SUPERVISOR_QUEUE
+    context: Line = names.INCOMING_CONTEXT
+    extensions: Names = tuple(names.EMERGENCY_NUMBERS)
     #: After-call work: seconds an operator stays paused (reason ``wrap-up``) after a call
     #: ends, unless the intake is submitted first; then they are resumed and warned.
-    wrapup_seconds: float = 60.0
+    wrapup_seconds: Annotated[float, Field(ge=WRAPUP_MIN, le=WRAPUP_MAX, allow_inf_nan=False)] = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class PanelSettings:
-    host: str = "127.0.0.1"
-    port: int = 8112
+class PanelSettings(Section):
+    host: Line = "127.0.0.1"
+    port: Port = 8112
     #: Secret for signing session cookies; generated per start when empty.
-    cookie_secret: str = dataclasses.field(default="", repr=False)
+    cookie_secret: SecretStr = SecretStr("")
     #: Mark the session cookie Secure: set it when the panel is served over HTTPS.
     cookie_secure: bool = False
     #: Tile server URL template for maps ({z}/{x}/{y}); empty: no tiles.
-    tile_url: str = ""
-    language: str = "id"
+    tile_url: Line = ""
+    language: Line = "id"
     #: A bearer token that opens /metrics and the detailed /healthz to any address;
     #: empty: only ``metrics_allow`` may read them.
-    metrics_token: str = dataclasses.field(default="", repr=False)
+    metrics_token: OptionalToken = SecretStr("")
     #: Networks (CIDR) allowed to read /metrics and the detailed /healthz without the token.
-    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_allow: Networks = ("127.0.0.1/32", "::1/128")
     #: Reverse proxies (CIDR) whose ``X-Forwarded-For`` names the real client address
     #: (login throttling, AML allow-list); empty: the TCP peer is the client.
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: Networks = ()
 
 
-@dataclass(frozen=True, slots=True)
-class LocationSettings:
+class LocationSettings(Section):
     #: An AML message is attached to the call from its number that was live or
     #: recent within this window around the message's time, in seconds.
-    aml_window_before_seconds: float = 30.0
-    aml_window_after_seconds: float = 600.0
+    aml_window_before_seconds: Seconds = 30.0
+    aml_window_after_seconds: Seconds = 600.0
 
 
-@dataclass(frozen=True, slots=True)
-class AmlSettings:
+def _senders(entries: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+    """Each entry ``name:secret``, the secret at least 16 characters, no name twice."""
+    seen: set[str] = set()
+    for entry in entries:
+        name, sep, secret = entry.get_secret_value().partition(":")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError("each entry is name:secret")
+        if len(secret) < 16:
+            raise ValueError(f"the secret of {name!r} must be at least 16 characters")
+        if name in seen:
+            raise ValueError(f"{name!r} is listed twice")
+        seen.add(name)
+    return entries
+
+
+class AmlSettings(Section):
     """Who may post AML positions (/aml/els, /aml/sms), and when a fix is trusted on its own."""
 
     #: Authenticated senders as ``name:secret`` (secret at least 16 characters).
-    senders: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    senders: Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_listed), AfterValidator(_senders)] = ()
     #: Networks (CIDR) whose posts are accepted without a secret (an SMS gateway on the LAN).
-    allow_networks: tuple[str, ...] = ()
+    allow_networks: Networks = ()
     #: A fix less accurate than this (radius, metres) is never accepted without an operator.
-    max_accuracy_m: float = 1000.0
+    max_accuracy_m: Seconds = 1000.0
     #: A fix older than this when received (seconds) is never accepted without an operator.
-    max_age_seconds: float = 600.0
+    max_age_seconds: Seconds = 600.0
     #: A fix dated more than this ahead of the receiving clock (seconds) is implausible.
-    future_skew_seconds: float = 30.0
+    future_skew_seconds: Seconds = 30.0
     #: Messages a minute one sender (or one refused address) may post; the rest are counted, not stored.
-    rate_per_minute: int = 120
+    rate_per_minute: Annotated[int, Field(ge=1)] = 120
     #: Bytes an hour stored for one sender (or one refused address); the rest are counted, not stored.
-    bytes_per_hour: int = 4 * 1024 * 1024
+    bytes_per_hour: Annotated[int, Field(ge=1)] = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class BackfillSettings:
+class BackfillSettings(Section):
     """Tickets for calls the daemon never saw, from Asterisk's own records (CEL)."""
 
     #: "auto" (the cel table on PostgreSQL, the CSV file on SQLite), "csv", "pgsql" or "off".
-    source: str = "auto"
+    source: Literal["auto", "csv", "pgsql", "off"] = "auto"
     #: The CSV file asterisk-config/cel_custom.conf makes Asterisk write.
-    cel_csv: str = "/var/log/asterisk/cel-custom/ngcc112-cel.csv"
+    cel_csv: Line = "/var/log/asterisk/cel-custom/ngcc112-cel.csv"
     #: The table asterisk-config/postgresql/cel_pgsql.conf makes Asterisk write (in this database).
-    cel_table: str = "cel"
+    cel_table: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")] = "cel"
     #: Never look further back than this, in hours: calls older than that get no ticket.
-    lookback_hours: float = 168.0
+    lookback_hours: Seconds = 168.0
 
 
-BACKFILL_SOURCES = ("auto", "csv", "pgsql", "off")
+class Settings(BaseSettings):
+    """The whole configuration. Built directly it takes only its arguments; :func:`load_settings` reads the rest."""
 
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+    )
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    database_url: str = "sqlite+aiosqlite:///ngcc112.db"
-    ami: AmiSettings = field(default_factory=AmiSettings)
-    calls: CallFlowSettings = field(default_factory=CallFlowSettings)
-    panel: PanelSettings = field(default_factory=PanelSettings)
-    location: LocationSettings = field(default_factory=LocationSettings)
-    aml: AmlSettings = field(default_factory=AmlSettings)
-    backfill: BackfillSettings = field(default_factory=BackfillSettings)
-    #: Free-form policy table for routing/ (thresholds); validated there.
-    routing: Mapping[str, Any] = field(default_factory=dict)
-    #: SLA targets (seconds) for reports; validated by tickets.sla.SlaTargets.
-    sla: Mapping[str, Any] = field(default_factory=dict)
+    #: May carry the database password: kept out of repr.
+    database_url: Annotated[str, AfterValidator(_database_url), Field(repr=False)] = "sqlite+aiosqlite:///ngcc112.db"
+    ami: AmiSettings = AmiSettings()
+    calls: CallFlowSettings = CallFlowSettings()
+    panel: PanelSettings = PanelSettings()
+    location: LocationSettings = LocationSettings()
+    aml: AmlSettings = AmlSettings()
+    backfill: BackfillSettings = BackfillSettings()
+    #: Thresholds and weights of prank/ghost scoring (``[routing]``), checked by :class:`Policy`.
+    routing: Annotated[Policy, PlainValidator(_policy)] = Policy()
+    #: SLA targets (seconds) for reports and the dispatcher board (``[sla]``).
+    sla: Annotated[SlaTargets, PlainValidator(_sla_targets)] = SlaTargets()
     #: The center's time zone: days and hours in reports.
-    timezone: str = "Asia/Jakarta"
+    timezone: Annotated[str, AfterValidator(_time_zone)] = "Asia/Jakarta"
     #: The durable journal of call events not yet in the database (tickets/journal.py);
     #: empty: beside a SQLite database, or under ~/.local/state/ngcc112 for PostgreSQL.
-    journal_path: str = ""
-    log_format: str = "json"  # "json" or "console"
-    log_level: str = "info"
+    journal_path: Line = ""
+    log_format: Literal["json", "console"] = "json"
+    log_level: Line = "info"
+
+    @model_validator(mode="after")
+    def _backfill_reads_its_database(self) -> Settings:
+        if self.backfill.source == "pgsql" and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "[backfill] source 'pgsql' reads the cel table of a PostgreSQL database_url; on SQLite use 'csv'"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the arguments: the file and the environment are :func:`load_settings`' business."""
+        return (init_settings,)
 
 
-# Environment variable -> (section, key). Section "" is the top level.
+#: The documented names from before the ``NGCC112_<SECTION>__<KEY>`` rule, still honoured.
 ENVIRONMENT: dict[str, tuple[str, str]] = {
-    "NGCC112_DATABASE_URL": ("", "database_url"),
-    "NGCC112_LOG_FORMAT": ("", "log_format"),
-    "NGCC112_LOG_LEVEL": ("", "log_level"),
-    "NGCC112_TIMEZONE": ("", "timezone"),
     "NGCC112_SLA_ACKNOWLEDGE": ("sla", "acknowledge"),
     "NGCC112_SLA_ARRIVAL": ("sla", "arrival"),
-    "NGCC112_JOURNAL_PATH": ("", "journal_path"),
     "NGCC112_AMI_HOST": ("ami", "host"),
     "NGCC112_AMI_PORT": ("ami", "port"),
     "NGCC112_AMI_USERNAME": ("ami", "username"),
@@ -164,183 +298,124 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_BACKFILL_SOURCE": ("backfill", "source"),
     "NGCC112_CEL_CSV": ("backfill", "cel_csv"),
 }
+#: ``host:port`` of the panel in one variable (an IPv6 host in brackets).
+PANEL_LISTEN = "NGCC112_PANEL_LISTEN"
 
-_SECTIONS: dict[str, type] = {
-    "ami": AmiSettings,
-    "calls": CallFlowSettings,
-    "panel": PanelSettings,
-    "location": LocationSettings,
-    "aml": AmlSettings,
-    "backfill": BackfillSettings,
-}
+
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from defaults, the TOML file at ``path`` and ``environ``."""
+    """Build settings from defaults, the TOML file at ``path`` and ``environ`` (``os.environ`` if None)."""
     environ = os.environ if environ is None else environ
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SettingsError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
-    for var, (section, key) in ENVIRONMENT.items():
-        if var in environ:
-            (raw.setdefault(section, {}) if section else raw)[key] = environ[var]
-    listen = environ.get("NGCC112_PANEL_LISTEN")
+    from_file = _read(Path(path)) if path is not None else {}
+    variables, origins = _spelled_out(environ)
+    try:
+        from_environment = _Environment(variables)()
+    except UnreadableEnvironment as exc:  # a whole table given as JSON that does not parse
+        raise SettingsError(f"{exc}: a whole table in one variable is JSON, e.g. '{{\"port\": 5039}}'") from None
+    for key, value in from_environment.get("routing", {}).items():
+        from_environment["routing"][key] = _toml_value(value)
+    for name, value in _origins_in(from_file, f"in {path}"):
+        origins.setdefault(name, value)
+    try:
+        return Settings(**_merged(from_file, from_environment))
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc.errors()[0], origins)) from None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _spelled_out(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[tuple[str, ...], str]]:
+    """The ``NGCC112_*`` variables with the legacy names in the ``__`` spelling, and where each key came from."""
+    variables: dict[str, str] = {}
+    origins: dict[tuple[str, ...], str] = {}
+    for legacy, (section, key) in ENVIRONMENT.items():
+        if legacy in environ:
+            variables[f"{PREFIX}{section}__{key}".upper()] = environ[legacy]
+            origins[(section, key)] = f"from {legacy}"
+    listen = environ.get(PANEL_LISTEN)
     if listen is not None:
         host, sep, port = listen.rpartition(":")
         if not sep or not host:
-            raise SettingsError(f"NGCC112_PANEL_LISTEN must be host:port, got {listen!r}")
-        raw.setdefault("panel", {}).update(host=host.strip("[]"), port=port)
-    return _build(raw)
+            raise SettingsError(f"{PANEL_LISTEN} must be host:port, got {listen!r}")
+        variables.update({f"{PREFIX}PANEL__HOST": host.strip("[]"), f"{PREFIX}PANEL__PORT": port})
+        origins.update({("panel", "host"): f"from {PANEL_LISTEN}", ("panel", "port"): f"from {PANEL_LISTEN}"})
+    for name, value in environ.items():
+        if name.upper().startswith(PREFIX) and name not in ENVIRONMENT and name != PANEL_LISTEN:
+            variables[name.upper()] = value
+            origins[tuple(name[len(PREFIX) :].lower().split("__"))] = f"from {name}"
+    return variables, origins
 
 
-def _build(raw: Mapping[str, Any]) -> Settings:
-    top: dict[str, Any] = {}
-    known = {f.name for f in dataclasses.fields(Settings)}
-    for key, value in raw.items():
-        if key in _SECTIONS:
-            if not isinstance(value, Mapping):
-                raise SettingsError(f"[{key}] must be a table")
-            top[key] = _section(_SECTIONS[key], key, value)
-        elif key in ("routing", "sla"):
-            if not isinstance(value, Mapping):
-                raise SettingsError(f"[{key}] must be a table")
-            top[key] = dict(value)
-        elif key in known:
-            top[key] = _coerce(Settings, key, value, key)
+def _toml_value(text: Any) -> Any:
+    """``8`` → 8, ``0.5`` → 0.5, ``true`` → True; anything else stays text (and is refused as one)."""
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _origins_in(table: Mapping[str, Any], origin: str) -> Iterable[tuple[tuple[str, ...], str]]:
+    for key, value in table.items():
+        yield (key,), origin
+        if isinstance(value, Mapping):
+            for sub in value:
+                yield (key, sub), origin
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = _merged(below, value)
         else:
-            raise SettingsError(f"unknown setting {key!r}")
-    settings = Settings(**top)
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(settings.timezone)
-    except (KeyError, ValueError):
-        raise SettingsError(f"timezone: unknown time zone {settings.timezone!r}") from None
-    from ngcc112.tickets.sla import SlaTargets, SlaTargetsError
-
-    try:
-        SlaTargets.from_mapping(settings.sla)
-    except SlaTargetsError as exc:
-        raise SettingsError(f"[sla]: {exc}") from None
-    if settings.log_format not in ("json", "console"):
-        raise SettingsError(f"log_format must be 'json' or 'console', got {settings.log_format!r}")
-    if not settings.database_url.startswith(("sqlite", "postgresql")):
-        raise SettingsError(
-            "database_url must be a SQLAlchemy URL for sqlite+aiosqlite or postgresql+asyncpg,"
-            f" got {settings.database_url.split('://')[0]!r}"
-        )
-    _check_backfill(settings)
-    _check_networks(settings)
-    _check_calls(settings)
-    return settings
+            merged[key] = value
+    return merged
 
 
-#: Bounds of ``[calls] wrapup_seconds``: long enough to type, short enough that a forgotten
-#: intake never keeps an operator out of the queue for long.
-WRAPUP_MIN, WRAPUP_MAX = 5.0, 600.0
+#: Tables checked by the policy objects they become (routing.policy.Policy, tickets.sla.SlaTargets).
+_POLICY_TABLES = ("routing", "sla")
+_SECTIONS = {name for name, f in Settings.model_fields.items() if isinstance(f.default, Section)}
+#: Values never repeated in a message: secrets, and the database URL (it may hold a password).
+_UNSHOWN = {("database_url",)} | {
+    (name, key)
+    for name in _SECTIONS
+    for key, f in type(Settings.model_fields[name].default).model_fields.items()
+    if "SecretStr" in str(f.annotation)
+}
 
 
-def _check_calls(settings: Settings) -> None:
-    import math
-
-    seconds = settings.calls.wrapup_seconds
-    if not math.isfinite(seconds) or not WRAPUP_MIN <= seconds <= WRAPUP_MAX:
-        raise SettingsError(
-            f"[calls] wrapup_seconds must be between {WRAPUP_MIN:g} and {WRAPUP_MAX:g}, got {seconds!r}"
-        )
-
-
-def _check_networks(settings: Settings) -> None:
-    """Every CIDR parses; every AML sender is ``name:secret`` with a long enough secret."""
-    import ipaddress
-
-    for label, networks in (
-        ("[panel] metrics_allow", settings.panel.metrics_allow),
-        ("[panel] trusted_proxies", settings.panel.trusted_proxies),
-        ("[aml] allow_networks", settings.aml.allow_networks),
-    ):
-        for network in networks:
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError:
-                raise SettingsError(f"{label}: {network!r} is not an address or network like 10.0.0.0/8") from None
-    names_seen: set[str] = set()
-    for entry in settings.aml.senders:
-        name, sep, secret = entry.partition(":")
-        name = name.strip()
-        if not sep or not name:
-            raise SettingsError("[aml] senders: each entry is name:secret")
-        if len(secret) < 16:
-            raise SettingsError(f"[aml] senders: the secret of {name!r} must be at least 16 characters")
-        if name in names_seen:
-            raise SettingsError(f"[aml] senders: {name!r} is listed twice")
-        names_seen.add(name)
-    for key in ("rate_per_minute", "bytes_per_hour"):
-        if getattr(settings.aml, key) < 1:
-            raise SettingsError(f"[aml] {key} must be at least 1")
-    if settings.panel.metrics_token and len(settings.panel.metrics_token) < 16:
-        raise SettingsError("[panel] metrics_token must be at least 16 characters (or empty)")
-
-
-def _check_backfill(settings: Settings) -> None:
-    import re
-
-    backfill = settings.backfill
-    if backfill.source not in BACKFILL_SOURCES:
-        raise SettingsError(f"[backfill] source must be one of {', '.join(BACKFILL_SOURCES)}, got {backfill.source!r}")
-    if backfill.source == "pgsql" and not settings.database_url.startswith("postgresql"):
-        raise SettingsError(
-            "[backfill] source 'pgsql' reads the cel table of a PostgreSQL database_url; on SQLite use 'csv'"
-        )
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", backfill.cel_table):
-        raise SettingsError(f"[backfill] cel_table must be a table name, got {backfill.cel_table!r}")
-
-
-def _section(cls: type, name: str, values: Mapping[str, Any]) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in values.items():
-        if key not in known:
-            raise SettingsError(f"unknown setting [{name}] {key!r}")
-        kwargs[key] = _coerce(cls, key, value, f"[{name}] {key}")
-    return cls(**kwargs)
-
-
-def _coerce(cls: type, key: str, value: Any, label: str) -> Any:
-    default = next(f for f in dataclasses.fields(cls) if f.name == key)
-    kind = default.type if isinstance(default.type, str) else default.type.__name__
-    try:
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError("use true or false")
-        if kind == "int":
-            number = int(value)
-            if key == "port" and not 0 < number < 65536:
-                raise ValueError("port out of range")
-            return number
-        if kind == "float":
-            number = float(value)
-            if number <= 0:
-                raise ValueError("must be positive")
-            return number
-        if kind.startswith("tuple"):
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(str(item).strip() for item in items if str(item).strip())
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{label}: {value!r} is not valid ({exc})") from None
-    if not isinstance(value, str):
-        raise SettingsError(f"{label} must be a string, got {value!r}")
-    if "\r" in value or "\n" in value:
-        raise SettingsError(f"{label} must not contain a line break")
-    return value
+def _describe(error: ErrorDetails, origins: Mapping[tuple[str, ...], str]) -> str:
+    """One line for the sysadmin: which key, what is wrong with it, and where it was set."""
+    loc = tuple(str(part) for part in error["loc"])
+    reason = error["msg"].removeprefix("Value error, ")
+    if not loc:
+        return reason
+    key = loc[:2] if loc[0] in _SECTIONS and len(loc) > 1 else loc[:1]
+    label = f"[{key[0]}] {key[1]}" if len(key) == 2 else key[0]
+    origin = origins.get(key) or next((o for k, o in origins.items() if k[0] == key[0]), "by default")
+    if error["type"] == "extra_forbidden":
+        where = f"[{loc[0]}] {loc[1]!r}" if len(key) == 2 else repr(loc[0])
+        return f"unknown setting {where} ({origin})"
+    if key[0] in _POLICY_TABLES:  # their own checks name the key
+        return f"[{key[0]}] {reason} ({origin})"
+    if key in _UNSHOWN:
+        return f"{label}: {reason} ({origin})"
+    return f"{label}: {error['input']!r} is not valid ({reason}; {origin})"

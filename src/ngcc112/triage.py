@@ -48,15 +48,15 @@ from ngcc112.ami.events import (
     CallsResynced,
     CallVariables,
 )
+from ngcc112.backoff import Backoff
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub, Subscription
 from ngcc112.routing.facts import NO_HISTORY, CallerHistory, CallFacts, is_missing_number
-from ngcc112.routing.policy import Policy, PolicyError
+from ngcc112.routing.policy import Policy
 from ngcc112.routing.presence import Link
 from ngcc112.routing.progress import advance_facts, history_only
 from ngcc112.routing.scoring import Assessment, score_call
 from ngcc112.routing.steering import moment_name, no_speech_due, priority_to_send, reasons_json, scoring_moment
-from ngcc112.settings import Settings
 from ngcc112.tickets.history import load_history
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.scores import store_score, ticket_id_of
@@ -113,14 +113,6 @@ class CallChannels(Protocol):
     """What triage needs of the call tracker: the caller's channel of a live call."""
 
     def call_channel(self, call_id: str) -> str | None: ...
-
-
-def policy_from(settings: Settings) -> Policy:
-    """The ``[routing]`` policy triage runs on; PolicyError (saying so) when it is not usable."""
-    try:
-        return Policy.from_mapping(settings.routing)
-    except PolicyError as exc:
-        raise PolicyError(f"cannot start triage: {exc}") from None
 
 
 class Triage:
@@ -389,7 +381,7 @@ class Triage:
         """Write the latest score and the positions; while the ticket is not written yet or
         the database is away, try again with backoff (an ended call for
         :data:`FINAL_STORE_RETRY_SECONDS`, then its score is given up, loudly)."""
-        delay, waited_after_end = 0.1, 0.0
+        backoff, waited_after_end = Backoff(first=0.1, cap=5.0), 0.0
         while live.save_dirty:
             live.save_dirty = False
             try:
@@ -405,8 +397,9 @@ class Triage:
                 )
                 stored = located = False
             if stored and located:
-                delay = 0.1
+                backoff.reset()
                 continue
+            delay = backoff.next()
             if live.facts.ended_at is not None:
                 waited_after_end += delay
                 if waited_after_end > FINAL_STORE_RETRY_SECONDS:
@@ -419,7 +412,6 @@ class Triage:
                     )
                     return
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
             live.save_dirty = True
 
     async def _history(self, live: _Live) -> CallerHistory:

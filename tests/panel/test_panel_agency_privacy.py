@@ -34,12 +34,10 @@ async def test_agency_websocket_gets_no_call_or_board_messages(client, other_cli
 
 
 async def test_the_session_cookie_is_secure_when_configured(aiohttp_client, services):
-    import dataclasses
-
     from ngcc112.panel.app import create_app
 
-    services.settings = dataclasses.replace(
-        services.settings, panel=dataclasses.replace(services.settings.panel, cookie_secure=True))
+    services.settings = services.settings.model_copy(
+        update={"panel": services.settings.panel.model_copy(update={"cookie_secure": True})})
     secure_client = await aiohttp_client(create_app(services))
     response = await secure_client.get("/api/session")
     cookie = response.headers.get("Set-Cookie", "")

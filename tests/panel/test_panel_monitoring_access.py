@@ -5,11 +5,10 @@ The test client connects from 127.0.0.1; the settings decide whether that counts
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from ngcc112.panel.app import create_app
+from ngcc112.settings import PanelSettings
 
 TOKEN = "a-long-metrics-token-0123456789"
 
@@ -17,9 +16,9 @@ TOKEN = "a-long-metrics-token-0123456789"
 @pytest.fixture
 async def public_client(aiohttp_client, services):
     """The panel as seen from an address outside [panel] metrics_allow, with a metrics token set."""
-    services.settings = dataclasses.replace(
-        services.settings, panel=dataclasses.replace(services.settings.panel, metrics_allow=("10.9.0.0/16",),
-                                                     metrics_token=TOKEN))
+    panel = PanelSettings.model_validate({**dict(services.settings.panel), "metrics_allow": ("10.9.0.0/16",),
+                                          "metrics_token": TOKEN})
+    services.settings = services.settings.model_copy(update={"panel": panel})
     return await aiohttp_client(create_app(services))
 
 

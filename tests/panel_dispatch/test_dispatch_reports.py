@@ -11,6 +11,7 @@ from dispatch_helpers import login
 from ngcc112.reports.build import build_report
 from ngcc112.reports.csv import parse_report
 from ngcc112.tickets.models import AuditEntry, Ticket
+from ngcc112.tickets.sla import SlaTargets
 
 DAY = datetime(2026, 11, 20, tzinfo=timezone.utc)
 QUERY = "start=2026-11-20&end=2026-11-21&tz=UTC"
@@ -124,14 +125,12 @@ async def test_a_bad_range_is_refused_per_field_keeping_what_was_typed(client, o
 
 
 async def test_sla_targets_and_time_zone_come_from_the_settings(aiohttp_client, services):
-    import dataclasses
-
     from dispatch_helpers import make_app
 
     from ngcc112.panel.dispatch_views import DISPATCH
 
-    services.settings = dataclasses.replace(services.settings, sla={"closing": 45, "dispatch": 120},
-                                            timezone="Asia/Makassar")
+    services.settings = services.settings.model_copy(
+        update={"sla": SlaTargets.from_mapping({"closing": 45, "dispatch": 120}), "timezone": "Asia/Makassar"})
     client = await aiohttp_client(make_app(services))
     state = client.server.app[DISPATCH]
     assert (state.targets.closing, state.targets.dispatch, state.report_tz) == (45.0, 120.0, "Asia/Makassar")

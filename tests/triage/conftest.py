@@ -27,7 +27,7 @@ from ngcc112.sim import AmiSimulator, SimulatorConfig
 from ngcc112.sim.driver import Driver
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.store import TicketStore
-from ngcc112.triage import Triage, policy_from
+from ngcc112.triage import Triage
 
 #: Real seconds a wait may take before the test fails (a hang, never a slow machine).
 REAL_TIMEOUT = 30.0
@@ -115,7 +115,7 @@ async def pipeline(database_url):
             if on_assessment is not None:
                 on_assessment(call_id, moment, assessment)
 
-        triage = Triage(policy_from(settings), sessions, hub, daemon.tracker, daemon.link, clock=clock,
+        triage = Triage(settings.routing, sessions, hub, daemon.tracker, daemon.link, clock=clock,
                         on_assessment=record)
         resyncs = hub.subscribe()
         await triage.start()

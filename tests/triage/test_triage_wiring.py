@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from ngcc112.ami.events import (
@@ -21,7 +22,6 @@ from ngcc112.ami.events import (
 from ngcc112.ami.link import AmiNotConnected
 from ngcc112.clock import VirtualClock, utc
 from ngcc112.hub import Hub
-from ngcc112.routing.policy import PolicyError
 from ngcc112.settings import Settings
 from ngcc112.sim import CallScript
 from ngcc112.sim.calls import Location
@@ -30,7 +30,7 @@ from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.models import Ticket
 from ngcc112.tickets.store import TicketStore
 from ngcc112.tickets.blocklist import add_to_blocklist
-from ngcc112.triage import Triage, policy_from
+from ngcc112.triage import Triage
 
 
 async def test_the_sip_position_and_an_early_aml_message_end_up_on_the_ticket(pipeline):
@@ -97,7 +97,7 @@ async def test_a_link_that_is_down_is_logged_and_the_score_still_stored(database
     tracker = types.SimpleNamespace(call_channel=lambda call_id: "PJSIP/caller1-00000001")
     clock = VirtualClock()
     driver = Driver(clock)
-    triage = Triage(policy_from(Settings()), sessions, hub, tracker, link, clock=clock)
+    triage = Triage(Settings().routing, sessions, hub, tracker, link, clock=clock)
     driver.watch(quiet=lambda: triage.is_idle, probe=lambda: len(link.sent))
     await triage.start()
     t0 = utc(clock)
@@ -133,11 +133,12 @@ async def test_a_link_that_is_down_is_logged_and_the_score_still_stored(database
         await engine.dispose()
 
 
-def test_bad_routing_settings_stop_triage_at_start_with_a_clear_message():
-    with pytest.raises(PolicyError, match="cannot start triage: .*no_speech_seconds"):
-        policy_from(Settings(routing={"no_speech_seconds": "ten"}))
-    with pytest.raises(PolicyError, match="cannot start triage: .*no_such_knob"):
-        policy_from(Settings(routing={"no_such_knob": 1}))
+def test_bad_routing_settings_never_reach_triage_and_are_named():
+    with pytest.raises(ValidationError, match="no_speech_seconds"):
+        Settings(routing={"no_speech_seconds": "ten"})
+    with pytest.raises(ValidationError, match="no_such_knob"):
+        Settings(routing={"no_such_knob": 1})
+    assert Settings(routing={"no_speech_seconds": 8}).routing.no_speech_seconds == 8.0
 
 
 class _FlakySessions:
@@ -190,7 +191,7 @@ async def test_idle_waits_on_the_work_itself_not_on_a_timer(database_url, monkey
     hub = Hub()
     store = TicketStore(sessions, hub.publish)
     tracker = types.SimpleNamespace(call_channel=lambda c: None)
-    triage = Triage(policy_from(Settings()), gated, hub, tracker, _DownLink(AmiNotConnected("down")))
+    triage = Triage(Settings().routing, gated, hub, tracker, _DownLink(AmiNotConnected("down")))
     checks = 0
     idle_now = Triage.is_idle.fget
 
@@ -229,7 +230,7 @@ async def test_a_final_score_is_written_once_the_database_is_back(database_url):
     hub = Hub()
     store = TicketStore(sessions, hub.publish)
     tracker = types.SimpleNamespace(call_channel=lambda c: None)
-    triage = Triage(policy_from(Settings()), flaky, hub, tracker, _DownLink(AmiNotConnected("down")))
+    triage = Triage(Settings().routing, flaky, hub, tracker, _DownLink(AmiNotConnected("down")))
     await triage.start()
     t0 = datetime.now(UTC)
     try:
@@ -263,7 +264,7 @@ async def test_a_call_found_by_a_resync_is_scored_on_its_history_only(database_u
     tracker = types.SimpleNamespace(call_channel=lambda c: "PJSIP/caller1-00000003")
     clock = VirtualClock()
     driver = Driver(clock)
-    triage = Triage(policy_from(Settings(routing={"no_speech_seconds": 0.2})), sessions, hub, tracker, link,
+    triage = Triage(Settings(routing={"no_speech_seconds": 0.2}).routing, sessions, hub, tracker, link,
                     clock=clock)
     driver.watch(quiet=lambda: triage.is_idle, probe=lambda: len(link.sent))
     await triage.start()
@@ -313,7 +314,7 @@ async def test_a_hung_database_does_not_delay_raising_a_caller_who_pressed_5():
             return types.SimpleNamespace(ok=True, message="Priority change for caller on queue")
 
     tracker = types.SimpleNamespace(call_channel=lambda c: "PJSIP/caller1-00000004")
-    triage = Triage(policy_from(Settings()), _HungSessions(), hub, tracker, Link())
+    triage = Triage(Settings().routing, _HungSessions(), hub, tracker, Link())
     await triage.start()
     t0 = datetime.now(UTC)
     try:

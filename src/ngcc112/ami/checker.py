@@ -198,7 +198,7 @@ async def check_asterisk(settings: Settings, *, operators: Sequence[str] = names
     results.append(CheckResult("connect", True, f"{where}: {session.banner}"))
     step = "login"
     try:
-        login = await session.action("Login", Username=ami.username, Secret=ami.secret, Events="off")
+        login = await session.action("Login", Username=ami.username, Secret=ami.secret.get_secret_value(), Events="off")
         if not login.success:
             results.append(
                 CheckResult(

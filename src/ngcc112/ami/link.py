@@ -34,6 +34,7 @@ from ngcc112.ami import actions
 from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.protocol import AmiProtocol
+from ngcc112.backoff import capped_delay
 from ngcc112.settings import AmiSettings
 
 log = structlog.get_logger(__name__)
@@ -109,11 +110,6 @@ class LinkState:
 
 
 LinkItem = AmiMessage | Snapshot | QueueSnapshot | LinkState
-
-
-def backoff_delay(attempt: int, minimum: float, maximum: float) -> float:
-    """Capped exponential backoff: minimum, 2·minimum, 4·minimum … maximum."""
-    return min(maximum, minimum * (2 ** max(0, attempt)))
 
 
 class LinkPhase(enum.Enum):
@@ -230,7 +226,7 @@ class AmiLink:
                     emit("ami.connect_failed", error=text, attempt=attempt + 1)
             if self._stopping:
                 break
-            delay = backoff_delay(attempt, self._settings.reconnect_min, self._settings.reconnect_max)
+            delay = capped_delay(attempt, self._settings.reconnect_min, self._settings.reconnect_max)
             attempt += 1
             self.status.reconnects += 1
             self._enter(LinkPhase.BACKING_OFF)
@@ -306,7 +302,9 @@ class AmiLink:
         )
         self._protocol = protocol
         try:
-            answer = await self._send_on(protocol, actions.login(self._settings.username, self._settings.secret))
+            answer = await self._send_on(
+                protocol, actions.login(self._settings.username, self._settings.secret.get_secret_value())
+            )
             if not answer.ok:
                 raise AmiAuthError(
                     f"Asterisk refused the AMI login for user {self._settings.username!r}: "

@@ -122,7 +122,9 @@ def create_app(services: Services) -> web.Application:
     app[CSP] = SECURITY_HEADERS["Content-Security-Policy"].replace(
         "img-src 'self' data:", tile_img_src(services.settings.panel.tile_url)
     )
-    auth.setup(app, services.settings.panel.cookie_secret, secure=services.settings.panel.cookie_secure)
+    auth.setup(
+        app, services.settings.panel.cookie_secret.get_secret_value(), secure=services.settings.panel.cookie_secure
+    )
     bodies.setup(app)  # the input boundary (bodies, forms, path ids), in front of the CSRF check
     session_sockets.setup(app, lambda hashes: still_open(services.sessions, hashes))
     aiohttp_jinja2.setup(

@@ -556,7 +556,7 @@ def setup(
     services = panel.services
     settings = services.settings
     if targets is None:
-        targets = SlaTargets.from_mapping(getattr(settings, "sla", None) or {})
+        targets = getattr(settings, "sla", None) or DEFAULT_TARGETS
     if report_tz is None:
         report_tz = getattr(settings, "timezone", None) or DEFAULT_REPORT_TZ
     merge_catalogs(panel.catalogs)

@@ -108,9 +108,10 @@ def setup(app: web.Application) -> None:
 def monitoring_allowed(request: web.Request) -> bool:
     """May this client read /metrics and the health details? (see the module docstring)"""
     settings = request.app[PANEL].services.settings.panel
-    if settings.metrics_token:
+    token = settings.metrics_token.get_secret_value()
+    if token:
         scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), settings.metrics_token.encode()):
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode()):
             return True
     address = client_address(request, settings.trusted_proxies)
     return matching_network(address, settings.metrics_allow) is not None

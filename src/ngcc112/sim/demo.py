@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import random
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from ngcc112 import names
 from ngcc112.ami import actions
@@ -107,7 +108,7 @@ async def run_demo(
     else:
         _line(f"ngcc112 demo: writing demo tickets to {DEMO_DATABASE} (`ngcc112 tickets` in this directory reads it)")
     database_url = demo_database_url(database_url)
-    user = AmiUser(secret=settings.ami.secret, read=("all",), write=("all",))
+    user = AmiUser(secret=settings.ami.secret.get_secret_value(), read=("all",), write=("all",))
     sim = AmiSimulator(
         SimulatorConfig(host="127.0.0.1", port=0, users={settings.ami.username: user}, rate_per_minute=rate)
     )
@@ -115,15 +116,18 @@ async def run_demo(
     for endpoint in (*names.SAMPLE_OPERATORS, DISPATCHER_ENDPOINT):
         sim.set_softphone(endpoint, answers=True, ring_seconds=2.0, talk_seconds=20.0)
     aml_secret = secrets.token_urlsafe(24)
-    settings = dataclasses.replace(
-        settings,
-        database_url=database_url,
-        log_format="console",
-        # the demo's handsets post their AML positions as this configured sender
-        aml=dataclasses.replace(settings.aml, senders=(*settings.aml.senders, f"{AML_SENDER}:{aml_secret}")),
-        # the simulator keeps no CEL of its own: nothing to recover calls from
-        backfill=dataclasses.replace(settings.backfill, source="off"),
-        ami=dataclasses.replace(settings.ami, host="127.0.0.1", port=sim.port),
+    settings = settings.model_copy(
+        update={
+            "database_url": database_url,
+            "log_format": "console",
+            # the demo's handsets post their AML positions as this configured sender
+            "aml": settings.aml.model_copy(
+                update={"senders": (*settings.aml.senders, SecretStr(f"{AML_SENDER}:{aml_secret}"))}
+            ),
+            # the simulator keeps no CEL of its own: nothing to recover calls from
+            "backfill": settings.backfill.model_copy(update={"source": "off"}),
+            "ami": settings.ami.model_copy(update={"host": "127.0.0.1", "port": sim.port}),
+        }
     )
     _line(f"ngcc112 demo: simulated Asterisk on 127.0.0.1:{sim.port}, {rate:g} calls/min")
     stop = asyncio.Event()

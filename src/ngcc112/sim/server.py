@@ -568,7 +568,7 @@ class AmiSimulator:
 
 async def run_simulator(settings: Settings, port: int, rate: float) -> None:
     """``ngcc112 sim``: serve AMI for ``settings.ami.username`` until cancelled."""
-    user = AmiUser(secret=settings.ami.secret, read=("all",), write=("all",))
+    user = AmiUser(secret=settings.ami.secret.get_secret_value(), read=("all",), write=("all",))
     config = SimulatorConfig(
         host=settings.ami.host, port=port, users={settings.ami.username: user}, rate_per_minute=rate
     )

@@ -48,7 +48,7 @@ from ngcc112.clock import VirtualClock, utc
 from ngcc112.location.numbers import canonical_number
 from ngcc112.routing.evaluation import CALL_TYPES, EvaluationReport, classify, evaluate, render
 from ngcc112.routing.facts import CallerHistory, CallFacts, PastCall, is_missing_number
-from ngcc112.routing.policy import Policy, PolicyError
+from ngcc112.routing.policy import Policy
 from ngcc112.routing.progress import advance_facts, past_call
 from ngcc112.routing.scoring import Assessment, score_call
 from ngcc112.routing.steering import no_speech_due, priority_to_send, scoring_moment
@@ -591,9 +591,8 @@ def render_run(run: EvaluationRun) -> str:
 def main_eval(settings: Settings, path: str | Path | None = None, *, out: Callable[[str], None] = print) -> int:
     """``ngcc112 eval-heuristics [PATH]``: 0 when it ran, 2 on unusable cases or settings."""
     try:
-        policy = Policy.from_mapping(settings.routing)
-        run = asyncio.run(evaluate_cases(path, policy=policy))
-    except (CaseError, PolicyError) as exc:
+        run = asyncio.run(evaluate_cases(path, policy=settings.routing))
+    except CaseError as exc:
         print(f"ngcc112 eval-heuristics: {exc}", file=sys.stderr)
         return 2
     out(render_run(run).rstrip("\n"))
