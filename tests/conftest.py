@@ -18,8 +18,10 @@ from ngcc112.tickets.store import TicketStore
 pytest_plugins = [
     # the run fails when a secret the tests use shows in any log line
     "log_secrets",
-    # database_url (SQLite and PostgreSQL, copied from migrated templates) and seeded_database
+    # database_url: SQLite and PostgreSQL, each test on a copy of a template migrated once
     "database_fixtures",
+    # services, client, other_client: the panel on a seeded SQLite copy, for every panel directory
+    "panel_fixtures",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

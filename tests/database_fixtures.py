@@ -24,8 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ngcc112.tickets.db import make_engine, make_sessions, upgrade
-from ngcc112.tickets.users import seed_demo_users
+from ngcc112.tickets.db import upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get("NGCC112_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 #: Real seconds a CREATE DATABASE may wait for the template's last session to go.
@@ -134,18 +133,3 @@ async def database_url(database_template: tuple[str, Path | str | None], tmp_pat
         yield url
     finally:
         await drop_postgres_database(url)
-
-
-@pytest.fixture(scope="session")
-def seeded_database(migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The migrated SQLite database with the demo users, made once; each test copies it."""
-    path = tmp_path_factory.mktemp("panel-template") / "panel.db"
-    shutil.copyfile(migrated_sqlite, path)
-
-    async def seed() -> None:
-        engine = make_engine(sqlite_url(path))
-        await seed_demo_users(make_sessions(engine))
-        await engine.dispose()
-
-    asyncio.run(seed())
-    return path
