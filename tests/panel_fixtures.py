@@ -31,7 +31,7 @@ from ngcc112.panel.app import create_app
 from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets.agencies import seed_agencies, seed_agency_member
 from ngcc112.tickets.db import make_engine, make_sessions
-from ngcc112.tickets.users import add_user, seed_demo_users
+from ngcc112.tickets.users import add_user
 
 #: Accounts beyond the demo ones in the dispatch template: (username, role, interface, agency).
 DISPATCH_USERS = (
@@ -67,12 +67,6 @@ def _seeded_copy(
 
     asyncio.run(run())
     return path
-
-
-@pytest.fixture(scope="session")
-def seeded_database(migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Migrated, with the demo users; made once, each test copies it."""
-    return _seeded_copy(migrated_sqlite, tmp_path_factory.mktemp("panel-template"), seed_demo_users)
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from browser_stack import Stack, chromium, new_page, running_stack
 
 
 @pytest.fixture
-async def stack(tmp_path) -> AsyncIterator[Stack]:
-    async with running_stack(tmp_path / "t.db") as running:
+async def stack(tmp_path, seeded_database) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path / "t.db", seeded=seeded_database) as running:
         yield running
 
 

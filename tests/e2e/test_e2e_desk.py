@@ -20,9 +20,9 @@ HANGUP_AFTER = 9.0
 
 
 @pytest.fixture
-async def quick_stack(tmp_path) -> AsyncIterator[Stack]:
+async def quick_stack(tmp_path, seeded_database) -> AsyncIterator[Stack]:
     """The stack with a short after-call limit, so a second call can ring in a test's time."""
-    async with running_stack(tmp_path / "t.db", wrapup_seconds=4.0) as running:
+    async with running_stack(tmp_path / "t.db", wrapup_seconds=4.0, seeded=seeded_database) as running:
         yield running
 
 

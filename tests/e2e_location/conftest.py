@@ -20,8 +20,8 @@ def tile_url() -> str:
 
 
 @pytest.fixture
-async def stack(tmp_path, tile_url) -> AsyncIterator[Stack]:
-    async with running_stack(tmp_path / "t.db", tile_url=tile_url) as running:
+async def stack(tmp_path, tile_url, seeded_database) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path / "t.db", tile_url=tile_url, seeded=seeded_database) as running:
         yield running
 
 

@@ -10,8 +10,8 @@ from browser_stack import Stack, chromium, running_stack
 
 
 @pytest.fixture
-async def stack(tmp_path) -> AsyncIterator[Stack]:
-    async with running_stack(tmp_path / "sop.db") as running:
+async def stack(tmp_path, seeded_database) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path / "sop.db", seeded=seeded_database) as running:
         yield running
 
 
