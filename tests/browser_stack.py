@@ -48,7 +48,7 @@ START_TIMEOUT = 30.0
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -96,7 +96,8 @@ async def running_stack(database: Path, *, tile_url: str = "", wrapup_seconds: f
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop=stop, on_ready=on_ready, say=lambda _line: None))
     try:
-        done, _ = await asyncio.wait({task, ready}, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        starting: set[asyncio.Future[Any]] = {task, ready}
+        done, _ = await asyncio.wait(starting, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()  # raises the start-up failure
         if ready not in done:

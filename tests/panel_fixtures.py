@@ -6,9 +6,13 @@ same server. What differs per directory is chosen by overriding one small fixtur
 conftest.py:
 
 - ``panel_database``: which seeded template (demo users; or with the agencies, for dispatch);
-- ``panel_settings``: the ``[panel]`` settings (a cookie secret; the location pages add a tile server);
+- ``panel_settings``: the ``[panel]`` settings (a cookie secret, ``tile_url``'s tile server);
 - ``fake_ami``: the stand-in for the AMI link, built on the hub (None: the real, unconnected one);
 - ``panel_app``: the aiohttp app made of the services (default: ``create_app``).
+
+The browser tests (tests/e2e*) get ``stack``, the whole running system (tests/browser_stack.py)
+on a copy of the seeded template, and ``browser``, headless Chromium; each directory makes its
+own pages.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from browser_stack import Stack, chromium, running_stack
 from database_fixtures import sqlite_url
 
 from ngcc112.app import Services, build
@@ -97,8 +102,15 @@ def panel_database(seeded_database: Path) -> Path:
 
 
 @pytest.fixture
-def panel_settings() -> PanelSettings:
-    return PanelSettings(cookie_secret="test-secret")
+def tile_url() -> str:
+    """The map's tile server (none: text and a circle on a plain background); a test names one
+    by parametrising this."""
+    return ""
+
+
+@pytest.fixture
+def panel_settings(tile_url: str) -> PanelSettings:
+    return PanelSettings(cookie_secret="test-secret", tile_url=tile_url)
 
 
 @pytest.fixture
@@ -151,3 +163,18 @@ async def other_client(
     yield make
     for second in made:
         await second.close()
+
+
+# -- the browser tests (tests/e2e*): the whole stack running, and headless Chromium --------------
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, tile_url: str, seeded_database: Path) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path / "t.db", tile_url=tile_url, seeded=seeded_database) as running:
+        yield running
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with chromium() as browser:
+        yield browser

@@ -10,23 +10,10 @@ from pathlib import Path
 import pytest
 from location_helpers import make_app
 
-from ngcc112.settings import PanelSettings
-
 
 @pytest.fixture
 def panel_database(seeded_dispatch_database: Path) -> Path:
     return seeded_dispatch_database
-
-
-@pytest.fixture
-def tile_url() -> str:
-    """The tile server; a test names one by parametrising this."""
-    return ""
-
-
-@pytest.fixture
-def panel_settings(tile_url: str) -> PanelSettings:
-    return PanelSettings(cookie_secret="test-secret", tile_url=tile_url)
 
 
 @pytest.fixture
