@@ -19,10 +19,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/lint-imports
 
-# The main suite, then the integration suite on a real Asterisk (skipped, with the
-# reason printed, until `make asterisk` has built one).
+# The main suite on both cores (pytest-xdist; each worker has its own databases and ports),
+# then the integration suite on a real Asterisk (skipped, with the reason printed, until
+# `make asterisk` has built one).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not real_asterisk"
+	$(BIN)/python -m pytest -q -n 2 -m "not real_asterisk"
 	$(BIN)/python -m pytest -q -rs tests/real_asterisk
 
 # Build (once, cached by checksum) the real Asterisk 22 and install SIPp.

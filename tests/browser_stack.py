@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ START_TIMEOUT = 30.0
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -63,9 +64,13 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(database: Path, *, tile_url: str = "",
-                        wrapup_seconds: float = 60.0) -> AsyncIterator[Stack]:
-    """Simulator, then daemon + panel; yields once the daemon is logged in to the simulator."""
+async def running_stack(database: Path, *, tile_url: str = "", wrapup_seconds: float = 60.0,
+                        seeded: Path | None = None) -> AsyncIterator[Stack]:
+    """Simulator, then daemon + panel; yields once the daemon is logged in to the simulator.
+    ``seeded``: a migrated database with the demo users to start from (the ``seeded_database``
+    fixture), instead of migrating and hashing the demo passwords again."""
+    if seeded is not None:
+        shutil.copyfile(seeded, database)
     # the host's clock; no prompt file installed: the dialplan's beep (0.5 s + 3 s)
     sim = AmiSimulator(SimulatorConfig(port=0, prompt_sound=False))
     await sim.start()
@@ -85,14 +90,16 @@ async def running_stack(database: Path, *, tile_url: str = "",
     ready: asyncio.Future[Services] = asyncio.get_running_loop().create_future()
 
     async def on_ready(services: Services) -> None:
-        await seed_demo_users(services.sessions)  # agencies are seeded by every start
+        if seeded is None:
+            await seed_demo_users(services.sessions)  # agencies are seeded by every start
         await seed_agency_member(services.sessions, "agency", "damkar")
         ready.set_result(services)
 
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop=stop, on_ready=on_ready, say=lambda _line: None))
     try:
-        done, _ = await asyncio.wait({task, ready}, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        starting: set[asyncio.Future[Any]] = {task, ready}
+        done, _ = await asyncio.wait(starting, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()  # raises the start-up failure
         if ready not in done:

@@ -1,23 +1,10 @@
-"""End-to-end fixtures for the operator: the running stack and one browser page."""
+"""End-to-end fixtures for the operator: one browser page (``stack`` and ``browser`` are the
+shared ones, tests/panel_fixtures.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from browser_stack import Stack, chromium, new_page, running_stack
-
-
-@pytest.fixture
-async def stack(tmp_path) -> AsyncIterator[Stack]:
-    async with running_stack(tmp_path / "t.db") as running:
-        yield running
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
+from browser_stack import new_page
 
 
 @pytest.fixture

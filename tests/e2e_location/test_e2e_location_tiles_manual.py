@@ -80,7 +80,7 @@ async def post_aml(stack, **fields) -> None:
         assert response.status == 200
 
 
-@pytest.mark.parametrize("tile_url", [f"http://127.0.0.1:{TILE_PORT}/tiles/{{z}}/{{x}}/{{y}}.png"])
+@pytest.mark.parametrize("tile_url", [f"http://127.0.0.1:{TILE_PORT}/tiles/{{z}}/{{x}}/{{y}}.png"], ids=["tiles-served"])
 async def test_tiles_from_the_configured_server_load_under_the_csp(page: Page, stack, tile_url):
     async with tile_server(TILE_PORT) as served:
         await log_in_and_go_ready(page, stack)
@@ -96,7 +96,7 @@ async def test_tiles_from_the_configured_server_load_under_the_csp(page: Page, s
         assert page.errors == []  # type: ignore[attr-defined]  # no CSP refusal
 
 
-@pytest.mark.parametrize("tile_url", [f"http://127.0.0.1:{DEAD_PORT}/tiles/{{z}}/{{x}}/{{y}}.png"])
+@pytest.mark.parametrize("tile_url", [f"http://127.0.0.1:{DEAD_PORT}/tiles/{{z}}/{{x}}/{{y}}.png"], ids=["tiles-dead"])
 async def test_tiles_failing_leave_the_text_and_the_circle(page: Page, stack, tile_url):
     await log_in_and_go_ready(page, stack)
     await answered_call(page, stack)

@@ -1,24 +1,10 @@
-"""End-to-end fixtures for the SOP's whole path: the running stack and one browser context per user."""
+"""End-to-end fixtures for the SOP's whole path: one browser context per user (``stack`` and
+``browser`` are the shared ones, tests/panel_fixtures.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 import browser_stack
-from browser_stack import Stack, chromium, running_stack
-
-
-@pytest.fixture
-async def stack(tmp_path) -> AsyncIterator[Stack]:
-    async with running_stack(tmp_path / "sop.db") as running:
-        yield running
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
+import pytest
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from panel_fixtures import login as login  # the panel tests' one log-in helper, re-exported
+
 from ngcc112 import names
 from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.events import MemberState
@@ -92,16 +94,6 @@ class FakeLink:
                 "PausedReason": str(m["reason"])}, now) for interface, m in self.members.items())
             return AmiResponse(response=_response(True, "Queue status will follow").response, items=items)
         return _response(False, "Invalid/unknown command")
-
-
-async def login(client, username: str = "op1", password: str | None = None) -> str:
-    """Log in through the API; return the session's CSRF token."""
-    password = password or f"{username}-demo-112"
-    token = (await (await client.get("/api/session")).json())["csrf_token"]
-    response = await client.post("/api/session", json={"username": username, "password": password},
-                                 headers={"X-CSRF-Token": token})
-    assert response.status == 200, await response.text()
-    return (await response.json())["csrf_token"]
 
 
 async def settle(services) -> None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from panel_fixtures import login as login  # the panel tests' one log-in helper, re-exported
+
 from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.link import AmiNotConnected, AmiResponse, LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
@@ -68,16 +70,6 @@ class OriginateLink:
         self.sunk.append(message)
         for listener in list(self.listeners):
             listener(message)
-
-
-async def login(client, username: str, password: str | None = None) -> str:
-    """Log in through the API; return the session's CSRF token."""
-    password = password or f"{username}-demo-112"
-    token = (await (await client.get("/api/session")).json())["csrf_token"]
-    response = await client.post("/api/session", json={"username": username, "password": password},
-                                 headers={"X-CSRF-Token": token})
-    assert response.status == 200, await response.text()
-    return (await response.json())["csrf_token"]
 
 
 async def make_ticket(services, state: str = "escalated", *, verdict: str | None = "normal",

@@ -22,8 +22,10 @@ def _written_actions() -> set[str]:
     found = {"".join("_" + c.lower() if c.isupper() else c for c in cls.__name__).lstrip("_")
              for cls in vars(events).values()
              if isinstance(cls, type) and issubclass(cls, events.CallEvent) and cls is not events.CallEvent}
-    patterns = (r'_Step\(session, ticket, actor, "(\w+)"\)', r'_audit\(session, \w+, \w+, "(\w+)"',
-                r'self\._audit\(\w+, [\w.]+, "(\w+)"', r'action="(\w+)"', r'^ACTION = "(\w+)"',
+    # the calls may be spread over lines (ruff format): any whitespace between the arguments
+    patterns = (r'_Step\(\s*session,\s*ticket,\s*actor,\s*"(\w+)",?\s*\)',
+                r'_audit\(\s*session,\s*\w+,\s*\w+,\s*"(\w+)"',
+                r'self\._audit\(\s*\w+,\s*[\w.]+,\s*"(\w+)"', r'action="(\w+)"', r'^ACTION = "(\w+)"',
                 r'action = "(\w+)" if .* else "(\w+)"')
     for path in SRC.rglob("*.py"):
         text = path.read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from sqlalchemy import select
+from panel_fixtures import login as login  # the panel tests' one log-in helper, re-exported
 
 from ngcc112.tickets.models import AuditEntry, Ticket, User
 
@@ -67,16 +68,6 @@ def make_app(services):
     if not isinstance(env.loader, WiredLoader):
         env.loader = WiredLoader(env.loader)
     return app
-
-
-async def login(client, username: str, password: str | None = None) -> str:
-    """Log in through the API; return the session's CSRF token."""
-    password = password or f"{username}-demo-112"
-    token = (await (await client.get("/api/session")).json())["csrf_token"]
-    response = await client.post("/api/session", json={"username": username, "password": password},
-                                 headers={"X-CSRF-Token": token})
-    assert response.status == 200, await response.text()
-    return (await response.json())["csrf_token"]
 
 
 async def make_ticket(services, state: str = "in_call", *, caller_number: str | None = "081234567890",

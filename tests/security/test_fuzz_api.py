@@ -142,7 +142,7 @@ async def test_every_json_body_is_read_through_the_boundary(template, tmp_path):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("database_template", ["postgresql"], indirect=True)
 async def test_ids_and_days_on_postgresql_never_answer_500(database_url):
     """asyncpg refuses a parameter beyond its column's type with its own error, which SQLite never
     raises: the operations taking an id or a day, fuzzed once more on PostgreSQL."""

@@ -24,20 +24,16 @@ from ngcc112.panel.app import create_app
 from ngcc112.panel.session_sockets import SOCKETS
 from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets.agencies import seed_agencies
-from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.dispatch_models import AdminLogEntry
 from ngcc112.tickets.models import PanelSession, User, utcnow
 from ngcc112.tickets.panel_sessions import (KEEP_ENDED, SESSION_LIFETIME, live_session, open_session,
                                             open_sessions, purge_sessions, session_hash)
-from ngcc112.tickets.users import UserError, authenticate, change_password, seed_demo_users
+from ngcc112.tickets.users import UserError, authenticate, change_password
 
 
 @pytest.fixture
-async def services(database_url):
-    engine = make_engine(database_url)
-    await seed_demo_users(make_sessions(engine))
-    await engine.dispose()
-    settings = Settings(database_url=database_url,
+async def services(seeded_database_url):
+    settings = Settings(database_url=seeded_database_url,
                         panel=PanelSettings(cookie_secret="test-secret", trusted_proxies=("127.0.0.1/32",)))
     built = await build(settings, migrate=False)
     yield built
@@ -212,9 +208,9 @@ async def test_an_expired_session_is_refused(client, services):
     await assert_logged_out(client)
 
 
-async def test_the_command_line_password_change_ends_the_sessions(client, browser, services, database_url):
+async def test_the_command_line_password_change_ends_the_sessions(client, browser, services, seeded_database_url):
     await login(client, "op3")
-    env = {"NGCC112_DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
+    env = {"NGCC112_DATABASE_URL": seeded_database_url, "PATH": "/usr/bin:/bin"}
 
     async def passwd(username: str, password: str) -> tuple[int, str, str]:
         process = await asyncio.create_subprocess_exec(

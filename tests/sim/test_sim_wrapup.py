@@ -47,8 +47,8 @@ async def answered_and_ended(stack) -> str:
     return call.linkedid
 
 
-async def test_call_end_pauses_with_wrap_up_and_the_limit_resumes_with_a_warning(tmp_path):
-    async with running_stack(tmp_path / "t.db", wrapup_seconds=1.5) as stack:
+async def test_call_end_pauses_with_wrap_up_and_the_limit_resumes_with_a_warning(tmp_path, seeded_database):
+    async with running_stack(tmp_path / "t.db", wrapup_seconds=1.5, seeded=seeded_database) as stack:
         seen = stack.services.hub.subscribe()
         await answered_and_ended(stack)
         await until(lambda: member(stack).paused)
@@ -68,8 +68,8 @@ async def test_call_end_pauses_with_wrap_up_and_the_limit_resumes_with_a_warning
         assert states == ["paused", "expired"]
 
 
-async def test_submitting_the_intake_resumes_at_once(tmp_path):
-    async with running_stack(tmp_path / "t.db", wrapup_seconds=600) as stack:
+async def test_submitting_the_intake_resumes_at_once(tmp_path, seeded_database):
+    async with running_stack(tmp_path / "t.db", wrapup_seconds=600, seeded=seeded_database) as stack:
         call_id = await answered_and_ended(stack)
         await until(lambda: member(stack).paused)
         ticket = await stack.services.store.by_linkedid(call_id)
@@ -86,8 +86,8 @@ async def test_submitting_the_intake_resumes_at_once(tmp_path):
         assert services.wrapup.expired_at(OP) is None
 
 
-async def test_a_break_chosen_during_wrap_up_is_never_undone(tmp_path):
-    async with running_stack(tmp_path / "t.db", wrapup_seconds=1.0) as stack:
+async def test_a_break_chosen_during_wrap_up_is_never_undone(tmp_path, seeded_database):
+    async with running_stack(tmp_path / "t.db", wrapup_seconds=1.0, seeded=seeded_database) as stack:
         await answered_and_ended(stack)
         await until(lambda: member(stack).paused)
         panel = stack.services.panel_app[PANEL]
@@ -99,8 +99,8 @@ async def test_a_break_chosen_during_wrap_up_is_never_undone(tmp_path):
         assert pauses(stack) == [("true", "wrap-up"), ("true", "meal")]
 
 
-async def test_after_a_reconnect_an_overdue_wrap_up_pause_is_resumed(tmp_path):
-    async with running_stack(tmp_path / "t.db", wrapup_seconds=60) as stack:
+async def test_after_a_reconnect_an_overdue_wrap_up_pause_is_resumed(tmp_path, seeded_database):
+    async with running_stack(tmp_path / "t.db", wrapup_seconds=60, seeded=seeded_database) as stack:
         panel = stack.services.panel_app[PANEL]
         await panel.control.ready(OP, "op1")
         await until(lambda: member(stack) is not None)

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import _drop_postgres_database, _postgres_database  # noqa: E402
+from tests.database_fixtures import create_postgres_database, drop_postgres_database  # noqa: E402
 from tests.real_asterisk.ami_listener import AmiListener  # noqa: E402
 from tests.real_asterisk.conftest import PHONE_PASSWORDS, device_reachable, queue_add  # noqa: E402
 from tests.real_asterisk.daemon import Daemon  # noqa: E402
@@ -60,7 +60,7 @@ def main(out: Path) -> None:
     prefix = asterisk_prefix()
     if prefix is None:
         raise SystemExit("no Asterisk build: scripts/asterisk-build")
-    url = asyncio.run(_postgres_database())
+    url = asyncio.run(create_postgres_database())
     if url is None:
         raise SystemExit("no PostgreSQL at 127.0.0.1:5432")
     root = Path(tempfile.mkdtemp(prefix="ngcc112-celrec-"))
@@ -113,7 +113,7 @@ def main(out: Path) -> None:
                 part.stop()
         lab.disable_cel_pgsql()
         lab.stop()
-        asyncio.run(_drop_postgres_database(url))
+        asyncio.run(drop_postgres_database(url))
         shutil.rmtree(root, ignore_errors=True)
 
 
