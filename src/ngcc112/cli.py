@@ -13,9 +13,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from ngcc112 import logs
 from ngcc112.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from ngcc112.tickets.location_models import BlocklistRow
 
 EXIT_OK, EXIT_FAILED, EXIT_FATAL = 0, 1, 2
 
@@ -30,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     real_add_parser = sub.add_parser
 
-    def add_parser(name: str, **kwargs):
+    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
         return real_add_parser(name, parents=[common], **kwargs)
 
     sub.add_parser = add_parser  # type: ignore[method-assign]
@@ -136,9 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def _date(text: str):
-    from datetime import date
-
+def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -217,7 +220,7 @@ def _tickets(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure("console", "warning")
     database_url = _tickets_database(settings)
 
-    async def recent() -> list[dict]:
+    async def recent() -> list[dict[str, Any]]:
         engine = make_engine(database_url)
         try:
             return [ticket_summary(t) for t in await TicketStore(make_sessions(engine)).recent(args.limit)]
@@ -259,7 +262,7 @@ def _tickets_database(settings: Settings) -> str:
     return f"sqlite+aiosqlite:///{DEMO_DATABASE}"
 
 
-def format_ticket_line(row: dict) -> str:
+def format_ticket_line(row: dict[str, Any]) -> str:
     caller = row["caller_number"] or "(no caller ID)"
     if row.get("caller_name"):
         caller += f" {row['caller_name']!r}"
@@ -338,7 +341,7 @@ def _blocklist(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _blocklist_line(row, now) -> str:
+def _blocklist_line(row: BlocklistRow, now: datetime) -> str:
     active = row.lifted_at is None and (row.expires_at is None or row.expires_at > now)
     until = row.expires_at.isoformat(timespec="minutes") if row.expires_at else "no expiry"
     state = "active" if active else "ended"

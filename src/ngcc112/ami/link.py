@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 from datetime import datetime, timezone
 
 import structlog
@@ -387,11 +388,12 @@ class AmiLink:
 
     def _watchdog_ended(self, task: asyncio.Task[None], protocol: AmiProtocol) -> None:
         """Supervision: a watchdog that died of a bug must not leave the link unwatched."""
-        if task.cancelled() or task.exception() is None:
+        failure = None if task.cancelled() else task.exception()
+        if failure is None:
             return
         self.status.watchdog_failures += 1
-        self.status.last_error = f"watchdog failed: {_describe(task.exception())}"
-        self.log.error("ami.watchdog_failed", error=_describe(task.exception()))
+        self.status.last_error = f"watchdog failed: {_describe(failure)}"
+        self.log.error("ami.watchdog_failed", error=_describe(failure))
         if not protocol.closed:
             protocol.transport.abort()
 
@@ -422,13 +424,13 @@ class AmiLink:
         return self._convert(action, result)
 
     def _convert(self, action: AmiAction, result: object) -> AmiResponse:
-        messages = result if isinstance(result, list) else [result]
+        messages: list[Mapping[str, Any]] = result if isinstance(result, list) else [cast(Mapping[str, Any], result)]
         converted = [m for m in (AmiMessage.from_mapping(x, self._clock()) for x in messages) if m]
         if not converted:
             raise AmiError(f"empty answer to {action.name}")
         return AmiResponse(response=converted[0], items=tuple(converted[1:]))
 
-    def _spawn(self, coro) -> asyncio.Task[None]:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

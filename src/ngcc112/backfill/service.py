@@ -307,15 +307,15 @@ class Backfill:
                 )
             return read.end, read.mark
         assert isinstance(source, CelTable)
-        read = await source.read(position, since, assembler.feed, events=EVENTS, now=now)
-        if read.future_seconds > 120:
+        cel = await source.read(position, since, assembler.feed, events=EVENTS, now=now)
+        if cel.future_seconds > 120:
             log.warning(
                 "backfill.cel_time_in_future",
                 source=source.key,
-                seconds=round(read.future_seconds),
+                seconds=round(cel.future_seconds),
                 hint="cel_pgsql.conf needs usegmtime = yes: eventtime must be UTC",
             )
-        return read.end, str
+        return cel.end, str
 
     def _warn(self, reason: str) -> None:
         if reason != self._warned:

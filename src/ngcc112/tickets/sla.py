@@ -83,7 +83,8 @@ class SlaTargets:
     answer_thresholds: tuple[float, ...] = (10.0, 15.0, 20.0)
 
     def target(self, stage: Stage | str) -> float | None:
-        return getattr(self, Stage(stage).value)
+        seconds: float | None = getattr(self, Stage(stage).value)
+        return seconds
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> SlaTargets:
@@ -103,9 +104,10 @@ class SlaTargets:
                 seconds = {_seconds(key, item) for item in items}
                 if not seconds or None in seconds:
                     raise SlaTargetsError(f"{key} must be a list of positive seconds, got {value!r}")
-                result = replace(result, answer_thresholds=tuple(sorted(seconds)))  # type: ignore[arg-type]
+                result = replace(result, answer_thresholds=tuple(sorted(s for s in seconds if s is not None)))
             else:
-                result = replace(result, **{key: _seconds(key, value)})
+                stage: dict[str, Any] = {key: _seconds(key, value)}  # one stage's seconds, by field name
+                result = replace(result, **stage)
         return result
 
 
