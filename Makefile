@@ -15,9 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ngcc112 demo
 
-# The layers hold: the import contracts in pyproject.toml ([tool.importlinter]).
+# Before any test (seconds): the layers hold (the import contracts in pyproject.toml),
+# src/ is ruff-clean and ruff-formatted, and mypy --strict finds nothing.
 lint: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check src
+	$(BIN)/ruff format --check src
+	$(BIN)/mypy
 
 # The main suite on both cores (pytest-xdist; each worker has its own databases and ports),
 # then the integration suite on a real Asterisk (skipped, with the reason printed, until
