@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ngcc112.panel.location_views import ManualInvalid, age_text, reasons_for, validate_manual
+from ngcc112.panel.location.views import ManualInvalid, age_text, reasons_for, validate_manual
 
 
 def english(text: str) -> str:

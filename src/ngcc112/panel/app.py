@@ -17,10 +17,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ngcc112.panel import account, api, auth, bodies, metrics, openapi, session_sockets, views, ws
+from ngcc112.panel import account, api, auth, bodies, location, metrics, openapi, session_sockets, views, ws
 from ngcc112.panel.calls import CallBoard
 from ngcc112.panel.i18n import load_catalogs
 from ngcc112.panel.live import LiveHub
+from ngcc112.panel.location.views import tile_img_src
 from ngcc112.panel.state import PANEL, Panel
 from ngcc112.routing.presence import PresenceBoard, PresenceControl
 from ngcc112.tickets.panel_sessions import still_open
@@ -97,9 +98,7 @@ def _mount_dispatch(app: web.Application, panel: Panel) -> None:
 
 def _mount_location(app: web.Application, panel: Panel) -> None:
     """The caller's position beside the screen-pop: fixes, scores, the map (and their API)."""
-    from ngcc112.panel import location_views
-
-    location_views.setup(app, panel)
+    location.setup(app, panel)
 
 
 def create_app(services: Services) -> web.Application:
@@ -124,8 +123,6 @@ def create_app(services: Services) -> web.Application:
     services.extras["wrapup"] = wrapup
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel
-    from ngcc112.panel.location_views import tile_img_src
-
     app[CSP] = SECURITY_HEADERS["Content-Security-Policy"].replace(
         "img-src 'self' data:", tile_img_src(services.settings.panel.tile_url)
     )

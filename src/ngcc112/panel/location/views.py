@@ -1,17 +1,6 @@
-"""Where the caller is, and why the system doubts the call: the panel's side of issue 6.
+"""Where the caller is: the position page, its fragment and its forms, and what the JSON API
+(:mod:`.api`) shares with them (access, presenting, the manual position's validation, use cases).
 
-Mounted on the panel by :func:`setup` (``location_views.setup(app, panel)`` after
-``create_app`` built the rest):
-
-* ``GET  /api/tickets/{id}/location`` — the ticket's fixes (accepted one, candidates),
-  its ghost/prank scores with their reasons in the request's language, as JSON.
-* ``POST /api/tickets/{id}/location/accept`` — ``{"fix_id": N}``: one click accepts a
-  candidate (:meth:`Locations.accept_fix`; an automatic fix never replaces an accepted
-  one by itself, it waits as a candidate).
-* ``POST /api/tickets/{id}/location/manual`` — ``{"latitude", "longitude", "address"}``:
-  the operator's own position; 422 with per-field messages and the values as typed.
-* ``GET  /api/location/board`` — the accepted position of every open incident, for the
-  dispatcher's board map.
 * ``GET  /panel/tickets/{id}/location`` — the fixes as an HTML fragment (what ``map.js``
   puts beside the map and draws on it).
 * ``GET  /tickets/{id}/location`` and the form posts ``…/location/accept`` and
@@ -32,16 +21,14 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 
-from ngcc112.panel import form_memory, openapi
+from ngcc112.panel import form_memory
 from ngcc112.panel.auth import error_response, require, wants_json
-from ngcc112.panel.bodies import BodyRefused, parse_id, read_json
-from ngcc112.panel.bodies import refusal as body_refusal
+from ngcc112.panel.bodies import parse_id
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
-from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, ticket_view
+from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, ticket_view
 from ngcc112.panel.views import render, safe_next
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.locations import (
@@ -84,29 +71,6 @@ FALLBACK = web.AppKey("ngcc112_location_fallback", Locations)
 def _(text: str) -> str:
     """Marks a msgid for extraction; translated when shown."""
     return text
-
-
-# -- setup -------------------------------------------------------------------------------
-
-
-def setup(app: web.Application, panel: Panel) -> None:
-    """Mount the location pages, API and labels on the panel ``app``. Idempotent."""
-    if FALLBACK in app:
-        return
-    services = panel.services
-    app[FALLBACK] = Locations(services.sessions, services.hub.publish)
-    merge_catalogs(panel.catalogs)
-    env = aiohttp_jinja2.get_env(app)
-    env.globals["location_tiles"] = tile_config(services.settings.panel.tile_url)
-    env.globals["location_reasons"] = reasons_for
-    env.globals["location_unit"] = _unit
-    form_memory.install(app)
-    app.add_routes(routes)
-    from ngcc112.panel import location_openapi
-
-    openapi.register(
-        app, lambda: {"paths": location_openapi.PATHS, "components": {"schemas": location_openapi.SCHEMAS}}
-    )
 
 
 def locations_of(app: web.Application) -> Locations:
@@ -488,65 +452,6 @@ async def _add_manual(request: web.Request, ticket: Ticket, manual: ManualFix) -
         raise Refused(409, _("The position could not be stored"), "conflict") from None
 
 
-# -- JSON API ----------------------------------------------------------------------------
-
-
-@routes.get("/api/tickets/{ticket_id:\\d+}/location")
-@require(*ROLES)
-async def api_location(request: web.Request) -> web.StreamResponse:
-    """The ticket's fixes and scores."""
-    try:
-        ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
-    except Refused as refused:
-        return await _refusal(request, refused)
-    return web.json_response(await location_state(request, ticket))
-
-
-@routes.post("/api/tickets/{ticket_id:\\d+}/location/accept")
-@require(*ROLES)
-async def api_accept(request: web.Request) -> web.StreamResponse:
-    """One click: the candidate ``fix_id`` becomes the ticket's position."""
-    try:
-        body = await read_json(request)
-    except BodyRefused as refused:
-        return await body_refusal(request, refused)
-    try:
-        ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
-        fix_id = body.get("fix_id")
-        view = await _accept(request, ticket, fix_id if type(fix_id) is int else None)  # JSON: a number only
-    except Refused as refused:
-        return await _refusal(request, refused)
-    state = await location_state(request, ticket)
-    return web.json_response({**state, "fix": next(f for f in state["fixes"] if f["id"] == view.id)})
-
-
-@routes.post("/api/tickets/{ticket_id:\\d+}/location/manual")
-@require(*ROLES)
-async def api_manual(request: web.Request) -> web.StreamResponse:
-    """The operator's own position (becomes the accepted one)."""
-    try:
-        body = await read_json(request)
-    except BodyRefused as refused:
-        return await body_refusal(request, refused)
-    try:
-        ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
-        manual = validate_manual(body)
-        view = await _add_manual(request, ticket, manual)
-    except Refused as refused:
-        return await _refusal(request, refused)
-    except ManualInvalid as exc:
-        return _invalid_json(request, exc)
-    state = await location_state(request, ticket)
-    return web.json_response({**state, "fix": next(f for f in state["fixes"] if f["id"] == view.id)})
-
-
-@routes.get("/api/location/board")
-@require(*BOARD_ROLES)
-async def api_board(request: web.Request) -> web.StreamResponse:
-    """The accepted position of every open incident (escalated … reported), newest first."""
-    return web.json_response(await board_state(request))
-
-
 async def board_state(request: web.Request) -> dict[str, Any]:
     from ngcc112.tickets.location_models import LocationFixRow
 
@@ -704,7 +609,6 @@ __all__ = [
     "locations_of",
     "merge_catalogs",
     "reasons_for",
-    "setup",
     "tile_config",
     "tile_img_src",
     "validate_manual",

@@ -1,0 +1,38 @@
+"""Where the caller is, and why the system doubts the call: the panel's side of issue 6.
+
+:func:`setup` mounts the position page and its forms (:mod:`.views`) and the JSON API
+(:mod:`.api`) on the panel, with the location labels and the map's template globals.
+"""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ngcc112.panel import form_memory, location_openapi, openapi
+from ngcc112.panel.location import api, views
+from ngcc112.panel.location.views import FALLBACK, _unit, merge_catalogs, reasons_for, tile_config
+from ngcc112.panel.state import Panel
+from ngcc112.tickets.locations import Locations
+
+
+def setup(app: web.Application, panel: Panel) -> None:
+    """Mount the location pages, API and labels on the panel ``app``. Idempotent."""
+    if FALLBACK in app:
+        return
+    services = panel.services
+    app[FALLBACK] = Locations(services.sessions, services.hub.publish)
+    merge_catalogs(panel.catalogs)
+    env = aiohttp_jinja2.get_env(app)
+    env.globals["location_tiles"] = tile_config(services.settings.panel.tile_url)
+    env.globals["location_reasons"] = reasons_for
+    env.globals["location_unit"] = _unit
+    form_memory.install(app)
+    app.add_routes(views.routes)
+    app.add_routes(api.routes)
+    openapi.register(
+        app, lambda: {"paths": location_openapi.PATHS, "components": {"schemas": location_openapi.SCHEMAS}}
+    )
+
+
+__all__ = ["setup"]

@@ -1,0 +1,92 @@
+"""The location JSON API: a ticket's fixes and scores, accepting a candidate, the operator's own
+position, and the board map's accepted positions. Mounted by :func:`ngcc112.panel.location.setup`.
+
+* ``GET  /api/tickets/{id}/location`` — the ticket's fixes (accepted one, candidates),
+  its ghost/prank scores with their reasons in the request's language, as JSON.
+* ``POST /api/tickets/{id}/location/accept`` — ``{"fix_id": N}``: one click accepts a
+  candidate (an automatic fix never replaces an accepted one by itself, it waits as a candidate).
+* ``POST /api/tickets/{id}/location/manual`` — ``{"latitude", "longitude", "address"}``:
+  the operator's own position; 422 with per-field messages and the values as typed.
+* ``GET  /api/location/board`` — the accepted position of every open incident, for the
+  dispatcher's board map.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ngcc112.panel.auth import require
+from ngcc112.panel.bodies import BodyRefused, read_json
+from ngcc112.panel.bodies import refusal as body_refusal
+from ngcc112.panel.location.views import (
+    BOARD_ROLES,
+    ROLES,
+    ManualInvalid,
+    Refused,
+    _accept,
+    _add_manual,
+    _invalid_json,
+    _refusal,
+    board_state,
+    location_state,
+    ticket_for,
+    validate_manual,
+)
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/tickets/{ticket_id:\\d+}/location")
+@require(*ROLES)
+async def api_location(request: web.Request) -> web.StreamResponse:
+    """The ticket's fixes and scores."""
+    try:
+        ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
+    except Refused as refused:
+        return await _refusal(request, refused)
+    return web.json_response(await location_state(request, ticket))
+
+
+@routes.post("/api/tickets/{ticket_id:\\d+}/location/accept")
+@require(*ROLES)
+async def api_accept(request: web.Request) -> web.StreamResponse:
+    """One click: the candidate ``fix_id`` becomes the ticket's position."""
+    try:
+        body = await read_json(request)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    try:
+        ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
+        fix_id = body.get("fix_id")
+        view = await _accept(request, ticket, fix_id if type(fix_id) is int else None)  # JSON: a number only
+    except Refused as refused:
+        return await _refusal(request, refused)
+    state = await location_state(request, ticket)
+    return web.json_response({**state, "fix": next(f for f in state["fixes"] if f["id"] == view.id)})
+
+
+@routes.post("/api/tickets/{ticket_id:\\d+}/location/manual")
+@require(*ROLES)
+async def api_manual(request: web.Request) -> web.StreamResponse:
+    """The operator's own position (becomes the accepted one)."""
+    try:
+        body = await read_json(request)
+    except BodyRefused as refused:
+        return await body_refusal(request, refused)
+    try:
+        ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
+        manual = validate_manual(body)
+        view = await _add_manual(request, ticket, manual)
+    except Refused as refused:
+        return await _refusal(request, refused)
+    except ManualInvalid as exc:
+        return _invalid_json(request, exc)
+    state = await location_state(request, ticket)
+    return web.json_response({**state, "fix": next(f for f in state["fixes"] if f["id"] == view.id)})
+
+
+@routes.get("/api/location/board")
+@require(*BOARD_ROLES)
+async def api_board(request: web.Request) -> web.StreamResponse:
+    """The accepted position of every open incident (escalated … reported), newest first."""
+    return web.json_response(await board_state(request))
