@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from dispatch_helpers import login, make_ticket, settle
 
 from ngcc112.ami.events import CallAbandoned, CallArrived, CallConnected, CallerIdentified, CallQueued, CallsResynced
-from ngcc112.panel.dispatch_views import WaitingBoard
+from ngcc112.panel.dispatch.waiting import WaitingBoard
 from ngcc112.tickets.store import TicketChanged
 
 

@@ -128,7 +128,7 @@ async def test_sla_targets_and_time_zone_come_from_the_settings(aiohttp_client, 
 
     from dispatch_helpers import make_app
 
-    from ngcc112.panel.dispatch_views import DISPATCH
+    from ngcc112.panel.dispatch_state import DISPATCH
 
     services.settings = dataclasses.replace(services.settings, sla={"closing": 45, "dispatch": 120},
                                             timezone="Asia/Makassar")

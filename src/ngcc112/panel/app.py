@@ -17,8 +17,21 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ngcc112.panel import account, api, auth, bodies, location, metrics, openapi, session_sockets, views, ws
+from ngcc112.panel import (
+    account,
+    api,
+    auth,
+    bodies,
+    dispatch_openapi,
+    location,
+    metrics,
+    openapi,
+    session_sockets,
+    views,
+    ws,
+)
 from ngcc112.panel.calls import CallBoard
+from ngcc112.panel.dispatch import setup as dispatch_setup
 from ngcc112.panel.i18n import load_catalogs
 from ngcc112.panel.live import LiveHub
 from ngcc112.panel.location.views import tile_img_src
@@ -87,9 +100,7 @@ async def _close_websockets(app: web.Application) -> None:
 
 def _mount_dispatch(app: web.Application, panel: Panel) -> None:
     """The SOP's second half (dispatcher board, agencies, reports, admin) on the same app."""
-    from ngcc112.panel import dispatch_openapi, dispatch_views
-
-    dispatch_views.setup(app, panel)
+    dispatch_setup.setup(app, panel)
     openapi.register(
         app, lambda: {"paths": dispatch_openapi.PATHS, "components": {"schemas": dispatch_openapi.SCHEMAS}}
     )

@@ -13,43 +13,28 @@ from typing import Any
 
 from aiohttp import web
 
+from ngcc112.panel.admin.accounts import change_account, create_account, reset_account_password
+from ngcc112.panel.admin.validate import validate_agency
+from ngcc112.panel.agency.data import agency_dispatch, agency_dispatches
+from ngcc112.panel.agency.validate import validate_report, validate_status
 from ngcc112.panel.api import BadJson, _bad_json, _invalid, _json
 from ngcc112.panel.auth import error_response, require
-from ngcc112.panel.dispatch_views import (
-    ADMIN,
-    _when,
-    ticket_search,
-    AGENCY,
-    DISPATCH,
-    DISPATCHER,
-    OPERATOR,
-    agency_dispatch,
-    agency_dispatches,
-    board_data,
-    callbacks_data,
-    change_account,
-    create_account,
-    csv_response,
-    make_report,
-    needs_override,
-    parse_report_query,
-    place_callback,
-    refusal_reason,
-    report_json,
-    reset_account_password,
-    ticket_data,
-    ticket_state_of,
-    validate_agency,
-    validate_close,
-    validate_dispatch,
-    validate_report,
-    validate_status,
-)
+from ngcc112.panel.dispatch.board import board_data, callbacks_data
+from ngcc112.panel.dispatch.callbacks import place_callback
+from ngcc112.panel.dispatch.search import ticket_search, when_local
+from ngcc112.panel.dispatch.ticket import ticket_data, ticket_state_of, validate_close, validate_dispatch
+from ngcc112.panel.dispatch_state import DISPATCH
+from ngcc112.panel.forms import refusal_reason
+from ngcc112.panel.reports.charts import report_json
+from ngcc112.panel.reports.query import parse_report_query
+from ngcc112.panel.reports.views import csv_response, make_report
+from ngcc112.panel.roles import ADMIN, AGENCY, DISPATCHER, OPERATOR
 from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.panel.ticket_search import PAGE_SIZE, row_json, search_tickets
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.callbacks import OutcomeRefused, record_outcome
+from ngcc112.tickets.closing import needs_override
 from ngcc112.tickets.states import TransitionRefused
 from ngcc112.tickets.store import jsonable
 
@@ -115,7 +100,7 @@ async def tickets(request: web.Request) -> web.Response:
     if query is None:
         return await _invalid(request, errors, values)
     found = await search_tickets(request.app[DISPATCH].panel.services.sessions, query)
-    when = _when(request)
+    when = when_local(request)
     return web.json_response(
         {
             "tickets": [row_json(r, when) for r in found.rows],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gettext
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -50,9 +51,10 @@ class Panel:
 
 PANEL = web.AppKey("ngcc112_panel", Panel)
 #: Per request: the logged-in user (or None), the language and its gettext.
-USER = web.RequestKey("ngcc112_user", object)
+USER = web.RequestKey("ngcc112_user", User)
 LANG = web.RequestKey("ngcc112_lang", str)
-GETTEXT = web.RequestKey("ngcc112_gettext", object)
+#: The request's translation function (its language's catalog's ``gettext``).
+GETTEXT: web.RequestKey[Callable[[str], str]] = web.RequestKey("ngcc112_gettext")
 #: The SHA-256 of the logged-in request's session id (panel_sessions.id); absent without a login.
 SESSION_HASH = web.RequestKey("ngcc112_session_hash", str)
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 import gettext
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import select
 
 from ngcc112.panel import form_memory
 from ngcc112.panel.auth import error_response, require, wants_json
@@ -31,6 +31,7 @@ from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, ticket_view
 from ngcc112.panel.views import render, safe_next
 from ngcc112.tickets import dispatch as dispatching
+from ngcc112.tickets.audit_trail import actor_roles
 from ngcc112.tickets.locations import (
     AML_ACTOR,
     MAX_ADDRESS_CHARS,
@@ -40,7 +41,8 @@ from ngcc112.tickets.locations import (
     Locations,
 )
 from ngcc112.tickets.models import Ticket, User
-from ngcc112.tickets.states import Role, State
+from ngcc112.tickets.positions import board_positions, find_ticket, position_may_change
+from ngcc112.tickets.states import Role
 
 routes = web.RouteTableDef()
 DOMAIN = "location"
@@ -48,9 +50,6 @@ DOMAIN = "location"
 ROLES = (Role.OPERATOR.value, Role.DISPATCHER.value, Role.ADMIN.value, Role.AGENCY.value)
 #: The board map is the room's view: not for agency users.
 BOARD_ROLES = (Role.OPERATOR.value, Role.DISPATCHER.value, Role.ADMIN.value)
-#: Incidents the board map shows (escalated to the end of field handling).
-BOARD_STATES = (State.ESCALATED.value, State.DISPATCHED.value, State.ON_SCENE.value, State.REPORTED.value)
-BOARD_LIMIT = 200
 #: A fix time this far ahead of our clock means the device's clock is wrong; say so.
 CLOCK_AHEAD_SECONDS = 60
 SOURCE_LABELS = {"sip": "SIP (network)", "aml": "AML (handset)", "manual": "Typed by an operator"}
@@ -142,8 +141,7 @@ async def ticket_for(request: web.Request, ticket_id: int) -> Ticket:
             return (await dispatching.get_ticket_for(sessions, user, ticket_id)).ticket
         except dispatching.NotFoundOrForbidden:
             raise Refused(404, _("Not found"), "not_found") from None
-    async with sessions() as session:
-        ticket = await session.get(Ticket, ticket_id)
+    ticket = await find_ticket(sessions, ticket_id)
     if ticket is None:
         raise Refused(404, _("Not found"), "not_found")
     return ticket
@@ -171,7 +169,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def age_text(seconds: float, translate: Any) -> str:
+def age_text(seconds: float, translate: Callable[[str], str]) -> str:
     """How long ago, in words ("2 min ago"); the page keeps it current (``map.js``)."""
     if seconds < -CLOCK_AHEAD_SECONDS:
         return translate(_("time ahead of our clock (device clock wrong?)"))
@@ -288,19 +286,15 @@ def _silent(ticket: Ticket) -> bool:
 
 async def _typists(request: web.Request, fixes: list[dict[str, Any]]) -> dict[str, str]:
     """The role of whoever typed each manual position (username → role)."""
-    names = {f["created_by"] for f in fixes if f["source"] == "manual" and f.get("created_by")}
-    if not names:
-        return {}
-    async with request.app[PANEL].services.sessions() as session:
-        return dict(
-            (await session.execute(select(User.username, User.role).where(User.username.in_(names)))).tuples().all()
-        )
+    typists = {f["created_by"] for f in fixes if f["source"] == "manual" and f.get("created_by")}
+    return await actor_roles(request.app[PANEL].services.sessions, typists)
 
 
 def source_label(fix: dict[str, Any], roles: dict[str, str]) -> str:
     """How a fix's source is shown (a msgid): a typed one says by whom (their role)."""
-    if fix["source"] != "manual":
-        return SOURCE_LABELS.get(fix["source"], fix["source"])
+    source = str(fix["source"])
+    if source != "manual":
+        return SOURCE_LABELS.get(source, source)
     return MANUAL_BY_ROLE.get(roles.get(fix.get("created_by") or "", ""), MANUAL_UNKNOWN)
 
 
@@ -421,8 +415,7 @@ def _invalid_json(request: web.Request, exc: ManualInvalid) -> web.Response:
 
 
 def _check_open(ticket: Ticket) -> None:
-    """A closed ticket is the record of what was done: its position no longer changes."""
-    if ticket.state == State.CLOSED.value:
+    if not position_may_change(ticket):
         raise Refused(409, _("The ticket is closed: its position can no longer change"), "closed")
 
 
@@ -453,35 +446,22 @@ async def _add_manual(request: web.Request, ticket: Ticket, manual: ManualFix) -
 
 
 async def board_state(request: web.Request) -> dict[str, Any]:
-    from ngcc112.tickets.location_models import LocationFixRow
-
-    sessions = request.app[PANEL].services.sessions
-    async with sessions() as session:
-        rows = (
-            await session.execute(
-                select(Ticket, LocationFixRow)
-                .join(LocationFixRow, (LocationFixRow.ticket_id == Ticket.id) & LocationFixRow.accepted)
-                .where(Ticket.state.in_(BOARD_STATES))
-                .order_by(Ticket.arrived_at.desc())
-                .limit(BOARD_LIMIT)
-            )
-        ).all()
+    positions = await board_positions(request.app[PANEL].services.sessions)
     now = _now()
-    items = []
-    for ticket, row in rows:
-        items.append(
-            {
-                "ticket_id": ticket.id,
-                "state": ticket.state,
-                "category": ticket.category,
-                "source": row.source,
-                "latitude": row.latitude,
-                "longitude": row.longitude,
-                "radius_m": row.radius_m,
-                "time": row.time.isoformat(),
-                "age_seconds": round((now - row.time).total_seconds(), 1),
-            }
-        )
+    items = [
+        {
+            "ticket_id": p.ticket_id,
+            "state": p.state,
+            "category": p.category,
+            "source": p.source,
+            "latitude": p.latitude,
+            "longitude": p.longitude,
+            "radius_m": p.radius_m,
+            "time": p.time.isoformat(),
+            "age_seconds": round((now - p.time).total_seconds(), 1),
+        }
+        for p in positions
+    ]
     return {"server_now": now.isoformat(), "incidents": items}
 
 
