@@ -131,14 +131,14 @@ def els_body(number: str = "+6281234567890", lat: float = -6.17539, lon: float =
 
 
 def locations(client):
-    from ngcc112.panel.location.views import locations_of
+    from ngcc112.panel.location.service import locations_of
 
     return locations_of(client.server.app)
 
 
 def wire_csp(app, tile_url: str) -> None:
     """The report's CSP change: ``img-src`` also allows the tile server's origin."""
-    from ngcc112.panel.location.views import tile_img_src
+    from ngcc112.panel.location.present import tile_img_src
 
     async def amend(request, response) -> None:
         policy = response.headers.get("Content-Security-Policy")

@@ -9,7 +9,7 @@ import pytest
 from location_helpers import dispatch_to, els_body, locations, login, make_ticket, sip_variables
 
 from ngcc112.panel import location_openapi
-from ngcc112.panel.location.views import tile_config, tile_img_src
+from ngcc112.panel.location.present import tile_config, tile_img_src
 
 REASONS = [
     {"score": "ghost", "code": "no_speech", "en": "Nobody spoke for 10 s", "id": "Tidak ada suara selama 10 dtk",

@@ -34,7 +34,7 @@ from ngcc112.panel.calls import CallBoard
 from ngcc112.panel.dispatch import setup as dispatch_setup
 from ngcc112.panel.i18n import load_catalogs
 from ngcc112.panel.live import LiveHub
-from ngcc112.panel.location.views import tile_img_src
+from ngcc112.panel.location.present import tile_img_src
 from ngcc112.panel.state import PANEL, Panel
 from ngcc112.routing.presence import PresenceBoard, PresenceControl
 from ngcc112.tickets.panel_sessions import still_open

@@ -11,7 +11,9 @@ from aiohttp import web
 
 from ngcc112.panel import form_memory, location_openapi, openapi
 from ngcc112.panel.location import api, views
-from ngcc112.panel.location.views import FALLBACK, _unit, merge_catalogs, reasons_for, tile_config
+from ngcc112.panel.location.labels import merge_catalogs
+from ngcc112.panel.location.present import reasons_for, tile_config, unit_of
+from ngcc112.panel.location.service import FALLBACK
 from ngcc112.panel.state import Panel
 from ngcc112.tickets.locations import Locations
 
@@ -26,7 +28,7 @@ def setup(app: web.Application, panel: Panel) -> None:
     env = aiohttp_jinja2.get_env(app)
     env.globals["location_tiles"] = tile_config(services.settings.panel.tile_url)
     env.globals["location_reasons"] = reasons_for
-    env.globals["location_unit"] = _unit
+    env.globals["location_unit"] = unit_of
     form_memory.install(app)
     app.add_routes(views.routes)
     app.add_routes(api.routes)

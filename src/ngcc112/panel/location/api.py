@@ -18,20 +18,18 @@ from aiohttp import web
 from ngcc112.panel.auth import require
 from ngcc112.panel.bodies import BodyRefused, read_json
 from ngcc112.panel.bodies import refusal as body_refusal
-from ngcc112.panel.location.views import (
+from ngcc112.panel.location.access import (
     BOARD_ROLES,
     ROLES,
-    ManualInvalid,
     Refused,
-    _accept,
-    _add_manual,
-    _invalid_json,
-    _refusal,
+    accept_fix,
+    add_manual_fix,
     board_state,
-    location_state,
+    refusal_response,
     ticket_for,
-    validate_manual,
 )
+from ngcc112.panel.location.manual import ManualInvalid, invalid_json, validate_manual
+from ngcc112.panel.location.present import location_state
 
 routes = web.RouteTableDef()
 
@@ -43,7 +41,7 @@ async def api_location(request: web.Request) -> web.StreamResponse:
     try:
         ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
     except Refused as refused:
-        return await _refusal(request, refused)
+        return await refusal_response(request, refused)
     return web.json_response(await location_state(request, ticket))
 
 
@@ -58,9 +56,9 @@ async def api_accept(request: web.Request) -> web.StreamResponse:
     try:
         ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
         fix_id = body.get("fix_id")
-        view = await _accept(request, ticket, fix_id if type(fix_id) is int else None)  # JSON: a number only
+        view = await accept_fix(request, ticket, fix_id if type(fix_id) is int else None)  # JSON: a number only
     except Refused as refused:
-        return await _refusal(request, refused)
+        return await refusal_response(request, refused)
     state = await location_state(request, ticket)
     return web.json_response({**state, "fix": next(f for f in state["fixes"] if f["id"] == view.id)})
 
@@ -76,11 +74,11 @@ async def api_manual(request: web.Request) -> web.StreamResponse:
     try:
         ticket = await ticket_for(request, int(request.match_info["ticket_id"]))
         manual = validate_manual(body)
-        view = await _add_manual(request, ticket, manual)
+        view = await add_manual_fix(request, ticket, manual)
     except Refused as refused:
-        return await _refusal(request, refused)
+        return await refusal_response(request, refused)
     except ManualInvalid as exc:
-        return _invalid_json(request, exc)
+        return invalid_json(request, exc)
     state = await location_state(request, ticket)
     return web.json_response({**state, "fix": next(f for f in state["fixes"] if f["id"] == view.id)})
 
