@@ -26,6 +26,7 @@ from ngcc112.panel import (
     location,
     metrics,
     openapi,
+    refusals,
     session_sockets,
     views,
     ws,
@@ -139,6 +140,7 @@ def create_app(services: Services) -> web.Application:
     )
     services.extras["panel"] = panel
     auth.setup(app, services.settings.panel.cookie_secret, secure=services.settings.panel.cookie_secure)
+    app.middlewares.append(refusals.refusal_middleware)  # after the user and language are known
     bodies.setup(app)  # the input boundary (bodies, forms, path ids), in front of the CSRF check
     session_sockets.setup(app, lambda hashes: still_open(services.sessions, hashes))
     aiohttp_jinja2.setup(

@@ -25,6 +25,7 @@ from ngcc112.panel.dispatch.search import ticket_search, when_local
 from ngcc112.panel.dispatch.ticket import ticket_data, ticket_state_of, validate_close, validate_dispatch
 from ngcc112.panel.dispatch_state import DISPATCH
 from ngcc112.panel.forms import refusal_reason
+from ngcc112.panel.refusals import field_error
 from ngcc112.panel.reports.charts import report_json
 from ngcc112.panel.reports.query import parse_report_query
 from ngcc112.panel.reports.views import csv_response, make_report
@@ -65,8 +66,6 @@ async def _run(
     """Run a dispatch use case; map its refusals to the API's answers."""
     try:
         result = await use_case()
-    except dispatching.NotFoundOrForbidden:
-        return await _not_found(request)
     except dispatching.DispatchError as exc:
         return await _invalid(request, {exc.field: exc.message}, values)
     except TransitionRefused as exc:
@@ -86,10 +85,7 @@ async def board(request: web.Request) -> web.Response:
 @routes.get("/api/dispatch/tickets/{ticket_id:\\d+}")
 @require(DISPATCHER, ADMIN)
 async def ticket(request: web.Request) -> web.Response:
-    try:
-        return web.json_response(await ticket_data(request, int(request.match_info["ticket_id"])))
-    except dispatching.NotFoundOrForbidden:
-        return await _not_found(request)
+    return web.json_response(await ticket_data(request, int(request.match_info["ticket_id"])))
 
 
 @routes.get("/api/dispatch/tickets")
@@ -317,10 +313,7 @@ async def agency_list(request: web.Request) -> web.Response:
 @routes.get("/api/agency/dispatches/{dispatch_id:\\d+}")
 @require(AGENCY)
 async def agency_one(request: web.Request) -> web.Response:
-    try:
-        return web.json_response(await agency_dispatch(request, int(request.match_info["dispatch_id"])))
-    except dispatching.NotFoundOrForbidden:
-        return await _not_found(request)
+    return web.json_response(await agency_dispatch(request, int(request.match_info["dispatch_id"])))
 
 
 @routes.post("/api/agency/dispatches/{dispatch_id:\\d+}/acknowledge")
@@ -397,10 +390,7 @@ async def _accounts(request: web.Request) -> list[dict[str, Any]]:
 @routes.get("/api/admin/users")
 @require(ADMIN)
 async def users(request: web.Request) -> web.Response:
-    try:
-        return web.json_response({"users": await _accounts(request)})
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    return web.json_response({"users": await _accounts(request)})
 
 
 @routes.post("/api/admin/users")
@@ -413,10 +403,7 @@ async def users_add(request: web.Request) -> web.Response:
     keys = ("username", "display_name", "role", "password", "interface", "agency")
     values = {key: body.get(key) if isinstance(body.get(key), str) else "" for key in keys}
     values["interface"] = values["interface"] or ""
-    try:
-        user, errors = await create_account(request, values)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    user, errors = await create_account(request, values)
     if errors or user is None:
         return await _invalid(request, errors, {**values, "password": ""})
     account = next(a for a in await _accounts(request) if a["id"] == user.id)
@@ -447,10 +434,7 @@ async def users_change(request: web.Request) -> web.Response:
         if current is None:
             return await _not_found(request)
         values["role"] = current["role"]
-    try:
-        errors = await change_account(request, user_id, values)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    errors = await change_account(request, user_id, values)
     if errors:
         if "user" in errors:
             return await _not_found(request)
@@ -473,10 +457,7 @@ async def users_reset_password(request: web.Request) -> web.Response:
     password = body.get("password")
     if not isinstance(password, str):
         return await _invalid(request, {"password": "At least 8 characters"}, {"password": ""})
-    try:
-        errors = await reset_account_password(request, user_id, password)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    errors = await reset_account_password(request, user_id, password)
     if errors:
         if "user" in errors:
             return await _not_found(request)
@@ -508,9 +489,7 @@ async def agencies_add(request: web.Request) -> web.Response:
     try:
         agency = await agency_admin.create_agency(request.app[PANEL].services.sessions, request[USER], **values)
     except agency_admin.AgencyError as exc:
-        return await _invalid(request, {exc.field: exc.translated(request[GETTEXT])}, values)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+        return await _invalid(request, field_error(request, exc), values)
     return web.json_response({"agency": _agency(agency)}, status=201)
 
 
@@ -544,7 +523,5 @@ async def agencies_change(request: web.Request) -> web.Response:
             sessions, request[USER], code, name=values["name"], kind=values["kind"], active=active
         )
     except agency_admin.AgencyError as exc:
-        return await _invalid(request, {exc.field: exc.translated(request[GETTEXT])}, {**values, "active": active})
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+        return await _invalid(request, field_error(request, exc), {**values, "active": active})
     return web.json_response({"agency": _agency(agency)})

@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from ngcc112.panel.admin.validate import validate_new_user, validate_user_change
+from ngcc112.panel.refusals import field_error
 from ngcc112.panel.roles import AGENCY
 from ngcc112.panel.session_sockets import sessions_changed
-from ngcc112.panel.state import GETTEXT, PANEL, USER
+from ngcc112.panel.state import PANEL, USER
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets.intake import N_
 from ngcc112.tickets.models import User
@@ -40,7 +41,7 @@ async def create_account(request: web.Request, values: dict[str, str]) -> tuple[
             agency=values.get("agency") or None,
         )
     except UserError as exc:
-        return None, {exc.field: exc.translated(request[GETTEXT])}
+        return None, field_error(request, exc)
     return user, {}
 
 
@@ -80,7 +81,7 @@ async def change_account(request: web.Request, user_id: int, values: dict[str, A
         if "active" in values:
             await agency_admin.set_active(sessions, actor, user_id, bool(values["active"]))
     except UserError as exc:
-        return {exc.field: exc.translated(request[GETTEXT])}
+        return field_error(request, exc)
     finally:
         if "role" in values or "active" in values:
             await sessions_changed(request)  # a disable or a new role ends the account's live channels
@@ -94,6 +95,6 @@ async def reset_account_password(request: web.Request, user_id: int, password: s
     try:
         await agency_admin.reset_password(request.app[PANEL].services.sessions, request[USER], user_id, password)
     except UserError as exc:
-        return {exc.field: exc.translated(request[GETTEXT])}
+        return field_error(request, exc)
     await sessions_changed(request)  # their live channels close with their sessions
     return {}

@@ -13,6 +13,7 @@ from ngcc112.panel.auth import error_response, require
 from ngcc112.panel.form_memory import recall, remember
 from ngcc112.panel.forms import translate_errors
 from ngcc112.panel.pages import page_values
+from ngcc112.panel.refusals import field_error
 from ngcc112.panel.roles import ADMIN
 from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.panel.views import _flash, render, render_error
@@ -98,10 +99,7 @@ async def users_add(request: web.Request) -> web.StreamResponse:
     values = {
         key: str(form.get(key, "")) for key in ("username", "display_name", "role", "password", "interface", "agency")
     }
-    try:
-        _user, errors = await create_account(request, values)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    _user, errors = await create_account(request, values)
     if errors:
         raise refuse_admin_form(request, "/admin/users", "new", errors, {**values, "password": ""})
     await _flash(request, "User added")
@@ -115,10 +113,7 @@ async def users_change(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values: dict[str, Any] = {key: str(form.get(key, "")).strip() for key in ("role", "interface", "agency")}
     values["active"] = form.get("active") == "on"
-    try:
-        errors = await change_account(request, user_id, values)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    errors = await change_account(request, user_id, values)
     if errors:
         raise refuse_admin_form(request, "/admin/users", f"user-{user_id}", errors, values)
     await _flash(request, "User updated")
@@ -130,10 +125,7 @@ async def users_change(request: web.Request) -> web.StreamResponse:
 async def users_reset_password(request: web.Request) -> web.StreamResponse:
     user_id = int(request.match_info["user_id"])
     form = await request.post()
-    try:
-        errors = await reset_account_password(request, user_id, str(form.get("password", "")))
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    errors = await reset_account_password(request, user_id, str(form.get("password", "")))
     if errors:
         if "user" in errors:
             return await error_response(request, 404, "Not found", code="not_found")
@@ -158,9 +150,7 @@ async def agencies_add(request: web.Request) -> web.StreamResponse:
         try:
             await agency_admin.create_agency(request.app[PANEL].services.sessions, request[USER], **values)
         except agency_admin.AgencyError as exc:
-            errors = {exc.field: exc.translated(request[GETTEXT])}
-        except agency_admin.NotPermitted:
-            return await error_response(request, 403, "Your role may not do this", code="role")
+            errors = field_error(request, exc)
     if errors:
         raise refuse_admin_form(request, "/admin/agencies", "new", errors, values)
     await _flash(request, "Agency added")
@@ -188,9 +178,7 @@ async def agencies_change(request: web.Request) -> web.StreamResponse:
         except agency_admin.AgencyError as exc:
             if exc.field == "code":
                 return await render_error(request, 404, request[GETTEXT]("Not found"))
-            errors = {exc.field: exc.translated(request[GETTEXT])}
-        except agency_admin.NotPermitted:
-            return await error_response(request, 403, "Your role may not do this", code="role")
+            errors = field_error(request, exc)
     if errors:
         raise refuse_admin_form(
             request, "/admin/agencies", f"agency-{code}", errors, {**values, "active": "on" if active else ""}

@@ -14,9 +14,10 @@ from ngcc112.panel.auth import require
 from ngcc112.panel.form_memory import recall, remember
 from ngcc112.panel.forms import refused_text, translate_errors
 from ngcc112.panel.pages import page_values
+from ngcc112.panel.refusals import field_error
 from ngcc112.panel.roles import AGENCY
-from ngcc112.panel.state import GETTEXT, PANEL, USER
-from ngcc112.panel.views import _flash, render, render_error
+from ngcc112.panel.state import PANEL, USER
+from ngcc112.panel.views import _flash, render
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.states import TransitionRefused
 
@@ -32,10 +33,7 @@ async def agency_page(request: web.Request) -> web.StreamResponse:
 
 async def agency_dispatch_page(request: web.Request, dispatch_id: int) -> web.Response:
     """One dispatch; a form refused a moment ago comes back (post/redirect/get) with its errors."""
-    try:
-        data = await agency_dispatch(request, dispatch_id)
-    except dispatching.NotFoundOrForbidden:
-        return await render_error(request, 404, request[GETTEXT]("Not found"))
+    data = await agency_dispatch(request, dispatch_id)
     refused = recall(request, f"agency-dispatch-{dispatch_id}")
     values = dict(refused.values) if refused else {}
     errors = dict(refused.errors) if refused else {}
@@ -60,10 +58,8 @@ async def _agency_action(
     if not errors:
         try:
             await run()
-        except dispatching.NotFoundOrForbidden:
-            return await render_error(request, 404, request[GETTEXT]("Not found"))
         except dispatching.DispatchError as exc:
-            errors = {exc.field: exc.translated(request[GETTEXT])}
+            errors = field_error(request, exc)
         except TransitionRefused as exc:
             errors = {"": refused_text(request, exc)}  # "": about the form, not one field
     if errors:

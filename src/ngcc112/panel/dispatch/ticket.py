@@ -14,6 +14,7 @@ from ngcc112.panel.dispatch.board import judged
 from ngcc112.panel.dispatch_state import DISPATCH
 from ngcc112.panel.forms import error_summary, form_list, refuse_form, refused_text, translate_errors
 from ngcc112.panel.pages import page_values
+from ngcc112.panel.refusals import field_error
 from ngcc112.panel.roles import ADMIN, DISPATCHER, OPERATOR
 from ngcc112.panel.state import GETTEXT, PANEL, USER, ticket_view
 from ngcc112.panel.views import _flash, render, render_error
@@ -103,10 +104,7 @@ def ticket_form_key(ticket_id: int) -> str:
 
 async def ticket_page(request: web.Request, ticket_id: int) -> web.Response:
     """The ticket page; a form refused just before (kept by :mod:`.form_memory`) shows its errors."""
-    try:
-        data = await ticket_data(request, ticket_id)
-    except dispatching.NotFoundOrForbidden:
-        return await render_error(request, 404, request[GETTEXT]("Not found"))
+    data = await ticket_data(request, ticket_id)
     kept = form_memory.recall(request, ticket_form_key(ticket_id))
     errors = {k: v for k, v in kept.errors.items() if k != form_memory.FORM} if kept else {}
     page = page_values(
@@ -142,10 +140,8 @@ async def dispatch_submit(request: web.Request) -> web.StreamResponse:
             await dispatching.dispatch(
                 panel.services.sessions, panel.services.hub.publish, ticket_id, chosen, instructions, request[USER]
             )
-        except dispatching.NotFoundOrForbidden:
-            return await render_error(request, 404, request[GETTEXT]("Not found"))
         except dispatching.DispatchError as exc:
-            errors = {exc.field: exc.translated(request[GETTEXT])}
+            errors = field_error(request, exc)
         except TransitionRefused as exc:
             errors = {form_memory.FORM: refused_text(request, exc)}
     if errors:
@@ -172,10 +168,8 @@ async def close_submit(request: web.Request) -> web.StreamResponse:
             await dispatching.close(
                 panel.services.sessions, panel.services.hub.publish, ticket_id, request[USER], reason or None
             )
-        except dispatching.NotFoundOrForbidden:
-            return await render_error(request, 404, request[GETTEXT]("Not found"))
         except dispatching.DispatchError as exc:
-            errors = {exc.field: exc.translated(request[GETTEXT])}
+            errors = field_error(request, exc)
         except TransitionRefused as exc:
             errors = {form_memory.FORM: refused_text(request, exc)}
     if errors:
