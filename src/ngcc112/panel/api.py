@@ -10,13 +10,14 @@ import structlog
 from aiohttp import web
 from sqlalchemy import func, select, text
 
-from ngcc112.panel.auth import check_login, choose_language, csrf_token, error_response, log_in, log_out, require
+from ngcc112.panel.auth import check_login, choose_language, error_response, log_in, log_out, require
 from ngcc112.panel.bodies import BodyRefused, read_json
 from ngcc112.panel.bodies import refusal as body_refusal
+from ngcc112.panel.csrf import csrf_token
 from ngcc112.panel.i18n import LANGUAGES
+from ngcc112.panel.operator.calls import INTAKE_STATES
+from ngcc112.panel.operator.views import OPERATOR, change_presence, intake_finished, leave_queue, refusal
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
-from ngcc112.panel.calls import INTAKE_STATES
-from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence, intake_finished, refusal
 from ngcc112.tickets import drafts, intake
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.states import Role
@@ -109,7 +110,7 @@ async def session_create(request: web.Request) -> web.Response:
 async def session_delete(request: web.Request) -> web.StreamResponse:
     user: User = request[USER]
     if user.role == OPERATOR and user.interface:
-        await _leave_queue(request, user)
+        await leave_queue(request, user)
     await log_out(request)
     return web.Response(status=204)
 

@@ -28,14 +28,15 @@ from ngcc112.panel import (
     openapi,
     refusals,
     session_sockets,
-    views,
+    session_views,
     ws,
 )
-from ngcc112.panel.calls import CallBoard
 from ngcc112.panel.dispatch import setup as dispatch_setup
 from ngcc112.panel.i18n import load_catalogs
 from ngcc112.panel.live import LiveHub
 from ngcc112.panel.location.present import tile_img_src
+from ngcc112.panel.operator import views as operator_views
+from ngcc112.panel.operator.calls import CallBoard
 from ngcc112.panel.state import PANEL, Panel
 from ngcc112.routing.presence import PresenceBoard, PresenceControl
 from ngcc112.tickets.panel_sessions import still_open
@@ -105,7 +106,7 @@ def _mount_dispatch(app: web.Application, panel: Panel) -> None:
     openapi.register(
         app, lambda: {"paths": dispatch_openapi.PATHS, "components": {"schemas": dispatch_openapi.SCHEMAS}}
     )
-    app[views.HOMES] = {"dispatcher": "/dispatch", "agency": "/agency", "admin": "/dispatch"}
+    app[operator_views.HOMES] = {"dispatcher": "/dispatch", "agency": "/agency", "admin": "/dispatch"}
 
 
 def _mount_location(app: web.Application, panel: Panel) -> None:
@@ -153,7 +154,8 @@ def create_app(services: Services) -> web.Application:
         lstrip_blocks=True,
     )
     metrics.setup(app)
-    app.add_routes(views.routes)
+    app.add_routes(session_views.routes)
+    app.add_routes(operator_views.routes)
     app.add_routes(api.routes)
     app.add_routes(openapi.routes)
     app.add_routes(metrics.routes)

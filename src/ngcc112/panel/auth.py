@@ -35,7 +35,6 @@ import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -46,6 +45,8 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from ngcc112.addresses import client_address
 from ngcc112.panel.login_throttle import LoginThrottle
+from ngcc112.panel.rendering import render_error
+from ngcc112.panel.session_cache import KNOWN_SESSIONS, SessionCache
 from ngcc112.panel.session_sockets import SOCKETS
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, SESSION_HASH, USER
 from ngcc112.tickets.models import User, utcnow
@@ -76,65 +77,6 @@ PURGE_EVERY = 3600.0
 
 #: The seconds a refused request should wait; sent as ``Retry-After``.
 RETRY_AFTER = web.RequestKey("ngcc112_retry_after", int)
-
-
-class SessionCache:
-    """What the panel knows of sessions without the database.
-
-    * live: hash → (user, expiry) as last read from the database, so an operator who
-      was logged in keeps the desk while the database is away;
-    * ended: sessions logged out here while the database was away, refused at once and
-      written at the next login.
-    Bounded: expired entries go first, then the oldest.
-    """
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self.max_entries = max_entries
-        self._live: dict[str, tuple[User, datetime]] = {}
-        self._ended: dict[str, datetime] = {}
-        self.last_purge = -math.inf
-
-    def remember(self, hashed: str, user: User, expires_at: datetime) -> None:
-        self._live.pop(hashed, None)
-        self._live[hashed] = (user, expires_at)
-        self._bound(self._live, utcnow())
-
-    def forget(self, hashed: str) -> None:
-        self._live.pop(hashed, None)
-
-    def user(self, hashed: str, now: datetime) -> User | None:
-        """The user of a session that counted at its last lookup and has not expired since."""
-        found = self._live.get(hashed)
-        if found is None or found[1] <= now or hashed in self._ended:
-            return None
-        return found[0]
-
-    def end_later(self, hashed: str, now: datetime) -> None:
-        self.forget(hashed)
-        self._ended[hashed] = now + SESSION_LIFETIME
-        self._bound(self._ended, now)
-
-    def ended(self, hashed: str) -> bool:
-        return hashed in self._ended
-
-    def ends_to_write(self) -> list[str]:
-        return list(self._ended)
-
-    def written(self, hashes: Iterable[str]) -> None:
-        for hashed in hashes:
-            self._ended.pop(hashed, None)
-
-    def _bound(self, entries: dict[str, Any], now: datetime) -> None:
-        if len(entries) <= self.max_entries:
-            return
-        for key in [k for k, v in entries.items() if (v[1] if isinstance(v, tuple) else v) <= now]:
-            del entries[key]
-        while len(entries) > self.max_entries:
-            del entries[next(iter(entries))]
-
-
-#: The panel's :class:`SessionCache`.
-KNOWN_SESSIONS = web.AppKey("ngcc112_known_sessions", SessionCache)
 
 
 def session_key(cookie_secret: str) -> bytes:
@@ -173,15 +115,6 @@ def wants_json(request: web.Request) -> bool:
     )
 
 
-async def csrf_token(request: web.Request) -> str:
-    session = await get_session(request)
-    token = session.get("csrf")
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        session["csrf"] = token
-    return token
-
-
 async def _sent_token(request: web.Request) -> str:
     header = request.headers.get(CSRF_HEADER)
     if header:
@@ -199,8 +132,6 @@ async def error_response(request: web.Request, status: int, message: str, **extr
     text = translate(message)
     if wants_json(request):
         return web.json_response({"error": text, **extra}, status=status)
-    from ngcc112.panel.views import render_error
-
     return await render_error(request, status, text)
 
 

@@ -22,16 +22,16 @@ from ngcc112.ami.events import (
     CallAbandoned,
     CallArrived,
     CallConnected,
-    CallerIdentified,
     CallEnded,
+    CallerIdentified,
     CallsResynced,
     MembersResynced,
     MemberState,
-    OperatorRingNoAnswer,
     OperatorRinging,
+    OperatorRingNoAnswer,
 )
 from ngcc112.hub import Hub, Subscription
-from ngcc112.panel.calls import CallBoard
+from ngcc112.panel.operator.calls import CallBoard
 from ngcc112.routing.presence import MemberPresence, PresenceBoard
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import TicketChanged

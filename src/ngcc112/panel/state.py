@@ -15,8 +15,8 @@ from sqlalchemy import and_, func, or_, select
 
 from ngcc112 import names
 from ngcc112.location.sip import parse_sip_geolocation
-from ngcc112.panel.calls import INTAKE_STATES, CallBoard, OperatorCall
 from ngcc112.panel.live import LiveHub
+from ngcc112.panel.operator.calls import INTAKE_STATES, CallBoard, OperatorCall
 from ngcc112.routing.presence import MemberPresence, Presence, PresenceBoard, PresenceControl
 from ngcc112.routing.wrapup import WRAPUP_REASON
 from ngcc112.tickets.drafts import drafted_tickets

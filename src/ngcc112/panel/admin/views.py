@@ -14,9 +14,9 @@ from ngcc112.panel.form_memory import recall, remember
 from ngcc112.panel.forms import translate_errors
 from ngcc112.panel.pages import page_values
 from ngcc112.panel.refusals import field_error
+from ngcc112.panel.rendering import flash, render, render_error
 from ngcc112.panel.roles import ADMIN
 from ngcc112.panel.state import GETTEXT, PANEL, USER
-from ngcc112.panel.views import _flash, render, render_error
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets.users import (
     USER_ROLES,
@@ -63,7 +63,7 @@ async def users_page(request: web.Request) -> web.Response:
             form=form,
             errors=errors,
             values=values,
-            flash=await _flash(request),
+            flash=await flash(request),
         ),
     )
 
@@ -81,7 +81,7 @@ async def agencies_page(request: web.Request) -> web.Response:
             form=form,
             errors=errors,
             values=values,
-            flash=await _flash(request),
+            flash=await flash(request),
         ),
     )
 
@@ -102,7 +102,7 @@ async def users_add(request: web.Request) -> web.StreamResponse:
     _user, errors = await create_account(request, values)
     if errors:
         raise refuse_admin_form(request, "/admin/users", "new", errors, {**values, "password": ""})
-    await _flash(request, "User added")
+    await flash(request, "User added")
     raise web.HTTPSeeOther("/admin/users")
 
 
@@ -116,7 +116,7 @@ async def users_change(request: web.Request) -> web.StreamResponse:
     errors = await change_account(request, user_id, values)
     if errors:
         raise refuse_admin_form(request, "/admin/users", f"user-{user_id}", errors, values)
-    await _flash(request, "User updated")
+    await flash(request, "User updated")
     raise web.HTTPSeeOther("/admin/users")
 
 
@@ -130,7 +130,7 @@ async def users_reset_password(request: web.Request) -> web.StreamResponse:
         if "user" in errors:
             return await error_response(request, 404, "Not found", code="not_found")
         raise refuse_admin_form(request, "/admin/users", f"password-{user_id}", errors)
-    await _flash(request, "Password reset; the user's sessions have ended")
+    await flash(request, "Password reset; the user's sessions have ended")
     raise web.HTTPSeeOther("/admin/users")
 
 
@@ -153,7 +153,7 @@ async def agencies_add(request: web.Request) -> web.StreamResponse:
             errors = field_error(request, exc)
     if errors:
         raise refuse_admin_form(request, "/admin/agencies", "new", errors, values)
-    await _flash(request, "Agency added")
+    await flash(request, "Agency added")
     raise web.HTTPSeeOther("/admin/agencies")
 
 
@@ -183,5 +183,5 @@ async def agencies_change(request: web.Request) -> web.StreamResponse:
         raise refuse_admin_form(
             request, "/admin/agencies", f"agency-{code}", errors, {**values, "active": "on" if active else ""}
         )
-    await _flash(request, "Agency updated")
+    await flash(request, "Agency updated")
     raise web.HTTPSeeOther("/admin/agencies")

@@ -15,9 +15,9 @@ from ngcc112.panel.form_memory import recall, remember
 from ngcc112.panel.forms import refused_text, translate_errors
 from ngcc112.panel.pages import page_values
 from ngcc112.panel.refusals import field_error
+from ngcc112.panel.rendering import flash, render
 from ngcc112.panel.roles import AGENCY
 from ngcc112.panel.state import PANEL, USER
-from ngcc112.panel.views import _flash, render
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.states import TransitionRefused
 
@@ -27,7 +27,7 @@ routes = web.RouteTableDef()
 @routes.get("/agency", name="agency_list")
 @require(AGENCY)
 async def agency_page(request: web.Request) -> web.StreamResponse:
-    values = page_values(request, data=await agency_dispatches(request), flash=await _flash(request))
+    values = page_values(request, data=await agency_dispatches(request), flash=await flash(request))
     return await render(request, "dispatch/agency.html", values)
 
 
@@ -38,7 +38,7 @@ async def agency_dispatch_page(request: web.Request, dispatch_id: int) -> web.Re
     values = dict(refused.values) if refused else {}
     errors = dict(refused.errors) if refused else {}
     error = errors.pop("", None)
-    page = page_values(request, data=data, errors=errors, values=values, form_error=error, flash=await _flash(request))
+    page = page_values(request, data=data, errors=errors, values=values, form_error=error, flash=await flash(request))
     return await render(request, "dispatch/agency_dispatch.html", page)
 
 
@@ -65,7 +65,7 @@ async def _agency_action(
     if errors:
         remember(request, f"agency-dispatch-{dispatch_id}", values, errors)
         raise web.HTTPSeeOther(page)
-    await _flash(request, notice)
+    await flash(request, notice)
     raise web.HTTPSeeOther(page)
 
 

@@ -14,9 +14,9 @@ from ngcc112.panel.dispatch_state import DISPATCH
 from ngcc112.panel.form_memory import remember
 from ngcc112.panel.forms import page_form_key, page_refusal, refuse_form
 from ngcc112.panel.pages import page_values
+from ngcc112.panel.rendering import flash, render, render_error
 from ngcc112.panel.roles import ADMIN, DISPATCHER, OPERATOR
 from ngcc112.panel.state import GETTEXT, PANEL, USER
-from ngcc112.panel.views import _flash, render, render_error
 from ngcc112.tickets.callbacks import (
     CallbackAttempt,
     CallbackRefused,
@@ -47,7 +47,7 @@ async def callbacks_page(request: web.Request) -> web.StreamResponse:
     values = page_values(
         request,
         board=await callbacks_data(request),
-        flash=await _flash(request),
+        flash=await flash(request),
         **page_refusal(request, "/callbacks"),
     )
     return await render(request, "dispatch/callbacks.html", values)
@@ -75,7 +75,7 @@ async def callback_submit(request: web.Request) -> web.StreamResponse:
     if text is not None:
         key = ticket_form_key(ticket_id) if back == ticket_page_path else page_form_key(back)
         raise refuse_form(request, key, {}, {form_memory.FORM: text}, back)
-    await _flash(request, "Callback placed: your softphone rings first")
+    await flash(request, "Callback placed: your softphone rings first")
     raise web.HTTPSeeOther(back)
 
 
@@ -108,5 +108,5 @@ async def callback_outcome_submit(request: web.Request) -> web.StreamResponse:
     if refused is not None:  # told on the callbacks page, where the row is
         remember(request, page_form_key("/callbacks"), {"ticket_id": str(ticket_id)}, {"outcome": refused})
         raise web.HTTPSeeOther("/callbacks")
-    await _flash(request, "Outcome recorded")
+    await flash(request, "Outcome recorded")
     raise web.HTTPSeeOther(back)

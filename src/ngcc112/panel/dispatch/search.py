@@ -16,9 +16,9 @@ from ngcc112.panel.center_time import local_time
 from ngcc112.panel.dispatch_state import DISPATCH
 from ngcc112.panel.forms import error_summary, translate_errors
 from ngcc112.panel.pages import page_values
+from ngcc112.panel.rendering import render
 from ngcc112.panel.roles import ADMIN, DISPATCHER
 from ngcc112.panel.state import GETTEXT
-from ngcc112.panel.views import render
 from ngcc112.tickets import agencies as agency_admin
 
 routes = web.RouteTableDef()

@@ -15,9 +15,9 @@ from ngcc112.panel.dispatch_state import DISPATCH
 from ngcc112.panel.forms import error_summary, form_list, refuse_form, refused_text, translate_errors
 from ngcc112.panel.pages import page_values
 from ngcc112.panel.refusals import field_error
+from ngcc112.panel.rendering import flash, render, render_error
 from ngcc112.panel.roles import ADMIN, DISPATCHER, OPERATOR
 from ngcc112.panel.state import GETTEXT, PANEL, USER, ticket_view
-from ngcc112.panel.views import _flash, render, render_error
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
@@ -112,7 +112,7 @@ async def ticket_page(request: web.Request, ticket_id: int) -> web.Response:
         data=data,
         errors=errors,
         values=kept.values if kept else {},
-        flash=await _flash(request),
+        flash=await flash(request),
         summary=error_summary(kept.errors) if kept else [],
     )
     return await render(request, "dispatch/ticket.html", page)
@@ -146,7 +146,7 @@ async def dispatch_submit(request: web.Request) -> web.StreamResponse:
             errors = {form_memory.FORM: refused_text(request, exc)}
     if errors:
         raise refuse_form(request, ticket_form_key(ticket_id), values, errors, page)
-    await _flash(request, "Dispatched to the agencies")
+    await flash(request, "Dispatched to the agencies")
     raise web.HTTPSeeOther(page)
 
 
@@ -174,5 +174,5 @@ async def close_submit(request: web.Request) -> web.StreamResponse:
             errors = {form_memory.FORM: refused_text(request, exc)}
     if errors:
         raise refuse_form(request, ticket_form_key(ticket_id), values, errors, page)
-    await _flash(request, "Ticket closed")
+    await flash(request, "Ticket closed")
     raise web.HTTPSeeOther(page)

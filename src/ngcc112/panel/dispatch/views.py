@@ -9,10 +9,10 @@ from ngcc112.panel.dispatch.board import board_data
 from ngcc112.panel.dispatch_state import DISPATCH
 from ngcc112.panel.forms import page_refusal
 from ngcc112.panel.pages import page_values
+from ngcc112.panel.rendering import flash, render
 from ngcc112.panel.roles import ADMIN, AGENCY, DISPATCHER, OPERATOR
 from ngcc112.panel.session_sockets import SOCKETS
 from ngcc112.panel.state import GETTEXT, SESSION_HASH, USER
-from ngcc112.panel.views import _flash, render
 from ngcc112.panel.ws import HEARTBEAT, _same_origin
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.models import User
@@ -24,7 +24,7 @@ routes = web.RouteTableDef()
 @require(DISPATCHER, ADMIN)
 async def board_page(request: web.Request) -> web.StreamResponse:
     values = page_values(
-        request, board=await board_data(request), flash=await _flash(request), **page_refusal(request, "/dispatch")
+        request, board=await board_data(request), flash=await flash(request), **page_refusal(request, "/dispatch")
     )
     return await render(request, "dispatch/board.html", values)
 

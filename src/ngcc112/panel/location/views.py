@@ -22,8 +22,8 @@ from ngcc112.panel.location.access import ROLES, Refused, accept_fix, add_manual
 from ngcc112.panel.location.labels import _
 from ngcc112.panel.location.manual import FIELDS, ManualInvalid, validate_manual
 from ngcc112.panel.location.present import location_state, template_values
+from ngcc112.panel.rendering import render, safe_next
 from ngcc112.panel.state import PANEL, ticket_view
-from ngcc112.panel.views import render, safe_next
 from ngcc112.tickets.models import Ticket
 
 routes = web.RouteTableDef()

@@ -11,11 +11,11 @@ from ngcc112.panel.dispatch_labels import STAGE_LABELS
 from ngcc112.panel.dispatch_state import DISPATCH
 from ngcc112.panel.forms import translate_errors
 from ngcc112.panel.pages import page_values
+from ngcc112.panel.rendering import render
 from ngcc112.panel.reports.charts import report_charts
 from ngcc112.panel.reports.query import ReportQuery, parse_report_query
 from ngcc112.panel.roles import ADMIN, DISPATCHER
 from ngcc112.panel.state import GETTEXT
-from ngcc112.panel.views import render
 from ngcc112.reports.build import build_report
 from ngcc112.reports.csv import report_to_csv
 from ngcc112.reports.model import Report
