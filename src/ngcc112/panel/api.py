@@ -75,7 +75,7 @@ async def _invalid(request: web.Request, errors: dict[str, str], values: dict[st
 
 @routes.get("/api/session")
 async def session_get(request: web.Request) -> web.Response:
-    user: User | None = request[USER]
+    user: User | None = request.get(USER)
     return web.json_response(
         {"user": user_view(user) if user else None, "csrf_token": await csrf_token(request), "language": request[LANG]}
     )

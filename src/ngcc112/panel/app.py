@@ -26,6 +26,7 @@ from ngcc112.panel import (
     location,
     metrics,
     openapi,
+    outage_guard,
     refusals,
     session_sockets,
     session_views,
@@ -140,6 +141,7 @@ def create_app(services: Services) -> web.Application:
         "img-src 'self' data:", tile_img_src(services.settings.panel.tile_url)
     )
     services.extras["panel"] = panel
+    app.middlewares.append(outage_guard.database_outage_middleware)  # outermost: a 503, never a bare 500
     auth.setup(app, services.settings.panel.cookie_secret, secure=services.settings.panel.cookie_secure)
     app.middlewares.append(refusals.refusal_middleware)  # after the user and language are known
     bodies.setup(app)  # the input boundary (bodies, forms, path ids), in front of the CSRF check

@@ -21,7 +21,7 @@
 * Every state-changing request (POST, PUT, PATCH, DELETE) must carry the
   session's CSRF token, as the ``csrf_token`` form field or the
   ``X-CSRF-Token`` header; otherwise 403 with a clear message.
-* ``request[USER]`` is the logged-in :class:`User` or None.
+* ``request.get(USER)`` is the logged-in :class:`User`, or None (the key is unset without a login).
 * Never logged: passwords, the cookie, the session id (at most its hash's first
   12 characters).
 """
@@ -44,14 +44,23 @@ from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from ngcc112.addresses import client_address
+from ngcc112.panel.i18n import LANGUAGES, pick_language
 from ngcc112.panel.login_throttle import LoginThrottle
+from ngcc112.panel.outage import is_database_away
 from ngcc112.panel.rendering import render_error
 from ngcc112.panel.session_cache import KNOWN_SESSIONS, SessionCache
 from ngcc112.panel.session_sockets import SOCKETS
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, SESSION_HASH, USER
 from ngcc112.tickets.models import User, utcnow
 from ngcc112.tickets.panel_sessions import SESSION_LIFETIME, end_session, live_session, open_session, session_hash
-from ngcc112.tickets.users import PASSWORD_WORK, USERNAME_PATTERN, PasswordWork, PasswordWorkBusy
+from ngcc112.tickets.users import (
+    PASSWORD_WORK,
+    USERNAME_PATTERN,
+    PasswordWork,
+    PasswordWorkBusy,
+    authenticate,
+    remember_language,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -100,9 +109,6 @@ def setup(app: web.Application, cookie_secret: str, secure: bool = False) -> Non
     app[PASSWORDS] = PASSWORD_WORK
     app[KNOWN_SESSIONS] = SessionCache()
     app.on_response_prepare.append(_retry_after_header)
-    from ngcc112.panel.outage import database_outage_middleware
-
-    app.middlewares.append(database_outage_middleware)
     app.middlewares.append(csrf_middleware)
     app.middlewares.append(user_middleware)
 
@@ -150,8 +156,6 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def _prepare_language(request: web.Request) -> None:
-    from ngcc112.panel.i18n import pick_language
-
     panel = request.app[PANEL]
     language = pick_language(None, panel.services.settings.panel.language)
     if not request.path.startswith(_NO_SESSION_PREFIXES):
@@ -163,7 +167,6 @@ async def _prepare_language(request: web.Request) -> None:
 
 @web.middleware
 async def user_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[USER] = None
     await _prepare_language(request)
     if not request.path.startswith(_NO_SESSION_PREFIXES):
         session = await get_session(request)
@@ -184,8 +187,6 @@ async def user_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def _use_language(request: web.Request, language: str | None) -> None:
     """The logged-in person's own language, when they chose one, wins over the browser's."""
-    from ngcc112.panel.i18n import LANGUAGES
-
     if language in LANGUAGES:
         request[LANG] = language
         request[GETTEXT] = request.app[PANEL].catalogs[language].gettext
@@ -194,8 +195,6 @@ def _use_language(request: web.Request, language: str | None) -> None:
 async def choose_language(request: web.Request, language: str) -> None:
     """Remember ``language`` for this browser and, when someone is logged in, for that person
     (it follows them to any desk). A database that is away keeps it for this browser only."""
-    from ngcc112.panel.outage import is_database_away
-    from ngcc112.tickets.users import remember_language
 
     session = await get_session(request)
     session["lang"] = language
@@ -221,7 +220,6 @@ def _forget_login(session: Session) -> None:
 
 
 async def _session_user(request: web.Request, hashed: str) -> User | None:
-    from ngcc112.panel.outage import is_database_away
 
     known = request.app[KNOWN_SESSIONS]
     if known.ended(hashed):
@@ -285,7 +283,6 @@ async def log_in(request: web.Request, user: User) -> str:
 async def log_out(request: web.Request) -> None:
     """End this browser's session: in the database at once (or, while it is away, here at
     once and in the database at the next login). Keep the chosen language."""
-    from ngcc112.panel.outage import is_database_away
 
     session = await get_session(request)
     language = session.get("lang")
@@ -314,7 +311,6 @@ async def log_out(request: web.Request) -> None:
 async def check_login(request: web.Request, username: str, password: str) -> tuple[User | None, str]:
     """Authenticate through the throttle and the password workers: (user, "") or (None, the
     msgid of the refusal). A refusal to wait sets ``request[RETRY_AFTER]`` (``Retry-After``)."""
-    from ngcc112.tickets.users import authenticate
 
     throttle = request.app[THROTTLE]
     address = request_address(request)

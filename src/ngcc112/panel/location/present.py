@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ngcc112 import names
 from ngcc112.panel.location.labels import MANUAL_BY_ROLE, MANUAL_UNKNOWN, SOURCE_LABELS, SOURCE_SHORT, _
 from ngcc112.panel.location.service import locations_of
 from ngcc112.panel.state import GETTEXT, LANG, PANEL
@@ -172,8 +173,6 @@ async def location_state(request: web.Request, ticket: Ticket) -> dict[str, Any]
 
 
 def _silent(ticket: Ticket) -> bool:
-    from ngcc112 import names
-
     return ticket.silent_digit == names.SILENT_DIGIT
 
 

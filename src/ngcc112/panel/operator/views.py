@@ -13,6 +13,7 @@ from aiohttp_session import get_session
 from ngcc112.ami.link import AmiActionTimeout, AmiNotConnected
 from ngcc112.panel import labels
 from ngcc112.panel.auth import error_response, require
+from ngcc112.panel.outage import is_database_away
 from ngcc112.panel.rendering import flash, render, render_error
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.routing.presence import BREAK_REASONS, Presence, PresenceError, check_reason
@@ -124,7 +125,6 @@ async def desk_values(
 
 async def _draft(request: web.Request, user: User, ticket_id: int) -> dict[str, str] | None:
     """The user's draft of the ticket; None when there is none or the database is away."""
-    from ngcc112.panel.outage import is_database_away
 
     if user.id is None:
         return None
