@@ -70,7 +70,7 @@ async def board_data(request: web.Request) -> dict[str, Any]:
 
     waiting = []
     wait_target = answer_target(targets)
-    for call in state.live.waiting.calls():
+    for call in state.feed.waiting.calls():
         number, name = panel.calls.caller(call.call_id)
         seconds = age_of(call.arrived_at, now)
         waiting.append(

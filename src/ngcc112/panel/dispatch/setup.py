@@ -1,6 +1,7 @@
 """Mounting the 112 center's second half on the panel: the dispatcher's board, ticket and search
 pages, the callbacks, the agencies' pages, the reports and the admin pages, their JSON twins
-(:mod:`ngcc112.panel.dispatch_api`), the dispatch translations and the live channel's lifetime."""
+(:mod:`ngcc112.panel.dispatch_api`), the dispatch translations, the dispatch feed on the panel's
+one live hub and the callbacks' lifetime."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ngcc112.panel.center_time import DEFAULT_REPORT_TZ, local_time
 from ngcc112.panel.dispatch import callbacks as callbacks_views
 from ngcc112.panel.dispatch import search, ticket
 from ngcc112.panel.dispatch import views as dispatch_views
-from ngcc112.panel.dispatch.live import DispatchLive
+from ngcc112.panel.dispatch.live import DispatchFeed
 from ngcc112.panel.dispatch.waiting import WaitingBoard
 from ngcc112.panel.dispatch_labels import merge_catalogs
 from ngcc112.panel.dispatch_state import DISPATCH, DispatchState
@@ -28,17 +29,11 @@ from ngcc112.tickets.callbacks import (
 from ngcc112.tickets.sla import SlaTargets
 
 
-async def _run_live(app: web.Application) -> AsyncIterator[None]:
+async def _run_callbacks(app: web.Application) -> AsyncIterator[None]:
     state = app[DISPATCH]
     state.callbacks.attach(state.panel.services.daemon.link)
-    await state.live.start()
     yield
-    await state.live.stop()
     await state.callbacks.close()
-
-
-async def _close_websockets(app: web.Application) -> None:
-    await app[DISPATCH].live.close_clients()
 
 
 def setup(
@@ -57,8 +52,11 @@ def setup(
         report_tz = getattr(settings, "timezone", None) or DEFAULT_REPORT_TZ
     merge_catalogs(panel.catalogs)
     callbacks = Callbacks(services.sessions, services.daemon.link, services.hub.publish)
-    live = DispatchLive(services.hub, services.sessions, WaitingBoard(), callbacks.observe)
-    state = DispatchState(panel=panel, live=live, callbacks=callbacks, targets=targets, report_tz=report_tz)
+    feed = DispatchFeed(panel.live, services.sessions, WaitingBoard(), callbacks.observe)
+    panel.live.add_feed(feed)
+    state = DispatchState(
+        panel=panel, live=panel.live, feed=feed, callbacks=callbacks, targets=targets, report_tz=report_tz
+    )
     app[DISPATCH] = state
     services.extras["dispatch"] = state
     form_memory.install(app)
@@ -68,6 +66,5 @@ def setup(
     for module in (dispatch_views, ticket, callbacks_views, search, agency_views, reports_views, admin_views):
         app.add_routes(module.routes)
     app.add_routes(dispatch_api.routes)
-    app.cleanup_ctx.append(_run_live)
-    app.on_shutdown.append(_close_websockets)
+    app.cleanup_ctx.append(_run_callbacks)
     return state
