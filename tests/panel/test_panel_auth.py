@@ -214,7 +214,7 @@ def test_throttle_lockout_ends():
 
 async def test_a_mounted_module_can_take_over_a_roles_home(aiohttp_client, services):
     from ngcc112.panel.app import create_app
-    from ngcc112.panel.views import HOMES
+    from ngcc112.panel.operator.views import HOMES
 
     app = create_app(services)
     app[HOMES] = {"dispatcher": "/somewhere"}

@@ -49,7 +49,7 @@ async def test_health_answers_within_its_bound_when_the_database_hangs(client, s
     """A database that accepts and then never answers (silent): the probe gives up, the answer comes."""
     import asyncio
 
-    from ngcc112.panel import api
+    from ngcc112.panel import health
 
     never = asyncio.Event()
 
@@ -65,7 +65,7 @@ async def test_health_answers_within_its_bound_when_the_database_hangs(client, s
 
     monkeypatch.setattr(services, "engine", SilentEngine())
     for path, status in (("/healthz", 200), ("/readyz", 503)):
-        response = await asyncio.wait_for(client.get(path), api.PROBE_SECONDS + 5)
+        response = await asyncio.wait_for(client.get(path), health.PROBE_SECONDS + 5)
         assert response.status == status
         assert (await response.json())["database"] == {"reachable": False, "error": "no answer",
                                                        "backlog": 0}

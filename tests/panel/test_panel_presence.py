@@ -200,7 +200,7 @@ async def test_snapshot_reads_queue_status(fake_link):
 
 async def test_lost_events_are_recovered_from_asterisk(services, fake_link):
     """The panel's hub subscription overflowed: it asks Asterisk again and tells browsers to resync."""
-    from ngcc112.panel.calls import CallBoard
+    from ngcc112.panel.operator.calls import CallBoard
     from ngcc112.panel.live import LiveHub
 
     control = PresenceControl(fake_link, QUEUE)

@@ -17,7 +17,7 @@ from ngcc112.ami.events import (
     OperatorRinging,
 )
 from ngcc112.panel import live as live_module
-from ngcc112.panel.calls import CallBoard
+from ngcc112.panel.operator.calls import CallBoard
 from ngcc112.panel.live import LiveHub
 from ngcc112.routing.presence import PresenceBoard
 from ngcc112.tickets import intake

@@ -19,7 +19,7 @@ _linkedids = itertools.count(1)
 
 
 def make_app(services):
-    """The panel app; ``create_app`` mounts the dispatch pages (``dispatch_views.setup``)."""
+    """The panel app; ``create_app`` mounts the dispatch pages (``ngcc112.panel.dispatch.setup``)."""
     from ngcc112.panel.app import create_app
 
     return create_app(services)

@@ -10,11 +10,12 @@ from pathlib import Path
 from dispatch_helpers import login, make_ticket
 
 from ngcc112.ami import events
-from ngcc112.panel import dispatch_views
-from ngcc112.panel.dispatch_views import AUDIT_ACTION_LABELS, AuditReader
+from ngcc112.panel import dispatch_labels
+from ngcc112.panel.dispatch_labels import AUDIT_ACTION_LABELS
+from ngcc112.panel.dispatch.audit import AuditReader
 from ngcc112.tickets.models import AuditEntry
 
-SRC = Path(dispatch_views.__file__).resolve().parents[1]
+SRC = Path(dispatch_labels.__file__).resolve().parents[1]
 
 
 def _written_actions() -> set[str]:

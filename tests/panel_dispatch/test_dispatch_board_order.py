@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 from dispatch_helpers import login, make_ticket
 
-from ngcc112.panel.dispatch_views import DISPATCH, local_time
+from ngcc112.panel.dispatch_state import DISPATCH
+from ngcc112.panel.center_time import local_time
 
 
 def h(token: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dispatch_helpers import make_app
 
-from ngcc112.panel import dispatch_openapi, dispatch_views, i18n
+from ngcc112.panel import dispatch_labels, dispatch_openapi, i18n
 
 PANEL = Path(i18n.__file__).resolve().parent
 TEMPLATES = sorted((PANEL / "templates" / "dispatch").glob("*.html"))
@@ -23,8 +23,11 @@ def messages() -> set[str]:
     for path in TEMPLATES:
         for match in MSG_CALL.finditer(path.read_text(encoding="utf-8")):
             found.add(match.group(1) if match.group(1) is not None else match.group(2))
-    for module in ("dispatch_views.py", "ticket_search.py"):
-        found |= _n_calls((PANEL / module).read_text(encoding="utf-8"))
+    modules = [PANEL / name for name in ("dispatch_labels.py", "forms.py", "ticket_search.py")]
+    for package in ("dispatch", "agency", "admin", "reports"):
+        modules += sorted((PANEL / package).glob("*.py"))
+    for module in modules:
+        found |= _n_calls(module.read_text(encoding="utf-8"))
     return found
 
 
@@ -87,8 +90,8 @@ def test_the_dispatch_catalog_covers_every_message(language):
 
 def test_merged_catalogs_speak_indonesian_for_dispatch_words_and_keep_the_panels():
     catalogs = i18n.load_catalogs()
-    dispatch_views.merge_catalogs(catalogs)
-    dispatch_views.merge_catalogs(catalogs)  # idempotent
+    dispatch_labels.merge_catalogs(catalogs)
+    dispatch_labels.merge_catalogs(catalogs)  # idempotent
     assert catalogs["id"].gettext("Dispatcher board") == "Papan dispatcher"
     assert catalogs["id"].gettext("Ready") == "Siap"
     assert catalogs["en"].gettext("Dispatcher board") == "Dispatcher board"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from dispatch_helpers import login, make_ticket, settle
 
 from ngcc112.ami.events import CallAbandoned, CallArrived, CallConnected, CallerIdentified, CallQueued, CallsResynced
-from ngcc112.panel.dispatch_views import WaitingBoard
+from ngcc112.panel.dispatch.waiting import WaitingBoard
 from ngcc112.tickets.store import TicketChanged
 
 
@@ -140,3 +140,32 @@ async def test_board_marks_a_reported_ticket_past_the_closing_target(client, ser
     html = await (await client.get("/dispatch")).text()
     assert html.count('data-overdue="true"') == 1
     assert "Lewat target" in html
+
+
+async def test_one_live_hub_holds_both_channels_and_keeps_their_messages_apart(client, other_client, services):
+    """The desk socket (/ws) and the dispatch socket (/ws/dispatch) are clients of the panel's one
+    hub; a ticket change is a coalesced {type: board, what} on the dispatch channel only, and the
+    room's {type: board, ticket_id} on the desk channel only."""
+    from ngcc112.panel.dispatch_state import DISPATCH
+    from ngcc112.panel.state import PANEL
+
+    app = client.server.app
+    live = app[PANEL].live
+    assert app[DISPATCH].live is live
+    await login(client, "dispatcher")
+    dispatch_ws = await client.ws_connect("/ws/dispatch")
+    assert (await _next(dispatch_ws))["type"] == "hello"
+    room = await other_client()
+    await login(room, "admin")
+    desk_ws = await room.ws_connect("/ws")
+    assert (await _next(desk_ws))["type"] == "hello"
+    assert {c.channel for c in live.clients} == {"desk", "dispatch"} and live.client_count == 2
+
+    services.hub.publish(TicketChanged(ticket_id=41, linkedid="one-hub", action="call_variables",
+                                       at=datetime.now(timezone.utc), state="new"))
+    told = await _drain_until(dispatch_ws, lambda m: m.get("type") == "board")
+    assert told == {"type": "board", "what": ["tickets"], "ticket_ids": [41]}
+    room_told = await _drain_until(desk_ws, lambda m: m.get("type") == "board")
+    assert room_told == {"type": "board", "ticket_id": 41}
+    await dispatch_ws.close()
+    await desk_ws.close()

@@ -127,7 +127,7 @@ async def test_a_bad_range_is_refused_per_field_keeping_what_was_typed(client, o
 async def test_sla_targets_and_time_zone_come_from_the_settings(aiohttp_client, services):
     from dispatch_helpers import make_app
 
-    from ngcc112.panel.dispatch_views import DISPATCH
+    from ngcc112.panel.dispatch_state import DISPATCH
 
     services.settings = services.settings.model_copy(
         update={"sla": SlaTargets.from_mapping({"closing": 45, "dispatch": 120}), "timezone": "Asia/Makassar"})

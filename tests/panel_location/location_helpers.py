@@ -1,5 +1,5 @@
 """Helpers for the location tests: the panel (``create_app`` mounts the location pages; calling
-``location_views.setup`` again is a no-op), the template includes the report asks for wherever a
+``location.setup`` again is a no-op), the template includes the report asks for wherever a
 template does not have them yet (the dispatcher's pages), the CSP change, logging in, tickets, fixes."""
 
 from __future__ import annotations
@@ -58,12 +58,12 @@ class WiredLoader(jinja2.BaseLoader):
 
 def make_app(services):
     """The panel with the location pages, and the template includes not yet wired."""
-    from ngcc112.panel import location_views
+    from ngcc112.panel import location
     from ngcc112.panel.app import create_app
     from ngcc112.panel.state import PANEL
 
     app = create_app(services)
-    location_views.setup(app, app[PANEL])
+    location.setup(app, app[PANEL])
     env = aiohttp_jinja2.get_env(app)
     if not isinstance(env.loader, WiredLoader):
         env.loader = WiredLoader(env.loader)
@@ -122,14 +122,14 @@ def els_body(number: str = "+6281234567890", lat: float = -6.17539, lon: float =
 
 
 def locations(client):
-    from ngcc112.panel.location_views import locations_of
+    from ngcc112.panel.location.service import locations_of
 
     return locations_of(client.server.app)
 
 
 def wire_csp(app, tile_url: str) -> None:
     """The report's CSP change: ``img-src`` also allows the tile server's origin."""
-    from ngcc112.panel.location_views import tile_img_src
+    from ngcc112.panel.location.present import tile_img_src
 
     async def amend(request, response) -> None:
         policy = response.headers.get("Content-Security-Policy")

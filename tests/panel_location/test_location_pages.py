@@ -9,7 +9,7 @@ import pytest
 from location_helpers import dispatch_to, els_body, locations, login, make_ticket, sip_variables
 
 from ngcc112.panel import location_openapi
-from ngcc112.panel.location_views import tile_config, tile_img_src
+from ngcc112.panel.location.present import tile_config, tile_img_src
 
 REASONS = [
     {"score": "ghost", "code": "no_speech", "en": "Nobody spoke for 10 s", "id": "Tidak ada suara selama 10 dtk",
@@ -200,10 +200,10 @@ async def test_openapi_describes_every_location_api_route(client, services):
         assert spec["paths"][path].keys() >= operations.keys()
     for name in location_openapi.SCHEMAS:
         assert name in spec["components"]["schemas"]
-    from ngcc112.panel import location_views
+    from ngcc112.panel.location import api as location_api
 
     registered = set()
-    for route in location_views.routes:
+    for route in location_api.routes:
         path = route.path.replace(":\\d+", "")  # type: ignore[attr-defined]
         if path.startswith("/api/"):
             registered.add((path, route.method.lower()))  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ngcc112.panel.location_views import ManualInvalid, age_text, reasons_for, validate_manual
+from ngcc112.panel.location.manual import ManualInvalid, validate_manual
+from ngcc112.panel.location.present import age_text, reasons_for
 
 
 def english(text: str) -> str:

@@ -13,9 +13,10 @@ import aiohttp
 import pytest
 
 from ngcc112.panel import bodies
-from ngcc112.panel.dispatch_views import parse_report_query, validate_agency, validate_new_user
+from ngcc112.panel.reports.query import parse_report_query
+from ngcc112.panel.admin.validate import validate_agency, validate_new_user
 from ngcc112.panel.i18n import LANGUAGES, LOCALE_DIR
-from ngcc112.panel.views import intake_values
+from ngcc112.panel.operator.intake_form import intake_values
 from ngcc112.reports.build import ReportError, build_report, zone
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets.callbacks import DIALLABLE

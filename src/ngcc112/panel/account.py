@@ -16,6 +16,7 @@ from ngcc112.panel.auth import WRONG, check_login, error_response, log_in, requi
 from ngcc112.panel.bodies import BodyRefused, read_json
 from ngcc112.panel.bodies import refusal as body_refusal
 from ngcc112.panel.openapi import register
+from ngcc112.panel.rendering import render
 from ngcc112.panel.session_sockets import sessions_changed
 from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.tickets.models import User
@@ -62,16 +63,12 @@ async def _change(request: web.Request, current: str, new: str) -> tuple[int, di
 @routes.get(PAGE, name="account_password")
 @require()
 async def password_page(request: web.Request) -> web.StreamResponse:
-    from ngcc112.panel.views import render
-
     return await render(request, "account.html", {"errors": {}, "done": False})
 
 
 @routes.post(PAGE)
 @require()
 async def password_submit(request: web.Request) -> web.StreamResponse:
-    from ngcc112.panel.views import render
-
     form = await request.post()
     current, new, again = (
         str(form.get(name, "")) for name in ("current_password", "new_password", "new_password_again")

@@ -6,23 +6,24 @@ Each handler reads its input with :func:`~ngcc112.panel.api_models.read.read_mod
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
 import structlog
 from aiohttp import web
-from sqlalchemy import func, select, text
 
 from ngcc112.panel.api_models import session, tickets
 from ngcc112.panel.api_models.fields import Body, Empty
 from ngcc112.panel.api_models.read import read_model, read_query
-from ngcc112.panel.auth import check_login, choose_language, csrf_token, error_response, log_in, log_out, require
+from ngcc112.panel.auth import check_login, choose_language, error_response, log_in, log_out, require
 from ngcc112.panel.bodies import BodyRefused
 from ngcc112.panel.bodies import refusal as body_refusal
+from ngcc112.panel.csrf import csrf_token
+from ngcc112.panel.health import database_ok, health_body
+from ngcc112.panel.metrics import monitoring_allowed
+from ngcc112.panel.operator.calls import INTAKE_STATES
+from ngcc112.panel.operator.views import OPERATOR, change_presence, intake_finished, leave_queue, refusal
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
-from ngcc112.panel.calls import INTAKE_STATES
-from ngcc112.panel.views import OPERATOR, _leave_queue, change_presence, intake_finished, refusal
 from ngcc112.tickets import drafts, intake
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.states import Role
@@ -64,7 +65,7 @@ async def _invalid(request: web.Request, errors: dict[str, str], values: dict[st
 
 @routes.get("/api/session")
 async def session_get(request: web.Request) -> web.Response:
-    user: User | None = request[USER]
+    user: User | None = request.get(USER)
     return web.json_response(
         {"user": user_view(user) if user else None, "csrf_token": await csrf_token(request), "language": request[LANG]}
     )
@@ -99,7 +100,7 @@ async def session_create(request: web.Request) -> web.Response:
 async def session_delete(request: web.Request) -> web.StreamResponse:
     user: User = request[USER]
     if user.role == OPERATOR and user.interface:
-        await _leave_queue(request, user)
+        await leave_queue(request, user)
     await log_out(request)
     return web.Response(status=204)
 
@@ -337,54 +338,8 @@ async def ticket_complete(request: web.Request) -> web.Response:
 # -- operations --------------------------------------------------------------------------------
 
 
-#: How long a health probe waits for the database: /healthz and /readyz answer within a second.
-PROBE_SECONDS = 0.5
-
-
-async def database_ok(request: web.Request) -> tuple[bool, str]:
-    """Does the database answer ``SELECT 1`` within :data:`PROBE_SECONDS`? The reason when not,
-    as a category only (no host, port or driver text: the answer is anonymous)."""
-
-    async def probe() -> None:
-        async with request.app[PANEL].services.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-
-    try:
-        await asyncio.wait_for(probe(), PROBE_SECONDS)
-        return True, ""
-    except asyncio.TimeoutError:
-        return False, "no answer"
-    except Exception as exc:  # any failure means "not reachable" here
-        log.warning(
-            "panel.database_probe_failed",
-            error=type(exc).__name__,
-            detail=str(exc).splitlines()[0][:200] if str(exc) else "",
-        )
-        return False, "refused" if isinstance(exc, (ConnectionError, OSError)) else "error"
-
-
-def _health(request: web.Request, db_ok: bool, db_error: str) -> dict[str, object]:
-    panel = request.app[PANEL]
-    status = panel.services.daemon.status()
-    ready = bool(status["ami_connected"]) and db_ok
-    return {
-        "status": "ok" if ready else "degraded",
-        "ami": {
-            "connected": status["ami_connected"],
-            "phase": status["ami_phase"],
-            "since": status["ami_since"],
-            "last_error": status["ami_last_error"],
-        },
-        "database": {"reachable": db_ok, "error": db_error, "backlog": status["db_backlog"]},
-        "live_calls": status["live_calls"],
-        "websocket_clients": panel.live.client_count,
-    }
-
-
 def _health_answer(request: web.Request, body: dict[str, object]) -> dict[str, object]:
     """The whole body for the center's monitoring, only the status for anyone else."""
-    from ngcc112.panel.metrics import monitoring_allowed
-
     return body if monitoring_allowed(request) else {"status": body["status"]}
 
 
@@ -394,7 +349,7 @@ async def healthz(request: web.Request) -> web.Response:
     what is degraded (AMI link, database, the backlog of events waiting for the database)
     to the center's monitoring, only ``status`` to anyone else."""
     db_ok, db_error = await database_ok(request)
-    return web.json_response(_health_answer(request, _health(request, db_ok, db_error)))
+    return web.json_response(_health_answer(request, health_body(request, db_ok, db_error)))
 
 
 @routes.get("/readyz")
@@ -402,11 +357,5 @@ async def readyz(request: web.Request) -> web.Response:
     """Readiness for load balancers and systemd: 200 when logged in to Asterisk and the
     database answers, 503 otherwise (same body as /healthz)."""
     db_ok, db_error = await database_ok(request)
-    body = _health(request, db_ok, db_error)
+    body = health_body(request, db_ok, db_error)
     return web.json_response(_health_answer(request, body), status=200 if body["status"] == "ok" else 503)
-
-
-async def ticket_counts(request: web.Request) -> dict[str, int]:
-    async with request.app[PANEL].services.sessions() as session:
-        rows = (await session.execute(select(Ticket.state, func.count()).group_by(Ticket.state))).all()
-    return {state: count for state, count in rows}

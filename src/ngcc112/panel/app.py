@@ -17,10 +17,27 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ngcc112.panel import account, api, auth, bodies, metrics, openapi, session_sockets, views, ws
-from ngcc112.panel.calls import CallBoard
+from ngcc112.panel import (
+    account,
+    api,
+    auth,
+    bodies,
+    dispatch_openapi,
+    location,
+    metrics,
+    openapi,
+    outage_guard,
+    refusals,
+    session_sockets,
+    session_views,
+    ws,
+)
+from ngcc112.panel.dispatch import setup as dispatch_setup
 from ngcc112.panel.i18n import load_catalogs
 from ngcc112.panel.live import LiveHub
+from ngcc112.panel.location.present import tile_img_src
+from ngcc112.panel.operator import views as operator_views
+from ngcc112.panel.operator.calls import CallBoard
 from ngcc112.panel.state import PANEL, Panel
 from ngcc112.routing.presence import PresenceBoard, PresenceControl
 from ngcc112.tickets.panel_sessions import still_open
@@ -83,20 +100,16 @@ async def _close_websockets(app: web.Application) -> None:
 
 def _mount_dispatch(app: web.Application, panel: Panel) -> None:
     """The SOP's second half (dispatcher board, agencies, reports, admin) on the same app."""
-    from ngcc112.panel import dispatch_openapi, dispatch_views
-
-    dispatch_views.setup(app, panel)
+    dispatch_setup.setup(app, panel)
     openapi.register(
         app, lambda: {"paths": dispatch_openapi.PATHS, "components": {"schemas": dispatch_openapi.SCHEMAS}}
     )
-    app[views.HOMES] = {"dispatcher": "/dispatch", "agency": "/agency", "admin": "/dispatch"}
+    app[operator_views.HOMES] = {"dispatcher": "/dispatch", "agency": "/agency", "admin": "/dispatch"}
 
 
 def _mount_location(app: web.Application, panel: Panel) -> None:
     """The caller's position beside the screen-pop: fixes, scores, the map (and their API)."""
-    from ngcc112.panel import location_views
-
-    location_views.setup(app, panel)
+    location.setup(app, panel)
 
 
 def create_app(services: Services) -> web.Application:
@@ -117,14 +130,14 @@ def create_app(services: Services) -> web.Application:
     )
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel
-    from ngcc112.panel.location_views import tile_img_src
-
     app[CSP] = SECURITY_HEADERS["Content-Security-Policy"].replace(
         "img-src 'self' data:", tile_img_src(services.settings.panel.tile_url)
     )
+    app.middlewares.append(outage_guard.database_outage_middleware)  # outermost: a 503, never a bare 500
     auth.setup(
         app, services.settings.panel.cookie_secret.get_secret_value(), secure=services.settings.panel.cookie_secure
     )
+    app.middlewares.append(refusals.refusal_middleware)  # after the user and language are known
     bodies.setup(app)  # the input boundary (bodies, forms, path ids), in front of the CSRF check
     session_sockets.setup(app, lambda hashes: still_open(services.sessions, hashes))
     aiohttp_jinja2.setup(
@@ -137,7 +150,8 @@ def create_app(services: Services) -> web.Application:
         lstrip_blocks=True,
     )
     metrics.setup(app)
-    app.add_routes(views.routes)
+    app.add_routes(session_views.routes)
+    app.add_routes(operator_views.routes)
     app.add_routes(api.routes)
     app.add_routes(openapi.routes)
     app.add_routes(metrics.routes)

@@ -21,7 +21,7 @@
 * Every state-changing request (POST, PUT, PATCH, DELETE) must carry the
   session's CSRF token, as the ``csrf_token`` form field or the
   ``X-CSRF-Token`` header; otherwise 403 with a clear message.
-* ``request[USER]`` is the logged-in :class:`User` or None.
+* ``request.get(USER)`` is the logged-in :class:`User`, or None (the key is unset without a login).
 * Never logged: passwords, the cookie, the session id (at most its hash's first
   12 characters).
 """
@@ -35,7 +35,6 @@ import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -45,12 +44,23 @@ from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from ngcc112.addresses import client_address
+from ngcc112.panel.i18n import LANGUAGES, pick_language
 from ngcc112.panel.login_throttle import LoginThrottle
+from ngcc112.panel.outage import is_database_away
+from ngcc112.panel.rendering import render_error
+from ngcc112.panel.session_cache import KNOWN_SESSIONS, SessionCache
 from ngcc112.panel.session_sockets import SOCKETS
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, SESSION_HASH, USER
 from ngcc112.tickets.models import User, utcnow
 from ngcc112.tickets.panel_sessions import SESSION_LIFETIME, end_session, live_session, open_session, session_hash
-from ngcc112.tickets.users import PASSWORD_WORK, USERNAME_PATTERN, PasswordWork, PasswordWorkBusy
+from ngcc112.tickets.users import (
+    PASSWORD_WORK,
+    USERNAME_PATTERN,
+    PasswordWork,
+    PasswordWorkBusy,
+    authenticate,
+    remember_language,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -78,65 +88,6 @@ PURGE_EVERY = 3600.0
 RETRY_AFTER = web.RequestKey("ngcc112_retry_after", int)
 
 
-class SessionCache:
-    """What the panel knows of sessions without the database.
-
-    * live: hash → (user, expiry) as last read from the database, so an operator who
-      was logged in keeps the desk while the database is away;
-    * ended: sessions logged out here while the database was away, refused at once and
-      written at the next login.
-    Bounded: expired entries go first, then the oldest.
-    """
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self.max_entries = max_entries
-        self._live: dict[str, tuple[User, datetime]] = {}
-        self._ended: dict[str, datetime] = {}
-        self.last_purge = -math.inf
-
-    def remember(self, hashed: str, user: User, expires_at: datetime) -> None:
-        self._live.pop(hashed, None)
-        self._live[hashed] = (user, expires_at)
-        self._bound(self._live, utcnow())
-
-    def forget(self, hashed: str) -> None:
-        self._live.pop(hashed, None)
-
-    def user(self, hashed: str, now: datetime) -> User | None:
-        """The user of a session that counted at its last lookup and has not expired since."""
-        found = self._live.get(hashed)
-        if found is None or found[1] <= now or hashed in self._ended:
-            return None
-        return found[0]
-
-    def end_later(self, hashed: str, now: datetime) -> None:
-        self.forget(hashed)
-        self._ended[hashed] = now + SESSION_LIFETIME
-        self._bound(self._ended, now)
-
-    def ended(self, hashed: str) -> bool:
-        return hashed in self._ended
-
-    def ends_to_write(self) -> list[str]:
-        return list(self._ended)
-
-    def written(self, hashes: Iterable[str]) -> None:
-        for hashed in hashes:
-            self._ended.pop(hashed, None)
-
-    def _bound(self, entries: dict[str, Any], now: datetime) -> None:
-        if len(entries) <= self.max_entries:
-            return
-        for key in [k for k, v in entries.items() if (v[1] if isinstance(v, tuple) else v) <= now]:
-            del entries[key]
-        while len(entries) > self.max_entries:
-            del entries[next(iter(entries))]
-
-
-#: The panel's :class:`SessionCache`.
-KNOWN_SESSIONS = web.AppKey("ngcc112_known_sessions", SessionCache)
-
-
 def session_key(cookie_secret: str) -> bytes:
     """32 bytes for the cookie encryption: derived from the secret, or random when it is empty."""
     if not cookie_secret:
@@ -158,9 +109,6 @@ def setup(app: web.Application, cookie_secret: str, secure: bool = False) -> Non
     app[PASSWORDS] = PASSWORD_WORK
     app[KNOWN_SESSIONS] = SessionCache()
     app.on_response_prepare.append(_retry_after_header)
-    from ngcc112.panel.outage import database_outage_middleware
-
-    app.middlewares.append(database_outage_middleware)
     app.middlewares.append(csrf_middleware)
     app.middlewares.append(user_middleware)
 
@@ -171,15 +119,6 @@ def wants_json(request: web.Request) -> bool:
         or request.path == "/ws"
         or "application/json" in request.headers.get("Accept", "")
     )
-
-
-async def csrf_token(request: web.Request) -> str:
-    session = await get_session(request)
-    token = session.get("csrf")
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        session["csrf"] = token
-    return token
 
 
 async def _sent_token(request: web.Request) -> str:
@@ -199,8 +138,6 @@ async def error_response(request: web.Request, status: int, message: str, **extr
     text = translate(message)
     if wants_json(request):
         return web.json_response({"error": text, **extra}, status=status)
-    from ngcc112.panel.views import render_error
-
     return await render_error(request, status, text)
 
 
@@ -219,8 +156,6 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def _prepare_language(request: web.Request) -> None:
-    from ngcc112.panel.i18n import pick_language
-
     panel = request.app[PANEL]
     language = pick_language(None, panel.services.settings.panel.language)
     if not request.path.startswith(_NO_SESSION_PREFIXES):
@@ -232,7 +167,6 @@ async def _prepare_language(request: web.Request) -> None:
 
 @web.middleware
 async def user_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[USER] = None
     await _prepare_language(request)
     if not request.path.startswith(_NO_SESSION_PREFIXES):
         session = await get_session(request)
@@ -253,8 +187,6 @@ async def user_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def _use_language(request: web.Request, language: str | None) -> None:
     """The logged-in person's own language, when they chose one, wins over the browser's."""
-    from ngcc112.panel.i18n import LANGUAGES
-
     if language in LANGUAGES:
         request[LANG] = language
         request[GETTEXT] = request.app[PANEL].catalogs[language].gettext
@@ -263,8 +195,6 @@ def _use_language(request: web.Request, language: str | None) -> None:
 async def choose_language(request: web.Request, language: str) -> None:
     """Remember ``language`` for this browser and, when someone is logged in, for that person
     (it follows them to any desk). A database that is away keeps it for this browser only."""
-    from ngcc112.panel.outage import is_database_away
-    from ngcc112.tickets.users import remember_language
 
     session = await get_session(request)
     session["lang"] = language
@@ -290,7 +220,6 @@ def _forget_login(session: Session) -> None:
 
 
 async def _session_user(request: web.Request, hashed: str) -> User | None:
-    from ngcc112.panel.outage import is_database_away
 
     known = request.app[KNOWN_SESSIONS]
     if known.ended(hashed):
@@ -354,7 +283,6 @@ async def log_in(request: web.Request, user: User) -> str:
 async def log_out(request: web.Request) -> None:
     """End this browser's session: in the database at once (or, while it is away, here at
     once and in the database at the next login). Keep the chosen language."""
-    from ngcc112.panel.outage import is_database_away
 
     session = await get_session(request)
     language = session.get("lang")
@@ -383,7 +311,6 @@ async def log_out(request: web.Request) -> None:
 async def check_login(request: web.Request, username: str, password: str) -> tuple[User | None, str]:
     """Authenticate through the throttle and the password workers: (user, "") or (None, the
     msgid of the refusal). A refusal to wait sets ``request[RETRY_AFTER]`` (``Retry-After``)."""
-    from ngcc112.tickets.users import authenticate
 
     throttle = request.app[THROTTLE]
     address = request_address(request)

@@ -13,47 +13,34 @@ from typing import Any
 
 from aiohttp import web
 
+from ngcc112.panel.admin.accounts import change_account, create_account, reset_account_password
+from ngcc112.panel.admin.validate import validate_agency
+from ngcc112.panel.agency.data import agency_dispatch, agency_dispatches
+from ngcc112.panel.agency.validate import validate_report, validate_status
 from ngcc112.panel.api import _invalid
-from ngcc112.panel.api_models import admin, dispatch as models, queries
+from ngcc112.panel.api_models import admin, queries
+from ngcc112.panel.api_models import dispatch as models
 from ngcc112.panel.api_models.read import read_model, read_query
 from ngcc112.panel.auth import error_response, require
 from ngcc112.panel.bodies import BodyRefused
 from ngcc112.panel.bodies import refusal as body_refusal
-from ngcc112.panel.dispatch_views import (
-    ADMIN,
-    _when,
-    ticket_search,
-    AGENCY,
-    DISPATCH,
-    DISPATCHER,
-    OPERATOR,
-    agency_dispatch,
-    agency_dispatches,
-    board_data,
-    callbacks_data,
-    change_account,
-    create_account,
-    csv_response,
-    make_report,
-    needs_override,
-    parse_report_query,
-    place_callback,
-    refusal_reason,
-    report_json,
-    reset_account_password,
-    ticket_data,
-    ticket_state_of,
-    validate_agency,
-    validate_close,
-    validate_dispatch,
-    validate_report,
-    validate_status,
-)
+from ngcc112.panel.dispatch.board import board_data, callbacks_data
+from ngcc112.panel.dispatch.callbacks import place_callback
+from ngcc112.panel.dispatch.search import ticket_search, when_local
+from ngcc112.panel.dispatch.ticket import ticket_data, ticket_state_of, validate_close, validate_dispatch
+from ngcc112.panel.dispatch_state import DISPATCH
+from ngcc112.panel.forms import refusal_reason
+from ngcc112.panel.refusals import field_error
+from ngcc112.panel.reports.charts import report_json
+from ngcc112.panel.reports.query import parse_report_query
+from ngcc112.panel.reports.views import csv_response, make_report
+from ngcc112.panel.roles import ADMIN, AGENCY, DISPATCHER, OPERATOR
 from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.panel.ticket_search import PAGE_SIZE, row_json, search_tickets
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.callbacks import OutcomeRefused, record_outcome
+from ngcc112.tickets.closing import needs_override
 from ngcc112.tickets.states import TransitionRefused
 from ngcc112.tickets.store import jsonable
 
@@ -78,8 +65,6 @@ async def _run(
     """Run a dispatch use case; map its refusals to the API's answers."""
     try:
         result = await use_case()
-    except dispatching.NotFoundOrForbidden:
-        return await _not_found(request)
     except dispatching.DispatchError as exc:
         return await _invalid(request, {exc.field: exc.message}, values)
     except TransitionRefused as exc:
@@ -99,10 +84,7 @@ async def board(request: web.Request) -> web.Response:
 @routes.get("/api/dispatch/tickets/{ticket_id:\\d+}")
 @require(DISPATCHER, ADMIN)
 async def ticket(request: web.Request) -> web.Response:
-    try:
-        return web.json_response(await ticket_data(request, int(request.match_info["ticket_id"])))
-    except dispatching.NotFoundOrForbidden:
-        return await _not_found(request)
+    return web.json_response(await ticket_data(request, int(request.match_info["ticket_id"])))
 
 
 @routes.get("/api/dispatch/tickets")
@@ -117,7 +99,7 @@ async def tickets(request: web.Request) -> web.Response:
     if query is None:
         return await _invalid(request, errors, values)
     found = await search_tickets(request.app[DISPATCH].panel.services.sessions, query)
-    when = _when(request)
+    when = when_local(request)
     return web.json_response(
         {
             "tickets": [row_json(r, when) for r in found.rows],
@@ -318,10 +300,7 @@ async def agency_list(request: web.Request) -> web.Response:
 @routes.get("/api/agency/dispatches/{dispatch_id:\\d+}")
 @require(AGENCY)
 async def agency_one(request: web.Request) -> web.Response:
-    try:
-        return web.json_response(await agency_dispatch(request, int(request.match_info["dispatch_id"])))
-    except dispatching.NotFoundOrForbidden:
-        return await _not_found(request)
+    return web.json_response(await agency_dispatch(request, int(request.match_info["dispatch_id"])))
 
 
 @routes.post("/api/agency/dispatches/{dispatch_id:\\d+}/acknowledge")
@@ -406,10 +385,7 @@ async def _accounts(request: web.Request) -> list[dict[str, Any]]:
 @routes.get("/api/admin/users")
 @require(ADMIN)
 async def users(request: web.Request) -> web.Response:
-    try:
-        return web.json_response({"users": await _accounts(request)})
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    return web.json_response({"users": await _accounts(request)})
 
 
 @routes.post("/api/admin/users")
@@ -420,10 +396,7 @@ async def users_add(request: web.Request) -> web.Response:
     except BodyRefused as refused:
         return await body_refusal(request, refused)
     values: dict[str, str] = new.model_dump()
-    try:
-        user, errors = await create_account(request, values)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    user, errors = await create_account(request, values)
     if errors or user is None:
         return await _invalid(request, errors, {**values, "password": ""})
     account = next(a for a in await _accounts(request) if a["id"] == user.id)
@@ -450,10 +423,7 @@ async def users_change(request: web.Request) -> web.Response:
         if current is None:
             return await _not_found(request)
         values["role"] = current["role"]
-    try:
-        errors = await change_account(request, user_id, values)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    errors = await change_account(request, user_id, values)
     if errors:
         if "user" in errors:
             return await _not_found(request)
@@ -473,10 +443,7 @@ async def users_reset_password(request: web.Request) -> web.Response:
         password = (await read_model(request, admin.PasswordReset)).password
     except BodyRefused as refused:
         return await body_refusal(request, refused)
-    try:
-        errors = await reset_account_password(request, user_id, password)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+    errors = await reset_account_password(request, user_id, password)
     if errors:
         if "user" in errors:
             return await _not_found(request)
@@ -508,9 +475,7 @@ async def agencies_add(request: web.Request) -> web.Response:
     try:
         agency = await agency_admin.create_agency(request.app[PANEL].services.sessions, request[USER], **values)
     except agency_admin.AgencyError as exc:
-        return await _invalid(request, {exc.field: exc.translated(request[GETTEXT])}, values)
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+        return await _invalid(request, field_error(request, exc), values)
     return web.json_response({"agency": _agency(agency)}, status=201)
 
 
@@ -538,7 +503,5 @@ async def agencies_change(request: web.Request) -> web.Response:
             sessions, request[USER], code, name=values["name"], kind=values["kind"], active=active
         )
     except agency_admin.AgencyError as exc:
-        return await _invalid(request, {exc.field: exc.translated(request[GETTEXT])}, {**values, "active": active})
-    except agency_admin.NotPermitted:
-        return await error_response(request, 403, "Your role may not do this", code="role")
+        return await _invalid(request, field_error(request, exc), {**values, "active": active})
     return web.json_response({"agency": _agency(agency)})

@@ -13,7 +13,7 @@ import contextlib
 import itertools
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import WSCloseCode, web
@@ -22,16 +22,16 @@ from ngcc112.ami.events import (
     CallAbandoned,
     CallArrived,
     CallConnected,
-    CallerIdentified,
     CallEnded,
+    CallerIdentified,
     CallsResynced,
     MembersResynced,
     MemberState,
-    OperatorRingNoAnswer,
     OperatorRinging,
+    OperatorRingNoAnswer,
 )
 from ngcc112.hub import Hub, Subscription
-from ngcc112.panel.calls import CallBoard
+from ngcc112.panel.operator.calls import CallBoard
 from ngcc112.routing.presence import MemberPresence, PresenceBoard
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import TicketChanged
@@ -44,6 +44,17 @@ CLIENT_QUEUE = 64
 #: Seconds one websocket write may take before the client counts as stalled.
 SEND_TIMEOUT = 5.0
 WS_TRY_AGAIN = 1013
+#: The channels a socket may listen to: the operator's desk and the room's board, or the dispatch pages.
+DESK = "desk"
+DISPATCH = "dispatch"
+
+
+class Feed(Protocol):
+    """More of what the hub tells, for one channel's sockets (:meth:`LiveHub.add_feed`)."""
+
+    async def handle(self, item: object) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(eq=False)
@@ -59,6 +70,8 @@ class Client:
     describe: Callable[[MemberPresence], dict[str, Any]]
     #: An agency user's agency (the dispatch channel tells them only of their own tickets).
     agency_id: int | None = None
+    #: What this socket is told: the desk and room (:data:`DESK`) or the dispatch pages (:data:`DISPATCH`).
+    channel: str = "desk"
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
     dropped: bool = False
     writer: asyncio.Task[None] | None = None
@@ -168,6 +181,7 @@ class LiveHub:
         self._task: asyncio.Task[None] | None = None
         self._presence_changed = asyncio.Condition()
         self.events = 0
+        self._feeds: list[Feed] = []
 
     # lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -185,6 +199,8 @@ class LiveHub:
                 await self._task
         if self._subscription is not None:
             self._subscription.close()
+        for feed in self._feeds:
+            feed.close()
         await self.close_clients()
 
     # clients ------------------------------------------------------------------------
@@ -196,8 +212,29 @@ class LiveHub:
         role: str,
         interface: str | None,
         describe: Callable[[MemberPresence], dict[str, Any]],
+        channel: str = DESK,
+        agency_id: int | None = None,
     ) -> Client:
-        return self.clients.add(ws, user_id=user_id, role=role, interface=interface, describe=describe)
+        return self.clients.add(
+            ws,
+            user_id=user_id,
+            role=role,
+            interface=interface,
+            describe=describe,
+            channel=channel,
+            agency_id=agency_id,
+        )
+
+    def add_feed(self, feed: Feed) -> None:
+        """Let ``feed`` hear every hub item after the desk's boards did."""
+        self._feeds.append(feed)
+
+    def on_channel(self, channel: str) -> list[Client]:
+        return [client for client in self.clients if client.channel == channel]
+
+    def send(self, client: Client, message: dict[str, Any]) -> None:
+        """Offer ``message`` to one socket (never waits; a stalled socket is dropped)."""
+        self.clients.send(client, message)
 
     async def remove(self, client: Client) -> None:
         await self.clients.remove(client)
@@ -221,7 +258,7 @@ class LiveHub:
     @staticmethod
     def _watches_room(client: Client) -> bool:
         """Dispatchers and admins watch the whole room; agencies never see calls they were not sent."""
-        return client.interface is None and client.role != Role.AGENCY.value
+        return client.channel == DESK and client.interface is None and client.role != Role.AGENCY.value
 
     def _to_watchers(self, message: dict[str, Any]) -> None:
         for client in self.clients:
@@ -257,6 +294,11 @@ class LiveHub:
                 await self.handle(item)
             except Exception:
                 log.exception("panel.live_event_failed", item=type(item).__name__)
+            for feed in self._feeds:
+                try:
+                    await feed.handle(item)
+                except Exception:
+                    log.exception("panel.live_feed_failed", feed=type(feed).__name__, item=type(item).__name__)
             # Let the browsers' writers run between events, so a burst is not mistaken for a stall.
             await asyncio.sleep(0)
 

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from ngcc112.addresses import client_address, matching_network
 from ngcc112.ami.link import LinkPhase
+from ngcc112.panel.health import database_ok, ticket_counts
 from ngcc112.panel.state import PANEL
 from ngcc112.tickets.states import State
 
@@ -123,8 +124,6 @@ def _aml_status(panel: Any) -> dict[str, int]:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    from ngcc112.panel.api import database_ok, ticket_counts
-
     if not monitoring_allowed(request):
         return web.json_response(
             {

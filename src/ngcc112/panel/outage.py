@@ -39,30 +39,3 @@ def is_database_away(exc: BaseException) -> bool:
         return True
     # asyncpg's own errors arrive wrapped in DBAPIError; a lost connection is one of them
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
-@web.middleware
-async def database_outage_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception as exc:
-        if not is_database_away(exc):
-            raise
-        log.warning(
-            "panel.database_unavailable",
-            path=request.path,
-            error=type(exc).__name__,
-            detail=str(exc).splitlines()[0][:200] if str(exc) else "",
-        )
-        from ngcc112.panel.auth import _prepare_language, error_response
-        from ngcc112.panel.state import LANG, USER
-
-        if USER not in request:
-            request[USER] = None
-        if LANG not in request:
-            await _prepare_language(request)
-        response = await error_response(request, 503, MESSAGE, code="database_unavailable")
-        response.headers["Retry-After"] = "5"
-        return response

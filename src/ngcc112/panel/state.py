@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gettext
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,10 @@ from sqlalchemy import and_, func, or_, select
 
 from ngcc112 import names
 from ngcc112.location.sip import parse_sip_geolocation
-from ngcc112.panel.calls import INTAKE_STATES, CallBoard, OperatorCall
+from ngcc112.panel.labels import PRESENCE_LABELS, WRAPUP_LABEL
 from ngcc112.panel.live import LiveHub
+from ngcc112.panel.operator.calls import INTAKE_STATES, CallBoard, OperatorCall
+from ngcc112.panel.outage import is_database_away
 from ngcc112.routing.presence import MemberPresence, Presence, PresenceBoard, PresenceControl
 from ngcc112.routing.wrapup import WRAPUP_REASON
 from ngcc112.tickets.drafts import drafted_tickets
@@ -49,9 +52,10 @@ class Panel:
 
 PANEL = web.AppKey("ngcc112_panel", Panel)
 #: Per request: the logged-in user (or None), the language and its gettext.
-USER = web.RequestKey("ngcc112_user", object)
+USER = web.RequestKey("ngcc112_user", User)
 LANG = web.RequestKey("ngcc112_lang", str)
-GETTEXT = web.RequestKey("ngcc112_gettext", object)
+#: The request's translation function (its language's catalog's ``gettext``).
+GETTEXT: web.RequestKey[Callable[[str], str]] = web.RequestKey("ngcc112_gettext")
 #: The SHA-256 of the logged-in request's session id (panel_sessions.id); absent without a login.
 SESSION_HASH = web.RequestKey("ngcc112_session_hash", str)
 
@@ -234,7 +238,6 @@ async def desk_view(panel: Panel, user: User, selected: int | None = None) -> di
     the caller is still on the line (caller card and a notes field). ``pending``: their
     other unfinished intakes. ``ringing``: the call their softphone rings for.
     """
-    from ngcc112.panel.outage import is_database_away
 
     desk = panel.calls.desk(user.interface)
     out: dict[str, Any] = {"ringing": None, "active": None, "live": None, "followup": None, "pending": []}
@@ -290,7 +293,6 @@ async def desk_view(panel: Panel, user: User, selected: int | None = None) -> di
 async def _call_view(panel: Panel, call: OperatorCall) -> dict[str, Any]:
     """A ringing or active call: the caller from the live call state, the ticket when the
     database answers (while it is away the screen-pop still comes, without the ticket)."""
-    from ngcc112.panel.outage import is_database_away
 
     try:
         ticket = await ticket_for_call(panel, call.call_id)
@@ -318,7 +320,6 @@ async def _call_view(panel: Panel, call: OperatorCall) -> dict[str, Any]:
 
 
 def presence_view(member: MemberPresence, translate: gettext.NullTranslations) -> dict[str, Any]:
-    from ngcc112.panel.labels import PRESENCE_LABELS, WRAPUP_LABEL
 
     out = member.as_dict()
     out["label"] = translate.gettext(PRESENCE_LABELS[member.presence.value])

@@ -21,7 +21,7 @@ number in the operators' dialplan context (:data:`ngcc112.names.OPERATOR_CONTEXT
   Asterisk dials the caller) opens the abandoned call's intake for the one who placed it:
   the ticket is put on their interface (``operator_interface``; never ``answered_at``: the
   112 call itself stayed unanswered, the reports keep it so) and the ``callback_result``
-  audit row names that interface, which the operator's desk pops (:mod:`ngcc112.panel.calls`).
+  audit row names that interface, which the operator's desk pops (:mod:`ngcc112.panel.operator.calls`).
 * The person records how the callback went (:func:`record_outcome`): ``reached``,
   ``no_answer`` (it may be tried again) or ``dismissed``; audited as ``callback_outcome``.
   After ``reached`` or ``dismissed`` the ticket takes no further callback; after

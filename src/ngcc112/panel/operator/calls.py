@@ -18,11 +18,11 @@ from ngcc112.ami.events import (
     CallAbandoned,
     CallArrived,
     CallConnected,
-    CallerIdentified,
     CallEnded,
+    CallerIdentified,
     CallsResynced,
-    OperatorRingNoAnswer,
     OperatorRinging,
+    OperatorRingNoAnswer,
 )
 from ngcc112.tickets.states import State
 from ngcc112.tickets.store import TicketChanged

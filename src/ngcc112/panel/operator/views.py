@@ -1,26 +1,26 @@
-"""Server-rendered pages. Every page has a JSON twin in :mod:`ngcc112.panel.api`."""
+"""The operator's desk, server-rendered: the home page by role, the desk and its fragments, the
+shared board, presence, the intake form and the call note. Every page has a JSON twin in
+:mod:`ngcc112.panel.api`."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
 from ngcc112.ami.link import AmiActionTimeout, AmiNotConnected
 from ngcc112.panel import labels
-from ngcc112.panel.auth import check_login, choose_language, csrf_token, error_response, log_in, log_out, require
-from ngcc112.panel.i18n import LANGUAGE_NAMES, LANGUAGES
+from ngcc112.panel.auth import error_response, require
+from ngcc112.panel.outage import is_database_away
+from ngcc112.panel.rendering import flash, render, render_error
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.routing.presence import BREAK_REASONS, Presence, PresenceError, check_reason
 from ngcc112.tickets import drafts, intake
 from ngcc112.tickets.models import User
-from ngcc112.tickets.users import INTERFACE_PATTERN
 from ngcc112.tickets.states import Role
+from ngcc112.tickets.users import INTERFACE_PATTERN
 
 routes = web.RouteTableDef()
 OPERATOR = Role.OPERATOR.value
@@ -30,130 +30,7 @@ HOMES = web.AppKey("ngcc112_homes", dict)
 INTAKE_TARGET_SECONDS = 60
 
 
-async def context(request: web.Request) -> dict[str, Any]:
-    """What every template sees."""
-    user: User | None = request.get(USER)
-    return {
-        "_": request[GETTEXT],
-        "lang": request[LANG],
-        "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
-        "user": user,
-        "csrf_token": await csrf_token(request),
-        "labels": labels,
-        "path": request.path_qs,
-        "intake_values": intake_values,
-    }
-
-
-_DIALLABLE = re.compile(r"\+?[0-9]{3,20}")
-
-
-def intake_values(ticket: dict[str, Any], form_values: dict[str, str] | None) -> dict[str, str]:
-    """The intake form's values: what was typed (after an error), else the saved intake,
-    else what the call told us (caller ID, name, position)."""
-    if form_values is not None:  # what was typed (a draft, or a refused submit) over the rest
-        base = intake_values(ticket, None)
-        return {key: str(form_values[key] if form_values.get(key) is not None else base[key]) for key in intake.FIELDS}
-    saved = ticket.get("intake") or {}
-    location = ticket.get("location") or {}
-    number = ticket.get("caller_number") or ""
-
-    def pick(key: str, fallback: object = None) -> str:
-        value = saved.get(key)
-        if value in (None, ""):
-            value = fallback
-        return "" if value is None else str(value)
-
-    return {
-        "caller_name": pick("caller_name", ticket.get("caller_name")),
-        "callback_number": pick("callback_number", number if _DIALLABLE.fullmatch(number) else None),
-        "address": pick("address"),
-        "latitude": pick("latitude", location.get("latitude")),
-        "longitude": pick("longitude", location.get("longitude")),
-        "category": ticket.get("category") or "",
-        "description": pick("description"),
-        "verdict": ticket.get("verdict") or pick("draft_verdict"),
-        "note": ticket.get("note") or pick("draft_note"),
-    }
-
-
-async def render(request: web.Request, template: str, values: dict[str, Any], status: int = 200) -> web.Response:
-    response = aiohttp_jinja2.render_template(template, request, {**await context(request), **values}, status=status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-async def render_error(request: web.Request, status: int, message: str) -> web.Response:
-    return await render(request, "error.html", {"status": status, "message": message}, status=status)
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect to another host."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
-async def _flash(request: web.Request, message: str | None = None) -> str | None:
-    session = await get_session(request)
-    if message is not None:
-        session["flash"] = message
-        return None
-    return session.pop("flash", None)
-
-
-# -- login ------------------------------------------------------------------------------
-
-
-@routes.get("/login", name="login")
-async def login_page(request: web.Request) -> web.StreamResponse:
-    if request.get(USER) is not None:
-        raise web.HTTPSeeOther("/")
-    return await render(
-        request, "login.html", {"next": safe_next(request.query.get("next")), "username": "", "errors": {}}
-    )
-
-
-@routes.post("/login")
-async def login_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    username = str(form.get("username", "")).strip()
-    password = str(form.get("password", ""))
-    target = safe_next(str(form.get("next", "/")))
-    errors: dict[str, str] = {}
-    if not username:
-        errors["username"] = "Enter your username"
-    if not password:
-        errors["password"] = "Enter your password"
-    user = None
-    if not errors:
-        user, refusal_message = await check_login(request, username, password)
-        if user is None:
-            errors["form"] = refusal_message
-    if user is None:
-        status = 422 if "form" not in errors else 401
-        if errors.get("form", "").startswith("Too many"):
-            status = 429
-        return await render(
-            request, "login.html", {"next": target, "username": username, "errors": errors}, status=status
-        )
-    await log_in(request, user)
-    raise web.HTTPSeeOther(target)
-
-
-@routes.post("/logout")
-async def logout_submit(request: web.Request) -> web.StreamResponse:
-    user: User | None = request.get(USER)
-    if user is not None and user.role == OPERATOR and user.interface:
-        await _leave_queue(request, user)
-    await log_out(request)
-    raise web.HTTPSeeOther("/login")
-
-
-async def _leave_queue(request: web.Request, user: User) -> None:
+async def leave_queue(request: web.Request, user: User) -> None:
     """An operator who logs out of the panel leaves the queue: no calls ring an empty desk."""
     panel = request.app[PANEL]
     if panel.presence.get(user.interface or "").presence is Presence.LOGGED_OUT:
@@ -162,18 +39,6 @@ async def _leave_queue(request: web.Request, user: User) -> None:
         await panel.control.logout(user.interface or "")
     except (AmiNotConnected, AmiActionTimeout, PresenceError):
         pass  # Asterisk is away: the queue forgets members on restart, or the supervisor resets it
-
-
-@routes.post("/lang")
-async def language_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    language = str(form.get("language", ""))
-    if language in LANGUAGES:
-        await choose_language(request, language)
-    raise web.HTTPSeeOther(safe_next(str(form.get("next", "/"))))
-
-
-# -- pages ------------------------------------------------------------------------------
 
 
 @routes.get("/", name="index")
@@ -203,7 +68,7 @@ async def operator_page(request: web.Request, user: User, *, status: int = 200) 
         "break_reasons": BREAK_REASONS,
         "presence_error": session.pop("presence_error", None),
         "desk_error": session.pop("desk_error", None),
-        "flash": await _flash(request),
+        "flash": await flash(request),
         "ami_connected": panel.services.daemon.link.connected,
         **await desk_values(request, user, selected, errors=session.pop("intake_errors", None)),
     }
@@ -260,7 +125,6 @@ async def desk_values(
 
 async def _draft(request: web.Request, user: User, ticket_id: int) -> dict[str, str] | None:
     """The user's draft of the ticket; None when there is none or the database is away."""
-    from ngcc112.panel.outage import is_database_away
 
     if user.id is None:
         return None
@@ -288,7 +152,7 @@ async def board(request: web.Request) -> web.StreamResponse:
 
 async def board_page(request: web.Request, user: User) -> web.Response:
     values = await board_values(request)
-    values["flash"] = await _flash(request)
+    values["flash"] = await flash(request)
     return await render(request, "board.html", values)
 
 
@@ -395,7 +259,7 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
             await _refused(request, exc)
         status, message = refusal(exc)
         return await render_error(request, status, f"{request[GETTEXT](message)} ({exc.reason})")
-    await _flash(request, notice)
+    await flash(request, notice)
     if not final:
         session["desk_ticket"] = ticket_id
     raise web.HTTPSeeOther("/")
@@ -441,5 +305,5 @@ async def call_note_submit(request: web.Request) -> web.StreamResponse:
         status, message = refusal(exc)
         return await render_error(request, status, f"{request[GETTEXT](message)} ({exc.reason})")
     await drafts.clear_drafts(panel.services.sessions, ticket_id, fields=drafts.NOTE_FIELDS)
-    await _flash(request, "Note added to the ticket")
+    await flash(request, "Note added to the ticket")
     raise web.HTTPSeeOther("/")

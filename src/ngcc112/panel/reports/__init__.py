@@ -1,0 +1,1 @@
+"""The reports' pages: the query, the charts and ``/reports`` (+ ``.csv``)."""
