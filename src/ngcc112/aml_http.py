@@ -51,7 +51,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
@@ -364,7 +363,7 @@ class AmlIntake:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, int]:
         """Counters since start: every request, the refused (401) and rate-limited (429) ones."""
         return {
             "aml_received": self.received,

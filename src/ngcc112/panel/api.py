@@ -6,6 +6,7 @@ Each handler reads its input with :func:`~ngcc112.panel.api_models.read.read_mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,7 +24,7 @@ from ngcc112.panel.health import database_ok, health_body
 from ngcc112.panel.metrics import monitoring_allowed
 from ngcc112.panel.operator.calls import INTAKE_STATES
 from ngcc112.panel.operator.views import OPERATOR, change_presence, intake_finished, leave_queue, refusal
-from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
+from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, desk_view, presence_view, ticket_view
 from ngcc112.tickets import drafts, intake
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.states import Role
@@ -251,7 +252,7 @@ async def _use_case(request: web.Request, model: type[Body], run, *, finishes: b
     )
 
 
-def _publish(panel):  # type: ignore[no-untyped-def]
+def _publish(panel: Panel) -> Callable[[Any], None]:
     return panel.services.hub.publish
 
 

@@ -239,7 +239,7 @@ async def _session_user(request: web.Request, hashed: str) -> User | None:
     return live.user
 
 
-def request_address(request: web.BaseRequest) -> str:
+def request_address(request: web.Request) -> str:
     """The client's address as the throttle and the session record see it (proxies resolved)."""
     return client_address(request, request.app[PANEL].services.settings.panel.trusted_proxies)
 

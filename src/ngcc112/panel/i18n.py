@@ -54,5 +54,5 @@ def add_domain(catalogs: dict[str, gettext.NullTranslations], domain: str) -> No
 
 def pick_language(requested: str | None, default: str) -> str:
     if requested in LANGUAGES:
-        return requested  # type: ignore[return-value]
+        return requested
     return default if default in LANGUAGES else LANGUAGES[0]

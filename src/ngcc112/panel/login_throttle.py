@@ -12,6 +12,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def _address_key(address: str) -> str:
@@ -171,15 +175,20 @@ class LoginThrottle:
 
     def _bound(self) -> None:
         now = self._clock()
-        for entries, idle in ((self._pairs, self._pair_idle), (self._addresses, self._address_idle)):
-            if len(entries) <= self.max_tracked:
-                continue
-            for key in [k for k, v in entries.items() if idle(v, now)]:  # type: ignore[operator]
-                del entries[key]
-            # still full: forget the least recently tried (keep a tenth free, so this is rare)
-            for key in list(entries)[: max(0, len(entries) - self.max_tracked * 9 // 10)]:
-                del entries[key]
+        _forget_when_full(self._pairs, self._pair_idle, now, self.max_tracked)
+        _forget_when_full(self._addresses, self._address_idle, now, self.max_tracked)
 
     def tracked(self) -> tuple[int, int]:
         """How many (username, address) pairs and addresses are remembered now."""
         return len(self._pairs), len(self._addresses)
+
+
+def _forget_when_full(entries: dict[K, V], idle: Callable[[V, float], bool], now: float, most: int) -> None:
+    """Over ``most`` entries: forget the idle ones, then (still full) the least recently tried,
+    keeping a tenth free so this is rare."""
+    if len(entries) <= most:
+        return
+    for key in [k for k, v in entries.items() if idle(v, now)]:
+        del entries[key]
+    for key in list(entries)[: max(0, len(entries) - most * 9 // 10)]:
+        del entries[key]

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from ngcc112.addresses import client_address, matching_network
 from ngcc112.ami.link import LinkPhase
 from ngcc112.panel.health import database_ok, ticket_counts
-from ngcc112.panel.state import PANEL
+from ngcc112.panel.state import PANEL, Panel
 from ngcc112.tickets.states import State
 
 routes = web.RouteTableDef()
@@ -101,7 +101,7 @@ COLLECTOR = web.AppKey("ngcc112_metrics_collector", PanelCollector)
 def setup(app: web.Application) -> None:
     registry = CollectorRegistry(auto_describe=False)
     collector = PanelCollector()
-    registry.register(collector)  # type: ignore[arg-type]
+    registry.register(collector)
     app[METRICS_REGISTRY] = registry
     app[COLLECTOR] = collector
 
@@ -118,7 +118,7 @@ def monitoring_allowed(request: web.Request) -> bool:
     return matching_network(address, settings.metrics_allow) is not None
 
 
-def _aml_status(panel: Any) -> dict[str, int]:
+def _aml_status(panel: Panel) -> dict[str, int]:
     return panel.services.aml_intake.status()
 
 

@@ -243,12 +243,18 @@ async def desk_view(panel: Panel, user: User, selected: int | None = None) -> di
     out: dict[str, Any] = {"ringing": None, "active": None, "live": None, "followup": None, "pending": []}
     if desk.ringing is not None:
         out["ringing"] = await _call_view(panel, desk.ringing)
-    live = await _call_view(panel, desk.active) if desk.active is not None else None
-    if live is not None and live["ticket"] is not None and live["ticket"]["state"] not in INTAKE_STATES:
+    active = desk.active
+    live = await _call_view(panel, active) if active is not None else None
+    if (
+        active is not None
+        and live is not None
+        and live["ticket"] is not None
+        and live["ticket"]["state"] not in INTAKE_STATES
+    ):
         if not live["ended"] and live["ticket"]["state"] in NOTE_STATES:
             out["followup"] = live
         else:
-            panel.calls.clear_active(desk.active.interface, desk.active.call_id)
+            panel.calls.clear_active(active.interface, active.call_id)
         live = None
     pending: list[Ticket] = []
     if user.interface:
