@@ -23,10 +23,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src
 	$(BIN)/mypy
 
-# The main suite on both cores (pytest-xdist; each worker has its own databases and ports),
-# then the integration suite on a real Asterisk (skipped, with the reason printed, until
+# The lint above, the main suite on both cores (pytest-xdist; each worker has its own
+# databases and ports), then the integration suite on a real Asterisk (skipped, with the reason printed, until
 # `make asterisk` has built one).
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q -n 2 -m "not real_asterisk"
 	$(BIN)/python -m pytest -q -rs tests/real_asterisk
 
