@@ -84,7 +84,7 @@ from ngcc112.tickets.callbacks import (
 )
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
 from ngcc112.tickets.dispatch_models import Agency, Dispatch
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 from ngcc112.tickets.models import AuditEntry, Ticket, User
 from ngcc112.tickets.sla import DEFAULT_TARGETS, SlaTargets, Stage
 from ngcc112.tickets.states import Role, State, TransitionRefused
