@@ -73,15 +73,8 @@ from ngcc112.reports.csv import report_to_csv
 from ngcc112.reports.model import Report
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
-from ngcc112.tickets.callbacks import (
-    FINAL_OUTCOMES,
-    CallbackAttempt,
-    CallbackRefused,
-    Callbacks,
-    OutcomeRefused,
-    callback_history,
-    record_outcome,
-)
+from ngcc112.tickets.callback_outcomes import FINAL_OUTCOMES, OutcomeRefused, callback_history, record_outcome
+from ngcc112.tickets.callbacks import CallbackAttempt, CallbackRefused, Callbacks
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
 from ngcc112.tickets.dispatch_models import Agency, Dispatch
 from ngcc112.tickets.intake_form import N_
