@@ -28,6 +28,7 @@ from ngcc112.sim.calls import CallScript, Location
 from ngcc112.sim.config import SimulatorConfig
 from ngcc112.sim.server import AmiSimulator
 from ngcc112.tickets import intake
+from ngcc112.tickets import intake_form
 from ngcc112.tickets.agencies import seed_agency_member
 from ngcc112.tickets.users import seed_demo_users
 
@@ -86,7 +87,7 @@ async def _earlier_prank(sim: AmiSimulator, services: Services) -> None:
     await services.daemon.drained()
     ticket = (await services.store.recent(1))[0]
     dispatcher = next(u for u in await _users(services) if u.username == "dispatcher")
-    data = intake.IntakeData(verdict="prank", note="Anak-anak bermain telepon")
+    data = intake_form.IntakeData(verdict="prank", note="Anak-anak bermain telepon")
     await intake.complete_intake(services.sessions, services.hub.publish, ticket.id, dispatcher, data)
 
 

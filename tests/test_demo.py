@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import aiohttp
 
 from ngcc112.sim.demo import ABANDONED_CALLER, AML_CALLERS, AML_SENDER, LOCATED_CALLERS, demo_intake
-from ngcc112.tickets.intake import CATEGORIES, validate_intake
+from ngcc112.tickets.intake_form import CATEGORIES, validate_intake
 from tests.test_cli import NGCC112, environment, run, wait_port
 
 

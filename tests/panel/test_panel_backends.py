@@ -10,11 +10,12 @@ import pytest
 from ngcc112.ami.events import CallArrived, CallConnected
 from ngcc112.hub import Hub
 from ngcc112.tickets import intake
+from ngcc112.tickets import intake_form
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.store import TicketChanged, TicketStore
 from ngcc112.tickets.users import UserError, add_user
 
-NORMAL = intake.IntakeData(verdict="normal", category="medical", address="Jl. Sudirman 5",
+NORMAL = intake_form.IntakeData(verdict="normal", category="medical", address="Jl. Sudirman 5",
                            description="Pingsan di halte", callback_number="081200001111")
 
 
@@ -62,8 +63,8 @@ async def test_a_failing_second_step_leaves_nothing_behind(backend):
                               interface="PJSIP/op7")
     ticket_id = await _answered(store, "b.2")
     before = len(await store.audit(ticket_id))
-    no_note = intake.IntakeData(verdict="prank", caller_name="X")  # bypasses the form's validation
-    with pytest.raises(intake.IntakeInvalid):
+    no_note = intake_form.IntakeData(verdict="prank", caller_name="X")  # bypasses the form's validation
+    with pytest.raises(intake_form.IntakeInvalid):
         await intake.complete_intake(sessions, hub.publish, ticket_id, operator, no_note)
     ticket = await store.get(ticket_id)
     assert (ticket.state, ticket.verdict, ticket.intake) == ("in_call", None, {})

@@ -13,7 +13,7 @@ from ngcc112.panel import i18n, labels
 
 PANEL = Path(i18n.__file__).resolve().parent
 TEMPLATES = sorted((PANEL / "templates").glob("*.html"))
-SOURCES = [PANEL / "labels.py", PANEL.parent / "tickets" / "intake.py"]
+SOURCES = [PANEL / "labels.py", PANEL.parent / "tickets" / "intake.py", PANEL.parent / "tickets" / "intake_form.py"]
 MSG_CALL = re.compile(r'''\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\)''')
 #: Attributes whose values people read.
 TEXT_ATTRIBUTES = ("title", "placeholder", "alt", "aria-label")
@@ -115,7 +115,7 @@ def test_catalogs_load_from_po_in_a_fresh_checkout():
 
 def test_labels_cover_every_choice():
     from ngcc112.routing.presence import BREAK_REASONS, Presence
-    from ngcc112.tickets.intake import CATEGORIES, VERDICTS
+    from ngcc112.tickets.intake_form import CATEGORIES, VERDICTS
     from ngcc112.tickets.states import State
 
     assert set(labels.CATEGORY_LABELS) == set(CATEGORIES)

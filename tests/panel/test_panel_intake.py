@@ -8,7 +8,7 @@ import pytest
 from panel_helpers import login
 from test_panel_screenpop import arrive, connected, emit, ringing
 
-from ngcc112.tickets import intake
+from ngcc112.tickets import intake_form
 from ngcc112.tickets.store import TicketChanged
 
 GOOD = {"verdict": "normal", "caller_name": "Budi Santoso", "callback_number": "0812-3456-7890",
@@ -210,11 +210,11 @@ async def test_html_form_draft_and_refusal(client, services):
 
 
 def test_validation_without_the_web():
-    data = intake.validate_intake({**GOOD, "latitude": "-6,9147"})
+    data = intake_form.validate_intake({**GOOD, "latitude": "-6,9147"})
     assert data.latitude == -6.9147 and data.callback_number == "081234567890"
-    assert intake.validate_intake({"caller_name": "x"}, final=False).caller_name == "x"
-    with pytest.raises(intake.IntakeInvalid) as caught:
-        intake.validate_intake({"verdict": "normal", "address": "a\nb", "caller_name": "x" * 161})
+    assert intake_form.validate_intake({"caller_name": "x"}, final=False).caller_name == "x"
+    with pytest.raises(intake_form.IntakeInvalid) as caught:
+        intake_form.validate_intake({"verdict": "normal", "address": "a\nb", "caller_name": "x" * 161})
     assert set(caught.value.errors) == {"address", "caller_name", "category", "description"}
-    coordinates_only = intake.validate_intake({**GOOD, "address": ""})
+    coordinates_only = intake_form.validate_intake({**GOOD, "address": ""})
     assert coordinates_only.address == "" and coordinates_only.longitude == 107.6098

@@ -21,6 +21,7 @@ from ngcc112.panel.operator.calls import CallBoard
 from ngcc112.panel.live import LiveHub
 from ngcc112.routing.presence import PresenceBoard
 from ngcc112.tickets import intake
+from ngcc112.tickets import intake_form
 
 NOW = datetime.now(timezone.utc)
 
@@ -123,7 +124,7 @@ async def test_history_location_and_silent_banner(client, services):
         await arrive(services, call_id, at=datetime.now(timezone.utc) - timedelta(hours=n + 1))
         await services.store.record(connected(call_id))  # op1 answered the earlier calls
         ticket = await services.store.by_linkedid(call_id)
-        data = intake.IntakeData(verdict=verdict, note="nobody there")
+        data = intake_form.IntakeData(verdict=verdict, note="nobody there")
         await intake.complete_intake(services.sessions, None, ticket.id, user, data)  # type: ignore[arg-type]
     await arrive(services, "new.1", variables={
         "NGCC_GEO_LOCATION": 'shape="Circle",crs="2d",pos="-6.2000 106.8166",radius="50"',

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from ngcc112.tickets.models import User
-from ngcc112.tickets.users import UserError, add_user, authenticate, seed_demo_users, verify_password
+from ngcc112.tickets.passwords import verify_password
+from ngcc112.tickets.users import UserError, add_user, authenticate, seed_demo_users
 
 
 async def test_add_user_hashes_with_argon2_and_authenticates(services):

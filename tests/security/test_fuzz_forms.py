@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from ngcc112.panel import app as panel_app
 from ngcc112.panel.auth import roles_of
 from ngcc112.routing.presence import BREAK_REASONS
-from ngcc112.tickets import intake
+from ngcc112.tickets import intake_form
 from ngcc112.tickets.dispatch import STATUS_UPDATES
 from ngcc112.tickets.users import USER_ROLES
 
@@ -39,7 +39,7 @@ from .test_fuzz_support import ACCOUNTS, LivePanel, copy_database, live_panel, s
 EXAMPLES = 40 * int(os.environ.get("FUZZ_SCALE", "1"))
 TEMPLATES = Path(panel_app.__file__).resolve().parent / "templates"
 #: Fields the handlers read that no template names literally (built in loops).
-CODE_FIELDS = ("display_name", "code", "radius_m", *intake.FIELDS)
+CODE_FIELDS = ("display_name", "code", "radius_m", *intake_form.FIELDS)
 #: Posts fuzzed last, in this order: one ends the session, the other trips the login throttle.
 LAST = ("/logout", "/login")
 #: Pages every role's fuzzing must leave renderable: (role, path).
@@ -73,8 +73,8 @@ def rarely(strategy: st.SearchStrategy) -> st.SearchStrategy:
 #: Values that reach past the first check: the choices the forms offer, per field.
 CHOICES: dict[str, tuple[str, ...]] = {
     "presence": ("ready", "break", "logged_out"), "reason": (*BREAK_REASONS, "Jalan ditutup"),
-    "language": ("id", "en"), "action": ("save", "submit"), "verdict": intake.VERDICTS,
-    "category": intake.CATEGORIES, "agencies": ("damkar", "psc119", "pln"), "agency": ("", "damkar"),
+    "language": ("id", "en"), "action": ("save", "submit"), "verdict": intake_form.VERDICTS,
+    "category": intake_form.CATEGORIES, "agencies": ("damkar", "psc119", "pln"), "agency": ("", "damkar"),
     "kind": ("OPD", "Instansi"), "role": USER_ROLES, "status": tuple(s.value for s in STATUS_UPDATES),
     "active": ("on",), "back": ("board", "callbacks"), "fix_id": ("1", "2"), "latitude": ("-6.9147",),
     "longitude": ("107.6098",), "radius_m": ("30",), "callback_number": ("081234567890",),

@@ -35,6 +35,7 @@ from ngcc112.panel.app import create_app
 from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets import intake
+from ngcc112.tickets import intake_form
 from ngcc112.tickets.agencies import seed_agencies, seed_agency_member
 from ngcc112.tickets.db import make_engine, make_sessions, upgrade
 from ngcc112.tickets.locations import Locations
@@ -111,7 +112,7 @@ async def seed(url: str, *, observers: bool = True) -> None:
 
         op1 = await user(sessions, "op1")
         dispatcher = await user(sessions, "dispatcher")
-        normal = intake.IntakeData(verdict="normal", category="fire", address="Jl. Merdeka 1, Bandung",
+        normal = intake_form.IntakeData(verdict="normal", category="fire", address="Jl. Merdeka 1, Bandung",
                                    description="Asap dari dapur", callback_number="081234567890")
         in_call = await arrive("1764230400.1", "PJSIP/op1")
         escalated = await arrive("1764230400.2", "PJSIP/op1")

@@ -14,7 +14,8 @@ from ngcc112.panel.app import create_app
 from ngcc112.panel.auth import PASSWORDS, THROTTLE
 from ngcc112.panel.login_throttle import LoginThrottle
 from ngcc112.settings import PanelSettings, Settings
-from ngcc112.tickets.users import PasswordWork, PasswordWorkBusy, authenticate
+from ngcc112.tickets.passwords import PasswordWork, PasswordWorkBusy
+from ngcc112.tickets.users import authenticate
 
 DESK_A, DESK_B = "198.51.100.10", "203.0.113.20"
 

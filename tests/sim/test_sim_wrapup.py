@@ -12,6 +12,7 @@ from browser_stack import running_stack
 from ngcc112.panel.state import PANEL
 from ngcc112.sim.calls import CallScript
 from ngcc112.tickets import intake
+from ngcc112.tickets import intake_form
 from ngcc112.tickets.models import User
 from ngcc112.wrapup import WrapUpChanged
 
@@ -79,7 +80,7 @@ async def test_submitting_the_intake_resumes_at_once(tmp_path, seeded_database):
 
             op1 = await session.scalar(select(User).where(User.username == "op1"))
         await intake.complete_intake(services.sessions, services.hub.publish, ticket.id, op1,
-                                     intake.validate_intake({"verdict": "ghost", "note": "no voice"}))
+                                     intake_form.validate_intake({"verdict": "ghost", "note": "no voice"}))
         await services.wrapup.intake_done(OP, call_id)
         await until(lambda: not member(stack).paused)
         assert pauses(stack) == [("true", "wrap-up"), ("false", None)]

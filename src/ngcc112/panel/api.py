@@ -25,7 +25,7 @@ from ngcc112.panel.metrics import monitoring_allowed
 from ngcc112.panel.operator.calls import INTAKE_STATES
 from ngcc112.panel.operator.views import OPERATOR, change_presence, intake_finished, leave_queue, refusal
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, Panel, desk_view, presence_view, ticket_view
-from ngcc112.tickets import drafts, intake
+from ngcc112.tickets import drafts, intake, intake_form
 from ngcc112.tickets.models import Ticket, User
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.store import TicketChanged, jsonable
@@ -236,7 +236,7 @@ async def _use_case(request: web.Request, model: type[Body], run, *, finishes: b
         return await body_refusal(request, refused)
     try:
         changed = await run(panel, user, ticket_id, body)
-    except intake.IntakeInvalid as exc:
+    except intake_form.IntakeInvalid as exc:
         return await _invalid(request, exc.errors, {**{k: body.get(k) for k in body}, **exc.values})
     except intake.IntakeRefused as exc:
         status, message = refusal(exc)
@@ -264,7 +264,7 @@ async def ticket_intake(request: web.Request) -> web.Response:
         request,
         tickets.IntakeInput,
         lambda panel, user, tid, body: intake.save_intake(
-            panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=False)
+            panel.services.sessions, _publish(panel), tid, user, intake_form.validate_intake(body, final=False)
         ),
     )
 
@@ -293,7 +293,7 @@ async def ticket_classify(request: web.Request) -> web.Response:
         request,
         tickets.IntakeInput,
         lambda panel, user, tid, body: intake.classify(
-            panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)
+            panel.services.sessions, _publish(panel), tid, user, intake_form.validate_intake(body, final=True)
         ),
     )
 
@@ -330,7 +330,7 @@ async def ticket_complete(request: web.Request) -> web.Response:
         request,
         tickets.IntakeInput,
         lambda panel, user, tid, body: intake.complete_intake(
-            panel.services.sessions, _publish(panel), tid, user, intake.validate_intake(body, final=True)
+            panel.services.sessions, _publish(panel), tid, user, intake_form.validate_intake(body, final=True)
         ),
         finishes=True,
     )

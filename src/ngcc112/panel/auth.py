@@ -16,7 +16,7 @@
 * Logins are throttled per (username, client address) with backoff and per client
   address (:class:`LoginThrottle`), so guessing from one place cannot lock out an
   operator at another desk; argon2 runs on worker threads with a bounded queue
-  (:data:`~ngcc112.tickets.users.PASSWORD_WORK`), so a flood of logins never stalls
+  (:data:`~ngcc112.tickets.passwords.PASSWORD_WORK`), so a flood of logins never stalls
   the calls' event loop. Refusals are 429 with ``Retry-After``.
 * Every state-changing request (POST, PUT, PATCH, DELETE) must carry the
   session's CSRF token, as the ``csrf_token`` form field or the
@@ -53,14 +53,8 @@ from ngcc112.panel.session_sockets import SOCKETS
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, SESSION_HASH, USER
 from ngcc112.tickets.models import User, utcnow
 from ngcc112.tickets.panel_sessions import SESSION_LIFETIME, end_session, live_session, open_session, session_hash
-from ngcc112.tickets.users import (
-    PASSWORD_WORK,
-    USERNAME_PATTERN,
-    PasswordWork,
-    PasswordWorkBusy,
-    authenticate,
-    remember_language,
-)
+from ngcc112.tickets.passwords import PASSWORD_WORK, PasswordWork, PasswordWorkBusy
+from ngcc112.tickets.users import USERNAME_PATTERN, authenticate, remember_language
 
 log = structlog.get_logger(__name__)
 

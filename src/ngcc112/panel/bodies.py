@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from ngcc112.panel.i18n import add_domain
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

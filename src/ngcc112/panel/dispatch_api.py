@@ -39,7 +39,7 @@ from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.panel.ticket_search import PAGE_SIZE, row_json, search_tickets
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
-from ngcc112.tickets.callbacks import OutcomeRefused, record_outcome
+from ngcc112.tickets.callback_outcomes import OutcomeRefused, record_outcome
 from ngcc112.tickets.closing import needs_override
 from ngcc112.tickets.states import TransitionRefused
 from ngcc112.tickets.store import jsonable

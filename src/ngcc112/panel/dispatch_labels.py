@@ -6,7 +6,7 @@ from __future__ import annotations
 import gettext
 
 from ngcc112.panel.i18n import LANGUAGES, add_domain, load_domain
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 
 DOMAIN = "dispatch"
 DISPATCH_STATUS_LABELS = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 
 PRESENCE_LABELS = {
     "ready": N_("Ready"),

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ngcc112.panel import labels
 from ngcc112.reports.build import FIRST_DAY, LAST_DAY, zone
 from ngcc112.tickets.dispatch_models import Agency, Dispatch
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 from ngcc112.tickets.models import AuditEntry, Ticket
 from ngcc112.tickets.states import State
 

@@ -317,7 +317,8 @@ async def _complete_intake(services: Services, ticket_id: int, rng: random.Rando
     """A simulated operator submits the intake form of a call it answered, through the real use case."""
     from sqlalchemy import select
 
-    from ngcc112.tickets.intake import IntakeInvalid, IntakeRefused, complete_intake, validate_intake
+    from ngcc112.tickets.intake_form import IntakeInvalid, validate_intake
+    from ngcc112.tickets.intake import IntakeRefused, complete_intake
     from ngcc112.tickets.models import User
 
     ticket = await services.store.get(ticket_id)

@@ -15,7 +15,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ngcc112.tickets.intake import FIELDS, LIMITS, NOTE_STATES
+from ngcc112.tickets.intake_form import FIELDS, LIMITS
+from ngcc112.tickets.intake import NOTE_STATES
 from ngcc112.tickets.models import IntakeDraft, Ticket, utcnow
 from ngcc112.tickets.states import State
 

@@ -13,7 +13,7 @@ from ngcc112.panel.roles import AGENCY
 from ngcc112.panel.session_sockets import sessions_changed
 from ngcc112.panel.state import PANEL, USER
 from ngcc112.tickets import agencies as agency_admin
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 from ngcc112.tickets.models import User
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.users import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ngcc112.panel.roles import AGENCY
 from ngcc112.tickets import agencies as agency_admin
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 from ngcc112.tickets.users import (
     INTERFACE_PATTERN,
     MIN_PASSWORD,

@@ -17,7 +17,7 @@ from ngcc112.panel.state import GETTEXT, PANEL, USER, ticket_view
 from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.board import tickets_by_id
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 from ngcc112.tickets.models import User
 from ngcc112.tickets.states import State
 from ngcc112.tickets.store import jsonable

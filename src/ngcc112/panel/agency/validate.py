@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ngcc112.tickets import dispatch as dispatching
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 
 
 def validate_status(status: str, reason: str) -> dict[str, str]:

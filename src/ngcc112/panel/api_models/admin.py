@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ngcc112.panel.api_models.fields import Answer, Body, Storable, checked_later, unsent
 from ngcc112.tickets.agencies import AGENCY_CODE_PATTERN, AGENCY_KINDS
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 from ngcc112.tickets.users import MIN_PASSWORD, USER_ROLES
 
 if TYPE_CHECKING:  # the names below, as text (a Literal built from the tuples is for pydantic)

@@ -9,9 +9,9 @@ from pydantic import Field
 from ngcc112.panel.api_models.fields import Answer, Body, Storable
 from ngcc112.panel.api_models.session import Presence
 from ngcc112.panel.api_models.tickets import Ticket
-from ngcc112.tickets.callbacks import OUTCOMES
+from ngcc112.tickets.callback_outcomes import OUTCOMES
 from ngcc112.tickets.dispatch import MAX_INSTRUCTIONS, MAX_REASON, MAX_REPORT, STATUS_UPDATES, DispatchStatus
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 
 if TYPE_CHECKING:  # the names below, as text (a Literal built from the tuples is for pydantic)
     StatusUpdateName: TypeAlias = str

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, 
 from pydantic_core import PydanticUndefined
 
 from ngcc112.panel.bodies import MAX_ID, UNSTORABLE, storable
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 
 #: The message of a field no rule of its own names.
 NOT_ACCEPTED = N_("Not accepted")

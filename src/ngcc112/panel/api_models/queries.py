@@ -13,7 +13,7 @@ from pydantic import Field, WithJsonSchema
 
 from ngcc112.panel.api_models.fields import Body, Storable
 from ngcc112.panel.ticket_search import MAX_NUMBER, MAX_PAGE
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 
 #: A day, YYYY-MM-DD; empty (as a form sends it): the default.
 Day = Annotated[

@@ -9,7 +9,7 @@ from pydantic import Field
 from ngcc112.panel.api_models.fields import Answer, Body, Storable
 from ngcc112.panel.api_models.tickets import Ticket
 from ngcc112.routing.presence import BREAK_REASONS
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 
 Role = Literal["operator", "dispatcher", "agency", "admin"]
 PresenceName = Literal["ready", "break", "logged_out"]

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
 from ngcc112.panel.api_models.fields import Answer, Body, Storable, Typed
-from ngcc112.tickets.intake import CATEGORIES, LIMITS, VERDICTS, N_
+from ngcc112.tickets.intake_form import CATEGORIES, LIMITS, VERDICTS, N_
 
 
 #: A draft field's longest text (the longest intake field; :mod:`ngcc112.tickets.drafts` cuts each to its own).

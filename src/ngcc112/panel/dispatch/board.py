@@ -13,10 +13,7 @@ from ngcc112.panel.dispatch_state import DISPATCH, DispatchState
 from ngcc112.panel.state import LANG, presence_view
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.board import abandoned_calls, dispatches_on, entered_states, open_incidents
-from ngcc112.tickets.callbacks import (
-    FINAL_OUTCOMES,
-    callback_history,
-)
+from ngcc112.tickets.callback_outcomes import FINAL_OUTCOMES, callback_history
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
 from ngcc112.tickets.models import Ticket
 from ngcc112.tickets.sla import SlaTargets, Stage

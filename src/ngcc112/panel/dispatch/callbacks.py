@@ -17,12 +17,8 @@ from ngcc112.panel.pages import page_values
 from ngcc112.panel.rendering import flash, render, render_error
 from ngcc112.panel.roles import ADMIN, DISPATCHER, OPERATOR
 from ngcc112.panel.state import GETTEXT, PANEL, USER
-from ngcc112.tickets.callbacks import (
-    CallbackAttempt,
-    CallbackRefused,
-    OutcomeRefused,
-    record_outcome,
-)
+from ngcc112.tickets.callback_outcomes import OutcomeRefused, record_outcome
+from ngcc112.tickets.callbacks import CallbackAttempt, CallbackRefused
 
 routes = web.RouteTableDef()
 

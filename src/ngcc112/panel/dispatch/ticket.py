@@ -22,7 +22,7 @@ from ngcc112.tickets import agencies as agency_admin
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
 from ngcc112.tickets.closing import needs_override
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 from ngcc112.tickets.models import User
 from ngcc112.tickets.states import State, TransitionRefused
 

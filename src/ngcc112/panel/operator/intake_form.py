@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ngcc112.tickets import intake
+from ngcc112.tickets import intake_form
 
 _DIALLABLE = re.compile(r"\+?[0-9]{3,20}")
 
@@ -15,7 +15,9 @@ def intake_values(ticket: dict[str, Any], form_values: dict[str, str] | None) ->
     else what the call told us (caller ID, name, position)."""
     if form_values is not None:  # what was typed (a draft, or a refused submit) over the rest
         base = intake_values(ticket, None)
-        return {key: str(form_values[key] if form_values.get(key) is not None else base[key]) for key in intake.FIELDS}
+        return {
+            key: str(form_values[key] if form_values.get(key) is not None else base[key]) for key in intake_form.FIELDS
+        }
     saved = ticket.get("intake") or {}
     location = ticket.get("location") or {}
     number = ticket.get("caller_number") or ""

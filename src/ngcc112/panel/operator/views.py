@@ -17,7 +17,7 @@ from ngcc112.panel.outage import is_database_away
 from ngcc112.panel.rendering import flash, render, render_error
 from ngcc112.panel.state import GETTEXT, LANG, PANEL, USER, desk_view, presence_view, ticket_view
 from ngcc112.routing.presence import BREAK_REASONS, Presence, PresenceError, check_reason
-from ngcc112.tickets import drafts, intake
+from ngcc112.tickets import drafts, intake, intake_form
 from ngcc112.tickets.models import User
 from ngcc112.tickets.states import Role
 from ngcc112.tickets.users import INTERFACE_PATTERN
@@ -116,8 +116,8 @@ async def desk_values(
         "wrapup_expired": wrapup.expired_at(user.interface) is not None,
         "server_now": datetime.now(timezone.utc).isoformat(),
         "intake_target": INTAKE_TARGET_SECONDS,
-        "categories": intake.CATEGORIES,
-        "verdicts": intake.VERDICTS,
+        "categories": intake_form.CATEGORIES,
+        "verdicts": intake_form.VERDICTS,
         "verdict_keys": labels.VERDICT_KEYS,
         "verdict_notes": labels.VERDICT_NOTES,
     }
@@ -231,14 +231,14 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
     panel = request.app[PANEL]
     ticket_id = int(request.match_info["ticket_id"])
     form = await request.post()
-    raw = {key: str(form[key]) for key in intake.FIELDS if key in form}
+    raw = {key: str(form[key]) for key in intake_form.FIELDS if key in form}
     final = form.get("action") != "save"
     session = await get_session(request)
     try:
         if user.role == OPERATOR and raw and await drafts.draftable(panel.services.sessions, ticket_id, user.interface):
             # keep what was typed before anything can refuse it
             await drafts.save_draft(panel.services.sessions, ticket_id, user.id, raw)
-        data = intake.validate_intake(raw, final=final)
+        data = intake_form.validate_intake(raw, final=final)
         if final:
             changed = await intake.complete_intake(
                 panel.services.sessions, panel.services.hub.publish, ticket_id, user, data
@@ -248,7 +248,7 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
         else:
             await intake.save_intake(panel.services.sessions, panel.services.hub.publish, ticket_id, user, data)
             notice = "Saved"
-    except intake.IntakeInvalid as exc:
+    except intake_form.IntakeInvalid as exc:
         if user.role != OPERATOR:
             return await render_error(request, 422, request[GETTEXT]("Please correct the marked fields"))
         session["intake_errors"] = {"ticket_id": ticket_id, "errors": dict(exc.errors)}
@@ -292,7 +292,7 @@ async def call_note_submit(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
     try:
         await intake.add_call_note(panel.services.sessions, panel.services.hub.publish, ticket_id, user, text)
-    except intake.IntakeInvalid as exc:
+    except intake_form.IntakeInvalid as exc:
         session["intake_errors"] = {
             "ticket_id": ticket_id,
             "errors": dict(exc.errors),

@@ -8,7 +8,7 @@ from typing import Any
 from ngcc112.panel import labels
 from ngcc112.panel.dispatch_labels import STAGE_LABELS
 from ngcc112.reports.model import Report
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 from ngcc112.tickets.sla import Stage
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ngcc112.panel import bodies
 from ngcc112.reports.build import FIRST_DAY, LAST_DAY, ReportError, zone
-from ngcc112.tickets.intake import N_
+from ngcc112.tickets.intake_form import N_
 
 #: The longest report range the page makes.
 MAX_REPORT_DAYS = 366
