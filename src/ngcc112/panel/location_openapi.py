@@ -1,7 +1,7 @@
-"""The route table of the location API (:mod:`.location_views`).
+"""The route table of the location API (:mod:`ngcc112.panel.location.api`).
 
 ``PATHS`` and ``SCHEMAS`` are generated from :data:`ROUTES` and the models of
-:mod:`ngcc112.panel.api_models.location`; ``location_views.setup`` registers them with
+:mod:`ngcc112.panel.api_models.location`; ``ngcc112.panel.location.setup`` registers them with
 :func:`ngcc112.panel.openapi.register`, so ``/api/openapi.json`` serves them. A test checks that
 every ``/api/`` route the module registers is described here and the reverse.
 """
