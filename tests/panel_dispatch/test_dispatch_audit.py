@@ -25,12 +25,12 @@ def _written_actions() -> set[str]:
              if isinstance(cls, type) and issubclass(cls, events.CallEvent) and cls is not events.CallEvent}
     # the calls may be spread over lines (ruff format): any whitespace between the arguments
     patterns = (r'_Step\(\s*session,\s*ticket,\s*actor,\s*"(\w+)",?\s*\)',
-                r'_audit\(\s*session,\s*\w+,\s*\w+,\s*"(\w+)"',
+                r'(?<!\w)_?audit\(\s*session,\s*\w+,\s*\w+,\s*"(\w+)"',
                 r'self\._audit\(\s*\w+,\s*[\w.]+,\s*"(\w+)"', r'action="(\w+)"', r'^ACTION = "(\w+)"',
                 r'action = "(\w+)" if .* else "(\w+)"')
     for path in SRC.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        if "AuditEntry" not in text and "_audit(" not in text and "_Step(" not in text:
+        if "AuditEntry" not in text and "audit(" not in text and "_Step(" not in text:
             continue
         for pattern in patterns:
             for match in re.finditer(pattern, text, flags=re.M):
