@@ -1,43 +1,20 @@
 """The simulated telephony as AMI clients act on it: Hangup, Redirect, withdraw, restart.
 
 :class:`Engine` is the whole simulated Asterisk: :class:`~ngcc112.sim.core.EngineCore`
-(state and primitives), :class:`~ngcc112.sim.flow.CallFlow` (the calls) and,
+(state and primitives), the calls built on it layer by layer
+(:class:`~ngcc112.sim.ending.CallEnding`, :class:`~ngcc112.sim.queueing.QueueFlow`,
+:class:`~ngcc112.sim.flow.CallFlow`, :class:`~ngcc112.sim.placing.CallPlacing`) and,
 here, what AMI actions and ``core restart now`` do to running calls.
 """
 
 from __future__ import annotations
 
-from ngcc112.sim.core import (
-    PHASE_BRIDGED,
-    PHASE_DIALPLAN,
-    PHASE_DONE,
-    PHASE_ELSEWHERE,
-    PHASE_PROMPT,
-    PHASE_QUEUE,
-    CallRun,
-    Sink,
-    caller_id,
-    cid_all,
-)
-from ngcc112.sim.flow import CallFlow
 from ngcc112.sim.model import Channel
-
-__all__ = [
-    "PHASE_BRIDGED",
-    "PHASE_DIALPLAN",
-    "PHASE_DONE",
-    "PHASE_ELSEWHERE",
-    "PHASE_PROMPT",
-    "PHASE_QUEUE",
-    "CallRun",
-    "Engine",
-    "Sink",
-    "caller_id",
-    "cid_all",
-]
+from ngcc112.sim.placing import CallPlacing
+from ngcc112.sim.run import PHASE_BRIDGED, PHASE_DONE, PHASE_ELSEWHERE, PHASE_QUEUE
 
 
-class Engine(CallFlow):
+class Engine(CallPlacing):
     """The simulated Asterisk: calls, queues, softphones, and AMI's effect on them."""
 
     def hangup_action(self, chan: Channel, cause: int) -> None:
