@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from ngcc112.tools.evaluation import DEFAULT_PATH, EvaluationRun, evaluate_cases
+from ngcc112.tools.evaluation import EvaluationRun, evaluate_cases
+from ngcc112.tools.heuristic_cases import DEFAULT_PATH
 from ngcc112.routing.evaluation import render
 from ngcc112.routing.policy import Policy
 

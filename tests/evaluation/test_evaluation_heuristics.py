@@ -13,14 +13,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ngcc112.tools.evaluation import (
-    DEFAULT_PATH,
-    CaseError,
-    evaluate_cases,
-    load_cases,
-    main_eval,
-    render_run,
-)
+from ngcc112.tools.evaluation import evaluate_cases, main_eval, render_run
+from ngcc112.tools.heuristic_cases import DEFAULT_PATH, CaseError, load_cases
 import ngcc112
 from ngcc112.routing.policy import Policy
 from ngcc112.settings import Settings

@@ -344,9 +344,9 @@ async def test_hanging_up_a_ringing_operator_leg_rings_the_next(drive, sim, conn
 
 
 async def test_a_client_that_stops_reading_is_dropped_not_buffered_forever(drive, sim, connect, monkeypatch) -> None:
-    from ngcc112.sim import server
+    from ngcc112.sim import session
 
-    monkeypatch.setattr(server, "MAX_BACKLOG", 64 * 1024)
+    monkeypatch.setattr(session, "MAX_BACKLOG", 64 * 1024)
     import socket
 
     sock = socket.socket()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ngcc112.sim.calls import CallScript
-from ngcc112.sim.engine import caller_id, cid_all
+from ngcc112.sim.run import caller_id, cid_all
 from ngcc112.sim.transcript import RoleMap, parse_transcript, split_messages
 from ngcc112.sim.wire import ActionParser, c_escape, encode, header, headers_all, truncate_name
 

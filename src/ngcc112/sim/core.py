@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import structlog
 
 from ngcc112.clock import Clock, wait_for
-from ngcc112.sim.calls import PRES_ALLOWED, PRES_UNAVAILABLE, PRES_WITHHELD, CallScript, PlacedCall
 from ngcc112.sim.config import SimulatorConfig
 from ngcc112.sim.model import (
     DEV_INUSE,
@@ -27,52 +25,19 @@ from ngcc112.sim.model import (
     DEV_RINGING,
     DEV_UNAVAILABLE,
     DEVICE_STATE_NAMES,
-    UNKNOWN,
     Channel,
-    Entry,
     Member,
     Queue,
     Softphone,
 )
-from ngcc112.sim.wire import Pairs, c_escape, sip_quote, truncate_name
+from ngcc112.sim.run import PHASE_DONE, CallRun
+from ngcc112.sim.wire import Pairs, c_escape
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 #: Event sink: (event class, message pairs).
 Sink = Callable[[str, Pairs], None]
-
-PHASE_DIALPLAN = "dialplan"
-PHASE_PROMPT = "prompt"
-PHASE_QUEUE = "queue"
-PHASE_BRIDGED = "bridged"
-PHASE_ELSEWHERE = "elsewhere"
-PHASE_DONE = "done"
-
-
-@dataclass(eq=False)
-class CallRun:
-    """One running call: the caller's 112 leg, its Local half, its queue state."""
-
-    script: CallScript
-    placed: PlacedCall
-    flow: str
-    leg: Channel
-    local1: Channel | None = None
-    originate_action_id: str = ""
-    phase: str = PHASE_DIALPLAN
-    answered_at: float = 0.0
-    queue: Queue | None = None
-    entry: Entry | None = None
-    ringing: tuple[Member, Channel] | None = None
-    #: Resolved with a Hangup cause when the rung operator leg is hung up.
-    ring_cut: asyncio.Future[int] | None = None
-    operator: Channel | None = None
-    member: Member | None = None
-    connected_at: float = 0.0
-    task: asyncio.Task[None] | None = None
-    timer: asyncio.Task[None] | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 class EngineCore:
@@ -426,30 +391,3 @@ class EngineCore:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-
-def caller_id(script: CallScript) -> tuple[str, str, str]:
-    """(caller number, caller name, CALLERID(pres)) as Asterisk holds them.
-
-    A SIP caller's name keeps the quoted-pairs of its quoted display name (PJSIP does
-    not undo them); any name is cut to 79 bytes. Events C-escape the name on top.
-    """
-
-    def held(name: str) -> str:
-        return truncate_name(sip_quote(name) if script.kind == "PJSIP" else name)
-
-    if script.presentation == "anonymous":
-        return "anonymous", held(script.name or "Anonymous"), PRES_WITHHELD
-    number = script.number or UNKNOWN
-    name = held(script.name) if script.name else UNKNOWN
-    if not script.number and not script.name:
-        return UNKNOWN, UNKNOWN, PRES_UNAVAILABLE
-    pres = PRES_WITHHELD if script.presentation == "withheld" else PRES_ALLOWED
-    return number, name, pres
-
-
-def cid_all(number: str, name: str) -> str:
-    """``${CALLERID(all)}``: ``"Name" <number>``."""
-    num = "" if number == UNKNOWN else number
-    nm = "" if name == UNKNOWN else name
-    return f'"{nm}" <{num}>'

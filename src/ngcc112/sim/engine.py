@@ -1,43 +1,21 @@
-"""The simulated telephony as AMI clients act on it: Hangup, Redirect, withdraw, restart.
+"""The simulated telephony as AMI clients act on it: Hangup, Redirect, withdraw, restart, Originate to an operator.
 
 :class:`Engine` is the whole simulated Asterisk: :class:`~ngcc112.sim.core.EngineCore`
-(state and primitives), :class:`~ngcc112.sim.flow.CallFlow` (the calls) and,
+(state and primitives), the calls built on it layer by layer
+(:class:`~ngcc112.sim.ending.CallEnding`, :class:`~ngcc112.sim.queueing.QueueFlow`,
+:class:`~ngcc112.sim.flow.CallFlow`, :class:`~ngcc112.sim.placing.CallPlacing`) and,
 here, what AMI actions and ``core restart now`` do to running calls.
 """
 
 from __future__ import annotations
 
-from ngcc112.sim.core import (
-    PHASE_BRIDGED,
-    PHASE_DIALPLAN,
-    PHASE_DONE,
-    PHASE_ELSEWHERE,
-    PHASE_PROMPT,
-    PHASE_QUEUE,
-    CallRun,
-    Sink,
-    caller_id,
-    cid_all,
-)
-from ngcc112.sim.flow import CallFlow
-from ngcc112.sim.model import Channel
-
-__all__ = [
-    "PHASE_BRIDGED",
-    "PHASE_DIALPLAN",
-    "PHASE_DONE",
-    "PHASE_ELSEWHERE",
-    "PHASE_PROMPT",
-    "PHASE_QUEUE",
-    "CallRun",
-    "Engine",
-    "Sink",
-    "caller_id",
-    "cid_all",
-]
+from ngcc112.sim.model import Channel, Softphone
+from ngcc112.sim.placing import CallPlacing
+from ngcc112.sim.run import PHASE_BRIDGED, PHASE_DONE, PHASE_ELSEWHERE, PHASE_QUEUE
+from ngcc112.sim.wire import Pairs
 
 
-class Engine(CallFlow):
+class Engine(CallPlacing):
     """The simulated Asterisk: calls, queues, softphones, and AMI's effect on them."""
 
     def hangup_action(self, chan: Channel, cause: int) -> None:
@@ -180,3 +158,81 @@ class Engine(CallFlow):
             self._end_run(run, "restart")
         for chan in list(self.channels.values()):
             self.hangup_channel(chan, 0)
+
+    async def originate_operator(
+        self,
+        endpoint: str,
+        exten: str,
+        context: str,
+        application: str,
+        data: str,
+        number: str,
+        name: str,
+        action_id: str,
+    ) -> None:
+        """Originate to an operator softphone (a callback): ring it, then run the target."""
+        phone = self.softphones.setdefault(endpoint, Softphone())
+        op_num, op_name = self._operator_cid(endpoint)
+        registered = self.registered.get(endpoint, False)
+        chan = self._new_channel(
+            self._pjsip_name(endpoint),
+            state=0,
+            cid_num=number or op_num,
+            cid_name=name or op_name,
+            context=context,
+            exten=exten or "s",
+            endpoint=endpoint,
+        )
+        self.emit("Newchannel", "call", chan.block())
+
+        def respond(ok: bool, reason: str) -> None:
+            if not action_id:
+                return
+            pairs: Pairs = [
+                ("Event", "OriginateResponse"),
+                ("Privilege", "call,all"),
+                ("ActionID", action_id),
+                ("Response", "Success" if ok else "Failure"),
+                ("Channel", chan.name),
+            ]
+            pairs += (
+                [("Application", application), ("Data", data)]
+                if application
+                else [("Context", context), ("Exten", exten)]
+            )
+            pairs += [
+                ("Reason", reason),
+                ("Uniqueid", chan.uniqueid),
+                ("CallerIDNum", chan.cid_num),
+                ("CallerIDName", chan.cid_name),
+            ]
+            self.emit_raw("call", pairs)
+
+        if not registered:
+            respond(False, "0")
+            self.hangup_channel(chan, 0)
+            return
+        self.newstate(chan, 5)
+        self.device_state(f"PJSIP/{endpoint}", "RINGING")
+        if not phone.answers:
+            await self.sleep(30.0)
+            respond(False, "3")
+            self.hangup_channel(chan, 0)
+            return
+        await self.sleep(phone.ring_seconds)
+        self.newstate(chan, 6)
+        self.device_state(f"PJSIP/{endpoint}", "INUSE")
+        respond(True, "4")
+        if application:
+            self.newexten(chan, 1, application, data)
+            try:
+                seconds = float(data) if application == "Wait" else 1.0
+            except ValueError:
+                seconds = 1.0
+        else:
+            self.newexten(chan, 1, "Dial", f"PJSIP/{exten}@trunk,60")
+            seconds = phone.talk_seconds or 30.0
+        await self.sleep(seconds)
+        if chan.name in self.channels:
+            self.emit("SoftHangupRequest", "call", chan.block(), [("Cause", "16")])
+            self.hangup_channel(chan, 16)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ngcc112.sim.wire import Pairs, c_escape
 
 if TYPE_CHECKING:
-    from ngcc112.sim.engine import CallRun
+    from ngcc112.sim.run import CallRun
 
 STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
 UNKNOWN = "<unknown>"

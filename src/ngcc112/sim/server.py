@@ -1,4 +1,4 @@
-"""The AMI TCP server: sessions, login, permissions, event delivery."""
+"""The AMI TCP server: accepting clients, login, permissions, dispatching actions, event delivery, the CLI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import contextlib
 import random
 import sys
 from collections.abc import Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -15,11 +14,14 @@ import structlog
 from ngcc112 import names
 from ngcc112.clock import SYSTEM_CLOCK, Clock
 from ngcc112.settings import Settings
-from ngcc112.sim.actions import ACTIONS, QUEUE_ACTIONS, cli_words, error, queue_show
+from ngcc112.sim.actions import ACTIONS, QUEUE_ACTIONS, cli_words
 from ngcc112.sim.calls import CallScript, PlacedCall
-from ngcc112.sim.config import ALL_CLASSES, AmiUser, SimulatorConfig
+from ngcc112.sim.config import AmiUser, SimulatorConfig
 from ngcc112.sim.engine import Engine
 from ngcc112.sim.model import Softphone
+from ngcc112.sim.queue_actions import queue_show
+from ngcc112.sim.replies import error
+from ngcc112.sim.session import Session, event_classes
 from ngcc112.sim.traffic import generate_calls
 from ngcc112.sim.wire import BANNER, ActionParser, Pairs, encode, header
 
@@ -33,92 +35,6 @@ _MODULE_DESCRIPTIONS = {
     "res_geolocation.so": "res_geolocation Module for Asterisk",
     "res_pjsip_geolocation.so": "res_pjsip_geolocation Module for Asterisk",
 }
-
-
-#: Bytes of undelivered events a client may fall behind before it is dropped.
-MAX_BACKLOG = 8 * 1024 * 1024
-
-
-def _classes(names_: tuple[str, ...]) -> frozenset[str]:
-    if "all" in names_:
-        return frozenset(ALL_CLASSES)
-    return frozenset(names_)
-
-
-class Session:
-    """One AMI client connection."""
-
-    def __init__(self, sim: AmiSimulator, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.sim = sim
-        self.reader = reader
-        self.writer = writer
-        self.username = ""
-        self.user: AmiUser | None = None
-        self.read: frozenset[str] = frozenset()
-        self.write: frozenset[str] = frozenset()
-        self.event_mask: frozenset[str] = frozenset(ALL_CLASSES)
-        self.closing = False
-        peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
-        self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}"
-        #: The client's port: how a harness pairs its end of the connection with this one.
-        self.peer_port: int = peer[1]
-        self.session_id = f"0x{id(self):x}"
-        self.started = datetime.fromtimestamp(sim.engine.wall(), UTC)
-        #: Bytes written to the client, and how many of them were events.
-        self.bytes_out = 0
-        self.events_out = 0
-        #: Bytes read from the client whose actions have all been handled.
-        self.bytes_in = 0
-        self.log = log.bind(remote=self.remote)
-
-    @property
-    def authenticated(self) -> bool:
-        return self.user is not None
-
-    def put(self, data: bytes) -> None:
-        """Write to the client, counting the bytes."""
-        self.writer.write(data)
-        self.bytes_out += len(data)
-
-    def send(self, pairs: Pairs) -> None:
-        if self.closing or self.writer.is_closing():
-            return
-        self.put(encode(pairs))
-
-    def deliver(self, cls: str, data: bytes) -> None:
-        if not self.authenticated or self.closing or self.writer.is_closing():
-            return
-        if cls in self.read and cls in self.event_mask:
-            self.put(data)
-            self.events_out += 1
-            self.sim.events_delivered += 1
-            if self.writer.transport.get_write_buffer_size() > MAX_BACKLOG:
-                # like Asterisk's write timeout: a client that stops reading is dropped
-                self.log.warning("sim.client_too_slow", backlog=MAX_BACKLOG)
-                self.abort()
-
-    def set_events(self, mask: str) -> None:
-        value = mask.strip().lower()
-        if value in ("on", "yes", "true", "y", "t", "1") or value == "":
-            self.event_mask = frozenset(ALL_CLASSES)
-        elif value in ("off", "no", "false", "n", "f", "0"):
-            self.event_mask = frozenset()
-        else:
-            self.event_mask = _classes(tuple(c.strip() for c in value.split(",") if c.strip()))
-
-    def may_write(self, privilege: tuple[str, ...]) -> bool:
-        return not privilege or bool(self.write & set(privilege))
-
-    def close_after_flush(self) -> None:
-        self.closing = True
-        with contextlib.suppress(Exception):
-            self.writer.close()
-
-    def abort(self) -> None:
-        self.closing = True
-        transport = self.writer.transport
-        with contextlib.suppress(Exception):
-            transport.abort()
 
 
 class AmiSimulator:
@@ -277,85 +193,9 @@ class AmiSimulator:
         action_id: str,
     ) -> None:
         """Originate to an operator softphone (a callback): ring it, then run the target."""
-        self._spawn(self._originate_operator(endpoint, exten, context, application, data, number, name, action_id))
-
-    async def _originate_operator(
-        self,
-        endpoint: str,
-        exten: str,
-        context: str,
-        application: str,
-        data: str,
-        number: str,
-        name: str,
-        action_id: str,
-    ) -> None:
-        engine = self.engine
-        phone = engine.softphones.setdefault(endpoint, Softphone())
-        op_num, op_name = engine._operator_cid(endpoint)
-        registered = engine.registered.get(endpoint, False)
-        chan = engine._new_channel(
-            engine._pjsip_name(endpoint),
-            state=0,
-            cid_num=number or op_num,
-            cid_name=name or op_name,
-            context=context,
-            exten=exten or "s",
-            endpoint=endpoint,
+        self._spawn(
+            self.engine.originate_operator(endpoint, exten, context, application, data, number, name, action_id)
         )
-        engine.emit("Newchannel", "call", chan.block())
-
-        def respond(ok: bool, reason: str) -> None:
-            if not action_id:
-                return
-            pairs: Pairs = [
-                ("Event", "OriginateResponse"),
-                ("Privilege", "call,all"),
-                ("ActionID", action_id),
-                ("Response", "Success" if ok else "Failure"),
-                ("Channel", chan.name),
-            ]
-            pairs += (
-                [("Application", application), ("Data", data)]
-                if application
-                else [("Context", context), ("Exten", exten)]
-            )
-            pairs += [
-                ("Reason", reason),
-                ("Uniqueid", chan.uniqueid),
-                ("CallerIDNum", chan.cid_num),
-                ("CallerIDName", chan.cid_name),
-            ]
-            engine.emit_raw("call", pairs)
-
-        if not registered:
-            respond(False, "0")
-            engine.hangup_channel(chan, 0)
-            return
-        engine.newstate(chan, 5)
-        engine.device_state(f"PJSIP/{endpoint}", "RINGING")
-        if not phone.answers:
-            await engine.sleep(30.0)
-            respond(False, "3")
-            engine.hangup_channel(chan, 0)
-            return
-        await engine.sleep(phone.ring_seconds)
-        engine.newstate(chan, 6)
-        engine.device_state(f"PJSIP/{endpoint}", "INUSE")
-        respond(True, "4")
-        if application:
-            engine.newexten(chan, 1, application, data)
-            try:
-                seconds = float(data) if application == "Wait" else 1.0
-            except ValueError:
-                seconds = 1.0
-        else:
-            engine.newexten(chan, 1, "Dial", f"PJSIP/{exten}@trunk,60")
-            seconds = phone.talk_seconds or 30.0
-        await engine.sleep(seconds)
-        if chan.name in engine.channels:
-            engine.emit("SoftHangupRequest", "call", chan.block(), [("Cause", "16")])
-            engine.hangup_channel(chan, 16)
 
     # -- CLI (Command action) ---------------------------------------------
 
@@ -470,47 +310,7 @@ class AmiSimulator:
         await spec.handler(self, session, pairs)
 
     def _security(self, session: Session, event: str, extra: Pairs) -> None:
-        now = datetime.fromtimestamp(self.engine.wall(), UTC)
-        tv = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
-        session_tv = session.started.strftime("%Y-%m-%dT%H:%M:%S.") + f"{session.started.microsecond // 1000:03d}+0000"
-        base: Pairs = [("Event", event), ("Privilege", "security,all"), ("EventTV", tv)]
-        local = f"IPV4/TCP/{self.config.host}/{self.port}"
-        if event == "SuccessfulAuth":
-            base += [
-                ("Severity", "Informational"),
-                ("Service", "AMI"),
-                ("EventVersion", "1"),
-                ("AccountID", session.username),
-                ("SessionID", session.session_id),
-                ("LocalAddress", local),
-                ("RemoteAddress", session.remote),
-                ("UsingPassword", "0"),
-                ("SessionTV", session_tv),
-            ]
-        elif event == "InvalidPassword":
-            base += [
-                ("Severity", "Error"),
-                ("Service", "AMI"),
-                ("EventVersion", "2"),
-                ("AccountID", extra[0][1]),
-                ("SessionID", session.session_id),
-                ("LocalAddress", local),
-                ("RemoteAddress", session.remote),
-                ("SessionTV", "1970-01-01T00:00:00.000+0000"),
-            ]
-        else:
-            base += [
-                ("Severity", "Error"),
-                ("Service", "AMI"),
-                ("EventVersion", "1"),
-                ("SessionID", session.session_id),
-                ("LocalAddress", local),
-                ("RemoteAddress", session.remote),
-                *extra,
-                ("SessionTV", session_tv),
-                ("AccountID", session.username),
-            ]
-        self._broadcast("security", base)
+        self._broadcast("security", session.security_event(event, extra))
 
     def _login(self, session: Session, pairs: Pairs) -> None:
         username, secret = header(pairs, "Username"), header(pairs, "Secret")
@@ -522,7 +322,7 @@ class AmiSimulator:
             session.close_after_flush()
             return
         session.username, session.user = username, user
-        session.read, session.write = _classes(user.read), _classes(user.write)
+        session.read, session.write = event_classes(user.read), event_classes(user.write)
         events = header(pairs, "Events")
         session.set_events(events if any(k.lower() == "events" for k, _ in pairs) else "on")
         session.log = session.log.bind(user=username)
