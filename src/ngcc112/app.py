@@ -37,7 +37,7 @@ from ngcc112.tickets.db import answers, make_engine, make_sessions, upgrade
 from ngcc112.tickets.journal import JournalError
 from ngcc112.tickets.locations import locations_from_settings
 from ngcc112.tickets.store import TicketStore
-from ngcc112.triage import Triage
+from ngcc112.triage.service import Triage
 from ngcc112.wrapup import WrapUpService
 
 log = structlog.get_logger(__name__)

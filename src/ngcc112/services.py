@@ -21,7 +21,7 @@ from ngcc112.hub import Hub
 from ngcc112.settings import Settings
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.store import TicketStore
-from ngcc112.triage import Triage
+from ngcc112.triage.service import Triage
 from ngcc112.wrapup import WrapUpService
 
 
