@@ -24,7 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ngcc112.ami.link import AmiAuthError, AmiUnreachableError
-from ngcc112.aml_http import aml_routes, intake_from_settings
+from ngcc112.aml_http.intake import intake_from_settings
+from ngcc112.aml_http.routes import aml_routes
 from ngcc112.backfill import Backfill
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.daemon import CallDaemon, LinkFactory
