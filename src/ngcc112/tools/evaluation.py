@@ -41,7 +41,8 @@ from typing import Any
 
 from ngcc112 import names
 from ngcc112.ami.events import CallEvent
-from ngcc112.ami.link import AmiLink, LinkState, QueueSnapshot, Snapshot
+from ngcc112.ami.link import AmiLink
+from ngcc112.ami.link_items import LinkState, QueueSnapshot, Snapshot
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.tracker import CallTracker
 from ngcc112.clock import VirtualClock, utc
