@@ -20,6 +20,7 @@ log = structlog.get_logger(__name__)
 
 
 def resync(book: CallBook, at: datetime, channels: list[AmiMessage]) -> list[TrackerEvent]:
+    """End the calls whose channels Asterisk no longer has; adopt the 112 calls we did not know."""
     events: list[TrackerEvent] = []
     live = {m.get("Uniqueid"): m for m in channels if m.get("Uniqueid") and m.get("Uniqueid") not in book.ended}
 
@@ -55,6 +56,7 @@ def resync(book: CallBook, at: datetime, channels: list[AmiMessage]) -> list[Tra
 
 
 def resync_queues(book: CallBook, at: datetime, items: list[AmiMessage]) -> list[TrackerEvent]:
+    """``QueueStatus``: the queue and wait of callers not yet seen joining, and every member."""
     events: list[TrackerEvent] = []
     for entry in items:
         if entry.name != "QueueEntry" or entry.get("Queue") not in book.queues:

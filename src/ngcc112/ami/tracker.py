@@ -22,7 +22,7 @@ from datetime import datetime
 import structlog
 
 from ngcc112 import names
-
+from ngcc112.ami.calls import Call, CallBook, Channel, int_or_none, member_state
 from ngcc112.ami.events import (
     CallAbandoned,
     CallConnected,
@@ -37,7 +37,6 @@ from ngcc112.ami.events import (
     OperatorRingNoAnswer,
     TrackerEvent,
 )
-from ngcc112.ami.calls import Call, CallBook, Channel, int_or_none, member_state
 from ngcc112.ami.message import AmiMessage, unescape
 from ngcc112.ami.resync import resync, resync_queues
 

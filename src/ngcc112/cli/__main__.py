@@ -2,6 +2,6 @@
 
 import sys
 
-from ngcc112.cli.main import main
+from ngcc112.cli import main
 
 sys.exit(main())
