@@ -12,7 +12,9 @@ import pytest
 
 from ami_peers import ScriptedAsterisk
 from ngcc112.ami import link as link_module
-from ngcc112.ami.link import AmiLink, LinkPhase, Snapshot
+from ngcc112.ami.link import AmiLink
+from ngcc112.ami.link_items import Snapshot
+from ngcc112.ami.link_status import LinkPhase
 from ngcc112.settings import AmiSettings
 
 PING = 10.0      # the watchdog's tick in these tests

@@ -18,7 +18,7 @@ import pytest
 
 from ngcc112.backfill.cel import EVENTS, OPEN_CALL_LIMIT, CallAssembler, CelRecord, call_events
 from ngcc112.backfill.csv_source import CelCsv, CsvSourceError, parse_record
-from ngcc112.backfill.service import recovered_ticket
+from ngcc112.backfill.store import recovered_ticket
 
 DATA = Path(__file__).parent / "data" / "cel"
 CSV = DATA / "lab-calls.csv"

@@ -232,7 +232,7 @@ async def test_blocklist_entries_are_evidence_with_who_why_and_expiry_never_a_re
 
 
 def test_a_recovered_ticket_says_where_it_came_from() -> None:
-    from ngcc112.cli import format_ticket_line
+    from ngcc112.cli.records import format_ticket_line
 
     row = {"id": 7, "arrived_at": "2026-12-01T05:00:00+00:00", "state": "new", "caller_number": "5554101",
            "caller_name": None, "abandoned": True, "answered_at": None, "ended_at": "2026-12-01T05:00:09+00:00",

@@ -16,7 +16,8 @@ from ngcc112.ami.events import (
     MembersResynced,
 )
 from ngcc112.ami.message import AmiMessage
-from ngcc112.ami.tracker import CallTracker, member_interface
+from ngcc112.ami.calls import member_interface
+from ngcc112.ami.tracker import CallTracker
 
 T0 = datetime(2026, 11, 28, 5, 0, tzinfo=timezone.utc)
 

@@ -24,7 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ngcc112.ami.link import AmiAuthError, AmiUnreachableError
-from ngcc112.aml_http import aml_routes, intake_from_settings
+from ngcc112.aml_http.intake import intake_from_settings
+from ngcc112.aml_http.routes import aml_routes
 from ngcc112.backfill import Backfill
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.daemon import CallDaemon, LinkFactory
@@ -37,7 +38,7 @@ from ngcc112.tickets.db import answers, make_engine, make_sessions, upgrade
 from ngcc112.tickets.journal import JournalError
 from ngcc112.tickets.locations import locations_from_settings
 from ngcc112.tickets.store import TicketStore
-from ngcc112.triage import Triage
+from ngcc112.triage.service import Triage
 from ngcc112.wrapup import WrapUpService
 
 log = structlog.get_logger(__name__)

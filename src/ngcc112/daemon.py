@@ -30,7 +30,8 @@ import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ngcc112.ami.events import CallEvent, CallsResynced, TrackerEvent
-from ngcc112.ami.link import AmiLink, LinkItem, LinkState, QueueSnapshot, Snapshot
+from ngcc112.ami.link import AmiLink
+from ngcc112.ami.link_items import LinkItem, LinkState, QueueSnapshot, Snapshot
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.tracker import CallTracker
 from ngcc112.backoff import Backoff

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ngcc112.aml_http import AmlIntake
+from ngcc112.aml_http.intake import AmlIntake
 from ngcc112.backfill import Backfill
 from ngcc112.clock import Clock
 from ngcc112.daemon import CallDaemon
@@ -21,7 +21,7 @@ from ngcc112.hub import Hub
 from ngcc112.settings import Settings
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.store import TicketStore
-from ngcc112.triage import Triage
+from ngcc112.triage.service import Triage
 from ngcc112.wrapup import WrapUpService
 
 

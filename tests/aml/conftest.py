@@ -10,7 +10,9 @@ from aiohttp import web
 from aml_helpers import GATEWAY, GATEWAY_SECRET
 from sqlalchemy.exc import OperationalError
 
-from ngcc112.aml_http import AmlGuard, AmlIntake, aml_routes
+from ngcc112.aml_http.guard import AmlGuard
+from ngcc112.aml_http.intake import AmlIntake
+from ngcc112.aml_http.routes import aml_routes
 from ngcc112.ami.events import CallArrived, CallEnded
 from ngcc112.hub import Hub
 from ngcc112.settings import AmlSettings

@@ -14,7 +14,8 @@ from aml_helpers import FORM, GATEWAY, GATEWAY_SECRET, NUMBER, els_body, fixes, 
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from ngcc112.aml_http import REFUSED_KEPT_BYTES, intake_from_settings
+from ngcc112.aml_http.guard import REFUSED_KEPT_BYTES
+from ngcc112.aml_http.intake import intake_from_settings
 from ngcc112.hub import Hub
 from ngcc112.location.senders import signature
 from ngcc112.settings import AmlSettings, Settings

@@ -11,7 +11,9 @@ from panel_fixtures import login as login  # the panel tests' one log-in helper,
 from ngcc112 import names
 from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.events import MemberState
-from ngcc112.ami.link import AmiNotConnected, AmiResponse, LinkPhase, LinkStatus
+from ngcc112.ami.link import AmiNotConnected
+from ngcc112.ami.link_items import AmiResponse
+from ngcc112.ami.link_status import LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
 
 QUEUE = names.OPERATOR_QUEUE

@@ -11,7 +11,9 @@ from typing import Any
 from panel_fixtures import login as login  # the panel tests' one log-in helper, re-exported
 
 from ngcc112.ami.actions import AmiAction
-from ngcc112.ami.link import AmiNotConnected, AmiResponse, LinkPhase, LinkStatus
+from ngcc112.ami.link import AmiNotConnected
+from ngcc112.ami.link_items import AmiResponse
+from ngcc112.ami.link_status import LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
 from ngcc112.tickets.models import AuditEntry, Ticket
 

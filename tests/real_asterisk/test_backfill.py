@@ -22,7 +22,7 @@ import pytest
 
 from ngcc112.backfill.cel import CallAssembler
 from ngcc112.backfill.csv_source import CelCsv
-from ngcc112.backfill.service import recovered_ticket
+from ngcc112.backfill.store import recovered_ticket
 
 from .ami_listener import AmiListener
 from .conftest import PHONE_PASSWORDS, device_reachable, queue_add

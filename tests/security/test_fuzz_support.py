@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.events import CallAbandoned, CallArrived, CallConnected, CallEnded, CallQueued, MemberState
-from ngcc112.ami.link import AmiResponse, LinkPhase, LinkStatus
+from ngcc112.ami.link_items import AmiResponse
+from ngcc112.ami.link_status import LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
 from ngcc112.app import build
 from ngcc112.hub import Hub

@@ -27,7 +27,7 @@ from ngcc112.sim import AmiSimulator, SimulatorConfig
 from ngcc112.sim.driver import Driver
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.store import TicketStore
-from ngcc112.triage import Triage
+from ngcc112.triage.service import Triage
 
 #: Real seconds a wait may take before the test fails (a hang, never a slow machine).
 REAL_TIMEOUT = 30.0

@@ -30,7 +30,7 @@ from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.models import Ticket
 from ngcc112.tickets.store import TicketStore
 from ngcc112.tickets.blocklist import add_to_blocklist
-from ngcc112.triage import Triage
+from ngcc112.triage.service import Triage
 
 
 async def test_the_sip_position_and_an_early_aml_message_end_up_on_the_ticket(pipeline):

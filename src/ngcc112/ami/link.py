@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 from datetime import datetime, timezone
 
@@ -33,6 +31,8 @@ from panoramisk.actions import Action as PanoramiskAction
 
 from ngcc112.ami import actions
 from ngcc112.ami.actions import AmiAction
+from ngcc112.ami.link_items import AmiResponse, LinkItem, LinkState, QueueSnapshot, Snapshot
+from ngcc112.ami.link_status import LOGGED_IN, LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.protocol import AmiProtocol
 from ngcc112.backoff import capped_delay
@@ -59,94 +59,6 @@ class AmiNotConnected(AmiError):
 
 class AmiActionTimeout(AmiError):
     """Asterisk did not answer an action in time."""
-
-
-@dataclass(frozen=True, slots=True)
-class AmiResponse:
-    """The answer to one action: the response and, for list actions, its items."""
-
-    response: AmiMessage
-    items: tuple[AmiMessage, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return self.response.success
-
-    @property
-    def message(self) -> str:
-        return self.response.get("Message")
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """``CoreShowChannels`` on (re)connect: the channels Asterisk has.
-
-    It enters the event stream exactly where its answer ended on the wire, so
-    every event before it is older and every event after it newer.
-    """
-
-    at: datetime
-    channels: tuple[AmiMessage, ...]
-    #: The connection this snapshot belongs to (1 for the first).
-    session: int
-
-
-@dataclass(frozen=True, slots=True)
-class QueueSnapshot:
-    """``QueueStatus`` on (re)connect: queue members and waiting callers."""
-
-    at: datetime
-    items: tuple[AmiMessage, ...]
-    session: int
-
-
-@dataclass(frozen=True, slots=True)
-class LinkState:
-    """A marker in the stream: the link went up (after login) or down."""
-
-    up: bool
-    at: datetime
-    session: int
-    reason: str = ""
-
-
-LinkItem = AmiMessage | Snapshot | QueueSnapshot | LinkState
-
-
-class LinkPhase(enum.Enum):
-    """Where the supervisor is. ``connected`` means logged in (resyncing or up)."""
-
-    STARTING = "starting"  #: not tried yet
-    CONNECTING = "connecting"  #: TCP connect and login
-    RESYNCING = "resyncing"  #: logged in, asking Asterisk what it has
-    UP = "up"  #: logged in and resynced; events flow
-    BACKING_OFF = "backing_off"  #: waiting before the next attempt
-    STOPPED = "stopped"  #: :meth:`AmiLink.stop` was called
-    FAILED = "failed"  #: a fatal error (login refused, unreachable at start)
-
-
-#: The phases in which the link is logged in.
-LOGGED_IN = frozenset({LinkPhase.RESYNCING, LinkPhase.UP})
-
-
-@dataclass(slots=True)
-class LinkStatus:
-    phase: LinkPhase = LinkPhase.STARTING
-    #: When the link entered ``phase``.
-    phase_since: datetime | None = None
-    session: int = 0
-    #: When the current session logged in.
-    since: datetime | None = None
-    last_error: str = ""
-    asterisk_banner: str = ""
-    malformed_frames: int = 0
-    reconnects: int = 0
-    #: Watchdog tasks that ended on an unexpected error (each dropped its connection).
-    watchdog_failures: int = 0
-
-    @property
-    def connected(self) -> bool:
-        return self.phase in LOGGED_IN
 
 
 Sleep = Callable[[float], Awaitable[None]]

@@ -40,7 +40,7 @@ from ngcc112.ami.events import (
     CallQueued,
     OperatorRinging,
 )
-from ngcc112.ami.tracker import member_interface
+from ngcc112.ami.calls import member_interface
 
 #: The CEL events the backfill reads (cel.conf logs a few more, for people).
 EVENTS = frozenset({"CHAN_START", "APP_START", "BRIDGE_ENTER", "HANGUP", "CHAN_END", "LINKEDID_END"})

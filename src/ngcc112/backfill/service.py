@@ -37,31 +37,22 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ngcc112.ami.events import CallEvent, CallsResynced
-from ngcc112.backfill.cel import EVENTS, CallAssembler, CelCall, call_events
+from ngcc112.backfill.cel import EVENTS, CallAssembler, CelCall
 from ngcc112.backfill.csv_source import CelCsv, CsvSourceError
-from ngcc112.backfill.models import ORIGIN, BackfillMark
 from ngcc112.backfill.pgsql_source import CelTable, PgSourceError
+from ngcc112.backfill.store import BackfillStore
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub, Subscription
 from ngcc112.settings import Settings
-from ngcc112.tickets import calls as ticket_calls
-from ngcc112.tickets.models import AuditEntry, Ticket
-from ngcc112.tickets.store import TicketChanged, jsonable
+from ngcc112.tickets.store import TicketChanged
 
 log = structlog.get_logger(__name__)
 
-#: Who the audit row names.
-ACTOR = "asterisk-cel"
-ACTION = "recovered"
 #: How many call ids seen live on the hub are remembered.
 SEEN_MEMORY = 100_000
 #: A failed run (database away) is tried again after this many seconds, this many times.
@@ -122,7 +113,9 @@ class Backfill:
         self.hub = hub
         self.clock = clock
         self.source = _source_for(settings, engine)
-        self._publish = publish or (lambda change: None)
+        self._store = BackfillStore(
+            sessions, self.source.key if self.source else None, clock=clock, publish=publish or (lambda change: None)
+        )
         self._prefix = f"{settings.ami.server_name}:" if settings.ami.server_name else ""
         self._calls = settings.calls
         self._lookback = timedelta(hours=settings.backfill.lookback_hours)
@@ -234,7 +227,7 @@ class Backfill:
         now = utc(self.clock)
         cutoff = cutoff or now
         result = BackfillResult(source=self.source.key)
-        origin, mark = await self._marks()
+        origin, mark = await self._store.marks()
         accept_since = max(origin, now - self._lookback)
         assembler = CallAssembler(context=self._calls.context, extensions=self._calls.extensions)
         try:
@@ -266,12 +259,14 @@ class Backfill:
             candidates.append((call_id, call))
 
         for i in range(0, len(candidates), BATCH):
-            await self._write(candidates[i : i + BATCH], now, result)
+            recovered, existing = await self._store.write(candidates[i : i + BATCH], now)
+            result.recovered.extend(recovered)
+            result.existing += existing
         # a call left to the live path whose ticket is not written yet is read again next
         # time: it gets the live ticket, or (in a later daemon) a recovered one, never none
-        pinned.extend(position for call_id, position in (await self._without_ticket(left_live)).items())
+        pinned.extend(position for call_id, position in (await self._store.without_ticket(left_live)).items())
         position = positions(min(pinned)) if pinned else end
-        await self._save_mark(position, now, len(result.recovered))
+        await self._store.save_mark(position, now, len(result.recovered))
         result.seconds = round(time.monotonic() - started, 3)
         self.total_recovered += len(result.recovered)
         self.last = result
@@ -328,155 +323,3 @@ class Backfill:
             self._warned = reason
         else:
             log.debug("backfill.source_unavailable", reason=reason)
-
-    # -- the database -----------------------------------------------------------------------------
-
-    async def _marks(self) -> tuple[datetime, BackfillMark | None]:
-        assert self.source is not None
-        async with self.sessions.begin() as session:
-            origin = await session.get(BackfillMark, ORIGIN)
-            if origin is None:  # a database made without migration 0005's row: start now
-                since = utc(self.clock)
-                await session.execute(
-                    _insert(session)(BackfillMark)
-                    .values(source=ORIGIN, position=None, since=since, recovered=0)
-                    .on_conflict_do_nothing()
-                )
-                return since, await session.get(BackfillMark, self.source.key)
-            return origin.since, await session.get(BackfillMark, self.source.key)
-
-    async def _save_mark(self, position: str, now: datetime, recovered: int) -> None:
-        """Upsert: another daemon on the same database (the standby) may save at the same moment."""
-        assert self.source is not None
-        async with self.sessions.begin() as session:
-            insert = _insert(session)(BackfillMark).values(
-                source=self.source.key, position=position, since=now, scanned_at=now, recovered=recovered
-            )
-            await session.execute(
-                insert.on_conflict_do_update(
-                    index_elements=["source"],
-                    set_={
-                        "position": insert.excluded.position,
-                        "scanned_at": insert.excluded.scanned_at,
-                        "recovered": BackfillMark.recovered + insert.excluded.recovered,
-                    },
-                )
-            )
-
-    async def _without_ticket(self, calls: dict[str, int]) -> dict[str, int]:
-        missing = dict(calls)
-        ids = list(calls)
-        async with self.sessions() as session:
-            for i in range(0, len(ids), 500):
-                for linkedid in (
-                    await session.scalars(select(Ticket.linkedid).where(Ticket.linkedid.in_(ids[i : i + 500])))
-                ).all():
-                    missing.pop(linkedid, None)
-        return missing
-
-    async def _write(self, batch: list[tuple[str, CelCall]], now: datetime, result: BackfillResult) -> None:
-        changes: list[TicketChanged] = []
-        async with self.sessions.begin() as session:
-            existing = set(
-                (
-                    await session.scalars(select(Ticket.linkedid).where(Ticket.linkedid.in_([cid for cid, _ in batch])))
-                ).all()
-            )
-            for call_id, call in batch:
-                if call_id in existing:
-                    result.existing += 1
-                    continue
-                ticket = recovered_ticket(call, call_id, now=now)
-                values = _row(ticket)
-                insert = _insert(session)(Ticket)
-                ticket_id = await session.scalar(
-                    insert.values(**values).on_conflict_do_nothing(index_elements=["linkedid"]).returning(Ticket.id)
-                )
-                if ticket_id is None:  # a live writer opened it a moment ago
-                    result.existing += 1
-                    continue
-                facts = {key: values.get(key) for key in _AUDITED}
-                session.add(
-                    AuditEntry(
-                        ticket_id=ticket_id,
-                        at=now,
-                        actor=ACTOR,
-                        action=ACTION,
-                        from_state=None,
-                        to_state=ticket.state,
-                        changes=jsonable({**facts, "source": self.source.key if self.source else None}),
-                    )
-                )
-                result.recovered.append(call_id)
-                changes.append(
-                    TicketChanged(
-                        ticket_id=ticket_id,
-                        linkedid=call_id,
-                        action=ACTION,
-                        at=now,
-                        state=ticket.state,
-                        changes=jsonable(facts),
-                        opened=True,
-                    )
-                )
-        for change in changes:
-            log.info(
-                "ticket.recovered",
-                ticket_id=change.ticket_id,
-                call_id=change.linkedid,
-                caller=change.changes.get("caller_number"),
-                answered=change.changes.get("answered_at") is not None,
-            )
-            self._publish(change)
-
-
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL alike)."""
-    return pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
-
-
-#: The facts the audit row of a recovered ticket records.
-_AUDITED = (
-    "caller_number",
-    "caller_name",
-    "channel",
-    "exten",
-    "category",
-    "arrived_at",
-    "queued_at",
-    "queue",
-    "ringing_at",
-    "ringing_interface",
-    "answered_at",
-    "operator_interface",
-    "waited_seconds",
-    "abandoned",
-    "abandoned_at",
-    "ended_at",
-    "hangup_cause",
-    "hangup_cause_text",
-    "ended_unobserved",
-    "recovered",
-)
-
-
-def recovered_ticket(call: CelCall, call_id: str, *, now: datetime) -> Ticket:
-    """The ticket the live path would have made from this call's events, marked recovered."""
-    events = call_events(call, call_id, now=now)
-    ticket = ticket_calls.new_ticket(events[0])
-    for event in events[1:]:
-        ticket_calls.apply(ticket, event)
-    ticket.recovered = True
-    return ticket
-
-
-def _row(ticket: Ticket) -> dict[str, Any]:
-    """Column values of a not-yet-inserted ticket (None left to the column defaults)."""
-    values = {}
-    for column in Ticket.__table__.columns:
-        if column.key == "id":
-            continue
-        value = getattr(ticket, column.key)
-        if value is not None:
-            values[column.key] = value
-    return values

@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ngcc112.addresses import client_address, matching_network
-from ngcc112.ami.link import LinkPhase
+from ngcc112.ami.link_status import LinkPhase
 from ngcc112.panel.health import database_ok, ticket_counts
 from ngcc112.panel.state import PANEL, Panel
 from ngcc112.tickets.states import State

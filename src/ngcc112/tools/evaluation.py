@@ -7,7 +7,7 @@ Every case runs at once in one simulator on a
 the real :class:`~ngcc112.ami.link.AmiLink` and
 :class:`~ngcc112.ami.tracker.CallTracker`, every event carrying the
 simulator's ``Timestamp``, and the facts and the history are built by the same
-functions the live :class:`~ngcc112.triage.Triage` uses
+functions the live :class:`~ngcc112.triage.service.Triage` uses
 (:func:`~ngcc112.routing.progress.advance_facts`, :func:`~ngcc112.routing.progress.past_call`,
 :func:`~ngcc112.tickets.history.blocklist_entry`). No database is needed.
 
@@ -31,7 +31,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ngcc112.ami.events import CallEvent
-from ngcc112.ami.link import AmiLink, LinkState, QueueSnapshot, Snapshot
+from ngcc112.ami.link import AmiLink
+from ngcc112.ami.link_items import LinkState, QueueSnapshot, Snapshot
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.tracker import CallTracker
 from ngcc112.clock import VirtualClock, utc

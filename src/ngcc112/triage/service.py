@@ -30,9 +30,8 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,18 +47,18 @@ from ngcc112.ami.events import (
     CallsResynced,
     CallVariables,
 )
-from ngcc112.backoff import Backoff
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub, Subscription
-from ngcc112.routing.facts import NO_HISTORY, CallerHistory, CallFacts, is_missing_number
+from ngcc112.routing.facts import NO_HISTORY, CallerHistory, is_missing_number
 from ngcc112.routing.policy import Policy
 from ngcc112.routing.presence import Link
 from ngcc112.routing.progress import advance_facts, history_only
 from ngcc112.routing.scoring import Assessment, score_call
-from ngcc112.routing.steering import moment_name, no_speech_due, priority_to_send, reasons_json, scoring_moment
+from ngcc112.routing.steering import moment_name, no_speech_due, priority_to_send, scoring_moment
 from ngcc112.tickets.history import load_history
 from ngcc112.tickets.locations import Locations
-from ngcc112.tickets.scores import store_score, ticket_id_of
+from ngcc112.triage.live import CallChannels, LiveCall
+from ngcc112.triage.saving import ScoreWriter
 
 log = structlog.get_logger(__name__)
 
@@ -67,52 +66,8 @@ log = structlog.get_logger(__name__)
 HISTORY_TIMEOUT_SECONDS = 2.0
 #: After a failed history read, score on live signals alone this long before trying again.
 HISTORY_RETRY_SECONDS = 5.0
-#: How long one score or position write may take before it is retried.
-DB_TIMEOUT_SECONDS = 5.0
-#: After a call ended, how long its final score keeps being retried while the
-#: database (or the ticket) is not there yet: longer than any outage the daemon
-#: is built to ride out (the fault table holds the database silent for 90 s), so a
-#: score is kept and written later, not dropped.
-FINAL_STORE_RETRY_SECONDS = 3600.0
 #: How many sent actions :attr:`Triage.sent` remembers.
 SENT_MEMORY = 1000
-
-
-# --- the live side ------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Live:
-    call_id: str
-    facts: CallFacts
-    queue: str | None = None
-    history: CallerHistory | None = None
-    ticket_id: int | None = None
-    #: The queue priority the caller has now (the dialplan's until we change it).
-    priority: int = 0
-    raised: bool = False
-    stored: tuple[Any, ...] | None = None
-    history_number: str = ""
-    history_failed_at: float | None = None
-    geo: dict[str, str] = field(default_factory=dict)
-    #: The dialplan has left its geolocation subroutine (a later variable, the queue, the end).
-    geo_complete: bool = False
-    geo_recorded: dict[str, str] = field(default_factory=dict)
-    aml_checked: bool = False
-    dirty: bool = False
-    worker: asyncio.Task[None] | None = None
-    timer: asyncio.Task[None] | None = None
-    last: Assessment | None = None
-    #: Found by a resync, not seen from its start: its live signals are unknown.
-    adopted: bool = False
-    saver: asyncio.Task[None] | None = None
-    save_dirty: bool = False
-
-
-class CallChannels(Protocol):
-    """What triage needs of the call tracker: the caller's channel of a live call."""
-
-    def call_channel(self, call_id: str) -> str | None: ...
 
 
 class Triage:
@@ -144,8 +99,9 @@ class Triage:
         self._link = link
         self.clock = clock
         self.locations = locations or Locations(self._sessions, self._hub.publish, clock=self.now)
+        self._writer = ScoreWriter(self._sessions, self._hub, self.locations, self.now)
         self._on_assessment = on_assessment
-        self._calls: dict[str, _Live] = {}
+        self._calls: dict[str, LiveCall] = {}
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         #: Set whenever an event was handled or a call's work finished: :meth:`idle` waits on it.
@@ -256,7 +212,7 @@ class Triage:
             facts = advance_facts(None, item)
             if facts is None:
                 return
-            live = _Live(
+            live = LiveCall(
                 item.call_id,
                 facts,
                 priority=self.policy.priority_normal,
@@ -300,7 +256,7 @@ class Triage:
                 if job is not None and job is not asyncio.current_task():
                     job.cancel()
 
-    def _arm_timer(self, live: _Live) -> None:
+    def _arm_timer(self, live: LiveCall) -> None:
         due = None if live.adopted else no_speech_due(live.facts, self.policy)
         if due is None:
             if live.timer is not None and not live.timer.done():
@@ -317,16 +273,16 @@ class Triage:
 
         live.timer = asyncio.create_task(fire(), name=f"triage-timer-{live.call_id}")
 
-    def _poke(self, live: _Live) -> None:
+    def _poke(self, live: LiveCall) -> None:
         """Score the call again soon (one worker per call, never two at once)."""
         live.dirty = True
         if live.worker is None or live.worker.done():
             live.worker = asyncio.create_task(self._work(live), name=f"triage-{live.call_id}")
             live.worker.add_done_callback(self._progressed)
 
-    async def _work(self, live: _Live) -> None:
+    async def _work(self, live: LiveCall) -> None:
         """Score and steer. Waits on nothing but the first history read (bounded) and the
-        AMI answer: storing and locating run beside it in :meth:`_save`, so a slow
+        AMI answer: storing and locating run beside it (:class:`~ngcc112.triage.saving.ScoreWriter`), so a slow
         database never delays raising a caller who pressed 5."""
         try:
             while live.dirty:
@@ -341,7 +297,7 @@ class Triage:
         finally:
             self._forget_if_over(live)
 
-    def _forget_if_over(self, live: _Live) -> None:
+    def _forget_if_over(self, live: LiveCall) -> None:
         """Drop an ended call once nothing is running or waiting for it any more."""
         current = asyncio.current_task()
         busy = any(job is not None and job is not current and not job.done() for job in (live.worker, live.saver))
@@ -355,7 +311,7 @@ class Triage:
             self._forget(live.call_id)
 
     # one evaluation --------------------------------------------------------------------
-    async def _evaluate(self, live: _Live) -> None:
+    async def _evaluate(self, live: LiveCall) -> None:
         facts = live.facts
         started = facts.answered_at is not None or facts.ended_at is not None or live.adopted
         history = await self._history(live)
@@ -370,51 +326,14 @@ class Triage:
             self._on_assessment(live.call_id, moment_name(facts), assessment)
 
     # storing beside the scoring --------------------------------------------------------
-    def _save_soon(self, live: _Live) -> None:
+    def _save_soon(self, live: LiveCall) -> None:
         live.save_dirty = True
         if live.saver is None or live.saver.done():
-            live.saver = asyncio.create_task(self._save(live), name=f"triage-save-{live.call_id}")
+            live.saver = asyncio.create_task(self._writer.save(live), name=f"triage-save-{live.call_id}")
             live.saver.add_done_callback(lambda _task: self._forget_if_over(live))
             live.saver.add_done_callback(self._progressed)
 
-    async def _save(self, live: _Live) -> None:
-        """Write the latest score and the positions; while the ticket is not written yet or
-        the database is away, try again with backoff (an ended call for
-        :data:`FINAL_STORE_RETRY_SECONDS`, then its score is given up, loudly)."""
-        backoff, waited_after_end = Backoff(first=0.1, cap=5.0), 0.0
-        while live.save_dirty:
-            live.save_dirty = False
-            try:
-                stored = live.last is None or await asyncio.wait_for(self._store(live, live.last), DB_TIMEOUT_SECONDS)
-                located = await asyncio.wait_for(self._locations(live), DB_TIMEOUT_SECONDS)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "triage.save_failed",
-                    call_id=live.call_id,
-                    error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
-                )
-                stored = located = False
-            if stored and located:
-                backoff.reset()
-                continue
-            delay = backoff.next()
-            if live.facts.ended_at is not None:
-                waited_after_end += delay
-                if waited_after_end > FINAL_STORE_RETRY_SECONDS:
-                    last = live.last
-                    log.error(
-                        "triage.final_score_lost",
-                        call_id=live.call_id,
-                        ghost=None if last is None else round(last.ghost.value, 4),
-                        prank=None if last is None else round(last.prank.value, 4),
-                    )
-                    return
-            await asyncio.sleep(delay)
-            live.save_dirty = True
-
-    async def _history(self, live: _Live) -> CallerHistory:
+    async def _history(self, live: LiveCall) -> CallerHistory:
         number = live.facts.caller_number
         if live.history is not None and live.history_number == number:
             return live.history
@@ -444,7 +363,7 @@ class Triage:
         live.history, live.history_number, live.history_failed_at = history, number, None
         return history
 
-    async def _steer(self, live: _Live, assessment: Assessment) -> None:
+    async def _steer(self, live: LiveCall, assessment: Assessment) -> None:
         """Send the advised priority while the caller waits in the queue; nothing else, ever."""
         advice = assessment.priority
         if not live.queue or priority_to_send(live.facts, assessment, live.priority, raised=live.raised) is None:
@@ -470,103 +389,3 @@ class Triage:
             live.raised = True
         live.priority = advice.priority
         bound.info("triage.priority_changed")
-
-    async def _ticket_id(self, live: _Live) -> int | None:
-        """The call's ticket id, or None while the ticket store has not written it yet."""
-        if live.ticket_id is not None:
-            return live.ticket_id
-        try:
-            ticket_id = await ticket_id_of(self._sessions, live.call_id)
-        except Exception as exc:
-            log.warning(
-                "triage.ticket_unavailable",
-                call_id=live.call_id,
-                error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
-            )
-            return None
-        live.ticket_id = ticket_id
-        return ticket_id
-
-    async def _store(self, live: _Live, assessment: Assessment) -> bool:
-        """Write the score on the ticket; False when it could not be written (yet)."""
-        reasons = reasons_json(assessment)
-        ghost, prank = round(assessment.ghost.value, 4), round(assessment.prank.value, 4)
-        signature = _signature(live, assessment)
-        if signature == live.stored:
-            return True
-        ticket_id = await self._ticket_id(live)
-        if ticket_id is None:
-            return False  # not written yet by the ticket store, or the database is away
-        try:
-            change = await store_score(
-                self._sessions,
-                ticket_id,
-                ghost=ghost,
-                prank=prank,
-                reasons=reasons,
-                likely_real=assessment.likely_real,
-                queue_priority=live.priority,
-                at=self.now(),
-            )
-        except Exception as exc:
-            log.warning(
-                "triage.score_not_stored",
-                call_id=live.call_id,
-                ticket_id=ticket_id,
-                error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
-            )
-            return False
-        if change is None:
-            return False
-        live.stored = signature
-        log.info(
-            "triage.scored",
-            call_id=live.call_id,
-            ticket_id=ticket_id,
-            ghost=ghost,
-            prank=prank,
-            codes=[r["code"] for r in reasons],
-        )
-        self._hub.publish(change)
-        return True
-
-    async def _locations(self, live: _Live) -> bool:
-        """Record the SIP position and attach early AML messages; False to try again later."""
-        geo_ready = bool(live.geo) and live.geo_complete and live.geo != live.geo_recorded
-        if not geo_ready and live.aml_checked:
-            return True
-        if is_missing_number(live.facts.caller_number) and not geo_ready:
-            return True  # no number: no AML message can be this call's (yet)
-        ticket_id = await self._ticket_id(live)
-        if ticket_id is None:
-            return False
-        try:
-            if geo_ready:
-                snapshot = dict(live.geo)
-                await self.locations.record_sip_fix(ticket_id, snapshot, at=self.now())
-                live.geo_recorded = snapshot
-            if not live.aml_checked:
-                await self.locations.attach_pending_aml(ticket_id)
-                live.aml_checked = True
-        except Exception as exc:
-            log.warning(
-                "triage.location_failed",
-                call_id=live.call_id,
-                ticket_id=ticket_id,
-                error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
-            )
-            return False
-        return True
-
-
-def _signature(live: _Live, assessment: Assessment) -> tuple[Any, ...]:
-    """What a stored score is compared by: values, reasons, and the priority sent."""
-    return (
-        round(assessment.ghost.value, 4),
-        round(assessment.prank.value, 4),
-        tuple(
-            (r.code, r.text_en)
-            for r in (*assessment.ghost.reasons, *assessment.prank.reasons, *assessment.real_reasons)
-        ),
-        live.priority,
-    )
