@@ -29,7 +29,6 @@ ALLOWLIST: dict[str, str] = {
     "ami/tracker.py": "the call tracker: one pure state machine over every AMI event it folds",
     "evaluation_run.py": "eval-heuristics: case files, their replay through the simulator and the scores",
     "sim/server.py": "the simulator's AMI server: sessions, login, permissions, event delivery",
-    "panel/dispatch_api.py": "the dispatch, agency, reports and admin JSON API; the panel split divides it",
     "panel/openapi.py": "the operator API's OpenAPI document, written out as data",
     "tickets/agencies.py": "the agencies and the admin's use cases on agencies and accounts",
     "tickets/callbacks.py": "calling an abandoned caller back: the Originate, its answer and outcomes",

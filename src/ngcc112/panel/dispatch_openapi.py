@@ -1,9 +1,10 @@
-"""The route table of the dispatch, agency, reports and admin API (:mod:`.dispatch_api`).
+"""The route table of the dispatch, agency, reports and admin API (:mod:`.dispatch.api`,
+:mod:`.agency.api`, :mod:`.reports.api`, :mod:`.admin.api`).
 
 ``PATHS`` and ``SCHEMAS`` are generated from :data:`ROUTES` and the models of
 :mod:`ngcc112.panel.api_models` (:func:`ngcc112.panel.openapi_routes.describe`); the panel
 registers them with :func:`ngcc112.panel.openapi.register`, so ``/api/openapi.json`` serves them.
-Tests check the table against the routes :mod:`.dispatch_api` registers, both ways.
+Tests check the table against the routes those modules register, both ways.
 """
 
 from __future__ import annotations
