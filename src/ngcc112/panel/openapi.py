@@ -58,6 +58,19 @@ ROUTES: tuple[Route, ...] = (
         body=session.LanguageChoice,
     ),
     Route(
+        "POST",
+        "/api/me/password",
+        "Change my password: every session of mine ends, this one starts afresh (the answer carries its new "
+        "CSRF token)",
+        {200: json(session.PasswordChanged, "Changed")},
+        (400, 401, 403, 422, 429),
+        body=session.PasswordChange,
+        texts={
+            422: "Fields to correct (the current password is wrong, the new one too short)",
+            429: "Too many attempts; see Retry-After",
+        },
+    ),
+    Route(
         "GET",
         "/api/me/state",
         "Presence and the operator's desk (ringing / active call with ticket); fetched on every (re)connect",
