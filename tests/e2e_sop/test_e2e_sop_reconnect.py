@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from ngcc112.panel.dispatch_views import DISPATCH
+from ngcc112.panel.dispatch_state import DISPATCH
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets.models import AuditEntry, Ticket, User
 from browser_stack import log_in
