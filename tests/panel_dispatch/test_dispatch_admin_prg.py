@@ -59,7 +59,7 @@ async def test_disabling_from_the_page_ends_the_users_sessions_and_live_channel(
     dispatcher = await other_client()
     await login(dispatcher, "dispatcher")
     account = (await users(client))["dispatcher"]
-    async with dispatcher.ws_connect("/ws/dispatch") as ws:
+    async with dispatcher.ws_connect("/ws?channel=dispatch") as ws:
         assert (await ws.receive_json())["type"] == "hello"
         response = await client.post(f"/admin/users/{account['id']}", allow_redirects=False, data={
             "csrf_token": token, "role": "dispatcher", "interface": account["interface"] or "", "agency": ""})

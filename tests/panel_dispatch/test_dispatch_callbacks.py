@@ -148,7 +148,7 @@ async def test_an_operator_calls_back_from_the_callbacks_page(client, other_clie
     assert (originate.get("Channel"), originate.get("Exten")) == ("PJSIP/op1", "081311112222")
     html = await (await client.get("/callbacks")).text()
     assert "Telepon balik dilakukan" in html and "Berdering…" in html
-    ws = await client.ws_connect("/ws/dispatch")
+    ws = await client.ws_connect("/ws?channel=dispatch")
     assert (await ws.receive_json())["type"] == "hello"
     await ws.close()
     agency = await other_client()

@@ -109,7 +109,7 @@ async def test_openapi_paths_match_the_registered_routes(services):
     for resource in app.router.resources():
         info = resource.get_info()
         path = info.get("path") or info.get("formatter") or ""
-        if path.startswith(("/api/dispatch", "/api/agency", "/api/reports", "/api/admin", "/ws/dispatch")):
+        if path.startswith(("/api/dispatch", "/api/agency", "/api/reports", "/api/admin")):
             for route in resource:
                 if route.method != "HEAD":
                     registered.add((route.method, _described(path)))

@@ -1,4 +1,4 @@
-"""/ws/dispatch: staff hear of every change, an agency only of its own tickets; the waiting board."""
+"""/ws?channel=dispatch: staff hear of every change, an agency only of its own tickets; the waiting board."""
 
 from __future__ import annotations
 
@@ -25,23 +25,25 @@ async def _drain_until(ws, predicate, timeout: float = 3.0) -> dict:
 
 
 async def test_websocket_refuses_strangers_and_other_roles(client, other_client):
-    response = await client.get("/ws/dispatch")
+    response = await client.get("/ws?channel=dispatch")
     assert response.status == 401
     dispatcher = await other_client()
     await login(dispatcher, "dispatcher")
-    refused = await dispatcher.get("/ws/dispatch", headers={"Origin": "http://evil.example"})
+    refused = await dispatcher.get("/ws?channel=dispatch", headers={"Origin": "http://evil.example"})
     assert refused.status == 403
+    unknown = await dispatcher.get("/ws?channel=radio")
+    assert unknown.status == 422
 
 
 async def test_staff_hear_every_ticket_and_an_agency_only_its_own(client, other_client, services):
     damkar_ticket = await make_ticket(services)
     other_ticket = await make_ticket(services)
     token = await login(client, "dispatcher")
-    staff_ws = await client.ws_connect("/ws/dispatch")
+    staff_ws = await client.ws_connect("/ws?channel=dispatch")
     assert (await _next(staff_ws))["type"] == "hello"
     agency = await other_client()
     await login(agency, "agency")
-    agency_ws = await agency.ws_connect("/ws/dispatch")
+    agency_ws = await agency.ws_connect("/ws?channel=dispatch")
     assert (await _next(agency_ws))["type"] == "hello"
 
     for tid, code in ((other_ticket, "psc119"), (damkar_ticket, "damkar")):
@@ -70,7 +72,7 @@ async def test_staff_hear_every_ticket_and_an_agency_only_its_own(client, other_
 
 async def test_waiting_calls_appear_live_with_wait_and_priority(client, services):
     await login(client, "dispatcher")
-    ws = await client.ws_connect("/ws/dispatch")
+    ws = await client.ws_connect("/ws?channel=dispatch")
     await _next(ws)
     now = datetime.now(timezone.utc)
     hub = services.hub
@@ -99,7 +101,7 @@ async def test_waiting_calls_appear_live_with_wait_and_priority(client, services
 
 async def test_a_burst_of_changes_is_one_message(client, services):
     await login(client, "dispatcher")
-    ws = await client.ws_connect("/ws/dispatch")
+    ws = await client.ws_connect("/ws?channel=dispatch")
     await _next(ws)
     now = datetime.now(timezone.utc)
     for ticket_id in range(1, 201):
@@ -143,7 +145,7 @@ async def test_board_marks_a_reported_ticket_past_the_closing_target(client, ser
 
 
 async def test_one_live_hub_holds_both_channels_and_keeps_their_messages_apart(client, other_client, services):
-    """The desk socket (/ws) and the dispatch socket (/ws/dispatch) are clients of the panel's one
+    """The desk socket (/ws) and the dispatch socket (/ws?channel=dispatch) are clients of the panel's one
     hub; a ticket change is a coalesced {type: board, what} on the dispatch channel only, and the
     room's {type: board, ticket_id} on the desk channel only."""
     from ngcc112.panel.dispatch_state import DISPATCH
@@ -153,7 +155,7 @@ async def test_one_live_hub_holds_both_channels_and_keeps_their_messages_apart(c
     live = app[PANEL].live
     assert app[DISPATCH].live is live
     await login(client, "dispatcher")
-    dispatch_ws = await client.ws_connect("/ws/dispatch")
+    dispatch_ws = await client.ws_connect("/ws?channel=dispatch")
     assert (await _next(dispatch_ws))["type"] == "hello"
     room = await other_client()
     await login(room, "admin")

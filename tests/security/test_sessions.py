@@ -316,7 +316,7 @@ async def test_a_logout_closes_the_live_channels_of_the_copied_cookie_too(client
     token = await login(client, "op1")
     thief = await browser(copy_of=client)
     mine = await client.ws_connect("/ws")
-    copied = await thief.ws_connect("/ws/dispatch")
+    copied = await thief.ws_connect("/ws?channel=dispatch")
     assert (await mine.receive_json(timeout=30))["type"] == "hello"
     assert (await copied.receive_json(timeout=30))["type"] == "hello"
     assert (await client.delete("/api/session", headers={"X-CSRF-Token": token})).status == 204

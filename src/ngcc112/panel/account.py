@@ -8,14 +8,14 @@ here, with a new CSRF token.
 
 from __future__ import annotations
 
-from typing import Any
 
 from aiohttp import web
 
 from ngcc112.panel.auth import WRONG, check_login, error_response, log_in, require
-from ngcc112.panel.bodies import BodyRefused, read_json
+from ngcc112.panel.api_models.read import read_model
+from ngcc112.panel.api_models.session import PasswordChange
+from ngcc112.panel.bodies import BodyRefused
 from ngcc112.panel.bodies import refusal as body_refusal
-from ngcc112.panel.openapi import register
 from ngcc112.panel.rendering import render
 from ngcc112.panel.session_sockets import sessions_changed
 from ngcc112.panel.state import GETTEXT, PANEL, USER
@@ -84,14 +84,14 @@ async def password_submit(request: web.Request) -> web.StreamResponse:
 @require()
 async def password_api(request: web.Request) -> web.StreamResponse:
     try:
-        body = await read_json(request)
+        body = await read_model(request, PasswordChange)
     except BodyRefused as refused:
         return await body_refusal(request, refused)
-    current, new = body.get("current_password"), body.get("new_password")
-    errors = _check(current if isinstance(current, str) else "", new if isinstance(new, str) else "", None)
+    current, new = body.current_password, body.new_password
+    errors = _check(current, new, None)
     if errors:
         return _invalid(request, errors)
-    status, errors, token = await _change(request, current, new)  # type: ignore[arg-type]
+    status, errors, token = await _change(request, current, new)
     if status == 429:
         return await error_response(request, 429, errors["form"], code="throttled")
     if errors:
@@ -112,53 +112,6 @@ def _invalid(request: web.Request, errors: dict[str, str]) -> web.Response:
     )
 
 
-def _openapi() -> dict[str, Any]:
-    csrf = [{"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}}]
-
-    def answer(description: str) -> dict[str, Any]:
-        return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
-
-    return {
-        "paths": {
-            "/api/me/password": {
-                "post": {
-                    "summary": "Change my password: every session of mine ends, this one starts afresh "
-                    "(the answer carries its new CSRF token)",
-                    "parameters": csrf,
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["current_password", "new_password"],
-                                    "properties": {
-                                        "current_password": {"type": "string"},
-                                        "new_password": {
-                                            "type": "string",
-                                            "minLength": MIN_PASSWORD,
-                                            "maxLength": MAX_PASSWORD,
-                                        },
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": answer("Changed; {message, csrf_token}"),
-                        "400": answer("Not JSON"),
-                        "401": answer("Not logged in"),
-                        "403": answer("CSRF token missing or wrong"),
-                        "422": answer("Fields to correct (the current password is wrong, the new one too short)"),
-                        "429": answer("Too many attempts; see Retry-After"),
-                    },
-                }
-            }
-        }
-    }
-
-
 def setup(app: web.Application) -> None:
     """Mount the account page and its API on the panel ``app``."""
     app.add_routes(routes)
-    register(app, _openapi)

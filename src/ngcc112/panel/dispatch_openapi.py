@@ -1,9 +1,10 @@
-"""The route table of the dispatch, agency, reports and admin API (:mod:`.dispatch_api`).
+"""The route table of the dispatch, agency, reports and admin API (:mod:`.dispatch.api`,
+:mod:`.agency.api`, :mod:`.reports.api`, :mod:`.admin.api`).
 
 ``PATHS`` and ``SCHEMAS`` are generated from :data:`ROUTES` and the models of
 :mod:`ngcc112.panel.api_models` (:func:`ngcc112.panel.openapi_routes.describe`); the panel
 registers them with :func:`ngcc112.panel.openapi.register`, so ``/api/openapi.json`` serves them.
-Tests check the table against the routes :mod:`.dispatch_api` registers, both ways.
+Tests check the table against the routes those modules register, both ways.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ngcc112.panel.api_models import admin, dispatch, queries
-from ngcc112.panel.openapi_routes import NOT_A_WEBSOCKET, SWITCHING, Content, Route, describe, json
+from ngcc112.panel.openapi_routes import Content, Route, describe, json
 from ngcc112.tickets.states import Role
 
 OPERATOR, DISPATCHER, AGENCY, ADMIN = (r.value for r in (Role.OPERATOR, Role.DISPATCHER, Role.AGENCY, Role.ADMIN))
@@ -287,17 +288,6 @@ ROUTES: tuple[Route, ...] = (
         422,
         roles=(ADMIN,),
         body=admin.AgencyChange,
-    ),
-    _route(
-        "GET",
-        "/ws/dispatch",
-        "Websocket for the dispatch, callbacks and agency pages: pushes {type: hello|resync}, {type: board, "
-        "what: [queue|operators|tickets], ticket_ids: [...]} to staff and {type: dispatch, ticket_ids: [...]} "
-        "to an agency user, only for tickets dispatched to their agency; changes are gathered for 0.1 s. "
-        "Fetch the state again on each (re)connect.",
-        {101: SWITCHING, 400: NOT_A_WEBSOCKET},
-        401,
-        403,
     ),
 )
 

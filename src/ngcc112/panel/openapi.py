@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ngcc112.panel.api_models import session, tickets
+from ngcc112.panel.api_models import queries, session, tickets
 from ngcc112.panel.api_models.fields import Empty
 from ngcc112.panel.openapi_routes import NOT_A_WEBSOCKET, SWITCHING, Content, Route, describe, json
 from ngcc112.tickets.states import Role
@@ -56,6 +56,19 @@ ROUTES: tuple[Route, ...] = (
         {200: json(session.LanguageSet, "Language set")},
         (400, 403, 422),
         body=session.LanguageChoice,
+    ),
+    Route(
+        "POST",
+        "/api/me/password",
+        "Change my password: every session of mine ends, this one starts afresh (the answer carries its new "
+        "CSRF token)",
+        {200: json(session.PasswordChanged, "Changed")},
+        (400, 401, 403, 422, 429),
+        body=session.PasswordChange,
+        texts={
+            422: "Fields to correct (the current password is wrong, the new one too short)",
+            429: "Too many attempts; see Retry-After",
+        },
     ),
     Route(
         "GET",
@@ -187,9 +200,15 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
         "/ws",
-        "Websocket: pushes {type: hello|presence|call|board|resync}; fetch /api/me/state on each (re)connect",
+        "Websocket, one channel of the live hub per socket. channel=desk (the operator desk and the room's "
+        "board): pushes {type: hello|presence|call|board|resync}; fetch /api/me/state on each (re)connect. "
+        "channel=dispatch (the dispatch, callbacks and agency pages): pushes {type: hello|resync}, {type: board, "
+        "what: [queue|operators|tickets], ticket_ids: [...]} to staff and {type: dispatch, ticket_ids: [...]} "
+        "to an agency user, only for tickets dispatched to their agency; changes are gathered for 0.1 s; "
+        "fetch the page again on each (re)connect.",
         {101: SWITCHING, 400: NOT_A_WEBSOCKET},
-        (401, 403),
+        (401, 403, 422),
+        query=queries.LiveQuery,
     ),
 )
 

@@ -1,4 +1,4 @@
-"""The query strings of the ticket search and the report: what each parameter may be.
+"""The query strings of the ticket search, the report and the live channel: what each parameter may be.
 
 The models check the form of each parameter (a day is YYYY-MM-DD or empty, a page a number from
 1); what needs the database or the calendar (an agency that exists, a real date within
@@ -7,7 +7,7 @@ The models check the form of each parameter (a day is YYYY-MM-DD or empty, a pag
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, WithJsonSchema
 
@@ -62,3 +62,14 @@ class ReportQuery(Body):
     )
     end: Day = Field(default="", description="Last day (local), included; default: today")
     tz: Storable = Field(default="Asia/Jakarta", description="IANA time zone the days and hours are counted in")
+
+
+class LiveQuery(Body):
+    """Which of the live hub's channels a socket on ``/ws`` joins."""
+
+    channel: Literal["desk", "dispatch"] = Field(
+        default="desk",
+        description="desk (the default): an operator hears of their own desk, staff of the room's board; "
+        "dispatch: staff hear what changed on the dispatch pages, an agency user only of the tickets "
+        "dispatched to their agency",
+    )

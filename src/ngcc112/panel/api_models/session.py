@@ -6,10 +6,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ngcc112.panel.api_models.fields import Answer, Body, Storable
+from ngcc112.panel.api_models.fields import Answer, Body, Storable, checked_later
 from ngcc112.panel.api_models.tickets import Ticket
 from ngcc112.routing.presence import BREAK_REASONS
 from ngcc112.tickets.intake_form import N_
+from ngcc112.tickets.users import MAX_PASSWORD, MIN_PASSWORD
 
 Role = Literal["operator", "dispatcher", "agency", "admin"]
 PresenceName = Literal["ready", "break", "logged_out"]
@@ -44,6 +45,19 @@ class PresenceChange(Body):
     )
 
 
+class PasswordChange(Body):
+    """My own new password; the current one proves it is me and not someone at an unlocked desk."""
+
+    messages = {
+        "current_password": N_("Enter your current password"),
+        "new_password": N_("Enter a new password"),
+    }
+    secret = frozenset({"current_password", "new_password"})
+
+    current_password: Storable
+    new_password: Storable = checked_later(minLength=MIN_PASSWORD, maxLength=MAX_PASSWORD)
+
+
 # -- answers -------------------------------------------------------------------------------
 
 
@@ -59,6 +73,11 @@ class Session(Answer):
     user: User | None
     csrf_token: str
     language: str
+
+
+class PasswordChanged(Answer):
+    message: str
+    csrf_token: str = Field(description="This session's new CSRF token (every other session of mine ended)")
 
 
 class LanguageSet(Answer):

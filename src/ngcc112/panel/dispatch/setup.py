@@ -1,6 +1,6 @@
 """Mounting the 112 center's second half on the panel: the dispatcher's board, ticket and search
 pages, the callbacks, the agencies' pages, the reports and the admin pages, their JSON twins
-(:mod:`ngcc112.panel.dispatch_api`), the dispatch translations, the dispatch feed on the panel's
+(the ``api`` module of each package), the dispatch translations, the dispatch feed on the panel's
 one live hub and the callbacks' lifetime."""
 
 from __future__ import annotations
@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 import aiohttp_jinja2
 from aiohttp import web
 
-from ngcc112.panel import dispatch_api, form_memory
+from ngcc112.panel import form_memory
+from ngcc112.panel.admin import api as admin_api
 from ngcc112.panel.admin import views as admin_views
+from ngcc112.panel.agency import api as agency_api
 from ngcc112.panel.agency import views as agency_views
 from ngcc112.panel.center_time import DEFAULT_REPORT_TZ, local_time
+from ngcc112.panel.dispatch import api as dispatch_api
 from ngcc112.panel.dispatch import callbacks as callbacks_views
 from ngcc112.panel.dispatch import search, ticket
 from ngcc112.panel.dispatch import views as dispatch_views
@@ -21,6 +24,7 @@ from ngcc112.panel.dispatch.live import DispatchFeed
 from ngcc112.panel.dispatch.waiting import WaitingBoard
 from ngcc112.panel.dispatch_labels import merge_catalogs
 from ngcc112.panel.dispatch_state import DISPATCH, DispatchState
+from ngcc112.panel.reports import api as reports_api
 from ngcc112.panel.reports import views as reports_views
 from ngcc112.panel.state import Panel
 from ngcc112.tickets.callbacks import (
@@ -64,6 +68,7 @@ def setup(
     env.filters["local_time"] = local_time
     for module in (dispatch_views, ticket, callbacks_views, search, agency_views, reports_views, admin_views):
         app.add_routes(module.routes)
-    app.add_routes(dispatch_api.routes)
+    for api in (dispatch_api, agency_api, reports_api, admin_api):
+        app.add_routes(api.routes)
     app.cleanup_ctx.append(_run_callbacks)
     return state

@@ -1,4 +1,5 @@
-/* ngcc112 dispatch pages (dispatcher board, ticket, agency, ...): live updates over /ws/dispatch.
+/* ngcc112 dispatch pages (dispatcher board, ticket, agency, ...): live updates over the dispatch
+   channel (live.js).
    The server renders every piece of HTML. On every (re)connect and whenever the socket says
    something changed, the page fetches itself again and swaps its live regions
    ([data-live-region] by id). A form region ([data-form-region]) is swapped only when its
@@ -14,7 +15,6 @@
   var livePages = ["dispatch_board", "dispatch_ticket", "agency_list", "agency_dispatch", "callbacks"];
   var root = document.getElementById("live-root");
   var offset = 0;
-  var retry = 250;
   var busy = false;
   var again = false;
 
@@ -120,9 +120,7 @@
   function refresh() {
     if (busy) { again = true; return; }
     busy = true;
-    /* X-Live-Refresh: this fetch never takes a refused form's errors meant for the page after a redirect */
-    fetch(location.pathname + location.search,
-          { credentials: "same-origin", headers: { "Accept": "text/html", "X-Live-Refresh": "1" } })
+    window.ngccLive.fetchPage()
       .then(function (r) {
         if (r.redirected && r.url.indexOf("/login") >= 0) { location.assign("/login"); return null; }
         return r.text();
@@ -151,36 +149,12 @@
       });
   }
 
-  function setLive(up) {
-    var el = document.getElementById("live-status");
-    body.dataset.live = up ? "up" : "down";
-    if (!el) { return; }
-    el.textContent = up ? body.dataset.labelLive : body.dataset.labelOffline;
-    el.className = "live " + (up ? "online" : "offline");
-  }
-
   function concerns(message) {
     if (message.type === "resync" || message.type === "hello") { return true; }
     var ticket = root && root.dataset.ticketId;
     if (page === "dispatch_board" || page === "agency_list" || page === "callbacks") { return true; }
     if (!ticket) { return true; }
     return (message.ticket_ids || []).map(String).indexOf(ticket) >= 0;
-  }
-
-  function connect() {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + "/ws/dispatch");
-    socket.onopen = function () { retry = 250; setLive(true); refresh(); };
-    socket.onmessage = function (event) {
-      var message;
-      try { message = JSON.parse(event.data); } catch (e) { return; }
-      if (message.type !== "hello" && concerns(message)) { refresh(); }
-    };
-    socket.onclose = function () {
-      setLive(false);
-      window.setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 5000);
-    };
   }
 
   /* One click, one request: a submitted form's buttons stay disabled until the page changes. */
@@ -228,5 +202,9 @@
       if (event.target.id === "board-map-details" && event.target.open) { window.dispatchEvent(new Event("resize")); }
     }, true);
   }
-  connect();
+  window.ngccLive.listen("dispatch", {
+    badge: true,
+    open: refresh,
+    message: function (message) { if (message.type !== "hello" && concerns(message)) { refresh(); } }
+  });
 })();

@@ -6,7 +6,7 @@
    A ticket's container (section.loc[data-loc-ticket]) may be replaced by the page's own script
    at any moment (the screen-pop is re-rendered on every ticket change): what was typed, the map's
    view and the last fixes are kept per ticket and given to the new container. Live: a websocket
-   (/ws/dispatch) says which tickets changed; we fetch those again (and every 30 s regardless). */
+   (the dispatch channel, live.js) says which tickets changed; we fetch those again (and every 30 s regardless). */
 (function () {
   "use strict";
   if (window.ngcc112LocationMap) { return; }
@@ -18,7 +18,6 @@
   var entries = [];
   var memory = {};
   var socketStarted = false;
-  var retry = 500;
   var POLL_MS = 30000;
   var AGE_MS = 5000;
 
@@ -457,31 +456,20 @@
     });
   }
 
-  /* /ws/dispatch: every role may open it; staff hear of every ticket that changed, agency users
-     only of tickets dispatched to their agency (the server filters). */
-  var SOCKET_PATH = "/ws/dispatch";
-
+  /* The dispatch channel: every role may listen; staff hear of every ticket that changed, agency
+     users only of tickets dispatched to their agency (the server filters). On the dispatch pages
+     it is the page's own socket (dispatch.js), shared. */
   function startSocket() {
-    if (socketStarted || !window.WebSocket) { return; }
+    if (socketStarted) { return; }
     socketStarted = true;
-    connect();
-  }
-
-  function connect() {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + SOCKET_PATH);
-    socket.onopen = function () { retry = 500; reload(null); };
-    socket.onmessage = function (event) {
-      var message;
-      try { message = JSON.parse(event.data); } catch (e) { return; }
-      if (message.type === "presence" || message.type === "hello") { return; }
-      var ids = message.ticket_ids || (message.ticket_id !== undefined ? [message.ticket_id] : null);
-      reload(ids ? ids.map(String) : null);
-    };
-    socket.onclose = function () {
-      window.setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 10000);
-    };
+    window.ngccLive.listen("dispatch", {
+      open: function () { reload(null); },
+      message: function (message) {
+        if (message.type === "presence" || message.type === "hello") { return; }
+        var ids = message.ticket_ids || (message.ticket_id !== undefined ? [message.ticket_id] : null);
+        reload(ids ? ids.map(String) : null);
+      }
+    });
   }
 
   if (Lf && Lf.Icon && Lf.Icon.Default) {

@@ -1,4 +1,4 @@
-/* ngcc112 operator panel: live updates, screen-pop, presence buttons, intake stopwatch.
+/* ngcc112 operator panel: live updates (the desk channel, live.js), screen-pop, presence buttons, intake stopwatch.
    No framework, no build step. The server renders every piece of HTML; this file only
    fetches the rendered pieces when the websocket says something changed, and always
    once on every (re)connect so that nothing missed while offline stays missed. */
@@ -8,34 +8,9 @@
   var page = body.dataset.page;
   if (page !== "operator" && page !== "board") { return; }
   var csrf = body.dataset.csrf;
-  var retry = 250;
   var serverOffset = 0;
   var refreshing = null;
   var again = false;
-
-  function setLive(up) {
-    var el = document.getElementById("live-status");
-    body.dataset.live = up ? "up" : "down";
-    if (!el) { return; }
-    el.textContent = up ? body.dataset.labelLive : body.dataset.labelOffline;
-    el.className = "live " + (up ? "online" : "offline");
-  }
-
-  function connect() {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + "/ws");
-    socket.onopen = function () { retry = 250; setLive(true); resync(); };
-    socket.onmessage = function (event) {
-      var message;
-      try { message = JSON.parse(event.data); } catch (e) { return; }
-      handle(message);
-    };
-    socket.onclose = function () {
-      setLive(false);
-      window.setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 5000);
-    };
-  }
 
   function handle(message) {
     if (message.type === "presence") { showPresence(message); }
@@ -471,5 +446,5 @@
   presenceForms();
   window.setInterval(tick, 250);
   tick();
-  connect();
+  window.ngccLive.listen("desk", { badge: true, open: resync, message: handle });
 }());
