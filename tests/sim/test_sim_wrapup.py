@@ -115,4 +115,6 @@ async def test_after_a_reconnect_an_overdue_wrap_up_pause_is_resumed(tmp_path, s
                     and stack.services.daemon.link.connected)
         await until(lambda: not member(stack).paused)
         assert pauses(stack)[-1] == ("false", None)
-        assert panel.wrapup.expired_at(OP) is not None
+        # the service notes the expiry once Asterisk has answered the unpause, a moment after
+        # the simulator applied it: wait for that, as the desk's warning does
+        await until(lambda: panel.wrapup.expired_at(OP) is not None)
