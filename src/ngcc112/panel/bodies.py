@@ -31,7 +31,16 @@ from typing import Any
 
 from aiohttp import web
 
+from ngcc112.panel.auth import (
+    _NO_SESSION_PREFIXES,
+    UNSAFE_METHODS,
+    _prepare_language,
+    csrf_middleware,
+    error_response,
+    wants_json,
+)
 from ngcc112.panel.i18n import add_domain
+from ngcc112.panel.state import GETTEXT, PANEL
 from ngcc112.tickets.intake_form import N_
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -191,9 +200,6 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 async def refusal(request: web.Request, refused: BodyRefused) -> web.Response:
     """The answer to a refused body: the API's JSON (a 422 names each field, as every 422 of the
     API does; only a model's refusal echoes the values sent) or a page."""
-    from ngcc112.panel.auth import error_response, wants_json
-    from ngcc112.panel.state import GETTEXT
-
     if refused.status == 422 and wants_json(request):
         translate = request.get(GETTEXT) or (lambda text: text)
         return web.json_response(
@@ -259,8 +265,6 @@ def _path_ids_ok(request: web.Request) -> bool:
 async def input_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The boundary in front of the CSRF check: path ids in range, forms readable and storable;
     the router's own 404 and 405 as the panel's translated page (the API's shape on the API)."""
-    from ngcc112.panel.auth import UNSAFE_METHODS, _NO_SESSION_PREFIXES, _prepare_language, error_response
-
     if request.path.startswith(_NO_SESSION_PREFIXES):
         return await handler(request)
     if not _path_ids_ok(request):
@@ -291,9 +295,6 @@ async def input_guard(request: web.Request, handler: Handler) -> web.StreamRespo
 def setup(app: web.Application) -> None:
     """Put :func:`input_guard` right in front of the CSRF middleware (which reads forms) and add
     this module's catalog. Call after :func:`ngcc112.panel.auth.setup`. Idempotent."""
-    from ngcc112.panel.auth import csrf_middleware
-    from ngcc112.panel.state import PANEL
-
     if input_guard not in app.middlewares:
         app.middlewares.insert(app.middlewares.index(csrf_middleware), input_guard)
     add_domain(app[PANEL].catalogs, DOMAIN)
