@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from ngcc112.tickets import agencies as ag
+from ngcc112.tickets import accounts as acc
 from ngcc112.tickets.dispatch_models import AgencyMember
 from ngcc112.tickets.models import User
 from ngcc112.tickets.users import UserError, add_user
@@ -41,13 +41,13 @@ async def test_changes_keep_the_rule(world):
     operator = await add_user(world.sessions, username="op9", role="operator", password="long enough",
                               interface="PJSIP/op9")
     with pytest.raises(UserError) as refused:
-        await ag.set_interface(world.sessions, admin, operator.id, None)
+        await acc.set_interface(world.sessions, admin, operator.id, None)
     assert refused.value.field == "interface"
     with pytest.raises(UserError) as refused:
-        await ag.set_user_agency(world.sessions, admin, world.users["damkar1"].id, None)
+        await acc.set_user_agency(world.sessions, admin, world.users["damkar1"].id, None)
     assert refused.value.field == "agency"
     async with world.sessions() as session:
         assert (await session.get(User, operator.id)).interface == "PJSIP/op9"
         assert await session.get(AgencyMember, world.users["damkar1"].id) is not None
     # an account that predates the rule ("loose": an agency user in no agency) can still be disabled
-    await ag.set_active(world.sessions, admin, world.users["loose"].id, False)
+    await acc.set_active(world.sessions, admin, world.users["loose"].id, False)

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ngcc112.tickets import agencies as ag
+from ngcc112.tickets import accounts as acc
 from ngcc112.tickets.agencies import AgencyError, NotPermitted
 from ngcc112.tickets.dispatch_models import AdminLogEntry, Agency, AgencyMember
 from ngcc112.tickets.users import UserError
@@ -87,11 +88,11 @@ async def test_only_admins_change_agencies_and_accounts(world, username):
     attempts = [
         ag.create_agency(world.sessions, actor, code="pmi", name="PMI", kind="OPD"),
         ag.update_agency(world.sessions, actor, "damkar", active=False),
-        ag.list_accounts(world.sessions, actor),
-        ag.change_role(world.sessions, actor, target.id, "dispatcher"),
-        ag.set_active(world.sessions, actor, target.id, False),
-        ag.set_interface(world.sessions, actor, target.id, "PJSIP/op9"),
-        ag.set_user_agency(world.sessions, actor, world.users["loose"].id, "damkar"),
+        acc.list_accounts(world.sessions, actor),
+        acc.change_role(world.sessions, actor, target.id, "dispatcher"),
+        acc.set_active(world.sessions, actor, target.id, False),
+        acc.set_interface(world.sessions, actor, target.id, "PJSIP/op9"),
+        acc.set_user_agency(world.sessions, actor, world.users["loose"].id, "damkar"),
         ag.admin_log(world.sessions, actor),
     ]
     for attempt in attempts:
@@ -103,52 +104,52 @@ async def test_only_admins_change_agencies_and_accounts(world, username):
 async def test_an_admin_who_was_deactivated_can_no_longer_administer(world):
     admin = world.users["admin"]
     second = await world.user("admin2", "admin")
-    await ag.set_active(world.sessions, second, admin.id, False)
+    await acc.set_active(world.sessions, second, admin.id, False)
     with pytest.raises(NotPermitted, match="not active"):
         await ag.update_agency(world.sessions, admin, "damkar", active=False)
 
 
 async def test_accounts_roles_interfaces_and_agency_membership(world):
     s, admin, u = world.sessions, world.users["admin"], world.users
-    accounts = {a.username: a for a in await ag.list_accounts(s, admin)}
+    accounts = {a.username: a for a in await acc.list_accounts(s, admin)}
     assert accounts["damkar1"].agency_code == "damkar" and accounts["loose"].agency_code is None
     assert accounts["op1"].role == "operator" and not hasattr(accounts["op1"], "password_hash")
 
-    await ag.set_user_agency(s, admin, u["loose"].id, "basarnas")
+    await acc.set_user_agency(s, admin, u["loose"].id, "basarnas")
     assert (await ag.agency_of(s, u["loose"].id)).code == "basarnas"
-    await ag.set_user_agency(s, admin, u["loose"].id, "bpbd")
+    await acc.set_user_agency(s, admin, u["loose"].id, "bpbd")
     assert (await ag.agency_of(s, u["loose"].id)).code == "bpbd"
     with pytest.raises(UserError) as refused:
-        await ag.set_user_agency(s, admin, u["op1"].id, "damkar")
+        await acc.set_user_agency(s, admin, u["op1"].id, "damkar")
     assert refused.value.field == "agency"
     with pytest.raises(UserError, match="no agency"):
-        await ag.set_user_agency(s, admin, u["loose"].id, "nasa")
+        await acc.set_user_agency(s, admin, u["loose"].id, "nasa")
 
     # leaving the agency role ends the membership
-    await ag.change_role(s, admin, u["psc1"].id, "dispatcher")
+    await acc.change_role(s, admin, u["psc1"].id, "dispatcher")
     assert await ag.agency_of(s, u["psc1"].id) is None
     with pytest.raises(UserError) as refused:
-        await ag.change_role(s, admin, u["op1"].id, "system")
+        await acc.change_role(s, admin, u["op1"].id, "system")
     assert refused.value.field == "role"
     with pytest.raises(UserError, match="no user"):
-        await ag.change_role(s, admin, 999_999, "operator")
+        await acc.change_role(s, admin, 999_999, "operator")
 
-    await ag.set_interface(s, admin, u["op1"].id, "PJSIP/op1")
+    await acc.set_interface(s, admin, u["op1"].id, "PJSIP/op1")
     assert await ag.interface_map(s) == {"PJSIP/op1": "op1"}
     with pytest.raises(UserError, match="already belongs to 'op1'"):
-        await ag.set_interface(s, admin, u["disp"].id, "PJSIP/op1")
+        await acc.set_interface(s, admin, u["disp"].id, "PJSIP/op1")
     with pytest.raises(UserError) as refused:
-        await ag.set_interface(s, admin, u["disp"].id, "PJSIP/op 1\r\nAction: Originate")
+        await acc.set_interface(s, admin, u["disp"].id, "PJSIP/op 1\r\nAction: Originate")
     assert refused.value.field == "interface"
     with pytest.raises(UserError) as refused:  # an operator keeps a softphone: the rule is the data layer's
-        await ag.set_interface(s, admin, u["op1"].id, "")
+        await acc.set_interface(s, admin, u["op1"].id, "")
     assert refused.value.field == "interface"
-    await ag.set_interface(s, admin, u["disp"].id, "PJSIP/disp1")
-    await ag.set_interface(s, admin, u["disp"].id, "")  # anyone else's may be unmapped
+    await acc.set_interface(s, admin, u["disp"].id, "PJSIP/disp1")
+    await acc.set_interface(s, admin, u["disp"].id, "")  # anyone else's may be unmapped
     assert await ag.interface_map(s) == {"PJSIP/op1": "op1"}
 
-    await ag.set_active(s, admin, u["op1"].id, False)
-    assert not {a.username: a for a in await ag.list_accounts(s, admin)}["op1"].active
+    await acc.set_active(s, admin, u["op1"].id, False)
+    assert not {a.username: a for a in await acc.list_accounts(s, admin)}["op1"].active
 
     log = await ag.admin_log(s, admin)
     assert [e.action for e in reversed(log)] == [
@@ -162,11 +163,11 @@ async def test_accounts_roles_interfaces_and_agency_membership(world):
 async def test_the_last_active_admin_stays(world):
     s, admin = world.sessions, world.users["admin"]
     with pytest.raises(UserError, match="last active admin"):
-        await ag.change_role(s, admin, admin.id, "operator")
+        await acc.change_role(s, admin, admin.id, "operator")
     with pytest.raises(UserError, match="last active admin"):
-        await ag.set_active(s, admin, admin.id, False)
+        await acc.set_active(s, admin, admin.id, False)
     second = await world.user("admin2", "admin")
-    await ag.change_role(s, second, admin.id, "dispatcher")
+    await acc.change_role(s, second, admin.id, "dispatcher")
     async with s() as session:
         assert await session.scalar(select(func.count()).select_from(AdminLogEntry)) == 1
 

@@ -9,6 +9,7 @@ import pytest
 from dispatch_helpers import login, redirected_back
 
 from ngcc112.tickets import agencies as ag
+from ngcc112.tickets import accounts as acc
 from ngcc112.tickets.models import User
 from ngcc112.tickets.users import UserError, get_user
 
@@ -170,12 +171,12 @@ async def test_the_data_layer_keeps_the_rule(client, services):
     users = await accounts(client)
     admin = await get_user(services.sessions, users["admin"]["id"])
     with pytest.raises(UserError) as refused:
-        await ag.change_role(services.sessions, admin, users["dispatcher"]["id"], "agency")
+        await acc.change_role(services.sessions, admin, users["dispatcher"]["id"], "agency")
     assert refused.value.field == "agency"
     with pytest.raises(UserError) as refused:
-        await ag.change_role(services.sessions, admin, users["dispatcher"]["id"], "operator")
+        await acc.change_role(services.sessions, admin, users["dispatcher"]["id"], "operator")
     assert refused.value.field == "interface"
-    await ag.change_role(services.sessions, admin, users["dispatcher"]["id"], "agency", agency_code="pln")
+    await acc.change_role(services.sessions, admin, users["dispatcher"]["id"], "agency", agency_code="pln")
     assert (await ag.agency_of(services.sessions, users["dispatcher"]["id"])).code == "pln"
 
 

@@ -13,6 +13,7 @@ from ngcc112.panel.roles import AGENCY
 from ngcc112.panel.session_sockets import sessions_changed
 from ngcc112.panel.state import PANEL, USER
 from ngcc112.tickets import agencies as agency_admin
+from ngcc112.tickets import accounts as accounts_admin
 from ngcc112.tickets.intake_form import N_
 from ngcc112.tickets.models import User
 from ngcc112.tickets.states import Role
@@ -54,7 +55,7 @@ async def change_account(request: web.Request, user_id: int, values: dict[str, A
     sessions = request.app[PANEL].services.sessions
     actor = request[USER]
     codes = {a.code for a in await agency_admin.list_agencies(sessions)}
-    current = next((a for a in await agency_admin.list_accounts(sessions, actor) if a.id == user_id), None)
+    current = next((a for a in await accounts_admin.list_accounts(sessions, actor) if a.id == user_id), None)
     if current is None:
         return {"user": "Not found"}
     role = values.get("role", current.role)
@@ -69,17 +70,17 @@ async def change_account(request: web.Request, user_id: int, values: dict[str, A
             return errors
     try:
         if interface != (current.interface or "") and role == Role.OPERATOR.value:
-            await agency_admin.set_interface(sessions, actor, user_id, interface or None)
+            await accounts_admin.set_interface(sessions, actor, user_id, interface or None)
         if role != current.role:
-            await agency_admin.change_role(
+            await accounts_admin.change_role(
                 sessions, actor, user_id, role, agency_code=agency or None if role == AGENCY else None
             )
         if interface != (current.interface or "") and role != Role.OPERATOR.value:
-            await agency_admin.set_interface(sessions, actor, user_id, interface or None)
+            await accounts_admin.set_interface(sessions, actor, user_id, interface or None)
         if role == AGENCY and agency != (current.agency_code or "") and role == current.role:
-            await agency_admin.set_user_agency(sessions, actor, user_id, agency or None)
+            await accounts_admin.set_user_agency(sessions, actor, user_id, agency or None)
         if "active" in values:
-            await agency_admin.set_active(sessions, actor, user_id, bool(values["active"]))
+            await accounts_admin.set_active(sessions, actor, user_id, bool(values["active"]))
     except UserError as exc:
         return field_error(request, exc)
     finally:
@@ -93,7 +94,7 @@ async def reset_account_password(request: web.Request, user_id: int, password: s
     if len(password) < MIN_PASSWORD:
         return {"password": N_("At least 8 characters")}
     try:
-        await agency_admin.reset_password(request.app[PANEL].services.sessions, request[USER], user_id, password)
+        await accounts_admin.reset_password(request.app[PANEL].services.sessions, request[USER], user_id, password)
     except UserError as exc:
         return field_error(request, exc)
     await sessions_changed(request)  # their live channels close with their sessions

@@ -20,11 +20,12 @@ from ngcc112.panel.refusals import field_error
 from ngcc112.panel.roles import ADMIN
 from ngcc112.panel.state import PANEL, USER
 from ngcc112.tickets import agencies as agency_admin
+from ngcc112.tickets import accounts as accounts_admin
 
 routes = web.RouteTableDef()
 
 
-def _account(account: agency_admin.Account) -> dict[str, Any]:
+def _account(account: accounts_admin.Account) -> dict[str, Any]:
     return {
         "id": account.id,
         "username": account.username,
@@ -41,7 +42,9 @@ def _agency(agency: Any) -> dict[str, Any]:
 
 
 async def _accounts(request: web.Request) -> list[dict[str, Any]]:
-    return [_account(a) for a in await agency_admin.list_accounts(request.app[PANEL].services.sessions, request[USER])]
+    return [
+        _account(a) for a in await accounts_admin.list_accounts(request.app[PANEL].services.sessions, request[USER])
+    ]
 
 
 @routes.get("/api/admin/users")

@@ -18,6 +18,7 @@ from ngcc112.panel.rendering import flash, render, render_error
 from ngcc112.panel.roles import ADMIN
 from ngcc112.panel.state import GETTEXT, PANEL, USER
 from ngcc112.tickets import agencies as agency_admin
+from ngcc112.tickets import accounts as accounts_admin
 from ngcc112.tickets.users import (
     USER_ROLES,
 )
@@ -49,7 +50,7 @@ def recalled_form(request: web.Request, page: str) -> tuple[str | None, dict[str
 
 async def users_page(request: web.Request) -> web.Response:
     sessions = request.app[PANEL].services.sessions
-    accounts = await agency_admin.list_accounts(sessions, request[USER])
+    accounts = await accounts_admin.list_accounts(sessions, request[USER])
     agencies = await agency_admin.list_agencies(sessions)
     form, errors, values = recalled_form(request, "/admin/users")
     return await render(
