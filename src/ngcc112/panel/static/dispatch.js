@@ -16,6 +16,7 @@
   var root = document.getElementById("live-root");
   var offset = 0;
   var busy = false;
+  var refreshes = 0;
   var again = false;
 
   var known = null;  /* the board's action keys at the last look */
@@ -145,6 +146,8 @@
       .catch(function () {})
       .then(function () {
         busy = false;
+        /* marks that the page is now what the live channel last said (the browser tests wait for it) */
+        document.body.setAttribute("data-live-refreshed", String(++refreshes));
         if (again) { again = false; refresh(); }
       });
   }
