@@ -96,9 +96,14 @@ def test_every_documented_older_name_is_still_honoured(legacy, section, key):
         "NGCC112_BACKFILL_SOURCE": "off",
         "NGCC112_SLA_ACKNOWLEDGE": "60",
         "NGCC112_SLA_ARRIVAL": "600",
+        "NGCC112_CLUSTER": "on",
+        "NGCC112_SITE": "north",
     }
     value = values.get(legacy, "changed")
-    read = getattr(getattr(load_settings(environ={legacy: value}), section), key)
+    environ = {legacy: value}
+    if section == "cluster":  # cluster mode runs on PostgreSQL only
+        environ["NGCC112_DATABASE_URL"] = "postgresql+asyncpg://postgres@127.0.0.1/ngcc112"
+    read = getattr(getattr(load_settings(environ=environ), section), key)
     assert read != getattr(getattr(Settings(), section), key)
 
 
@@ -297,3 +302,39 @@ def test_settings_are_immutable_and_sections_refuse_unknown_keys():
         Settings().ami.port = 1  # type: ignore[misc]
     with pytest.raises(ValueError, match="hots"):
         AmiSettings(hots="typo")  # type: ignore[call-arg]
+
+
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1/ngcc112"
+
+
+def test_cluster_mode_is_one_setting_away_on_postgresql():
+    s = load_settings(
+        environ={
+            "NGCC112_DATABASE_URL": POSTGRES_URL,
+            "NGCC112_CLUSTER": "on",
+            "NGCC112_NODE_NAME": "node-b",
+            "NGCC112_SITE": "north",
+        }
+    )
+    assert (s.cluster.enabled, s.cluster.node_name, s.cluster.site) == (True, "node-b", "north")
+    single = load_settings(environ={})
+    assert (single.cluster.enabled, single.cluster.site) == (False, "main")
+    assert single.cluster.node_name  # the host name by default
+
+
+def test_cluster_mode_refuses_sqlite_with_a_clear_message():
+    with pytest.raises(SettingsError, match=r"\[cluster\] enabled needs PostgreSQL"):
+        load_settings(environ={"NGCC112_CLUSTER": "on"})
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"NGCC112_CLUSTER": "maybe"}, r"\[cluster\] enabled: 'maybe' is not valid .*from NGCC112_CLUSTER"),
+        ({"NGCC112_SITE": "North Site"}, r"\[cluster\] site: 'North Site' is not valid .*from NGCC112_SITE"),
+        ({"NGCC112_NODE_NAME": " "}, r"\[cluster\] node_name: ' ' is not valid .*from NGCC112_NODE_NAME"),
+    ],
+)
+def test_bad_cluster_settings_are_refused_naming_them(environ, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)

@@ -43,6 +43,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "NGCC112_AML_ALLOW": ("aml", "allow_networks"),
     "NGCC112_BACKFILL_SOURCE": ("backfill", "source"),
     "NGCC112_CEL_CSV": ("backfill", "cel_csv"),
+    "NGCC112_CLUSTER": ("cluster", "enabled"),
+    "NGCC112_NODE_NAME": ("cluster", "node_name"),
+    "NGCC112_SITE": ("cluster", "site"),
 }
 #: ``host:port`` of the panel in one variable (an IPv6 host in brackets).
 PANEL_LISTEN = "NGCC112_PANEL_LISTEN"

@@ -14,6 +14,7 @@ from ngcc112.settings.sections import (
     AmlSettings,
     BackfillSettings,
     CallFlowSettings,
+    ClusterSettings,
     LocationSettings,
     PanelSettings,
 )
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     location: LocationSettings = LocationSettings()
     aml: AmlSettings = AmlSettings()
     backfill: BackfillSettings = BackfillSettings()
+    cluster: ClusterSettings = ClusterSettings()
     #: Thresholds and weights of prank/ghost scoring (``[routing]``), checked by :class:`Policy`.
     routing: Annotated[Policy, PlainValidator(_policy)] = Policy()
     #: SLA targets (seconds) for reports and the dispatcher board (``[sla]``).
@@ -84,6 +86,15 @@ class Settings(BaseSettings):
         if self.backfill.source == "pgsql" and not self.database_url.startswith("postgresql"):
             raise ValueError(
                 "[backfill] source 'pgsql' reads the cel table of a PostgreSQL database_url; on SQLite use 'csv'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cluster_needs_postgresql(self) -> Settings:
+        if self.cluster.enabled and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "[cluster] enabled needs PostgreSQL (advisory locks, LISTEN/NOTIFY): database_url is SQLite;"
+                " set a postgresql+asyncpg:// URL or turn cluster mode off"
             )
         return self
 

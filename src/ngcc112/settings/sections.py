@@ -1,7 +1,9 @@
-"""The tables of the settings file, one model each: [ami], [calls], [panel], [location], [aml], [backfill]."""
+"""The tables of the settings file, one model each: [ami], [calls], [panel], [location], [aml], [backfill],
+[cluster]."""
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
@@ -121,3 +123,21 @@ class BackfillSettings(Section):
     cel_table: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")] = "cel"
     #: Never look further back than this, in hours: calls older than that get no ticket.
     lookback_hours: Seconds = 168.0
+
+
+def _node_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class ClusterSettings(Section):
+    """Several ``ngcc112 run`` on one PostgreSQL: one leader per site follows its Asterisk, the others stand by."""
+
+    #: Off: a single node (SQLite or PostgreSQL). On: leadership through a PostgreSQL
+    #: advisory lock per site, panel events shared through LISTEN/NOTIFY (PostgreSQL only).
+    enabled: bool = False
+    #: This node's name in ``ngcc112 cluster status`` and ``/readyz`` (the host name by default).
+    node_name: Annotated[Line, AfterValidator(_node_name)] = Field(default_factory=socket.gethostname)
+    #: The site this node serves: the one Asterisk it watches, the tag on its tickets.
+    site: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")] = "main"
