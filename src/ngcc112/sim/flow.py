@@ -7,7 +7,7 @@ the "final" one the f_..m_ recordings used (beep prompt, one overflow) and the
 first, "legacy" one of the a_..e_ recordings (Answer, Queue). The queue and the
 operator are in :mod:`ngcc112.sim.queueing`, the ways a call ends in
 :mod:`ngcc112.sim.ending`, placing a call in :mod:`ngcc112.sim.placing`; what AMI
-clients do to a call is in :mod:`ngcc112.sim.engine`.
+clients do to a call is in :mod:`ngcc112.sim.interventions`.
 """
 
 from __future__ import annotations
