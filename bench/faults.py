@@ -38,7 +38,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -242,14 +242,7 @@ class CelWriter:
 def attach_cel(sim: AmiSimulator, writer: CelWriter) -> None:
     """Every event the simulator emits also goes to the CEL writer (as Asterisk's CEL engine
     hears every channel, logged-in AMI client or not)."""
-    engine = sim.engine
-    sink = engine._sink
-
-    def both(cls: str, pairs: list[tuple[str, str]]) -> None:
-        sink(cls, pairs)
-        writer(pairs)
-
-    engine._sink = both
+    sim.engine.tap(lambda cls, pairs: writer(pairs))
 
 
 # -- the daemon ------------------------------------------------------------------------------------

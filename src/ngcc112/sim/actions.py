@@ -214,15 +214,17 @@ async def originate(sim: AmiSimulator, s: Session, p: Pairs) -> None:
         return
     if tech == "PJSIP" and resource in sim.engine.registered:
         s.send(success(p, ("Message", "Originate successfully queued")))
-        sim.originate_operator(
-            resource,
-            exten,
-            header(p, "Context") or names.OPERATOR_CONTEXT,
-            application,
-            header(p, "Data"),
-            number,
-            name,
-            action_id,
+        sim.spawn(
+            sim.engine.originate_operator(
+                resource,
+                exten,
+                header(p, "Context") or names.OPERATOR_CONTEXT,
+                application,
+                header(p, "Data"),
+                number,
+                name,
+                action_id,
+            )
         )
         return
     if is_true(header(p, "Async")):

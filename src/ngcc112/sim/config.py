@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ngcc112 import names
+from ngcc112.sim.model import Member, Queue
 
 #: Every AMI permission class Asterisk knows (manager.c ``perms``), in its order.
 ALL_CLASSES: tuple[str, ...] = (
@@ -152,3 +153,25 @@ class SimulatorConfig:
             raise ValueError(f"flow must be one of {', '.join(FLOWS)}")
         if self.rate_per_minute < 0:
             raise ValueError("rate_per_minute must not be negative")
+
+
+def configured_queues(config: SimulatorConfig, *, login_time: int) -> dict[str, Queue]:
+    """The queues of queues.conf as a (re)started Asterisk has them: empty but for their static
+    members (dynamic members are gone until added again)."""
+    queues: dict[str, Queue] = {}
+    for name in config.queues:
+        queue = Queue(name, strategy=config.strategies.get(name, "rrmemory"))
+        for static in config.static_members.get(name, ()):
+            queue.members[static.interface] = Member(
+                queue=name,
+                interface=static.interface,
+                name=static.name or static.interface,
+                state_interface=static.state_interface or static.interface,
+                penalty=static.penalty,
+                paused=False,
+                reason="",
+                login_time=login_time,
+                membership="static",
+            )
+        queues[name] = queue
+    return queues

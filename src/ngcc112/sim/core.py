@@ -18,7 +18,7 @@ from typing import TypeVar
 import structlog
 
 from ngcc112.clock import Clock, wait_for
-from ngcc112.sim.config import SimulatorConfig
+from ngcc112.sim.config import SimulatorConfig, configured_queues
 from ngcc112.sim.model import (
     DEV_INUSE,
     DEV_NOT_INUSE,
@@ -87,24 +87,41 @@ class EngineCore:
         (dynamic members are lost)."""
         self.channels.clear()
         self.globals.clear()
-        self.queues = {}
-        for name in self.config.queues:
-            queue = Queue(name, strategy=self.config.strategies.get(name, "rrmemory"))
-            for static in self.config.static_members.get(name, ()):
-                queue.members[static.interface] = Member(
-                    queue=name,
-                    interface=static.interface,
-                    name=static.name or static.interface,
-                    state_interface=static.state_interface or static.interface,
-                    penalty=static.penalty,
-                    paused=False,
-                    reason="",
-                    login_time=int(self.wall()),
-                    membership="static",
-                )
-            self.queues[name] = queue
+        self.queues = configured_queues(self.config, login_time=int(self.wall()))
         for endpoint in self.registered:
             self.softphones.setdefault(endpoint, Softphone())
+
+    @property
+    def seq(self) -> int:
+        """How many Uniqueids were handed out (bridge ids and SIP session ids derive from it)."""
+        return self._seq
+
+    def next_entry_seq(self) -> int:
+        """The next queue entry's number (app_queue counts every caller that ever joined)."""
+        self._entry_seq += 1
+        return self._entry_seq
+
+    def next_local_seq(self) -> int:
+        """The next Local channel's number (the hex suffix of ``Local/…-0000000N``)."""
+        seq = self._local_seq
+        self._local_seq += 1
+        return seq
+
+    def add_call(self, run: CallRun) -> None:
+        """A call starts: it is tracked until :meth:`end_run`, and the engine is no longer idle."""
+        self.calls.add(run)
+        self._idle.clear()
+
+    def tap(self, listener: Sink) -> None:
+        """Every event also goes to ``listener``, after the clients (as Asterisk's CEL engine hears
+        every channel whether or not any AMI client is logged in)."""
+        sink = self._sink
+
+        def both(cls: str, pairs: Pairs) -> None:
+            sink(cls, pairs)
+            listener(cls, pairs)
+
+        self._sink = both
 
     def _uniqueid(self) -> str:
         uid = f"{int(self.wall())}.{self._seq}"
@@ -117,10 +134,29 @@ class EngineCore:
             pairs.extend(part)
         self._sink(cls, pairs)
 
+    def agent_event(self, event: str, leg: Channel, dest: Channel, member: Member, *fields: tuple[str, str]) -> None:
+        """One of app_queue's Agent* events: the caller's leg, the member's as Dest, queue and member."""
+        self.emit(
+            event,
+            "agent",
+            leg.block(),
+            dest.block("Dest"),
+            [("Queue", member.queue), ("Interface", member.interface), ("MemberName", member.name), *fields],
+        )
+
+    def queue_caller_leave(self, leg: Channel, queue: Queue, position: int, count: int) -> None:
+        """QueueCallerLeave: ``leg`` left ``queue`` from ``position``, ``count`` callers remain."""
+        self.emit(
+            "QueueCallerLeave",
+            "agent",
+            leg.block(),
+            [("Queue", queue.name), ("Position", str(position)), ("Count", str(count))],
+        )
+
     def emit_raw(self, cls: str, pairs: Pairs) -> None:
         self._sink(cls, pairs)
 
-    def _new_channel(
+    def new_channel(
         self,
         name: str,
         *,
@@ -148,7 +184,7 @@ class EngineCore:
         self.channels[name] = chan
         return chan
 
-    def _pjsip_name(self, endpoint: str) -> str:
+    def pjsip_name(self, endpoint: str) -> str:
         name = f"PJSIP/{endpoint}-{self._chan_seq:08x}"
         self._chan_seq += 1
         return name
@@ -196,7 +232,7 @@ class EngineCore:
             if not any(c.name.startswith("Local/") for c in self.channels.values()):
                 self.device_state(chan.name.split("-")[0], "NOT_INUSE")
         elif chan.endpoint:
-            self.device_state(f"PJSIP/{chan.endpoint}", self._device_name(chan.endpoint))
+            self.device_state(f"PJSIP/{chan.endpoint}", self.device_name(chan.endpoint))
 
     def endpoint_busy(self, endpoint: str) -> bool:
         return any(c.endpoint == endpoint for c in self.channels.values())
@@ -209,7 +245,7 @@ class EngineCore:
                 return DEV_RINGING if chan.state == 5 else DEV_INUSE
         return DEV_NOT_INUSE
 
-    def _device_name(self, endpoint: str) -> str:
+    def device_name(self, endpoint: str) -> str:
         return DEVICE_STATE_NAMES[self.device_status(endpoint)]
 
     def member_status(self, member: Member) -> None:
@@ -273,42 +309,6 @@ class EngineCore:
         if not paused:
             self.dispatch(self.queues[member.queue])
 
-    def set_registered(self, endpoint: str, registered: bool) -> None:
-        """The phone registers (or its registration goes): res_pjsip's contact and peer
-        events, then the device state and every queue membership's status (r_answered)."""
-        changed = self.registered.get(endpoint) != registered
-        self.registered[endpoint] = registered
-        self.softphones.setdefault(endpoint, Softphone())
-        if changed:
-            contact: Pairs = [
-                ("URI", f"sip:{endpoint}@127.0.0.1:{5070 + len(endpoint) * 7}"),
-                ("ContactStatus", "NonQualified" if registered else "Removed"),
-                ("AOR", endpoint),
-                ("EndpointName", endpoint),
-                ("RoundtripUsec", "0"),
-            ]
-            peer: Pairs = [
-                ("ChannelType", "PJSIP"),
-                ("Peer", f"PJSIP/{endpoint}"),
-                ("PeerStatus", "Reachable" if registered else "Unreachable"),
-            ]
-            if registered:
-                self.emit("ContactStatus", "system", contact)
-                self.emit("PeerStatus", "system", peer)
-                self.emit(
-                    "ContactStatus",
-                    "system",
-                    [*contact[:1], ("ContactStatus", "Reachable"), *contact[2:4], ("RoundtripUsec", "500")],
-                )
-            else:
-                self.emit("PeerStatus", "system", peer)
-                self.emit("ContactStatus", "system", contact)
-        self.device_state(f"PJSIP/{endpoint}", self._device_name(endpoint))
-        member = next((m for q in self.queues.values() for m in q.members.values() if m.endpoint == endpoint), None)
-        if member is not None:
-            self.member_status(member)
-        self.dispatch_all()
-
     def _member_free(self, member: Member, reserved: set[str]) -> bool:
         return (
             not member.paused
@@ -354,11 +354,11 @@ class EngineCore:
         for queue in self.queues.values():
             self.dispatch(queue)
 
-    def _operator_cid(self, endpoint: str) -> tuple[str, str]:
+    def operator_cid(self, endpoint: str) -> tuple[str, str]:
         digits = "".join(ch for ch in endpoint if ch.isdigit()) or "0"
         return f"20{digits}", f"Operator {digits}"
 
-    def _end_run(self, run: CallRun, outcome: str) -> None:
+    def end_run(self, run: CallRun, outcome: str) -> None:
         run.phase = PHASE_DONE
         current = asyncio.current_task()
         for task in (run.task, run.timer, *run.tasks):

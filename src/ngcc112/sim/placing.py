@@ -15,6 +15,7 @@ import structlog
 
 from ngcc112 import names
 from ngcc112.sim.calls import CallScript, PlacedCall
+from ngcc112.sim.core import EngineCore
 from ngcc112.sim.flow import CallFlow
 from ngcc112.sim.model import UNKNOWN
 from ngcc112.sim.run import CallRun, caller_id
@@ -23,16 +24,20 @@ from ngcc112.sim.wire import Pairs
 log = structlog.get_logger(__name__)
 
 
-class CallPlacing(CallFlow):
+class CallPlacing:
     """Placing calls: the first events of a call, then its dialplan as a task."""
+
+    def __init__(self, core: EngineCore, flow: CallFlow) -> None:
+        self.core = core
+        self.flow = flow
 
     def place(self, script: CallScript, originate_action_id: str = "") -> PlacedCall:
         placed = PlacedCall(script)
-        flow = script.flow or self.config.flow
+        flow = script.flow or self.core.config.flow
         number, name, _pres = caller_id(script)
         if script.kind == "PJSIP":
-            leg = self._new_channel(
-                self._pjsip_name(script.endpoint),
+            leg = self.core.new_channel(
+                self.core.pjsip_name(script.endpoint),
                 state=4,
                 cid_num=number,
                 cid_name=name,
@@ -41,9 +46,8 @@ class CallPlacing(CallFlow):
             )
             run = CallRun(script=script, placed=placed, flow=flow, leg=leg)
         else:
-            base = f"Local/{script.exten}@{names.INCOMING_CONTEXT}-{self._local_seq:08x}"
-            self._local_seq += 1
-            one = self._new_channel(
+            base = f"Local/{script.exten}@{names.INCOMING_CONTEXT}-{self.core.next_local_seq():08x}"
+            one = self.core.new_channel(
                 f"{base};1",
                 state=0,
                 cid_num=UNKNOWN,
@@ -51,7 +55,7 @@ class CallPlacing(CallFlow):
                 context=names.INCOMING_CONTEXT,
                 exten=script.exten,
             )
-            two = self._new_channel(
+            two = self.core.new_channel(
                 f"{base};2",
                 state=4,
                 cid_num=UNKNOWN,
@@ -67,10 +71,9 @@ class CallPlacing(CallFlow):
             if chan is not None:
                 chan.call = run
         placed.channel, placed.uniqueid, placed.linkedid = run.leg.name, run.leg.uniqueid, run.leg.linkedid
-        self.calls.add(run)
-        self._idle.clear()
+        self.core.add_call(run)
         self._start_events(run)
-        run.task = asyncio.create_task(self._guard(run, self._flow(run)), name=f"sim-call-{run.leg.name}")
+        run.task = asyncio.create_task(self._guard(run, self.flow.run_dialplan(run)), name=f"sim-call-{run.leg.name}")
         log.debug("sim.call_placed", channel=run.leg.name, number=script.number, flow=flow)
         return placed
 
@@ -81,7 +84,7 @@ class CallPlacing(CallFlow):
             raise
         except Exception:
             log.exception("sim.call_failed", channel=run.leg.name)
-            self._end_run(run, "failed")
+            self.core.end_run(run, "failed")
 
     def _start_events(self, run: CallRun) -> None:
         script, leg = run.script, run.leg
@@ -89,48 +92,48 @@ class CallPlacing(CallFlow):
         if run.local1 is None:
             if run.flow != "shipped":  # the shipped trunk is identified by address: no digest
                 self._sip_auth(script.endpoint)
-            self.emit("Newchannel", "call", leg.block())
-            self.varset(leg, "SIPDOMAIN", "127.0.0.1")
+            self.core.emit("Newchannel", "call", leg.block())
+            self.core.varset(leg, "SIPDOMAIN", "127.0.0.1")
             for var, value in script.variables:
-                self.varset(leg, var, value)
+                self.core.varset(leg, var, value)
             return
         one = run.local1
-        self.emit("Newchannel", "call", one.block())
-        self.emit("Newchannel", "call", leg.block())
+        self.core.emit("Newchannel", "call", one.block())
+        self.core.emit("Newchannel", "call", leg.block())
         one.application, one.appdata = "AppDial2", "(Outgoing Line)"
-        self.emit(
+        self.core.emit(
             "Newexten",
             "dialplan",
             one.block(),
             [("Extension", one.exten), ("Application", "AppDial2"), ("AppData", "(Outgoing Line)")],
         )
         for var, value in script.variables:
-            self.varset(one, var, value)
-            self.varset(leg, var, value)
+            self.core.varset(one, var, value)
+            self.core.varset(leg, var, value)
         if (number, name) != (UNKNOWN, UNKNOWN):  # an empty CallerID changes nothing (k_ 1c)
             for chan in (one, leg):
                 chan.cid_num, chan.cid_name = number, name
-                self.emit(
+                self.core.emit(
                     "NewCallerid", "call", chan.block(), [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
                 )
             for chan in (one, leg):
                 chan.cl_num, chan.cl_name = number, name
-                self.emit("NewConnectedLine", "call", chan.block())
-        self.emit(
+                self.core.emit("NewConnectedLine", "call", chan.block())
+        self.core.emit(
             "LocalBridge",
             "call",
             one.block("LocalOne"),
             leg.block("LocalTwo"),
             [("Context", leg.context), ("Exten", leg.exten), ("LocalOptimization", "No")],
         )
-        self.emit("DialBegin", "call", one.block("Dest"), [("DialString", f"{leg.exten}@{leg.context}")])
+        self.core.emit("DialBegin", "call", one.block("Dest"), [("DialString", f"{leg.exten}@{leg.context}")])
         if script.local_exten is not None:
-            self._originate_response(run)
+            self.flow.originate_response(run)
 
     def _sip_auth(self, endpoint: str) -> None:
         """The digest challenge and success res_pjsip reports for an INVITE (security class)."""
-        stamp = time.gmtime(self.wall())
-        millis = int(self.wall() * 1000) % 1000
+        stamp = time.gmtime(self.core.wall())
+        millis = int(self.core.wall() * 1000) % 1000
         tv = time.strftime("%Y-%m-%dT%H:%M:%S", stamp) + f".{millis:03d}+0000"
         common: Pairs = [
             ("EventTV", tv),
@@ -138,9 +141,9 @@ class CallPlacing(CallFlow):
             ("Service", "PJSIP"),
             ("EventVersion", "1"),
             ("AccountID", endpoint),
-            ("SessionID", f"{self._seq}-{5081 + self._seq}@127.0.0.1"),
+            ("SessionID", f"{self.core.seq}-{5081 + self.core.seq}@127.0.0.1"),
             ("LocalAddress", "IPV4/UDP/127.0.0.1/5060"),
             ("RemoteAddress", "IPV4/UDP/127.0.0.1/5081"),
         ]
-        self.emit("ChallengeSent", "security", common, [("Challenge", "")])
-        self.emit("SuccessfulAuth", "security", common, [("UsingPassword", "1")])
+        self.core.emit("ChallengeSent", "security", common, [("Challenge", "")])
+        self.core.emit("SuccessfulAuth", "security", common, [("UsingPassword", "1")])

@@ -17,6 +17,7 @@ import structlog
 
 from ngcc112 import names
 from ngcc112.clock import wait_for
+from ngcc112.sim.core import EngineCore
 from ngcc112.sim.ending import CallEnding
 from ngcc112.sim.model import Bridge, Channel, Entry, Member, Queue, Softphone
 from ngcc112.sim.run import PHASE_BRIDGED, PHASE_DIALPLAN, PHASE_QUEUE, CallRun
@@ -24,31 +25,34 @@ from ngcc112.sim.run import PHASE_BRIDGED, PHASE_DIALPLAN, PHASE_QUEUE, CallRun
 log = structlog.get_logger(__name__)
 
 
-class QueueFlow(CallEnding):
+class QueueFlow:
     """The Queue application: wait, ring an operator, answer, bridge."""
 
-    async def _queue(self, run: CallRun, queue: Queue, timeout: float | None) -> str:
+    def __init__(self, core: EngineCore, ending: CallEnding) -> None:
+        self.core = core
+        self.ending = ending
+
+    async def wait_in_queue(self, run: CallRun, queue: Queue, timeout: float | None) -> str:
         """app_queue's ``Queue()`` for one caller: its QUEUESTATUS once the dialplan goes on
         ("TIMEOUT", "WITHDRAW"); an answered call never returns before it ends."""
         leg = run.leg
         for var in ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS"):
-            self.varset(leg, var, "")
+            self.core.varset(leg, var, "")
         if run.flow != "final":
             for var in ("QUEUEWAIT", "QUEUEWAIT_MS"):
-                self.varset(leg, var, "")
+                self.core.varset(leg, var, "")
         if "ABANDONED" in leg.variables:  # left over from the queue before: cleared
             del leg.variables["ABANDONED"]
-            self.varset(leg, "ABANDONED", "")
+            self.core.varset(leg, "ABANDONED", "")
         try:
             priority = int(leg.variables.get("QUEUE_PRIO", "0") or "0")
         except ValueError:
             priority = 0
-        self._entry_seq += 1
         loop = asyncio.get_running_loop()
         entry = Entry(
             call=run,
-            joined=self.now(),
-            seq=self._entry_seq,
+            joined=self.core.now(),
+            seq=self.core.next_entry_seq(),
             original_position=0,
             priority=priority,
             withdraw=loop.create_future(),
@@ -57,20 +61,20 @@ class QueueFlow(CallEnding):
         entry.original_position = queue.position(entry)
         queue.joined_total += 1
         run.queue, run.entry, run.phase = queue, entry, PHASE_QUEUE
-        self.emit(
+        self.core.emit(
             "QueueCallerJoin",
             "agent",
             leg.block(),
             [("Queue", queue.name), ("Position", str(entry.original_position)), ("Count", str(len(queue.entries)))],
         )
-        if self._hold_music(run):
-            self.emit("MusicOnHoldStart", "call", leg.block(), [("Class", "default")])
+        if self.ending.hold_music(run):
+            self.core.emit("MusicOnHoldStart", "call", leg.block(), [("Class", "default")])
         deadline = None if timeout is None else entry.joined + timeout
         withdraw = entry.withdraw
         assert withdraw is not None  # set when the caller joined
         while True:
             entry.offer = loop.create_future()
-            self.dispatch(queue)
+            self.core.dispatch(queue)
             await self._until(deadline, entry.offer, withdraw)
             if withdraw.done():
                 return self._queue_exit(run, "WITHDRAW")
@@ -80,11 +84,11 @@ class QueueFlow(CallEnding):
             if answered:
                 return "ANSWERED"
             if not withdraw.done():  # queues.conf retry, within the Queue() timeout
-                retry_end = self.now() + self.config.member_retry
+                retry_end = self.core.now() + self.core.config.member_retry
                 await self._until(retry_end if deadline is None else min(retry_end, deadline), withdraw)
             if withdraw.done():
                 return self._queue_exit(run, "WITHDRAW")
-            if deadline is not None and self.now() >= deadline:
+            if deadline is not None and self.core.now() >= deadline:
                 return self._queue_exit(run, "TIMEOUT")
 
     async def _until(self, deadline: float | None, *futures: asyncio.Future[Any]) -> None:
@@ -94,7 +98,7 @@ class QueueFlow(CallEnding):
             if deadline is None:
                 await waiting
             else:
-                await wait_for(self.clock, waiting, max(deadline - self.now(), 0.0))
+                await wait_for(self.core.clock, waiting, max(deadline - self.core.now(), 0.0))
         except TimeoutError:
             pass
 
@@ -103,11 +107,11 @@ class QueueFlow(CallEnding):
         the caller's join."""
         entry.withdraw_info = info
         run = entry.call
-        waited = self.now() - entry.joined
+        waited = self.core.now() - entry.joined
         at = entry.joined + math.floor(waited) + 1.0
 
         async def look() -> None:
-            await self.sleep(at - self.now())
+            await self.core.sleep(at - self.core.now())
             if entry.withdraw is not None and not entry.withdraw.done():
                 entry.withdraw.set_result(None)
 
@@ -118,10 +122,10 @@ class QueueFlow(CallEnding):
         both as abandoned (QueueCallerAbandon), then the dialplan goes on (r_overflow_60s,
         r_withdraw_to_supervisors)."""
         leg = run.leg
-        self._cancel_ringing(run)
+        self.ending.cancel_ringing(run)
         info = run.entry.withdraw_info if run.entry is not None and status == "WITHDRAW" else None
-        self._abandon(run, withdraw_info=info, reason=status)
-        self.varset(leg, "QUEUESTATUS", status)
+        self.ending.abandon(run, withdraw_info=info, reason=status)
+        self.core.varset(leg, "QUEUESTATUS", status)
         run.phase = PHASE_DIALPLAN
         return status
 
@@ -130,9 +134,9 @@ class QueueFlow(CallEnding):
         when it did not answer (rang out, declined, or the caller was withdrawn)."""
         leg = run.leg
         endpoint = member.endpoint
-        num, nm = self._operator_cid(endpoint)
-        op = self._new_channel(
-            self._pjsip_name(endpoint),
+        num, nm = self.core.operator_cid(endpoint)
+        op = self.core.new_channel(
+            self.core.pjsip_name(endpoint),
             state=0,
             cid_num=num,
             cid_name=nm,
@@ -144,33 +148,27 @@ class QueueFlow(CallEnding):
         op.call = run
         run.ringing = (member, op)
         entry.offer = None
-        self.emit("Newchannel", "call", op.block())
-        self.varset(op, f"__{names.VAR_CALL_MARK}", "1")
-        self.varset(op, "DIALEDPEERNUMBER", endpoint)
+        self.core.emit("Newchannel", "call", op.block())
+        self.core.varset(op, f"__{names.VAR_CALL_MARK}", "1")
+        self.core.varset(op, "DIALEDPEERNUMBER", endpoint)
         # AgentCalled already shows the member leg as it will be once ringing
         view = dataclasses.replace(op, exten=leg.exten, cl_num=leg.cid_num, cl_name=leg.cid_name)
-        self.emit(
-            "AgentCalled",
-            "agent",
-            leg.block(),
-            view.block("Dest"),
-            [("Queue", queue.name), ("Interface", member.interface), ("MemberName", member.name)],
-        )
-        self.emit("DialBegin", "call", leg.block(), op.block("Dest"), [("DialString", member.interface)])
+        self.core.agent_event("AgentCalled", leg, view, member)
+        self.core.emit("DialBegin", "call", leg.block(), op.block("Dest"), [("DialString", member.interface)])
         if queue.strategy != "ringall":  # one member rung: the caller sees it at once
             leg.cl_num, leg.cl_name = op.cid_num, op.cid_name
-            self.emit("NewConnectedLine", "call", leg.block())
+            self.core.emit("NewConnectedLine", "call", leg.block())
         op.exten, op.cl_num, op.cl_name = leg.exten, leg.cid_num, leg.cid_name
-        self.newstate(op, 5)
-        self.newexten(op, 1, "AppQueue", "(Outgoing Line)")
-        self.emit("NewConnectedLine", "call", op.block())
-        self.device_state(member.state_interface, "RINGING")
-        self.emit("DialState", "call", leg.block(), op.block("Dest"), [("DialStatus", "RINGING")])
-        self.member_status(member)
-        phone = self.softphones.setdefault(endpoint, Softphone())
-        ring_started = self.now()
+        self.core.newstate(op, 5)
+        self.core.newexten(op, 1, "AppQueue", "(Outgoing Line)")
+        self.core.emit("NewConnectedLine", "call", op.block())
+        self.core.device_state(member.state_interface, "RINGING")
+        self.core.emit("DialState", "call", leg.block(), op.block("Dest"), [("DialStatus", "RINGING")])
+        self.core.member_status(member)
+        phone = self.core.softphones.setdefault(endpoint, Softphone())
+        ring_started = self.core.now()
         # queues.conf timeoutpriority=app: the Queue() timeout cuts the member's ring short
-        timeout = self.config.member_timeout
+        timeout = self.core.config.member_timeout
         if deadline is not None:
             timeout = max(min(timeout, deadline - ring_started), 0.0)
         answers = phone.answers and phone.ring_seconds < timeout
@@ -179,7 +177,7 @@ class QueueFlow(CallEnding):
         await self._until(ring_started + (phone.ring_seconds if answers else timeout), cut, entry.withdraw)
         run.ring_cut = None
         if entry.withdraw.done() and not cut.done():
-            self._cancel_ringing(run)
+            self.ending.cancel_ringing(run)
             return False
         cause = cut.result() if cut.done() else None
         if cause is None and answers:
@@ -188,59 +186,38 @@ class QueueFlow(CallEnding):
             return True
         if cause is not None:
             # the operator leg was hung up while ringing (AMI Hangup): a declined ring
-            elapsed = int((self.now() - ring_started) * 1000)
-            self.emit(
-                "AgentRingNoAnswer",
-                "agent",
-                leg.block(),
-                op.block("Dest"),
-                [
-                    ("Queue", queue.name),
-                    ("Interface", member.interface),
-                    ("MemberName", member.name),
-                    ("RingTime", str(elapsed)),
-                ],
-            )
-            self.emit("SoftHangupRequest", "call", op.block(), [("Cause", str(cause))])
-            self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "NOANSWER")])
+            elapsed = int((self.core.now() - ring_started) * 1000)
+            self.core.agent_event("AgentRingNoAnswer", leg, op, member, ("RingTime", str(elapsed)))
+            self.core.emit("SoftHangupRequest", "call", op.block(), [("Cause", str(cause))])
+            self.core.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "NOANSWER")])
             run.ringing = None
-            self.hangup_channel(op, cause)
-            self.member_status(member)
-            self.dispatch(queue)
+            self.core.hangup_channel(op, cause)
+            self.core.member_status(member)
+            self.core.dispatch(queue)
             return False
-        self.emit(
-            "AgentRingNoAnswer",
-            "agent",
-            leg.block(),
-            op.block("Dest"),
-            [
-                ("Queue", queue.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-                ("RingTime", str(int((self.now() - ring_started) * 1000))),
-            ],
-        )
-        self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "NOANSWER")])
-        self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "CANCEL")])
+        elapsed = int((self.core.now() - ring_started) * 1000)
+        self.core.agent_event("AgentRingNoAnswer", leg, op, member, ("RingTime", str(elapsed)))
+        self.core.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "NOANSWER")])
+        self.core.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "CANCEL")])
         run.ringing = None
-        self.hangup_channel(op, 0)
-        self.member_status(member)
-        self.dispatch(queue)  # the member is free for the callers behind (autofill)
+        self.core.hangup_channel(op, 0)
+        self.core.member_status(member)
+        self.core.dispatch(queue)  # the member is free for the callers behind (autofill)
         return False
 
     def _answer(
         self, run: CallRun, queue: Queue, entry: Entry, member: Member, op: Channel, ring_started: float
     ) -> None:
         leg = run.leg
-        self.newstate(op, 6)
-        self.device_state(member.state_interface, "INUSE")
-        self.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "ANSWER")])
+        self.core.newstate(op, 6)
+        self.core.device_state(member.state_interface, "INUSE")
+        self.core.emit("DialEnd", "call", leg.block(), op.block("Dest"), [("DialStatus", "ANSWER")])
         if queue.strategy == "ringall":  # the caller learns who answered only now
             leg.cl_num, leg.cl_name = op.cid_num, op.cid_name
-            self.emit("NewConnectedLine", "call", leg.block())
-        if self._hold_music(run):
-            self.emit("MusicOnHoldStop", "call", leg.block())
-        hold = int(self.now() - entry.joined)
+            self.core.emit("NewConnectedLine", "call", leg.block())
+        if self.ending.hold_music(run):
+            self.core.emit("MusicOnHoldStop", "call", leg.block())
+        hold = int(self.core.now() - entry.joined)
         member_vars = [
             ("MEMBERINTERFACE", member.interface),
             ("MEMBERNAME", member.name),
@@ -252,54 +229,37 @@ class QueueFlow(CallEnding):
         ]
         for chan in (leg, op):
             for var, value in member_vars:
-                self.varset(chan, var, value)
+                self.core.varset(chan, var, value)
         for chan in (leg, op):
-            self.varset(chan, "QEHOLDTIME", str(hold))
-            self.varset(chan, "QEORIGINALPOS", str(entry.original_position))
+            self.core.varset(chan, "QEHOLDTIME", str(hold))
+            self.core.varset(chan, "QEORIGINALPOS", str(entry.original_position))
         for chan in (leg, op):
             for var, value in queue.channel_vars():
-                self.varset(chan, var, value)
-        position, count = self._leave_queue(run)
+                self.core.varset(chan, var, value)
+        position, count = self.ending.leave_queue(run)
         queue.holdtime = int((queue.holdtime * 3 + hold) / 4)
-        self.emit(
-            "QueueCallerLeave",
-            "agent",
-            leg.block(),
-            [("Queue", queue.name), ("Position", str(position)), ("Count", str(count))],
-        )
-        self.varset(leg, "QUEUEPOSITION", str(position))
+        self.core.queue_caller_leave(leg, queue, position, count)
+        self.core.varset(leg, "QUEUEPOSITION", str(position))
         if run.flow == "legacy":
-            self.varset(leg, "QUEUEWAIT", str(hold))
-            self.varset(leg, "QUEUEWAIT_MS", str(int((self.now() - entry.joined) * 1000)))
-        ring = int(self.now() - ring_started)
-        self.emit(
-            "AgentConnect",
-            "agent",
-            leg.block(),
-            op.block("Dest"),
-            [
-                ("Queue", queue.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-                ("HoldTime", str(hold)),
-                ("RingTime", str(ring)),
-            ],
-        )
-        bridge = Bridge(str(uuid.UUID(int=self._seq * 7919 + 1 + int(self.epoch))))
-        self.emit("BridgeCreate", "call", bridge.block())
+            self.core.varset(leg, "QUEUEWAIT", str(hold))
+            self.core.varset(leg, "QUEUEWAIT_MS", str(int((self.core.now() - entry.joined) * 1000)))
+        ring = int(self.core.now() - ring_started)
+        self.core.agent_event("AgentConnect", leg, op, member, ("HoldTime", str(hold)), ("RingTime", str(ring)))
+        bridge = Bridge(str(uuid.UUID(int=self.core.seq * 7919 + 1 + int(self.core.epoch))))
+        self.core.emit("BridgeCreate", "call", bridge.block())
         for chan in (op, leg):
             bridge.channels.append(chan)
             chan.bridge = bridge
-            self.emit("BridgeEnter", "call", bridge.block(), chan.block())
+            self.core.emit("BridgeEnter", "call", bridge.block(), chan.block())
         run.ringing = None
-        run.operator, run.member, run.connected_at = op, member, self.now()
+        run.operator, run.member, run.connected_at = op, member, self.core.now()
         run.phase = PHASE_BRIDGED
         run.placed.answered_by = member.interface
-        self.member_status(member)
+        self.core.member_status(member)
 
     async def _bridged(self, run: CallRun, phone: Softphone) -> None:
         if phone.talk_seconds is None:
             await asyncio.Event().wait()  # talks until someone hangs up
             return
-        await self.sleep(phone.talk_seconds)
-        self._agent_hangup(run)
+        await self.core.sleep(phone.talk_seconds)
+        self.ending.agent_hangup(run)

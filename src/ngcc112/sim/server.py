@@ -71,7 +71,7 @@ class AmiSimulator:
         self._reloaded_wall = self._boot_wall
         await self._listen(self.config.port)
         if self.config.rate_per_minute > 0:
-            self._spawn(generate_calls(self, self.config.rate_per_minute, random.Random(self.config.seed)))
+            self.spawn(generate_calls(self, self.config.rate_per_minute, random.Random(self.config.seed)))
         self.log.info("sim.started", host=self.config.host, port=self.port)
 
     async def _listen(self, port: int) -> None:
@@ -176,26 +176,11 @@ class AmiSimulator:
             self.engine.set_registered(endpoint, True if registered is None else registered)
         self.engine.dispatch_all()
 
-    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        """Run ``coro`` beside the calls (kept until it ends, cancelled when the simulator stops)."""
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    def originate_operator(
-        self,
-        endpoint: str,
-        exten: str,
-        context: str,
-        application: str,
-        data: str,
-        number: str,
-        name: str,
-        action_id: str,
-    ) -> None:
-        """Originate to an operator softphone (a callback): ring it, then run the target."""
-        self._spawn(
-            self.engine.originate_operator(endpoint, exten, context, application, data, number, name, action_id)
-        )
 
     # -- CLI (Command action) ---------------------------------------------
 
@@ -224,7 +209,7 @@ class AmiSimulator:
             lines.append(f"{len(found)} modules loaded")
             return lines
         if lowered == ["core", "restart", "now"]:
-            self._spawn(self.restart())
+            self.spawn(self.restart())
             return []
         return None
 
