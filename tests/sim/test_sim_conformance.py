@@ -1,4 +1,4 @@
-"""The simulator against the recorded Asterisk 22.10.1 transcripts.
+"""The simulator against the recorded Asterisk 22.10.1 transcripts, of both labs.
 
 Each case drives the recorded scenario through the simulator over TCP (the
 same actions as the ``.sent`` file where the recording used AMI, simulated
@@ -6,10 +6,14 @@ SIP callers and softphones where it used sipp) and compares, per channel
 role, the ordered significant events and their key fields with the
 recording (:func:`ngcc112.sim.transcript.signature`).
 
-``CASES`` is the table: one row per recording, its scenario as steps and what
+``CASES`` is the table: one row per recording, its lab (the older one of
+``../shared/ami-transcripts`` or the shipped configuration of
+``tests/data/transcripts/r_*``, see ``labs.py``), its scenario as steps and what
 is checked beyond the signature. The scenarios that talk back and forth with
-the simulator mid-call (ten concurrent calls, priority and withdraw, the
-restart) are tests of their own below it.
+the simulator mid-call (ten concurrent calls answered one by one, priority and
+withdraw, the restart) are tests of their own below it; so are those of the
+shipped lab in ``test_sim_recorded.py`` (withdraw and priority changes on live
+channels, the restart, callers compared out of order, layouts).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ngcc112 import names
 from ngcc112.sim.calls import CallScript, Location, TalkBurst
 from ngcc112.sim.server import AmiSimulator
 from ngcc112.sim.transcript import diff_signatures, parse_messages, parse_transcript, signature
+from tests.sim.labs import OLDER, QUOTED, SHIPPED, Lab, carrier
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -94,11 +99,42 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Calls:
+    """Simulated SIP callers placed ``every`` seconds apart; the test waits until all end with ``outcome``."""
+
+    scripts: tuple[CallScript, ...]
+    outcome: str
+    every: float = 0.1
+
+
+@dataclass(frozen=True)
 class Idle:
     """Wait until the simulator has no call left."""
 
 
-Step = Send | Call | Idle
+@dataclass(frozen=True)
+class Phone:
+    """An operator's softphone registers and answers as told (``ring_seconds``, ``talk_seconds``, ``answers``)."""
+
+    endpoint: str
+    answers: bool = True
+    ring_seconds: float = 0.5
+    talk_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Unplug:
+    """An operator's softphone goes away (its registration ends), and the events settle."""
+
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class Rest:
+    """Send the rest of the recording's AMI actions (by default they go after the last step)."""
+
+
+Step = Send | Call | Calls | Idle | Phone | Unplug | Rest
 Check = Callable[[Any], Awaitable[None]]
 
 
@@ -109,6 +145,7 @@ class Case:
 
     transcript: str
     steps: tuple[Step, ...]
+    lab: Lab = OLDER
     flow: str = "final"
     softphones: dict[str, dict[str, Any]] = field(default_factory=dict)
     skip: frozenset[str] = frozenset()
@@ -150,6 +187,21 @@ async def the_pidf_circle_is_escaped_on_the_wire(client: Any) -> None:
 
 async def never_queued(client: Any) -> None:
     assert not events(client, "QueueCaller")
+
+
+async def quotes_kept_by_pjsip_and_c_escaped_by_ami(client: Any) -> None:
+    """A SIP caller sent ``"Pak \\"Budi\\" \\\\ RT 05"``: PJSIP keeps the quoted-pairs, AMI
+    C-escapes on top, in every event; the NoOp line shows Asterisk's own value."""
+    shown = {m["CallerIDName"] for m in client.messages if "CallerIDName" in m and "Event" in m}
+    assert shown == {'Pak \\\\\\"Budi\\\\\\" \\\\\\\\ RT 05'}
+    (channel,) = {m["Channel"] for m in client.messages if m.get("Event") == "Newchannel"}
+    noop = [m["AppData"] for m in client.messages if m.get("Application") == "NoOp"]
+    assert noop == [f'NGCC 112 call from "Pak \\"Budi\\" \\\\ RT 05" <5551104> on {channel} to 112']
+
+
+async def the_long_name_is_cut_at_79_bytes(client: Any) -> None:
+    shown = {m["CallerIDName"] for m in client.messages if m.get("CallerIDNum") == "5551103" and "Event" in m}
+    assert shown == {LONG_NAME.encode()[:79].decode()}
 
 
 LONG_NAME = "".join(f"Name-{i:04d}|" for i in range(10, 201, 10))
@@ -266,19 +318,117 @@ CASES = (
         steps=(Call(CallScript.ghost_in_prompt(endpoint="caller3"), "prompt"),),
         checks=(never_queued,),
     ),
+    # -- the shipped configuration (r_): prompt 6.5 s, the queue loop, the carrier trunk --
+    *(
+        Case(
+            transcript,
+            lab=SHIPPED,
+            # op1 rings 0.5 s, answers, talks 3 s and hangs up; the same with the daemon stopped
+            steps=(
+                Send(1),
+                Phone("op1", talk_seconds=3.0),
+                Send(2),
+                Send(3),
+                Call(carrier(number, name, hangup_after=None), "answered"),
+                Rest(),
+                Unplug("op1"),
+            ),
+        )
+        for transcript, number, name in (
+            ("r_answered", "5550101", "Anrufer Eins"),
+            ("r_daemon_stopped", "5554101", "Tanpa Daemon"),
+        )
+    ),
+    Case(
+        "r_abandon_in_queue",
+        lab=SHIPPED,
+        steps=(Send(1), Call(carrier("5550202", "Menunggu", hangup_after=9.0), "abandoned")),
+    ),
+    Case(
+        "r_hangup_in_prompt",
+        lab=SHIPPED,
+        steps=(Send(1), Call(carrier("5551301", "Hantu Senyap", hangup_after=1.2), "prompt")),
+    ),
+    Case(
+        "r_dtmf5",
+        lab=SHIPPED,
+        steps=(Send(1), Call(carrier("5550702", "Stiller SIP", dtmf="5", dtmf_at=1.0, hangup_after=9.0), "abandoned")),
+    ),
+    Case(
+        "r_pidf_lo",
+        lab=SHIPPED,
+        steps=(
+            Send(1),
+            Call(
+                carrier(
+                    "5551201", "Lokasi Test", location=Location(profile_id="sip:caller1@127.0.0.2"), hangup_after=6.9
+                ),
+                "prompt",
+            ),
+        ),
+    ),
+    Case(
+        "r_ten_concurrent",
+        lab=SHIPPED,
+        steps=(
+            Send(1),
+            Calls(tuple(carrier(f"55510{i}", "Serentak", hangup_after=8.0) for i in range(1, 11)), "abandoned"),
+        ),
+    ),
+    Case(
+        "r_ring_no_answer",
+        lab=SHIPPED,
+        steps=(
+            Send(1),
+            Phone("op1", answers=False),
+            Send(2),
+            Phone("op2", talk_seconds=2.0),
+            Send(3),
+            Send(4),
+            Send(5),
+            Call(carrier("5550901", "Klingel Test", hangup_after=None), "answered", answered_by="PJSIP/op2"),
+            Rest(),
+            Unplug("op1"),
+            Unplug("op2"),
+        ),
+    ),
+    Case(
+        # 60 s in the operators' queue, then the supervisors' (QUEUE_PRIO=10), where the static
+        # member op3 answers; the timeout itself is a QueueCallerAbandon
+        "r_overflow_60s",
+        lab=SHIPPED,
+        steps=(
+            Send(1),
+            Phone("op3", talk_seconds=2.0),
+            Send(2),
+            Call(carrier("5554401", "Lama Menunggu", hangup_after=None), "answered", answered_by="PJSIP/op3"),
+            Rest(),
+            Unplug("op3"),
+        ),
+    ),
+    Case(
+        "r_quotes_backslash",
+        lab=SHIPPED,
+        steps=(Send(1), Call(carrier("5551104", QUOTED, hangup_after=1.0), "prompt")),
+        checks=(quotes_kept_by_pjsip_and_c_escaped_by_ami,),
+    ),
+    Case(
+        "r_long_name",
+        lab=SHIPPED,
+        steps=(Send(1), Call(carrier("5551103", LONG_NAME, hangup_after=1.0), "prompt")),
+        checks=(the_long_name_is_cut_at_79_bytes,),
+    ),
 )
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, id=case.transcript) for case in CASES])
-async def test_the_simulator_replays_the_recording(  # type: ignore[no-untyped-def]
-    case: Case, drive, make_sim, connect, transcripts_dir: Path
-) -> None:
-    sim = await make_sim(**{**OLDER_LAB, "flow": case.flow})
-    script = sent(transcripts_dir, case.transcript)
+async def test_the_simulator_replays_the_recording(case: Case, drive, make_sim, connect) -> None:  # type: ignore[no-untyped-def]
+    sim = await make_sim(**case.lab.overrides(case.flow))
+    script = case.lab.sent(case.transcript)
     client = await logged_in(sim, connect, script)
     for endpoint, softphone in case.softphones.items():
         sim.set_softphone(endpoint, **softphone)
-    sends = 0
+    sends, rested = 0, False
     for step in case.steps:
         if isinstance(step, Send):
             sends += 1
@@ -289,12 +439,34 @@ async def test_the_simulator_replays_the_recording(  # type: ignore[no-untyped-d
             assert await drive.ended(call) == step.outcome
             if step.answered_by is not None:
                 assert call.answered_by == step.answered_by
+        elif isinstance(step, Calls):
+            calls = []
+            for one in step.scripts:
+                calls.append(await sim.place_call(one))
+                await drive.advance(step.every)
+            await drive.until(lambda: all(c.ended.done() for c in calls))
+            assert [c.outcome for c in calls] == [step.outcome] * len(calls)
+        elif isinstance(step, Phone):
+            sim.set_softphone(
+                step.endpoint,
+                answers=step.answers,
+                ring_seconds=step.ring_seconds,
+                talk_seconds=step.talk_seconds,
+                registered=True,
+            )
+        elif isinstance(step, Unplug):
+            sim.engine.set_registered(step.endpoint, False)
+            await drive.settle()
+        elif isinstance(step, Rest):
+            await finish(client, script, 1 + sends)
+            rested = True
         else:
             await drive.idle(sim)
-    await finish(client, script, 1 + sends)
+    if not rested:
+        await finish(client, script, 1 + sends)
     assert_same(
         client.messages,
-        recorded(transcripts_dir, case.transcript),
+        case.lab.recorded(case.transcript),
         skip=case.skip,
         roles=None if case.roles is None else set(case.roles),
     )

@@ -2,10 +2,15 @@
 
 tests/data/transcripts/r_*.ami were recorded by the integration suite
 (tests/real_asterisk, see the folder's README.md): the shipped dialplan, queues
-and manager user, SIPp callers on the carrier trunk, SIPp operator phones. Each
-test here plays the same scenario through the simulator with its default
-configuration (the shipped one) and compares, per channel role, the ordered
-significant events and their key fields (:func:`ngcc112.sim.transcript.signature`).
+and manager user, SIPp callers on the carrier trunk, SIPp operator phones. The
+recordings whose scenario is a list of steps (a caller, a phone, the next AMI
+action) are rows of the table in ``test_sim_conformance.py``; here are the rest,
+which act on live channels mid-call (withdraw, priority changes), reconnect
+(the restart), compare callers out of order (caller-ID variants), time the
+prompt, or check every layout. Each plays the scenario through the simulator
+with its default configuration (the shipped one) and compares, per channel
+role, the ordered significant events and their key fields
+(:func:`ngcc112.sim.transcript.signature`).
 
 What the recording lab had that a simulator has not is left out of the
 comparison where it shows: its own path for ``${ASTDATADIR}`` (normalised by
@@ -18,75 +23,32 @@ from __future__ import annotations
 import re
 import wave
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 
 from ngcc112 import names
-from ngcc112.sim.calls import CallScript, Location, PlacedCall
-from ngcc112.sim.config import SHIPPED_STATIC_MEMBERS, AmiUser, SimulatorConfig
+from ngcc112.sim.calls import CallScript, Location
+from ngcc112.sim.config import SHIPPED_STATIC_MEMBERS, SimulatorConfig
 from ngcc112.sim.server import AmiSimulator
-from ngcc112.sim.transcript import diff_signatures, parse_messages, parse_transcript, signature, split_messages
+from ngcc112.sim.transcript import diff_signatures, parse_messages, signature, split_messages
+from tests.sim.labs import CONFIG, QUOTED, SHIPPED, SHIPPED_RECORDINGS, carrier, conf_sections
 
 pytestmark = pytest.mark.timeout(60)
-
-ROOT = Path(__file__).resolve().parents[2]
-RECORDED = ROOT / "tests" / "data" / "transcripts"
-CONFIG = ROOT / "asterisk-config"
-#: Every phone is down until a test registers it, as in the lab between tests.
-PHONES_DOWN = {op: False for op in names.SAMPLE_OPERATORS}
-
-
-def conf_sections(path: Path) -> dict[str, list[tuple[str, str]]]:
-    """An Asterisk .conf file: section → its ``key = value`` / ``key => value`` lines."""
-    sections: dict[str, list[tuple[str, str]]] = {}
-    current: list[tuple[str, str]] = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split(";", 1)[0].strip()
-        if line.startswith("["):
-            current = sections.setdefault(line[1:line.index("]")], [])
-        elif "=" in line:
-            key, _, value = line.partition("=")
-            current.append((key.strip(), value.lstrip(">").strip()))
-    return sections
-
-
-def shipped_user() -> AmiUser:
-    """The daemon's account of the shipped manager.conf (the recording client used it)."""
-    fields = dict(conf_sections(CONFIG / "manager.conf")[names.AMI_USERNAME])
-    return AmiUser(secret=fields["secret"],
-                   read=tuple(c.strip() for c in fields["read"].split(",")),
-                   write=tuple(c.strip() for c in fields["write"].split(",")))
-
-
-def recorded(name: str) -> list[dict[str, str]]:
-    return parse_transcript(RECORDED / f"{name}.ami")
-
-
-def sent(name: str) -> list[list[tuple[str, str]]]:
-    return parse_messages(RECORDED / f"{name}.sent")
-
-
-def assert_same(actual: list[dict[str, str]], expected: list[dict[str, str]],
-                roles: set[str] | None = None) -> None:
-    got, want = signature(actual), signature(expected)
-    if roles is not None:
-        got = {k: v for k, v in got.items() if k in roles}
-        want = {k: v for k, v in want.items() if k in roles}
-    report = diff_signatures(got, want)
-    if report:
-        pytest.fail(report)
-
-
-def carrier(number: str, name: str, **kw: object) -> CallScript:
-    """A caller on the shipped carrier trunk (channel ``PJSIP/carrier-…``)."""
-    return CallScript(number=number, name=name, endpoint="carrier", **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 async def shipped(make_sim: Callable[..., Awaitable[AmiSimulator]]) -> AmiSimulator:
     """The simulator as configured by default (the shipped asterisk-config/), every phone down."""
-    return await make_sim(users={names.AMI_USERNAME: shipped_user()}, endpoints=PHONES_DOWN)
+    return await make_sim(**SHIPPED.overrides(None))
+
+
+recorded, sent = SHIPPED.recorded, SHIPPED.sent
+
+
+def assert_same(actual: list[dict[str, str]], expected: list[dict[str, str]]) -> None:
+    report = diff_signatures(signature(actual), signature(expected))
+    if report:
+        pytest.fail(report)
 
 
 async def logged_in(sim: AmiSimulator, connect, script: list[list[tuple[str, str]]]):  # type: ignore[no-untyped-def]
@@ -123,28 +85,6 @@ def test_the_defaults_are_the_shipped_configuration() -> None:
 # -- one caller, one recording --------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, number, caller_name", [
-    ("r_answered", "5550101", "Anrufer Eins"),
-    # the same call with the daemon stopped: Asterisk does not care
-    ("r_daemon_stopped", "5554101", "Tanpa Daemon"),
-])
-async def test_r_answered(drive, shipped, connect, name, number, caller_name) -> None:
-    """Prompt 6.5 s, queue, op1 rings 0.5 s, answers, talks 3 s and hangs up."""
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    shipped.set_softphone("op1", ring_seconds=0.5, talk_seconds=3.0, registered=True)
-    await client.action(script[2])
-    await client.action(script[3])
-    call = await shipped.place_call(carrier(number, caller_name, hangup_after=None))
-    assert await drive.ended(call) == "answered"
-    for action in script[4:]:
-        await client.action(action)
-    shipped.engine.set_registered("op1", False)
-    await drive.settle()
-    assert_same(client.messages, recorded(name))
-
-
 async def test_r_answered_times_the_prompt_and_the_answer_like_asterisk(drive, shipped, connect) -> None:
     """``Answer`` → next step 0.5 s; Read() 3.5 s of speech + 3 s: the queue 7 s after the answer."""
     client = await connect(shipped.port)
@@ -168,109 +108,7 @@ async def test_r_answered_times_the_prompt_and_the_answer_like_asterisk(drive, s
     assert rec_timeout - rec_read == pytest.approx(6.548, abs=0.05)
 
 
-async def test_r_abandon_in_queue(drive, shipped, connect) -> None:
-    name = "r_abandon_in_queue"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    call = await shipped.place_call(carrier("5550202", "Menunggu", hangup_after=9.0))
-    assert await drive.ended(call) == "abandoned"
-    await client.action(script[2])
-    assert_same(client.messages, recorded(name))
-
-
-async def test_r_hangup_in_prompt(drive, shipped, connect) -> None:
-    name = "r_hangup_in_prompt"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    call = await shipped.place_call(carrier("5551301", "Hantu Senyap", hangup_after=1.2))
-    assert await drive.ended(call) == "prompt"
-    await client.action(script[2])
-    assert_same(client.messages, recorded(name))
-
-
-async def test_r_dtmf5(drive, shipped, connect) -> None:
-    name = "r_dtmf5"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    call = await shipped.place_call(carrier("5550702", "Stiller SIP", dtmf="5", dtmf_at=1.0,
-                                            hangup_after=9.0))
-    assert await drive.ended(call) == "abandoned"
-    await client.action(script[2])
-    assert_same(client.messages, recorded(name))
-
-
-async def test_r_pidf_lo(drive, shipped, connect) -> None:
-    name = "r_pidf_lo"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    location = Location(profile_id="sip:caller1@127.0.0.2")
-    call = await shipped.place_call(carrier("5551201", "Lokasi Test", location=location,
-                                            hangup_after=6.9))
-    assert await drive.ended(call) == "prompt"
-    await client.action(script[2])
-    assert_same(client.messages, recorded(name))
-
-
-async def test_r_ten_concurrent(drive, shipped, connect) -> None:
-    name = "r_ten_concurrent"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    calls = []
-    for i in range(1, 11):
-        calls.append(await shipped.place_call(carrier(f"55510{i}", "Serentak", hangup_after=8.0)))
-        await drive.advance(0.1)
-    await drive.until(lambda: all(c.ended.done() for c in calls))
-    assert [c.outcome for c in calls] == ["abandoned"] * 10
-    await client.action(script[2])
-    assert_same(client.messages, recorded(name))
-
-
-async def test_r_ring_no_answer(drive, shipped, connect) -> None:
-    name = "r_ring_no_answer"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    shipped.set_softphone("op1", answers=False, registered=True)
-    await client.action(script[2])
-    shipped.set_softphone("op2", ring_seconds=0.5, talk_seconds=2.0, registered=True)
-    await client.action(script[3])
-    await client.action(script[4])
-    await client.action(script[5])
-    call = await shipped.place_call(carrier("5550901", "Klingel Test", hangup_after=None))
-    assert await drive.ended(call) == "answered"
-    assert call.answered_by == "PJSIP/op2"
-    for action in script[6:]:
-        await client.action(action)
-    shipped.engine.set_registered("op1", False)
-    shipped.engine.set_registered("op2", False)
-    await drive.settle()
-    assert_same(client.messages, recorded(name))
-
-
 # -- the queue loop -------------------------------------------------------------------
-
-
-async def test_r_overflow_60s(drive, shipped, connect) -> None:
-    """60 s in the operators' queue, then the supervisors' (QUEUE_PRIO=10), where the
-    static member op3 answers; the timeout itself is a QueueCallerAbandon."""
-    name = "r_overflow_60s"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    shipped.set_softphone("op3", ring_seconds=0.5, talk_seconds=2.0, registered=True)
-    await client.action(script[2])
-    call = await shipped.place_call(carrier("5554401", "Lama Menunggu", hangup_after=None))
-    assert await drive.ended(call) == "answered"
-    assert call.answered_by == "PJSIP/op3"
-    await client.action(script[3])
-    shipped.engine.set_registered("op3", False)
-    await drive.settle()
-    assert_same(client.messages, recorded(name))
 
 
 async def test_r_withdraw_to_supervisors(drive, shipped, connect) -> None:
@@ -435,27 +273,6 @@ async def test_r_asterisk_restart(drive, shipped, connect) -> None:
 # -- caller ID ----------------------------------------------------------------------
 
 
-QUOTED = 'Pak "Budi" \\ RT 05'
-
-
-async def test_r_quotes_backslash(drive, shipped, connect) -> None:
-    """A SIP caller sent ``"Pak \\"Budi\\" \\\\ RT 05"``: PJSIP keeps the quoted-pairs, AMI
-    C-escapes on top, in every event; the NoOp line shows Asterisk's own value."""
-    name = "r_quotes_backslash"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    call = await shipped.place_call(carrier("5551104", QUOTED, hangup_after=1.0))
-    await drive.ended(call)
-    await client.action(script[2])
-    assert_same(client.messages, recorded(name))
-    want = {m["CallerIDName"] for m in recorded(name) if "CallerIDName" in m and "Event" in m}
-    got = {m["CallerIDName"] for m in client.messages if "CallerIDName" in m and "Event" in m}
-    assert got == want == {'Pak \\\\\\"Budi\\\\\\" \\\\\\\\ RT 05'}
-    noop = [m["AppData"] for m in client.messages if m.get("Application") == "NoOp"]
-    assert noop == [f'NGCC 112 call from "Pak \\"Budi\\" \\\\ RT 05" <5551104> on {call.channel} to 112']
-
-
 async def test_a_local_callers_name_is_only_c_escaped(drive, shipped, connect) -> None:
     client = await connect(shipped.port)
     await client.login()
@@ -526,26 +343,12 @@ async def test_r_caller_id_variants(drive, shipped, connect) -> None:
     assert sorted(got_sig) == sorted(want_sig)
 
 
-async def test_r_long_name(drive, shipped, connect) -> None:
-    name = "r_long_name"
-    script = sent(name)
-    client = await logged_in(shipped, connect, script)
-    await client.action(script[1])
-    long_name = "".join(f"Name-{i:04d}|" for i in range(10, 201, 10))
-    call: PlacedCall = await shipped.place_call(carrier("5551103", long_name, hangup_after=1.0))
-    await drive.ended(call)
-    await client.action(script[2])
-    assert_same(client.messages, recorded(name))
-    shown = {m["CallerIDName"] for m in client.messages if m.get("Channel") == call.channel}
-    assert shown == {long_name.encode()[:79].decode()}
-
-
 # -- layouts ------------------------------------------------------------------------
 
 
 def recorded_layouts() -> dict[str, set[tuple[str, ...]]]:
     layouts: dict[str, set[tuple[str, ...]]] = {}
-    for path in sorted(RECORDED.glob("r_*.ami")):
+    for path in sorted(SHIPPED_RECORDINGS.glob("r_*.ami")):
         for pairs in parse_messages(path):
             first_key, first_value = pairs[0]
             kind = first_value if first_key == "Event" else "Response"
