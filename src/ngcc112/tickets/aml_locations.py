@@ -29,7 +29,7 @@ from ngcc112.location.matching import WINDOW_AFTER, WINDOW_BEFORE, CallRef, matc
 from ngcc112.location.numbers import canonical_number
 from ngcc112.location.trust import TRUSTED, FixLimits, FixTrust, aml_trust
 from ngcc112.settings import Settings
-from ngcc112.tickets.aml_rows import fill_parsed, from_row, parse_failed, raw_row, unparsed
+from ngcc112.tickets.aml_rows import fill_parsed, from_row, raw_row, unread
 from ngcc112.tickets.location_models import AmlMessageRow
 from ngcc112.tickets.locations import LocationError, Locations, audit, number_variants
 from ngcc112.tickets.models import Ticket
@@ -171,13 +171,14 @@ class AmlLocations:
             received_at, form = stored.received_at, stored.channel
             refused = stored.refused
         if refused is not None:
-            return AmlReceipt(message_id, unparsed(form, received_at, refused), None, None, "refused")
+            return AmlReceipt(message_id, unread(form, received_at, f"refused: {refused}"), None, None, "refused")
         number_hint = sender if form == "sms" else ""
         try:
             parsed = (parse_aml_sms if form == "sms" else parse_aml_http)(data, received_at, number_hint)
         except Exception as exc:  # the parser never raises; if it ever does, keep the row
             log.exception("aml.parse_failed", message_id=message_id)
-            parsed = parse_failed(number_hint, form, received_at, exc)
+            error = f"parser failed: {type(exc).__name__}"
+            parsed = unread(form, received_at, error, canonical_number(number_hint))
         async with self.locations.sessions.begin() as session:
             row = await session.get(AmlMessageRow, message_id)
             if row is None:

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from ngcc112.location.aml import AmlMessage
 from ngcc112.location.fix import InvalidFix, LocationFix
-from ngcc112.location.numbers import canonical_number
 from ngcc112.tickets.location_models import AmlMessageRow
 from ngcc112.tickets.locations import MAX_STORED_BYTES, clean_text
 
@@ -43,26 +42,14 @@ def raw_row(
     )
 
 
-def unparsed(form: str, received_at: datetime, refused: str) -> AmlMessage:
-    """What a receipt says of a message that is not parsed (a refused sender's)."""
+def unread(form: str, received_at: datetime, error: str, number: str = "") -> AmlMessage:
+    """A message with nothing read from it (a refused sender's; one the parser failed on):
+    no fix, ``error`` why, and the ``number`` known from elsewhere."""
     return AmlMessage(
-        number="",
+        number=number,
         fix=None,
         fields={},
-        errors=(f"refused: {refused}",),
-        raw="",
-        form="sms" if form == "sms" else "http",
-        received_at=received_at,
-    )
-
-
-def parse_failed(number_hint: str, form: str, received_at: datetime, exc: Exception) -> AmlMessage:
-    """What is kept of a message whose parser raised (it never should): no fix, the error."""
-    return AmlMessage(
-        number=canonical_number(number_hint),
-        fix=None,
-        fields={},
-        errors=(f"parser failed: {type(exc).__name__}",),
+        errors=(error,),
         raw="",
         form="sms" if form == "sms" else "http",
         received_at=received_at,
