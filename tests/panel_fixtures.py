@@ -6,6 +6,8 @@ same server. What differs per directory is chosen by overriding one small fixtur
 conftest.py:
 
 - ``panel_database``: which seeded template (demo users; or with the agencies, for dispatch);
+- ``panel_database_url``: where the panel's database is (a copy of ``panel_database`` in the
+  test's tmp_path; e.g. ``seeded_database_url`` to run on PostgreSQL too);
 - ``panel_settings``: the ``[panel]`` settings (a cookie secret, ``tile_url``'s tile server);
 - ``fake_ami``: the stand-in for the AMI link, built on the hub (None: the real, unconnected one);
 - ``panel_app``: the aiohttp app made of the services (default: ``create_app``).
@@ -102,6 +104,14 @@ def panel_database(seeded_database: Path) -> Path:
 
 
 @pytest.fixture
+def panel_database_url(tmp_path: Path, panel_database: Path) -> str:
+    """The panel's database: a copy of ``panel_database`` for this test alone."""
+    database = tmp_path / "panel.db"
+    shutil.copyfile(panel_database, database)
+    return sqlite_url(database)
+
+
+@pytest.fixture
 def tile_url() -> str:
     """The map's tile server (none: text and a circle on a plain background); a test names one
     by parametrising this."""
@@ -126,11 +136,9 @@ def panel_app() -> Callable[[Services], web.Application]:
 
 @pytest.fixture
 async def services(
-    tmp_path: Path, panel_database: Path, panel_settings: PanelSettings, fake_ami: Callable[[Hub], object] | None
+    panel_database_url: str, panel_settings: PanelSettings, fake_ami: Callable[[Hub], object] | None
 ) -> AsyncIterator[Services]:
-    database = tmp_path / "panel.db"
-    shutil.copyfile(panel_database, database)
-    settings = Settings(database_url=sqlite_url(database), panel=panel_settings)
+    settings = Settings(database_url=panel_database_url, panel=panel_settings)
     hub = Hub()
     link = None if fake_ami is None else (lambda _receive: fake_ami(hub))
     built = await build(settings, migrate=False, hub=hub, link=link)  # type: ignore[arg-type]

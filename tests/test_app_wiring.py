@@ -94,7 +94,8 @@ async def test_aml_posts_reach_the_store_without_a_session_and_get_200(stack):
             metrics = await response.text()
     assert "ngcc112_aml_received_total 3.0" in metrics and "ngcc112_aml_refused_total 1.0" in metrics
     assert "ngcc112_aml_rate_limited_total 0.0" in metrics and "ngcc112_aml_spooled 0.0" in metrics
-    assert intake.locations is services.triage.locations is services.locations
+    assert intake.aml_locations is services.triage.aml_locations is services.aml_locations
+    assert services.aml_locations.locations is services.locations
     await sim.engine.cancel_all()
     del call
 
@@ -123,8 +124,8 @@ async def test_the_configured_aml_window_reaches_the_running_triage(tmp_path):
     stop = asyncio.Event()
 
     async def on_ready(services: Services) -> None:
-        locations = services.triage.locations
-        seen["windows"] = (locations.window_before, locations.window_after)
+        aml_locations = services.triage.aml_locations
+        seen["windows"] = (aml_locations.window_before, aml_locations.window_after)
         stop.set()
 
     await serve(settings, stop=stop, on_ready=on_ready, say=lambda line: None)
@@ -148,7 +149,7 @@ def test_every_part_is_a_typed_field_and_nothing_else():
     """No untyped bag of extras: each component has its own annotated field."""
     fields = {f.name: f.type for f in dataclasses.fields(Services)}
     assert "extras" not in fields
-    assert {"locations", "triage", "aml_intake", "wrapup", "backfill", "panel_app"} <= set(fields)
+    assert {"locations", "aml_locations", "triage", "aml_intake", "wrapup", "backfill", "panel_app"} <= set(fields)
     assert all(kind not in ("object", "Any") and "dict[str, object]" not in kind for kind in fields.values())
 
 
@@ -167,7 +168,8 @@ async def test_the_injected_link_and_hub_are_the_ones_every_part_uses(tmp_path):
         assert len(made) == 1 and services.daemon.link.receive is made[0]
         assert services.triage._link is services.daemon.link and services.wrapup._link is services.daemon.link
         assert services.triage._channels is services.daemon.tracker
-        assert services.aml_intake.locations is services.locations is services.triage.locations
+        assert services.aml_intake.aml_locations is services.aml_locations is services.triage.aml_locations
+        assert services.aml_locations.locations is services.locations
     finally:
         await services.engine.dispose()
 

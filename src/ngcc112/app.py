@@ -34,9 +34,10 @@ from ngcc112.panel.app import create_app
 from ngcc112.services import Services
 from ngcc112.settings import Settings
 from ngcc112.tickets.agencies import seed_agencies
+from ngcc112.tickets.aml_locations import aml_locations_from_settings
 from ngcc112.tickets.db import answers, make_engine, make_sessions, upgrade
 from ngcc112.tickets.journal import JournalError
-from ngcc112.tickets.locations import locations_from_settings
+from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.store import TicketStore
 from ngcc112.triage.service import Triage
 from ngcc112.wrapup import WrapUpService
@@ -69,9 +70,12 @@ async def build(
     hub = hub or Hub()
     store = TicketStore(sessions, hub.publish)
     daemon = CallDaemon(settings, store, hub, clock=clock, link=link)
-    locations = locations_from_settings(settings, sessions, hub.publish, clock=lambda: utc(clock))
-    triage = Triage(settings.routing, sessions, hub, daemon.tracker, daemon.link, clock=clock, locations=locations)
-    aml_intake = intake_from_settings(settings, locations)
+    locations = Locations(sessions, hub.publish, clock=lambda: utc(clock))
+    aml_locations = aml_locations_from_settings(settings, locations)
+    triage = Triage(
+        settings.routing, sessions, hub, daemon.tracker, daemon.link, clock=clock, aml_locations=aml_locations
+    )
+    aml_intake = intake_from_settings(settings, aml_locations)
     wrapup = WrapUpService(hub, daemon.link, settings.calls.queue, settings.calls.wrapup_seconds, clock=clock)
     # calls that came and went while we were not watching: after each resync (the first is now)
     backfill = Backfill(
@@ -86,6 +90,7 @@ async def build(
         store=store,
         daemon=daemon,
         locations=locations,
+        aml_locations=aml_locations,
         triage=triage,
         aml_intake=aml_intake,
         wrapup=wrapup,

@@ -19,6 +19,7 @@ from ngcc112.clock import Clock
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
+from ngcc112.tickets.aml_locations import AmlLocations
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.store import TicketStore
 from ngcc112.triage.service import Triage
@@ -38,8 +39,11 @@ class Services:
     store: TicketStore
     #: AMI link → tracker → ticket store.
     daemon: CallDaemon
-    #: Positions (SIP, AML, by hand): one for triage and the AML intake, same windows and limits.
+    #: Positions (SIP, by hand, and where an AML fix goes among them): the panel's, and the one
+    #: ``aml_locations`` holds.
     locations: Locations
+    #: AML messages and their matching to a call: one for triage and the AML intake, same windows and limits.
+    aml_locations: AmlLocations
     #: Scores live calls, steers their queue priority.
     triage: Triage
     #: ``POST /aml/els`` and ``/aml/sms`` take messages here.

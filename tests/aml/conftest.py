@@ -17,6 +17,7 @@ from ngcc112.ami.events import CallArrived, CallEnded
 from ngcc112.hub import Hub
 from ngcc112.settings import AmlSettings
 from ngcc112.tickets.db import make_engine, make_sessions
+from ngcc112.tickets.aml_locations import AmlLocations
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.store import TicketStore
 
@@ -95,14 +96,14 @@ class ManualMonotonic:
 async def intake_app(db, aiohttp_client, aml_settings, trusted_proxies):
     """An aiohttp client for an app with only the AML routes, on a database that can fail."""
     flaky = FlakySessions(db.sessions)
-    locations = Locations(flaky, db.hub.publish)  # type: ignore[arg-type]
+    aml_locations = AmlLocations(Locations(flaky, db.hub.publish))  # type: ignore[arg-type]
     monotonic = ManualMonotonic()
     guard = AmlGuard(aml_settings, trusted_proxies=trusted_proxies, monotonic=monotonic)
-    intake = AmlIntake(locations, guard=guard, retry_min=0.02, retry_max=0.1)
+    intake = AmlIntake(aml_locations, guard=guard, retry_min=0.02, retry_max=0.1)
     app = web.Application()
     app.add_routes(aml_routes(intake))
     client = await aiohttp_client(app)
-    yield types.SimpleNamespace(client=client, intake=intake, flaky=flaky, db=db,
-                                locations=Locations(db.sessions, db.hub.publish),
-                                monotonic=monotonic)
+    locations = Locations(db.sessions, db.hub.publish)
+    yield types.SimpleNamespace(client=client, intake=intake, flaky=flaky, db=db, locations=locations,
+                                aml_locations=AmlLocations(locations), monotonic=monotonic)
     await intake.close(timeout=1.0)

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
+from ngcc112.tickets.aml_locations import AmlLocations
 from ngcc112.tickets.locations import LocationError, Locations, number_variants
 from ngcc112.tickets.models import AuditEntry
 from ngcc112.tickets.store import TicketChanged
@@ -38,11 +39,16 @@ def els(number: str, at, lat: float = -6.17539, lon: float = 106.82715) -> bytes
                       "location_accuracy": 15, "device_number": number}).encode()
 
 
-def locations(db, **kwargs) -> Locations:
+def locations(db) -> Locations:
     published: list[TicketChanged] = []
-    loc = Locations(db.sessions, published.append, clock=lambda: T0 + minutes(60), **kwargs)
+    loc = Locations(db.sessions, published.append, clock=lambda: T0 + minutes(60))
     loc.published = published  # type: ignore[attr-defined]
     return loc
+
+
+def aml_locations(db, **kwargs) -> AmlLocations:
+    """The AML use cases on a fresh :func:`locations`; ``kwargs``: the matching windows."""
+    return AmlLocations(locations(db), **kwargs)
 
 
 @pytest.mark.parametrize("fix_offset, call_minutes, expected", [
@@ -57,9 +63,9 @@ def locations(db, **kwargs) -> Locations:
 async def test_an_aml_fix_is_attached_only_inside_the_window(db, fix_offset, call_minutes, expected):
     ticket_id = await db.call("081234567890", T0, T0 + minutes(call_minutes))
     at = T0 + fix_offset
-    receipt = await locations(db).receive_aml(els("+6281234567890", at), "application/x-www-form-urlencoded",
-                                              "http:127.0.0.1", at + timedelta(seconds=1),
-                                              authenticated_as=GATEWAY)
+    receipt = await aml_locations(db).receive_aml(els("+6281234567890", at), "application/x-www-form-urlencoded",
+                                                  "http:127.0.0.1", at + timedelta(seconds=1),
+                                                  authenticated_as=GATEWAY)
     assert (receipt.ticket_id == ticket_id) is expected
     assert receipt.outcome == ("accepted" if expected else "unmatched")
 
@@ -67,15 +73,15 @@ async def test_an_aml_fix_is_attached_only_inside_the_window(db, fix_offset, cal
 async def test_the_window_is_configurable(db):
     ticket_id = await db.call("081234567890", T0, T0 + minutes(2))
     at = T0 + minutes(2 + 20)
-    loc = locations(db, window_after=minutes(30))
-    receipt = await loc.receive_aml(els("+6281234567890", at), "", "", at, authenticated_as=GATEWAY)
+    aml = aml_locations(db, window_after=minutes(30))
+    receipt = await aml.receive_aml(els("+6281234567890", at), "", "", at, authenticated_as=GATEWAY)
     assert receipt.ticket_id == ticket_id
 
 
 async def test_a_live_call_takes_fixes_however_long_it_lasts(db):
     ticket_id = await db.call("+6281234567890", T0)
     at = T0 + minutes(45)
-    receipt = await locations(db).receive_aml(els("081234567890", at), "", "", at, authenticated_as=GATEWAY)
+    receipt = await aml_locations(db).receive_aml(els("081234567890", at), "", "", at, authenticated_as=GATEWAY)
     assert receipt.ticket_id == ticket_id
 
 
@@ -83,15 +89,15 @@ async def test_of_two_calls_from_one_number_the_fix_goes_to_the_one_it_falls_in(
     first = await db.call("081234567890", T0, T0 + minutes(1))
     second = await db.call("081234567890", T0 + minutes(5), T0 + minutes(6))
     at = T0 + minutes(5) + timedelta(seconds=20)
-    receipt = await locations(db).receive_aml(els("+6281234567890", at), "", "", at, authenticated_as=GATEWAY)
+    receipt = await aml_locations(db).receive_aml(els("+6281234567890", at), "", "", at, authenticated_as=GATEWAY)
     assert receipt.ticket_id == second != first
 
 
 async def test_a_handset_with_a_wrong_clock_is_matched_by_when_we_received_it(db):
     ticket_id = await db.call("081234567890", T0)
     wrong = T0 - timedelta(days=3)
-    receipt = await locations(db).receive_aml(els("+6281234567890", wrong), "", "",
-                                              T0 + timedelta(seconds=8), authenticated_as=GATEWAY)
+    receipt = await aml_locations(db).receive_aml(els("+6281234567890", wrong), "", "",
+                                                  T0 + timedelta(seconds=8), authenticated_as=GATEWAY)
     assert receipt.ticket_id == ticket_id
     # a position dated days ago is not the caller's position now: an operator decides
     assert receipt.outcome == "candidate"
@@ -100,9 +106,9 @@ async def test_a_handset_with_a_wrong_clock_is_matched_by_when_we_received_it(db
 
 async def test_another_number_or_no_number_is_never_matched(db):
     await db.call("081234567890", T0)
-    loc = locations(db)
+    aml = aml_locations(db)
     async def receive(number: str):
-        return await loc.receive_aml(els(number, T0), "", "", T0, authenticated_as=GATEWAY)
+        return await aml.receive_aml(els(number, T0), "", "", T0, authenticated_as=GATEWAY)
 
     assert (await receive("+6281299999999")).ticket_id is None
     assert (await receive("")).ticket_id is None
@@ -111,26 +117,26 @@ async def test_another_number_or_no_number_is_never_matched(db):
 
 
 async def test_an_unmatched_message_is_kept_and_attached_when_its_call_arrives(db):
-    loc = locations(db)
+    aml = aml_locations(db)
     early = T0 - timedelta(seconds=10)
-    receipt = await loc.receive_aml(els("+6281234567890", early), "", "", early, authenticated_as=GATEWAY)
+    receipt = await aml.receive_aml(els("+6281234567890", early), "", "", early, authenticated_as=GATEWAY)
     assert receipt.ticket_id is None and receipt.outcome == "unmatched"
     ticket_id = await db.call("081234567890", T0)
-    (late,) = await loc.attach_pending_aml(ticket_id)
+    (late,) = await aml.attach_pending_aml(ticket_id)
     assert late.message_id == receipt.message_id and late.ticket_id == ticket_id
     assert late.outcome == "accepted"
-    assert (await loc.aml_message(receipt.message_id)).ticket_id == ticket_id
-    assert await loc.attach_pending_aml(ticket_id) == []  # only once
-    (view,) = await loc.fixes_for(ticket_id)
+    assert (await aml.aml_message(receipt.message_id)).ticket_id == ticket_id
+    assert await aml.attach_pending_aml(ticket_id) == []  # only once
+    (view,) = await aml.locations.fixes_for(ticket_id)
     assert view.accepted and view.aml_message_id == receipt.message_id
 
 
 async def test_a_pending_message_from_long_before_the_call_is_not_attached(db):
-    loc = locations(db)
+    aml = aml_locations(db)
     old = T0 - minutes(5)
-    await loc.receive_aml(els("+6281234567890", old), "", "", old, authenticated_as=GATEWAY)
+    await aml.receive_aml(els("+6281234567890", old), "", "", old, authenticated_as=GATEWAY)
     ticket_id = await db.call("081234567890", T0)
-    assert await loc.attach_pending_aml(ticket_id) == []
+    assert await aml.attach_pending_aml(ticket_id) == []
 
 
 async def test_a_sip_fix_is_accepted_and_repeating_it_changes_nothing(db):
@@ -147,10 +153,11 @@ async def test_a_sip_fix_is_accepted_and_repeating_it_changes_nothing(db):
 
 async def test_an_aml_fix_never_silently_replaces_the_accepted_position(db):
     ticket_id = await db.call("081234567890", T0)
-    loc = locations(db)
+    aml = aml_locations(db)
+    loc = aml.locations
     sip = await loc.record_sip_fix(ticket_id, GEO, at=T0)
     at = T0 + timedelta(seconds=15)
-    receipt = await loc.receive_aml(els("+6281234567890", at), "", "", at, authenticated_as=GATEWAY)
+    receipt = await aml.receive_aml(els("+6281234567890", at), "", "", at, authenticated_as=GATEWAY)
     assert receipt.outcome == "candidate"
     views = {v.id: v for v in await loc.fixes_for(ticket_id)}
     assert views[sip.id].accepted and views[receipt.fix_id].candidate
@@ -170,7 +177,7 @@ async def test_an_aml_fix_never_silently_replaces_the_accepted_position(db):
 
     # a later AML report does not move the operator's position
     later = T0 + minutes(1)
-    again = await loc.receive_aml(els("+6281234567890", later, lat=-6.18), "", "", later,
+    again = await aml.receive_aml(els("+6281234567890", later, lat=-6.18), "", "", later,
                                   authenticated_as=GATEWAY)
     assert again.outcome == "candidate"
     assert (await loc.accepted_fix(ticket_id)).id == manual.id

@@ -19,7 +19,8 @@ from ngcc112.aml_http.intake import intake_from_settings
 from ngcc112.hub import Hub
 from ngcc112.location.senders import signature
 from ngcc112.settings import AmlSettings, Settings
-from ngcc112.tickets.locations import locations_from_settings
+from ngcc112.tickets.aml_locations import aml_locations_from_settings
+from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.models import AuditEntry
 
 ELS_SECRET = "els-secret-fedcba9876543210"
@@ -72,7 +73,7 @@ async def test_a_forged_message_cannot_change_a_live_callers_position(intake_app
     assert bytes(row.body) == forged and row.refused and row.authenticated_as is None
     assert row.parsed_at is None and row.ticket_id is None and row.number == ""
     assert await fixes(app.db) == [] and await app.locations.fixes_for(ticket_id) == []
-    assert await app.locations.attach_pending_aml(ticket_id) == []  # not later either
+    assert await app.aml_locations.attach_pending_aml(ticket_id) == []  # not later either
     # the forger guesses at credentials: refused the same way, never a candidate
     for guess in ({"Authorization": "Bearer guessed-secret-0123456789"},
                   {"X-AML-Signature": signature("guessed-secret-0123456789", forged)}):
@@ -208,7 +209,7 @@ async def test_a_message_planted_before_the_call_is_not_its_position(intake_app)
     (row,) = await messages(app.db)
     assert row.ticket_id is None
     ticket_id = await app.db.call(NUMBER, planted + timedelta(seconds=90))
-    (receipt,) = await app.locations.attach_pending_aml(ticket_id)
+    (receipt,) = await app.aml_locations.attach_pending_aml(ticket_id)
     assert receipt.outcome == "candidate"
     assert set(receipt.trust.codes) == {"future", "before_call"}
     assert await app.locations.accepted_fix(ticket_id) is None
@@ -219,7 +220,7 @@ async def test_a_plausible_message_just_before_the_call_is_still_taken(intake_ap
     received = now()
     assert (await post_els(app, els_body(), BEARER)).status == 200
     ticket_id = await app.db.call(NUMBER, received + timedelta(seconds=10))
-    (receipt,) = await app.locations.attach_pending_aml(ticket_id)
+    (receipt,) = await app.aml_locations.attach_pending_aml(ticket_id)
     assert receipt.outcome == "accepted" and receipt.trust.auto_accept
 
 
@@ -299,11 +300,12 @@ async def test_the_intake_of_the_services_follows_the_aml_settings(db):
                                         allow_networks=("10.0.0.0/8",), max_accuracy_m=250.0,
                                         max_age_seconds=60.0, future_skew_seconds=5.0,
                                         rate_per_minute=7, bytes_per_hour=70_000))
-    intake = intake_from_settings(settings, locations_from_settings(settings, db.sessions, Hub().publish))
+    locations = Locations(db.sessions, Hub().publish)
+    intake = intake_from_settings(settings, aml_locations_from_settings(settings, locations))
     assert [s.name for s in intake.guard.senders] == [GATEWAY]
     assert intake.guard.allow_networks == ("10.0.0.0/8",)
     assert (intake.guard.throttle.budget.messages_per_minute,
             intake.guard.throttle.budget.bytes_per_hour) == (7, 70_000)
-    limits = intake.locations.limits
+    limits = intake.aml_locations.limits
     assert (limits.max_accuracy_m, limits.max_age, limits.future_skew) == (
         250.0, timedelta(seconds=60), timedelta(seconds=5))

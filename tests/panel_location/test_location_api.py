@@ -11,8 +11,8 @@ async def _ticket_with_fixes(client, services, state: str = "in_call") -> tuple[
     ticket_id = await make_ticket(services, state)
     loc = locations(client)
     sip = await loc.record_sip_fix(ticket_id, sip_variables())
-    receipt = await loc.receive_aml(els_body(), "application/x-www-form-urlencoded", "127.0.0.1",
-                                    sip.fix.time)
+    receipt = await services.aml_locations.receive_aml(els_body(), "application/x-www-form-urlencoded",
+                                                       "127.0.0.1", sip.fix.time)
     assert receipt.ticket_id == ticket_id and receipt.outcome == "candidate"
     return ticket_id, sip.id, receipt.fix_id
 

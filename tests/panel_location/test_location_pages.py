@@ -24,8 +24,8 @@ async def _with_candidate(client, services, state: str = "in_call") -> tuple[int
     ticket_id = await make_ticket(services, state, ghost=0.82, prank=0.3, reasons=REASONS)
     loc = locations(client)
     sip = await loc.record_sip_fix(ticket_id, sip_variables())
-    receipt = await loc.receive_aml(els_body(), "application/x-www-form-urlencoded", "127.0.0.1",
-                                    sip.fix.time)
+    receipt = await services.aml_locations.receive_aml(els_body(), "application/x-www-form-urlencoded",
+                                                       "127.0.0.1", sip.fix.time)
     return ticket_id, sip.id, receipt.fix_id
 
 

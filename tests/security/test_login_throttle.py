@@ -9,11 +9,8 @@ import threading
 
 import pytest
 
-from ngcc112.app import build
-from ngcc112.panel.app import create_app
 from ngcc112.panel.auth import PASSWORDS, THROTTLE
 from ngcc112.panel.login_throttle import LoginThrottle
-from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets.passwords import PasswordWork, PasswordWorkBusy
 from ngcc112.tickets.users import authenticate
 
@@ -21,22 +18,11 @@ DESK_A, DESK_B = "198.51.100.10", "203.0.113.20"
 
 
 @pytest.fixture
-async def services(tmp_path, seeded_database):
-    database = tmp_path / "panel.db"
-    database.write_bytes(seeded_database.read_bytes())
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{database}",
-                        panel=PanelSettings(cookie_secret="test-secret", trusted_proxies=("127.0.0.1/32",)))
-    built = await build(settings, migrate=False)
-    yield built
-    await built.engine.dispose()
-
-
-@pytest.fixture
-async def panel(aiohttp_client, services):
-    """A panel client; ``panel(throttle=..., passwords=...)`` with its own throttle or workers."""
+async def panel(aiohttp_client, services, panel_app):
+    """Another panel client; ``panel(throttle=..., passwords=...)`` with its own throttle or workers."""
 
     async def make(throttle: LoginThrottle | None = None, passwords: PasswordWork | None = None):
-        app = create_app(services)
+        app = panel_app(services)
         if throttle is not None:
             app[THROTTLE] = throttle
         if passwords is not None:
@@ -44,11 +30,6 @@ async def panel(aiohttp_client, services):
         return await aiohttp_client(app)
 
     return make
-
-
-@pytest.fixture
-async def client(panel):
-    return await panel()
 
 
 async def try_login(client, username: str, password: str, address: str):

@@ -19,10 +19,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from ngcc112.app import build
-from ngcc112.panel.app import create_app
 from ngcc112.panel.session_sockets import SOCKETS
-from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets.agencies import seed_agencies
 from ngcc112.tickets.dispatch_models import AdminLogEntry
 from ngcc112.tickets.models import PanelSession, User, utcnow
@@ -32,36 +29,23 @@ from ngcc112.tickets.users import UserError, authenticate, change_password
 
 
 @pytest.fixture
-async def services(seeded_database_url):
-    settings = Settings(database_url=seeded_database_url,
-                        panel=PanelSettings(cookie_secret="test-secret", trusted_proxies=("127.0.0.1/32",)))
-    built = await build(settings, migrate=False)
-    yield built
-    await built.engine.dispose()
+def panel_database_url(seeded_database_url):
+    """The panel's database on SQLite and on PostgreSQL."""
+    return seeded_database_url
 
 
 @pytest.fixture
-async def client(aiohttp_client, services):
-    return await aiohttp_client(create_app(services))
-
-
-@pytest.fixture
-async def browser(client):
+def browser(other_client):
     """Another browser on the same panel (its own cookie jar); ``browser(copy_of=c)`` copies c's cookie."""
-    opened: list[TestClient] = []
 
     async def make(copy_of: TestClient | None = None) -> TestClient:
-        other = TestClient(client.server)
-        await other.start_server()
-        opened.append(other)
+        other = await other_client()
         if copy_of is not None:
             other.session.cookie_jar.update_cookies(copy_of.session.cookie_jar.filter_cookies(
                 copy_of.make_url("/")))
         return other
 
-    yield make
-    for other in opened:
-        await other.close()
+    return make
 
 
 async def login(client, username: str, password: str | None = None, address: str | None = None) -> str:

@@ -40,15 +40,15 @@ async def test_the_sip_position_and_an_early_aml_message_end_up_on_the_ticket(pi
     body = urlencode({"v": "3", "device_number": "+6281277770001", "time": int(at.timestamp() * 1000),
                       "location_latitude": "-6.3001", "location_longitude": "106.9002",
                       "location_accuracy": "8"}).encode()
-    early = await pipe.triage.locations.receive_aml(body, "application/x-www-form-urlencoded", "", at,
-                                                   authenticated_as="secret:sms-gateway")
+    early = await pipe.triage.aml_locations.receive_aml(body, "application/x-www-form-urlencoded", "", at,
+                                                       authenticated_as="secret:sms-gateway")
     assert early.ticket_id is None
     await pipe.sim.place_call(CallScript.with_location(
         number=number, location=Location.circle(-6.25, 106.85, radius=30, confidence=90)))
     await pipe.settle()
     async with pipe.services.sessions() as session:
         ticket = await session.scalar(select(Ticket).where(Ticket.caller_number == number))
-    views = await pipe.triage.locations.fixes_for(ticket.id)
+    views = await pipe.triage.aml_locations.locations.fixes_for(ticket.id)
     by_source = {v.fix.source: v for v in views}
     assert set(by_source) == {"sip", "aml"}
     first = min(views, key=lambda v: v.id)

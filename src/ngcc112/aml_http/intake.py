@@ -21,7 +21,8 @@ from ngcc112.aml_http.guard import REFUSED_KEPT_BYTES, Admission, AmlGuard
 from ngcc112.backoff import Backoff
 from ngcc112.location.senders import Credentials
 from ngcc112.settings import Settings
-from ngcc112.tickets.locations import MAX_STORED_BYTES, Locations, aml_channel
+from ngcc112.tickets.aml_locations import AmlLocations, aml_channel
+from ngcc112.tickets.locations import MAX_STORED_BYTES
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +51,7 @@ class AmlIntake:
 
     def __init__(
         self,
-        locations: Locations,
+        aml_locations: AmlLocations,
         *,
         guard: AmlGuard | None = None,
         spool_size: int = SPOOL_SIZE,
@@ -58,7 +59,7 @@ class AmlIntake:
         retry_max: float = 30.0,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.locations = locations
+        self.aml_locations = aml_locations
         #: Without one, no sender is configured: every message is refused.
         self.guard = guard or AmlGuard()
         self.spool: deque[SpooledMessage] = deque()
@@ -68,7 +69,7 @@ class AmlIntake:
         self.refused = 0
         self.rate_limited = 0
         self._backoff = Backoff(first=retry_min, cap=retry_max)
-        self._clock = clock or locations.now
+        self._clock = clock or aml_locations.locations.now
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -125,7 +126,7 @@ class AmlIntake:
         when the database is away (it is not spooled: the spool is for callers). Never raises."""
         kept = body[:REFUSED_KEPT_BYTES]
         try:
-            await self.locations.store_aml_raw(
+            await self.aml_locations.store_aml_raw(
                 kept,
                 content_type,
                 sender,
@@ -142,7 +143,7 @@ class AmlIntake:
     async def _write(self, item: SpooledMessage) -> None:
         message_id = item.message_id
         if message_id is None:
-            message_id = await self.locations.store_aml_raw(
+            message_id = await self.aml_locations.store_aml_raw(
                 item.body,
                 item.content_type,
                 item.sender,
@@ -152,7 +153,7 @@ class AmlIntake:
                 authenticated_as=item.authenticated_as,
             )
         try:
-            await self.locations.process_stored(message_id)
+            await self.aml_locations.process_stored(message_id)
         except Exception as exc:
             # The raw message is safe in the database; only parsing and matching wait.
             raise _Parsing(message_id, exc) from exc
@@ -245,8 +246,8 @@ def _error(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def intake_from_settings(settings: Settings, locations: Locations) -> AmlIntake:
-    """The intake guarded by the ``[aml]`` settings, on ``locations`` (the composition root
-    passes the one :class:`Locations` triage uses: the same windows, limits and clock)."""
+def intake_from_settings(settings: Settings, aml_locations: AmlLocations) -> AmlIntake:
+    """The intake guarded by the ``[aml]`` settings, on ``aml_locations`` (the composition root
+    passes the one :class:`AmlLocations` triage uses: the same windows, limits and clock)."""
     guard = AmlGuard(settings.aml, trusted_proxies=settings.panel.trusted_proxies)
-    return AmlIntake(locations, guard=guard)
+    return AmlIntake(aml_locations, guard=guard)

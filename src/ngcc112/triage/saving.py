@@ -21,7 +21,7 @@ from ngcc112.hub import Hub
 from ngcc112.routing.facts import is_missing_number
 from ngcc112.routing.scoring import Assessment
 from ngcc112.routing.steering import reasons_json
-from ngcc112.tickets.locations import Locations
+from ngcc112.tickets.aml_locations import AmlLocations
 from ngcc112.tickets.scores import store_score, ticket_id_of
 from ngcc112.triage.live import LiveCall
 
@@ -43,12 +43,12 @@ class ScoreWriter:
         self,
         sessions: async_sessionmaker[AsyncSession],
         hub: Hub,
-        locations: Locations,
+        aml_locations: AmlLocations,
         now: Callable[[], datetime],
     ) -> None:
         self._sessions = sessions
         self._hub = hub
-        self._locations = locations
+        self._aml_locations = aml_locations
         self._now = now
 
     async def save(self, live: LiveCall) -> None:
@@ -160,10 +160,10 @@ class ScoreWriter:
         try:
             if geo_ready:
                 snapshot = dict(live.geo)
-                await self._locations.record_sip_fix(ticket_id, snapshot, at=self._now())
+                await self._aml_locations.locations.record_sip_fix(ticket_id, snapshot, at=self._now())
                 live.geo_recorded = snapshot
             if not live.aml_checked:
-                await self._locations.attach_pending_aml(ticket_id)
+                await self._aml_locations.attach_pending_aml(ticket_id)
                 live.aml_checked = True
         except Exception as exc:
             log.warning(

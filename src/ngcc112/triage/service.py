@@ -55,6 +55,7 @@ from ngcc112.routing.presence import Link
 from ngcc112.routing.progress import advance_facts, history_only
 from ngcc112.routing.scoring import Assessment, score_call
 from ngcc112.routing.steering import moment_name, no_speech_due, priority_to_send, scoring_moment
+from ngcc112.tickets.aml_locations import AmlLocations
 from ngcc112.tickets.history import load_history
 from ngcc112.tickets.locations import Locations
 from ngcc112.triage.live import CallChannels, LiveCall
@@ -89,7 +90,7 @@ class Triage:
         link: Link,
         *,
         clock: Clock = SYSTEM_CLOCK,
-        locations: Locations | None = None,
+        aml_locations: AmlLocations | None = None,
         on_assessment: Callable[[str, str, Assessment], None] | None = None,
     ) -> None:
         self.policy = policy
@@ -98,8 +99,8 @@ class Triage:
         self._channels = channels
         self._link = link
         self.clock = clock
-        self.locations = locations or Locations(self._sessions, self._hub.publish, clock=self.now)
-        self._writer = ScoreWriter(self._sessions, self._hub, self.locations, self.now)
+        self.aml_locations = aml_locations or AmlLocations(Locations(self._sessions, self._hub.publish, clock=self.now))
+        self._writer = ScoreWriter(self._sessions, self._hub, self.aml_locations, self.now)
         self._on_assessment = on_assessment
         self._calls: dict[str, LiveCall] = {}
         self._task: asyncio.Task[None] | None = None

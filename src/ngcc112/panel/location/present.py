@@ -17,8 +17,8 @@ from ngcc112.panel.location.labels import MANUAL_BY_ROLE, MANUAL_UNKNOWN, SOURCE
 from ngcc112.panel.location.service import locations_of
 from ngcc112.panel.state import GETTEXT, LANG, PANEL
 from ngcc112.tickets.audit_trail import actor_roles
+from ngcc112.tickets.aml_locations import AML_ACTOR
 from ngcc112.tickets.locations import (
-    AML_ACTOR,
     SIP_ACTOR,
     FixView,
 )

@@ -1,23 +1,17 @@
 """The panel as the fuzzers and the bad-input tests meet it (no tests of its own here).
 
-A real app (``create_app``) on a real port of the test's event loop, over a database with an
-account for each role, the agencies, and a few tickets at each stage (in a call, escalated,
-dispatched to the agency user's agency, abandoned) with low ids, so that fuzzed ids reach real
-rows. The fuzzers drive it with blocking HTTP (schemathesis uses ``requests``) from a worker
-thread (:func:`asyncio.to_thread`) while the loop serves.
+The app (the shared ``client``'s, conftest.py) listens on a real port of the test's event loop,
+over a database with an account for each role, the agencies, and a few tickets at each stage
+(in a call, escalated, dispatched to the agency user's agency, abandoned) with low ids, so that
+fuzzed ids reach real rows (:func:`seed`). The fuzzers drive it with blocking HTTP (schemathesis
+uses ``requests``) from a worker thread (:func:`asyncio.to_thread`) while the loop serves.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import shutil
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
-import pytest
 import requests
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
@@ -28,12 +22,8 @@ from ngcc112.ami.events import CallAbandoned, CallArrived, CallConnected, CallEn
 from ngcc112.ami.link_items import AmiResponse
 from ngcc112.ami.link_status import LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
-from ngcc112.app import build
-from ngcc112.hub import Hub
 from ngcc112.names import OPERATOR_QUEUE
 from ngcc112.services import Services
-from ngcc112.panel.app import create_app
-from ngcc112.settings import PanelSettings, Settings
 from ngcc112.tickets import dispatch as dispatching
 from ngcc112.tickets import intake
 from ngcc112.tickets import intake_form
@@ -156,36 +146,3 @@ class LivePanel:
                            json={"username": username, "password": password(username)})
         assert answer.status_code == 200, answer.text
         return http, answer.json()["csrf_token"]
-
-
-@contextlib.asynccontextmanager
-async def live_panel(url: str) -> AsyncIterator[LivePanel]:
-    """The panel over the (seeded) database at ``url``, listening on 127.0.0.1."""
-    settings = Settings(database_url=url, panel=PanelSettings(cookie_secret="fuzz-secret"))
-    hub = Hub()
-    services = await build(settings, migrate=False, hub=hub, link=lambda _receive: QuietLink(hub))
-    server = TestServer(create_app(services), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield LivePanel(services, server, str(server.make_url("")).rstrip("/"))
-    finally:
-        await server.close()
-        await services.engine.dispose()
-
-
-def copy_database(template: Path, folder: Path) -> str:
-    """A fresh copy of the seeded SQLite template: every test starts from the same rows."""
-    target = folder / "panel.db"
-    shutil.copyfile(template, target)
-    return f"sqlite+aiosqlite:///{target}"
-
-
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seeded SQLite template, made once per test run (the password hashes take their time)."""
-    path = tmp_path_factory.getbasetemp() / "fuzz-template" / "template.db"
-    if not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        building = path.with_suffix(".building")
-        asyncio.run(seed(f"sqlite+aiosqlite:///{building}"))
-        building.rename(path)
-    return path

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from ngcc112.panel.auth import roles_of
 
-from .test_fuzz_support import ACCOUNTS, CSRF_HEADER, LivePanel, copy_database, live_panel, seed, seeded_template
+from .test_fuzz_support import ACCOUNTS, CSRF_HEADER, LivePanel
 
 #: Examples per operation: short for CI; ``FUZZ_SCALE=20`` for a long run on a workstation.
 EXAMPLES = 6 * int(os.environ.get("FUZZ_SCALE", "1"))
@@ -46,11 +46,6 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 SEEDED_IDS = (1, 2, 3, 4)
 #: Operations that end the session: fuzzed last, after everything else ran logged in.
 LAST = frozenset({"DELETE /api/session"})
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return seeded_template(tmp_path_factory)
 
 
 def permitted(panel: LivePanel, role: str) -> set[str]:
@@ -107,9 +102,8 @@ def fuzz_operations(panel: LivePanel, role: str, wanted: Callable[[str], bool] =
 
 
 @pytest.mark.parametrize("role", list(ACCOUNTS))
-async def test_the_api_never_answers_500_whatever_it_is_sent(role, template, tmp_path):
-    async with live_panel(copy_database(template, tmp_path)) as panel:
-        failures = await asyncio.to_thread(fuzz_operations, panel, role)
+async def test_the_api_never_answers_500_whatever_it_is_sent(role, panel):
+    failures = await asyncio.to_thread(fuzz_operations, panel, role)
     assert not failures, "\n\n".join(failures)
 
 
@@ -135,19 +129,16 @@ def smuggle_a_surrogate(panel: LivePanel) -> list[str]:
     return missed
 
 
-async def test_every_json_body_is_read_through_the_boundary(template, tmp_path):
-    async with live_panel(copy_database(template, tmp_path)) as panel:
-        missed = await asyncio.to_thread(smuggle_a_surrogate, panel)
+async def test_every_json_body_is_read_through_the_boundary(panel):
+    missed = await asyncio.to_thread(smuggle_a_surrogate, panel)
     assert not missed, "read these bodies with ngcc112.panel.bodies.read_json:\n" + "\n".join(missed)
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("database_template", ["postgresql"], indirect=True)
-async def test_ids_and_days_on_postgresql_never_answer_500(database_url):
+@pytest.mark.parametrize("panel_backend", ["postgresql"], indirect=True)
+async def test_ids_and_days_on_postgresql_never_answer_500(panel):
     """asyncpg refuses a parameter beyond its column's type with its own error, which SQLite never
     raises: the operations taking an id or a day, fuzzed once more on PostgreSQL."""
-    await seed(database_url, observers=False)
-    async with live_panel(database_url) as panel:
-        failures = await asyncio.to_thread(fuzz_operations, panel, "dispatcher",
-                                           lambda label: "_id}" in label or "/reports" in label, 4)
+    failures = await asyncio.to_thread(fuzz_operations, panel, "dispatcher",
+                                       lambda label: "_id}" in label or "/reports" in label, 4)
     assert not failures, "\n\n".join(failures)

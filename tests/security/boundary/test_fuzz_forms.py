@@ -33,7 +33,7 @@ from ngcc112.tickets import intake_form
 from ngcc112.tickets.dispatch import STATUS_UPDATES
 from ngcc112.tickets.users import USER_ROLES
 
-from .test_fuzz_support import ACCOUNTS, LivePanel, copy_database, live_panel, seeded_template
+from .test_fuzz_support import ACCOUNTS, LivePanel
 
 #: Examples per form: short for CI; ``FUZZ_SCALE=5`` for a long run on a workstation.
 EXAMPLES = 40 * int(os.environ.get("FUZZ_SCALE", "1"))
@@ -221,25 +221,18 @@ def pages_render(panel: LivePanel, browsers: dict[str, requests.Session]) -> lis
     return broken
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return seeded_template(tmp_path_factory)
-
-
 @pytest.mark.parametrize("role", list(ACCOUNTS))
-async def test_no_form_answers_500_or_stores_what_breaks_a_page(role, template, tmp_path):
-    async with live_panel(copy_database(template, tmp_path)) as panel:
-        browsers = await asyncio.to_thread(observers, panel)
-        failures = await asyncio.to_thread(fuzz_forms, panel, role)
-        failures += await asyncio.to_thread(pages_render, panel, browsers)
+async def test_no_form_answers_500_or_stores_what_breaks_a_page(role, panel):
+    browsers = await asyncio.to_thread(observers, panel)
+    failures = await asyncio.to_thread(fuzz_forms, panel, role)
+    failures += await asyncio.to_thread(pages_render, panel, browsers)
     assert not failures, "\n\n".join(failures)
 
 
-async def test_every_form_is_fuzzed_with_every_field_of_the_templates(template, tmp_path):
+async def test_every_form_is_fuzzed_with_every_field_of_the_templates(panel):
     assert {"instructions", "override_reason", "report", "reason", "interface", "username", "name",
             "description", "fix_id", "latitude"} <= set(FIELDS)
-    async with live_panel(copy_database(template, tmp_path)) as panel:
-        posted = dict(form_routes(panel))
+    posted = dict(form_routes(panel))
     assert {"/login", "/presence", "/tickets/{ticket_id}/intake", "/dispatch/tickets/{ticket_id}/dispatch",
             "/agency/dispatches/{dispatch_id}/report", "/admin/users/{user_id}", "/admin/agencies/{code}",
             "/tickets/{ticket_id}/location/manual"} <= posted.keys()
