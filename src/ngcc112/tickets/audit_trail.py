@@ -14,6 +14,5 @@ async def actor_roles(sessions: async_sessionmaker[AsyncSession], actors: set[st
     if not actors:
         return {}
     async with sessions() as session:
-        return dict(
-            (await session.execute(select(User.username, User.role).where(User.username.in_(actors)))).tuples().all()
-        )
+        rows = await session.execute(select(User.username, User.role).where(User.username.in_(actors)))
+        return {username: role for username, role in rows}
