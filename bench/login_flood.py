@@ -28,18 +28,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stats import BenchResult, Distribution, percentile  # noqa: E402  (bench/stats.py, beside this file)
+
 TICK_SECONDS = 0.005
 #: A tick this late (ms) counts as a stall: the issue's target is a lag under 100 ms.
 STALL_MS = 100.0
 #: The proxy the flood comes through (the test server's peer is 127.0.0.1).
 PROXY = "127.0.0.1/32"
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
 
 @dataclass
@@ -65,17 +61,22 @@ class FloodResult:
     def summary(self) -> str:
         lag, health = self.lag_ms, self.healthz_ms
         answers = ", ".join(f"{n}× {status}" for status, n in sorted(self.answers.items()))
-        real = ("not tried" if self.real_login_seconds is None else
-                f"in after {self.real_login_seconds:.2f} s ({self.real_login_tries} tries)")
-        return (f"login flood: {self.logins} parallel bad logins answered in {self.seconds:.2f} s ({answers}; "
-                f"{self.retry_after} refusals with Retry-After)\n"
-                f"  event-loop lag, ms: p50 {percentile(lag, 50):.1f}  p95 {percentile(lag, 95):.1f}  "
-                f"max {max(lag, default=float('nan')):.1f}  ({len(lag)} ticks of {TICK_SECONDS * 1000:.0f} ms; "
-                f"stalled over {STALL_MS:.0f} ms for {self.stalled_seconds:.2f} s in all)\n"
-                f"  /healthz latency, ms: p50 {percentile(health, 50):.1f}  p95 {percentile(health, 95):.1f}  "
-                f"max {max(health, default=float('nan')):.1f}  ({len(health)} probes, "
-                f"status {dict(self.healthz_status)})\n"
-                f"  a real operator's login during the flood: {real}")
+        real = (
+            "not tried"
+            if self.real_login_seconds is None
+            else f"in after {self.real_login_seconds:.2f} s ({self.real_login_tries} tries)"
+        )
+        return (
+            f"login flood: {self.logins} parallel bad logins answered in {self.seconds:.2f} s ({answers}; "
+            f"{self.retry_after} refusals with Retry-After)\n"
+            f"  event-loop lag, ms: p50 {percentile(lag, 50):.1f}  p95 {percentile(lag, 95):.1f}  "
+            f"max {max(lag, default=float('nan')):.1f}  ({len(lag)} ticks of {TICK_SECONDS * 1000:.0f} ms; "
+            f"stalled over {STALL_MS:.0f} ms for {self.stalled_seconds:.2f} s in all)\n"
+            f"  /healthz latency, ms: p50 {percentile(health, 50):.1f}  p95 {percentile(health, 95):.1f}  "
+            f"max {max(health, default=float('nan')):.1f}  ({len(health)} probes, "
+            f"status {dict(self.healthz_status)})\n"
+            f"  a real operator's login during the flood: {real}"
+        )
 
 
 async def _ticker(lags: list[float], stop: asyncio.Event) -> None:
@@ -103,9 +104,11 @@ async def _csrf(client) -> str:
 
 async def _bad_login(client, token: str, n: int, result: FloodResult) -> None:
     username = "op1" if n % 2 else f"nobody{n}"  # a real operator's name and unknown ones
-    async with client.post("/api/session", json={"username": username, "password": f"guess-{n}-wrong"},
-                           headers={"X-CSRF-Token": token, "X-Forwarded-For": f"198.51.100.{n % 250 + 1}"}
-                           ) as response:
+    async with client.post(
+        "/api/session",
+        json={"username": username, "password": f"guess-{n}-wrong"},
+        headers={"X-CSRF-Token": token, "X-Forwarded-For": f"198.51.100.{n % 250 + 1}"},
+    ) as response:
         await response.read()
         result.answers[response.status] += 1
         if response.status == 429 and response.headers.get("Retry-After", "").isdigit():
@@ -119,8 +122,11 @@ async def _real_login(session_factory, result: FloodResult, deadline: float) -> 
         while time.perf_counter() < deadline:
             result.real_login_tries += 1
             token = await _csrf(client)
-            async with client.post("/api/session", json={"username": "op2", "password": "op2-demo-112"},
-                                   headers={"X-CSRF-Token": token, "X-Forwarded-For": "192.0.2.77"}) as response:
+            async with client.post(
+                "/api/session",
+                json={"username": "op2", "password": "op2-demo-112"},
+                headers={"X-CSRF-Token": token, "X-Forwarded-For": "192.0.2.77"},
+            ) as response:
                 await response.read()
                 if response.status == 200:
                     result.real_login_seconds = time.perf_counter() - started
@@ -131,8 +137,9 @@ async def _real_login(session_factory, result: FloodResult, deadline: float) -> 
             await asyncio.sleep(min(wait, max(0.0, deadline - time.perf_counter())))
 
 
-async def run_flood(work: Path, *, logins: int = 40, real_login: bool = True,
-                    quiet_seconds: float = 0.0) -> FloodResult:
+async def run_flood(
+    work: Path, *, logins: int = 40, real_login: bool = True, quiet_seconds: float = 0.0
+) -> FloodResult:
     """Serve the panel on a fresh SQLite database in ``work`` and flood it with ``logins`` bad
     logins; with ``quiet_seconds`` the loop lag is measured first without a flood (printed)."""
     import aiohttp
@@ -149,8 +156,7 @@ async def run_flood(work: Path, *, logins: int = 40, real_login: bool = True,
     engine = make_engine(url)
     await seed_demo_users(make_sessions(engine))
     await engine.dispose()
-    settings = Settings(database_url=url, panel=PanelSettings(cookie_secret="flood-bench",
-                                                              trusted_proxies=(PROXY,)))
+    settings = Settings(database_url=url, panel=PanelSettings(cookie_secret="flood-bench", trusted_proxies=(PROXY,)))
     services = await build(settings, migrate=False)
     result = FloodResult(logins=logins)
     client = TestClient(TestServer(create_app(services)))
@@ -163,12 +169,16 @@ async def run_flood(work: Path, *, logins: int = 40, real_login: bool = True,
             await asyncio.sleep(quiet_seconds)
             stop.set()
             await ticker
-            print(f"  quiet loop lag, ms: p50 {percentile(quiet, 50):.1f}  p95 {percentile(quiet, 95):.1f}  "
-                  f"max {max(quiet):.1f}")
+            print(
+                f"  quiet loop lag, ms: p50 {percentile(quiet, 50):.1f}  p95 {percentile(quiet, 95):.1f}  "
+                f"max {max(quiet):.1f}"
+            )
         token = await _csrf(client)
         stop = asyncio.Event()
-        watchers = [asyncio.create_task(_ticker(result.lag_ms, stop)),
-                    asyncio.create_task(_prober(client, result, stop))]
+        watchers = [
+            asyncio.create_task(_ticker(result.lag_ms, stop)),
+            asyncio.create_task(_prober(client, result, stop)),
+        ]
         started = time.perf_counter()
         flood = [asyncio.create_task(_bad_login(client, token, n, result)) for n in range(logins)]
         real = None
@@ -191,16 +201,37 @@ async def run_flood(work: Path, *, logins: int = 40, real_login: bool = True,
     return result
 
 
+def as_result(result: FloodResult, logins: int) -> BenchResult:
+    """The flood in bench/stats.py's shape, for bench/run.py."""
+    return BenchResult(
+        name="login_flood",
+        figures={
+            "login_flood_loop_lag_max_ms": max(result.lag_ms, default=float("nan")),
+            "login_flood_stalled_seconds": result.stalled_seconds,
+            "login_flood_real_login_seconds": result.real_login_seconds,
+        },
+        distributions={
+            "event-loop lag during the flood": Distribution.of(result.lag_ms),
+            "/healthz latency during the flood": Distribution.of(result.healthz_ms),
+        },
+        notes=result.summary().splitlines(),
+        config={"logins": logins, "tick_ms": TICK_SECONDS * 1000},
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logins", type=int, default=40)
+    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (8 logins)")
+    parser.add_argument("--json", metavar="PATH", help="write the result as JSON (bench/stats.py's shape)")
     args = parser.parse_args()
     from ngcc112 import logs
 
     logs.configure("console", "error", stream=sys.stderr)
+    logins = 8 if args.quick else args.logins
     with tempfile.TemporaryDirectory() as folder:
-        result = asyncio.run(run_flood(Path(folder), logins=args.logins, quiet_seconds=1.0))
-    print(result.summary())
+        result = asyncio.run(run_flood(Path(folder), logins=logins, quiet_seconds=0.2 if args.quick else 1.0))
+    as_result(result, logins).write(args.json)
     return 0
 
 

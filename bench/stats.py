@@ -53,8 +53,7 @@ class Distribution:
 
     def line(self) -> str:
         return (
-            f"n={self.count} p50 {self.p50:.1f} p99 {self.p99:.1f} max {self.max:.1f} "
-            f"mean {self.mean:.1f} {self.unit}"
+            f"n={self.count} p50 {self.p50:.1f} p99 {self.p99:.1f} max {self.max:.1f} mean {self.mean:.1f} {self.unit}"
         )
 
     def as_json(self) -> dict[str, Any]:
