@@ -29,7 +29,6 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -92,7 +91,8 @@ class TicketPoller(threading.Thread):
             try:
                 with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
                     while not self._halt.is_set():
-                        rows = db.execute("SELECT id, linkedid FROM tickets WHERE id > ? ORDER BY id", (last,)).fetchall()
+                        query = "SELECT id, linkedid FROM tickets WHERE id > ? ORDER BY id"
+                        rows = db.execute(query, (last,)).fetchall()
                         last = max(last, self._seen(rows))
                         await asyncio.sleep(POLL_S)
             except sqlite3.OperationalError:  # not created yet, or busy: ask again
