@@ -205,8 +205,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 calls/s for 4 s, 2 s in the queue, SQLite only")
     parser.add_argument("--json", type=Path, help="write the BenchResult here")
     parser.add_argument("--unfiltered", action="store_true", help="also the SQLite surge without the eventfilter")
+    parser.add_argument("--rate", type=float, help="calls per second (default 20; --quick 5)")
+    parser.add_argument("--seconds", type=float, help="how long calls arrive (default 60; --quick 4)")
+    parser.add_argument("--queue-seconds", type=float, help="each caller's wait in the queue (default 30; --quick 2)")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip the PostgreSQL surge")
     args = parser.parse_args()
     rate, seconds, queue_ms = (5.0, 4.0, 2000) if args.quick else (20.0, 60.0, 30000)
+    rate = args.rate or rate
+    seconds = args.seconds or seconds
+    queue_ms = int(args.queue_seconds * 1000) if args.queue_seconds is not None else queue_ms
     hold_ms = PROMPT_MS + queue_ms
     result = BenchResult("asterisk_surge", config={
         "rate_calls_per_s": rate, "seconds": seconds, "hold_after_answer_ms": hold_ms, "queue_wait_ms": queue_ms,
@@ -230,7 +237,7 @@ def main() -> None:
     pg_name = f"ngcc112_surge_{os.getpid()}"
     try:
         surges.append(run_surge(lab, root, "sqlite", None, rate=rate, seconds=seconds, hold_ms=hold_ms))
-        if not args.quick:
+        if not args.quick and not args.sqlite_only:
             if asyncio.run(_postgres(f"CREATE DATABASE {pg_name}")):
                 url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
                 surges.append(run_surge(lab, root, "postgresql", url, rate=rate, seconds=seconds, hold_ms=hold_ms))
