@@ -11,6 +11,9 @@ import wave
 import pytest
 
 from ngcc112 import names
+from ngcc112.ami import needed_events
+from ngcc112.ami.message import AmiMessage
+from ngcc112.ami.tracker import CallTracker
 from ngcc112.settings import ENVIRONMENT, Settings, load_settings
 
 
@@ -87,6 +90,44 @@ def test_manager_user_is_locked_to_the_daemon_host(manager_conf):
     assert read == {"call", "agent", "dialplan", "dtmf", "system"}
     (general,) = _sections(manager_conf, "general")
     assert general.one("webenabled") == "no"
+
+
+def test_manager_user_gets_only_the_events_the_daemon_needs(manager_conf):
+    (user,) = _sections(manager_conf, names.AMI_USERNAME)
+    lines = [f"{key} = {value}".rstrip() for key, value in user.items if key.startswith("eventfilter")]
+    assert lines == needed_events.manager_conf_lines()
+    # include filters only: an exclude line would let every unlisted event through again
+    assert all("action(include)" in line for line in lines)
+
+
+def test_every_event_the_daemon_handles_is_let_through():
+    tracker = CallTracker(context=names.INCOMING_CONTEXT, extensions=["112"], queues=[names.OPERATOR_QUEUE])
+    link = {"FullyBooted", "Shutdown"}  # ami/link.py: resync after a restart, the reason of a drop
+    callbacks = {"OriginateResponse"}  # tickets/callbacks.py
+    assert set(tracker._handlers) | link | callbacks == needed_events.needed_names()
+
+
+@pytest.mark.parametrize(
+    ("event", "headers", "passes"),
+    [
+        ("VarSet", {"Variable": "NGCC_GEO_LOCATION"}, True),
+        ("VarSet", {"Variable": "__NGCC_CALL"}, True),
+        ("VarSet", {"Variable": "QUEUESTATUS"}, True),
+        ("VarSet", {"Variable": "QUEUESTATUSX"}, False),
+        ("VarSet", {"Variable": "QUEUEWAIT"}, False),
+        ("VarSet", {"Variable": "RTPAUDIOQOS"}, False),
+        ("VarSet", {"Variable": "MY_NGCC_X"}, False),
+        ("Newexten", {"Priority": "1", "Context": "from-pstn"}, True),
+        ("Newexten", {"Priority": "12", "Context": "from-pstn"}, False),
+        ("Newstate", {}, False),
+        ("BridgeEnter", {}, False),
+        ("Hangup", {}, True),
+    ],
+)
+def test_what_the_filter_lets_through(event, headers, passes):
+    message = AmiMessage.from_pairs([("Event", event), *headers.items()])
+    assert message is not None
+    assert needed_events.needed(message) is passes
 
 
 def test_modules_required(config_dir):

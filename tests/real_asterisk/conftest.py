@@ -24,7 +24,7 @@ import pytest
 
 from .ami_listener import AmiListener
 from .daemon import Daemon
-from .lab import AsteriskLab, asterisk_prefix, wait_for
+from .lab import OBSERVER_SECRET, OBSERVER_USER, AsteriskLab, asterisk_prefix, wait_for
 from .sipp import SIPP, Sip
 
 #: Passwords of the sample operator phones in the shipped pjsip.conf.
@@ -74,12 +74,21 @@ def asterisk(asterisk_build: Path, lab_root: Path) -> Iterator[AsteriskLab]:
 
 @pytest.fixture
 def ami(asterisk: AsteriskLab, request: pytest.FixtureRequest) -> Iterator[AmiListener]:
-    listener = AmiListener("127.0.0.1", asterisk.ami_port, secret=asterisk.ami_secret).start()
+    """The test's own AMI client: every event Asterisk sends (its own manager user, no eventfilter)."""
+    listener = AmiListener("127.0.0.1", asterisk.ami_port, username=OBSERVER_USER, secret=OBSERVER_SECRET).start()
     yield listener
     record = os.environ.get("NGCC112_RECORD_TRANSCRIPTS")
     if record:
         name = re.sub(r"[^a-z0-9_]+", "_", request.node.name.lower()).strip("_")
         listener.write_transcript(Path(record), name, notes=[request.node.nodeid])
+    listener.stop()
+
+
+@pytest.fixture
+def ngcc_ami(asterisk: AsteriskLab) -> Iterator[AmiListener]:
+    """An AMI client logged in as the daemon's own user: its rights, and only the events its eventfilter passes."""
+    listener = AmiListener("127.0.0.1", asterisk.ami_port, secret=asterisk.ami_secret).start()
+    yield listener
     listener.stop()
 
 

@@ -85,7 +85,17 @@ def lab_changes(*, sip_port: int, ami_port: int, carrier_port: int) -> list[LabC
         LabChange("pjsip.conf", "contact = sip:192.0.2.10:5060", f"contact = sip:{CARRIER_IP}:{carrier_port}",
                   "callbacks go to the lab's carrier"),
         LabChange("manager.conf", "port = 5038", f"port = {ami_port}", "an AMI port of the test's own"),
+        LabChange("manager.conf", "\n[ngcc]\n", f"\n{OBSERVER_SECTION}\n[ngcc]\n",
+                  "the test's own AMI client sees every event Asterisk sends (the ngcc user gets only "
+                  "what the daemon needs: its eventfilter lines)"),
     ]
+
+
+#: The manager user of the test's own AMI client (tests/real_asterisk/ami_listener.py): no eventfilter.
+OBSERVER_USER = "lab-observer"
+OBSERVER_SECRET = "lab-observer-secret"
+OBSERVER_SECTION = (f"[{OBSERVER_USER}]\nsecret = {OBSERVER_SECRET}\ndeny = 0.0.0.0/0.0.0.0\n"
+                    f"permit = {LAB_IP}/255.255.255.255\nread = all\nwrite = all\n")
 
 
 #: Where asterisk-config/cel_custom.conf writes, under <astlogdir>.

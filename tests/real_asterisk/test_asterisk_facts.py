@@ -1,8 +1,9 @@
 """What the daemon and ``check-asterisk`` assume of Asterisk, asked of the real one.
 
 Each of these was read from documentation or old source before; here Asterisk
-22.10.1 with the shipped configuration answers, as the ``ngcc`` AMI user the
-daemon logs in as (so the write classes of manager.conf are what is tested).
+22.10.1 with the shipped configuration answers: the actions as the ``ngcc`` AMI user the
+daemon logs in as (``ngcc_ami``: so the write classes of manager.conf are what is tested),
+the events as the lab's observer sees them (``ami``: every event, unfiltered).
 """
 
 from __future__ import annotations
@@ -17,26 +18,26 @@ from .lab import AsteriskLab
 from .sipp import Caller, Sip
 
 
-def test_core_settings_carries_the_version_the_checker_reads(ami: AmiListener) -> None:
-    answer = ami.action("CoreSettings")[0]
+def test_core_settings_carries_the_version_the_checker_reads(ngcc_ami: AmiListener) -> None:
+    answer = ngcc_ami.action("CoreSettings")[0]
     assert answer.response == "Success"
     assert answer.get("AsteriskVersion") == "22.10.1"
     assert {"AMIversion", "AsteriskVersion", "SystemName", "CoreMaxCalls"} <= set(answer.keys())
 
 
-def test_module_check_answers_success_for_loaded_modules_and_error_otherwise(ami: AmiListener) -> None:
-    loaded = ami.action("ModuleCheck", Module="app_queue")[0]
+def test_module_check_answers_success_for_loaded_modules_and_error_otherwise(ngcc_ami: AmiListener) -> None:
+    loaded = ngcc_ami.action("ModuleCheck", Module="app_queue")[0]
     assert loaded.response == "Success"
     assert "Version" in loaded.keys()
-    missing = ami.action("ModuleCheck", Module="app_does_not_exist")[0]
+    missing = ngcc_ami.action("ModuleCheck", Module="app_does_not_exist")[0]
     assert missing.response == "Error"
     assert missing.get("Message") == "Module not loaded"
     for module in ("res_pjsip", "func_talkdetect", "res_geolocation"):
-        assert ami.action("ModuleCheck", Module=module)[0].response == "Success", module
+        assert ngcc_ami.action("ModuleCheck", Module=module)[0].response == "Success", module
 
 
-def test_device_state_list_names_each_operator_phone(ami: AmiListener) -> None:
-    frames = ami.action("DeviceStateList")
+def test_device_state_list_names_each_operator_phone(ngcc_ami: AmiListener) -> None:
+    frames = ngcc_ami.action("DeviceStateList")
     assert frames[0].response == "Success"
     states = {f.get("Device"): f.get("State") for f in frames if f.event == "DeviceStateChange"}
     assert {"PJSIP/op1", "PJSIP/op2", "PJSIP/op3"} <= set(states)
@@ -44,8 +45,8 @@ def test_device_state_list_names_each_operator_phone(ami: AmiListener) -> None:
 
 
 def test_the_write_classes_manager_conf_grants_cover_every_action_the_daemon_sends(
-        asterisk: AsteriskLab, ami: AmiListener) -> None:
-    listed = ami.action("ListCommands")[0]
+        asterisk: AsteriskLab, ngcc_ami: AmiListener) -> None:
+    listed = ngcc_ami.action("ListCommands")[0]
     allowed = {key.lower() for key in listed.keys()}
     for action in DAEMON_ACTIONS:
         assert action.lower() in allowed, f"{action} is not allowed to the ngcc user"
