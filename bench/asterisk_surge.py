@@ -11,6 +11,7 @@ the queue, against ``ngcc112 run`` as a separate process (SQLite; PostgreSQL too
 The lab is tests/real_asterisk's (``AsteriskLab``, ``Sip``, ``Daemon``, ``AmiListener``). Without an
 Asterisk build or SIPp every figure is None and a note says why. ``--unfiltered`` also runs the
 SQLite surge with the ngcc user's eventfilter lines removed (``manager reload``), for comparison.
+The lab folder is removed at the end unless ``NGCC112_KEEP_LAB`` is set.
 
     /work/main/.venv/bin/python bench/asterisk_surge.py [--quick] [--json PATH] [--unfiltered]
 """
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -263,6 +265,8 @@ def main() -> None:
                                     hold_ms=hold_ms))
     finally:
         lab.stop()
+        if not os.environ.get("NGCC112_KEEP_LAB"):
+            shutil.rmtree(root, ignore_errors=True)
         if not args.quick:
             asyncio.run(_postgres(f"DROP DATABASE IF EXISTS {pg_name}"))
 
