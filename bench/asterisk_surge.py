@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -200,11 +201,12 @@ def run_surge(lab: AsteriskLab, root: Path, backend: str, url: str | None, *, ra
         surge.lost = sum(1 for lid in calls if lid not in poller.first_seen)
         surge.duplicated = poller.rows - len(set(poller.first_seen) & set(calls))
     finally:
-        poller.stop()
-        sip.stop()
-        observer.stop()
-        daemon.stop()
-        lab.cli("channel request hangup all", check=False)
+        with contextlib.ExitStack() as cleanup:  # each one runs even when an earlier one fails
+            cleanup.callback(lab.cli, "channel request hangup all", check=False)
+            cleanup.callback(daemon.stop)
+            cleanup.callback(observer.stop)
+            cleanup.callback(sip.stop)
+            cleanup.callback(poller.stop)
     return surge
 
 
