@@ -11,6 +11,7 @@ the queue, against ``ngcc112 run`` as a separate process (SQLite; PostgreSQL too
 The lab is tests/real_asterisk's (``AsteriskLab``, ``Sip``, ``Daemon``, ``AmiListener``). Without an
 Asterisk build or SIPp every figure is None and a note says why. ``--unfiltered`` also runs the
 SQLite surge with the ngcc user's eventfilter lines removed (``manager reload``), for comparison.
+The lab folder is removed at the end unless ``NGCC112_KEEP_LAB`` is set.
 
     /work/main/.venv/bin/python bench/asterisk_surge.py [--quick] [--json PATH] [--unfiltered]
 """
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -198,11 +201,12 @@ def run_surge(lab: AsteriskLab, root: Path, backend: str, url: str | None, *, ra
         surge.lost = sum(1 for lid in calls if lid not in poller.first_seen)
         surge.duplicated = poller.rows - len(set(poller.first_seen) & set(calls))
     finally:
-        poller.stop()
-        sip.stop()
-        observer.stop()
-        daemon.stop()
-        lab.cli("channel request hangup all", check=False)
+        with contextlib.ExitStack() as cleanup:  # each one runs even when an earlier one fails
+            cleanup.callback(lab.cli, "channel request hangup all", check=False)
+            cleanup.callback(daemon.stop)
+            cleanup.callback(observer.stop)
+            cleanup.callback(sip.stop)
+            cleanup.callback(poller.stop)
     return surge
 
 
@@ -263,6 +267,8 @@ def main() -> None:
                                     hold_ms=hold_ms))
     finally:
         lab.stop()
+        if not os.environ.get("NGCC112_KEEP_LAB"):
+            shutil.rmtree(root, ignore_errors=True)
         if not args.quick:
             asyncio.run(_postgres(f"DROP DATABASE IF EXISTS {pg_name}"))
 
