@@ -321,7 +321,18 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"])
     parser.add_argument("--seconds", type=float, help="cut each scenario to this many seconds of placing")
     parser.add_argument("--note", action="append", help="a line for the result's notes (profile, changes)")
+    parser.add_argument("--profile", metavar="PATH", help="pyinstrument the run (text summary to PATH)")
     args = parser.parse_args()
+    if args.profile:
+        sys.path.insert(0, str(Path.home() / ".cache" / "ngcc112" / "bench-peers"))
+        from pyinstrument import Profiler
+
+        profiler = Profiler(async_mode="disabled")
+        with profiler:
+            result = asyncio.run(main_async(args))
+        Path(args.profile).write_text(profiler.output_text(unicode=False, show_all=False), encoding="utf-8")
+        result.write(args.json)
+        return
     asyncio.run(main_async(args)).write(args.json)
 
 
