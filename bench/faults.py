@@ -203,9 +203,14 @@ class CelWriter:
         uid = event.get("Uniqueid", "")
         stamp = event.get("Timestamp") or f"{time.time():.6f}"
         if name == "Newchannel":
-            chan = {"channel": event.get("Channel", ""), "linkedid": event.get("Linkedid", uid),
-                    "context": event.get("Context", ""), "exten": event.get("Exten", ""),
-                    "num": unescape(event.get("CallerIDNum", "")), "name": unescape(event.get("CallerIDName", ""))}
+            chan = {
+                "channel": event.get("Channel", ""),
+                "linkedid": event.get("Linkedid", uid),
+                "context": event.get("Context", ""),
+                "exten": event.get("Exten", ""),
+                "num": unescape(event.get("CallerIDNum", "")),
+                "name": unescape(event.get("CallerIDName", "")),
+            }
             self._channels[uid] = chan
             self._live.setdefault(chan["linkedid"], set()).add(uid)
             self._row("CHAN_START", stamp, uid, chan)
@@ -230,12 +235,37 @@ class CelWriter:
                 self._row("LINKEDID_END", stamp, uid, chan)
         self._out.flush()
 
-    def _row(self, kind: str, stamp: str, uid: str, chan: dict[str, str], *, app: str = "", data: str = "",
-             peer: str = "", extra: str = "") -> None:
+    def _row(
+        self,
+        kind: str,
+        stamp: str,
+        uid: str,
+        chan: dict[str, str],
+        *,
+        app: str = "",
+        data: str = "",
+        peer: str = "",
+        extra: str = "",
+    ) -> None:
         buffer = io.StringIO()
-        csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow([
-            "ngcc112-cel-1", kind, stamp, uid, chan["linkedid"], chan["channel"], chan["context"],
-            chan["exten"], chan["num"], chan["name"], app, data, peer, extra])
+        csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow(
+            [
+                "ngcc112-cel-1",
+                kind,
+                stamp,
+                uid,
+                chan["linkedid"],
+                chan["channel"],
+                chan["context"],
+                chan["exten"],
+                chan["num"],
+                chan["name"],
+                app,
+                data,
+                peer,
+                extra,
+            ]
+        )
         self._out.write(buffer.getvalue())
 
 
@@ -259,8 +289,14 @@ class Daemon:
     def start(self) -> None:
         self.starts += 1
         log = open(self.folder / f"daemon-{self.starts}.log", "ab")
-        self.process = subprocess.Popen([NGCC112, "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            [NGCC112, "run"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     async def ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -269,7 +305,8 @@ class Daemon:
                 raise RuntimeError(f"ngcc112 run exited {self.process.returncode}; see {self.folder}")
             try:
                 answer = await asyncio.to_thread(
-                    urllib.request.urlopen, f"http://127.0.0.1:{self.panel_port}/healthz", timeout=1)
+                    urllib.request.urlopen, f"http://127.0.0.1:{self.panel_port}/healthz", timeout=1
+                )
                 if answer.status == 200:
                     return
             except OSError:
@@ -323,19 +360,26 @@ async def place_sim_calls(sim: AmiSimulator, placed: list, count: int, rate: flo
     for _ in range(count):
         roll = rng.random()
         hangup = rng.uniform(0.5, 3.0) if roll < 0.2 else rng.uniform(4.0, 12.0)
-        script = CallScript(number=f"08{rng.randrange(10**10):010d}", name=rng.choice(("Budi", 'Pak "B"', "")),
-                            hangup_after=hangup)
+        script = CallScript(
+            number=f"08{rng.randrange(10**10):010d}", name=rng.choice(("Budi", 'Pak "B"', "")), hangup_after=hangup
+        )
         placed.append(await sim.place_call(script))
         await asyncio.sleep(1.0 / rate)
 
 
 def daemon_env(folder: Path, database: str, proxy: Proxy, ami_port: int, panel_port: int, cel: Path) -> dict[str, str]:
-    return {**os.environ,
-            "NGCC112_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{database}",
-            "NGCC112_AMI_PORT": str(ami_port), "NGCC112_AMI_SECRET": "ngcc-secret",
-            "NGCC112_PANEL_LISTEN": f"127.0.0.1:{panel_port}", "NGCC112_JOURNAL_PATH": str(folder / "events.db"),
-            "NGCC112_BACKFILL_SOURCE": "csv", "NGCC112_CEL_CSV": str(cel),
-            "NGCC112_LOG_FORMAT": "json", "NGCC112_LOG_LEVEL": "info"}
+    return {
+        **os.environ,
+        "NGCC112_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{database}",
+        "NGCC112_AMI_PORT": str(ami_port),
+        "NGCC112_AMI_SECRET": "ngcc-secret",
+        "NGCC112_PANEL_LISTEN": f"127.0.0.1:{panel_port}",
+        "NGCC112_JOURNAL_PATH": str(folder / "events.db"),
+        "NGCC112_BACKFILL_SOURCE": "csv",
+        "NGCC112_CEL_CSV": str(cel),
+        "NGCC112_LOG_FORMAT": "json",
+        "NGCC112_LOG_LEVEL": "info",
+    }
 
 
 async def run_fault(name: str, fault: Fault, *, calls: int, rate: float, work: Path) -> Row:
@@ -357,8 +401,9 @@ async def run_fault(name: str, fault: Fault, *, calls: int, rate: float, work: P
     try:
         daemon.start()
         await daemon.ready()
-        await asyncio.gather(place_sim_calls(sim, placed_calls, calls, rate, random.Random(name)),
-                             fault(lab, calls / rate))
+        await asyncio.gather(
+            place_sim_calls(sim, placed_calls, calls, rate, random.Random(name)), fault(lab, calls / rate)
+        )
         await asyncio.gather(*(call.wait(300) for call in placed_calls), return_exceptions=True)
         placed = {call.linkedid for call in placed_calls if call.linkedid}
         tickets = await finish(lab, database, placed)
@@ -370,8 +415,7 @@ async def run_fault(name: str, fault: Fault, *, calls: int, rate: float, work: P
     return await count(name, placed, tickets, database, folder, began)
 
 
-async def run_fault_real(name: str, fault: Fault, *, calls: int, rate: float, work: Path,
-                         asterisk: object) -> Row:
+async def run_fault_real(name: str, fault: Fault, *, calls: int, rate: float, work: Path, asterisk: object) -> Row:
     """One fault on the real Asterisk of the integration suite (SIPp callers, its own CEL)."""
     from real_asterisk.ami_listener import AmiListener
     from real_asterisk.lab import CEL_CSV, LAB_IP, AsteriskLab
@@ -389,8 +433,9 @@ async def run_fault_real(name: str, fault: Fault, *, calls: int, rate: float, wo
     listener = AmiListener(LAB_IP, asterisk.ami_port, secret=asterisk.ami_secret).start()
     mark = listener.mark()
     panel_port = free_port()
-    daemon = Daemon(folder, daemon_env(folder, database, proxy, ami_proxy.port, panel_port,
-                                       asterisk.log_dir / CEL_CSV), panel_port)
+    daemon = Daemon(
+        folder, daemon_env(folder, database, proxy, ami_proxy.port, panel_port, asterisk.log_dir / CEL_CSV), panel_port
+    )
 
     async def drop() -> None:
         ami_proxy.cut()
@@ -404,13 +449,17 @@ async def run_fault_real(name: str, fault: Fault, *, calls: int, rate: float, wo
         daemon.start()
         await daemon.ready()
         short = max(calls // 5, 1)
-        callers = [sip.call(Caller(number="5559[call_number]", name='Pak \\"B\\"', hold_ms=1200),
-                            calls=short, rate=rate / 5),
-                   sip.call(Caller(number="5558[call_number]", name="Budi", hold_ms=9000),
-                            calls=calls - short, rate=rate * 4 / 5)]
-        await asyncio.gather(fault(lab, calls / rate),
-                             *(asyncio.to_thread(c.wait, calls / rate + 120) for c in callers),
-                             return_exceptions=True)
+        callers = [
+            sip.call(Caller(number="5559[call_number]", name='Pak \\"B\\"', hold_ms=1200), calls=short, rate=rate / 5),
+            sip.call(
+                Caller(number="5558[call_number]", name="Budi", hold_ms=9000), calls=calls - short, rate=rate * 4 / 5
+            ),
+        ]
+        await asyncio.gather(
+            fault(lab, calls / rate),
+            *(asyncio.to_thread(c.wait, calls / rate + 120) for c in callers),
+            return_exceptions=True,
+        )
 
         def quiet() -> bool:
             return "0 active channels" in asterisk.cli("core show channels count").stdout
@@ -436,8 +485,7 @@ async def finish(lab: Lab, database: str, placed: set[str]) -> list[str]:
     return await settle(database, placed)
 
 
-async def count(name: str, placed: set[str], tickets: list[str], database: str, folder: Path,
-                began: float) -> Row:
+async def count(name: str, placed: set[str], tickets: list[str], database: str, folder: Path, began: float) -> Row:
     tickets_set = set(tickets)
     lost = len(placed - tickets_set)
     duplicated = (len(tickets) - len(tickets_set)) + len(tickets_set - placed)
@@ -490,6 +538,7 @@ def database_away(mode: str, seconds: float) -> Fault:
         lab.proxy.set(mode)
         await asyncio.sleep(seconds)
         lab.proxy.set("up")
+
     return fault
 
 
@@ -503,6 +552,7 @@ def sigkill_during_database_outage(seconds: float) -> Fault:
         lab.daemon.start()  # comes up with the database still away
         await asyncio.sleep(seconds / 2)
         lab.proxy.set("up")
+
     return fault
 
 
@@ -516,6 +566,7 @@ def ami_drops(count: int) -> Fault:
         for _ in range(count):
             await asyncio.sleep(duration / (count + 1))
             await lab.drop_ami()
+
     return fault
 
 
@@ -550,9 +601,13 @@ async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small runs (about 5 minutes per target)")
     parser.add_argument("--only", help="run the faults whose name contains this")
-    parser.add_argument("--on", choices=("sim", "asterisk", "both"), default="both",
-                        help="the simulator, the real Asterisk (scripts/asterisk-build), or both (default;"
-                             " the real one only where it is built)")
+    parser.add_argument(
+        "--on",
+        choices=("sim", "asterisk", "both"),
+        default="both",
+        help="the simulator, the real Asterisk (scripts/asterisk-build), or both (default;"
+        " the real one only where it is built)",
+    )
     parser.add_argument("--out", type=Path, help="also write the tables (Markdown) to this file")
     args = parser.parse_args(argv)
     from ngcc112 import logs
@@ -575,9 +630,12 @@ async def main(argv: list[str] | None = None) -> int:
         stamp = time.strftime("%Y-%m-%d", time.gmtime())
         args.out.write_text(
             "# The fault table\n\nEvery 112 call gets exactly one ticket, whatever breaks "
-            "(`make faults`, `bench/faults.py`).\n\n" + "\n\n".join(tables)
+            "(`make faults`, `bench/faults.py`).\n\n"
+            + "\n\n".join(tables)
             + f"\n\n(`python bench/faults.py{' --quick' if args.quick else ''}`, {stamp}, "
-            "on a 2-core machine of the project's kind)\n", encoding="utf-8")
+            "on a 2-core machine of the project's kind)\n",
+            encoding="utf-8",
+        )
     return 1 if failed else 0
 
 
@@ -610,8 +668,11 @@ async def run_target(target: str, args: argparse.Namespace) -> list[Row] | None:
                 row = await run_fault_real(slug, fault, calls=calls, rate=rate, work=tmp, asterisk=asterisk)
             row = Row(name, row.calls, row.tickets, row.lost, row.duplicated, row.seconds)
             rows.append(row)
-            print(f"[{target}] {row.fault}: calls {row.calls} → tickets {row.tickets}, lost {row.lost}, "
-                  f"duplicated {row.duplicated} ({row.seconds:.0f} s)", flush=True)
+            print(
+                f"[{target}] {row.fault}: calls {row.calls} → tickets {row.tickets}, lost {row.lost}, "
+                f"duplicated {row.duplicated} ({row.seconds:.0f} s)",
+                flush=True,
+            )
             if row.lost or row.duplicated:
                 print(f"  kept for inspection: {tmp / slug}", flush=True)
     finally:

@@ -38,7 +38,8 @@ from ngcc112.backoff import Backoff
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
-from ngcc112.tickets.journal import Journal, default_path
+from ngcc112.tickets.journal import Journal, Journalled, default_path
+from ngcc112.tickets.spill import Spill, in_runs
 from ngcc112.tickets.store import TicketStore
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,11 @@ log = structlog.get_logger(__name__)
 MAX_BATCH = 200
 #: Seconds one batch may take to reach the database before it counts as away.
 WRITE_TIMEOUT = 15.0
+#: Bounds of the two queues (docs/backpressure.md). A full outbox spills call events to the
+#: journal (:mod:`ngcc112.tickets.spill`); a full inbox is tracked at once by the link's
+#: callback itself, in order. Neither ever drops an item or blocks the link's read loop.
+OUTBOX_MAX = 10_000
+INBOX_MAX = 10_000
 RETRYABLE = (OperationalError, InterfaceError, OSError, ConnectionError, asyncio.TimeoutError)
 
 #: Makes the daemon's AMI link from the one callback that takes everything the link reads
@@ -75,6 +81,8 @@ class CallDaemon:
         *,
         clock: Clock = SYSTEM_CLOCK,
         link: LinkFactory | None = None,
+        outbox_max: int = OUTBOX_MAX,
+        inbox_max: int = INBOX_MAX,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -88,8 +96,8 @@ class CallDaemon:
             queues=(calls.queue, calls.supervisor_queue),
             server_name=settings.ami.server_name,
         )
-        self._inbox: asyncio.Queue[LinkItem] = asyncio.Queue()
-        self._outbox: asyncio.Queue[CallEvent | CallsResynced] = asyncio.Queue()
+        self._inbox: asyncio.Queue[LinkItem] = asyncio.Queue(inbox_max)
+        self._outbox_max = outbox_max
         if link is None:
 
             def link(receive: Callable[[LinkItem], None]) -> AmiLink:
@@ -99,6 +107,9 @@ class CallDaemon:
         self.link = link(self._receive)
         journal_path = settings.journal_path or default_path(settings.database_url)
         self.journal = Journal(journal_path) if journal_path else None
+        # without a journal there is nothing durable to spill to: the outbox is unbounded
+        self._outbox: asyncio.Queue[Journalled | _SpillMark] = asyncio.Queue(outbox_max if self.journal else 0)
+        self._spill = Spill(self.journal) if self.journal is not None else None
         self._tasks: list[asyncio.Task[None]] = []
         #: Set once the journal of an earlier run has been written (at once without one).
         self._journal_written = asyncio.Event()
@@ -109,6 +120,8 @@ class CallDaemon:
         """Open the journal (JournalError when it cannot be used) and start the pipeline."""
         if self.journal is not None:
             self.journal.open()
+        if self._spill is not None:
+            self._spill.start()
         self._tasks = [
             asyncio.create_task(self._track(), name="ngcc112-track"),
             asyncio.create_task(self._persist(), name="ngcc112-persist"),
@@ -128,6 +141,8 @@ class CallDaemon:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._spill is not None:
+            await self._spill.stop()
         if self.journal is not None:
             self.journal.close()
 
@@ -138,7 +153,12 @@ class CallDaemon:
         For synchronous predicates (a test driver's "quiet" check); :meth:`drained` waits.
         Tracking is synchronous, so an empty inbox has nothing half-tracked.
         """
-        return self._journal_written.is_set() and self._inbox.empty() and self._outbox.empty() and self._in_hand == 0
+        idle = self._inbox.empty() and self._outbox.empty() and self._in_hand == 0 and not self._spilling
+        return self._journal_written.is_set() and idle
+
+    @property
+    def _spilling(self) -> bool:
+        return self._spill is not None and self._spill.active
 
     async def drained(self) -> None:
         """Wait until every event received so far has been tracked and written (or given up on).
@@ -152,49 +172,83 @@ class CallDaemon:
         while True:
             await self._inbox.join()
             await self._outbox.join()
-            if self._inbox.empty():
+            if self._spill is not None and self._spill.active:
+                await self._spill.over.wait()
+            elif self._inbox.empty():
                 return
 
     def _receive(self, item: LinkItem) -> None:
+        if self._inbox.full():
+            # the tracker fell this far behind: catch up here, in order, rather than block the link
+            while not self._inbox.empty():
+                self._track_one(self._inbox.get_nowait())
+                self._inbox.task_done()
         self._inbox.put_nowait(item)
 
     # tasks ----------------------------------------------------------------------
     async def _track(self) -> None:
         while True:
             item = await self._inbox.get()
-            if isinstance(item, AmiMessage):
-                self.stats.ami_events += 1
-                events = self.tracker.feed(item)
-            elif isinstance(item, Snapshot):
-                events = self.tracker.resync(item.at, item.channels)
-            elif isinstance(item, QueueSnapshot):
-                events = self.tracker.resync_queues(item.at, item.items)
-            else:
-                events = []
-                self.hub.publish(item)
-            for event in events:
-                self._route(event)
+            self._track_one(item)
             self._inbox.task_done()
+
+    def _track_one(self, item: LinkItem) -> None:
+        if isinstance(item, AmiMessage):
+            self.stats.ami_events += 1
+            events = self.tracker.feed(item)
+        elif isinstance(item, Snapshot):
+            events = self.tracker.resync(item.at, item.channels)
+        elif isinstance(item, QueueSnapshot):
+            events = self.tracker.resync_queues(item.at, item.items)
+        else:
+            events = []
+            self.hub.publish(item)
+        for event in events:
+            self._route(event)
 
     def _route(self, event: TrackerEvent) -> None:
         self.hub.publish(event)
         if isinstance(event, (CallEvent, CallsResynced)):
             self.stats.call_events += 1
-            self._outbox.put_nowait(event)
+            if self._spilling or (self._spill is not None and self._outbox.full()):
+                self._spill_with(event)
+            else:
+                self._outbox.put_nowait(event)
+
+    def _spill_with(self, event: Journalled) -> None:
+        """Spill the outbox and ``event`` to the journal, in order; wake the writer to read it back."""
+        assert self._spill is not None
+        moved: list[Journalled] = []
+        while not self._outbox.empty():
+            item = self._outbox.get_nowait()
+            self._outbox.task_done()
+            if not isinstance(item, _SpillMark):
+                moved.append(item)
+        self._spill.put([*moved, event])
+        self._outbox.put_nowait(_SpillMark())
 
     async def _persist(self) -> None:
         prefix = f"{self.settings.ami.server_name}:" if self.settings.ami.server_name else ""
         await self._write_journalled(prefix)
-        carried: CallEvent | CallsResynced | None = None
+        carried: Journalled | _SpillMark | None = None
         while True:
-            first = carried if carried is not None else await self._outbox.get()
+            got = carried if carried is not None else await self._outbox.get()
             carried = None
+            if isinstance(got, _SpillMark):
+                self._in_hand = 1
+                try:
+                    await self._write_spilled(prefix)
+                finally:
+                    self._in_hand = 0
+                    self._outbox.task_done()
+                continue
+            first = got
             batch = [first]
             # Everything already waiting goes in one transaction; a resync marker
             # ends the batch and is written on its own, after it.
             while isinstance(first, CallEvent) and not self._outbox.empty() and len(batch) < MAX_BATCH:
                 item = self._outbox.get_nowait()
-                if isinstance(item, CallsResynced):
+                if isinstance(item, (CallsResynced, _SpillMark)):
                     carried = item
                     break
                 batch.append(item)
@@ -219,10 +273,19 @@ class CallDaemon:
         if pending:
             log.warning("ticket.journal_replay", events=len(pending), journal=str(self.journal.path))
         for start in range(0, len(pending), MAX_BATCH):
-            chunk = pending[start : start + MAX_BATCH]
-            await self._write([event for _, event in chunk], prefix)
-            await self._journal_done(chunk[-1][0])
+            await self._write_rows(pending[start : start + MAX_BATCH], prefix)
         self._journal_written.set()
+
+    async def _write_spilled(self, prefix: str) -> None:
+        """Write what the outbox spilled, from the journal, oldest first, until the spill is over."""
+        assert self._spill is not None
+        await self._spill.drain(lambda rows: self._write_rows(rows, prefix), MAX_BATCH)
+
+    async def _write_rows(self, rows: list[tuple[int, Journalled]], prefix: str) -> None:
+        """Write journal rows in order (call events batched, a resync marker on its own), then forget them."""
+        for run in in_runs([event for _, event in rows]):
+            await self._write(run, prefix)
+        await self._journal_done(rows[-1][0])
 
     async def _journal_append(self, batch: list[CallEvent | CallsResynced]) -> int | None:
         """Put a batch of call events on disk before the database; None when there is no
@@ -231,7 +294,7 @@ class CallDaemon:
         if self.journal is None or not isinstance(batch[0], CallEvent):
             return None
         try:
-            return await self.journal.append(batch)  # type: ignore[arg-type]
+            return await self.journal.append(batch)
         except Exception as exc:
             log.error("ticket.journal_failed", journal=str(self.journal.path), error=str(exc) or type(exc).__name__)
             return None
@@ -309,6 +372,10 @@ class CallDaemon:
             "db_backlog": self.stats.db_backlog,
             "db_last_error": self.stats.last_db_error,
         }
+
+
+class _SpillMark:
+    """Left on the outbox when it spilled: the writer reads the journal from there on."""
 
 
 def _describe(exc: BaseException) -> str:

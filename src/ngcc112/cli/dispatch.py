@@ -51,6 +51,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="CALLS_PER_MINUTE",
         help="generated call rate; 0: only calls that clients originate",
     )
+    sim.add_argument(
+        "--surge",
+        type=float,
+        metavar="CALLS_PER_SECOND",
+        help="once a client logged in, place --calls callers at this steady rate (then keep serving)",
+    )
+    sim.add_argument("--calls", type=int, default=100, help="how many calls the surge places (default 100)")
+    sim.add_argument(
+        "--hold", type=float, default=5.0, metavar="SECONDS", help="surge callers hang up after this long (default 5)"
+    )
+    sim.add_argument("--placed", metavar="FILE", help="surge: a JSON line per placed call (uniqueid, number, sent_at)")
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")

@@ -47,14 +47,31 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def sim(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
     from ngcc112.sim import run_simulator
+    from ngcc112.sim.surge import SurgePlan
 
     logs.configure("console", settings.log_level)
     port = args.port if args.port is not None else settings.ami.port
     if args.rate < 0:
         return fatal("--rate must not be negative")
+    surge = None
+    if args.surge is not None:
+        try:
+            surge = SurgePlan(rate=args.surge, calls=args.calls, hold=args.hold)
+        except ValueError as exc:
+            return fatal(str(exc))
+    elif args.placed is not None:
+        return fatal("--placed needs --surge")
+    placed = Path(args.placed) if args.placed is not None else None
+    if placed is not None:
+        try:
+            placed.write_text("", encoding="utf-8")
+        except OSError as exc:
+            return fatal(f"cannot write --placed {placed}: {exc.strerror or exc}")
     try:
-        asyncio.run(run_simulator(settings, port, args.rate))
+        asyncio.run(run_simulator(settings, port, args.rate, surge, placed))
     except OSError as exc:
         return fatal(f"cannot listen on port {port}: {exc.strerror or exc}")
     return EXIT_OK

@@ -7,6 +7,7 @@ import contextlib
 import random
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -22,6 +23,7 @@ from ngcc112.sim.model import Softphone
 from ngcc112.sim.queue_actions import queue_show
 from ngcc112.sim.replies import error
 from ngcc112.sim.session import Session, event_classes
+from ngcc112.sim.surge import SurgePlan, run_surge
 from ngcc112.sim.traffic import generate_calls
 from ngcc112.sim.wire import BANNER, ActionParser, Pairs, encode, header
 
@@ -351,8 +353,15 @@ class AmiSimulator:
         session.log.info("sim.login")
 
 
-async def run_simulator(settings: Settings, port: int, rate: float) -> None:
-    """``ngcc112 sim``: serve AMI for ``settings.ami.username`` until cancelled."""
+async def run_simulator(
+    settings: Settings, port: int, rate: float, surge: SurgePlan | None = None, placed: Path | None = None
+) -> None:
+    """``ngcc112 sim``: serve AMI for ``settings.ami.username`` until cancelled.
+
+    With ``surge``: once a client has logged in, place the surge (one JSON line per call
+    in ``placed``), wait until every call has ended, say so on stdout, and go on serving
+    (a benchmark reads the line, then stops the simulator when its client has caught up).
+    """
     user = AmiUser(secret=settings.ami.secret.get_secret_value(), read=("all",), write=("all",))
     config = SimulatorConfig(
         host=settings.ami.host, port=port, users={settings.ami.username: user}, rate_per_minute=rate
@@ -367,6 +376,18 @@ async def run_simulator(settings: Settings, port: int, rate: float) -> None:
         flush=True,
     )
     try:
+        if surge is not None:
+            await _surge(sim, surge, placed)
         await asyncio.Event().wait()
     finally:
         await sim.stop()
+
+
+async def _surge(sim: AmiSimulator, plan: SurgePlan, placed: Path | None) -> None:
+    while not any(session.authenticated for session in sim.sessions):
+        await asyncio.sleep(0.05)
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(placed.open("w", encoding="utf-8")) if placed is not None else None
+        records = await run_surge(sim, plan, out)
+    await sim.wait_idle()
+    print(f"ngcc112 sim: surge done: {len(records)} calls placed, all ended", file=sys.stdout, flush=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ngcc112.ami import events as call_events
-from ngcc112.ami.events import CallEvent
+from ngcc112.ami.events import CallEvent, CallsResynced
 
 #: Every call event type by name: what the journal can hold.
 EVENT_TYPES: dict[str, type[CallEvent]] = {
@@ -35,6 +35,10 @@ EVENT_TYPES: dict[str, type[CallEvent]] = {
     for cls in vars(call_events).values()
     if isinstance(cls, type) and issubclass(cls, CallEvent) and cls is not CallEvent
 }
+#: A resync marker spilled in order with the call events (see the daemon's backpressure).
+RESYNC_KIND = "calls_resynced"
+#: What the journal holds, in the order the tracker made it.
+Journalled = CallEvent | CallsResynced
 #: Journals written before the kinds were explicit hold class names; still read them.
 _LEGACY_NAMES: dict[str, type[CallEvent]] = {cls.__name__: cls for cls in EVENT_TYPES.values()}
 
@@ -43,8 +47,11 @@ class JournalError(Exception):
     """The journal file cannot be used (unwritable, corrupt); the message names the path."""
 
 
-def encode(event: CallEvent) -> tuple[str, str]:
-    """(type name, JSON) of a call event."""
+def encode(event: Journalled) -> tuple[str, str]:
+    """(type name, JSON) of a call event or a resync marker."""
+    if isinstance(event, CallsResynced):
+        marker = {"at": event.at.isoformat(), "live_call_ids": sorted(event.live_call_ids)}
+        return RESYNC_KIND, json.dumps(marker, separators=(",", ":"))
     kind = event.kind
     if EVENT_TYPES.get(kind) is not type(event):
         raise TypeError(f"not a journalled call event: {kind}")
@@ -61,8 +68,11 @@ def encode(event: CallEvent) -> tuple[str, str]:
     return kind, json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
-def decode(kind: str, payload: str) -> CallEvent:
-    """The call event :func:`encode` stored."""
+def decode(kind: str, payload: str) -> Journalled:
+    """The call event (or resync marker) :func:`encode` stored."""
+    if kind == RESYNC_KIND:
+        marker = json.loads(payload)
+        return CallsResynced(datetime.fromisoformat(marker["at"]), frozenset(marker["live_call_ids"]))
     cls = EVENT_TYPES.get(kind) or _LEGACY_NAMES.get(kind)
     if cls is None:
         raise JournalError(f"unknown event type in the journal: {kind!r}")
@@ -112,7 +122,7 @@ class Journal:
 
     # -- use (each call blocks for one fsync at most: the async variants run it in a thread) ----
 
-    def append_now(self, batch: Sequence[CallEvent]) -> int:
+    def append_now(self, batch: Sequence[Journalled]) -> int:
         """Store ``batch`` durably; the sequence number of its last event."""
         rows = [encode(event) for event in batch]
         with self._lock:
@@ -133,18 +143,25 @@ class Journal:
         with self._lock:
             self._connection().execute("DELETE FROM events WHERE seq <= ?", (upto,))
 
-    def pending_now(self) -> list[tuple[int, CallEvent]]:
-        """What never reached the database, oldest first."""
+    def pending_now(self, limit: int = -1) -> list[tuple[int, Journalled]]:
+        """What never reached the database, oldest first (at most ``limit``; all by default)."""
         with self._lock:
-            rows = self._connection().execute("SELECT seq, kind, payload FROM events ORDER BY seq").fetchall()
+            rows = (
+                self._connection()
+                .execute("SELECT seq, kind, payload FROM events ORDER BY seq LIMIT ?", (limit,))
+                .fetchall()
+            )
         return [(seq, decode(kind, payload)) for seq, kind, payload in rows]
 
     def size(self) -> int:
         with self._lock:
             return int(self._connection().execute("SELECT count(*) FROM events").fetchone()[0])
 
-    async def append(self, batch: Sequence[CallEvent]) -> int:
+    async def append(self, batch: Sequence[Journalled]) -> int:
         return await asyncio.to_thread(self.append_now, batch)
+
+    async def pending(self, limit: int = -1) -> list[tuple[int, Journalled]]:
+        return await asyncio.to_thread(self.pending_now, limit)
 
     async def done(self, upto: int) -> None:
         await asyncio.to_thread(self.done_now, upto)

@@ -9,6 +9,7 @@ ticket change for the screen-pop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,13 @@ DB_TIMEOUT_SECONDS = 5.0
 #: is built to ride out (the fault table holds the database silent for 90 s), so a
 #: score is kept and written later, not dropped.
 FINAL_STORE_RETRY_SECONDS = 3600.0
+#: How long a save waits for the ticket store to announce the call's ticket (its
+#: ``TicketChanged`` on the hub) before it asks the database itself. Waiting costs the
+#: ticket path nothing; asking costs it a query, and under a surge every call's saver
+#: asking again and again (backoff from 0.1 s) would slow the very writes it waits for.
+#: The query stays for tickets nobody announces on this hub: a call adopted by a resync
+#: (its ticket was opened before a restart) asks at once.
+TICKET_WAIT_SECONDS = 30.0
 
 
 class ScoreWriter:
@@ -90,6 +98,11 @@ class ScoreWriter:
 
     async def _ticket_id(self, live: LiveCall) -> int | None:
         """The call's ticket id, or None while the ticket store has not written it yet."""
+        if live.ticket_id is not None:
+            return live.ticket_id
+        if not live.adopted:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(live.ticket_known.wait(), TICKET_WAIT_SECONDS)
         if live.ticket_id is not None:
             return live.ticket_id
         try:

@@ -58,7 +58,8 @@ from ngcc112.routing.steering import moment_name, no_speech_due, priority_to_sen
 from ngcc112.tickets.aml_locations import AmlLocations
 from ngcc112.tickets.history import load_history
 from ngcc112.tickets.locations import Locations
-from ngcc112.triage.live import CallChannels, LiveCall
+from ngcc112.tickets.store import TicketChanged
+from ngcc112.triage.live import AnnouncedTickets, CallChannels, LiveCall
 from ngcc112.triage.saving import ScoreWriter
 
 log = structlog.get_logger(__name__)
@@ -103,6 +104,7 @@ class Triage:
         self._writer = ScoreWriter(self._sessions, self._hub, self.aml_locations, self.now)
         self._on_assessment = on_assessment
         self._calls: dict[str, LiveCall] = {}
+        self._tickets = AnnouncedTickets()
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         #: Set whenever an event was handled or a call's work finished: :meth:`idle` waits on it.
@@ -203,6 +205,9 @@ class Triage:
             for call_id in [c for c in self._calls if c not in item.live_call_ids]:
                 self._forget(call_id)
             return
+        if isinstance(item, TicketChanged):
+            self._tickets.announced(self._calls.get(item.linkedid), item.linkedid, item.ticket_id)
+            return
         if not isinstance(item, CallEvent):
             return
         live = self._calls.get(item.call_id)
@@ -220,6 +225,7 @@ class Triage:
                 adopted=isinstance(item, CallArrived) and item.adopted,
             )
             self._calls[item.call_id] = live
+            self._tickets.adopt(live)
             self._poke(live)  # first look: history, pending AML messages
         else:
             facts = advance_facts(live.facts, item)
