@@ -60,7 +60,8 @@ async def test_call_end_pauses_with_wrap_up_and_the_limit_resumes_with_a_warning
         # no call rings a paused operator: the limit passes, then Asterisk unpauses the member
         await until(lambda: not member(stack).paused)
         assert pauses(stack) == [("true", "wrap-up"), ("false", None)]
-        assert panel.wrapup.expired_at(OP) is not None
+        # the simulator unpauses on the action; the service marks the expiry on its response
+        await until(lambda: panel.wrapup.expired_at(OP) is not None)
         states = []
         while not seen.queue.empty():
             item = seen.queue.get_nowait()
