@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ngcc112 import names
+from ngcc112.ami.needed_events import EventRule
 from ngcc112.sim.model import Member, Queue
 
 #: Every AMI permission class Asterisk knows (manager.c ``perms``), in its order.
@@ -45,6 +46,9 @@ class AmiUser:
     secret: str = field(repr=False)
     read: tuple[str, ...] = DAEMON_READ
     write: tuple[str, ...] = DAEMON_WRITE
+    #: The account's manager.conf ``eventfilter`` include rules; empty: every event of its
+    #: read classes (Asterisk without filters).
+    eventfilter: tuple[EventRule, ...] = ()
 
     def __post_init__(self) -> None:
         for cls in (*self.read, *self.write):

@@ -13,12 +13,14 @@ from typing import Any
 import structlog
 
 from ngcc112 import names
+from ngcc112.ami.needed_events import NEEDED
 from ngcc112.clock import SYSTEM_CLOCK, Clock
 from ngcc112.settings import Settings
 from ngcc112.sim.actions import ACTIONS, QUEUE_ACTIONS, cli_words
 from ngcc112.sim.calls import CallScript, PlacedCall
 from ngcc112.sim.config import AmiUser, SimulatorConfig
 from ngcc112.sim.engine import Engine
+from ngcc112.sim.eventfilter import EventFilter
 from ngcc112.sim.model import Softphone
 from ngcc112.sim.queue_actions import queue_show
 from ngcc112.sim.replies import error
@@ -222,7 +224,8 @@ class AmiSimulator:
             return
         data = encode(self._stamped(pairs))
         for session in list(self.sessions):
-            session.deliver(cls, data)
+            if session.event_filter.passes(pairs):
+                session.deliver(cls, data)
 
     def _stamped(self, pairs: Pairs) -> Pairs:
         """With ``timestampevents``: ``Timestamp`` right after ``Privilege``, as manager.c adds it."""
@@ -310,6 +313,7 @@ class AmiSimulator:
             return
         session.username, session.user = username, user
         session.read, session.write = event_classes(user.read), event_classes(user.write)
+        session.event_filter = EventFilter.of(user.eventfilter)
         events = header(pairs, "Events")
         session.set_events(events if any(k.lower() == "events" for k, _ in pairs) else "on")
         session.log = session.log.bind(user=username)
@@ -362,7 +366,8 @@ async def run_simulator(
     in ``placed``), wait until every call has ended, say so on stdout, and go on serving
     (a benchmark reads the line, then stops the simulator when its client has caught up).
     """
-    user = AmiUser(secret=settings.ami.secret.get_secret_value(), read=("all",), write=("all",))
+    # the shipped manager.conf's filter: the daemon is sent only the events it acts on
+    user = AmiUser(secret=settings.ami.secret.get_secret_value(), read=("all",), write=("all",), eventfilter=NEEDED)
     config = SimulatorConfig(
         host=settings.ami.host, port=port, users={settings.ami.username: user}, rate_per_minute=rate
     )

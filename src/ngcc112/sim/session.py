@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from ngcc112.sim.config import ALL_CLASSES, AmiUser
+from ngcc112.sim.eventfilter import NO_FILTER, EventFilter
 from ngcc112.sim.wire import Pairs, encode
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class Session:
         self.read: frozenset[str] = frozenset()
         self.write: frozenset[str] = frozenset()
         self.event_mask: frozenset[str] = frozenset(ALL_CLASSES)
+        #: The user's manager.conf ``eventfilter`` (set at login).
+        self.event_filter: EventFilter = NO_FILTER
         self.closing = False
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}"
