@@ -69,6 +69,12 @@ NOTES = [
     "triage's per-call sessions (history, score, AML attach: batch or defer them behind the ticket writes).",
     "After, full 100/s x 60 s (6,000 calls): SQLite p50 42.0 s p99 49.0 s, 18.6 ms CPU/call; PostgreSQL p50 10.6 s "
     "p99 15.3 s, 11.7 ms CPU/call; simulator 1.2 ms CPU/call; 0 lost, 0 duplicated. Target (p99 <= 50 ms) missed.",
+    "Simulator eventfilter (i14-fast): the sim now applies the daemon user's manager.conf eventfilter "
+    "(ami/needed_events.py) as Asterisk does, so the daemon reads ~14 events per queued call instead of ~78. "
+    "10 s cuts of 100/s on a shared 2-core machine (5 helpers), so noisy: SQLite p50 6.18 s p99 7.08 s, "
+    "18.0 ms CPU/call; PostgreSQL p50 0.39 s p99 2.26 s, 14.2 ms CPU/call; 0 lost, 0 duplicated. "
+    "(A lost earlier try measured 19.1 ms SQLite / 13.8 ms PG CPU per call and p99 8.1 s / 1.59 s before it.) "
+    "Target still missed; next: triage batching (one history query, one score transaction per tick).",
     "Backpressure: the outbox is bounded (10,000); when full, call events spill in order to the fsync'd journal and "
     "are written from there (docs/backpressure.md); zero lost, zero duplicated in every run.",
 ]
