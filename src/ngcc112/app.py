@@ -71,7 +71,7 @@ async def build(
     if reachable:
         await seed_agencies(sessions)
     hub = hub or Hub()
-    store = TicketStore(sessions, hub.publish)
+    store = TicketStore(sessions, hub.publish, site=settings.cluster.site)
     daemon = CallDaemon(settings, store, hub, clock=clock, link=link)
     locations = Locations(sessions, hub.publish, clock=lambda: utc(clock))
     aml_locations = aml_locations_from_settings(settings, locations)
