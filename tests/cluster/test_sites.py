@@ -63,3 +63,12 @@ async def test_0010_gives_old_tickets_the_main_site_and_comes_down(tmp_path: Pat
     assert await inspect_database(url, sites) == [("old.1", "main")]
     await asyncio.to_thread(command.downgrade, alembic_config(url), "0008")
     assert await inspect_database(url, sites) is None
+
+
+def test_the_tickets_cli_names_a_site_other_than_main() -> None:
+    from ngcc112.cli.records import format_ticket_line
+
+    row = {"id": 1, "arrived_at": "2026-12-07T20:00:00+00:00", "state": "new", "caller_number": "0812",
+           "abandoned": False, "answered_at": None, "ended_at": None}
+    assert "[site" not in format_ticket_line({**row, "site": "main"})
+    assert format_ticket_line({**row, "site": "north"}).endswith("waiting [site north]")

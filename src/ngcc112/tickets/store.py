@@ -232,6 +232,7 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         {
             "id": ticket.id,
             "linkedid": ticket.linkedid,
+            "site": ticket.site,
             "state": ticket.state,
             "caller_number": ticket.caller_number,
             "caller_name": ticket.caller_name,

@@ -110,6 +110,7 @@ class TicketFound(Answer):
     agencies: list[str]
     closed_at: str | None
     closed_reason: str | None
+    site: str = Field(description="The site whose Asterisk took the call")
 
 
 class TicketPage(Answer):
