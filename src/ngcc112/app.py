@@ -28,6 +28,9 @@ from ngcc112.aml_http.intake import intake_from_settings
 from ngcc112.aml_http.routes import aml_routes
 from ngcc112.backfill import Backfill
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
+from ngcc112.cluster.fanout import Fanout, asyncpg_dsn, fanout_wanted
+from ngcc112.cluster.wire import KINDS as WIRE_KINDS
+from ngcc112.cluster.wire import Codec
 from ngcc112.daemon import CallDaemon, LinkFactory
 from ngcc112.hub import Hub
 from ngcc112.panel.app import create_app
@@ -40,7 +43,7 @@ from ngcc112.tickets.journal import JournalError
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.store import TicketStore
 from ngcc112.triage.service import Triage
-from ngcc112.wrapup import WrapUpService
+from ngcc112.wrapup import WrapUpChanged, WrapUpService
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +71,7 @@ async def build(
     if reachable:
         await seed_agencies(sessions)
     hub = hub or Hub()
-    store = TicketStore(sessions, hub.publish)
+    store = TicketStore(sessions, hub.publish, site=settings.cluster.site)
     daemon = CallDaemon(settings, store, hub, clock=clock, link=link)
     locations = Locations(sessions, hub.publish, clock=lambda: utc(clock))
     aml_locations = aml_locations_from_settings(settings, locations)
@@ -81,6 +84,13 @@ async def build(
     backfill = Backfill(
         settings, sessions, engine=engine, hub=hub, publish=hub.publish, clock=clock, settled=daemon.drained
     )
+    # -- cluster fan-out (issue 15): the hub's events shared with the other nodes over NOTIFY --
+    fanout = None
+    if fanout_wanted(settings):
+        codec = Codec({**WIRE_KINDS, "wrap_up_changed": WrapUpChanged})
+        dsn, node = asyncpg_dsn(settings.database_url), settings.cluster.node_name
+        fanout = Fanout(hub, dsn, node, codec, now=lambda: utc(clock))
+    # -- end of the cluster fan-out --
     return Services(
         settings=settings,
         clock=clock,
@@ -95,6 +105,7 @@ async def build(
         aml_intake=aml_intake,
         wrapup=wrapup,
         backfill=backfill,
+        fanout=fanout,
     )
 
 
@@ -227,6 +238,8 @@ async def serve(
                 services.panel_app = create_app(services)
                 services.panel_app.add_routes(aml_routes(services.aml_intake))
                 await running.enter_async_context(_serving(services.panel_app, settings, say))
+            if services.fanout is not None:  # cluster fan-out: after the panel's live hub listens
+                await running.enter_async_context(_running(services.fanout))
             await running.enter_async_context(_running(services.triage))
             await running.enter_async_context(_running(services.wrapup))
             await running.enter_async_context(_running(services.backfill))

@@ -60,3 +60,7 @@ SAMPLE_OPERATORS = ("op1", "op2", "op3")
 def operator_interface(endpoint: str) -> str:
     """The queue member interface of an operator's PJSIP endpoint."""
     return f"PJSIP/{endpoint}"
+
+
+#: The site of a single node, and of every ticket from before sites (``[cluster] site``).
+DEFAULT_SITE = "main"

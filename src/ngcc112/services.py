@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ngcc112.aml_http.intake import AmlIntake
 from ngcc112.backfill import Backfill
 from ngcc112.clock import Clock
+from ngcc112.cluster.fanout import Fanout
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
@@ -54,3 +55,5 @@ class Services:
     backfill: Backfill
     #: The panel's app while :func:`ngcc112.app.serve` serves it (None without a panel).
     panel_app: web.Application | None = None
+    #: The hub's events shared with the other nodes (cluster mode on PostgreSQL; else None).
+    fanout: Fanout | None = None

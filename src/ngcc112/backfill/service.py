@@ -114,7 +114,11 @@ class Backfill:
         self.clock = clock
         self.source = _source_for(settings, engine)
         self._store = BackfillStore(
-            sessions, self.source.key if self.source else None, clock=clock, publish=publish or (lambda change: None)
+            sessions,
+            self.source.key if self.source else None,
+            clock=clock,
+            publish=publish or (lambda change: None),
+            site=settings.cluster.site,
         )
         self._prefix = f"{settings.ami.server_name}:" if settings.ami.server_name else ""
         self._calls = settings.calls

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ngcc112 import names
 from ngcc112.backfill.cel import CelCall, call_events
 from ngcc112.backfill.models import ORIGIN, BackfillMark
 from ngcc112.clock import Clock, utc
@@ -41,8 +42,11 @@ class BackfillStore:
         *,
         clock: Clock,
         publish: Callable[[TicketChanged], None],
+        site: str = names.DEFAULT_SITE,
     ) -> None:
         self._sessions = sessions
+        #: The site of the Asterisk whose CEL this reads: stamped on the tickets it recovers.
+        self._site = site
         self._source_key = source_key
         self._clock = clock
         self._publish = publish
@@ -105,7 +109,7 @@ class BackfillStore:
                 if call_id in existing:
                     existing_count += 1
                     continue
-                ticket = recovered_ticket(call, call_id, now=now)
+                ticket = recovered_ticket(call, call_id, now=now, site=self._site)
                 values = _row(ticket)
                 insert = _insert(session)(Ticket)
                 ticket_id = await session.scalar(
@@ -180,10 +184,10 @@ _AUDITED = (
 )
 
 
-def recovered_ticket(call: CelCall, call_id: str, *, now: datetime) -> Ticket:
+def recovered_ticket(call: CelCall, call_id: str, *, now: datetime, site: str = names.DEFAULT_SITE) -> Ticket:
     """The ticket the live path would have made from this call's events, marked recovered."""
     events = call_events(call, call_id, now=now)
-    ticket = ticket_calls.new_ticket(events[0])
+    ticket = ticket_calls.new_ticket(events[0], site)
     for event in events[1:]:
         ticket_calls.apply(ticket, event)
     ticket.recovered = True

@@ -10,7 +10,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ngcc112 import logs
+from ngcc112 import logs, names
 from ngcc112.cli.exits import EXIT_OK, fatal
 from ngcc112.settings import Settings
 
@@ -80,6 +80,8 @@ def format_ticket_line(row: dict[str, Any]) -> str:
         status += ", ended"
     if row.get("recovered"):
         status += " (recovered from Asterisk's CEL)"
+    if row.get("site") not in (None, names.DEFAULT_SITE):  # a single node's lines stay as they were
+        status += f" [site {row['site']}]"
     return f"#{row['id']:<5} {row['arrived_at'][:19]}  {row['state']:<10} {caller:<36} {status}"
 
 

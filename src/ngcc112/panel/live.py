@@ -30,6 +30,7 @@ from ngcc112.ami.events import (
     OperatorRinging,
     OperatorRingNoAnswer,
 )
+from ngcc112.cluster.fanout import ClusterResync
 from ngcc112.hub import Hub, Subscription
 from ngcc112.panel.operator.calls import CallBoard
 from ngcc112.routing.presence import MemberPresence, PresenceBoard
@@ -313,6 +314,12 @@ class LiveHub:
         await self.handle(resynced)
 
     async def handle(self, item: object) -> None:
+        if isinstance(item, ClusterResync):
+            # another node's events may have been missed: every browser fetches its state again
+            await self._refresh_presence()
+            for client in self.clients:
+                self._send(client, {"type": "resync"})
+            return
         if isinstance(item, WrapUpChanged):
             # the desk shows the after-call work deadline, or the warning once the limit passed
             desk = self.calls.desk(item.interface)

@@ -82,6 +82,8 @@ class TicketRow:
     agencies: tuple[str, ...]
     closed_at: datetime | None
     closed_reason: str | None
+    #: The site whose Asterisk took the call.
+    site: str = "main"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,7 @@ async def _rows(session: AsyncSession, tickets: Sequence[Ticket]) -> list[Ticket
             agencies=tuple(agencies.get(t.id, ())),
             closed_at=t.closed_at,
             closed_reason=reasons.get(t.id) or (t.note if t.state == State.CLOSED.value else None),
+            site=t.site,
         )
         for t in tickets
     ]
@@ -309,6 +312,7 @@ def row_json(row: TicketRow, when: Callable[[datetime | None], str]) -> dict[str
         "agencies": list(row.agencies),
         "closed_at": row.closed_at.isoformat() if row.closed_at else None,
         "closed_reason": row.closed_reason,
+        "site": row.site,
     }
 
 

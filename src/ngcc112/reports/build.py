@@ -104,11 +104,13 @@ async def build_report(
     *,
     tz: str = "UTC",
     targets: SlaTargets = DEFAULT_TARGETS,
+    site: str | None = None,
 ) -> Report:
-    """Every call that arrived from ``start`` to ``end`` (both included, local days in ``tz``)."""
+    """Every call that arrived from ``start`` to ``end`` (both included, local days in ``tz``);
+    only ``site``'s when given."""
     local = zone(tz)
     lower, upper = day_bounds(start, end, local)
-    in_range = (Ticket.arrived_at >= lower, Ticket.arrived_at < upper)
+    in_range = (Ticket.arrived_at >= lower, Ticket.arrived_at < upper, *([] if site is None else [Ticket.site == site]))
     async with sessions() as session:
         tickets = (
             await session.execute(
@@ -124,6 +126,7 @@ async def build_report(
                     Ticket.ended_at,
                     Ticket.verdict,
                     Ticket.operator_interface,
+                    Ticket.site,
                 )
                 .where(*in_range)
                 .order_by(Ticket.arrived_at, Ticket.id)
@@ -151,6 +154,7 @@ async def build_report(
     verdicts = dict.fromkeys(VERDICT_KEYS, 0)
     by_operator: dict[str, list[Milestones]] = defaultdict(list)
     by_day: dict[date, list[Milestones]] = defaultdict(list)
+    by_site: dict[str, list[Milestones]] = defaultdict(list)
     before_queue = 0
     for row in tickets:
         seen = moments.get(row.id, {})
@@ -170,6 +174,7 @@ async def build_report(
         arrived = row.arrived_at.astimezone(local)
         hours[arrived.hour] += 1
         by_day[arrived.date()].append(m)
+        by_site[row.site].append(m)
         verdicts[row.verdict if row.verdict in verdicts else "unclassified"] += 1
         if m.answered_at is not None:
             by_operator[row.operator_interface or UNKNOWN_OPERATOR].append(m)
@@ -196,4 +201,8 @@ async def build_report(
             _group(key, items, OPERATOR_STAGES, targets, answer=False) for key, items in sorted(by_operator.items())
         ),
         per_day=tuple(days),
+        site=site,
+        per_site=tuple(
+            _group(key, items, OPERATOR_STAGES, targets, answer=True) for key, items in sorted(by_site.items())
+        ),
     )

@@ -6,7 +6,7 @@ back to exactly the same report (see :mod:`ngcc112.reports.csv`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 #: The verdicts in report order; calls without one are ``unclassified``.
@@ -83,6 +83,11 @@ class Report:
     stages: tuple[StageStats, ...]
     per_operator: tuple[Group, ...]
     per_day: tuple[Group, ...]
+    #: The site the report is limited to (None: every site).
+    site: str | None = None
+    #: The calls of each site taken in the range, by site name (the page's and the JSON's; the
+    #: CSV does not carry it yet, so a report read back from CSV compares equal without it).
+    per_site: tuple[Group, ...] = field(default=(), compare=False)
 
     def verdict_share(self, verdict: str) -> float | None:
         return _share(dict(self.verdicts)[verdict], self.calls)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ngcc112.tickets import dispatch as dispatching
@@ -88,14 +88,25 @@ async def dispatches_on(
     return out
 
 
-async def open_incidents(sessions: async_sessionmaker[AsyncSession]) -> list[Ticket]:
-    """Escalated tickets and incidents the agencies work on, oldest first (at most :data:`BOARD_LIMIT`)."""
+async def known_sites(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    """Every site a ticket was taken at, by name (one, ``main``, on a single node)."""
+    async with sessions() as session:
+        return list((await session.scalars(select(Ticket.site).distinct().order_by(Ticket.site))).all())
+
+
+def _at_site(site: str | None) -> ColumnElement[bool]:
+    return true() if site is None else Ticket.site == site
+
+
+async def open_incidents(sessions: async_sessionmaker[AsyncSession], site: str | None = None) -> list[Ticket]:
+    """Escalated tickets and incidents the agencies work on, oldest first (at most :data:`BOARD_LIMIT`);
+    only ``site``'s when given."""
     async with sessions() as session:
         return list(
             (
                 await session.scalars(
                     select(Ticket)
-                    .where(Ticket.state.in_((State.ESCALATED.value, *INCIDENT_STATES)))
+                    .where(Ticket.state.in_((State.ESCALATED.value, *INCIDENT_STATES)), _at_site(site))
                     .order_by(Ticket.arrived_at, Ticket.id)
                     .limit(BOARD_LIMIT)
                 )
@@ -103,8 +114,11 @@ async def open_incidents(sessions: async_sessionmaker[AsyncSession]) -> list[Tic
         )
 
 
-async def abandoned_calls(sessions: async_sessionmaker[AsyncSession], now: datetime) -> list[Ticket]:
-    """Calls that hung up before an operator answered, not yet dealt with: callback candidates."""
+async def abandoned_calls(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, site: str | None = None
+) -> list[Ticket]:
+    """Calls that hung up before an operator answered, not yet dealt with: callback candidates
+    (only ``site``'s when given)."""
     async with sessions() as session:
         return list(
             (
@@ -115,6 +129,7 @@ async def abandoned_calls(sessions: async_sessionmaker[AsyncSession], now: datet
                         Ticket.answered_at.is_(None),
                         Ticket.state == State.NEW.value,
                         Ticket.arrived_at >= now - CALLBACK_WINDOW,
+                        _at_site(site),
                     )
                     .order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
                     .limit(BOARD_LIMIT)

@@ -46,10 +46,11 @@ def _set_once(ticket: Ticket, changes: Changes, **values: Any) -> None:
             changes[key] = value
 
 
-def new_ticket(event: CallEvent) -> Ticket:
-    """The ticket for a call first seen through ``event`` (usually CallArrived)."""
+def new_ticket(event: CallEvent, site: str = names.DEFAULT_SITE) -> Ticket:
+    """The ticket for a call first seen through ``event`` (usually CallArrived) at ``site``."""
     ticket = Ticket(
         linkedid=event.call_id,
+        site=site,
         state=State.NEW.value,
         arrived_at=event.at,
         variables={},

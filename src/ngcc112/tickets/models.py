@@ -47,6 +47,8 @@ class Ticket(Base):
     #: The call's Linkedid (prefixed with the server name when configured): one ticket per call.
     linkedid: Mapped[str] = mapped_column(String(128), unique=True, index=True)
     state: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    #: The site whose Asterisk took the call (``[cluster] site``; ``main`` on a single node).
+    site: Mapped[str] = mapped_column(String(32), default="main", server_default="main", index=True)
 
     caller_number: Mapped[str | None] = mapped_column(String(80))
     caller_name: Mapped[str | None] = mapped_column(String(160))

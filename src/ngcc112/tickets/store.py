@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ngcc112 import names
 from ngcc112.ami.events import CallArrived, CallEnded, CallEvent, CallsResynced
 from ngcc112.tickets import calls
 from ngcc112.tickets.models import AuditEntry, Ticket
@@ -57,10 +58,16 @@ def jsonable(value: Any) -> Any:
 
 class TicketStore:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], publish: Callable[[TicketChanged], None] | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        publish: Callable[[TicketChanged], None] | None = None,
+        *,
+        site: str = names.DEFAULT_SITE,
     ) -> None:
         self._sessions = sessions
         self._publish = publish or (lambda change: None)
+        #: Stamped on every ticket this store opens: the site whose Asterisk took the call.
+        self.site = site
 
     async def answers(self, timeout: float = 5.0) -> bool:
         """Does the database answer ``SELECT 1`` within ``timeout`` seconds?"""
@@ -100,7 +107,7 @@ class TicketStore:
             opened: set[str] = set()
             for event in events:
                 if event.call_id not in tickets:
-                    tickets[event.call_id] = calls.new_ticket(event)
+                    tickets[event.call_id] = calls.new_ticket(event, self.site)
                     session.add(tickets[event.call_id])
                     opened.add(event.call_id)
             if opened:
@@ -225,6 +232,7 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         {
             "id": ticket.id,
             "linkedid": ticket.linkedid,
+            "site": ticket.site,
             "state": ticket.state,
             "caller_number": ticket.caller_number,
             "caller_name": ticket.caller_name,

@@ -110,6 +110,7 @@ class TicketFound(Answer):
     agencies: list[str]
     closed_at: str | None
     closed_reason: str | None
+    site: str = Field(description="The site whose Asterisk took the call")
 
 
 class TicketPage(Answer):
@@ -186,6 +187,8 @@ class Incident(Answer):
 class Board(Answer):
     server_time: str
     ami_connected: bool
+    site: str | None = Field(description="The site the tickets are filtered to (`?site=`); null: every site")
+    sites: list[str] = Field(description="Every site a ticket was taken at")
     targets: dict[str, Any] = Field(
         description="Seconds: answer, intake, dispatch, field_handling, closing, acknowledge, arrival "
         "(null: not judged)"

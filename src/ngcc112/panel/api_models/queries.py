@@ -62,6 +62,7 @@ class ReportQuery(Body):
     )
     end: Day = Field(default="", description="Last day (local), included; default: today")
     tz: Storable = Field(default="Asia/Jakarta", description="IANA time zone the days and hours are counted in")
+    site: Storable = Field(default="", description="Only the calls taken at this site; default: every site")
 
 
 class LiveQuery(Body):

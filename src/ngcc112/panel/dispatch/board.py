@@ -12,7 +12,7 @@ from aiohttp import web
 from ngcc112.panel.dispatch_state import DISPATCH, DispatchState
 from ngcc112.panel.state import LANG, presence_view
 from ngcc112.tickets import dispatch as dispatching
-from ngcc112.tickets.board import abandoned_calls, dispatches_on, entered_states, open_incidents
+from ngcc112.tickets.board import abandoned_calls, dispatches_on, entered_states, known_sites, open_incidents
 from ngcc112.tickets.callback_outcomes import FINAL_OUTCOMES, callback_history
 from ngcc112.tickets.callbacks import callback_number as callback_number_of
 from ngcc112.tickets.models import Ticket
@@ -42,6 +42,7 @@ def brief(ticket: Ticket) -> dict[str, Any]:
     view: dict[str, Any] = jsonable(
         {
             "id": ticket.id,
+            "site": ticket.site,
             "state": ticket.state,
             "caller_number": ticket.caller_number,
             "caller_name": ticket.caller_name or intake.get("caller_name"),
@@ -108,8 +109,10 @@ async def board_data(request: web.Request) -> dict[str, Any]:
         )
         operators.append(view)
 
-    open_tickets = await open_incidents(sessions)
-    abandoned = await abandoned_calls(sessions, now)
+    # ?site=: one site's tickets (the queue and the operators are this node's own)
+    site = request.query.get("site") or None
+    open_tickets = await open_incidents(sessions, site)
+    abandoned = await abandoned_calls(sessions, now, site)
     moments = await entered_states(sessions, [t.id for t in open_tickets])
     dispatch_rows = await dispatches_on(
         sessions, {t.id: t.state for t in open_tickets if t.state != State.ESCALATED.value}
@@ -165,6 +168,8 @@ async def board_data(request: web.Request) -> dict[str, Any]:
     callbacks = await callback_items(state, abandoned)
     return {
         "server_time": now.isoformat(),
+        "site": site,
+        "sites": await known_sites(sessions),
         "attention": needs_action(escalated, incidents),
         "waiting": waiting,
         "operators": operators,

@@ -168,4 +168,6 @@ def report_json(report: Report) -> dict[str, Any]:
         "stages": [stage(s) for s in report.stages],
         "per_operator": [group(g) for g in report.per_operator],
         "per_day": [group(g) for g in report.per_day],
+        "site": report.site,
+        "per_site": [group(g) for g in report.per_site],
     }

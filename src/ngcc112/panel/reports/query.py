@@ -22,12 +22,17 @@ class ReportQuery:
     start: date
     end: date
     tz: str
+    #: Only the calls taken at this site (None: every site).
+    site: str | None = None
 
 
 def parse_report_query(query: Any, default_tz: str) -> tuple[ReportQuery | None, dict[str, str], dict[str, str]]:
     """(the query, per-field errors, the values as typed). Defaults: the last 7 days in ``default_tz``."""
     tz = str(query.get("tz") or default_tz).strip()
     values = {"start": str(query.get("start") or ""), "end": str(query.get("end") or ""), "tz": tz}
+    site = str(query.get("site") or "").strip()
+    if site:
+        values["site"] = site
     errors: dict[str, str] = {}
     try:
         local = zone(tz)
@@ -58,4 +63,4 @@ def parse_report_query(query: Any, default_tz: str) -> tuple[ReportQuery | None,
             errors["end"] = N_("At most 366 days")
     if errors:
         return None, errors, values
-    return ReportQuery(parsed["start"], parsed["end"], tz), {}, values
+    return ReportQuery(parsed["start"], parsed["end"], tz, site or None), {}, values

@@ -19,13 +19,16 @@ from ngcc112.panel.state import GETTEXT
 from ngcc112.reports.build import build_report
 from ngcc112.reports.csv import report_to_csv
 from ngcc112.reports.model import Report
+from ngcc112.tickets.board import known_sites
 
 routes = web.RouteTableDef()
 
 
 async def make_report(request: web.Request, query: ReportQuery) -> Report:
     state = request.app[DISPATCH]
-    return await build_report(state.panel.services.sessions, query.start, query.end, tz=query.tz, targets=state.targets)
+    return await build_report(
+        state.panel.services.sessions, query.start, query.end, tz=query.tz, targets=state.targets, site=query.site
+    )
 
 
 def csv_response(report: Report) -> web.Response:
@@ -56,6 +59,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
             values=values,
             csv_link=csv_link,
             stage_labels=STAGE_LABELS,
+            sites=await known_sites(request.app[DISPATCH].panel.services.sessions),
         ),
         status=422 if errors else 200,
     )
