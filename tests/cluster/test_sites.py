@@ -53,7 +53,7 @@ async def test_0010_gives_old_tickets_the_main_site_and_comes_down(tmp_path: Pat
             )
     finally:
         await engine.dispose()
-    await asyncio.to_thread(upgrade_sync, url, "0010")
+    await asyncio.to_thread(upgrade_sync, url, "0009")
 
     def sites(sync_connection):  # type: ignore[no-untyped-def]
         if "site" not in {c["name"] for c in inspect(sync_connection).get_columns("tickets")}:

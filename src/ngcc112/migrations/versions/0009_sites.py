@@ -5,8 +5,8 @@ by the node that followed it (``[cluster] site``, env ``NGCC112_SITE``; ``main``
 and for every ticket from before). The dispatcher's board and the reports filter and group
 by it; dispatches belong to their ticket's site.
 
-Revision ID: 0010
-Revises: 0008 (re-pointed to 0009, cluster_nodes, when issue 15's branches merge)
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07 20:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0010"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
