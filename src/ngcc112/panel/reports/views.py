@@ -39,15 +39,14 @@ def csv_response(report: Report) -> web.Response:
     return response
 
 
-@routes.get("/reports", name="reports")
-@require(DISPATCHER, ADMIN)
-async def reports_page(request: web.Request) -> web.StreamResponse:
-    query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
+async def render_page(
+    request: web.Request, query: ReportQuery | None, errors: dict[str, str], values: dict[str, str]
+) -> web.StreamResponse:
+    """The report page: the charts when the query is good, the form with its errors (a 422) when not."""
     report = charts = None
     if query is not None:
         report = await make_report(request, query)
         charts = report_charts(report, request[GETTEXT])
-    csv_link = "/reports.csv?" + urlencode(values) if query else ""
     return await render(
         request,
         "dispatch/reports.html",
@@ -57,7 +56,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
             charts=charts,
             errors=translate_errors(request, errors),
             values=values,
-            csv_link=csv_link,
+            csv_link="/reports.csv?" + urlencode(values) if query else "",
             stage_labels=STAGE_LABELS,
             sites=await known_sites(request.app[DISPATCH].panel.services.sessions),
         ),
@@ -65,23 +64,18 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.get("/reports", name="reports")
+@require(DISPATCHER, ADMIN)
+async def reports_page(request: web.Request) -> web.StreamResponse:
+    query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
+    return await render_page(request, query, errors, values)
+
+
 @routes.get("/reports.csv")
 @require(DISPATCHER, ADMIN)
 async def reports_csv(request: web.Request) -> web.StreamResponse:
+    """The report as CSV; a bad period gets the page with its errors, like ``/reports``."""
     query, errors, values = parse_report_query(request.query, request.app[DISPATCH].report_tz)
     if query is None:
-        return await render(
-            request,
-            "dispatch/reports.html",
-            page_values(
-                request,
-                report=None,
-                charts=None,
-                errors=translate_errors(request, errors),
-                values=values,
-                csv_link="",
-                stage_labels=STAGE_LABELS,
-            ),
-            status=422,
-        )
+        return await render_page(request, None, errors, values)
     return csv_response(await make_report(request, query))
