@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from datetime import datetime, timezone
 
 import structlog
@@ -31,6 +31,14 @@ from panoramisk.actions import Action as PanoramiskAction
 
 from ngcc112.ami import actions
 from ngcc112.ami.actions import AmiAction
+
+# the link's errors live beside it; callers import them from here
+from ngcc112.ami.link_errors import AmiActionTimeout as AmiActionTimeout
+from ngcc112.ami.link_errors import AmiAuthError as AmiAuthError
+from ngcc112.ami.link_errors import AmiError as AmiError
+from ngcc112.ami.link_errors import AmiNotConnected as AmiNotConnected
+from ngcc112.ami.link_errors import AmiNotLeader as AmiNotLeader
+from ngcc112.ami.link_errors import AmiUnreachableError as AmiUnreachableError
 from ngcc112.ami.link_items import AmiResponse, LinkItem, LinkState, QueueSnapshot, Snapshot
 from ngcc112.ami.link_status import LOGGED_IN, LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
@@ -41,27 +49,16 @@ from ngcc112.settings import AmiSettings
 log = structlog.get_logger(__name__)
 
 
-class AmiError(Exception):
-    """Base of the link's errors."""
-
-
-class AmiAuthError(AmiError):
-    """Asterisk refused the login (wrong username or secret). Fatal."""
-
-
-class AmiUnreachableError(AmiError):
-    """Asterisk could not be reached when the daemon started."""
-
-
-class AmiNotConnected(AmiError):
-    """An action was sent while the link is down."""
-
-
-class AmiActionTimeout(AmiError):
-    """Asterisk did not answer an action in time."""
-
-
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class Relay(Protocol):
+    """Who sends a fenced node's actions instead (cluster mode: the site's leader, by way of PostgreSQL)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def send(self, action: AmiAction, timeout: float | None = None) -> AmiResponse: ...
 
 
 class AmiLink:
@@ -89,12 +86,19 @@ class AmiLink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[AmiMessage], None]] = []
         self._stopping = False
+        #: Why this node may not act on Asterisk (cluster mode: a standby, or a leader that lost
+        #: its lock); None when it may.
+        self._fenced: str | None = None
+        self._relay: Relay | None = None
         self.status = LinkStatus()
         self.log = log.bind(ami_host=settings.host, ami_port=settings.port)
 
     # public -------------------------------------------------------------------
     @property
     def connected(self) -> bool:
+        """Logged in to Asterisk; on a fenced node with a relay, whether the relay's end is."""
+        if self._fenced is not None and self._relay is not None:
+            return self._relay.connected
         return self.status.connected
 
     async def run(self) -> None:
@@ -161,8 +165,38 @@ class AmiLink:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    def fence(self, reason: str) -> None:
+        """Stop acting on Asterisk at once: every action is refused from now on
+        (:class:`AmiNotLeader`), the connection is cut and not made again.
+
+        Synchronous on purpose: the leadership calls it the moment its lock is in doubt,
+        before anything else can run. :meth:`unfence` lifts it (a node that became leader).
+        """
+        self._fenced = reason
+        self._stopping = True
+        if self._protocol is not None and not self._protocol.closed:
+            self._protocol.transport.abort()
+        self.log.warning("ami.fenced", reason=reason)
+
+    def relay_through(self, relay: Relay | None) -> None:
+        """While fenced, hand actions to ``relay`` instead of refusing them (None: refuse again)."""
+        self._relay = relay
+
+    def unfence(self) -> None:
+        """This node may act again (it holds its site's leadership); :meth:`run` may be called."""
+        self._fenced = None
+        self._stopping = False
+
+    @property
+    def fenced(self) -> str | None:
+        return self._fenced
+
     async def send(self, action: AmiAction, timeout: float | None = None) -> AmiResponse:
         """Send one action and wait (bounded) for its complete answer."""
+        if self._fenced is not None:
+            if self._relay is not None:
+                return await self._relay.send(action, timeout)
+            raise AmiNotLeader(f"{action.name} not sent: {self._fenced}")
         protocol = self._protocol
         if protocol is None or protocol.closed or self.status.phase not in LOGGED_IN:
             raise AmiNotConnected(f"AMI link is down; {action.name} not sent")
