@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from ngcc112.tickets.db import make_engine
+import ngcc112.tickets.cluster_models  # noqa: F401  (registers cluster_nodes on Base.metadata)
 from ngcc112.tickets.models import Base
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from ngcc112.cli import records, running, users
+from ngcc112.cli import cluster, records, running, users
 from ngcc112.cli.exits import EXIT_FATAL, EXIT_OK
 from ngcc112.settings import SettingsError, load_settings
 
@@ -95,6 +95,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check-asterisk", help="check a live Asterisk: version, modules, queues, AMI rights, operators")
 
+    nodes = sub.add_parser("cluster", help="the nodes of a cluster on PostgreSQL (NGCC112_CLUSTER=on)")
+    nodes_sub = nodes.add_subparsers(dest="cluster_command", required=True, metavar="CLUSTER_COMMAND")
+    status = nodes_sub.add_parser(
+        "status", help="one line per live node: name, site, role (leader/standby), since when; exit 1 without a leader"
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object: the time and the live nodes")
+
     user = sub.add_parser("user", help="panel users")
     user_sub = user.add_subparsers(dest="user_command", required=True, metavar="USER_COMMAND")
     add = user_sub.add_parser("add", help="add a panel user")
@@ -134,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": records.report,
         "eval-heuristics": records.eval_heuristics,
         "blocklist": records.blocklist,
+        "cluster": cluster.cluster,
     }[args.command]
     try:
         return command(args, settings)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from ngcc112.tickets.models import Base
 import ngcc112.tickets.location_models  # noqa: E402,F401  (location_fixes, aml_messages, blocklist)
 import ngcc112.tickets.dispatch_models  # noqa: F401,E402  (agencies, dispatches, admin log)
+import ngcc112.tickets.cluster_models  # noqa: F401,E402  (cluster_nodes)
 
 config = context.config
 target_metadata = Base.metadata

@@ -128,6 +128,8 @@ class BackfillSettings(Section):
 def _node_name(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
+    if len(value) > 64:
+        raise ValueError("at most 64 characters (it names the node in cluster_nodes)")
     return value
 
 
