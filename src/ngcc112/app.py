@@ -16,12 +16,12 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ngcc112.ami.link import AmiAuthError, AmiUnreachableError
 from ngcc112.aml_http.intake import intake_from_settings
@@ -29,6 +29,10 @@ from ngcc112.aml_http.routes import aml_routes
 from ngcc112.backfill import Backfill
 from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.cluster.fanout import Fanout, asyncpg_dsn, fanout_wanted
+from ngcc112.cluster.leadership import Leadership
+from ngcc112.cluster.lock import LeaderLock
+from ngcc112.cluster.nodes import NodeRegistry
+from ngcc112.cluster.relay import ActionRelay
 from ngcc112.cluster.wire import KINDS as WIRE_KINDS
 from ngcc112.cluster.wire import Codec
 from ngcc112.daemon import CallDaemon, LinkFactory
@@ -91,6 +95,18 @@ async def build(
         dsn, node = asyncpg_dsn(settings.database_url), settings.cluster.node_name
         fanout = Fanout(hub, dsn, node, codec, now=lambda: utc(clock))
     # -- end of the cluster fan-out --
+    leadership = relay = None
+    if fanout is not None:
+        leadership = _leadership(settings, sessions, daemon, clock)
+        # a standby's operators still change their presence: the site's leader sends it for them
+        relay = ActionRelay(
+            asyncpg_dsn(settings.database_url),
+            settings.cluster.node_name,
+            settings.cluster.site,
+            daemon.link,
+            action_timeout=settings.ami.action_timeout,
+        )
+        daemon.link.relay_through(relay)
     return Services(
         settings=settings,
         clock=clock,
@@ -106,6 +122,26 @@ async def build(
         wrapup=wrapup,
         backfill=backfill,
         fanout=fanout,
+        leadership=leadership,
+        relay=relay,
+    )
+
+
+def _leadership(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], daemon: CallDaemon, clock: Clock
+) -> Leadership:
+    """Cluster mode: the site's leadership, and the daemon's link fenced until this node holds it."""
+    node, site = settings.cluster.node_name, settings.cluster.site
+    daemon.link.fence(f"this node ({node}) is a standby of site {site!r}: only the site's leader acts on Asterisk")
+
+    def lost(reason: str) -> None:  # synchronous: nothing leaves for Asterisk after this line
+        daemon.link.fence(f"this node ({node}) lost the leadership of site {site!r}: {reason}")
+
+    return Leadership(
+        LeaderLock(asyncpg_dsn(settings.database_url), site),
+        NodeRegistry(sessions, node, site),
+        now=lambda: utc(clock),
+        on_lost=lost,
     )
 
 
@@ -186,11 +222,40 @@ async def _following_calls(daemon: CallDaemon) -> AsyncIterator[asyncio.Task[Non
             await link_task
 
 
-async def _until_stopped(link_task: asyncio.Task[None], stop: asyncio.Event) -> None:
-    """Until ``stop`` is set; FatalError when the link gives up (authentication, unreachable)."""
+async def _until_leader(leadership: Leadership, stop: asyncio.Event, say: Callable[[str], None]) -> bool:
+    """Standby until this node leads its site (True) or ``stop`` is set first (False)."""
+    view = leadership.view()
+    say(f"cluster: node {view.node!r}, site {view.site!r}: standby (the panel serves; waiting for the leadership)")
+    lead = asyncio.create_task(leadership.lead(), name="ngcc112-cluster-lead")
     stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({link_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({lead, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (lead, stopper):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if lead not in done:
+        return False
+    lead.result()
+    say(f"cluster: node {view.node!r} leads site {view.site!r}: following its Asterisk")
+    return True
+
+
+async def _until_stopped(
+    link_task: asyncio.Task[None], stop: asyncio.Event, lost: asyncio.Future[str] | None = None
+) -> None:
+    """Until ``stop`` is set; FatalError when the link gives up (authentication, unreachable)
+    or this node lost its site's leadership (it stops; systemd starts it again, a standby)."""
+    stopper = asyncio.create_task(stop.wait())
+    waiting: set[asyncio.Future[Any]] = {link_task, stopper}
+    if lost is not None:
+        waiting.add(lost)
+    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
+    if lost is not None and lost in done:
+        raise FatalError(
+            f"lost the leadership ({lost.result()}); stopped acting on Asterisk at once and stopping,"
+            " to start again as a standby"
+        )
     if link_task in done:
         exc = link_task.exception()
         if isinstance(exc, (AmiAuthError, AmiUnreachableError)):
@@ -240,6 +305,14 @@ async def serve(
                 await running.enter_async_context(_serving(services.panel_app, settings, say))
             if services.fanout is not None:  # cluster fan-out: after the panel's live hub listens
                 await running.enter_async_context(_running(services.fanout))
+            if services.relay is not None:
+                await running.enter_async_context(_running(services.relay))
+            leadership = services.leadership
+            if leadership is not None:  # cluster mode: a standby serves the panel until it leads
+                await running.enter_async_context(_running(leadership))
+                if not await _until_leader(leadership, stop, say):
+                    return
+                services.daemon.link.unfence()
             await running.enter_async_context(_running(services.triage))
             await running.enter_async_context(_running(services.wrapup))
             await running.enter_async_context(_running(services.backfill))
@@ -247,7 +320,7 @@ async def serve(
             try:
                 if on_ready is not None:
                     await on_ready(services)
-                await _until_stopped(link_task, stop)
+                await _until_stopped(link_task, stop, leadership.lost if leadership is not None else None)
             finally:
                 log.info("ngcc112.stopping")
     finally:

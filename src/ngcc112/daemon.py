@@ -105,7 +105,8 @@ class CallDaemon:
                 return AmiLink(settings.ami, receive, resync_queues=queues, clock=lambda: utc(clock))
 
         self.link = link(self._receive)
-        journal_path = settings.journal_path or default_path(settings.database_url)
+        node = settings.cluster.node_name if settings.cluster.enabled else None
+        journal_path = settings.journal_path or default_path(settings.database_url, node=node)
         self.journal = Journal(journal_path) if journal_path else None
         # without a journal there is nothing durable to spill to: the outbox is unbounded
         self._outbox: asyncio.Queue[Journalled | _SpillMark] = asyncio.Queue(outbox_max if self.journal else 0)
@@ -360,7 +361,8 @@ class CallDaemon:
     def status(self) -> dict[str, object]:
         link = self.link.status
         return {
-            "ami_connected": link.connected,
+            # a standby's link is its leader's (cluster mode): connected when the leader's is
+            "ami_connected": self.link.connected,
             "ami_phase": link.phase.value,
             "ami_reconnects": link.reconnects,
             "ami_session": link.session,

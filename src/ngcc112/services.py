@@ -17,6 +17,8 @@ from ngcc112.aml_http.intake import AmlIntake
 from ngcc112.backfill import Backfill
 from ngcc112.clock import Clock
 from ngcc112.cluster.fanout import Fanout
+from ngcc112.cluster.leadership import Leadership
+from ngcc112.cluster.relay import ActionRelay
 from ngcc112.daemon import CallDaemon
 from ngcc112.hub import Hub
 from ngcc112.settings import Settings
@@ -57,3 +59,7 @@ class Services:
     panel_app: web.Application | None = None
     #: The hub's events shared with the other nodes (cluster mode on PostgreSQL; else None).
     fanout: Fanout | None = None
+    #: This node's role in its site (cluster mode on PostgreSQL; else None: a single node leads).
+    leadership: Leadership | None = None
+    #: A standby's presence actions, sent by its site's leader (cluster mode; else None).
+    relay: ActionRelay | None = None

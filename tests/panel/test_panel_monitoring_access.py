@@ -43,12 +43,13 @@ async def test_the_metrics_token_opens_the_metrics_and_the_health_details(public
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-async def test_anyone_else_learns_only_the_status(public_client, fake_link, path):
+async def test_anyone_else_learns_only_the_status_and_the_role(public_client, fake_link, path):
+    """A load balancer outside metrics_allow still routes by role (a single node leads)."""
     body = await (await public_client.get(path)).json()
-    assert body == {"status": "ok"}
+    assert body == {"status": "ok", "role": "leader"}
     fake_link.set_connected(False)
     response = await public_client.get(path)
-    assert await response.json() == {"status": "degraded"}
+    assert await response.json() == {"status": "degraded", "role": "leader"}
     assert response.status == (200 if path == "/healthz" else 503)
 
 

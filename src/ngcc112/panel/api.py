@@ -340,8 +340,8 @@ async def ticket_complete(request: web.Request) -> web.Response:
 
 
 def _health_answer(request: web.Request, body: dict[str, object]) -> dict[str, object]:
-    """The whole body for the center's monitoring, only the status for anyone else."""
-    return body if monitoring_allowed(request) else {"status": body["status"]}
+    """The whole body for the center's monitoring, only the status and the node's role for anyone else."""
+    return body if monitoring_allowed(request) else {"status": body["status"], "role": body["role"]}
 
 
 @routes.get("/healthz")
@@ -355,8 +355,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness for load balancers and systemd: 200 when logged in to Asterisk and the
-    database answers, 503 otherwise (same body as /healthz)."""
+    """Readiness for load balancers and systemd: 200 when the database answers and (on the
+    leader) the link is logged in to Asterisk, 503 otherwise; ``role`` says leader or standby
+    (same body as /healthz)."""
     db_ok, db_error = await database_ok(request)
     body = health_body(request, db_ok, db_error)
     return web.json_response(_health_answer(request, body), status=200 if body["status"] == "ok" else 503)

@@ -9,7 +9,8 @@ import structlog
 from aiohttp import web
 from sqlalchemy import func, select, text
 
-from ngcc112.panel.state import PANEL
+from ngcc112.cluster.leadership import Role, RoleView
+from ngcc112.panel.state import PANEL, Panel
 from ngcc112.tickets.models import Ticket
 
 log = structlog.get_logger(__name__)
@@ -40,12 +41,33 @@ async def database_ok(request: web.Request) -> tuple[bool, str]:
         return False, "refused" if isinstance(exc, (ConnectionError, OSError)) else "error"
 
 
+def role_view(panel: Panel) -> RoleView:
+    """The node's role: its leadership's in cluster mode; a single node leads its only site since it started."""
+    services = panel.services
+    if services.leadership is not None:
+        return services.leadership.view()
+    cluster = services.settings.cluster
+    return RoleView(Role.LEADER, panel.started_at, cluster.node_name, cluster.site, cluster=False)
+
+
 def health_body(request: web.Request, db_ok: bool, db_error: str) -> dict[str, object]:
+    """The monitoring's body. Ready: a leader logged in to Asterisk with the database answering;
+    a standby (cluster mode) with the database answering: it serves the panel, Asterisk is its leader's."""
     panel = request.app[PANEL]
     status = panel.services.daemon.status()
-    ready = bool(status["ami_connected"]) and db_ok
+    role = role_view(panel)
+    ami_needed = role.role is Role.LEADER
+    ready = (bool(status["ami_connected"]) or not ami_needed) and db_ok
     return {
         "status": "ok" if ready else "degraded",
+        "role": role.role.value,
+        "cluster": {
+            "enabled": role.cluster,
+            "node": role.node,
+            "site": role.site,
+            "role": role.role.value,
+            "since": role.since.isoformat(),
+        },
         "ami": {
             "connected": status["ami_connected"],
             "phase": status["ami_phase"],

@@ -18,7 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from ngcc112.addresses import client_address, matching_network
 from ngcc112.ami.link_status import LinkPhase
-from ngcc112.panel.health import database_ok, ticket_counts
+from ngcc112.cluster.leadership import Role
+from ngcc112.panel.health import database_ok, role_view, ticket_counts
 from ngcc112.panel.state import PANEL, Panel
 from ngcc112.tickets.states import State
 
@@ -65,6 +66,14 @@ class PanelCollector:
         for state in State:
             tickets.add_metric([state.value], s["tickets"].get(state.value, 0))
         yield tickets
+        role = s["role"]
+        leader = GaugeMetricFamily(
+            "ngcc112_cluster_leader",
+            "1 while this node leads its site (a single node always does)",
+            labels=["node", "site"],
+        )
+        leader.add_metric([role.node, role.site], 1.0 if role.role is Role.LEADER else 0.0)
+        yield leader
         clients = GaugeMetricFamily("ngcc112_websocket_clients", "Open panel websockets")
         clients.add_metric([], s["websocket_clients"])
         yield clients
@@ -142,6 +151,7 @@ async def metrics(request: web.Request) -> web.Response:
         "websocket_dropped": panel.live.dropped_clients,
         "operators": panel.presence.counts(),
         "aml": _aml_status(panel),
+        "role": role_view(panel),
     }
     body = generate_latest(request.app[METRICS_REGISTRY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -172,12 +172,13 @@ class Journal:
         return self._db
 
 
-def default_path(database_url: str) -> Path | None:
+def default_path(database_url: str, *, node: str | None = None) -> Path | None:
     """Where the journal lives when the settings do not say (``journal_path``).
 
     Beside a SQLite database file (``ngcc112.db`` → ``ngcc112.events.db``); for
     PostgreSQL, in ``$XDG_STATE_HOME/ngcc112`` (``~/.local/state/ngcc112``) under a
-    name made from the database's URL, so two databases never share a journal;
+    name made from the database's URL, so two databases never share a journal, and
+    in cluster mode from the node's name too, so two nodes on one host never do;
     None for an in-memory database (nothing to protect)."""
     import hashlib
     import os
@@ -193,4 +194,5 @@ def default_path(database_url: str) -> Path | None:
         return path.with_name(f"{path.stem}.events{path.suffix or '.db'}")
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "ngcc112"
     key = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:12]
-    return state / f"events-{url.database or 'db'}-{key}.db"
+    suffix = "-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in node) if node else ""
+    return state / f"events-{url.database or 'db'}-{key}{suffix}.db"
