@@ -93,7 +93,7 @@ async def build(
     if fanout_wanted(settings):
         codec = Codec({**WIRE_KINDS, "wrap_up_changed": WrapUpChanged})
         dsn, node = asyncpg_dsn(settings.database_url), settings.cluster.node_name
-        fanout = Fanout(hub, dsn, node, codec, now=lambda: utc(clock))
+        fanout = Fanout(hub, dsn, node, codec, now=lambda: utc(clock), site=settings.cluster.site)
     # -- end of the cluster fan-out --
     leadership = relay = None
     if fanout is not None:

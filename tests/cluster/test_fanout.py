@@ -37,9 +37,9 @@ async def dsn() -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def node(dsn: str, name: str) -> AsyncIterator[tuple[Hub, Fanout]]:
+async def node(dsn: str, name: str, site: str = "main") -> AsyncIterator[tuple[Hub, Fanout]]:
     hub = Hub()
-    fanout = Fanout(hub, dsn, name, Codec(), backoff=Backoff(first=0.01, cap=0.1), sleep=_no_wait)
+    fanout = Fanout(hub, dsn, name, Codec(), backoff=Backoff(first=0.01, cap=0.1), sleep=_no_wait, site=site)
     await fanout.start()
     try:
         yield hub, fanout
@@ -78,6 +78,18 @@ async def test_what_the_codec_does_not_carry_stays_local(dsn: str) -> None:
         hub_a.publish("only for a")
         hub_a.publish(ringing("call-1"))
         assert await next_item(seen_b) == ringing("call-1")
+
+
+async def test_another_sites_calls_stay_there_and_its_ticket_changes_reach_every_board(dsn: str) -> None:
+    from ngcc112.tickets.store import TicketChanged
+
+    changed = TicketChanged(7, "call-9", "escalated", AT, "escalated", {"state": "escalated"})
+    async with node(dsn, "a", "kota") as (hub_a, _), node(dsn, "b", "kabupaten") as (hub_b, fanout_b):
+        seen_b = hub_b.subscribe()
+        hub_a.publish(ringing("call-9"))  # site kota's Asterisk rings a kota operator
+        hub_a.publish(changed)  # one database, one dispatcher board
+        assert await next_item(seen_b) == changed
+        assert seen_b.queue.empty() and fanout_b.received == 1
 
 
 async def test_a_killed_listener_reconnects_and_asks_for_a_resync(dsn: str) -> None:

@@ -26,7 +26,7 @@ import structlog
 from sqlalchemy.engine import make_url
 
 from ngcc112.backoff import Backoff
-from ngcc112.cluster.wire import Codec, TooLarge, UnknownKind
+from ngcc112.cluster.wire import Codec, TooLarge, UnknownKind, crosses_sites
 from ngcc112.cluster.wire import Envelope as Envelope
 from ngcc112.hub import Hub, Subscription
 
@@ -80,8 +80,10 @@ class Fanout:
         backoff: Backoff | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         outbox_max: int = OUTBOX_MAX,
+        site: str = "main",
     ) -> None:
         self._hub = hub
+        self.site = site
         self._dsn = dsn
         self.node = node
         self._codec = codec
@@ -151,7 +153,7 @@ class Fanout:
                 continue
             self._seq += 1
             try:
-                payload = self._codec.encode(Envelope(self.node, self._seq, item))
+                payload = self._codec.encode(Envelope(self.node, self._seq, item, site=self.site))
             except TooLarge as exc:  # its sequence number is skipped: the others resync
                 self._log.error("fanout.event_too_large", event=type(item).__name__, error=str(exc))
                 continue
@@ -216,6 +218,8 @@ class Fanout:
         if last is not None and envelope.seq != last + 1:
             self._log.warning("fanout.gap", origin=envelope.origin, expected=last + 1, got=envelope.seq)
             self._publish(ClusterResync(self._now(), "gap", envelope.origin))
+        if envelope.site != self.site and not crosses_sites(envelope.event):
+            return  # another site's Asterisk: not this site's calls or operators
         self.received += 1
         self._remote[id(envelope.event)] = envelope.event
         self._hub.publish(envelope.event)

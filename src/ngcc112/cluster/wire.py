@@ -58,6 +58,12 @@ KINDS: dict[str, type[Any]] = {
 }
 
 
+def crosses_sites(event: object) -> bool:
+    """Whether a node of another site applies ``event``: ticket changes (one shared database,
+    one dispatcher board) do; calls, operators and snapshots belong to their site's Asterisk."""
+    return isinstance(event, TicketChanged)
+
+
 class TooLarge(ValueError):
     """The event does not fit one NOTIFY payload even as a reference."""
 
@@ -75,6 +81,8 @@ class Envelope:
     event: Any
     #: True when the event was shortened to a reference (a ticket id) to fit.
     ref: bool = False
+    #: The origin node's site: what its Asterisk does concerns that site's nodes only.
+    site: str = "main"
 
 
 class Codec:
@@ -92,11 +100,11 @@ class Codec:
     def encode(self, envelope: Envelope) -> str:
         """The NOTIFY payload (at most ``limit`` bytes of UTF-8) for ``envelope``."""
         event = envelope.event
-        payload = self._dump(envelope.origin, envelope.seq, event, ref=False)
+        payload = self._dump(envelope, event, ref=False)
         if len(payload.encode()) <= self.limit:
             return payload
         if isinstance(event, TicketChanged):
-            payload = self._dump(envelope.origin, envelope.seq, dataclasses.replace(event, changes={}), ref=True)
+            payload = self._dump(envelope, dataclasses.replace(event, changes={}), ref=True)
             if len(payload.encode()) <= self.limit:
                 return payload
         raise TooLarge(f"{type(event).__name__} needs more than {self.limit} bytes")
@@ -108,10 +116,19 @@ class Codec:
         cls = self._kinds.get(kind)
         if cls is None:
             raise UnknownKind(kind)
-        return Envelope(data["o"], int(data["s"]), _build(cls, data["e"]), ref=bool(data.get("r", False)))
+        event = _build(cls, data["e"])
+        return Envelope(
+            data["o"], int(data["s"]), event, ref=bool(data.get("r", False)), site=str(data.get("t", "main"))
+        )
 
-    def _dump(self, origin: str, seq: int, event: Any, *, ref: bool) -> str:
-        data: dict[str, Any] = {"o": origin, "s": seq, "k": self._names[type(event)], "e": _fields(event)}
+    def _dump(self, envelope: Envelope, event: Any, *, ref: bool) -> str:
+        data: dict[str, Any] = {
+            "o": envelope.origin,
+            "s": envelope.seq,
+            "t": envelope.site,
+            "k": self._names[type(event)],
+            "e": _fields(event),
+        }
         if ref:
             data["r"] = True
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
