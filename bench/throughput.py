@@ -287,7 +287,8 @@ def measure(frames: int, repeats: int) -> BenchResult:
         "ngcc112 = CallDaemon with its AmiLink (login, resync, pings), AmiProtocol, inbox, CallTracker and hub; "
         "its ticket store discards the call events (no database, no journal: bench/surge.py measures those).",
         "The daemon in production reads far fewer events: Asterisk applies the ngcc user's eventfilter "
-        "(ami/needed_events.py): ~14 events per queued call instead of ~78 (bench/surge.py notes); here every consumer reads everything.",
+        "(ami/needed_events.py): ~14 events per queued call instead of ~78 (bench/surge.py notes); "
+        "here every consumer reads everything.",
     ]
     why_not = cacofonisk_ready()
     kinds = [kind for kind in KINDS if not (why_not and kind == "cacofonisk")]
