@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import os
 import re
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -283,4 +282,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

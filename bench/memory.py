@@ -105,6 +105,7 @@ async def child_daemon(calls: int, port: int) -> dict[str, Any]:
     from ngcc112.hub import Hub
     from ngcc112.settings import AmiSettings, Settings
     from ngcc112.tickets.store import TicketChanged
+    from pydantic import SecretStr
 
     class CountingHub(Hub):
         def __init__(self) -> None:
@@ -129,7 +130,7 @@ async def child_daemon(calls: int, port: int) -> dict[str, Any]:
             database_url=f"sqlite+aiosqlite:///{folder / 'memory.db'}",
             journal_path=str(folder / "journal.db"),
             # the stream waits for the daemon's resync: CoreShowChannels, then one QueueStatus per queue
-            ami=AmiSettings(host=HOST, port=port, username="bench:queuestatus:2", secret="bench-secret"),
+            ami=AmiSettings(host=HOST, port=port, username="bench:queuestatus:2", secret=SecretStr("bench-secret")),
         )
         hub = CountingHub()
         services = await build(settings, hub=hub)

@@ -12,8 +12,9 @@ in to the moment it has handled the sentinel ``UserEvent: BenchEnd``:
   own parsing of every frame into a ``Message`` and its dispatch;
 * ``cacofonisk``: cacofonisk's ``EventHandler`` (its call tracker) on panoramisk's Manager,
   registered for its own event names as its ``AmiRunner`` does; installed apart from the
-  project (``pip install --target ~/.cache/ngcc112/bench-peers cacofonisk``), that folder
-  appended to ``sys.path`` in its process;
+  project (``pip install --target ~/.cache/ngcc112/bench-peers cacofonisk``: the full run
+  does it when it is missing, ``--quick`` only looks), that folder appended to ``sys.path``
+  in its process, so the project's own panoramisk stays first;
 * ``ngcc112``: the daemon's pipeline: :class:`~ngcc112.daemon.CallDaemon` with its real
   :class:`~ngcc112.ami.link.AmiLink` (login, resync, pings), protocol and parser, inbox,
   :class:`~ngcc112.ami.tracker.CallTracker` and hub; the ticket store discards what it is
@@ -51,6 +52,8 @@ REPEATS = 3
 #: Seconds one consumer may take (the slowest measured ~15 k frames/s: 200 k frames in ~15 s).
 CONSUMER_TIMEOUT = 600.0
 HOST = "127.0.0.1"
+#: How cacofonisk is installed apart from the project (the full run does it when it is missing).
+INSTALL = (".venv/bin/pip", "install", "--target")
 
 
 # consumers (each runs in its own process: ``throughput.py --consume KIND --port N``) ---------
@@ -111,10 +114,10 @@ async def consume_cacofonisk(port: int) -> dict[str, Any]:
     import logging
 
     sys.path.append(str(PEERS))  # appended: the project's own panoramisk stays first
-    import cacofonisk
+    import cacofonisk  # type: ignore[import-not-found]
     import panoramisk
-    from cacofonisk.handlers import EventHandler
-    from cacofonisk.reporters import BaseReporter
+    from cacofonisk.handlers import EventHandler  # type: ignore[import-not-found]
+    from cacofonisk.reporters import BaseReporter  # type: ignore[import-not-found]
 
     class CountingReporter(BaseReporter):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -172,6 +175,7 @@ async def consume_ngcc112(port: int) -> dict[str, Any]:
     from ngcc112.daemon import CallDaemon
     from ngcc112.hub import Hub
     from ngcc112.settings import AmiSettings, Settings
+    from pydantic import SecretStr
 
     with open(os.devnull, "w", encoding="utf-8") as devnull:
         logs.configure("json", "warning", stream=devnull)
@@ -179,7 +183,7 @@ async def consume_ngcc112(port: int) -> dict[str, Any]:
             database_url="sqlite+aiosqlite:///:memory:",
             journal_path="",
             # the stream waits for the daemon's resync: CoreShowChannels, then one QueueStatus per queue
-            ami=AmiSettings(host=HOST, port=port, username="bench:queuestatus:2", secret="bench-secret"),
+            ami=AmiSettings(host=HOST, port=port, username="bench:queuestatus:2", secret=SecretStr("bench-secret")),
         )
         queues = (settings.calls.queue, settings.calls.supervisor_queue)
         ended = asyncio.Event()
@@ -242,14 +246,17 @@ CONSUMERS = {
 # the run -----------------------------------------------------------------------------------
 
 
-def cacofonisk_ready() -> str:
-    """'' when cacofonisk imports from PEERS (installing it there first if need be), else why not."""
+def cacofonisk_ready(install: bool) -> str:
+    """'' when cacofonisk imports from PEERS (with ``install``, installing it there first if need be), else why not."""
     probe = [sys.executable, "-c", f"import sys; sys.path.append({str(PEERS)!r}); import cacofonisk.handlers"]
     if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
         return ""
-    install = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(PEERS), "cacofonisk"]
+    if not install:
+        return f"cacofonisk not measured: not installed in {PEERS} ({' '.join(INSTALL)} {PEERS} cacofonisk)"
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--timeout", "20", "--retries", "1"]
+    command += ["--target", str(PEERS), "cacofonisk"]
     try:
-        installed = subprocess.run(install, capture_output=True, text=True, timeout=300, check=False)
+        installed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     except subprocess.TimeoutExpired:
         return "cacofonisk not measured: pip install --target timed out"
     if installed.returncode != 0 or subprocess.run(probe, capture_output=True, check=False).returncode != 0:
@@ -278,7 +285,7 @@ def run_consumer(kind: str, port: int) -> dict[str, Any]:
     return dict(json.loads(finished.stdout.strip().splitlines()[-1]))
 
 
-def measure(frames: int, repeats: int) -> BenchResult:
+def measure(frames: int, repeats: int, *, install: bool) -> BenchResult:
     notes = [
         "Stream: the Event frames of every transcript in /work/shared/ami-transcripts (Asterisk 22.10.1, "
         "'Events: on', so ~60% VarSet), FullyBooted/Shutdown and action answers left out, copies renumbered "
@@ -290,7 +297,7 @@ def measure(frames: int, repeats: int) -> BenchResult:
         "(ami/needed_events.py): ~14 events per queued call instead of ~78 (bench/surge.py notes); "
         "here every consumer reads everything.",
     ]
-    why_not = cacofonisk_ready()
+    why_not = cacofonisk_ready(install)
     kinds = [kind for kind in KINDS if not (why_not and kind == "cacofonisk")]
     if why_not:
         notes.append(why_not)
@@ -299,7 +306,7 @@ def measure(frames: int, repeats: int) -> BenchResult:
     server, port = start_server(frames)
     try:
         for _ in range(repeats):
-            for kind in kinds:
+            for kind in list(kinds):
                 try:
                     outcome = run_consumer(kind, port)
                 except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
@@ -362,7 +369,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(CONSUMERS[args.consume](args.port))), flush=True)
         return
     frames = args.frames or (QUICK_FRAMES if args.quick else FULL_FRAMES)
-    measure(frames, args.repeats).write(args.json)
+    measure(frames, args.repeats, install=not args.quick).write(args.json)
 
 
 if __name__ == "__main__":
