@@ -222,6 +222,16 @@ async def test_the_csv_round_trip_keeps_awkward_floats_and_keys(sessions):
     assert "operator,'=HYPERLINK(1),,calls,1" in text, "no formula reaches a spreadsheet"
 
 
+async def test_the_csv_carries_the_site_filter_and_the_per_site_table(sessions):
+    report = await build_report(sessions, D1, D2)
+    with_sites = replace(report, site="kota", per_site=(Group("kota", 7, 5, 2, (), ()), Group("kab", 3, 3, 0, (), ())))
+    text = report_to_csv(with_sites)
+    assert "meta,,,site,kota" in text and "site,kab,,calls,3" in text
+    back = parse_report(text)
+    assert back.site == "kota" and back.per_site == with_sites.per_site
+    assert parse_report(report_to_csv(report)).site is None
+
+
 def test_text_that_is_not_a_report_is_refused():
     from ngcc112.reports.csv import HEADER, ReportCsvError
 

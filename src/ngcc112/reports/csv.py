@@ -1,6 +1,8 @@
 """The report as CSV — one number per row — and back again.
 
-Columns: ``section, group, item, metric, value``. Counts and sums are the
+Columns: ``section, group, item, metric, value``; sections ``meta`` (the period, the zone,
+the site the report is limited to), ``summary``, ``hour``, ``verdict``, ``answer``,
+``stage``, and one group per ``operator``, ``day`` and ``site``. Counts and sums are the
 report's own figures; rows whose metric is a share or a mean (see
 :data:`DERIVED`) are written for spreadsheets and recomputed, not read, when
 parsing. :func:`parse_report` of :func:`report_to_csv` gives back an equal
@@ -27,7 +29,7 @@ HEADER = ("section", "group", "item", "metric", "value")
 #: Metrics derived from the others: written, never parsed.
 DERIVED = frozenset({"share", "mean_seconds", "compliance", "abandoned_share"})
 _STAGE_METRICS = ("target", "measured", "met", "total_seconds", "max_seconds")
-_GROUP_SECTIONS = ("operator", "day")
+_GROUP_SECTIONS = ("operator", "day", "site")
 
 
 class ReportCsvError(ValueError):
@@ -69,6 +71,7 @@ def _rows(report: Report) -> Iterator[tuple[str, ...]]:
     yield "meta", "", "", "start", report.start.isoformat()
     yield "meta", "", "", "end", report.end.isoformat()
     yield "meta", "", "", "timezone", report.timezone
+    yield "meta", "", "", "site", report.site or ""
     for metric in ("calls", "answered", "abandoned", "abandoned_before_queue"):
         yield "summary", "", "", metric, _num(getattr(report, metric))
     yield "summary", "", "", "abandoned_share", _num(report.abandoned_share)
@@ -81,7 +84,7 @@ def _rows(report: Report) -> Iterator[tuple[str, ...]]:
         yield from _answer_rows("answer", "", answer, "")
     for stage in report.stages:
         yield from _stage_rows("stage", "", stage)
-    for section, groups in (("operator", report.per_operator), ("day", report.per_day)):
+    for section, groups in (("operator", report.per_operator), ("day", report.per_day), ("site", report.per_site)):
         for group in groups:
             for metric in ("calls", "answered", "abandoned"):
                 yield section, group.key, "", metric, _num(getattr(group, metric))
@@ -193,4 +196,6 @@ def _assemble(cells: dict[tuple[str, str, str], dict[str, str]]) -> Report:
         stages=tuple(_stage(item, v) for (s, _, item), v in cells.items() if s == "stage"),
         per_operator=built("operator"),
         per_day=built("day"),
+        site=meta.get("site") or None,
+        per_site=built("site"),
     )
