@@ -21,7 +21,7 @@ from ngcc112.backfill import Backfill
 from ngcc112.backfill.models import ORIGIN, BackfillMark
 from ngcc112.hub import Hub
 from ngcc112.reports import build_report
-from ngcc112.settings import AmiSettings, BackfillSettings, Settings
+from ngcc112.settings import AmiSettings, BackfillSettings, ClusterSettings, Settings
 from ngcc112.tickets.db import make_engine, make_sessions
 from ngcc112.tickets.models import AuditEntry, Ticket
 from ngcc112.tickets.store import TicketChanged, TicketStore
@@ -172,6 +172,15 @@ async def test_the_server_name_prefixes_the_call_ids_like_the_tracker(db):
     result = await Backfill(settings, sessions, engine=engine, clock=FixedClock()).run_once(
         live={f"ast1:{WAITING}"})
     assert sorted(result.recovered) == sorted(f"ast1:{c}" for c in (ANSWERED, GHOST, NAMELESS))
+
+
+async def test_recovered_tickets_carry_the_site_of_the_asterisk_they_came_from(db):
+    url, engine, sessions = db
+    settings = settings_for(url, DATA / "lab-calls.csv").model_copy(
+        update={"cluster": ClusterSettings(site="kota", node_name="kota-1")})
+    result = await Backfill(settings, sessions, engine=engine, clock=FixedClock()).run_once(live={WAITING})
+    found = await tickets(sessions)
+    assert result.recovered and {found[call].site for call in result.recovered} == {"kota"}
 
 
 async def test_a_call_still_going_on_is_read_again_next_time_and_recovered_when_over(db, tmp_path):
