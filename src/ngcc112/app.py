@@ -134,14 +134,16 @@ def _leadership(
     node, site = settings.cluster.node_name, settings.cluster.site
     daemon.link.fence(f"this node ({node}) is a standby of site {site!r}: only the site's leader acts on Asterisk")
 
-    def lost(reason: str) -> None:  # synchronous: nothing leaves for Asterisk after this line
-        daemon.link.fence(f"this node ({node}) lost the leadership of site {site!r}: {reason}")
+    def lost(reason: str) -> None:  # synchronous: no action leaves for Asterisk after this line
+        reason = f"this node ({node}) lost the leadership of site {site!r}: {reason}"
+        daemon.link.fence(reason, keep_listening=True)  # the calls go on into the journal
 
     return Leadership(
         LeaderLock(asyncpg_dsn(settings.database_url), site),
         NodeRegistry(sessions, node, site),
         now=lambda: utc(clock),
         on_lost=lost,
+        on_regained=daemon.link.unfence,
     )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol, cast
+from typing import Any, cast
 from datetime import datetime, timezone
 
 import structlog
@@ -39,7 +39,7 @@ from ngcc112.ami.link_errors import AmiError as AmiError
 from ngcc112.ami.link_errors import AmiNotConnected as AmiNotConnected
 from ngcc112.ami.link_errors import AmiNotLeader as AmiNotLeader
 from ngcc112.ami.link_errors import AmiUnreachableError as AmiUnreachableError
-from ngcc112.ami.link_items import AmiResponse, LinkItem, LinkState, QueueSnapshot, Snapshot
+from ngcc112.ami.link_items import AmiResponse, LinkItem, LinkState, QueueSnapshot, Relay, Snapshot
 from ngcc112.ami.link_status import LOGGED_IN, LinkPhase, LinkStatus
 from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.protocol import AmiProtocol
@@ -50,15 +50,6 @@ log = structlog.get_logger(__name__)
 
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class Relay(Protocol):
-    """Who sends a fenced node's actions instead (cluster mode: the site's leader, by way of PostgreSQL)."""
-
-    @property
-    def connected(self) -> bool: ...
-
-    async def send(self, action: AmiAction, timeout: float | None = None) -> AmiResponse: ...
 
 
 class AmiLink:
@@ -89,6 +80,7 @@ class AmiLink:
         #: Why this node may not act on Asterisk (cluster mode: a standby, or a leader that lost
         #: its lock); None when it may.
         self._fenced: str | None = None
+        self._cut = False
         self._relay: Relay | None = None
         self.status = LinkStatus()
         self.log = log.bind(ami_host=settings.host, ami_port=settings.port)
@@ -165,18 +157,25 @@ class AmiLink:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    def fence(self, reason: str) -> None:
+    def fence(self, reason: str, *, keep_listening: bool = False) -> None:
         """Stop acting on Asterisk at once: every action is refused from now on
-        (:class:`AmiNotLeader`), the connection is cut and not made again.
+        (:class:`AmiNotLeader`, or handed to the relay).
 
-        Synchronous on purpose: the leadership calls it the moment its lock is in doubt,
-        before anything else can run. :meth:`unfence` lifts it (a node that became leader).
+        Without ``keep_listening`` the connection is cut and not made again (a standby).
+        With it the link goes on reading events and sending only its own read-only
+        upkeep (Ping, and the resync's CoreShowChannels and QueueStatus after a
+        reconnect), so a leader that lost its lock keeps the calls in its journal while
+        it finds out whether it leads again. Synchronous on purpose: the leadership calls
+        it the moment its lock is in doubt, before anything else can run. :meth:`unfence`
+        lifts it.
         """
         self._fenced = reason
-        self._stopping = True
-        if self._protocol is not None and not self._protocol.closed:
-            self._protocol.transport.abort()
-        self.log.warning("ami.fenced", reason=reason)
+        self._cut = not keep_listening
+        if self._cut:
+            self._stopping = True
+            if self._protocol is not None and not self._protocol.closed:
+                self._protocol.transport.abort()
+        self.log.warning("ami.fenced", reason=reason, listening=keep_listening)
 
     def relay_through(self, relay: Relay | None) -> None:
         """While fenced, hand actions to ``relay`` instead of refusing them (None: refuse again)."""
@@ -185,7 +184,9 @@ class AmiLink:
     def unfence(self) -> None:
         """This node may act again (it holds its site's leadership); :meth:`run` may be called."""
         self._fenced = None
-        self._stopping = False
+        if self._cut:  # a fence that cut the connection lets run() connect again
+            self._stopping = False
+        self._cut = False
 
     @property
     def fenced(self) -> str | None:

@@ -2,14 +2,17 @@
 
 The stream carries live events (:class:`~ngcc112.ami.message.AmiMessage`), the resync's
 :class:`Snapshot` and :class:`QueueSnapshot` exactly where their answers ended on the wire,
-and a :class:`LinkState` marker whenever the link goes up or down.
+and a :class:`LinkState` marker whenever the link goes up or down. :class:`Relay` is what a
+fenced link hands its actions to instead (cluster mode).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
+from ngcc112.ami.actions import AmiAction
 from ngcc112.ami.message import AmiMessage
 
 
@@ -63,3 +66,12 @@ class LinkState:
 
 
 LinkItem = AmiMessage | Snapshot | QueueSnapshot | LinkState
+
+
+class Relay(Protocol):
+    """Who sends a fenced node's actions instead (cluster mode: the site's leader, by way of PostgreSQL)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def send(self, action: AmiAction, timeout: float | None = None) -> AmiResponse: ...

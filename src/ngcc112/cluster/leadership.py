@@ -4,10 +4,13 @@ A :class:`Leadership` starts as a standby (it serves the panel, it does not touc
 Asterisk), :meth:`~Leadership.lead` waits for the site's advisory lock
 (:mod:`ngcc112.cluster.lock`) and makes it the leader; from then on it watches the lock.
 The moment the lock is in doubt it calls ``on_lost`` — synchronously, before anything
-else runs: the composition root fences the AMI link there — and resolves
-:attr:`~Leadership.lost`, after which the node stops (systemd starts it again, as a
-standby). Demotion is a restart on purpose: a process that may have missed its own
-end of leadership does not try to find its way back in.
+else runs: the composition root fences the AMI link's actions there, while the link goes
+on reading events into the journal — and asks PostgreSQL again, for as long as it takes
+to get an answer. If the lock is this node's again (the database was away, or only the
+lock's connection died) it calls ``on_regained`` and leads on, with every call of the gap
+in its journal. If another node holds it, :attr:`~Leadership.lost` is resolved and the
+node stops (systemd starts it again, as a standby): a node that another has replaced does
+not try to find its way back in.
 
 Its role and since when are written to ``cluster_nodes`` (:class:`NodeRegistry`) on every
 change and every heartbeat, for ``ngcc112 cluster status``; ``/readyz`` reads :meth:`view`.
@@ -55,16 +58,18 @@ class Leadership:
         *,
         now: Callable[[], datetime],
         on_lost: Callable[[str], None],
+        on_regained: Callable[[], None] = lambda: None,
         heartbeat: float = HEARTBEAT,
     ) -> None:
         self._lock = lock
         self._registry = registry
         self._now = now
         self._on_lost = on_lost
+        self._on_regained = on_regained
         self._heartbeat = heartbeat
         self.role = Role.STANDBY
         self.since = now()
-        #: Resolved with the reason once a leader lost its lock (never on a standby).
+        #: Resolved with the reason once another node took this leader's place (never on a standby).
         self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._tasks: list[asyncio.Task[None]] = []
         self._beat_failed = False
@@ -101,12 +106,21 @@ class Leadership:
             self.log.warning("cluster.leave_failed", error=f"{type(exc).__name__}: {exc}"[:200])
 
     async def _watch(self) -> None:
-        reason = await self._lock.held()
-        self.role, self.since = Role.STANDBY, self._now()
-        self.log.error("cluster.leadership_lost", reason=reason)
-        self._on_lost(reason)
-        if not self.lost.done():
-            self.lost.set_result(reason)
+        while True:
+            reason = await self._lock.held()
+            self.role, self.since = Role.STANDBY, self._now()
+            self.log.error("cluster.leadership_lost", reason=reason)
+            self._on_lost(reason)
+            await self._lock.release()  # the old session, if PostgreSQL still has it, goes
+            if not await self._lock.answer():
+                self.log.error("cluster.replaced", reason=reason)
+                if not self.lost.done():
+                    self.lost.set_result(f"{reason}; another node leads the site now")
+                return
+            self.role, self.since = Role.LEADER, self._now()
+            self.log.warning("cluster.leader_again", since=self.since.isoformat())
+            self._on_regained()
+            await self._beat()
 
     async def _beating(self) -> None:
         while True:

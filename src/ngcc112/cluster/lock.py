@@ -71,12 +71,19 @@ class LeaderLock:
 
     async def acquire(self) -> None:
         """Return once this node holds the lock; tries every ``retry`` seconds, through database outages."""
+        while not await self.answer():
+            await asyncio.sleep(self.retry)
+
+    async def answer(self) -> bool:
+        """Try until PostgreSQL answers: True when this node now holds the lock, False when another does.
+
+        While the database does not answer it tries again every ``retry`` seconds (logging
+        each new error once).
+        """
         last_error = ""
         while True:
             try:
-                if await self._try():
-                    return
-                last_error = ""
+                return await self._try()
             except FAILURES as exc:
                 text = f"{type(exc).__name__}: {exc}".strip(": ")
                 if text != last_error:
