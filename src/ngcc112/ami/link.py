@@ -45,6 +45,7 @@ from ngcc112.ami.message import AmiMessage
 from ngcc112.ami.protocol import AmiProtocol
 from ngcc112.backoff import capped_delay
 from ngcc112.settings import AmiSettings
+from ngcc112.tasks import cancel_all
 
 log = structlog.get_logger(__name__)
 
@@ -151,11 +152,7 @@ class AmiLink:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._send_on(protocol, actions.logoff()), 1.0)
             protocol.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(list(self._tasks))
 
     def fence(self, reason: str, *, keep_listening: bool = False) -> None:
         """Stop acting on Asterisk at once: every action is refused from now on

@@ -50,6 +50,7 @@ from ngcc112.clock import SYSTEM_CLOCK, Clock, utc
 from ngcc112.hub import Hub, Subscription
 from ngcc112.settings import Settings
 from ngcc112.tickets.store import TicketChanged
+from ngcc112.tasks import cancel_all
 
 log = structlog.get_logger(__name__)
 
@@ -147,11 +148,7 @@ class Backfill:
         log.info("backfill.ready", source=self.source.key)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
         self._tasks.clear()
         if self._subscription is not None:
             self._subscription.close()

@@ -29,6 +29,7 @@ from ngcc112.backoff import Backoff
 from ngcc112.cluster.wire import Codec, TooLarge, UnknownKind, crosses_sites
 from ngcc112.cluster.wire import Envelope as Envelope
 from ngcc112.hub import Hub, Subscription
+from ngcc112.tasks import cancel_all
 
 log = structlog.get_logger(__name__)
 
@@ -120,11 +121,7 @@ class Fanout:
         self._log.info("fanout.started")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
         if self._subscription is not None:
             self._subscription.close()

@@ -19,7 +19,6 @@ change and every heartbeat, for ``ngcc112 cluster status``; ``/readyz`` reads :m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ import structlog
 
 from ngcc112.cluster.lock import LeaderLock
 from ngcc112.cluster.nodes import HEARTBEAT, NodeRegistry
+from ngcc112.tasks import cancel_all
 
 log = structlog.get_logger(__name__)
 
@@ -94,11 +94,7 @@ class Leadership:
 
     async def stop(self) -> None:
         """Stop beating, give the lock back, take this node's row out; bounded, never raises."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
         await self._lock.release()
         try:
             await asyncio.wait_for(self._registry.leave(), self._lock.lease)

@@ -31,6 +31,7 @@ from ngcc112.ami.link import AmiActionTimeout, AmiLink, AmiNotConnected, AmiNotL
 from ngcc112.ami.link_items import AmiResponse
 from ngcc112.ami.message import AmiMessage
 from ngcc112.backoff import Backoff
+from ngcc112.tasks import cancel_all
 
 log = structlog.get_logger(__name__)
 
@@ -84,13 +85,7 @@ class ActionRelay:
         self._task = asyncio.create_task(self._run(), name="ngcc112-cluster-relay")
 
     async def stop(self) -> None:
-        for task in [self._task, *self._jobs]:
-            if task is not None:
-                task.cancel()
-        for task in [self._task, *self._jobs]:
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await cancel_all([self._task, *self._jobs])
         await self._close()
 
     async def wait_up(self) -> None:
