@@ -37,6 +37,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stats import BenchResult, Distribution, percentile  # noqa: E402  (bench/stats.py, beside this file)
@@ -45,7 +46,9 @@ import aiohttp  # noqa: E402
 
 from ngcc112 import logs, names  # noqa: E402
 from ngcc112.ami.needed_events import NEEDED  # noqa: E402
+from ngcc112.ami.events import OperatorRinging  # noqa: E402
 from ngcc112.app import serve  # noqa: E402
+from ngcc112.panel.live import Client  # noqa: E402
 from ngcc112.panel.state import PANEL  # noqa: E402
 from ngcc112.services import Services  # noqa: E402
 from ngcc112.settings import AmiSettings, CallFlowSettings, PanelSettings, Settings  # noqa: E402
@@ -83,6 +86,10 @@ FULL = Plan(operators=100, bursts=3, steady_calls=300, steady_rate=25.0)
 QUICK = Plan(operators=5, bursts=1, steady_calls=5, steady_rate=5.0)
 
 
+#: The pop's stages, in order (see :meth:`Outcome.match`).
+STAGES = ("ami_to_hub", "hub_to_socket_queue", "socket_queue_to_client")
+
+
 @dataclass(frozen=True, slots=True)
 class Called:
     """An AgentCalled frame written to the daemon's socket: the call, the member rung, when."""
@@ -100,6 +107,9 @@ class StampingSimulator(AmiSimulator):
         super().__init__(config)
         self.called: list[Called] = []
         self.phase = ""
+        #: (call id, interface) → when the ring was published on the hub / offered to the socket's queue.
+        self.published: dict[tuple[str, str], float] = {}
+        self.offered: dict[tuple[str, str], float] = {}
 
     def _broadcast(self, cls: str, pairs: Pairs) -> None:
         delivered = self.events_delivered
@@ -139,6 +149,10 @@ class Outcome:
     run_seconds: float = 0.0
     dropped_clients: int = 0
     pop_ms: dict[str, list[float]] = field(default_factory=dict)
+    #: The pop's stages: AMI frame → hub publish, → offered to the socket's queue, → received.
+    stage_ms: dict[str, list[float]] = field(default_factory=dict)
+    published: dict[tuple[str, str], float] = field(default_factory=dict)
+    offered: dict[tuple[str, str], float] = field(default_factory=dict)
     state_ms: list[float] = field(default_factory=list)
     state_without_ticket: int = 0
     wrong_client: int = 0
@@ -159,6 +173,11 @@ class Outcome:
             latency = (popped - c.at) * 1000
             self.pop_ms.setdefault("all", []).append(latency)
             self.pop_ms.setdefault(c.phase, []).append(latency)
+            key = (c.linkedid, c.interface)
+            marks = [c.at, self.published.get(key), self.offered.get(key), popped]
+            if None not in marks:
+                for name, start, end in zip(STAGES, marks, marks[1:], strict=False):
+                    self.stage_ms.setdefault(name, []).append((end - start) * 1000)  # type: ignore[operator]
             fetched = op.fetched.get(c.linkedid) if op is not None else None
             if fetched is not None:
                 self.state_ms.append((fetched[0] - c.at) * 1000)
@@ -222,6 +241,7 @@ async def running_center(folder: Path, plan: Plan) -> AsyncIterator[tuple[Stampi
     ready: asyncio.Future[Services] = asyncio.get_running_loop().create_future()
 
     async def on_ready(services: Services) -> None:
+        _stamp_stages(sim, services)
         ready.set_result(services)
 
     stop = asyncio.Event()
@@ -240,6 +260,30 @@ async def running_center(folder: Path, plan: Plan) -> AsyncIterator[tuple[Stampi
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 30)
         await sim.stop()
+
+
+def _stamp_stages(sim: StampingSimulator, services: Services) -> None:
+    """Note when each ring was published on the hub (by the daemon's tracker) and offered to the
+    ringing operator's socket queue (by the panel's live hub): where a slow pop spent its time."""
+    publish = services.hub.publish
+
+    def published(item: object) -> None:
+        if isinstance(item, OperatorRinging):
+            sim.published.setdefault((item.call_id, item.interface), time.monotonic())
+        publish(item)
+
+    services.hub.publish = published  # type: ignore[method-assign]
+    assert services.panel_app is not None
+    clients = services.panel_app[PANEL].live.clients
+    send = clients.send
+
+    def offered(client: Client, message: dict[str, Any]) -> None:
+        ringing = message.get("ringing")
+        if message.get("type") == "call" and ringing and client.interface:
+            sim.offered.setdefault((ringing, client.interface), time.monotonic())
+        send(client, message)
+
+    clients.send = offered  # type: ignore[method-assign]
 
 
 async def _until(check: Callable[[], bool], what: str, timeout: float = STEP_TIMEOUT) -> None:
@@ -351,7 +395,7 @@ async def run(plan: Plan, folder: Path) -> Outcome:
             Operator(f"op{k}", names.operator_interface(f"op{k}"), aiohttp.ClientSession(base, cookie_jar=jar))
             for k, jar in enumerate(cookies, start=1)
         ]
-        outcome = Outcome(plan, sim.called, ops)
+        outcome = Outcome(plan, sim.called, ops, published=sim.published, offered=sim.offered)
         stop = asyncio.Event()
         listeners: list[asyncio.Task[None]] = []
         try:
@@ -418,6 +462,7 @@ def result_of(outcome: Outcome, quick: bool) -> BenchResult:
     result.distributions = {
         "screen_pop_ms": Distribution.of(pops),
         **{f"screen_pop_ms_{phase}": Distribution.of(v) for phase, v in outcome.pop_ms.items() if phase != "all"},
+        **{f"screen_pop_stage_ms_{name}": Distribution.of(outcome.stage_ms.get(name, [])) for name in STAGES},
         "screen_pop_state_fetched_ms": Distribution.of(outcome.state_ms),
     }
     result.config = {
