@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import sys
 import tempfile
@@ -76,6 +77,8 @@ class Plan:
     talk_seconds: float = 1.0
     #: After-call work (the wrap-up pause) before the operator takes calls again.
     wrapup_seconds: float = 1.0
+    #: Each client fetches /api/me/state on its pop, as panel.js does (False: the pops alone).
+    fetch_state: bool = True
 
     @property
     def calls(self) -> int:
@@ -87,7 +90,7 @@ QUICK = Plan(operators=5, bursts=1, steady_calls=5, steady_rate=5.0)
 
 
 #: The pop's stages, in order (see :meth:`Outcome.match`).
-STAGES = ("ami_to_hub", "hub_to_socket_queue", "socket_queue_to_client")
+STAGES = ("ami_to_hub", "hub_to_socket_queue", "socket_queue_to_written", "written_to_client")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,7 @@ class StampingSimulator(AmiSimulator):
         #: (call id, interface) → when the ring was published on the hub / offered to the socket's queue.
         self.published: dict[tuple[str, str], float] = {}
         self.offered: dict[tuple[str, str], float] = {}
+        self.written: dict[tuple[str, str], float] = {}
 
     def _broadcast(self, cls: str, pairs: Pairs) -> None:
         delivered = self.events_delivered
@@ -149,10 +153,12 @@ class Outcome:
     run_seconds: float = 0.0
     dropped_clients: int = 0
     pop_ms: dict[str, list[float]] = field(default_factory=dict)
-    #: The pop's stages: AMI frame → hub publish, → offered to the socket's queue, → received.
+    #: The pop's stages: AMI frame → hub publish, → offered to the socket's queue, → written
+    #: by the socket's writer, → received by the client.
     stage_ms: dict[str, list[float]] = field(default_factory=dict)
     published: dict[tuple[str, str], float] = field(default_factory=dict)
     offered: dict[tuple[str, str], float] = field(default_factory=dict)
+    written: dict[tuple[str, str], float] = field(default_factory=dict)
     state_ms: list[float] = field(default_factory=list)
     state_without_ticket: int = 0
     wrong_client: int = 0
@@ -174,7 +180,7 @@ class Outcome:
             self.pop_ms.setdefault("all", []).append(latency)
             self.pop_ms.setdefault(c.phase, []).append(latency)
             key = (c.linkedid, c.interface)
-            marks = [c.at, self.published.get(key), self.offered.get(key), popped]
+            marks = [c.at, self.published.get(key), self.offered.get(key), self.written.get(key), popped]
             if None not in marks:
                 for name, start, end in zip(STAGES, marks, marks[1:], strict=False):
                     self.stage_ms.setdefault(name, []).append((end - start) * 1000)  # type: ignore[operator]
@@ -263,8 +269,9 @@ async def running_center(folder: Path, plan: Plan) -> AsyncIterator[tuple[Stampi
 
 
 def _stamp_stages(sim: StampingSimulator, services: Services) -> None:
-    """Note when each ring was published on the hub (by the daemon's tracker) and offered to the
-    ringing operator's socket queue (by the panel's live hub): where a slow pop spent its time."""
+    """Note when each ring was published on the hub (by the daemon's tracker), offered to the
+    ringing operator's socket queue (by the panel's live hub) and written by that socket's
+    writer: where a slow pop spent its time."""
     publish = services.hub.publish
 
     def published(item: object) -> None:
@@ -281,9 +288,28 @@ def _stamp_stages(sim: StampingSimulator, services: Services) -> None:
         ringing = message.get("ringing")
         if message.get("type") == "call" and ringing and client.interface:
             sim.offered.setdefault((ringing, client.interface), time.monotonic())
+            if client.id not in wrapped:
+                wrapped.add(client.id)
+                _stamp_writes(sim, client)
         send(client, message)
 
+    wrapped: set[int] = set()
+
     clients.send = offered  # type: ignore[method-assign]
+
+
+def _stamp_writes(sim: StampingSimulator, client: Client) -> None:
+    """Note when the socket's writer has handed each ring's message to the connection."""
+    send_json = client.ws.send_json
+    interface = client.interface or ""
+
+    async def written(data: Any, *args: Any, **kwargs: Any) -> None:
+        await send_json(data, *args, **kwargs)
+        ringing = data.get("ringing") if isinstance(data, dict) else None
+        if ringing and data.get("type") == "call":
+            sim.written.setdefault((ringing, interface), time.monotonic())
+
+    client.ws.send_json = written  # type: ignore[method-assign]
 
 
 async def _until(check: Callable[[], bool], what: str, timeout: float = STEP_TIMEOUT) -> None:
@@ -327,7 +353,7 @@ async def _fetch_state(op: Operator, call_id: str) -> None:
     op.fetched[call_id] = (time.monotonic(), bool(ringing.get("ticket")))
 
 
-async def _listen(op: Operator, connected: asyncio.Event, stop: asyncio.Event) -> None:
+async def _listen(op: Operator, connected: asyncio.Event, stop: asyncio.Event, fetch: bool) -> None:
     """Hold the live socket; note each pop; reconnect (as live.js does) when the panel closes it."""
     while not stop.is_set():
         async with op.http.ws_connect("/ws") as ws:
@@ -346,6 +372,8 @@ async def _listen(op: Operator, connected: asyncio.Event, stop: asyncio.Event) -
                     ringing = data.get("ringing")
                     if ringing and ringing not in op.pops:
                         op.pops[ringing] = now
+                        if not fetch:
+                            continue
                         task = asyncio.create_task(_fetch_state(op, ringing))
                         op.fetches.add(task)
                         task.add_done_callback(op.fetches.discard)
@@ -395,7 +423,7 @@ async def run(plan: Plan, folder: Path) -> Outcome:
             Operator(f"op{k}", names.operator_interface(f"op{k}"), aiohttp.ClientSession(base, cookie_jar=jar))
             for k, jar in enumerate(cookies, start=1)
         ]
-        outcome = Outcome(plan, sim.called, ops, published=sim.published, offered=sim.offered)
+        outcome = Outcome(plan, sim.called, ops, published=sim.published, offered=sim.offered, written=sim.written)
         stop = asyncio.Event()
         listeners: list[asyncio.Task[None]] = []
         try:
@@ -403,7 +431,10 @@ async def run(plan: Plan, folder: Path) -> Outcome:
             limit = asyncio.Semaphore(LOGIN_CONCURRENCY)
             await asyncio.wait_for(asyncio.gather(*(_log_in(op, limit) for op in ops)), STEP_TIMEOUT)
             connected = [asyncio.Event() for _ in ops]
-            listeners = [asyncio.create_task(_listen(op, c, stop)) for op, c in zip(ops, connected, strict=True)]
+            listeners = [
+                asyncio.create_task(_listen(op, c, stop, plan.fetch_state))
+                for op, c in zip(ops, connected, strict=True)
+            ]
             await asyncio.wait_for(asyncio.gather(*(c.wait() for c in connected)), STEP_TIMEOUT)
             await _until(lambda: _queue_free(sim, plan), "every operator ready in the queue")
             outcome.login_seconds = time.monotonic() - started
@@ -415,10 +446,8 @@ async def run(plan: Plan, folder: Path) -> Outcome:
             outcome.run_seconds = time.monotonic() - started
 
             def popped() -> bool:
-                by_interface = {op.interface: op for op in ops}
-                return all(
-                    c.interface in by_interface and c.linkedid in by_interface[c.interface].fetched for c in sim.called
-                )
+                seen = {op.interface: op.fetched if plan.fetch_state else op.pops for op in ops}
+                return all(c.interface in seen and c.linkedid in seen[c.interface] for c in sim.called)
 
             with contextlib.suppress(RuntimeError):
                 await _until(popped, "the last pops", timeout=LATE_POP_SECONDS)
@@ -474,6 +503,7 @@ def result_of(outcome: Outcome, quick: bool) -> BenchResult:
         "ring_s": plan.ring_seconds,
         "talk_s": plan.talk_seconds,
         "wrapup_s": plan.wrapup_seconds,
+        "fetch_state": plan.fetch_state,
         "quick": quick,
     }
     outcomes = ", ".join(f"{n} {name}" for name, n in sorted(outcome.outcomes.items()))
@@ -496,8 +526,8 @@ def result_of(outcome: Outcome, quick: bool) -> BenchResult:
     return result
 
 
-async def main_async(quick: bool) -> BenchResult:
-    plan = QUICK if quick else FULL
+async def main_async(quick: bool, fetch_state: bool = True) -> BenchResult:
+    plan = dataclasses.replace(QUICK if quick else FULL, fetch_state=fetch_state)
     with tempfile.TemporaryDirectory(prefix="ngcc112-screen-pop-") as folder:
         outcome = await run(plan, Path(folder))
     pops = outcome.pop_ms.get("all", [])
@@ -513,9 +543,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK.operators} operators, {QUICK.calls} calls")
     parser.add_argument("--json", metavar="PATH", help="write the result as JSON (bench/stats.py's shape)")
+    parser.add_argument(
+        "--no-fetch", action="store_true", help="the clients do not fetch /api/me/state on a pop (the pops alone)"
+    )
     args = parser.parse_args()
     logs.configure("console", "error", stream=sys.stderr)
-    asyncio.run(main_async(args.quick)).write(args.json)
+    asyncio.run(main_async(args.quick, fetch_state=not args.no_fetch)).write(args.json)
     return 0
 
 
