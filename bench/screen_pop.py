@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stats import BenchResult, Distribution, percentile  # noqa: E402  (bench/stats.py, beside this file)
 
 import aiohttp  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
 from ngcc112 import logs, names  # noqa: E402
 from ngcc112.ami.needed_events import NEEDED  # noqa: E402
@@ -171,9 +172,9 @@ class Outcome:
         for op in self.operators:
             self.wrong_client += sum(1 for call_id in op.pops if (call_id, op.interface) not in rung)
         for c in self.called:
-            op = by_interface.get(c.interface)
-            popped = op.pops.get(c.linkedid) if op is not None else None
-            if popped is None:
+            rung_op = by_interface.get(c.interface)
+            popped = rung_op.pops.get(c.linkedid) if rung_op is not None else None
+            if rung_op is None or popped is None:
                 self.missed += 1
                 continue
             latency = (popped - c.at) * 1000
@@ -184,7 +185,7 @@ class Outcome:
             if None not in marks:
                 for name, start, end in zip(STAGES, marks, marks[1:], strict=False):
                     self.stage_ms.setdefault(name, []).append((end - start) * 1000)  # type: ignore[operator]
-            fetched = op.fetched.get(c.linkedid) if op is not None else None
+            fetched = rung_op.fetched.get(c.linkedid)
             if fetched is not None:
                 self.state_ms.append((fetched[0] - c.at) * 1000)
                 self.state_without_ticket += 0 if fetched[1] else 1
@@ -239,8 +240,10 @@ async def running_center(folder: Path, plan: Plan) -> AsyncIterator[tuple[Stampi
     settings = Settings(
         database_url=url,
         journal_path=str(folder / "journal.db"),
-        ami=AmiSettings(port=sim.port, secret=AMI_SECRET, reconnect_min=0.1, reconnect_max=1.0, action_timeout=30.0),
-        panel=PanelSettings(port=port, cookie_secret="screen-pop-bench"),
+        ami=AmiSettings(
+            port=sim.port, secret=SecretStr(AMI_SECRET), reconnect_min=0.1, reconnect_max=1.0, action_timeout=30.0
+        ),
+        panel=PanelSettings(port=port, cookie_secret=SecretStr("screen-pop-bench")),
         # model_construct: a wrap-up shorter than a sysadmin may set (5 s), so operators cycle fast
         calls=CallFlowSettings.model_construct(wrapup_seconds=plan.wrapup_seconds),
     )
@@ -253,7 +256,8 @@ async def running_center(folder: Path, plan: Plan) -> AsyncIterator[tuple[Stampi
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop=stop, on_ready=on_ready, say=lambda _line: None))
     try:
-        done, _ = await asyncio.wait({task, ready}, timeout=STEP_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        starting: set[asyncio.Future[Any]] = {task, ready}
+        done, _ = await asyncio.wait(starting, timeout=STEP_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()
         if ready not in done:

@@ -1,9 +1,10 @@
 """Live updates: one hub consumer feeding the boards, and the browsers' websockets.
 
 Each browser has a bounded queue and its own writer task; publishing never
-waits on a browser. A client whose queue fills up (a stalled tab) is closed
-with 1013 "resync" and reconnects by itself, fetching the current state then.
-Messages only say *what* changed; the page fetches the rendered state.
+waits on a browser. A member's presence told again while the last one still
+waits replaces it (:func:`coalesce`). A client whose queue fills up anyway (a stalled tab) is
+closed with 1013 "resync" and reconnects by itself, fetching the current state
+then. Messages only say *what* changed; the page fetches the rendered state.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -40,7 +42,7 @@ from ngcc112.wrapup import WrapUpChanged
 
 log = structlog.get_logger(__name__)
 
-#: Messages a browser may have waiting before it counts as stalled.
+#: Messages a browser may have waiting (after :func:`coalesce`) before it counts as stalled.
 CLIENT_QUEUE = 64
 #: Seconds one websocket write may take before the client counts as stalled.
 SEND_TIMEOUT = 5.0
@@ -64,6 +66,23 @@ class Feed(Protocol):
     def close(self) -> None: ...
 
 
+def coalesce(waiting: deque[dict[str, Any]], message: dict[str, Any]) -> bool:
+    """Fold ``message`` into what a socket has waiting; True when it need not be queued.
+
+    Only a superseded state goes: a ``presence`` message carries the member's whole state, so
+    a newer one for the same interface replaces the one still waiting, in its place. Every
+    other message is delivered as sent (a desk's ``call`` messages name the call ringing and
+    the one answered: each is news to whoever reads them).
+    """
+    if message.get("type") != "presence":
+        return False
+    for n, queued in enumerate(waiting):
+        if queued.get("type") == "presence" and queued.get("interface") == message.get("interface"):
+            waiting[n] = message
+            return True
+    return False
+
+
 @dataclass(eq=False)
 class Client:
     """One open websocket: a bounded queue drained by its own writer task."""
@@ -79,24 +98,32 @@ class Client:
     agency_id: int | None = None
     #: What this socket is told: the desk and room (:data:`DESK`) or the dispatch pages (:data:`DISPATCH`).
     channel: str = "desk"
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+    #: Messages not written yet, oldest first; at most :data:`CLIENT_QUEUE` (see :func:`coalesce`).
+    waiting: deque[dict[str, Any]] = field(default_factory=deque)
     dropped: bool = False
     writer: asyncio.Task[None] | None = None
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def offer(self, message: dict[str, Any]) -> bool:
+        """Queue ``message`` (or fold it into one waiting); False when the queue is full: stalled."""
         if self.dropped:
             return False
-        try:
-            self.queue.put_nowait(message)
+        if coalesce(self.waiting, message):
             return True
-        except asyncio.QueueFull:
+        if len(self.waiting) >= CLIENT_QUEUE:
             self.dropped = True
             return False
+        self.waiting.append(message)
+        self._wake.set()
+        return True
 
     async def write(self) -> None:
         try:
             while True:
-                message = await self.queue.get()
+                while not self.waiting:
+                    self._wake.clear()
+                    await self._wake.wait()
+                message = self.waiting.popleft()
                 async with asyncio.timeout(SEND_TIMEOUT):
                     await self.ws.send_json(message)
         except (asyncio.TimeoutError, ConnectionError, RuntimeError):
