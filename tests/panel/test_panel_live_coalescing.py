@@ -8,8 +8,18 @@ import asyncio
 from collections import deque
 from typing import Any
 
+from datetime import datetime, timezone
+
+from ngcc112 import names
+from ngcc112.ami.events import MembersResynced, MemberState
+from ngcc112.hub import Hub
 from ngcc112.panel import live as live_module
-from ngcc112.panel.live import Clients, coalesce
+from ngcc112.panel.live import Clients, LiveHub, coalesce
+from ngcc112.panel.operator.calls import CallBoard
+from ngcc112.routing.presence import PresenceBoard
+
+QUEUE = names.OPERATOR_QUEUE
+NOW = datetime.now(timezone.utc)
 
 
 class _GatedSocket:
@@ -110,3 +120,33 @@ async def test_a_stalled_browser_with_too_many_distinct_messages_is_still_droppe
     await asyncio.wait_for(closed(), 10)
     assert client.dropped and ws.close_code == live_module.WS_TRY_AGAIN
     assert clients.dropped == 1 and len(clients) == 0
+
+
+async def test_a_room_watcher_stays_when_a_resync_changes_more_members_than_its_queue_holds() -> None:
+    """Asterisk back after a restart: every operator's presence changed at once; a dispatcher's
+    desk socket is told "board" once, not once per member (it would overflow and be dropped)."""
+    hub = Hub()
+    live = LiveHub(hub, PresenceBoard(QUEUE), CallBoard())
+    ws = _GatedSocket()
+    watcher = live.add(ws, user_id=9, role="dispatcher", interface=None, describe=lambda member: {})  # type: ignore[arg-type]
+    live.send(watcher, {"type": "hello", "client": watcher.id})
+    await asyncio.wait_for(ws.in_flight.wait(), 10)
+    members = tuple(
+        MemberState(
+            at=NOW,
+            queue=QUEUE,
+            interface=f"PJSIP/op{n}",
+            member_name=f"op{n}",
+            in_queue=True,
+            paused=False,
+            pause_reason="",
+            status=1,
+        )
+        for n in range(1, 2 * live_module.CLIENT_QUEUE)
+    )
+    await live.handle(MembersResynced(at=NOW, members=members))
+    assert not watcher.dropped and live.dropped_clients == 0
+    ws.gate.set()
+    await _delivered(ws, 2)
+    assert ws.received == [{"type": "hello", "client": watcher.id}, {"type": "board"}]
+    await live.stop()
