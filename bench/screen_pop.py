@@ -67,6 +67,24 @@ LATE_POP_SECONDS = 5.0
 LOGIN_CONCURRENCY = 4
 
 
+#: What was measured and changed (issue 14: profile, fix, report); bench/run.py copies these into RESULTS.md.
+NOTES = [
+    "Before (main at aefd212), 100 operators, 600 calls, two runs on a shared 2-core machine: pop p50 34-50 ms, "
+    "p99 351-436 ms (bursts p99 355-442 ms, steady 25/s p99 26-43 ms). The stages put it between the hub publish "
+    "and the socket's queue (p99 428 ms): the panel's live consumer handled one hub item per loop turn, so a "
+    "burst of 100 rings (and every other event of 100 calls) waited a whole turn of everything else per item.",
+    "Fix (panel/live.py): the consumer handles up to 32 hub items per loop turn (CONSUME_BATCH). After, five "
+    "runs: pop p50 4.5-17 ms, p99 55-152 ms (bursts p99 127-257 ms, steady p99 3.6-10 ms); with --no-fetch "
+    "(no /api/me/state per pop) p99 41 ms. 0 wrong client, 0 missed, 0 sockets dropped in every run.",
+    "Still missed (target p99 <= 25 ms) in the bursts only, where all 100 operators are rung within the same "
+    "millisecond: the last pop of a burst waits for the CPU of 100 calls' events in the daemon and of the 100 "
+    "/api/me/state requests the first pops trigger (desk_view: p50 130-220 ms, p99 0.9-1.1 s to answer). "
+    "Next: a cheaper desk_view (one query for the caller's history and the pending intakes).",
+    "A few state fetches (0-12 of 600) came before the ticket was written (the daemon publishes the ring first and "
+    "writes after): the ticket's own TicketChanged then tells the desk again and the page fetches it then.",
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     operators: int
@@ -514,6 +532,7 @@ def result_of(outcome: Outcome, quick: bool) -> BenchResult:
     messages = [op.messages for op in outcome.operators]
     resyncs = sum(op.resyncs for op in outcome.operators)
     result.notes = [
+        *NOTES,
         f"{plan.operators} operators logged in through POST /api/session, went Ready (QueueAdd to the simulator) "
         f"and held GET /ws; {outcome.calls_placed} calls ({outcomes}): {plan.bursts} burst(s) of one call per "
         f"operator placed at once, then {plan.steady_calls} at {plan.steady_rate:g}/s; {len(outcome.called)} "
