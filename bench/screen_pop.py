@@ -69,10 +69,11 @@ LOGIN_CONCURRENCY = 4
 
 #: What was measured and changed (issue 14: profile, fix, report); bench/run.py copies these into RESULTS.md.
 NOTES = [
-    "Before (main at aefd212), 100 operators, 600 calls, two runs on a shared 2-core machine: pop p50 34-50 ms, "
-    "p99 351-436 ms (bursts p99 355-442 ms, steady 25/s p99 26-43 ms). The stages put it between the hub publish "
-    "and the socket's queue (p99 428 ms): the panel's live consumer handled one hub item per loop turn, so a "
-    "burst of 100 rings (and every other event of 100 calls) waited a whole turn of everything else per item.",
+    "Before (panel/live.py as on main at aefd212 and cef157a), 100 operators, 600 calls, three runs on a shared "
+    "2-core machine: pop p50 29-50 ms, p99 351-436 ms (bursts p99 355-442 ms, steady 25/s p99 26-43 ms). The "
+    "stages put it between the hub publish and the socket's queue (p99 428 ms): the panel's live consumer handled "
+    "one hub item per loop turn, so a burst of 100 rings (and every other event of 100 calls) waited a whole turn "
+    "of everything else per item.",
     "Fix (panel/live.py): the consumer handles up to 32 hub items per loop turn (CONSUME_BATCH). After, five "
     "runs: pop p50 4.5-17 ms, p99 55-152 ms (bursts p99 127-257 ms, steady p99 3.6-10 ms); with --no-fetch "
     "(no /api/me/state per pop) p99 41 ms. 0 wrong client, 0 missed, 0 sockets dropped in every run.",
