@@ -80,7 +80,7 @@ NOTES = [
     "Still missed (target p99 <= 25 ms) in the bursts only, where all 100 operators are rung within the same "
     "millisecond: the last pop of a burst waits for the CPU of 100 calls' events in the daemon and of the 100 "
     "/api/me/state requests the first pops trigger (desk_view: p50 130-345 ms, p99 0.9-1.2 s to answer). "
-    "Next: a cheaper desk_view (one query for the caller's history and the pending intakes).",
+    "Next: profile /api/me/state under a burst (the pops' own desk fetches are the biggest load of a burst).",
     "Some state fetches (1-94 of 600, the more the busier the machine) came before the ticket was written (the "
     "daemon publishes the ring first and writes after): the ticket's own TicketChanged then tells the desk again "
     "and the page fetches it then.",
