@@ -1,9 +1,9 @@
 """Live updates: one hub consumer feeding the boards, and the browsers' websockets.
 
-Each browser has a bounded queue and its own writer task; publishing never
-waits on a browser. A client whose queue fills up (a stalled tab) is closed
-with 1013 "resync" and reconnects by itself, fetching the current state then.
-Messages only say *what* changed; the page fetches the rendered state.
+Each browser has a bounded queue and its own writer task; publishing never waits on a
+browser. A newer presence replaces the one still waiting (:func:`coalesce`); a client whose
+queue fills up anyway (a stalled tab) is closed with 1013 "resync" and reconnects by itself,
+fetching the current state then. Messages only say *what* changed; the page fetches the state.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -40,11 +41,26 @@ from ngcc112.wrapup import WrapUpChanged
 
 log = structlog.get_logger(__name__)
 
-#: Messages a browser may have waiting before it counts as stalled.
+#: What changes an operator's desk (the call ringing, the one answered).
+_DESK_EVENTS = (
+    OperatorRinging,
+    OperatorRingNoAnswer,
+    CallConnected,
+    CallEnded,
+    CallAbandoned,
+    CallsResynced,
+    TicketChanged,
+)
+
+#: Messages a browser may have waiting (after :func:`coalesce`) before it counts as stalled.
 CLIENT_QUEUE = 64
 #: Seconds one websocket write may take before the client counts as stalled.
 SEND_TIMEOUT = 5.0
 WS_TRY_AGAIN = 1013
+#: Hub items handled in a row before the loop runs the rest (the browsers' writers): a loop turn
+#: per item queued a burst of 100 rings behind everything else ready (pop p99 0.44 s). A socket is
+#: told at most one message per item (a resync aside): a healthy browser never fills up in a batch.
+CONSUME_BATCH = 32
 #: The channels a socket may listen to: the operator's desk and the room's board, or the dispatch pages.
 DESK = "desk"
 DISPATCH = "dispatch"
@@ -56,6 +72,19 @@ class Feed(Protocol):
     async def handle(self, item: object) -> None: ...
 
     def close(self) -> None: ...
+
+
+def coalesce(waiting: deque[dict[str, Any]], message: dict[str, Any]) -> bool:
+    """Fold ``message`` into what a socket has waiting; True when it need not be queued. Only a
+    superseded state goes: a presence (a member's whole state) replaces the one of the same
+    interface still waiting, in its place; every other message is news and is delivered as sent."""
+    if message.get("type") != "presence":
+        return False
+    for n, queued in enumerate(waiting):
+        if queued.get("type") == "presence" and queued.get("interface") == message.get("interface"):
+            waiting[n] = message
+            return True
+    return False
 
 
 @dataclass(eq=False)
@@ -73,24 +102,31 @@ class Client:
     agency_id: int | None = None
     #: What this socket is told: the desk and room (:data:`DESK`) or the dispatch pages (:data:`DISPATCH`).
     channel: str = "desk"
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+    #: Messages not written yet, oldest first; at most :data:`CLIENT_QUEUE` (see :func:`coalesce`).
+    waiting: deque[dict[str, Any]] = field(default_factory=deque)
     dropped: bool = False
     writer: asyncio.Task[None] | None = None
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def offer(self, message: dict[str, Any]) -> bool:
         if self.dropped:
             return False
-        try:
-            self.queue.put_nowait(message)
+        if coalesce(self.waiting, message):
             return True
-        except asyncio.QueueFull:
+        if len(self.waiting) >= CLIENT_QUEUE:
             self.dropped = True
             return False
+        self.waiting.append(message)
+        self._wake.set()
+        return True
 
     async def write(self) -> None:
         try:
             while True:
-                message = await self.queue.get()
+                while not self.waiting:
+                    self._wake.clear()
+                    await self._wake.wait()
+                message = self.waiting.popleft()
                 async with asyncio.timeout(SEND_TIMEOUT):
                     await self.ws.send_json(message)
         except (asyncio.TimeoutError, ConnectionError, RuntimeError):
@@ -217,13 +253,7 @@ class LiveHub:
         agency_id: int | None = None,
     ) -> Client:
         return self.clients.add(
-            ws,
-            user_id=user_id,
-            role=role,
-            interface=interface,
-            describe=describe,
-            channel=channel,
-            agency_id=agency_id,
+            ws, user_id=user_id, role=role, interface=interface, describe=describe, channel=channel, agency_id=agency_id
         )
 
     def add_feed(self, feed: Feed) -> None:
@@ -256,6 +286,12 @@ class LiveHub:
             if client.interface == interface:
                 self._send(client, message)
 
+    def _tell_desk(self, interface: str, **extra: str) -> None:
+        """The operator's desk (the call ringing, the one answered) to their sockets."""
+        desk = self.calls.desk(interface)
+        ringing, active = (call.call_id if call else None for call in (desk.ringing, desk.active))
+        self._to_interface(interface, {"type": "call", "ringing": ringing, "active": active, **extra})
+
     @staticmethod
     def _watches_room(client: Client) -> bool:
         """Dispatchers and admins watch the whole room; agencies never see calls they were not sent."""
@@ -269,39 +305,49 @@ class LiveHub:
     def _presence_message(self, client: Client, member: MemberPresence) -> dict[str, Any]:
         return {"type": "presence", **client.describe(member)}
 
-    def _broadcast_presence(self, member: MemberPresence) -> None:
-        for client in self.clients:
-            if client.interface == member.interface:
-                self._send(client, self._presence_message(client, member))
-            elif self._watches_room(client):
-                self._send(client, {"type": "board"})
+    def _broadcast_presence(self, members: list[MemberPresence]) -> None:
+        """Each member's presence to their own desk; the room's watchers one "board" for them all
+        (one per member overflowed a watcher's queue when a resync changed 64 members or more)."""
+        for member in members:
+            for client in self.clients:
+                if client.interface == member.interface:
+                    self._send(client, self._presence_message(client, member))
+        if members:
+            self._to_watchers({"type": "board"})
 
     # consumption --------------------------------------------------------------------
     async def _consume(self) -> None:
         while True:
             assert self._subscription is not None  # set in start(); narrows the type
-            item = await self._subscription.get()
-            if self._subscription.overflowed:
-                # The hub dropped us (only if this loop stalled): events were lost. Listen again,
-                # ask Asterisk for the members, and make every browser fetch its state again.
-                log.error("panel.live_overflow")
-                self._subscription.close()
-                self._subscription = self._hub.subscribe(maxsize=self._subscription_size)
-                await self._refresh_presence()
-                for client in self.clients:
-                    self._send(client, {"type": "resync"})
-            self.events += 1
-            try:
-                await self.handle(item)
-            except Exception:
-                log.exception("panel.live_event_failed", item=type(item).__name__)
-            for feed in self._feeds:
-                try:
-                    await feed.handle(item)
-                except Exception:
-                    log.exception("panel.live_feed_failed", feed=type(feed).__name__, item=type(item).__name__)
-            # Let the browsers' writers run between events, so a burst is not mistaken for a stall.
+            await self._consume_one(await self._subscription.get())
+            for _ in range(CONSUME_BATCH - 1):  # what else has come, without a loop turn each
+                if self._subscription.queue.empty():
+                    break
+                await self._consume_one(self._subscription.queue.get_nowait())
+            # Let the browsers' writers run between batches, so a burst is not mistaken for a stall.
             await asyncio.sleep(0)
+
+    async def _consume_one(self, item: object) -> None:
+        assert self._subscription is not None  # set in start(); narrows the type
+        if self._subscription.overflowed:
+            # The hub dropped us (only if this loop stalled): events were lost. Listen again,
+            # ask Asterisk for the members, and make every browser fetch its state again.
+            log.error("panel.live_overflow")
+            self._subscription.close()
+            self._subscription = self._hub.subscribe(maxsize=self._subscription_size)
+            await self._refresh_presence()
+            for client in self.clients:
+                self._send(client, {"type": "resync"})
+        self.events += 1
+        try:
+            await self.handle(item)
+        except Exception:
+            log.exception("panel.live_event_failed", item=type(item).__name__)
+        for feed in self._feeds:
+            try:
+                await feed.handle(item)
+            except Exception:
+                log.exception("panel.live_feed_failed", feed=type(feed).__name__, item=type(item).__name__)
 
     async def _refresh_presence(self) -> None:
         if self._refresh is None:
@@ -322,52 +368,23 @@ class LiveHub:
             return
         if isinstance(item, WrapUpChanged):
             # the desk shows the after-call work deadline, or the warning once the limit passed
-            desk = self.calls.desk(item.interface)
-            self._to_interface(
-                item.interface,
-                {
-                    "type": "call",
-                    "ringing": desk.ringing.call_id if desk.ringing else None,
-                    "active": desk.active.call_id if desk.active else None,
-                    "wrap_up": item.state,
-                },
-            )
+            self._tell_desk(item.interface, wrap_up=item.state)
             return
         if isinstance(item, (MemberState, MembersResynced)):
-            for member in self.presence.apply(item):
-                self._broadcast_presence(member)
+            self._broadcast_presence(self.presence.apply(item))
             async with self._presence_changed:
                 self._presence_changed.notify_all()
             return
         if isinstance(item, (CallArrived, CallerIdentified)):
             self.calls.apply(item)
             return
-        if isinstance(
-            item,
-            (
-                OperatorRinging,
-                OperatorRingNoAnswer,
-                CallConnected,
-                CallEnded,
-                CallAbandoned,
-                CallsResynced,
-                TicketChanged,
-            ),
-        ):
+        if isinstance(item, _DESK_EVENTS):
             touched = set()
             if isinstance(item, TicketChanged):
                 touched = self.calls.interfaces_for(item.linkedid)
             touched |= self.calls.apply(item)
             for interface in touched:
-                desk = self.calls.desk(interface)
-                self._to_interface(
-                    interface,
-                    {
-                        "type": "call",
-                        "ringing": desk.ringing.call_id if desk.ringing else None,
-                        "active": desk.active.call_id if desk.active else None,
-                    },
-                )
+                self._tell_desk(interface)
             if isinstance(item, TicketChanged):
                 self._to_watchers({"type": "board", "ticket_id": item.ticket_id})
 
