@@ -34,6 +34,7 @@ from ngcc112.panel import (
 )
 from ngcc112.panel.dispatch import setup as dispatch_setup
 from ngcc112.panel.i18n import load_catalogs
+from ngcc112.panel.ticket_waits import TicketWaits
 from ngcc112.panel.live import LiveHub
 from ngcc112.panel.location.present import tile_img_src
 from ngcc112.panel.operator import views as operator_views
@@ -90,7 +91,9 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 async def _live(app: web.Application) -> AsyncIterator[None]:
     panel = app[PANEL]
     await panel.live.start()
+    await panel.ticket_waits.start()
     yield
+    await panel.ticket_waits.stop()
     await panel.live.stop()
 
 
@@ -127,6 +130,7 @@ def create_app(services: Services) -> web.Application:
         catalogs=load_catalogs(),
         started_at=datetime.now(timezone.utc),
         wrapup=services.wrapup,
+        ticket_waits=TicketWaits(services.hub),
     )
     app = web.Application(client_max_size=256 * 1024)
     app[PANEL] = panel

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gettext
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from ngcc112 import names
 from ngcc112.location.sip import parse_sip_geolocation
 from ngcc112.panel.labels import PRESENCE_LABELS, WRAPUP_LABEL
+from ngcc112.panel.ticket_waits import TicketWaits
 from ngcc112.panel.live import LiveHub
 from ngcc112.panel.operator.calls import INTAKE_STATES, CallBoard, OperatorCall
 from ngcc112.panel.outage import is_database_away
@@ -44,6 +44,8 @@ class Panel:
     started_at: datetime
     #: After-call work (QueuePause with the wrap-up reason after each call).
     wrapup: WrapUpService
+    #: Waits for a call's ticket to be committed (woken by the store, not by polling).
+    ticket_waits: TicketWaits
 
     @property
     def queue(self) -> str:
@@ -65,13 +67,8 @@ HISTORY_LIMIT = 10
 
 
 async def ticket_for_call(panel: Panel, call_id: str, wait: float = TICKET_WAIT) -> Ticket | None:
-    """The call's ticket; it may be written a few ms after the hub event, so retry briefly."""
-    deadline = asyncio.get_running_loop().time() + wait
-    while True:
-        ticket = await panel.services.store.by_linkedid(call_id)
-        if ticket is not None or asyncio.get_running_loop().time() >= deadline:
-            return ticket
-        await asyncio.sleep(0.05)
+    """The call's ticket; it may be committed a moment after the hub event: wait (briefly) for that commit."""
+    return await panel.ticket_waits.until_found(call_id, lambda: panel.services.store.by_linkedid(call_id), wait)
 
 
 async def number_history(panel: Panel, ticket: Ticket) -> list[dict[str, Any]]:
