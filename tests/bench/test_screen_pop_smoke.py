@@ -6,34 +6,17 @@ No timing is asserted: the figures are read, never held to a bound (the machine 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .quick import DISTRIBUTION, run_quick
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_quick_screen_pop_writes_every_figure_and_pops_on_the_right_socket(tmp_path: Path) -> None:
-    out = tmp_path / "screen_pop.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    finished = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "screen_pop.py"), "--quick", "--json", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    result = json.loads(out.read_text(encoding="utf-8"))
-    assert result["name"] == "screen_pop"
-    assert set(result) == {"name", "figures", "distributions", "ratios", "notes", "config"}
+    result = run_quick("screen_pop", tmp_path, timeout=110)
     figures = result["figures"]
     for key in ("screen_pop_p99_ms", "screen_pop_p50_ms", "screen_pop_wrong_client", "screen_pop_missed"):
         assert key in figures
@@ -44,7 +27,7 @@ def test_quick_screen_pop_writes_every_figure_and_pops_on_the_right_socket(tmp_p
     assert config["operators"] == 5
     assert config["calls"] >= config["operators"]
     pops = result["distributions"]["screen_pop_ms"]
-    assert set(pops) == {"count", "p50", "p99", "max", "mean", "unit"}
+    assert set(pops) == DISTRIBUTION
     # every call rang one operator once (they all answer), and each ring popped
     assert pops["count"] == figures["screen_pop_agent_called"] == config["calls"]
     assert result["notes"]

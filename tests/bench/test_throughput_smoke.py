@@ -7,39 +7,22 @@ and the notes say why.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .quick import DISTRIBUTION, run_quick
 
 pytestmark = pytest.mark.timeout(420)
 
 
 def test_quick_throughput_writes_every_figure(tmp_path: Path) -> None:
-    out = tmp_path / "throughput.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    finished = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "throughput.py"), "--quick", "--json", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    result = json.loads(out.read_text(encoding="utf-8"))
-    assert result["name"] == "throughput"
-    assert set(result) == {"name", "figures", "distributions", "ratios", "notes", "config"}
+    result = run_quick("throughput", tmp_path, timeout=400)
     figures = result["figures"]
     for kind in ("bare", "panoramisk", "ngcc112"):
         assert isinstance(figures[f"frames_per_s_{kind}"], float)
         rates = result["distributions"][f"frames_per_s_{kind}"]
-        assert set(rates) == {"count", "p50", "p99", "max", "mean", "unit"}
+        assert set(rates) == DISTRIBUTION
         assert rates["count"] == 3
         assert rates["unit"] == "frames/s"
     assert isinstance(figures["throughput_ratio_vs_panoramisk"], float)

@@ -1,0 +1,1 @@
+"""Smoke runs of the benchmarks (bench/*.py --quick), so none can rot."""
