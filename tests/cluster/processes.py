@@ -169,3 +169,46 @@ class Node(Process):
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([NGCC112, *args], env=self.env, capture_output=True, text=True, timeout=60)
+
+
+def _bench_faults() -> Any:
+    """bench/faults.py as a module (its :class:`Proxy` between a node and PostgreSQL)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
+    spec = importlib.util.spec_from_file_location("ngcc112_bench_faults", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class DatabaseProxy:
+    """bench/faults.py's TCP proxy to PostgreSQL, on an event loop of its own thread, so a test
+    that blocks (urllib) never holds a node's database traffic up."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="db-proxy", daemon=True)
+        self._thread.start()
+        self._proxy = _bench_faults().Proxy()
+        self._run(self._proxy.start())
+        self.port: int = self._proxy.port
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
+
+    def set(self, mode: str) -> None:
+        """``up``, or ``refuse``: every connection through it closed at once and new ones refused."""
+        self._loop.call_soon_threadsafe(self._proxy.set, mode)
+
+    def url(self, database_url: str) -> str:
+        return database_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{self.port}/")
+
+    def close(self) -> None:
+        self._run(self._proxy.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

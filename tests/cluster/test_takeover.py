@@ -22,7 +22,7 @@ from database_fixtures import _fresh_copy
 
 from ngcc112.cluster.fanout import asyncpg_dsn
 
-from .processes import Node, Simulator, until
+from .processes import DatabaseProxy, Node, Simulator, until
 
 pytestmark = pytest.mark.postgres
 #: Bounds only a hang reaches (process starts on a busy machine take seconds); never timed assertions.
@@ -154,3 +154,48 @@ async def test_the_standby_takes_over_a_killed_leader_mid_surge_and_every_call_h
         await dispatcher.close()
         for process in (a, b, sim):
             process.stop()
+
+
+async def test_a_leader_cut_off_from_postgresql_is_replaced_fences_itself_and_stops_when_it_sees_the_new_leader(
+    shared_url: str, tmp_path: Path
+) -> None:
+    """Node A reaches PostgreSQL through a proxy that the test closes: PostgreSQL ends A's session (the
+    lock is free), B leads; A, fenced, keeps journalling; when the proxy opens again A finds the site
+    taken, writes what it has and stops. Every call, before, during and after, has exactly one ticket."""
+    proxy = DatabaseProxy()
+    sim = Simulator(tmp_path, rate=3.0, calls=60, hold=12.0)
+    a = Node(tmp_path, "node-a", database_url=proxy.url(shared_url), ami_port=sim.port)
+    b = Node(tmp_path, "node-b", database_url=shared_url, ami_port=sim.port)
+    try:
+        await sim.start(PATIENCE)
+        a.start()
+        await until(lambda: a.is_role("leader"), "node A to lead", PATIENCE)
+        b.start()
+        await until(lambda: b.is_role("standby"), "node B to stand by", PATIENCE)
+        await until(lambda: len(sim.placed()) >= 15, "the surge to be under way", PATIENCE)
+
+        proxy.set("refuse")
+        await until(lambda: a.log_events("cluster.leadership_lost"), "node A to doubt its lock", PATIENCE)
+        await until(lambda: b.is_role("leader"), "node B to take over", PATIENCE)
+        assert a.log_events("ami.fenced")[-1]["listening"] is True  # fenced, still following the calls
+        await until(lambda: len(sim.placed()) >= 40, "more calls while A is cut off", PATIENCE)
+
+        proxy.set("up")
+        await until(lambda: a.process is not None and a.process.poll() is not None, "node A to stop", PATIENCE)
+        assert a.process is not None and a.process.returncode == 2
+        assert a.log_events("cluster.replaced") and "another node leads" in a.log()
+
+        await until(lambda: sim.check_alive() or sim.surge_done, "the surge's calls to end", PATIENCE)
+        placed = {record["uniqueid"] for record in sim.placed()}
+
+        async def all_ticketed() -> bool:
+            return placed <= set(await tickets_by_linkedid(shared_url))
+
+        await until(all_ticketed, "a ticket for every call", PATIENCE)
+        counts = await tickets_by_linkedid(shared_url)
+        assert len(placed) == 60
+        assert {linkedid for linkedid in placed if counts.get(linkedid, 0) != 1} == set()
+    finally:
+        for process in (a, b, sim):
+            process.stop()
+        proxy.close()
