@@ -14,7 +14,8 @@ Nothing is asserted: machines are shared and noisy; the figures are read. ``--sm
 runs every benchmark's seconds-long ``--quick`` form into a temporary folder (CI's
 ``tests/bench`` does the same per script, so none can rot).
 
-Run: ``make bench`` (``.venv/bin/python bench/run.py [--only surge,memory] [--smoke]``).
+Run: ``make bench`` (``.venv/bin/python bench/run.py [--only surge,memory] [--smoke]
+[--with 'surge=--seconds 20']``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -76,21 +78,24 @@ class Outcome:
     result: dict[str, Any] | None
     seconds: float
     error: str = ""
+    #: What the benchmark was given beyond ``--json`` (``--with``), for the report.
+    args: tuple[str, ...] = ()
 
 
-def run_one(script: Path, *, quick: bool, folder: Path, timeout: float) -> Outcome:
+def run_one(script: Path, *, quick: bool, folder: Path, timeout: float, extra: tuple[str, ...] = ()) -> Outcome:
     out = folder / f"{script.stem}.json"
-    command = [sys.executable, str(script), "--json", str(out), *(["--quick"] if quick else [])]
+    given = (*(["--quick"] if quick else []), *extra)
+    command = [sys.executable, str(script), "--json", str(out), *given]
     started = time.monotonic()
     print(f"== {script.stem}: {' '.join(command[1:])}", flush=True)
     try:
         finished = subprocess.run(command, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return Outcome(script.stem, None, time.monotonic() - started, f"did not finish within {timeout:.0f} s")
+        return Outcome(script.stem, None, time.monotonic() - started, f"did not finish within {timeout:.0f} s", given)
     seconds = time.monotonic() - started
     if finished.returncode != 0 or not out.exists():
-        return Outcome(script.stem, None, seconds, f"exited with status {finished.returncode}")
-    return Outcome(script.stem, json.loads(out.read_text(encoding="utf-8")), seconds)
+        return Outcome(script.stem, None, seconds, f"exited with status {finished.returncode}", given)
+    return Outcome(script.stem, json.loads(out.read_text(encoding="utf-8")), seconds, args=given)
 
 
 def collect(outcomes: list[Outcome]) -> dict[str, Any]:
@@ -176,6 +181,7 @@ def report(outcomes: list[Outcome], *, quick: bool) -> dict[str, Any]:
             outcome.name: {
                 "seconds": round(outcome.seconds, 1),
                 "error": outcome.error or None,
+                "args": list(outcome.args),
                 **(outcome.result or {}),
             }
             for outcome in outcomes
@@ -208,7 +214,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {target.text} (`{target.key}`) | {bound} | {_shown(value)} | {verdict} |")
     lines += ["", f"CPU of ngcc112 per call (`cpu_ms_per_call`): {_shown(results.get('cpu_ms_per_call'))} ms.", ""]
     for name, bench in results["benchmarks"].items():
-        lines += [f"## {name}", "", f"{bench['seconds']} s of wall time."]
+        given = f" (`bench/{name}.py {' '.join(bench['args'])}`)" if bench.get("args") else ""
+        lines += [f"## {name}", "", f"{bench['seconds']} s of wall time{given}."]
         if bench.get("error"):
             lines += ["", f"Not measured: {bench['error']}.", ""]
             continue
@@ -255,7 +262,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bench-dir", type=Path, default=HERE, help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds one benchmark may take")
+    parser.add_argument(
+        "--with",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="more arguments for one benchmark, e.g. --with 'surge=--seconds 20' (said in RESULTS.md)",
+    )
     args = parser.parse_args(argv)
+    extra: dict[str, tuple[str, ...]] = {}
+    for item in args.extra:
+        name, sep, given = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--with wants NAME=ARGS, got {item!r}")
+        extra[name] = (*extra.get(name, ()), *shlex.split(given))
     names = [name for name in args.only.split(",") if name] or [
         name for name in BENCHMARKS if (args.bench_dir / f"{name}.py").exists()
     ]
@@ -265,7 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ngcc112-bench-") as scratch:
         folder = Path(scratch)
         outcomes = [
-            run_one(args.bench_dir / f"{name}.py", quick=args.smoke, folder=folder, timeout=args.timeout)
+            run_one(
+                args.bench_dir / f"{name}.py",
+                quick=args.smoke,
+                folder=folder,
+                timeout=args.timeout,
+                extra=extra.get(name, ()),
+            )
             for name in names
         ]
         out = args.out or (folder if args.smoke else HERE)

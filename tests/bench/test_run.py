@@ -87,3 +87,18 @@ def test_results_md_says_which_targets_this_run_met(run_module, bench_dir: Path,
 def test_an_unknown_benchmark_is_refused_by_name(run_module, bench_dir: Path) -> None:
     with pytest.raises(SystemExit):
         run_module.main(["--only", "nonsense", "--bench-dir", str(bench_dir)])
+
+
+def test_with_gives_one_benchmark_more_arguments_and_the_report_says_so(
+    run_module, bench_dir: Path, tmp_path: Path
+) -> None:
+    (bench_dir / "memory.py").write_text(GOOD.format(bench=str(BENCH)).replace('"surge"', '"memory"'))
+    status = run_module.main(
+        ["--smoke", "--bench-dir", str(bench_dir), "--out", str(tmp_path / "out"), "--with", "surge=--seconds 20"]
+    )
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert status == 1  # GOOD's parser does not know --seconds: the benchmark got it, and said so
+    assert results["benchmarks"]["surge"]["error"] == "exited with status 2"
+    assert results["benchmarks"]["memory"]["error"] is None
+    assert results["benchmarks"]["surge"]["args"] == ["--quick", "--seconds", "20"]
+    assert "surge.py --quick --seconds 20" in (tmp_path / "out" / "RESULTS.md").read_text()
