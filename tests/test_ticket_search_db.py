@@ -1,5 +1,5 @@
 """The ticket search's SQL on SQLite and on a real PostgreSQL: number (LIKE with its wildcards
-escaped), state, verdict, agency (a subquery), local days, paging and the close reasons."""
+escaped), state, verdict, agency (a subquery), site, local days, paging and the close reasons."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ async def test_search_on_both_databases(database_url):
     async with sessions.begin() as session:
         evening = _ticket(1, LATE_EVENING, caller_number="0812_5%")
         night = _ticket(2, AFTER_MIDNIGHT, state="dispatched", verdict="normal")
-        prank = _ticket(3, AFTER_MIDNIGHT + timedelta(minutes=1), verdict="prank", caller_number="081255")
+        prank = _ticket(3, AFTER_MIDNIGHT + timedelta(minutes=1), verdict="prank", caller_number="081255",
+                        site="north")
         session.add_all([evening, night, prank])
         await session.flush()
         damkar = (await session.execute(Agency.__table__.select().where(Agency.code == "damkar"))).first()
@@ -51,6 +52,8 @@ async def test_search_on_both_databases(database_url):
     assert await found(state="dispatched") == [ids[1]]
     assert await found(verdict="prank") == [ids[2]]
     assert await found(agency="damkar") == [ids[1]]
+    assert await found(site="north") == [ids[2]]
+    assert await found(site="main") == [ids[1], ids[0]]
     assert await found(start=date(2026, 12, 1), end=date(2026, 12, 1)) == [ids[0]]  # local days
     assert await found(start=date(2026, 12, 2)) == [ids[2], ids[1]]
     page = await search_tickets(sessions, TicketQuery(page=2), page_size=2)

@@ -52,3 +52,19 @@ async def test_the_reports_filter_and_count_by_site(client, services):
     assert north_only["calls"] == 1 and north_only["site"] == "north"
     html = await (await client.get(f"/reports?{query}")).text()
     assert 'id="site-table"' in html and '<tr data-site="north">' in html
+
+
+async def test_the_ticket_search_filters_by_site_and_names_it(client, services):
+    await login(client, "dispatcher")
+    main, north = await make_ticket(services), await make_ticket(services)
+    await _at_site(services, north, "north")
+    found = await (await client.get("/api/dispatch/tickets?site=north")).json()
+    assert [row["id"] for row in found["tickets"]] == [north] and found["tickets"][0]["site"] == "north"
+    html = await (await client.get("/dispatch/tickets?site=north")).text()
+    assert '<option value="north" selected>' in html and '<td class="site">north</td>' in html
+    assert f'id="found-{main}"' not in html
+    csv_text = await (await client.get("/dispatch/tickets.csv")).text()
+    assert csv_text.splitlines()[0].endswith(",Lokasi")  # the dispatcher reads Indonesian
+    assert {line.rsplit(",", 1)[1] for line in csv_text.splitlines()[1:]} == {"main", "north"}
+    refused = await client.get("/api/dispatch/tickets?site=North%20Side")
+    assert refused.status == 422

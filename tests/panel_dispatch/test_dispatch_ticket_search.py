@@ -102,7 +102,7 @@ async def test_the_csv_has_one_row_per_ticket_and_no_formulas(client, services):
     assert response.headers["Content-Disposition"].startswith('attachment; filename="ngcc112-tickets-')
     rows = list(csv.reader(io.StringIO(await response.text())))
     assert rows[0] == ["Tiket", "Masuk (waktu setempat)", "Nomor", "Status", "Jenis panggilan", "Kategori",
-                       "Instansi", "Ditutup (waktu setempat)", "Alasan penutupan"]
+                       "Instansi", "Ditutup (waktu setempat)", "Alasan penutupan", "Lokasi"]
     assert [r[0] for r in rows[1:]] == [str(prank), str(old)]
     by_id = {r[0]: r for r in rows[1:]}
     assert by_id[str(prank)][2] == "'=HYPERLINK(\"x\")"  # a formula is shown, never run

@@ -7,6 +7,7 @@ The filters (all optional, GET parameters, as typed into the search form):
   (tickets dispatched to it);
 * ``start`` / ``end`` — the first and last day of arrival, ``YYYY-MM-DD``, in the center's time
   zone (both included);
+* ``site`` — the site whose Asterisk took the call (cluster mode with several sites);
 * ``page`` — 1, 2, ... (:data:`PAGE_SIZE` tickets a page, newest first).
 
 :func:`parse_ticket_query` never raises on bad input: it answers per-field errors (msgids) and the
@@ -42,8 +43,10 @@ PAGE_SIZE = 50
 MAX_CSV_ROWS = 50_000
 MAX_PAGE = 100_000
 MAX_NUMBER = 32
-FIELDS = ("number", "state", "verdict", "agency", "start", "end", "page")
+FIELDS = ("number", "state", "verdict", "agency", "start", "end", "site", "page")
 _NUMBER = re.compile(r"[0-9+ \-]{1,32}")
+#: A site's name, as ``[cluster] site`` allows it.
+_SITE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -56,6 +59,7 @@ MESSAGES = (
     N_("The end is before the start"),
     N_("A page number from 1"),
     N_("Use dates from 2000-01-01 to 2099-12-31"),
+    N_("Choose a site from the list"),
 )
 
 
@@ -69,6 +73,7 @@ class TicketQuery:
     end: date | None = None
     page: int = 1
     tz: str = "Asia/Jakarta"
+    site: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,8 @@ def parse_ticket_query(
         errors["verdict"] = N_("Choose a verdict from the list")
     if values["agency"] and values["agency"] not in agency_codes:
         errors["agency"] = N_("Choose an agency from the list")
+    if values["site"] and not _SITE.fullmatch(values["site"]):
+        errors["site"] = N_("Choose a site from the list")
     days: dict[str, date | None] = {"start": None, "end": None}
     for key in ("start", "end"):
         text = values[key]
@@ -149,6 +156,7 @@ def parse_ticket_query(
             end=days["end"],
             page=page,
             tz=tz,
+            site=values["site"] or None,
         ),
         {},
         values,
@@ -162,6 +170,8 @@ def _filtered(query: TicketQuery, statement: Select[Any]) -> Select[Any]:
         statement = statement.where(Ticket.state == query.state)
     if query.verdict:
         statement = statement.where(Ticket.verdict == query.verdict)
+    if query.site:
+        statement = statement.where(Ticket.site == query.site)
     if query.agency:
         statement = statement.where(
             Ticket.id.in_(
@@ -266,6 +276,7 @@ CSV_HEADER = (
     N_("Agencies"),
     N_("Closed (local time)"),
     N_("Reason for closing"),
+    N_("Site"),
 )
 
 
@@ -294,6 +305,7 @@ def tickets_csv(
                     "; ".join(row.agencies),
                     when(row.closed_at) if row.closed_at else "",
                     row.closed_reason,
+                    row.site,
                 )
             ]
         )

@@ -35,6 +35,7 @@ class SearchQuery(Body):
         "start": DAY,
         "end": DAY,
         "page": N_("A page number from 1"),
+        "site": N_("Choose a site from the list"),
     }
 
     number: Storable = Field(
@@ -45,6 +46,11 @@ class SearchQuery(Body):
     agency: Storable = Field(default="", description="An agency code: tickets dispatched to it")
     start: Day = Field(default="", description="First day of arrival (the center's time zone), included")
     end: Day = Field(default="", description="Last day of arrival (the center's time zone), included")
+    site: Storable = Field(
+        default="",
+        pattern=r"^([a-z0-9][a-z0-9_-]{0,31})?$",
+        description="Only the tickets of this site; default: every site",
+    )
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
 

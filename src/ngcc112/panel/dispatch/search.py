@@ -20,6 +20,7 @@ from ngcc112.panel.rendering import render
 from ngcc112.panel.roles import ADMIN, DISPATCHER
 from ngcc112.panel.state import GETTEXT
 from ngcc112.tickets import agencies as agency_admin
+from ngcc112.tickets.board import known_sites
 
 routes = web.RouteTableDef()
 
@@ -53,7 +54,7 @@ def _search_link(values: dict[str, str], **changes: Any) -> str:
 @routes.get("/dispatch/tickets", name="dispatch_tickets")
 @require(DISPATCHER, ADMIN)
 async def tickets_page(request: web.Request) -> web.StreamResponse:
-    """Every ticket, searched and filtered (number, state, verdict, agency, days), a page at a time."""
+    """Every ticket, searched and filtered (number, state, verdict, agency, days, site), a page at a time."""
     query, errors, values, agencies = await ticket_search(request)
     found = None
     if query is not None:
@@ -79,6 +80,7 @@ async def tickets_page(request: web.Request) -> web.StreamResponse:
             links=links,
             summary=error_summary(translated),
             page_size=ticket_search_mod.PAGE_SIZE,
+            sites=await known_sites(request.app[DISPATCH].panel.services.sessions),
         ),
         status=422 if errors else 200,
     )
