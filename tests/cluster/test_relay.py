@@ -115,3 +115,13 @@ async def test_without_a_leader_nothing_is_sent(dsn: str) -> None:
             await standby.send(actions.queue_add("112-operators", "PJSIP/op1", "Operator 1"))
     finally:
         await standby.stop()
+
+
+async def test_a_flood_of_relayed_actions_is_answered_busy_beyond_the_bound(pair, monkeypatch) -> None:
+    from ngcc112.cluster import relay
+
+    standby, leader_link, _ = pair
+    monkeypatch.setattr(relay, "MAX_JOBS", 0)  # the leader is already carrying out as many as it may
+    with pytest.raises(AmiNotConnected, match="busy"):
+        await standby.send(actions.queue_pause("PJSIP/op1", True))
+    assert leader_link.sent == []

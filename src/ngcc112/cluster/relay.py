@@ -46,6 +46,9 @@ STATUS_EVERY = 2.0
 STATUS_FRESH = 3 * STATUS_EVERY
 #: Seconds a standby waits for the answer beyond the action's own timeout (two NOTIFY trips).
 GRACE = 3.0
+#: Relayed actions the leader carries out at once; more are answered "busy" (operators click,
+#: they do not flood: a flood is a fault, and Asterisk is not the place to queue it).
+MAX_JOBS = 100
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
@@ -146,7 +149,12 @@ class ActionRelay:
             return
         if not self._leading or not isinstance(request, dict) or request.get("site") != self.site:
             return
-        job = asyncio.create_task(self._carry_out(request))
+        if len(self._jobs) >= MAX_JOBS:
+            self.log.warning("cluster.relay_busy", requester=request.get("from"), action=request.get("action"))
+            busy = {"error": "not_connected", "message": "the site's leader is busy; try again in a moment"}
+            job = asyncio.create_task(self._answer(str(request.get("id", "")), str(request.get("from", "")), busy))
+        else:
+            job = asyncio.create_task(self._carry_out(request))
         self._jobs.add(job)
         job.add_done_callback(self._jobs.discard)
 
