@@ -48,9 +48,13 @@ class Batcher(Generic[Ask, Answer]):
     """Answers asks in batches: ``flush(asks)`` returns one answer per ask, in order, or raises
     (then every ask of that batch gets the error)."""
 
-    def __init__(self, flush: Callable[[list[Ask]], Awaitable[Sequence[Answer]]], name: str) -> None:
+    def __init__(
+        self, flush: Callable[[list[Ask]], Awaitable[Sequence[Answer]]], name: str, *, linger: float = 0.0
+    ) -> None:
         self._flush = flush
         self._name = name
+        #: Seconds the first ask of a batch waits for others (0: only those of the same turn).
+        self._linger = linger
         self._waiting: list[tuple[Ask, asyncio.Future[Answer]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -62,7 +66,7 @@ class Batcher(Generic[Ask, Answer]):
         return await future
 
     async def _run(self) -> None:
-        await asyncio.sleep(0)  # the other asks of this turn of the loop join the first
+        await asyncio.sleep(self._linger)  # the other asks of this moment join the first
         while self._waiting:
             batch, self._waiting = self._waiting[:MAX_ASKS], self._waiting[MAX_ASKS:]
             batch = [(item, future) for item, future in batch if not future.done()]  # given up (timeout)
