@@ -239,8 +239,15 @@ class TicketStore:
 
 
 TICKETS = cast(Table, Ticket.__table__)
-#: Every ticket a batch touches, by Linkedid (an expanding IN, built once).
-_BY_LINKEDIDS = select(TICKETS).where(TICKETS.c.linkedid.in_(bindparam("ids", expanding=True)))
+#: Every ticket a batch touches, by Linkedid (an expanding IN, built once), locked in id order
+#: (PostgreSQL; SQLite locks the whole file): another batched writer of tickets (triage's
+#: scores) locks in the same order, so two batches never wait on each other in a cycle.
+_BY_LINKEDIDS = (
+    select(TICKETS)
+    .where(TICKETS.c.linkedid.in_(bindparam("ids", expanding=True)))
+    .order_by(TICKETS.c.id)
+    .with_for_update()
+)
 
 
 class _Draft:
