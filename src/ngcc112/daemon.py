@@ -9,7 +9,8 @@ Three tasks joined by two queues:
   the database);
 * ``_persist`` writes the call events to the ticket store in batches. Each
   batch goes to the durable :class:`~ngcc112.tickets.journal.Journal` first
-  (fsync'd) and leaves it once the database committed it; when the database
+  (fsync'd) and leaves it once the database committed it (in the next batch's
+  append, one fsync for both; at once when nothing else waits); when the database
   is away the batch is retried with backoff, in order. At start, whatever the
   journal still holds (a SIGKILL during an outage) is written before any new
   event: a database outage delays tickets, it loses none.
@@ -116,6 +117,9 @@ class CallDaemon:
         self._journal_written = asyncio.Event()
         #: Call events taken off the outbox and not yet written (the batch in hand).
         self._in_hand = 0
+        #: Journalled events up to this sequence number are in the database: forgotten with the
+        #: next batch's append (one fsync for both) or, when the outbox is empty, at once.
+        self._forget_upto: int | None = None
 
     async def start(self) -> None:
         """Open the journal (JournalError when it cannot be used) and start the pipeline."""
@@ -238,6 +242,7 @@ class CallDaemon:
             if isinstance(got, _SpillMark):
                 self._in_hand = 1
                 try:
+                    await self._forget_written()
                     await self._write_spilled(prefix)
                 finally:
                     self._in_hand = 0
@@ -258,7 +263,9 @@ class CallDaemon:
                 upto = await self._journal_append(batch)
                 await self._write(batch, prefix)
                 if upto is not None:
-                    await self._journal_done(upto)
+                    self._forget_upto = upto
+                if carried is None and self._outbox.empty():
+                    await self._forget_written()  # idle: the journal empties now
             finally:
                 self._in_hand -= len(batch)
                 for _ in batch:
@@ -295,10 +302,18 @@ class CallDaemon:
         if self.journal is None or not isinstance(batch[0], CallEvent):
             return None
         try:
-            return await self.journal.append(batch)
+            upto = await self.journal.append(batch, forget_upto=self._forget_upto)
         except Exception as exc:
             log.error("ticket.journal_failed", journal=str(self.journal.path), error=str(exc) or type(exc).__name__)
             return None
+        self._forget_upto = None
+        return upto
+
+    async def _forget_written(self) -> None:
+        """Forget, now, the journalled events the database has (kept for the next append so far)."""
+        if self._forget_upto is not None:
+            upto, self._forget_upto = self._forget_upto, None
+            await self._journal_done(upto)
 
     async def _journal_done(self, upto: int) -> None:
         assert self.journal is not None
