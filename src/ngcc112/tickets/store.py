@@ -17,7 +17,8 @@ from typing import Any, cast, overload
 import structlog
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import Update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from ngcc112 import names
 from ngcc112.ami.events import CallArrived, CallEnded, CallEvent, CallsResynced
@@ -106,8 +107,10 @@ class TicketStore:
         (:class:`_Draft`), not ORM objects: the unit of work's per-object bookkeeping was
         most of a surge's ticket-store time."""
         async with self._sessions.begin() as session:
+            # Core statements on the session's connection: the ORM's execute path is not needed
+            conn = await session.connection()
             call_ids = list({event.call_id: None for event in events})
-            rows = await session.execute(_BY_LINKEDIDS, {"ids": call_ids})
+            rows = await conn.execute(_BY_LINKEDIDS, {"ids": call_ids})
             tickets = {row.linkedid: _Draft(row._asdict()) for row in rows}
             before = {linkedid: dict(vars(draft)) for linkedid, draft in tickets.items()}
             opened: list[_Draft] = []
@@ -123,11 +126,11 @@ class TicketStore:
                 if done is not None:
                     applied.append(done)
             if opened:
-                await self._insert(session, opened)
-            await self._update(session, [(draft, before[key]) for key, draft in tickets.items() if key in before])
+                await self._insert(conn, opened)
+            await self._update(conn, [(draft, before[key]) for key, draft in tickets.items() if key in before])
             out = [done.change() for done in applied]
             if applied:
-                await session.execute(insert(AUDIT_TABLE), [done.audit_row() for done in applied])
+                await conn.execute(_INSERT_AUDIT, [done.audit_row() for done in applied])
         for draft in opened:
             log.info("ticket.opened", ticket_id=draft.id, call_id=draft.linkedid, caller=draft.caller_number)
         for done in applied:
@@ -135,20 +138,17 @@ class TicketStore:
         return out
 
     @staticmethod
-    async def _insert(session: AsyncSession, opened: list[_Draft]) -> None:
+    async def _insert(conn: AsyncConnection, opened: list[_Draft]) -> None:
         """INSERT the opened tickets (one executemany) and learn their ids."""
         values = [{k: v for k, v in vars(draft).items() if v is not None and k != "id"} for draft in opened]
         keys = {k for row in values for k in row}
-        result = await session.execute(
-            insert(TICKETS).returning(TICKETS.c.id, TICKETS.c.linkedid),
-            [{k: row.get(k) for k in keys} for row in values],
-        )
+        result = await conn.execute(_INSERT_TICKETS, [{k: row.get(k) for k in keys} for row in values])
         ids = {linkedid: ticket_id for ticket_id, linkedid in result}
         for draft in opened:
             draft.id = ids[draft.linkedid]
 
     @staticmethod
-    async def _update(session: AsyncSession, loaded: list[tuple[_Draft, dict[str, Any]]]) -> None:
+    async def _update(conn: AsyncConnection, loaded: list[tuple[_Draft, dict[str, Any]]]) -> None:
         """UPDATE the columns the batch changed on tickets that existed (one executemany per set of columns)."""
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for draft, was in loaded:
@@ -157,13 +157,12 @@ class TicketStore:
             if changed:
                 by_columns.setdefault(changed, []).append({"_id": draft.id, **{k: now[k] for k in changed}})
         for columns, params in by_columns.items():
-            statement = (
-                update(TICKETS)
-                .where(TICKETS.c.id == bindparam("_id"))
-                .values({k: bindparam(k) for k in columns})
-                .execution_options(synchronize_session=False)
-            )
-            await session.execute(statement, params)
+            statement = _UPDATES.get(columns)
+            if statement is None:
+                statement = _UPDATES[columns] = (
+                    update(TICKETS).where(TICKETS.c.id == bindparam("_id")).values({k: bindparam(k) for k in columns})
+                )
+            await conn.execute(statement, params)
 
     def _apply(self, ticket: _Draft, event: CallEvent, *, opening: bool) -> _Applied | None:
         before = None if opening else ticket.state
@@ -248,6 +247,10 @@ _BY_LINKEDIDS = (
     .order_by(TICKETS.c.id)
     .with_for_update()
 )
+_INSERT_TICKETS = insert(TICKETS).returning(TICKETS.c.id, TICKETS.c.linkedid)
+_INSERT_AUDIT = insert(AUDIT_TABLE)
+#: One UPDATE statement per set of changed columns, built once (a surge has a handful of sets).
+_UPDATES: dict[tuple[str, ...], Update] = {}
 
 
 class _Draft:
