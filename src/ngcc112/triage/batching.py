@@ -139,6 +139,7 @@ _SET_SCORE = (
     .where(TICKETS.c.id == bindparam("_id"))
     .values(ghost_score=bindparam("_ghost"), prank_score=bindparam("_prank"), score_reasons=bindparam("_reasons"))
 )
+_INSERT_AUDIT = insert(AUDIT)
 
 
 async def store_scores(
@@ -148,11 +149,12 @@ async def store_scores(
     to publish per score, None for a ticket that does not exist. As
     :func:`~ngcc112.tickets.scores.store_score` does one by one."""
     async with sessions.begin() as session:
-        rows = await session.execute(_TICKET_STATES, {"ids": list({w.ticket_id for w in writes})})
+        conn = await session.connection()  # Core statements: the ORM's execute path is not needed
+        rows = await conn.execute(_TICKET_STATES, {"ids": list({w.ticket_id for w in writes})})
         tickets = {row.id: (row.linkedid, row.state) for row in rows}
         found = [w for w in writes if w.ticket_id in tickets]
         if found:
-            await session.execute(
+            await conn.execute(
                 _SET_SCORE,
                 [{"_id": w.ticket_id, "_ghost": w.ghost, "_prank": w.prank, "_reasons": w.reasons} for w in found],
             )
@@ -170,7 +172,7 @@ async def store_scores(
                         "changes": w.changes(),
                     }
                 )
-            await session.execute(insert(AUDIT), audit)
+            await conn.execute(_INSERT_AUDIT, audit)
     out: list[TicketChanged | None] = []
     for w in writes:
         if w.ticket_id not in tickets:
@@ -182,6 +184,26 @@ async def store_scores(
 
 
 # history ------------------------------------------------------------------------------
+
+_EARLIER_CALLS = (
+    select(
+        TICKETS.c.linkedid,
+        TICKETS.c.caller_number,
+        TICKETS.c.arrived_at,
+        TICKETS.c.answered_at,
+        TICKETS.c.ended_at,
+        TICKETS.c.verdict,
+    )
+    .where(
+        TICKETS.c.caller_number.in_(bindparam("numbers", expanding=True)),
+        TICKETS.c.arrived_at >= bindparam("since"),
+        TICKETS.c.arrived_at < bindparam("until"),
+    )
+    .order_by(TICKETS.c.arrived_at.desc())
+)
+_BLOCKLIST = (
+    select(BlocklistRow).where(BlocklistRow.number.in_(bindparam("numbers", expanding=True))).order_by(BlocklistRow.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,29 +227,9 @@ async def load_histories(sessions: async_sessionmaker[AsyncSession], asks: list[
     since = min(ask.before - ask.window for ask in asks if variants[ask])
     until = max(ask.before for ask in asks if variants[ask])
     async with sessions() as session:
-        calls = (
-            await session.execute(
-                select(
-                    TICKETS.c.linkedid,
-                    TICKETS.c.caller_number,
-                    TICKETS.c.arrived_at,
-                    TICKETS.c.answered_at,
-                    TICKETS.c.ended_at,
-                    TICKETS.c.verdict,
-                )
-                .where(
-                    TICKETS.c.caller_number.in_(spellings),
-                    TICKETS.c.arrived_at >= since,
-                    TICKETS.c.arrived_at < until,
-                )
-                .order_by(TICKETS.c.arrived_at.desc())
-            )
-        ).all()
-        blocks = (
-            await session.scalars(
-                select(BlocklistRow).where(BlocklistRow.number.in_(canonicals)).order_by(BlocklistRow.id)
-            )
-        ).all()
+        conn = await session.connection()
+        calls = (await conn.execute(_EARLIER_CALLS, {"numbers": spellings, "since": since, "until": until})).all()
+        blocks = (await session.scalars(_BLOCKLIST, {"numbers": canonicals})).all()
     out = []
     for ask in asks:
         spelled = variants[ask]
@@ -253,6 +255,14 @@ async def load_histories(sessions: async_sessionmaker[AsyncSession], asks: list[
 
 # pending AML --------------------------------------------------------------------------
 
+_PENDING_AML = select(AmlMessageRow.number, AmlMessageRow.received_at).where(
+    AmlMessageRow.ticket_id.is_(None),
+    AmlMessageRow.refused.is_(None),
+    AmlMessageRow.parsed_at.is_not(None),
+    AmlMessageRow.number.in_(bindparam("numbers", expanding=True)),
+    AmlMessageRow.received_at >= bindparam("since"),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class AmlAsk:
@@ -271,15 +281,6 @@ async def numbers_with_pending_aml(sessions: async_sessionmaker[AsyncSession], a
     if not wanted:
         return [False for _ in asks]
     async with sessions() as session:
-        rows = (
-            await session.execute(
-                select(AmlMessageRow.number, AmlMessageRow.received_at).where(
-                    AmlMessageRow.ticket_id.is_(None),
-                    AmlMessageRow.refused.is_(None),
-                    AmlMessageRow.parsed_at.is_not(None),
-                    AmlMessageRow.number.in_(wanted),
-                    AmlMessageRow.received_at >= min(ask.since for ask in asks),
-                )
-            )
-        ).all()
+        conn = await session.connection()
+        rows = (await conn.execute(_PENDING_AML, {"numbers": wanted, "since": min(ask.since for ask in asks)})).all()
     return [any(row.number == numbers[ask] and row.received_at >= ask.since for row in rows) for ask in asks]
