@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -123,6 +124,7 @@ class CallDaemon:
 
     async def start(self) -> None:
         """Open the journal (JournalError when it cannot be used) and start the pipeline."""
+        _freeze_startup_heap()
         if self.journal is not None:
             self.journal.open()
         if self._spill is not None:
@@ -389,6 +391,22 @@ class CallDaemon:
             "db_backlog": self.stats.db_backlog,
             "db_last_error": self.stats.last_db_error,
         }
+
+
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    """Once per process, as the pipeline starts: move what startup made (modules, the ORM's
+    metadata, settings, compiled statements) out of the collector's reach (:func:`gc.freeze`).
+    Every full collection walked all of it: 65-110 ms with the event loop stopped, twice per
+    10 s of a 100 calls/s surge, which was the whole p99 of ticket-open latency."""
+    global _heap_frozen
+    if _heap_frozen:
+        return
+    _heap_frozen = True
+    gc.collect()
+    gc.freeze()
 
 
 class _SpillMark:
