@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,15 +24,18 @@ def test_an_append_can_forget_the_batches_the_database_has_in_its_own_transactio
     journal = Journal(tmp_path / "journal.db")
     journal.open()
     first = journal.append_now([arrived("1.1"), arrived("1.2")])
-    second = journal.append_now([arrived("1.3")], forget_upto=first)
+    journal.forget_later(first)
+    second = journal.append_now([arrived("1.3")])
     assert [event.call_id for _, event in journal.pending_now()] == ["1.3"]
-    third = journal.append_now([CallEnded(call_id="1.3", at=T0, cause=16, cause_text="x")], forget_upto=second)
+    journal.forget_later(second)
+    third = journal.append_now([CallEnded(call_id="1.3", at=T0, cause=16, cause_text="x")])
     assert [seq for seq, _ in journal.pending_now()] == [third]
     journal.close()
     reopened = Journal(tmp_path / "journal.db")
     reopened.open()
     assert [type(event).__name__ for _, event in reopened.pending_now()] == ["CallEnded"]
-    reopened.done_now(third)
+    reopened.forget_later(third)
+    asyncio.run(reopened.forget_now())
     reopened.close()
     assert not (tmp_path / "journal.db").exists()
 
@@ -53,7 +57,8 @@ def test_a_failed_append_forgets_nothing(tmp_path: Path) -> None:
 
     journal._db = DiskFull()
     with pytest.raises(sqlite3.OperationalError):
-        journal.append_now([arrived("2.2")], forget_upto=first)
+        journal.forget_later(first)
+        journal.append_now([arrived("2.2")])
     journal._db = real
     assert [event.call_id for _, event in journal.pending_now()] == ["2.1"]
     journal.close()

@@ -9,8 +9,7 @@ Three tasks joined by two queues:
   the database);
 * ``_persist`` writes the call events to the ticket store in batches. Each
   batch goes to the durable :class:`~ngcc112.tickets.journal.Journal` first
-  (fsync'd) and leaves it once the database committed it (in the next batch's
-  append, one fsync for both; at once when nothing else waits); when the database
+  (fsync'd) and leaves it once the database committed it (with the next append); when the database
   is away the batch is retried with backoff, in order. At start, whatever the
   journal still holds (a SIGKILL during an outage) is written before any new
   event: a database outage delays tickets, it loses none.
@@ -118,13 +117,12 @@ class CallDaemon:
         self._journal_written = asyncio.Event()
         #: Call events taken off the outbox and not yet written (the batch in hand).
         self._in_hand = 0
-        #: Journalled events up to this sequence number are in the database: forgotten with the
-        #: next batch's append (one fsync for both) or, when the outbox is empty, at once.
-        self._forget_upto: int | None = None
 
     async def start(self) -> None:
         """Open the journal (JournalError when it cannot be used) and start the pipeline."""
-        _freeze_startup_heap()
+        if not gc.get_freeze_count():  # once per process: startup's heap leaves the collector's reach;
+            gc.collect()  # its full passes walked it with the loop stopped (65-110 ms each, a surge's p99)
+            gc.freeze()
         if self.journal is not None:
             self.journal.open()
         if self._spill is not None:
@@ -244,7 +242,6 @@ class CallDaemon:
             if isinstance(got, _SpillMark):
                 self._in_hand = 1
                 try:
-                    await self._forget_written()
                     await self._write_spilled(prefix)
                 finally:
                     self._in_hand = 0
@@ -264,10 +261,10 @@ class CallDaemon:
             try:
                 upto = await self._journal_append(batch)
                 await self._write(batch, prefix)
-                if upto is not None:
-                    self._forget_upto = upto
-                if carried is None and self._outbox.empty():
-                    await self._forget_written()  # idle: the journal empties now
+                if upto is not None and self.journal is not None:
+                    self.journal.forget_later(upto)  # with the next append: one fsync for both
+                if self.journal is not None and carried is None and self._outbox.empty():
+                    await self._journal_done()  # idle: the journal empties now
             finally:
                 self._in_hand -= len(batch)
                 for _ in batch:
@@ -304,23 +301,16 @@ class CallDaemon:
         if self.journal is None or not isinstance(batch[0], CallEvent):
             return None
         try:
-            upto = await self.journal.append(batch, forget_upto=self._forget_upto)
+            return await self.journal.append(batch)
         except Exception as exc:
             log.error("ticket.journal_failed", journal=str(self.journal.path), error=str(exc) or type(exc).__name__)
             return None
-        self._forget_upto = None
-        return upto
 
-    async def _forget_written(self) -> None:
-        """Forget, now, the journalled events the database has (kept for the next append so far)."""
-        if self._forget_upto is not None:
-            upto, self._forget_upto = self._forget_upto, None
-            await self._journal_done(upto)
-
-    async def _journal_done(self, upto: int) -> None:
+    async def _journal_done(self, upto: int | None = None) -> None:
+        """Forget the events the database has: up to ``upto``, or what ``forget_later`` kept."""
         assert self.journal is not None
         try:
-            await self.journal.done(upto)
+            await (self.journal.done(upto) if upto is not None else self.journal.forget_now())
         except Exception as exc:  # repeated on the next start: harmless, the writes are idempotent
             log.error("ticket.journal_failed", journal=str(self.journal.path), error=str(exc) or type(exc).__name__)
 
@@ -391,22 +381,6 @@ class CallDaemon:
             "db_backlog": self.stats.db_backlog,
             "db_last_error": self.stats.last_db_error,
         }
-
-
-_heap_frozen = False
-
-
-def _freeze_startup_heap() -> None:
-    """Once per process, as the pipeline starts: move what startup made (modules, the ORM's
-    metadata, settings, compiled statements) out of the collector's reach (:func:`gc.freeze`).
-    Every full collection walked all of it: 65-110 ms with the event loop stopped, twice per
-    10 s of a 100 calls/s surge, which was the whole p99 of ticket-open latency."""
-    global _heap_frozen
-    if _heap_frozen:
-        return
-    _heap_frozen = True
-    gc.collect()
-    gc.freeze()
 
 
 class _SpillMark:

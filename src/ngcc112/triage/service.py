@@ -68,8 +68,7 @@ log = structlog.get_logger(__name__)
 HISTORY_TIMEOUT_SECONDS = 2.0
 #: After a failed history read, score on live signals alone this long before trying again.
 HISTORY_RETRY_SECONDS = 5.0
-#: How long a history read waits for others to share its query: a call's first look, made
-#: as it arrives, seconds before any score could steer it.
+#: How long a history read waits to share its query (a call's first look, long before a score steers).
 HISTORY_LINGER_SECONDS = 0.02
 #: How many sent actions :attr:`Triage.sent` remembers.
 SENT_MEMORY = 1000
@@ -105,7 +104,6 @@ class Triage:
         self.clock = clock
         self.aml_locations = aml_locations or AmlLocations(Locations(self._sessions, self._hub.publish, clock=self.now))
         self._writer = ScoreWriter(self._sessions, self._hub, self.aml_locations, self.now)
-        #: Every history read of a moment in one query (:mod:`ngcc112.triage.batching`).
         self._histories: Batcher[HistoryAsk, CallerHistory] = Batcher(
             lambda asks: load_histories(self._sessions, asks), "triage-history", linger=HISTORY_LINGER_SECONDS
         )
