@@ -90,6 +90,8 @@ class Journal:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        #: Events up to this sequence number are in the database: the next append forgets them.
+        self._forget_upto: int | None = None
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -123,12 +125,17 @@ class Journal:
     # -- use (each call blocks for one fsync at most: the async variants run it in a thread) ----
 
     def append_now(self, batch: Sequence[Journalled]) -> int:
-        """Store ``batch`` durably; the sequence number of its last event."""
+        """Store ``batch`` durably; the sequence number of its last event. What
+        :meth:`forget_later` was told is forgotten in the same transaction (one fsync for
+        both, where :meth:`done_now` after every batch cost a second one)."""
         rows = [encode(event) for event in batch]
         with self._lock:
             db = self._connection()
+            forget = self._forget_upto
             db.execute("BEGIN IMMEDIATE")
             try:
+                if forget is not None:
+                    db.execute("DELETE FROM events WHERE seq <= ?", (forget,))
                 cursor = db.executemany("INSERT INTO events (kind, payload) VALUES (?, ?)", rows)
                 last = db.execute("SELECT max(seq) FROM events").fetchone()[0]
                 db.execute("COMMIT")
@@ -136,7 +143,14 @@ class Journal:
                 db.execute("ROLLBACK")
                 raise
             del cursor
+            if self._forget_upto == forget:
+                self._forget_upto = None
             return int(last or 0)
+
+    def forget_later(self, upto: int) -> None:
+        """The database has every event up to ``upto``: forget them with the next append, or
+        at :meth:`forget_now` (a crash before either only repeats idempotent writes)."""
+        self._forget_upto = upto if self._forget_upto is None else max(upto, self._forget_upto)
 
     def done_now(self, upto: int) -> None:
         """Forget every event up to sequence number ``upto``: the database has them."""
@@ -159,6 +173,14 @@ class Journal:
 
     async def append(self, batch: Sequence[Journalled]) -> int:
         return await asyncio.to_thread(self.append_now, batch)
+
+    async def forget_now(self) -> None:
+        """Forget at once what :meth:`forget_later` kept for the next append."""
+        upto = self._forget_upto
+        if upto is not None:
+            await self.done(upto)
+            if self._forget_upto == upto:
+                self._forget_upto = None
 
     async def pending(self, limit: int = -1) -> list[tuple[int, Journalled]]:
         return await asyncio.to_thread(self.pending_now, limit)

@@ -1,8 +1,8 @@
 """The ticket store: the only code that writes tickets and their audit rows.
 
-Call events from the tracker arrive here one at a time, in order; each becomes
-one transaction that updates the ticket and writes its audit row together,
-then a :class:`TicketChanged` is published. Opening is idempotent on the
+Call events from the tracker arrive here in order, in batches; a batch is one
+transaction that updates its tickets and writes every event's audit row together
+(one bulk INSERT), then a :class:`TicketChanged` per change is published. Opening is idempotent on the
 call's Linkedid: a replayed or resynced call never makes a second ticket.
 """
 
@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, overload
+from typing import Any, cast, overload
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import Update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from ngcc112 import names
 from ngcc112.ami.events import CallArrived, CallEnded, CallEvent, CallsResynced
@@ -27,6 +28,8 @@ from ngcc112.tickets.models import AuditEntry, Ticket
 log = structlog.get_logger(__name__)
 
 SYSTEM_ACTOR = "asterisk"
+#: The audit rows a batch writes go in as one Core executemany.
+AUDIT_TABLE = cast(Table, AuditEntry.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,29 +101,70 @@ class TicketStore:
         return changes
 
     async def _record_batch(self, events: Sequence[CallEvent]) -> list[TicketChanged]:
+        """One transaction, a handful of statements whatever the batch's size: one SELECT
+        for every ticket it touches, one INSERT for the calls it opens, one UPDATE per set
+        of changed columns, one INSERT for the audit rows. The tickets are plain rows
+        (:class:`_Draft`), not ORM objects: the unit of work's per-object bookkeeping was
+        most of a surge's ticket-store time."""
         async with self._sessions.begin() as session:
-            # One query for every ticket the batch touches, one flush for the new ones.
-            call_ids = {event.call_id for event in events}
-            tickets = {
-                t.linkedid: t for t in await session.scalars(select(Ticket).where(Ticket.linkedid.in_(call_ids)))
-            }
-            opened: set[str] = set()
+            # Core statements on the session's connection: the ORM's execute path is not needed
+            conn = await session.connection()
+            call_ids = list({event.call_id: None for event in events})
+            rows = await conn.execute(_BY_LINKEDIDS, {"ids": call_ids})
+            tickets = {row.linkedid: _Draft(row._asdict()) for row in rows}
+            before = {linkedid: dict(vars(draft)) for linkedid, draft in tickets.items()}
+            opened: list[_Draft] = []
+            applied: list[_Applied] = []
             for event in events:
-                if event.call_id not in tickets:
-                    tickets[event.call_id] = calls.new_ticket(event, self.site)
-                    session.add(tickets[event.call_id])
-                    opened.add(event.call_id)
+                draft = tickets.get(event.call_id)
+                if draft is None:
+                    draft = tickets[event.call_id] = _Draft.new(event, self.site)
+                    opened.append(draft)
+                    done = self._apply(draft, event, opening=True)
+                else:
+                    done = self._apply(draft, event, opening=False)
+                if done is not None:
+                    applied.append(done)
             if opened:
-                await session.flush()
-            out = []
-            for event in events:
-                change = self._apply(session, tickets[event.call_id], event, opening=event.call_id in opened)
-                opened.discard(event.call_id)
-                if change is not None:
-                    out.append(change)
-            return out
+                await self._insert(conn, opened)
+            await self._update(conn, [(draft, before[key]) for key, draft in tickets.items() if key in before])
+            out = [done.change() for done in applied]
+            if applied:
+                await conn.execute(_INSERT_AUDIT, [done.audit_row() for done in applied])
+        for draft in opened:
+            log.info("ticket.opened", ticket_id=draft.id, call_id=draft.linkedid, caller=draft.caller_number)
+        for done in applied:
+            done.log()
+        return out
 
-    def _apply(self, session: AsyncSession, ticket: Ticket, event: CallEvent, *, opening: bool) -> TicketChanged | None:
+    @staticmethod
+    async def _insert(conn: AsyncConnection, opened: list[_Draft]) -> None:
+        """INSERT the opened tickets (one executemany) and learn their ids."""
+        values = [{k: v for k, v in vars(draft).items() if v is not None and k != "id"} for draft in opened]
+        keys = {k for row in values for k in row}
+        result = await conn.execute(_INSERT_TICKETS, [{k: row.get(k) for k in keys} for row in values])
+        ids = {linkedid: ticket_id for ticket_id, linkedid in result}
+        for draft in opened:
+            draft.id = ids[draft.linkedid]
+
+    @staticmethod
+    async def _update(conn: AsyncConnection, loaded: list[tuple[_Draft, dict[str, Any]]]) -> None:
+        """UPDATE the columns the batch changed on tickets that existed (one executemany per set of columns)."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for draft, was in loaded:
+            now = vars(draft)
+            changed = tuple(sorted(k for k, v in now.items() if was.get(k) != v))
+            if changed:
+                by_columns.setdefault(changed, []).append({"_id": draft.id, **{k: now[k] for k in changed}})
+        for columns, params in by_columns.items():
+            statement = _UPDATES.get(columns)
+            if statement is None:
+                statement = _UPDATES[columns] = (
+                    update(TICKETS).where(TICKETS.c.id == bindparam("_id")).values({k: bindparam(k) for k in columns})
+                )
+            await conn.execute(statement, params)
+
+    def _apply(self, ticket: _Draft, event: CallEvent, *, opening: bool) -> _Applied | None:
         before = None if opening else ticket.state
         if opening:
             changes = {
@@ -129,48 +173,15 @@ class TicketStore:
                 "channel": ticket.channel,
                 "arrived_at": ticket.arrived_at,
             }
-            changes.update(calls.apply(ticket, event) if not isinstance(event, CallArrived) else {})
-            log.info("ticket.opened", ticket_id=ticket.id, call_id=event.call_id, caller=ticket.caller_number)
+            changes.update(calls.apply(_as_ticket(ticket), event) if not isinstance(event, CallArrived) else {})
         else:
-            changes = calls.apply(ticket, event)
+            changes = calls.apply(_as_ticket(ticket), event)
             if not changes:
                 return None
             if ticket.state != before:
                 changes["state"] = ticket.state
-        audit = AuditEntry(
-            ticket_id=ticket.id,
-            at=event.at,
-            actor=SYSTEM_ACTOR,
-            action="call_arrived" if opening else event.kind,
-            from_state=before,
-            to_state=ticket.state,
-            changes=jsonable(changes),
-        )
-        session.add(audit)
-        if isinstance(event, CallEnded):
-            log.info(
-                "ticket.call_ended",
-                ticket_id=ticket.id,
-                call_id=event.call_id,
-                abandoned=ticket.abandoned,
-                unobserved=event.unobserved,
-            )
-        elif not opening:
-            log.debug(
-                "ticket.updated",
-                ticket_id=ticket.id,
-                call_id=event.call_id,
-                action=audit.action,
-                fields=sorted(changes),
-            )
-        return TicketChanged(
-            ticket_id=ticket.id,
-            linkedid=ticket.linkedid,
-            action=audit.action,
-            at=event.at,
-            state=ticket.state,
-            changes=jsonable(changes),
-            opened=opening,
+        return _Applied(
+            ticket, event, "call_arrived" if opening else event.kind, before, ticket.state, changes, opening
         )
 
     async def reconcile(self, resynced: CallsResynced, prefix: str = "") -> list[TicketChanged]:
@@ -224,6 +235,109 @@ class TicketStore:
                     select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(AuditEntry.id)
                 )
             ).all()
+
+
+TICKETS = cast(Table, Ticket.__table__)
+#: Every ticket a batch touches, by Linkedid (an expanding IN, built once), locked in id order
+#: (PostgreSQL; SQLite locks the whole file): another batched writer of tickets (triage's
+#: scores) locks in the same order, so two batches never wait on each other in a cycle.
+_BY_LINKEDIDS = (
+    select(TICKETS)
+    .where(TICKETS.c.linkedid.in_(bindparam("ids", expanding=True)))
+    .order_by(TICKETS.c.id)
+    .with_for_update()
+)
+_INSERT_TICKETS = insert(TICKETS).returning(TICKETS.c.id, TICKETS.c.linkedid)
+_INSERT_AUDIT = insert(AUDIT_TABLE)
+#: One UPDATE statement per set of changed columns, built once (a surge has a handful of sets).
+_UPDATES: dict[tuple[str, ...], Update] = {}
+
+
+class _Draft:
+    """A ticket row as plain attributes: :func:`calls.apply` changes it, the store writes what changed."""
+
+    id: int
+    linkedid: str
+    state: str
+    caller_number: str | None
+    caller_name: str | None
+    channel: str | None
+    arrived_at: datetime
+    abandoned: bool
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    @classmethod
+    def new(cls, event: CallEvent, site: str) -> _Draft:
+        """The row :func:`calls.new_ticket` makes for a call first seen through ``event``; every
+        column present (None when unset), the id once it is inserted."""
+        ticket = calls.new_ticket(event, site)
+        values: dict[str, Any] = dict.fromkeys(TICKETS.c.keys())
+        values.update({k: v for k, v in vars(ticket).items() if not k.startswith("_")})
+        return cls(values)
+
+
+def _as_ticket(draft: _Draft) -> Ticket:
+    """:func:`calls.apply` reads and sets a ticket's column attributes, nothing else."""
+    return cast(Ticket, draft)
+
+
+@dataclass(slots=True)
+class _Applied:
+    """One event applied to its ticket: its audit row and its published change, once the ids are known."""
+
+    ticket: _Draft
+    event: CallEvent
+    action: str
+    from_state: str | None
+    to_state: str
+    changes: dict[str, Any]
+    opening: bool
+
+    def __post_init__(self) -> None:
+        self.changes = jsonable(self.changes)
+
+    def audit_row(self) -> dict[str, Any]:
+        return {
+            "ticket_id": self.ticket.id,
+            "at": self.event.at,
+            "actor": SYSTEM_ACTOR,
+            "action": self.action,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "changes": self.changes,
+        }
+
+    def change(self) -> TicketChanged:
+        return TicketChanged(
+            ticket_id=self.ticket.id,
+            linkedid=self.ticket.linkedid,
+            action=self.action,
+            at=self.event.at,
+            state=self.to_state,
+            changes=self.changes,
+            opened=self.opening,
+        )
+
+    def log(self) -> None:
+        event = self.event
+        if isinstance(event, CallEnded):
+            log.info(
+                "ticket.call_ended",
+                ticket_id=self.ticket.id,
+                call_id=event.call_id,
+                abandoned=self.changes.get("abandoned", self.ticket.abandoned),
+                unobserved=event.unobserved,
+            )
+        elif not self.opening:
+            log.debug(
+                "ticket.updated",
+                ticket_id=self.ticket.id,
+                call_id=event.call_id,
+                action=self.action,
+                fields=sorted(self.changes),
+            )
 
 
 def ticket_summary(ticket: Ticket) -> dict[str, Any]:

@@ -56,9 +56,9 @@ from ngcc112.routing.progress import advance_facts, history_only
 from ngcc112.routing.scoring import Assessment, score_call
 from ngcc112.routing.steering import moment_name, no_speech_due, priority_to_send, scoring_moment
 from ngcc112.tickets.aml_locations import AmlLocations
-from ngcc112.tickets.history import load_history
 from ngcc112.tickets.locations import Locations
 from ngcc112.tickets.store import TicketChanged
+from ngcc112.triage.batching import Batcher, HistoryAsk, load_histories
 from ngcc112.triage.live import AnnouncedTickets, CallChannels, LiveCall
 from ngcc112.triage.saving import ScoreWriter
 
@@ -68,6 +68,8 @@ log = structlog.get_logger(__name__)
 HISTORY_TIMEOUT_SECONDS = 2.0
 #: After a failed history read, score on live signals alone this long before trying again.
 HISTORY_RETRY_SECONDS = 5.0
+#: How long a history read waits to share its query (a call's first look, long before a score steers).
+HISTORY_LINGER_SECONDS = 0.02
 #: How many sent actions :attr:`Triage.sent` remembers.
 SENT_MEMORY = 1000
 
@@ -102,6 +104,9 @@ class Triage:
         self.clock = clock
         self.aml_locations = aml_locations or AmlLocations(Locations(self._sessions, self._hub.publish, clock=self.now))
         self._writer = ScoreWriter(self._sessions, self._hub, self.aml_locations, self.now)
+        self._histories: Batcher[HistoryAsk, CallerHistory] = Batcher(
+            lambda asks: load_histories(self._sessions, asks), "triage-history", linger=HISTORY_LINGER_SECONDS
+        )
         self._on_assessment = on_assessment
         self._calls: dict[str, LiveCall] = {}
         self._tickets = AnnouncedTickets()
@@ -153,6 +158,8 @@ class Triage:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await job
         self._calls.clear()
+        await self._writer.close()
+        await self._histories.close()
         log.info("triage.stopped")
 
     def now(self) -> datetime:
@@ -351,14 +358,9 @@ class Triage:
         if failed is not None and (asyncio.get_running_loop().time() - failed) < HISTORY_RETRY_SECONDS:
             return NO_HISTORY  # the database was away a moment ago: do not wait on it again yet
 
-        async def read() -> CallerHistory:
-            async with self._sessions() as session:
-                return await load_history(
-                    session, number, before=live.facts.arrived_at, policy=self.policy, exclude_linkedid=live.call_id
-                )
-
+        ask = HistoryAsk(number, live.facts.arrived_at, self.policy.history_window, exclude_linkedid=live.call_id)
         try:
-            history = await asyncio.wait_for(read(), HISTORY_TIMEOUT_SECONDS)
+            history = await asyncio.wait_for(self._histories.ask(ask), HISTORY_TIMEOUT_SECONDS)
         except Exception as exc:  # scored on live signals alone; retried a little later
             live.history_failed_at = asyncio.get_running_loop().time()
             log.warning(
