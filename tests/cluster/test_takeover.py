@@ -46,6 +46,20 @@ async def tickets_by_linkedid(url: str) -> dict[str, int]:
         await conn.close()
 
 
+async def every_call_has_exactly_one_ticket(sim: Simulator, url: str, *, calls: int) -> None:
+    """Once the surge is over: every call the simulator placed has one ticket, none has two."""
+    await until(lambda: sim.check_alive() or sim.surge_done, "the surge's calls to end", PATIENCE)
+    placed = {record["uniqueid"] for record in sim.placed()}
+    assert len(placed) == calls
+
+    async def all_ticketed() -> bool:
+        return placed <= set(await tickets_by_linkedid(url))
+
+    await until(all_ticketed, "a ticket for every call", PATIENCE)
+    counts = await tickets_by_linkedid(url)
+    assert {linkedid for linkedid in placed if counts.get(linkedid, 0) != 1} == set()
+
+
 async def logged_in(session: aiohttp.ClientSession, base: str, username: str) -> str:
     """Log in through the API; the session's CSRF token."""
     async with session.get(f"{base}/api/session") as answer:
@@ -136,16 +150,7 @@ async def test_the_standby_takes_over_a_killed_leader_mid_surge_and_every_call_h
         print(f"takeover: {takeover:.2f} s after SIGKILL")
         assert takeover < TAKEOVER_BOUND
 
-        await until(lambda: sim.check_alive() or sim.surge_done, "the surge's calls to end", PATIENCE)
-        placed = {record["uniqueid"] for record in sim.placed()}
-
-        async def all_ticketed() -> bool:
-            return placed <= set(await tickets_by_linkedid(shared_url))
-
-        await until(all_ticketed, "a ticket for every call", PATIENCE)
-        counts = await tickets_by_linkedid(shared_url)
-        assert len(placed) == 60
-        assert {linkedid for linkedid in placed if counts.get(linkedid, 0) != 1} == set()
+        await every_call_has_exactly_one_ticket(sim, shared_url, calls=60)
 
         lines = b.cli("cluster", "status").stdout.splitlines()
         assert len(lines) == 1 and lines[0].split()[:4] == ["node-b", "site", "main", "leader"]
@@ -185,16 +190,7 @@ async def test_a_leader_cut_off_from_postgresql_is_replaced_fences_itself_and_st
         assert a.process is not None and a.process.returncode == 2
         assert a.log_events("cluster.replaced") and "another node leads" in a.log()
 
-        await until(lambda: sim.check_alive() or sim.surge_done, "the surge's calls to end", PATIENCE)
-        placed = {record["uniqueid"] for record in sim.placed()}
-
-        async def all_ticketed() -> bool:
-            return placed <= set(await tickets_by_linkedid(shared_url))
-
-        await until(all_ticketed, "a ticket for every call", PATIENCE)
-        counts = await tickets_by_linkedid(shared_url)
-        assert len(placed) == 60
-        assert {linkedid for linkedid in placed if counts.get(linkedid, 0) != 1} == set()
+        await every_call_has_exactly_one_ticket(sim, shared_url, calls=60)
     finally:
         for process in (a, b, sim):
             process.stop()

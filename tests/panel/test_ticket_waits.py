@@ -27,6 +27,15 @@ class Table:
         return self.rows.get(linkedid)
 
 
+async def waiting_after_a_miss(waits: TicketWaits, table: Table) -> asyncio.Task[str | None]:
+    """A wait for call-1's ticket that has read once and found nothing yet."""
+    waiting = asyncio.create_task(waits.until_found("call-1", lambda: table.read("call-1"), PATIENCE))
+    async with asyncio.timeout(PATIENCE):
+        while table.reads < 1:
+            await asyncio.sleep(0)
+    return waiting
+
+
 def opened(linkedid: str) -> TicketChanged:
     return TicketChanged(1, linkedid, "opened", AT, "new", {}, opened=True)
 
@@ -37,10 +46,7 @@ async def test_a_wait_reads_once_then_once_more_when_the_commit_is_published(mon
     waits = TicketWaits(hub)
     await waits.start()
     try:
-        waiting = asyncio.create_task(waits.until_found("call-1", lambda: table.read("call-1"), PATIENCE))
-        async with asyncio.timeout(PATIENCE):
-            while table.reads < 1:
-                await asyncio.sleep(0)
+        waiting = await waiting_after_a_miss(waits, table)
         table.rows["call-1"] = "ticket #1"
         hub.publish(opened("call-2"))  # another call's commit does not wake it
         hub.publish(opened("call-1"))
@@ -69,10 +75,7 @@ async def test_a_lost_commit_event_costs_a_recheck_never_a_stuck_page(monkeypatc
     waits = TicketWaits(hub)
     await waits.start()
     try:
-        waiting = asyncio.create_task(waits.until_found("call-1", lambda: table.read("call-1"), PATIENCE))
-        async with asyncio.timeout(PATIENCE):
-            while table.reads < 1:
-                await asyncio.sleep(0)
+        waiting = await waiting_after_a_miss(waits, table)
         table.rows["call-1"] = "ticket #1"  # committed, but nothing published
         async with asyncio.timeout(PATIENCE):
             assert await waiting == "ticket #1"
