@@ -56,7 +56,8 @@ PROFILE_NOTES = [
     "GIL time and the tracker 1.1 %; the rest is the write path: SQLAlchemy flush/commit 18 % in all, the ticket "
     "store's batch 9.9 %, triage's own per-call transactions (score write 5.1 %, caller-history read 4.6 %, "
     "positions/AML attach 3.9 %), the journal 2.5 %",
-    "left for the write path's owner: one transaction per call each for triage's history read, score write, "
+    "then left for the write path (done since, bench/surge.py's hot-path notes: triage batched, the store's batch "
+    "in bulk statements): one transaction per call each for triage's history read, score write, "
     "ticket-id lookup and AML attach (batch them per loop tick as the ticket store does, take the ticket id from "
     "the store's TicketChanged), and one audit row per NGCC_* VarSet (9 a call: coalesce per ticket and batch)",
 ]

@@ -77,10 +77,19 @@ NOTES = [
     "Fix (panel/live.py): the consumer handles up to 32 hub items per loop turn (CONSUME_BATCH). After, six "
     "runs: pop p50 4.5-17 ms, p99 55-210 ms (bursts p99 127-257 ms, steady p99 3.6-10 ms); with --no-fetch "
     "(no /api/me/state per pop) p99 41 ms. 0 wrong client, 0 missed, 0 sockets dropped in every run.",
+    "After the lead's changes (the hot path of issue 14: heap frozen after start-up, batched ticket writes and "
+    "triage; a page's ticket wait woken by the store's commit instead of polling every 50 ms; events read "
+    "without panoramisk's Message), make bench on a quiet machine: pop p50 1.9 ms, p99 63.6 ms (steady 25/s p99 "
+    "1.6 ms, bursts p99 63.9 ms; stages p99: AMI -> hub 15.7, hub -> socket queue 19.8, queue -> written 13.3, "
+    "written -> client 29.4 ms).",
     "Still missed (target p99 <= 25 ms) in the bursts only, where all 100 operators are rung within the same "
-    "millisecond: the last pop of a burst waits for the CPU of 100 calls' events in the daemon and of the 100 "
-    "/api/me/state requests the first pops trigger (desk_view: p50 130-345 ms, p99 0.9-1.2 s to answer). "
-    "Next: profile /api/me/state under a burst (the pops' own desk fetches are the biggest load of a burst).",
+    "millisecond. Profile (pyinstrument over a whole run, 49 s wall, the one event loop busy 13.8 s, the rest "
+    "idle in epoll): the panel's HTTP requests 2.96 s (/api/me/state 1.86 s, of it desk_view 1.77 s: the ticket "
+    "view 0.88 s, the caller's history 0.45 s), the simulator placing calls 1.76 s, the live hub 1.11 s, socket "
+    "reads 1.05 s, the ticket store 1.02 s, websocket writes 0.66 s, the tracker 0.41 s, wrap-up 0.32 s, triage "
+    "0.56 s. A burst is one loop doing all of that for 100 calls at once, with the 100 clients' own CPU in the "
+    "same process. Next: a cheaper /api/me/state (the pops' own fetches are the largest part of a burst), and the "
+    "clients in a process of their own so the figure is the panel's, not the harness's.",
     "Some state fetches (1-94 of 600, the more the busier the machine) came before the ticket was written (the "
     "daemon publishes the ring first and writes after): the ticket's own TicketChanged then tells the desk again "
     "and the page fetches it then.",

@@ -64,8 +64,9 @@ NOTES = [
     "call, triage's history read + score write + AML attach ~4 sessions per call.",
     "Fix: triage learns each call's ticket id from the store's TicketChanged on the hub (no polling; the query stays "
     "for adopted calls and after 30 s): CPU per call 34 -> 18 ms, p50 at 100/s x 10 s 18.7 s -> 9.5 s.",
-    "Still missed: at ~18 ms CPU per call one Python process follows about 55 calls/s; at 100/s the backlog grows "
-    "for the whole surge (p99 = the backlog at its end). Next on the profile: AMI parsing (ami/*, another owner), "
+    "Then still missed (history; the hot-path entries below are now): at ~18 ms CPU per call one Python process "
+    "followed about 55 calls/s; at 100/s the backlog grows "
+    "for the whole surge (p99 = the backlog at its end). Next on that profile: AMI parsing (ami/*, another owner), "
     "triage's per-call sessions (history, score, AML attach: batch or defer them behind the ticket writes).",
     "After, full 100/s x 60 s (6,000 calls): SQLite p50 42.0 s p99 49.0 s, 18.6 ms CPU/call; PostgreSQL p50 10.6 s "
     "p99 15.3 s, 11.7 ms CPU/call; simulator 1.2 ms CPU/call; 0 lost, 0 duplicated. Target (p99 <= 50 ms) missed.",
@@ -74,7 +75,7 @@ NOTES = [
     "10 s cuts of 100/s on a shared 2-core machine (5 helpers), so noisy: SQLite p50 6.18 s p99 7.08 s, "
     "18.0 ms CPU/call; PostgreSQL p50 0.39 s p99 2.26 s, 14.2 ms CPU/call; 0 lost, 0 duplicated. "
     "(A lost earlier try measured 19.1 ms SQLite / 13.8 ms PG CPU per call and p99 8.1 s / 1.59 s before it.) "
-    "Target still missed; next: triage batching (one history query, one score transaction per tick).",
+    "Target then still missed; next: triage batching (done since: the hot-path entries below).",
     "Backpressure: the outbox is bounded (10,000); when full, call events spill in order to the fsync'd journal and "
     "are written from there (docs/backpressure.md); zero lost, zero duplicated in every run.",
     "Hot path (i14-hotpath), measured first: 100/s x 10 s on main (cd077f2..e64bd68), quiet box: SQLite p50 103 ms "
