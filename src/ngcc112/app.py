@@ -136,7 +136,7 @@ def _leadership(
 
     def lost(reason: str) -> None:  # synchronous: no action leaves for Asterisk after this line
         reason = f"this node ({node}) lost the leadership of site {site!r}: {reason}"
-        daemon.link.fence(reason, keep_listening=True)  # the calls go on into the journal
+        daemon.link.fence(reason, keep_listening=True)  # it sends nothing; the calls go on into the journal
 
     return Leadership(
         LeaderLock(asyncpg_dsn(settings.database_url), site),

@@ -82,6 +82,8 @@ class AmiLink:
         #: its lock); None when it may.
         self._fenced: str | None = None
         self._cut = False
+        self._may_act = asyncio.Event()  # set while not fenced: a fenced link does not reconnect
+        self._may_act.set()
         self._relay: Relay | None = None
         self.status = LinkStatus()
         self.log = log.bind(ami_host=settings.host, ami_port=settings.port)
@@ -105,6 +107,7 @@ class AmiLink:
         attempt = 0
         ever_connected = False
         while not self._stopping:
+            await self._may_act.wait()
             self._enter(LinkPhase.CONNECTING)
             try:
                 await self._session()
@@ -155,18 +158,15 @@ class AmiLink:
         await cancel_all(list(self._tasks))
 
     def fence(self, reason: str, *, keep_listening: bool = False) -> None:
-        """Stop acting on Asterisk at once: every action is refused from now on
-        (:class:`AmiNotLeader`, or handed to the relay).
+        """Stop acting on Asterisk at once: every action is refused (:class:`AmiNotLeader`) or relayed.
 
-        Without ``keep_listening`` the connection is cut and not made again (a standby).
-        With it the link goes on reading events and sending only its own read-only
-        upkeep (Ping, and the resync's CoreShowChannels and QueueStatus after a
-        reconnect), so a leader that lost its lock keeps the calls in its journal while
-        it finds out whether it leads again. Synchronous on purpose: the leadership calls
-        it the moment its lock is in doubt, before anything else can run. :meth:`unfence`
-        lifts it.
+        Without ``keep_listening`` the connection is cut and not made again (a standby). With it
+        the link goes on reading events (into the journal) and sends nothing at all — no Ping,
+        no reconnect: a dropped connection waits for :meth:`unfence`. Synchronous on purpose:
+        the leadership calls it the moment its lock is in doubt, before anything else runs.
         """
         self._fenced = reason
+        self._may_act.clear()
         self._cut = not keep_listening
         if self._cut:
             self._stopping = True
@@ -184,6 +184,7 @@ class AmiLink:
         if self._cut:  # a fence that cut the connection lets run() connect again
             self._stopping = False
         self._cut = False
+        self._may_act.set()
 
     @property
     def fenced(self) -> str | None:
@@ -315,6 +316,9 @@ class AmiLink:
         pending: asyncio.Future[AmiResponse] | None = None
         while not protocol.closed:
             await self._sleep(interval)
+            if self._fenced is not None:  # a fenced node sends nothing, not even a Ping
+                pending, missed = None, 0
+                continue
             if pending is not None:
                 answered = pending.done() and not pending.cancelled() and pending.exception() is None
                 if not answered:
